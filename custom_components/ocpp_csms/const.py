@@ -1,0 +1,21 @@
+"""Constants of the OCPP Central System integration."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "ocpp_csms"
+MANUFACTURER: Final = "OCPP Central System for Home Assistant"
+
+CONF_TLS: Final = "tls"
+CONF_CERTFILE: Final = "certfile"
+CONF_KEYFILE: Final = "keyfile"
+CONF_UNKNOWN_CHARGERS: Final = "unknown_chargers"
+
+DEFAULT_HOST: Final = "0.0.0.0"
+DEFAULT_PORT: Final = 9000
+
+# Config subentries: one per admitted charger.
+SUBENTRY_CHARGER: Final = "charger"
+CONF_CHARGER_ID: Final = "charger_id"
+CONF_PASSWORD_HASH: Final = "password_hash"

@@ -1,0 +1,1 @@
+"""The OCPP central system engine. No Home Assistant imports below this package."""

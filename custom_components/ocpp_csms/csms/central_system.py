@@ -1,0 +1,283 @@
+"""The central system: stations, their connections, and who is admitted.
+
+The Home Assistant layer is the source of truth for which chargers are admitted (with
+their password hashes) and which were rejected; it answers through a
+`ChargerDirectory`. The engine reports what happens through one
+`CentralSystemListener`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from websockets.asyncio.server import ServerConnection
+
+from .adapter import BootDecision, CommandResult, StationAdapter
+from .credentials import verify_password
+from .ocpp16 import Ocpp16Adapter
+from .ocpp201 import Ocpp201Adapter, Ocpp21Adapter
+from .schemas import VersionSchemas, load_all
+from .server import OcppServer, ServerSettings, Verdict, remote_host
+from .station import OcppVersion, RegistrationStatus, Station
+
+_LOGGER = logging.getLogger(__name__)
+
+_ADAPTERS: dict[OcppVersion, type[StationAdapter]] = {
+    OcppVersion.V16: Ocpp16Adapter,
+    OcppVersion.V201: Ocpp201Adapter,
+    OcppVersion.V21: Ocpp21Adapter,
+}
+
+# WebSocket close code for a connection superseded by a newer one from the same charger.
+CLOSE_REPLACED = 4000
+# How long a replaced or forgotten connection may take to close before we move on.
+_CLOSE_WAIT = 5.0
+
+
+class AdmissionPolicy(StrEnum):
+    """What happens when a charger the central system does not know connects."""
+
+    ASK = "ask"  # hold it Pending and ask the user
+    ACCEPT_ALL = "accept_all"  # admit it at once
+    REJECT = "reject"  # refuse the connection
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerRecord:
+    """An admitted charger as the directory stores it."""
+
+    charger_id: str
+    password_hash: str | None = None
+
+
+class ChargerDirectory(Protocol):
+    """Which chargers are admitted or rejected; kept by the Home Assistant layer."""
+
+    def find(self, charger_id: str) -> ChargerRecord | None:
+        """The admitted charger with this id, or None."""
+
+    def is_rejected(self, charger_id: str) -> bool:
+        """Whether the user rejected this charger."""
+
+
+class CentralSystemListener(Protocol):
+    """Receives what happens in the central system. Called on the event loop."""
+
+    def station_connected(self, station: Station) -> None:
+        """A station opened a connection."""
+
+    def station_disconnected(self, station: Station) -> None:
+        """A station's connection ended (and no newer one replaced it)."""
+
+    def station_updated(self, station: Station, changed: frozenset[str]) -> None:
+        """Fields named in `changed` of a station changed."""
+
+    def admission_requested(self, station: Station) -> None:
+        """An unknown station booted and waits, Pending, for the user's decision."""
+
+    def station_auto_admitted(self, station: Station) -> None:
+        """An unknown station was admitted by the accept-all policy; store it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CentralSystemSettings:
+    """How the central system behaves."""
+
+    server: ServerSettings
+    admission: AdmissionPolicy = AdmissionPolicy.ASK
+    heartbeat_interval: int = 300
+    # How soon a Pending charger boots again; TriggerMessage usually comes first.
+    pending_retry_interval: int = 30
+    rejected_retry_interval: int = 600
+    call_timeout: float = 30.0
+
+
+@dataclass(slots=True)
+class _Counters:
+    connections: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+
+
+class CentralSystem:
+    """Runs the server and every station session behind it."""
+
+    def __init__(
+        self,
+        settings: CentralSystemSettings,
+        directory: ChargerDirectory,
+        listener: CentralSystemListener,
+    ) -> None:
+        """Prepare; `start` loads the schemas and binds the port."""
+        self.settings = settings
+        self._directory = directory
+        self._listener = listener
+        self._server = OcppServer(settings.server, self, self._run_station)
+        self._schemas: Mapping[OcppVersion, VersionSchemas] = {}
+        self._stations: dict[str, Station] = {}
+        self._sessions: dict[str, StationAdapter] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.counters = _Counters()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return self._server.port
+
+    @property
+    def stations(self) -> Mapping[str, Station]:
+        """Every station seen since start, connected or not."""
+        return self._stations
+
+    async def start(self) -> None:
+        """Load the message schemas (off the loop) and start listening.
+
+        Raises OSError when the port cannot be bound.
+        """
+        if not self._schemas:
+            self._schemas = await asyncio.to_thread(load_all)
+        await self._server.start()
+        _LOGGER.info("Central system listening on %s:%s", self.settings.server.host, self.port)
+
+    async def stop(self) -> None:
+        """Close every charger connection and stop listening."""
+        for task in self._tasks:
+            task.cancel()
+        await self._server.stop()
+
+    def session(self, charger_id: str) -> StationAdapter | None:
+        """The live session of a connected charger."""
+        return self._sessions.get(charger_id)
+
+    # -- admission ----------------------------------------------------------------
+
+    async def check(self, charger_id: str, password: str | None) -> Verdict:
+        """ConnectionGate: may this charger connect with this password?"""
+        record = self._directory.find(charger_id)
+        if record is None:
+            if (
+                self.settings.admission is AdmissionPolicy.REJECT
+                and not self._directory.is_rejected(charger_id)
+            ):
+                return self._refuse(Verdict.FORBIDDEN)
+            # Unknown chargers connect so that their boot can be held or rejected.
+            return Verdict.ALLOW
+        if record.password_hash is None:
+            return Verdict.ALLOW
+        if password is not None and await asyncio.to_thread(
+            verify_password, record.password_hash, password
+        ):
+            return Verdict.ALLOW
+        return self._refuse(Verdict.UNAUTHORIZED)
+
+    def _refuse(self, verdict: Verdict) -> Verdict:
+        refused = self.counters.refused
+        refused[verdict.value] = refused.get(verdict.value, 0) + 1
+        return verdict
+
+    def decide_boot(self, station: Station) -> BootDecision:
+        """StationHost: the answer to a station's BootNotification."""
+        settings = self.settings
+        if self._directory.find(station.id) is not None:
+            return BootDecision(RegistrationStatus.ACCEPTED, settings.heartbeat_interval)
+        rejected = BootDecision(RegistrationStatus.REJECTED, settings.rejected_retry_interval)
+        if self._directory.is_rejected(station.id):
+            return rejected
+        match settings.admission:
+            case AdmissionPolicy.ACCEPT_ALL:
+                self._listener.station_auto_admitted(station)
+                return BootDecision(RegistrationStatus.ACCEPTED, settings.heartbeat_interval)
+            case AdmissionPolicy.ASK:
+                self._listener.admission_requested(station)
+                return BootDecision(RegistrationStatus.PENDING, settings.pending_retry_interval)
+        return rejected
+
+    def charger_admitted(self, charger_id: str) -> None:
+        """The user admitted a charger: if it waits, Pending, ask it to boot again now."""
+        session = self._sessions.get(charger_id)
+        if session is None or session.station.accepted:
+            return
+        self._spawn(self._retrigger_boot(session))
+
+    async def _retrigger_boot(self, session: StationAdapter) -> None:
+        result: CommandResult = await session.request_boot_notification()
+        if not result.accepted:
+            _LOGGER.info(
+                "Charger %s did not accept a boot request (%s); it is admitted at its next boot",
+                session.station.id,
+                result.status,
+            )
+
+    async def forget_charger(self, charger_id: str) -> None:
+        """The user removed a charger: close its connection and drop its state."""
+        session = self._sessions.get(charger_id)
+        if session is not None:
+            await _close_quietly(session, 1000, "Removed")
+        self._stations.pop(charger_id, None)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- station sessions ---------------------------------------------------------
+
+    async def _run_station(
+        self, charger_id: str, version: OcppVersion, connection: ServerConnection
+    ) -> None:
+        station = self._stations.get(charger_id)
+        if station is None:
+            station = self._stations[charger_id] = Station(charger_id)
+        station.version = version
+        station.connected = True
+        station.remote_address = remote_host(connection)
+        station.last_seen = datetime.now(UTC)
+        # A known charger that reconnects without rebooting (or after Home Assistant
+        # restarted) goes on where it was; an unknown one must boot to be admitted.
+        if self._directory.find(charger_id) is not None:
+            station.registration = RegistrationStatus.ACCEPTED
+        elif station.registration is RegistrationStatus.ACCEPTED:
+            station.registration = None
+
+        session = _ADAPTERS[version](
+            station,
+            connection,
+            self._schemas[version],
+            self,
+            call_timeout=self.settings.call_timeout,
+        )
+        # Register the new session before closing the old one, so that the old one's
+        # end is not reported as the station going offline.
+        previous = self._sessions.get(charger_id)
+        self._sessions[charger_id] = session
+        if previous is not None:
+            _LOGGER.info("Charger %s connected again; closing its previous connection", charger_id)
+            await _close_quietly(previous, CLOSE_REPLACED, "Replaced by a new connection")
+        self.counters.connections += 1
+        _LOGGER.debug("Charger %s connected from %s (%s)", charger_id, station.remote_address, version)
+        self._listener.station_connected(station)
+        try:
+            await session.serve()
+        finally:
+            if self._sessions.get(charger_id) is session:
+                del self._sessions[charger_id]
+                station.connected = False
+                self._listener.station_disconnected(station)
+
+    # StationHost
+    def station_updated(self, station: Station, changed: frozenset[str]) -> None:
+        """StationHost: pass a station change on to the listener."""
+        self._listener.station_updated(station, changed)
+
+
+async def _close_quietly(session: StationAdapter, code: int, reason: str) -> None:
+    try:
+        async with asyncio.timeout(_CLOSE_WAIT):
+            await session.close(code, reason)
+    except TimeoutError:
+        _LOGGER.warning("Charger %s did not close its connection in time", session.station.id)

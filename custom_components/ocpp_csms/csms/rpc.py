@@ -1,0 +1,342 @@
+"""OCPP-J remote procedure calls over one WebSocket connection.
+
+This is the framing layer: it turns text frames into CALL / CALLRESULT / CALLERROR,
+answers the charger's CALLs through a dispatcher, and correlates the central
+system's own CALLs with their answers. It knows no message semantics.
+
+Rules it enforces, because the protocol and real chargers demand them:
+- every frame that is not a valid CALL gets the CALLERROR its version prescribes, and
+  the connection survives;
+- only one outgoing CALL is in flight at a time, and every call is bounded by a
+  timeout and ends in a typed outcome (never an exception, never a hang);
+- handlers answer synchronously with a `Reply`; follow-up work that needs to talk to
+  the charger goes in `Reply.after`, run as a task once the answer is on the wire
+  (awaiting a CALL inside a handler would wait for an answer the charger cannot send
+  before it gets ours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from websockets.exceptions import ConnectionClosed
+
+from .schemas import VersionSchemas
+
+_LOGGER = logging.getLogger(__name__)
+
+MSG_CALL = 2
+MSG_CALLRESULT = 3
+MSG_CALLERROR = 4
+
+
+class ErrorCode(StrEnum):
+    """CALLERROR codes of OCPP-J 1.6 and 2.x."""
+
+    NOT_IMPLEMENTED = "NotImplemented"
+    NOT_SUPPORTED = "NotSupported"
+    INTERNAL_ERROR = "InternalError"
+    PROTOCOL_ERROR = "ProtocolError"
+    SECURITY_ERROR = "SecurityError"
+    FORMATION_VIOLATION = "FormationViolation"  # 1.6 spelling
+    FORMAT_VIOLATION = "FormatViolation"  # 2.x spelling
+    RPC_FRAMEWORK_ERROR = "RpcFrameworkError"  # 2.x only
+    GENERIC_ERROR = "GenericError"
+
+
+class CallError(Exception):
+    """Raised by a handler to answer the charger's CALL with a CALLERROR."""
+
+    def __init__(
+        self, code: ErrorCode, description: str = "", details: dict[str, Any] | None = None
+    ) -> None:
+        """Describe the error to send."""
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+        self.details = details or {}
+
+
+@dataclass(slots=True)
+class Reply:
+    """A handler's answer: the CALLRESULT payload and optional follow-up work."""
+
+    payload: dict[str, Any]
+    after: Callable[[], Awaitable[None]] | None = None
+
+
+Handler = Callable[[dict[str, Any]], Reply | Awaitable[Reply]]
+
+
+class Dispatcher(Protocol):
+    """Finds the handler for a CALL the charger sent."""
+
+    def handler_for(self, action: str) -> Handler | None:
+        """The handler of `action`, or None when this side does not handle it."""
+
+
+class WebSocketLike(Protocol):
+    """The part of a WebSocket connection this layer uses."""
+
+    async def send(self, message: str) -> None:
+        """Send one text frame."""
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        """Iterate over received frames until the connection closes."""
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection."""
+
+
+class OutcomeStatus(StrEnum):
+    """How an outgoing CALL ended."""
+
+    RESULT = "result"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """The end of an outgoing CALL: its result payload or why there is none."""
+
+    status: OutcomeStatus
+    payload: dict[str, Any] = field(default_factory=dict)
+    error_code: str | None = None
+    error_description: str = ""
+
+
+class RpcConnection:
+    """One charger's OCPP-J conversation."""
+
+    def __init__(
+        self,
+        websocket: WebSocketLike,
+        schemas: VersionSchemas,
+        dispatcher: Dispatcher,
+        *,
+        label: str,
+        call_timeout: float,
+    ) -> None:
+        """Bind the conversation to a socket; `serve` starts reading."""
+        self._ws = websocket
+        self._schemas = schemas
+        self._dispatcher = dispatcher
+        self._label = label
+        self._call_timeout = call_timeout
+        self._call_lock = asyncio.Lock()
+        self._pending_id: str | None = None
+        self._pending: asyncio.Future[CallOutcome] | None = None
+        self._id_prefix = secrets.token_hex(4) + "-"
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        is_16 = not schemas.version.is_2x
+        # What to answer a frame whose payload breaks its schema, and one whose framing
+        # is broken; 1.6 has no RpcFrameworkError.
+        self._payload_error = (
+            ErrorCode.FORMATION_VIOLATION if is_16 else ErrorCode.FORMAT_VIOLATION
+        )
+        self._framing_error = (
+            ErrorCode.FORMATION_VIOLATION if is_16 else ErrorCode.RPC_FRAMEWORK_ERROR
+        )
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended."""
+        return self._closed
+
+    async def serve(self) -> None:
+        """Read and handle frames until the connection closes."""
+        try:
+            async for frame in self._ws:
+                await self._on_frame(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._shut_down()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the socket; a call in flight ends as OFFLINE."""
+        self._shut_down()
+        await self._ws.close(code, reason)
+
+    def _shut_down(self) -> None:
+        self._closed = True
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_result(CallOutcome(OutcomeStatus.OFFLINE))
+        for task in self._tasks:
+            task.cancel()
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        """Run follow-up work as a task owned by this connection."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            _LOGGER.error("%s: follow-up work failed", self._label, exc_info=error)
+
+    # -- outgoing CALLs -------------------------------------------------------------
+
+    async def call(
+        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
+    ) -> CallOutcome:
+        """Send a CALL and wait, at most `timeout` seconds in all, for its answer."""
+        try:
+            async with asyncio.timeout(timeout or self._call_timeout):
+                async with self._call_lock:
+                    return await self._call_locked(action, payload)
+        except TimeoutError:
+            _LOGGER.warning("%s: no answer to %s in time", self._label, action)
+            return CallOutcome(OutcomeStatus.TIMEOUT)
+
+    async def _call_locked(self, action: str, payload: dict[str, Any]) -> CallOutcome:
+        if self._closed:
+            return CallOutcome(OutcomeStatus.OFFLINE)
+        unique_id = f"{self._id_prefix}{next(self._ids)}"
+        future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
+        self._pending_id, self._pending = unique_id, future
+        try:
+            if not await self._send([MSG_CALL, unique_id, action, payload]):
+                return CallOutcome(OutcomeStatus.OFFLINE)
+            outcome = await future
+        finally:
+            self._pending_id, self._pending = None, None
+        if outcome.status is OutcomeStatus.RESULT and (
+            problem := self._schemas.response_problem(action, outcome.payload)
+        ):
+            # Keep what the charger said: a strict reading would turn a working
+            # charger's slightly-off answer into a failed command.
+            _LOGGER.info(
+                "%s: answer to %s breaks its schema (%s at '%s'); using it anyway",
+                self._label,
+                action,
+                problem.message,
+                problem.path,
+            )
+        return outcome
+
+    def _on_answer(self, unique_id: str, outcome: CallOutcome) -> None:
+        if self._pending is None or unique_id != self._pending_id:
+            _LOGGER.info("%s: ignoring an answer to unknown call %s", self._label, unique_id)
+            return
+        if not self._pending.done():
+            self._pending.set_result(outcome)
+
+    # -- incoming frames --------------------------------------------------------------
+
+    async def _on_frame(self, frame: str | bytes) -> None:
+        if isinstance(frame, bytes):
+            try:
+                frame = frame.decode()
+            except UnicodeDecodeError:
+                await self._send_error("-1", self._framing_error, "Frame is not UTF-8 text")
+                return
+        try:
+            message = json.loads(frame)
+        except ValueError:
+            await self._send_error("-1", self._framing_error, "Frame is not valid JSON")
+            return
+        if (
+            not isinstance(message, list)
+            or len(message) < 3
+            or not isinstance(message[1], str)
+            or message[0] not in (MSG_CALL, MSG_CALLRESULT, MSG_CALLERROR)
+        ):
+            unique_id = (
+                message[1]
+                if isinstance(message, list) and len(message) > 1 and isinstance(message[1], str)
+                else "-1"
+            )
+            await self._send_error(unique_id, self._framing_error, "Not an OCPP-J message")
+            return
+        kind, unique_id = message[0], message[1]
+        if kind == MSG_CALL:
+            await self._on_call(unique_id, message)
+        elif kind == MSG_CALLRESULT:
+            payload = message[2] if isinstance(message[2], dict) else {}
+            self._on_answer(unique_id, CallOutcome(OutcomeStatus.RESULT, payload))
+        else:
+            code = message[2] if isinstance(message[2], str) else "GenericError"
+            description = message[3] if len(message) > 3 and isinstance(message[3], str) else ""
+            self._on_answer(
+                unique_id,
+                CallOutcome(OutcomeStatus.ERROR, error_code=code, error_description=description),
+            )
+
+    async def _on_call(self, unique_id: str, message: list[Any]) -> None:
+        if len(message) != 4 or not isinstance(message[2], str) or not isinstance(message[3], dict):
+            await self._send_error(unique_id, self._framing_error, "A CALL has 4 elements")
+            return
+        action: str = message[2]
+        payload: dict[str, Any] = message[3]
+        if not self._schemas.knows_action(action):
+            await self._send_error(
+                unique_id, ErrorCode.NOT_IMPLEMENTED, f"{action} is not an OCPP action"
+            )
+            return
+        handler = self._dispatcher.handler_for(action)
+        if handler is None:
+            await self._send_error(
+                unique_id, ErrorCode.NOT_SUPPORTED, f"{action} is not supported here"
+            )
+            return
+        if problem := self._schemas.request_problem(action, payload):
+            _LOGGER.warning(
+                "%s: %s breaks its schema: %s at '%s'",
+                self._label,
+                action,
+                problem.message,
+                problem.path,
+            )
+            await self._send_error(
+                unique_id,
+                self._payload_error,
+                problem.message[:200],
+                {"path": problem.path, "keyword": problem.kind},
+            )
+            return
+        try:
+            reply = handler(payload)
+            if inspect.isawaitable(reply):
+                reply = await reply
+        except CallError as error:
+            await self._send_error(unique_id, error.code, error.description, error.details)
+            return
+        except Exception:
+            _LOGGER.exception("%s: error while handling %s", self._label, action)
+            await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
+            return
+        if await self._send([MSG_CALLRESULT, unique_id, reply.payload]) and reply.after:
+            self.spawn(reply.after())
+
+    async def _send_error(
+        self,
+        unique_id: str,
+        code: ErrorCode,
+        description: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await self._send([MSG_CALLERROR, unique_id, str(code), description, details or {}])
+
+    async def _send(self, frame: list[Any]) -> bool:
+        """Send a frame; False when the connection is already gone."""
+        try:
+            await self._ws.send(json.dumps(frame, separators=(",", ":")))
+        except ConnectionClosed:
+            self._shut_down()
+            return False
+        return True

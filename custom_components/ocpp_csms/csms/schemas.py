@@ -1,0 +1,100 @@
+"""JSON-schema validators for every OCPP message, built once and off the event loop.
+
+The `ocpp` library ships the official schemas but reads a schema file from disk the
+first time each message is seen and validates in a thread pool. Reading files on the
+event loop is not allowed in Home Assistant, and a thread hop per message is costly,
+so this module loads every schema of a version in one go (call `load` from an
+executor) and validates inline afterwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft4Validator
+
+from .station import OcppVersion
+
+_SCHEMA_PACKAGES = {
+    OcppVersion.V16: "ocpp.v16",
+    OcppVersion.V201: "ocpp.v201",
+    OcppVersion.V21: "ocpp.v21",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaProblem:
+    """Why a payload does not match its schema."""
+
+    kind: str  # the JSON-schema keyword that failed: "type", "required", "enum", ...
+    message: str
+    path: str
+
+
+class VersionSchemas:
+    """Request and response validators of one protocol version, keyed by action."""
+
+    def __init__(
+        self,
+        version: OcppVersion,
+        requests: dict[str, Draft4Validator],
+        responses: dict[str, Draft4Validator],
+    ) -> None:
+        """Hold prebuilt validators; use `load` to build them."""
+        self.version = version
+        self._requests = requests
+        self._responses = responses
+
+    @classmethod
+    def load(cls, version: OcppVersion) -> VersionSchemas:
+        """Read and compile every schema of `version`. Blocking: run in an executor."""
+        folder = resources.files(_SCHEMA_PACKAGES[version]).joinpath("schemas")
+        requests: dict[str, Draft4Validator] = {}
+        responses: dict[str, Draft4Validator] = {}
+        for entry in folder.iterdir():
+            name = entry.name
+            if not name.endswith(".json"):
+                continue
+            stem = name.removesuffix(".json")
+            # 2.x schemas start with a byte order mark.
+            schema = json.loads(entry.read_text(encoding="utf-8-sig"))
+            # The schemas declare draft-06 (2.x) or draft-04 (1.6); the keywords they
+            # use are common to both, and Draft4 is what the ocpp library validates with.
+            validator = Draft4Validator(schema)
+            if stem.endswith("Response"):
+                responses[stem.removesuffix("Response")] = validator
+            else:
+                requests[stem.removesuffix("Request")] = validator
+        return cls(version, requests, responses)
+
+    def knows_action(self, action: str) -> bool:
+        """Whether `action` is a message of this protocol version."""
+        return action in self._requests
+
+    def request_problem(self, action: str, payload: Any) -> SchemaProblem | None:
+        """The first problem of a request payload, or None when it is valid."""
+        return _first_problem(self._requests[action], payload)
+
+    def response_problem(self, action: str, payload: Any) -> SchemaProblem | None:
+        """The first problem of a response payload, or None when it is valid."""
+        return _first_problem(self._responses[action], payload)
+
+
+def _first_problem(validator: Draft4Validator, payload: Any) -> SchemaProblem | None:
+    for error in validator.iter_errors(payload):
+        path = "/".join(str(part) for part in error.absolute_path)
+        return SchemaProblem(kind=str(error.validator), message=error.message, path=path)
+    return None
+
+
+@functools.cache
+def load_all() -> dict[OcppVersion, VersionSchemas]:
+    """Load the validators of every supported version. Blocking: run in an executor.
+
+    Loaded once per process (about half a second) and shared: validators are immutable.
+    """
+    return {version: VersionSchemas.load(version) for version in OcppVersion}

@@ -1,0 +1,215 @@
+"""The WebSocket side of the central system: who may connect, and in which version.
+
+Before a connection is upgraded this module
+- reads the charger id from the last segment of the URL path (URL-decoded);
+- asks a `ConnectionGate` whether the charger may connect, passing the HTTP Basic Auth
+  password (OCPP security profiles 1 and 2: the user name is the charger id);
+- answers HTTP 400 / 401 / 403 instead of upgrading when it may not;
+- picks the subprotocol, preferring 2.1, then 2.0.1, then 1.6.
+An admitted connection is handed to a `StationRunner` together with its version.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from http import HTTPStatus
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from .station import SUBPROTOCOL_PREFERENCE, OcppVersion
+
+_LOGGER = logging.getLogger(__name__)
+
+# OCPP 2.x limits the identity to 48 characters; 1.6 chargers use fewer.
+MAX_CHARGER_ID_LENGTH = 48
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Where and how the server listens."""
+
+    host: str
+    port: int
+    ssl_context: ssl.SSLContext | None = None
+    # WebSocket pings find dead connections sooner than OCPP heartbeats do.
+    ping_interval: float | None = 60.0
+    ping_timeout: float | None = 30.0
+    # Large enough for a full NotifyReport or local list, small enough to bound memory.
+    max_frame_bytes: int = 1024 * 1024
+
+
+class Verdict(StrEnum):
+    """Whether a charger may open its connection."""
+
+    ALLOW = "allow"
+    UNAUTHORIZED = "unauthorized"  # missing or wrong password: HTTP 401
+    FORBIDDEN = "forbidden"  # refused outright: HTTP 403
+
+
+class ConnectionGate(Protocol):
+    """Decides, before the upgrade, whether a charger may connect."""
+
+    async def check(self, charger_id: str, password: str | None) -> Verdict:
+        """The verdict for `charger_id` presenting `password` (None: no credentials)."""
+
+
+StationRunner = Callable[[str, OcppVersion, ServerConnection], Awaitable[None]]
+
+
+def charger_id_from_path(path: str) -> str | None:
+    """The charger id in a request path, or None when it is empty or too long."""
+    segment = unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
+    if not segment or len(segment) > MAX_CHARGER_ID_LENGTH or not segment.isprintable():
+        return None
+    return segment
+
+
+def basic_auth_password(headers: Headers, charger_id: str) -> str | None:
+    """The Basic Auth password sent for `charger_id`, or None when there is none.
+
+    Credentials for another user name count as none.
+    """
+    header = headers.get("Authorization")
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, separator, password = decoded.partition(":")
+    if not separator or user != charger_id:
+        return None
+    return password
+
+
+def choose_subprotocol(offered: Sequence[str]) -> str | None:
+    """The subprotocol to answer with: our preferred one among those offered."""
+    by_name = {name.lower(): name for name in offered}
+    for version in SUBPROTOCOL_PREFERENCE:
+        if version.value in by_name:
+            return by_name[version.value]
+    return None
+
+
+def version_of(subprotocol: str | None) -> OcppVersion:
+    """The protocol version of a negotiated subprotocol; none means 1.6."""
+    if subprotocol is None:
+        return OcppVersion.V16
+    return OcppVersion(subprotocol.lower())
+
+
+class OcppServer:
+    """A WebSocket server for OCPP chargers."""
+
+    def __init__(self, settings: ServerSettings, gate: ConnectionGate, run: StationRunner) -> None:
+        """Prepare the server; `start` binds the port."""
+        self._settings = settings
+        self._gate = gate
+        self._run = run
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful when the settings ask for port 0)."""
+        if self._server is None:
+            raise RuntimeError("The server is not running")
+        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        return port
+
+    async def start(self) -> None:
+        """Bind and listen. Raises OSError when the address is unavailable."""
+        settings = self._settings
+        self._server = await serve(
+            self._handle,
+            settings.host,
+            settings.port,
+            ssl=settings.ssl_context,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            subprotocols=[version.value for version in SUBPROTOCOL_PREFERENCE],
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            max_size=settings.max_frame_bytes,
+            # Server header without a version: nothing to fingerprint.
+            server_header="OCPP Central System",
+        )
+
+    async def stop(self) -> None:
+        """Stop listening and close every charger connection."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    def _select_subprotocol(
+        self, _connection: ServerConnection, offered: Sequence[str]
+    ) -> str | None:
+        chosen = choose_subprotocol(offered)
+        if chosen is None and offered:
+            _LOGGER.warning(
+                "A charger offered only unsupported subprotocols %s; treating it as OCPP 1.6",
+                ", ".join(offered),
+            )
+        return chosen
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        charger_id = charger_id_from_path(request.path)
+        address = remote_host(connection)
+        if charger_id is None:
+            _LOGGER.warning("Refused a connection from %s: no valid charger id in the URL", address)
+            return connection.respond(HTTPStatus.BAD_REQUEST, "No valid charger id in the URL\n")
+        password = basic_auth_password(request.headers, charger_id)
+        verdict = await self._gate.check(charger_id, password)
+        if verdict is Verdict.UNAUTHORIZED:
+            _LOGGER.warning(
+                "Refused charger %s from %s: %s password",
+                charger_id,
+                address,
+                "missing" if password is None else "wrong",
+            )
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+            return response
+        if verdict is Verdict.FORBIDDEN:
+            _LOGGER.info("Refused unknown charger %s from %s", charger_id, address)
+            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None  # set once the handshake is done
+        charger_id = charger_id_from_path(connection.request.path)
+        assert charger_id is not None  # _process_request refused the others
+        await self._run(charger_id, version_of(connection.subprotocol), connection)
+
+
+def remote_host(connection: ServerConnection) -> str:
+    """The peer's IP address as text."""
+    try:
+        host = connection.remote_address[0]
+    except (TypeError, IndexError):
+        return "unknown address"
+    return str(host)
+
+
+def build_ssl_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
+    """A server TLS context from PEM files. Blocking (file I/O): run in an executor.
+
+    Raises OSError when a file is missing and ssl.SSLError when it does not load.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile, keyfile or None)
+    return context
