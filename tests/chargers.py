@@ -16,12 +16,12 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
-from ocpp.v201 import ChargePoint as ChargePoint201
-from ocpp.v201 import call as call201
-from ocpp.v201 import call_result as result201
 from ocpp.v21 import ChargePoint as ChargePoint21
 from ocpp.v21 import call as call21
 from ocpp.v21 import call_result as result21
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
 from websockets.asyncio.client import ClientConnection, connect
 
 VENDOR = "Test Vendor"

@@ -20,9 +20,8 @@ from custom_components.ocpp_csms.csms.server import (
     choose_subprotocol,
 )
 from custom_components.ocpp_csms.csms.station import OcppVersion, RegistrationStatus
-
-from ..chargers import charger, wait_for
-from .conftest import StartSystem
+from tests.chargers import charger, wait_for
+from tests.engine.conftest import StartSystem
 
 
 @pytest.mark.parametrize(
@@ -110,7 +109,9 @@ async def test_unknown_charger_is_pending_until_admitted(
         assert station.registration is RegistrationStatus.PENDING
         # Anything but a boot is refused while pending.
         with pytest.raises(Exception, match="SecurityError"):
-            await client.call(client._call.Heartbeat() if version != "ocpp1.6" else _hb16(), suppress=False)
+            await client.call(
+                client._call.Heartbeat() if version != "ocpp1.6" else _hb16(), suppress=False
+            )
 
         running.directory.admit("CP-NEW")
         running.system.charger_admitted("CP-NEW")
@@ -172,7 +173,7 @@ async def test_credentials_for_another_user_are_refused(start_system: StartSyste
     """The Basic Auth user name must be the charger id."""
     running = await start_system()
     running.directory.admit("CP-1", hash_password("pw-1234567890123"))
-    from ..chargers import basic_auth_header
+    from tests.chargers import basic_auth_header
 
     with pytest.raises(InvalidStatus) as refused:
         async with connect(
@@ -269,7 +270,7 @@ async def test_tls_security_profile_2(start_system: StartSystem, tmp_path: Path)
 
 def test_build_ssl_context_errors(tmp_path: Path) -> None:
     """Missing files raise OSError; files that are not PEM raise ssl.SSLError."""
-    with pytest.raises(OSError):
+    with pytest.raises(FileNotFoundError):
         build_ssl_context(str(tmp_path / "missing.pem"), None)
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate")

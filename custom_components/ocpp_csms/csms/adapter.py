@@ -1,5 +1,7 @@
-"""What every protocol-version adapter shares: the link between one connected
-station, its RPC conversation and the central system that hosts it.
+"""What every protocol-version adapter shares.
+
+An adapter links one connected station, its RPC conversation and the central system
+that hosts it.
 
 A version adapter (`ocpp16`, `ocpp201`) is the only place that knows message names and
 field spellings. It turns the charger's messages into changes of the `Station` model

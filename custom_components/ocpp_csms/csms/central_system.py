@@ -21,7 +21,7 @@ from websockets.asyncio.server import ServerConnection
 from .adapter import BootDecision, CommandResult, StationAdapter
 from .credentials import verify_password
 from .ocpp16 import Ocpp16Adapter
-from .ocpp201 import Ocpp201Adapter, Ocpp21Adapter
+from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .station import OcppVersion, RegistrationStatus, Station
@@ -157,7 +157,7 @@ class CentralSystem:
     # -- admission ----------------------------------------------------------------
 
     async def check(self, charger_id: str, password: str | None) -> Verdict:
-        """ConnectionGate: may this charger connect with this password?"""
+        """ConnectionGate: decide whether this charger may connect with this password."""
         record = self._directory.find(charger_id)
         if record is None:
             if (
@@ -259,7 +259,9 @@ class CentralSystem:
             _LOGGER.info("Charger %s connected again; closing its previous connection", charger_id)
             await _close_quietly(previous, CLOSE_REPLACED, "Replaced by a new connection")
         self.counters.connections += 1
-        _LOGGER.debug("Charger %s connected from %s (%s)", charger_id, station.remote_address, version)
+        _LOGGER.debug(
+            "Charger %s connected from %s (%s)", charger_id, station.remote_address, version
+        )
         self._listener.station_connected(station)
         try:
             await session.serve()

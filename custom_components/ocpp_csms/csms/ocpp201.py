@@ -36,7 +36,6 @@ class Ocpp201Adapter(StationAdapter):
         )
 
 
-
 class Ocpp21Adapter(Ocpp201Adapter):
     """A station speaking OCPP 2.1."""
 

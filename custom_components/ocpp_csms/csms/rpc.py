@@ -144,9 +144,7 @@ class RpcConnection:
         is_16 = not schemas.version.is_2x
         # What to answer a frame whose payload breaks its schema, and one whose framing
         # is broken; 1.6 has no RpcFrameworkError.
-        self._payload_error = (
-            ErrorCode.FORMATION_VIOLATION if is_16 else ErrorCode.FORMAT_VIOLATION
-        )
+        self._payload_error = ErrorCode.FORMATION_VIOLATION if is_16 else ErrorCode.FORMAT_VIOLATION
         self._framing_error = (
             ErrorCode.FORMATION_VIOLATION if is_16 else ErrorCode.RPC_FRAMEWORK_ERROR
         )

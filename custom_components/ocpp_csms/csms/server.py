@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from .station import SUBPROTOCOL_PREFERENCE, OcppVersion
 
@@ -136,7 +137,7 @@ class OcppServer:
             ssl=settings.ssl_context,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
-            subprotocols=[version.value for version in SUBPROTOCOL_PREFERENCE],
+            subprotocols=[Subprotocol(version.value) for version in SUBPROTOCOL_PREFERENCE],
             ping_interval=settings.ping_interval,
             ping_timeout=settings.ping_timeout,
             max_size=settings.max_frame_bytes,
@@ -153,15 +154,15 @@ class OcppServer:
         self._server = None
 
     def _select_subprotocol(
-        self, _connection: ServerConnection, offered: Sequence[str]
-    ) -> str | None:
+        self, _connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
         chosen = choose_subprotocol(offered)
         if chosen is None and offered:
             _LOGGER.warning(
                 "A charger offered only unsupported subprotocols %s; treating it as OCPP 1.6",
                 ", ".join(offered),
             )
-        return chosen
+        return Subprotocol(chosen) if chosen else None
 
     async def _process_request(
         self, connection: ServerConnection, request: Request

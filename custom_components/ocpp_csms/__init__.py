@@ -1,0 +1,61 @@
+"""OCPP Central System: EV chargers connect to Home Assistant over OCPP."""
+
+from __future__ import annotations
+
+import ssl
+
+from homeassistant.config_entries import SOURCE_IGNORE
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+
+from .const import DOMAIN
+from .hub import CentralSystemHub, OcppCsmsConfigEntry
+
+__all__ = ["DOMAIN"]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> bool:
+    """Start the central system of a config entry."""
+    hub = CentralSystemHub(hass, entry)
+    placeholders = {"host": entry.data[CONF_HOST], "port": str(entry.data[CONF_PORT])}
+    try:
+        await hub.async_start()
+    except ssl.SSLError as err:
+        # The files exist but do not load: retrying will not help, reconfiguring will.
+        await hub.async_stop()
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_certificate",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    except OSError as err:
+        # Port taken by another program, or a certificate file not there (yet).
+        await hub.async_stop()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_listen",
+            translation_placeholders={**placeholders, "error": str(err)},
+        ) from err
+    entry.runtime_data = hub
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    return True
+
+
+async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
+    """Chargers added or removed: follow without restarting the server."""
+    await entry.runtime_data.async_sync_chargers()
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> bool:
+    """Close the server and every charger connection."""
+    await entry.runtime_data.async_stop()
+    return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
+    """Forget the chargers this central system rejected along with it."""
+    prefix = f"{entry.entry_id}_"
+    for other in hass.config_entries.async_entries(DOMAIN, include_ignore=True):
+        if other.source == SOURCE_IGNORE and (other.unique_id or "").startswith(prefix):
+            await hass.config_entries.async_remove(other.entry_id)

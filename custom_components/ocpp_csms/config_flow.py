@@ -1,0 +1,366 @@
+"""Config flow for the central system and its chargers.
+
+Covers the server's settings, admission of discovered chargers, and chargers added or
+changed by hand (config subentries).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.config_entries import (
+    SOURCE_IGNORE,
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PASSWORD, CONF_PORT
+from homeassistant.core import callback
+from homeassistant.helpers import selector
+
+from .const import (
+    CONF_CERTFILE,
+    CONF_CHARGER_ID,
+    CONF_KEYFILE,
+    CONF_PASSWORD_HASH,
+    CONF_TLS,
+    CONF_UNKNOWN_CHARGERS,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DOMAIN,
+    SUBENTRY_CHARGER,
+)
+from .csms.central_system import AdmissionPolicy
+from .csms.credentials import generate_password, hash_password
+from .csms.server import build_ssl_context, charger_id_from_path
+from .hub import OcppCsmsConfigEntry, charger_unique_id
+
+CONF_REMOVE_PASSWORD = "remove_password"
+
+
+def _server_schema(defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, DEFAULT_HOST)): str,
+            vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): vol.All(
+                selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX
+                    )
+                ),
+                vol.Coerce(int),
+            ),
+            vol.Required(
+                CONF_UNKNOWN_CHARGERS,
+                default=defaults.get(CONF_UNKNOWN_CHARGERS, AdmissionPolicy.ASK.value),
+            ): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=[policy.value for policy in AdmissionPolicy],
+                    translation_key=CONF_UNKNOWN_CHARGERS,
+                    mode=selector.SelectSelectorMode.LIST,
+                )
+            ),
+            vol.Required(CONF_TLS, default=defaults.get(CONF_TLS, False)): bool,
+            vol.Optional(
+                CONF_CERTFILE, description={"suggested_value": defaults.get(CONF_CERTFILE)}
+            ): str,
+            vol.Optional(
+                CONF_KEYFILE, description={"suggested_value": defaults.get(CONF_KEYFILE)}
+            ): str,
+        }
+    )
+
+
+def _bind_error(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, or None. Blocking: executor."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return "invalid_host"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # Like the real server: a port in TIME_WAIT is free to take.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                return "port_in_use"
+            if err.errno == errno.EACCES:
+                return "port_forbidden"
+            return "invalid_host"
+    return None
+
+
+def _certificate_error(certfile: str, keyfile: str | None) -> str | None:
+    """Why the TLS files do not load, or None. Blocking: executor."""
+    try:
+        build_ssl_context(certfile, keyfile)
+    except ssl.SSLError:
+        return "invalid_certificate"
+    except OSError:
+        return "certificate_not_found"
+    return None
+
+
+class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up a central system, and admit chargers it discovers."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing discovered."""
+        self._discovered: dict[str, Any] = {}
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Chargers are subentries of their central system."""
+        return {SUBENTRY_CHARGER: ChargerSubentryFlow}
+
+    # -- the server -----------------------------------------------------------------------
+
+    async def _validate_server(
+        self, user_input: dict[str, Any], *, check_port: bool
+    ) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if check_port and (
+            error := await self.hass.async_add_executor_job(
+                _bind_error, user_input[CONF_HOST], user_input[CONF_PORT]
+            )
+        ):
+            errors[CONF_PORT if error != "invalid_host" else CONF_HOST] = error
+        if user_input[CONF_TLS]:
+            if not user_input.get(CONF_CERTFILE):
+                errors[CONF_CERTFILE] = "certificate_required"
+            elif error := await self.hass.async_add_executor_job(
+                _certificate_error, user_input[CONF_CERTFILE], user_input.get(CONF_KEYFILE)
+            ):
+                errors[CONF_CERTFILE] = error
+        return errors
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask where the server listens and what to do with unknown chargers."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            await self.async_set_unique_id(str(user_input[CONF_PORT]))
+            self._abort_if_unique_id_configured()
+            errors = await self._validate_server(user_input, check_port=True)
+            if not errors:
+                return self.async_create_entry(
+                    title=f"OCPP Central System (port {user_input[CONF_PORT]})",
+                    data=user_input,
+                )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=_server_schema(user_input or {}),
+            errors=errors,
+            description_placeholders=_port_placeholders(user_input),
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change where the server listens, its TLS files or the admission policy."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            moved = (user_input[CONF_HOST], user_input[CONF_PORT]) != (
+                entry.data[CONF_HOST],
+                entry.data[CONF_PORT],
+            )
+            if user_input[CONF_PORT] != entry.data[CONF_PORT] and any(
+                other.unique_id == str(user_input[CONF_PORT])
+                for other in self._async_current_entries(include_ignore=False)
+            ):
+                errors[CONF_PORT] = "port_configured"
+            else:
+                # The entry's own server holds its current port: only a move is checked.
+                errors = await self._validate_server(user_input, check_port=moved)
+            if not errors:
+                return self.async_update_reload_and_abort(
+                    entry,
+                    unique_id=str(user_input[CONF_PORT]),
+                    title=f"OCPP Central System (port {user_input[CONF_PORT]})",
+                    data=user_input,
+                )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_server_schema(user_input or dict(entry.data)),
+            errors=errors,
+            description_placeholders=_port_placeholders(user_input or dict(entry.data)),
+        )
+
+    # -- admission of a discovered charger ------------------------------------------------
+
+    async def async_step_integration_discovery(
+        self, discovery_info: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """An unknown charger booted and waits, Pending, for the user's decision."""
+        entry = self.hass.config_entries.async_get_entry(discovery_info["entry_id"])
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="central_system_not_loaded")
+        charger_id = discovery_info[CONF_CHARGER_ID]
+        await self.async_set_unique_id(charger_unique_id(entry.entry_id, charger_id))
+        self._abort_if_unique_id_configured()
+        if any(subentry.unique_id == charger_id for subentry in entry.subentries.values()):
+            return self.async_abort(reason="charger_already_added")
+        self._discovered = discovery_info
+        self.context["title_placeholders"] = self._charger_placeholders()
+        return await self.async_step_admission()
+
+    def _charger_placeholders(self) -> dict[str, str]:
+        info = self._discovered
+        return {
+            "charger_id": info[CONF_CHARGER_ID],
+            "vendor": info.get("vendor") or "?",
+            "model": info.get("model") or "?",
+            "serial_number": info.get("serial_number") or "?",
+            "address": info.get("address") or "?",
+        }
+
+    async def async_step_admission(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show who the charger is and let the user add or reject it."""
+        return self.async_show_menu(
+            step_id="admission",
+            menu_options=["add_charger", "reject_charger"],
+            description_placeholders=self._charger_placeholders(),
+        )
+
+    async def async_step_add_charger(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name the charger and give it a password (empty: none)."""
+        placeholders = self._charger_placeholders()
+        if user_input is None:
+            return self.async_show_form(
+                step_id="add_charger",
+                data_schema=_charger_schema(placeholders["charger_id"], generate_password()),
+                description_placeholders=placeholders,
+            )
+        entry = self.hass.config_entries.async_get_entry(self._discovered["entry_id"])
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="central_system_not_loaded")
+        hub = entry.runtime_data
+        password = user_input.get(CONF_PASSWORD) or None
+        await hub.async_admit_charger(
+            placeholders["charger_id"],
+            user_input.get(CONF_NAME) or placeholders["charger_id"],
+            password,
+        )
+        return self.async_abort(
+            reason="charger_added_with_password" if password else "charger_added",
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_reject_charger(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Reject the charger: recorded the way Home Assistant records an ignored discovery."""
+        placeholders = self._charger_placeholders()
+        assert self.unique_id is not None
+        # Ignoring aborts every flow with this unique id, this one included, so it runs
+        # after this flow has finished.
+        self.hass.async_create_task(
+            self.hass.config_entries.flow.async_init(
+                DOMAIN,
+                context={"source": SOURCE_IGNORE},
+                data={"unique_id": self.unique_id, "title": placeholders["charger_id"]},
+            )
+        )
+        return self.async_abort(reason="charger_rejected", description_placeholders=placeholders)
+
+
+def _port_placeholders(user_input: dict[str, Any] | None) -> dict[str, str]:
+    return {"port": str((user_input or {}).get(CONF_PORT, DEFAULT_PORT))}
+
+
+def _charger_schema(default_name: str, suggested_password: str | None) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Optional(CONF_NAME, default=default_name): str,
+            vol.Optional(CONF_PASSWORD, description={"suggested_value": suggested_password}): str,
+        }
+    )
+
+
+class ChargerSubentryFlow(ConfigSubentryFlow):
+    """Add a charger by hand before it connects, or change its name or password."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Add a charger by its id."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            charger_id = user_input[CONF_CHARGER_ID].strip()
+            entry: OcppCsmsConfigEntry = self._get_entry()
+            if charger_id_from_path("/" + charger_id) != charger_id:
+                errors[CONF_CHARGER_ID] = "invalid_charger_id"
+            elif any(sub.unique_id == charger_id for sub in entry.subentries.values()):
+                errors[CONF_CHARGER_ID] = "charger_exists"
+            else:
+                password = user_input.get(CONF_PASSWORD) or None
+                return self.async_create_entry(
+                    title=user_input.get(CONF_NAME) or charger_id,
+                    data={
+                        CONF_CHARGER_ID: charger_id,
+                        CONF_PASSWORD_HASH: await self._hash(password),
+                    },
+                    unique_id=charger_id,
+                )
+        schema = vol.Schema({vol.Required(CONF_CHARGER_ID): str}).extend(
+            _charger_schema("", generate_password()).schema
+        )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Rename the charger, set a new password, or remove its password."""
+        entry = self._get_entry()
+        subentry = self._get_reconfigure_subentry()
+        if user_input is not None:
+            data = dict(subentry.data)
+            if user_input.get(CONF_REMOVE_PASSWORD):
+                data[CONF_PASSWORD_HASH] = None
+            elif new_password := user_input.get(CONF_PASSWORD):
+                data[CONF_PASSWORD_HASH] = await self._hash(new_password)
+            return self.async_update_and_abort(
+                entry,
+                subentry,
+                title=user_input.get(CONF_NAME) or subentry.title,
+                data=data,
+            )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=vol.Schema(
+                {
+                    vol.Optional(CONF_NAME, default=subentry.title): str,
+                    vol.Optional(CONF_PASSWORD): str,
+                    vol.Optional(CONF_REMOVE_PASSWORD, default=False): bool,
+                }
+            ),
+            description_placeholders={
+                "charger_id": subentry.data[CONF_CHARGER_ID],
+                "suggested_password": generate_password(),
+            },
+        )
+
+    async def _hash(self, password: str | None) -> str | None:
+        if not password:
+            return None
+        return await self.hass.async_add_executor_job(hash_password, password)

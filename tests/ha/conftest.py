@@ -1,0 +1,86 @@
+"""Fixtures for tests that run the integration inside Home Assistant."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ocpp_csms.const import (
+    CONF_CHARGER_ID,
+    CONF_PASSWORD_HASH,
+    CONF_TLS,
+    CONF_UNKNOWN_CHARGERS,
+    DOMAIN,
+    SUBENTRY_CHARGER,
+)
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load the integration from custom_components/."""
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def server_data(port: int | None = None, /, **overrides: Any) -> dict[str, Any]:
+    """Config entry data for a server on the loopback interface."""
+    return {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: port or free_port(),
+        CONF_UNKNOWN_CHARGERS: "ask",
+        CONF_TLS: False,
+        **overrides,
+    }
+
+
+def charger_subentry(charger_id: str, password_hash: str | None = None) -> dict[str, Any]:
+    """Subentry data for an admitted charger, as MockConfigEntry takes it."""
+    return {
+        "data": {CONF_CHARGER_ID: charger_id, CONF_PASSWORD_HASH: password_hash},
+        "subentry_type": SUBENTRY_CHARGER,
+        "title": charger_id,
+        "unique_id": charger_id,
+    }
+
+
+SetUpEntry = Callable[..., Awaitable[MockConfigEntry]]
+
+
+@pytest.fixture
+def setup_entry(hass: HomeAssistant) -> SetUpEntry:
+    """Add and set up a central-system entry on a free loopback port."""
+
+    async def _setup(
+        *, chargers: list[dict[str, Any]] | None = None, **overrides: Any
+    ) -> MockConfigEntry:
+        data = server_data(**overrides)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=f"OCPP Central System (port {data[CONF_PORT]})",
+            unique_id=str(data[CONF_PORT]),
+            data=data,
+            subentries_data=chargers or [],
+        )
+        entry.add_to_hass(hass)
+        await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        return entry
+
+    return _setup
+
+
+def url_of(entry: MockConfigEntry) -> str:
+    """The base URL chargers of this entry connect to."""
+    return f"ws://127.0.0.1:{entry.data[CONF_PORT]}/ocpp"

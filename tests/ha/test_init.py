@@ -1,0 +1,77 @@
+"""Entry life cycle: unload closes everything, reload comes back, failures are clear."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_PORT
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from websockets.exceptions import ConnectionClosed
+
+from custom_components.ocpp_csms.const import CONF_CERTFILE, CONF_KEYFILE, DOMAIN
+from tests.chargers import charger
+from tests.ha.conftest import SetUpEntry, charger_subentry, server_data, url_of
+
+
+async def test_unload_closes_every_socket_and_reload_returns(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    """Unloading closes the server and all chargers; reloading listens on the same port."""
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), charger_subentry("CP-2")])
+    async with charger(url_of(entry), "CP-1") as one, charger(url_of(entry), "CP-2") as two:
+        await one.boot()
+        await two.boot()
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        for client in (one, two):
+            with pytest.raises(ConnectionClosed):
+                await client.websocket.recv()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    with pytest.raises(ConnectionRefusedError):
+        async with charger(url_of(entry), "CP-1"):
+            pass
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    async with charger(url_of(entry), "CP-1") as client:
+        assert await client.boot() == "Accepted"
+
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    async with charger(url_of(entry), "CP-2") as client:
+        assert await client.boot() == "Accepted"
+
+
+async def test_port_taken_at_start_retries(hass: HomeAssistant) -> None:
+    """If another program took the port since set-up, the entry retries with a reason."""
+    with socket.socket() as other_program:
+        other_program.bind(("127.0.0.1", 0))
+        other_program.listen()
+        data = server_data(other_program.getsockname()[1])
+        entry = MockConfigEntry(domain=DOMAIN, unique_id=str(data[CONF_PORT]), data=data)
+        entry.add_to_hass(hass)
+        await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason is not None
+    assert "cannot listen" in entry.reason
+
+
+async def test_broken_certificate_at_start_is_an_error(
+    hass: HomeAssistant, tmp_path: object
+) -> None:
+    """A certificate that no longer loads stops the entry with a reason to reconfigure."""
+    from pathlib import Path
+
+    junk = Path(str(tmp_path)) / "junk.pem"
+    junk.write_text("not a certificate")
+    data = server_data(tls=True, **{CONF_CERTFILE: str(junk), CONF_KEYFILE: str(junk)})
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=str(data[CONF_PORT]), data=data)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason is not None
+    assert "Reconfigure" in entry.reason
