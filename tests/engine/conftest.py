@@ -82,12 +82,17 @@ async def start_system() -> AsyncIterator[StartSystem]:
     """Start central systems on a free loopback port; all stop at the end of the test."""
     started: list[CentralSystem] = []
 
-    async def _start(admission: AdmissionPolicy = AdmissionPolicy.ASK, **server: Any) -> Running:
+    async def _start(
+        admission: AdmissionPolicy = AdmissionPolicy.ASK,
+        *,
+        call_timeout: float = 2.0,
+        **server: Any,
+    ) -> Running:
         directory, recorder = Directory(), Recorder()
         settings = CentralSystemSettings(
             server=ServerSettings(host="127.0.0.1", port=0, **server),
             admission=admission,
-            call_timeout=2.0,
+            call_timeout=call_timeout,
         )
         system = CentralSystem(settings, directory, recorder)
         await system.start()

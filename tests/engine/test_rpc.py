@@ -1,0 +1,192 @@
+"""The OCPP-J layer: bad frames get the right CALLERROR, calls always end typed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from custom_components.ocpp_csms.csms.adapter import CommandStatus, StationAdapter
+from custom_components.ocpp_csms.csms.ocpp16 import Ocpp16Adapter
+from custom_components.ocpp_csms.csms.rpc import OutcomeStatus
+from tests.chargers import wait_for
+from tests.engine.conftest import Running, StartSystem
+
+BOOT_16 = {"chargePointVendor": "V", "chargePointModel": "M"}
+BOOT_2X = {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
+
+
+@asynccontextmanager
+async def raw_charger(
+    running: Running, version: str = "ocpp1.6", charger_id: str = "CP-1"
+) -> AsyncIterator[ClientConnection]:
+    """A known charger that speaks raw frames."""
+    running.directory.admit(charger_id)
+    async with connect(f"{running.url}/{charger_id}", subprotocols=[version]) as ws:  # type: ignore[list-item]
+        await wait_for(lambda: running.system.session(charger_id) is not None)
+        yield ws
+
+
+async def exchange(ws: ClientConnection, frame: str | bytes) -> list[Any]:
+    """Send a frame and return the decoded answer."""
+    await ws.send(frame)
+    answer: list[Any] = json.loads(await asyncio.wait_for(ws.recv(), 2))
+    return answer
+
+
+def session(running: Running, charger_id: str = "CP-1") -> StationAdapter:
+    found = running.system.session(charger_id)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("version", "framing", "payload"),
+    [
+        ("ocpp1.6", "FormationViolation", "FormationViolation"),
+        ("ocpp2.0.1", "RpcFrameworkError", "FormatViolation"),
+        ("ocpp2.1", "RpcFrameworkError", "FormatViolation"),
+    ],
+)
+async def test_malformed_frames_get_the_versions_callerror(
+    start_system: StartSystem, version: str, framing: str, payload: str
+) -> None:
+    """Every kind of broken frame is answered, and the connection survives them all."""
+    running = await start_system()
+    boot = BOOT_16 if version == "ocpp1.6" else BOOT_2X
+    async with raw_charger(running, version) as ws:
+        assert await exchange(ws, "this is not json") == [
+            4,
+            "-1",
+            framing,
+            "Frame is not valid JSON",
+            {},
+        ]
+        assert (await exchange(ws, '{"a": 1}'))[:3] == [4, "-1", framing]
+        assert (await exchange(ws, b"\xff\xfe"))[:3] == [4, "-1", framing]
+        assert (await exchange(ws, '[5, "u1", "x", {}]'))[:3] == [4, "u1", framing]
+        assert (await exchange(ws, '[2, "u2", "Heartbeat"]'))[:3] == [4, "u2", framing]
+        assert (await exchange(ws, '[2, "u3", "Heartbeat", []]'))[:3] == [4, "u3", framing]
+
+        broken_boot = {**boot}
+        broken_boot.pop("chargePointModel" if version == "ocpp1.6" else "reason")
+        answer = await exchange(ws, json.dumps([2, "u4", "BootNotification", broken_boot]))
+        assert answer[:3] == [4, "u4", payload]
+        assert answer[4]["keyword"] == "required"
+
+        answer = await exchange(ws, json.dumps([2, "u5", "NoSuchAction", {}]))
+        assert answer[:3] == [4, "u5", "NotImplemented"]
+        # A real action, but one the central system receives from nobody.
+        answer = await exchange(ws, json.dumps([2, "u6", "Reset", {"type": "Hard"}]))
+        assert answer[:3] == [4, "u6", "NotSupported"]
+
+        # Still alive: a good boot is answered normally.
+        answer = await exchange(ws, json.dumps([2, "u7", "BootNotification", boot]))
+        assert answer[:2] == [3, "u7"]
+        assert answer[2]["status"] == "Accepted"
+
+
+async def test_handler_crash_is_an_internal_error(
+    start_system: StartSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a handler answers InternalError instead of killing the connection."""
+
+    def broken(self: Ocpp16Adapter, payload: dict[str, Any]) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(Ocpp16Adapter, "_on_heartbeat", broken)
+    running = await start_system()
+    async with raw_charger(running) as ws:
+        answer = await exchange(ws, '[2, "h1", "Heartbeat", {}]')
+        assert answer[:3] == [4, "h1", "InternalError"]
+        answer = await exchange(ws, json.dumps([2, "b1", "BootNotification", BOOT_16]))
+        assert answer[0] == 3
+
+
+async def test_call_times_out_typed(start_system: StartSystem) -> None:
+    """A charger that never answers: the command ends as timed out, bounded."""
+    running = await start_system(call_timeout=0.2)
+    async with raw_charger(running):
+        result = await session(running).request_boot_notification()
+        assert result.status is CommandStatus.TIMED_OUT
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ([3, "{id}", {"status": "Accepted"}], CommandStatus.ACCEPTED),
+        ([3, "{id}", {"status": "Rejected"}], CommandStatus.REJECTED),
+        ([3, "{id}", {"status": "NotImplemented"}], CommandStatus.NOT_SUPPORTED),
+        ([4, "{id}", "NotImplemented", "no", {}], CommandStatus.NOT_SUPPORTED),
+        ([4, "{id}", "NotSupported", "no", {}], CommandStatus.NOT_SUPPORTED),
+        ([4, "{id}", "InternalError", "oops", {}], CommandStatus.FAILED),
+    ],
+)
+async def test_answers_map_to_typed_results(
+    start_system: StartSystem, answer: list[Any], expected: CommandStatus
+) -> None:
+    """Results, refusals and CALLERRORs each become their own status."""
+    running = await start_system()
+    async with raw_charger(running) as ws:
+        command = asyncio.create_task(session(running).request_boot_notification())
+        call = json.loads(await ws.recv())
+        assert call[0] == 2
+        assert call[2:] == ["TriggerMessage", {"requestedMessage": "BootNotification"}]
+        # An answer to some other call is ignored; the real one still counts.
+        await ws.send(json.dumps([3, "not-this-one", {"status": "Accepted"}]))
+        await ws.send(json.dumps(answer).replace("{id}", call[1]))
+        result = await command
+        assert result.status is expected
+
+
+async def test_offline_calls_end_offline(start_system: StartSystem) -> None:
+    """A call in flight when the charger drops, or made after, ends as offline."""
+    running = await start_system()
+    async with raw_charger(running) as ws:
+        adapter = session(running)
+        command = asyncio.create_task(adapter.request_boot_notification())
+        await ws.recv()
+        await ws.close()
+        assert (await command).status is CommandStatus.OFFLINE
+    await wait_for(lambda: running.system.session("CP-1") is None)
+    assert (await adapter.request_boot_notification()).status is CommandStatus.OFFLINE
+    outcome = await adapter.rpc.call("TriggerMessage", {"requestedMessage": "Heartbeat"})
+    assert outcome.status is OutcomeStatus.OFFLINE
+
+
+async def test_one_call_in_flight(start_system: StartSystem) -> None:
+    """A second call waits until the first is answered."""
+    running = await start_system()
+    async with raw_charger(running) as ws:
+        adapter = session(running)
+        first = asyncio.create_task(adapter.request_boot_notification())
+        second = asyncio.create_task(adapter.request_boot_notification())
+        call_one = json.loads(await ws.recv())
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.2)
+        await ws.send(json.dumps([3, call_one[1], {"status": "Accepted"}]))
+        call_two = json.loads(await ws.recv())
+        assert call_two[1] != call_one[1]
+        await ws.send(json.dumps([3, call_two[1], {"status": "Rejected"}]))
+        assert (await first).status is CommandStatus.ACCEPTED
+        assert (await second).status is CommandStatus.REJECTED
+
+
+async def test_slow_charger_does_not_stall_another(start_system: StartSystem) -> None:
+    """While one charger leaves a call unanswered, another is served at once."""
+    running = await start_system(call_timeout=5)
+    async with (
+        raw_charger(running, charger_id="SLOW") as slow,
+        raw_charger(running, charger_id="FAST") as fast,
+    ):
+        stuck = asyncio.create_task(session(running, "SLOW").request_boot_notification())
+        await slow.recv()  # the call arrives and is never answered
+        answer = await exchange(fast, json.dumps([2, "f1", "BootNotification", BOOT_16]))
+        assert answer[2]["status"] == "Accepted"
+        assert not stuck.done()
+        stuck.cancel()
