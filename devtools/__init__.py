@@ -1,0 +1,1 @@
+"""Tools for developers: running a real Home Assistant with the integration."""

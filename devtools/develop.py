@@ -1,0 +1,165 @@
+"""The main job: Home Assistant with the integration and two simulated chargers.
+
+Starts Home Assistant on http://127.0.0.1:8123 with the config directory `develop/`,
+onboards it with a documented local user, creates the central system (port 9000, on
+127.0.0.1), starts two simulated chargers (OCPP 1.6 and 2.0.1) and admits them through
+the same discovery flow a user would click through. Runs until Ctrl-C, then stops
+everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import socket
+import sys
+
+import aiohttp
+
+from .homeassistant import (
+    ROOT,
+    HomeAssistantClient,
+    HomeAssistantError,
+    Login,
+    prepare_config,
+    start_hass,
+    stop_process,
+)
+
+CONFIG_DIR = ROOT / "develop"
+HA_URL = "http://127.0.0.1:8123"
+CSMS_PORT = 9000
+CHARGERS = (("DEV-16", "ocpp1.6"), ("DEV-201", "ocpp2.0.1"))
+# Every simulated charger uses this password (OCPP security profile 1).
+CHARGER_PASSWORD = "dev-charger-password"
+DOMAIN = "ocpp_csms"
+
+
+def say(message: str) -> None:
+    """Tell the developer what is happening."""
+    print(f"[develop] {message}", flush=True)
+
+
+async def ensure_central_system(client: HomeAssistantClient) -> None:
+    """Create the central system on port 9000 unless it exists."""
+    if await client.entries(DOMAIN):
+        return
+    flow = await client.start_flow(DOMAIN)
+    result = await client.flow_step(
+        flow["flow_id"],
+        {"host": "127.0.0.1", "port": CSMS_PORT, "unknown_chargers": "ask", "tls": False},
+    )
+    if result.get("type") != "create_entry":
+        raise HomeAssistantError(f"Could not create the central system: {result.get('errors')}")
+    say(f"created the central system on ws://127.0.0.1:{CSMS_PORT}")
+
+
+async def admit_waiting_chargers(client: HomeAssistantClient) -> None:
+    """Add every charger waiting for admission, as a user clicking *Add* would."""
+    for flow in await client.flows_in_progress():
+        if flow.get("handler") != DOMAIN or flow.get("step_id") != "admission":
+            continue
+        charger_id = flow["context"]["title_placeholders"]["charger_id"]
+        await client.flow_step(flow["flow_id"], {"next_step_id": "add_charger"})
+        await client.flow_step(flow["flow_id"], {"name": charger_id, "password": CHARGER_PASSWORD})
+        say(f"admitted charger {charger_id}")
+
+
+def port_taken(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:`port`."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def reset_state() -> None:
+    """Forget everything Home Assistant stored; keep its configuration."""
+    for item in CONFIG_DIR.iterdir():
+        if item.name == "configuration.yaml":
+            continue
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item)
+        else:
+            item.unlink()
+
+
+async def bring_up(
+    client: HomeAssistantClient, hass: asyncio.subprocess.Process, start_timeout: float
+) -> asyncio.subprocess.Process:
+    """Wait for Home Assistant, onboard it, create the central system, start chargers."""
+    await client.wait_until_up(hass, timeout=start_timeout)
+    login = Login()
+    await client.onboard_or_login(login)
+    await ensure_central_system(client)
+    command = [sys.executable, "-m", "simulator", "--url", f"ws://127.0.0.1:{CSMS_PORT}"]
+    for charger_id, version in CHARGERS:
+        command += ["--charger", f"{charger_id}:{version}"]
+    command += ["--password", CHARGER_PASSWORD]
+    simulator = await asyncio.create_subprocess_exec(*command, cwd=ROOT)
+    say(f"Home Assistant is ready: {HA_URL}")
+    say(f"log in as '{login.username}' with password '{login.password}'")
+    say("press Ctrl-C to stop")
+    return simulator
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run the main job until interrupted; returns the exit code."""
+    if args.reset and CONFIG_DIR.exists():
+        reset_state()
+    prepare_config(CONFIG_DIR)
+    job = asyncio.current_task()
+    assert job is not None
+    loop = asyncio.get_running_loop()
+
+    def interrupt() -> None:
+        # The first Ctrl-C stops the job; later ones must not cut the clean-up short.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, lambda: say("still stopping..."))
+        job.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, interrupt)
+
+    for port in (8123, CSMS_PORT):
+        if port_taken(port):
+            say(f"port {port} on 127.0.0.1 is in use (is another main job running?)")
+            return 1
+    say(f"starting Home Assistant (log: {CONFIG_DIR / 'home-assistant.log'})")
+    hass = await start_hass(CONFIG_DIR, CONFIG_DIR / "hass-output.log")
+    simulator: asyncio.subprocess.Process | None = None
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = HomeAssistantClient(session, HA_URL)
+            simulator = await bring_up(client, hass, args.start_timeout)
+            while hass.returncode is None:
+                await admit_waiting_chargers(client)
+                await asyncio.sleep(2)
+            say(f"Home Assistant exited ({hass.returncode}); see its log")
+            return 1
+    except asyncio.CancelledError:
+        return 0
+    except (HomeAssistantError, TimeoutError, aiohttp.ClientError) as err:
+        say(f"failed: {err or type(err).__name__}")
+        return 1
+    finally:
+        say("stopping")
+        if simulator is not None:
+            await stop_process(simulator, 10)
+        await stop_process(hass)
+
+
+def main() -> None:
+    """Parse the command line and run the main job."""
+    parser = argparse.ArgumentParser(prog="develop", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--reset", action="store_true", help="start from an empty Home Assistant (keeps the YAML)"
+    )
+    parser.add_argument(
+        "--start-timeout", type=float, default=300, help="seconds to wait for Home Assistant"
+    )
+    sys.exit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

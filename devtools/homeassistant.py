@@ -1,0 +1,238 @@
+"""Drive a real Home Assistant process: start it, onboard it, talk to its REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Login:
+    """The local user the development instance is onboarded with."""
+
+    name: str = "Developer"
+    username: str = "dev"
+    password: str = "dev-password"
+
+
+class HomeAssistantError(RuntimeError):
+    """Home Assistant did not do what was asked."""
+
+
+def prepare_config(config_dir: Path) -> None:
+    """Link the integration in, and skip the onboarding steps that reach the internet.
+
+    Finishing onboarding's core-config step sets up integrations that fetch weather and
+    radio stations from the internet; marking that step (and the two after it) done
+    before the first start leaves only the user step, which `onboard_or_login` does.
+    """
+    storage = config_dir / ".storage"
+    onboarding = storage / "onboarding"
+    if not onboarding.exists():
+        storage.mkdir(parents=True, exist_ok=True)
+        onboarding.write_text(
+            json.dumps(
+                {
+                    "version": 4,
+                    "minor_version": 1,
+                    "key": "onboarding",
+                    "data": {"done": ["core_config", "analytics", "integration"]},
+                }
+            )
+        )
+    custom = config_dir / "custom_components"
+    custom.mkdir(parents=True, exist_ok=True)
+    link = custom / "ocpp_csms"
+    target = ROOT / "custom_components" / "ocpp_csms"
+    if link.is_symlink() and link.resolve() == target:
+        return
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target, target_is_directory=True)
+
+
+async def start_hass(config_dir: Path, log_path: Path) -> asyncio.subprocess.Process:
+    """Start `hass -c config_dir`, its output going to `log_path`."""
+    log = log_path.open("ab")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("hass")),
+        "-c",
+        str(config_dir),
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+
+
+async def stop_process(process: asyncio.subprocess.Process, timeout: float = 30) -> None:
+    """Ask a process to stop (SIGTERM), killing it if it does not within `timeout` s."""
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+class HomeAssistantClient:
+    """The REST calls the tools need, authenticated as the development user."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        """Talk to the instance at `base_url` (e.g. http://127.0.0.1:8123)."""
+        self._session = session
+        self.base_url = base_url.rstrip("/")
+        self.client_id = f"{self.base_url}/"
+        self.token: str | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws_id = 0
+
+    async def wait_until_up(self, process: asyncio.subprocess.Process, timeout: float) -> None:
+        """Wait until the HTTP API answers; fail early if the process dies."""
+        async with asyncio.timeout(timeout):
+            while True:
+                if process.returncode is not None:
+                    raise HomeAssistantError(f"Home Assistant exited with {process.returncode}")
+                try:
+                    # Any answer from the API (401 without a token) means HTTP is up.
+                    async with self._session.get(f"{self.base_url}/api/") as response:
+                        if response.status in (200, 401):
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.5)
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with self._session.request(
+            method, f"{self.base_url}{path}", headers=headers, **kwargs
+        ) as response:
+            if response.status >= 400:
+                raise HomeAssistantError(
+                    f"{method} {path}: HTTP {response.status}: {await response.text()}"
+                )
+            return await response.json()
+
+    async def _token_for(self, code: str) -> None:
+        data = {"grant_type": "authorization_code", "code": code, "client_id": self.client_id}
+        self.token = None
+        tokens = await self._json("POST", "/auth/token", data=data)
+        self.token = tokens["access_token"]
+
+    async def onboard_or_login(self, login: Login) -> None:
+        """Finish onboarding with `login` on a new instance; log in on an onboarded one."""
+        async with self._session.get(f"{self.base_url}/api/onboarding") as response:
+            # Once onboarding is complete its views are gone (404).
+            progress = await response.json() if response.status == 200 else []
+        steps = {step["step"]: step["done"] for step in progress}
+        if not steps.get("user", True):
+            created = await self._json(
+                "POST",
+                "/api/onboarding/users",
+                json={
+                    "client_id": self.client_id,
+                    "name": login.name,
+                    "username": login.username,
+                    "password": login.password,
+                    "language": "en",
+                },
+            )
+            await self._token_for(created["auth_code"])
+        else:
+            await self._login(login)
+        for step, path, body in (
+            ("core_config", "/api/onboarding/core_config", {}),
+            ("analytics", "/api/onboarding/analytics", {}),
+            (
+                "integration",
+                "/api/onboarding/integration",
+                {"client_id": self.client_id, "redirect_uri": f"{self.client_id}?auth_callback=1"},
+            ),
+        ):
+            if not steps.get(step, True):
+                await self._json("POST", path, json=body)
+
+    async def _login(self, login: Login) -> None:
+        flow = await self._json(
+            "POST",
+            "/auth/login_flow",
+            json={
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": f"{self.client_id}?auth_callback=1",
+            },
+        )
+        result = await self._json(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            json={
+                "client_id": self.client_id,
+                "username": login.username,
+                "password": login.password,
+            },
+        )
+        if result.get("type") != "create_entry":
+            raise HomeAssistantError(f"Could not log in as {login.username}: {result}")
+        await self._token_for(result["result"])
+
+    async def entries(self, domain: str) -> list[dict[str, Any]]:
+        """The config entries of `domain`."""
+        found: list[dict[str, Any]] = await self._json(
+            "GET", f"/api/config/config_entries/entry?domain={domain}"
+        )
+        return found
+
+    async def start_flow(self, domain: str) -> dict[str, Any]:
+        """Start a user config flow."""
+        result: dict[str, Any] = await self._json(
+            "POST", "/api/config/config_entries/flow", json={"handler": domain}
+        )
+        return result
+
+    async def flow_step(self, flow_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Submit a step of a config flow."""
+        result: dict[str, Any] = await self._json(
+            "POST", f"/api/config/config_entries/flow/{flow_id}", json=data
+        )
+        return result
+
+    async def flows_in_progress(self) -> list[dict[str, Any]]:
+        """Config flows in progress, discovered ones included."""
+        found: list[dict[str, Any]] = await self.command("config_entries/flow/progress")
+        return found
+
+    async def command(self, command_type: str, **fields: Any) -> Any:
+        """Run one WebSocket API command and return its result."""
+        if self._ws is None or self._ws.closed:
+            self._ws = await self._session.ws_connect(f"{self.base_url}/api/websocket")
+            await self._ws.receive_json()  # auth_required
+            await self._ws.send_json({"type": "auth", "access_token": self.token})
+            answer = await self._ws.receive_json()
+            if answer.get("type") != "auth_ok":
+                raise HomeAssistantError(f"WebSocket API refused the token: {answer}")
+        self._ws_id += 1
+        await self._ws.send_json({"id": self._ws_id, "type": command_type, **fields})
+        while True:
+            message = await self._ws.receive_json()
+            if message.get("id") == self._ws_id and message.get("type") == "result":
+                if not message.get("success"):
+                    raise HomeAssistantError(f"{command_type}: {message.get('error')}")
+                return message.get("result")
+
+    async def close(self) -> None:
+        """Close the WebSocket API connection, if one is open."""
+        if self._ws is not None:
+            await self._ws.close()

@@ -1,0 +1,1 @@
+"""Simulated OCPP chargers for trying, developing and testing the central system."""
