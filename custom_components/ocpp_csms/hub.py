@@ -68,6 +68,7 @@ class CentralSystemHub:
         self.entry = entry
         self._records: dict[str, ChargerRecord] = {}
         self._subentry_ids: dict[str, str] = {}
+        self._titles: dict[str, str] = {}
         self._index_chargers()
         self.system: CentralSystem | None = None
 
@@ -122,8 +123,10 @@ class CentralSystemHub:
     def _index_chargers(self) -> None:
         self._records = {}
         self._subentry_ids = {}
+        self._titles = {}
         for subentry in self._charger_subentries():
             charger_id = subentry.data[CONF_CHARGER_ID]
+            self._titles[charger_id] = subentry.title
             self._records[charger_id] = ChargerRecord(
                 charger_id, subentry.data.get(CONF_PASSWORD_HASH)
             )
@@ -132,9 +135,14 @@ class CentralSystemHub:
     async def async_sync_chargers(self) -> None:
         """Follow changes of the charger subentries without restarting the server."""
         before = set(self._records)
+        titles_before = self._titles
         self._index_chargers()
+        # Only new and renamed chargers touch the device registry: admitting many
+        # chargers one after another must not redo every device each time.
         for subentry in self._charger_subentries():
-            self._register_device(subentry)
+            charger_id = subentry.data[CONF_CHARGER_ID]
+            if titles_before.get(charger_id) != subentry.title:
+                self._register_device(subentry)
         if self.system is None:
             return
         for charger_id in set(self._records) - before:

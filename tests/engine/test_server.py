@@ -267,3 +267,23 @@ def test_build_ssl_context_errors(tmp_path: Path) -> None:
     junk.write_text("not a certificate")
     with pytest.raises(ssl.SSLError):
         build_ssl_context(str(junk), str(junk))
+
+
+async def test_dead_connection_is_dropped_by_pings(start_system: StartSystem) -> None:
+    """A peer that completed the handshake and then went silent is closed by pings."""
+    running = await start_system(ping_interval=0.2, ping_timeout=0.2, close_timeout=0.2)
+    running.directory.admit("CP-DEAD")
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.system.port)
+    writer.write(
+        b"GET /ocpp/CP-DEAD HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+    )
+    assert (await reader.readline()).startswith(b"HTTP/1.1 101")
+    await wait_for(lambda: "CP-DEAD" in running.system.stations)
+    station = running.system.stations["CP-DEAD"]
+    assert station.connected
+    # Never answer the pings: the server gives up after interval + timeout + close.
+    await wait_for(lambda: not station.connected, timeout=3)
+    assert running.recorder.names("CP-DEAD")[-1] == "disconnected"
+    writer.close()

@@ -244,12 +244,17 @@ async def test_add_charger_by_hand_then_change_and_remove(
     async with charger(url_of(entry), "CP-HAND", password="second-pass-1234") as client:
         assert await client.boot() == "Accepted"
 
-    # Removing the password lets it in without one.
+    # Removing the password lets it in without one; a new name reaches the device.
     result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
     await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_NAME: "Driveway", "remove_password": True}
+        result["flow_id"], {CONF_NAME: "Carport", "remove_password": True}
     )
     await hass.async_block_till_done()
+    renamed = dr.async_get(hass).async_get_device(
+        identifiers={charger_device_identifier(entry.entry_id, "CP-HAND")}
+    )
+    assert renamed is not None
+    assert renamed.name == "Carport"
     async with charger(url_of(entry), "CP-HAND") as client:
         assert await client.boot() == "Accepted"
 

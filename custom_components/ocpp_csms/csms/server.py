@@ -45,6 +45,9 @@ class ServerSettings:
     # WebSocket pings find dead connections sooner than OCPP heartbeats do.
     ping_interval: float | None = 60.0
     ping_timeout: float | None = 30.0
+    # After a failed ping or a close, how long a silent peer gets before the TCP
+    # connection is cut: a dead charger is offline after interval + timeout + this.
+    close_timeout: float = 10.0
     # Large enough for a full NotifyReport or local list, small enough to bound memory.
     max_frame_bytes: int = 1024 * 1024
 
@@ -140,6 +143,7 @@ class OcppServer:
             subprotocols=[Subprotocol(version.value) for version in SUBPROTOCOL_PREFERENCE],
             ping_interval=settings.ping_interval,
             ping_timeout=settings.ping_timeout,
+            close_timeout=settings.close_timeout,
             max_size=settings.max_frame_bytes,
             # Server header without a version: nothing to fingerprint.
             server_header="OCPP Central System",
