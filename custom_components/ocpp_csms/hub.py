@@ -41,6 +41,7 @@ from .csms.central_system import (
     ChargerRecord,
 )
 from .csms.credentials import hash_password
+from .csms.events import AdmissionRequested, Event, StationAutoAdmitted, StationUpdated
 from .csms.server import ServerSettings, build_ssl_context
 from .csms.station import Station
 
@@ -209,21 +210,20 @@ class CentralSystemHub:
 
     # -- CentralSystemListener ------------------------------------------------------------
 
-    def station_connected(self, station: Station) -> None:
-        """CentralSystemListener: a charger connected."""
-        _LOGGER.debug("Charger %s connected from %s", station.id, station.remote_address)
+    def handle(self, event: Event) -> None:
+        """CentralSystemListener: map an engine event onto Home Assistant."""
+        match event:
+            case StationUpdated(station=station, changed=changed) if "boot" in changed:
+                if subentry_id := self._subentry_ids.get(station.id):
+                    self._register_device(self.entry.subentries[subentry_id])
+            case AdmissionRequested(station=station):
+                self._request_admission(station)
+            case StationAutoAdmitted(station=station):
+                _LOGGER.info("Admitting charger %s (accept-all policy)", station.id)
+                self._add_charger_subentry(station.id, station.id, None)
 
-    def station_disconnected(self, station: Station) -> None:
-        """CentralSystemListener: a charger's connection ended."""
-        _LOGGER.debug("Charger %s disconnected", station.id)
-
-    def station_updated(self, station: Station, changed: frozenset[str]) -> None:
-        """CentralSystemListener: keep the charger's device details current."""
-        if "boot" in changed and (subentry_id := self._subentry_ids.get(station.id)):
-            self._register_device(self.entry.subentries[subentry_id])
-
-    def admission_requested(self, station: Station) -> None:
-        """CentralSystemListener: show the user a discovered charger to admit or reject."""
+    def _request_admission(self, station: Station) -> None:
+        """Show the user a discovered charger to admit or reject."""
         boot = station.boot
         discovery_flow.async_create_flow(
             self.hass,
@@ -238,8 +238,3 @@ class CentralSystemHub:
                 "address": station.remote_address or "",
             },
         )
-
-    def station_auto_admitted(self, station: Station) -> None:
-        """CentralSystemListener: the accept-all policy admitted a charger; keep it."""
-        _LOGGER.info("Admitting charger %s (accept-all policy)", station.id)
-        self._add_charger_subentry(station.id, station.id, None)

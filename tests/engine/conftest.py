@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
 
 from custom_components.ocpp_csms.csms.central_system import (
     AdmissionPolicy,
@@ -14,6 +19,7 @@ from custom_components.ocpp_csms.csms.central_system import (
     CentralSystemSettings,
     ChargerRecord,
 )
+from custom_components.ocpp_csms.csms.events import Event
 from custom_components.ocpp_csms.csms.server import ServerSettings
 from custom_components.ocpp_csms.csms.station import Station
 
@@ -35,29 +41,41 @@ class Directory:
         self.known[charger_id] = ChargerRecord(charger_id, password_hash)
 
 
+# Short names of the events the recorder lists.
+_EVENT_NAMES = {
+    "StationConnected": "connected",
+    "StationDisconnected": "disconnected",
+    "StationUpdated": "updated",
+    "AdmissionRequested": "admission_requested",
+    "StationAutoAdmitted": "auto_admitted",
+}
+
+
 @dataclass
 class Recorder:
-    """A listener that records every event as (name, charger id, extra)."""
+    """A listener that records every event."""
 
-    events: list[tuple[str, str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
-    def names(self, charger_id: str) -> list[str]:
-        return [name for name, cid, _ in self.events if cid == charger_id]
+    def handle(self, event: Event) -> None:
+        self.events.append(event)
 
-    def station_connected(self, station: Station) -> None:
-        self.events.append(("connected", station.id, None))
+    def names(self, charger_id: str, *, every: bool = False) -> list[str]:
+        """Short names of a station's connection and admission events (all with every)."""
+        names = [
+            _EVENT_NAMES.get(type(event).__name__, type(event).__name__)
+            for event in self.events
+            if event.station.id == charger_id
+        ]
+        return names if every else [name for name in names if name in _EVENT_NAMES.values()]
 
-    def station_disconnected(self, station: Station) -> None:
-        self.events.append(("disconnected", station.id, None))
-
-    def station_updated(self, station: Station, changed: frozenset[str]) -> None:
-        self.events.append(("updated", station.id, changed))
-
-    def admission_requested(self, station: Station) -> None:
-        self.events.append(("admission_requested", station.id, None))
-
-    def station_auto_admitted(self, station: Station) -> None:
-        self.events.append(("auto_admitted", station.id, None))
+    def of_type[T](self, kind: type[T], charger_id: str | None = None) -> list[T]:
+        """The recorded events of one type (for one station)."""
+        return [
+            event
+            for event in self.events
+            if isinstance(event, kind) and (charger_id is None or event.station.id == charger_id)
+        ]
 
 
 @dataclass
@@ -102,3 +120,67 @@ async def start_system() -> AsyncIterator[StartSystem]:
     yield _start
     for system in started:
         await system.stop()
+
+
+class RawCharger:
+    """A charger that speaks exact OCPP-J frames, for precise and quirky payloads."""
+
+    def __init__(self, websocket: ClientConnection, running: Running, charger_id: str) -> None:
+        self.websocket = websocket
+        self.running = running
+        self.charger_id = charger_id
+        self._ids = itertools.count(1)
+
+    @property
+    def station(self) -> Station:
+        return self.running.system.stations[self.charger_id]
+
+    async def call(self, action: str, payload: dict[str, Any]) -> list[Any]:
+        """Send a CALL and return the whole answer frame (CALLRESULT or CALLERROR)."""
+        unique_id = f"m{next(self._ids)}"
+        await self.websocket.send(json.dumps([2, unique_id, action, payload]))
+        async with asyncio.timeout(3):
+            while True:
+                frame = json.loads(await self.websocket.recv())
+                if frame[1] == unique_id:
+                    answer: list[Any] = frame
+                    return answer
+
+    async def result(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a CALL that must succeed; return its CALLRESULT payload."""
+        answer = await self.call(action, payload)
+        assert answer[0] == 3, answer
+        result: dict[str, Any] = answer[2]
+        return result
+
+
+ConnectRaw = Callable[..., Any]
+
+
+@pytest.fixture
+async def raw_charger(start_system: StartSystem) -> AsyncIterator[ConnectRaw]:
+    """Connect known, already-booted raw chargers to a fresh central system."""
+    stack = contextlib.AsyncExitStack()
+
+    async def _connect(
+        version: str = "ocpp1.6",
+        charger_id: str = "CP-1",
+        running: Running | None = None,
+        **settings: Any,
+    ) -> RawCharger:
+        running = running or await start_system(**settings)
+        running.directory.admit(charger_id)
+        websocket = await stack.enter_async_context(
+            connect(f"{running.url}/{charger_id}", subprotocols=[version])  # type: ignore[list-item]
+        )
+        charger = RawCharger(websocket, running, charger_id)
+        boot = (
+            {"chargePointVendor": "V", "chargePointModel": "M"}
+            if version == "ocpp1.6"
+            else {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
+        )
+        assert (await charger.result("BootNotification", boot))["status"] == "Accepted"
+        return charger
+
+    async with stack:
+        yield _connect

@@ -5,8 +5,8 @@ that hosts it.
 
 A version adapter (`ocpp16`, `ocpp201`) is the only place that knows message names and
 field spellings. It turns the charger's messages into changes of the `Station` model
-and reports them to its `StationHost`; it turns commands ("start on connector 1") into
-CALLs and their answers into a `CommandResult`.
+and reports them as events through its `StationHost`; it turns commands ("start on
+connector 1") into CALLs and their answers into a `CommandResult`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,28 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from .authorization import AuthorizationDecision
+from .events import (
+    DataTransferReceived,
+    Event,
+    EvseUpdated,
+    SecurityEventReported,
+    StationUpdated,
+    TagPresented,
+    TransactionEnded,
+)
 from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
-from .station import BootInfo, OcppVersion, RegistrationStatus, Station
+from .station import (
+    BootInfo,
+    ConnectorStatus,
+    OcppVersion,
+    RegistrationStatus,
+    SecurityEvent,
+    Station,
+    Transaction,
+    TransactionState,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,8 +58,16 @@ class StationHost(Protocol):
     def decide_boot(self, station: Station) -> BootDecision:
         """Decide the answer to a BootNotification whose details are on `station`."""
 
-    def station_updated(self, station: Station, changed: frozenset[str]) -> None:
-        """Report that fields named in `changed` of `station` changed."""
+    def authorize(
+        self, id_tag: str, station: Station, evse_id: int | None
+    ) -> AuthorizationDecision:
+        """Decide whether a presented tag may charge."""
+
+    def next_transaction_id(self) -> int:
+        """A new, never-used 1.6 transaction id."""
+
+    def emit(self, event: Event) -> None:
+        """Report an event to the listener."""
 
 
 class CommandStatus(StrEnum):
@@ -99,6 +126,25 @@ def utc_now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def time_text(moment: datetime) -> str:
+    """A moment as OCPP writes it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An OCPP timestamp as an aware datetime; a missing zone is taken as UTC."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class StationAdapter(ABC):
     """One connected station speaking one protocol version."""
 
@@ -125,11 +171,29 @@ class StationAdapter(ABC):
     def _build_handlers(self) -> dict[str, Handler]:
         """Map the actions this version handles to their handlers."""
 
+    # -- Dispatcher ---------------------------------------------------------------------
+
     def handler_for(self, action: str) -> Handler | None:
         """The handler of a CALL, refusing all but a boot until the station is accepted."""
         if not self.station.accepted and action != "BootNotification":
             return _refuse_until_accepted
+        self.station.last_seen = datetime.now(UTC)
         return self._handlers.get(action)
+
+    def accept_quirks(self, action: str, quirks: list[str]) -> None:
+        """Count quirks accepted from this station; say so once per kind."""
+        for kind in quirks:
+            if kind not in self.station.warnings:
+                _LOGGER.warning(
+                    "Charger %s: accepted a %s that bends the OCPP schema (%s); "
+                    "further ones are counted in its diagnostics",
+                    self.station.id,
+                    action,
+                    kind.replace("_", " "),
+                )
+            self.station.warn(kind)
+
+    # -- life cycle -----------------------------------------------------------------------
 
     async def serve(self) -> None:
         """Run the conversation until the socket closes."""
@@ -139,19 +203,26 @@ class StationAdapter(ABC):
         """Close the socket."""
         await self.rpc.close(code, reason)
 
-    def _touch(self) -> None:
-        self.station.last_seen = datetime.now(UTC)
+    # -- shared message handling --------------------------------------------------------
+
+    def _time(self, value: Any) -> datetime:
+        """A timestamp from the charger; now (and a warning) when it is unreadable."""
+        moment = parse_time(value)
+        if moment is None:
+            if value is not None:
+                self.station.warn("bad_timestamp")
+            return datetime.now(UTC)
+        return moment
 
     def _answer_boot(self, info: BootInfo) -> Reply:
         """Record what the station said about itself and answer its boot.
 
         The payload of the answer is the same in 1.6 and 2.x.
         """
-        self._touch()
         self.station.boot = info
         decision = self._host.decide_boot(self.station)
         self.station.registration = decision.status
-        self._host.station_updated(self.station, frozenset({"boot", "registration"}))
+        self._host.emit(StationUpdated(self.station, frozenset({"boot", "registration"})))
         return Reply(
             {
                 "status": decision.status.value,
@@ -162,9 +233,93 @@ class StationAdapter(ABC):
 
     def _on_heartbeat(self, _payload: dict[str, Any]) -> Reply:
         """Answer a heartbeat; its shape is the same in 1.6 and 2.x."""
-        self._touch()
-        self._host.station_updated(self.station, frozenset({"last_seen"}))
+        self.station.last_heartbeat = datetime.now(UTC)
+        self._host.emit(StationUpdated(self.station, frozenset({"last_heartbeat"})))
         return Reply({"currentTime": utc_now_text()})
+
+    def _authorize(
+        self, id_tag: str, evse_id: int | None, token_type: str | None = None
+    ) -> AuthorizationDecision:
+        """Decide on a presented tag and report the presentation."""
+        decision = self._host.authorize(id_tag, self.station, evse_id)
+        self._host.emit(TagPresented(self.station, evse_id, id_tag, token_type, decision))
+        return decision
+
+    def _set_station_field(self, name: str, value: Any) -> None:
+        setattr(self.station, name, value)
+        self._host.emit(StationUpdated(self.station, frozenset({name})))
+
+    def _record_security_event(self, payload: dict[str, Any]) -> Reply:
+        """SecurityEventNotification: the same shape in 1.6 (security extension) and 2.x."""
+        event = SecurityEvent(
+            type=payload["type"],
+            timestamp=self._time(payload.get("timestamp")),
+            tech_info=payload.get("techInfo"),
+        )
+        self.station.security_events.append(event)
+        self._host.emit(SecurityEventReported(self.station, event))
+        return Reply({})
+
+    def _receive_data_transfer(self, payload: dict[str, Any]) -> Reply:
+        """DataTransfer: reported as an event; no vendor extension is understood here."""
+        self._host.emit(
+            DataTransferReceived(
+                self.station, payload["vendorId"], payload.get("messageId"), payload.get("data")
+            )
+        )
+        return Reply({"status": "UnknownVendorId"})
+
+    def _set_evse_status(
+        self,
+        evse_id: int,
+        status: ConnectorStatus,
+        timestamp: datetime,
+        *,
+        error_code: str | None = None,
+        error_info: str | None = None,
+        vendor_error_code: str | None = None,
+    ) -> None:
+        evse = self.station.evse(evse_id)
+        evse.status = status
+        evse.status_at = timestamp
+        evse.error_code = error_code
+        evse.error_info = error_info
+        evse.vendor_error_code = vendor_error_code
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({"status"})))
+
+    def _finish_transaction(
+        self,
+        transaction: Transaction,
+        *,
+        stopped_at: datetime,
+        reason: str | None,
+        meter_stop_wh: float | None,
+        stop_id_tag: str | None = None,
+    ) -> None:
+        """Close a transaction and report it, once."""
+        transaction.stopped_at = stopped_at
+        transaction.stop_reason = reason
+        transaction.stop_id_tag = stop_id_tag
+        if meter_stop_wh is not None:
+            transaction.meter_stop_wh = meter_stop_wh
+        elif transaction.meter_stop_wh is None:
+            transaction.meter_stop_wh = transaction.last_register_wh
+        transaction.state = TransactionState.COMPLETED
+        evse = self.station.evses.get(transaction.evse_id)
+        if evse is not None and evse.transaction is transaction:
+            evse.transaction = None
+            evse.last_transaction = transaction
+        self.station.closed_transactions.append(transaction.id)
+        self._host.emit(TransactionEnded(self.station, transaction))
+
+    def _is_replay(self, transaction_id: str) -> bool:
+        """Whether a message concerns a transaction this station already closed."""
+        if transaction_id in self.station.closed_transactions:
+            self.station.warn("replayed_transaction_message")
+            return True
+        return False
+
+    # -- commands shared by both versions -------------------------------------------------
 
     async def request_boot_notification(self) -> CommandResult:
         """Ask the charger to send a BootNotification now (same CALL in 1.6 and 2.x)."""

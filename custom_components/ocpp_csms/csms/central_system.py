@@ -19,12 +19,21 @@ from typing import Any, Protocol
 from websockets.asyncio.server import ServerConnection
 
 from .adapter import BootDecision, CommandResult, StationAdapter
+from .authorization import AcceptAll, AuthorizationDecision, Authorizer
 from .credentials import verify_password
+from .events import (
+    AdmissionRequested,
+    Event,
+    StationAutoAdmitted,
+    StationConnected,
+    StationDisconnected,
+)
 from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .station import OcppVersion, RegistrationStatus, Station
+from .transaction_ids import TransactionIdAllocator
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,20 +78,8 @@ class ChargerDirectory(Protocol):
 class CentralSystemListener(Protocol):
     """Receives what happens in the central system. Called on the event loop."""
 
-    def station_connected(self, station: Station) -> None:
-        """A station opened a connection."""
-
-    def station_disconnected(self, station: Station) -> None:
-        """A station's connection ended (and no newer one replaced it)."""
-
-    def station_updated(self, station: Station, changed: frozenset[str]) -> None:
-        """Fields named in `changed` of a station changed."""
-
-    def admission_requested(self, station: Station) -> None:
-        """An unknown station booted and waits, Pending, for the user's decision."""
-
-    def station_auto_admitted(self, station: Station) -> None:
-        """An unknown station was admitted by the accept-all policy; store it."""
+    def handle(self, event: Event) -> None:
+        """React to one event; must not block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +109,16 @@ class CentralSystem:
         settings: CentralSystemSettings,
         directory: ChargerDirectory,
         listener: CentralSystemListener,
+        *,
+        authorizer: Authorizer | None = None,
+        transaction_ids: TransactionIdAllocator | None = None,
     ) -> None:
         """Prepare; `start` loads the schemas and binds the port."""
         self.settings = settings
         self._directory = directory
         self._listener = listener
+        self.authorizer: Authorizer = authorizer or AcceptAll()
+        self.transaction_ids = transaction_ids or TransactionIdAllocator()
         self._server = OcppServer(settings.server, self, self._run_station)
         self._schemas: Mapping[OcppVersion, VersionSchemas] = {}
         self._stations: dict[str, Station] = {}
@@ -190,10 +192,10 @@ class CentralSystem:
             return rejected
         match settings.admission:
             case AdmissionPolicy.ACCEPT_ALL:
-                self._listener.station_auto_admitted(station)
+                self._listener.handle(StationAutoAdmitted(station))
                 return BootDecision(RegistrationStatus.ACCEPTED, settings.heartbeat_interval)
             case AdmissionPolicy.ASK:
-                self._listener.admission_requested(station)
+                self._listener.handle(AdmissionRequested(station))
                 return BootDecision(RegistrationStatus.PENDING, settings.pending_retry_interval)
         return rejected
 
@@ -262,19 +264,30 @@ class CentralSystem:
         _LOGGER.debug(
             "Charger %s connected from %s (%s)", charger_id, station.remote_address, version
         )
-        self._listener.station_connected(station)
+        self._listener.handle(StationConnected(station))
         try:
             await session.serve()
         finally:
             if self._sessions.get(charger_id) is session:
                 del self._sessions[charger_id]
                 station.connected = False
-                self._listener.station_disconnected(station)
+                self._listener.handle(StationDisconnected(station))
 
-    # StationHost
-    def station_updated(self, station: Station, changed: frozenset[str]) -> None:
-        """StationHost: pass a station change on to the listener."""
-        self._listener.station_updated(station, changed)
+    # -- StationHost -----------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """StationHost: pass an event on to the listener."""
+        self._listener.handle(event)
+
+    def authorize(
+        self, id_tag: str, station: Station, evse_id: int | None
+    ) -> AuthorizationDecision:
+        """StationHost: decide on a presented tag."""
+        return self.authorizer.authorize(id_tag, station, evse_id)
+
+    def next_transaction_id(self) -> int:
+        """StationHost: a new 1.6 transaction id."""
+        return self.transaction_ids.next_id()
 
 
 async def _close_quietly(session: StationAdapter, code: int, reason: str) -> None:

@@ -1,12 +1,57 @@
-"""OCPP 1.6J: the charger's messages mapped onto the model, and commands as CALLs."""
+"""OCPP 1.6J: the charger's messages mapped onto the model, and commands as CALLs.
+
+1.6 connectors map onto the model's EVSEs one to one (connector N is EVSE N);
+connector 0 is the charger as a whole (its status) or its main meter (meter values).
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
-from .adapter import StationAdapter
+from .adapter import StationAdapter, time_text
+from .authorization import AuthorizationDecision, AuthorizationStatus
+from .events import EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
+from .metering import apply_readings, reading
 from .rpc import Handler, Reply
-from .station import BootInfo, OcppVersion
+from .station import BootInfo, ConnectorStatus, Measurement, OcppVersion, Transaction
+
+_LOGGER = logging.getLogger(__name__)
+
+_STATUS = {
+    "Available": ConnectorStatus.AVAILABLE,
+    "Preparing": ConnectorStatus.PREPARING,
+    "Charging": ConnectorStatus.CHARGING,
+    "SuspendedEV": ConnectorStatus.SUSPENDED_EV,
+    "SuspendedEVSE": ConnectorStatus.SUSPENDED_EVSE,
+    "Finishing": ConnectorStatus.FINISHING,
+    "Reserved": ConnectorStatus.RESERVED,
+    "Unavailable": ConnectorStatus.UNAVAILABLE,
+    "Faulted": ConnectorStatus.FAULTED,
+}
+
+_AUTHORIZATION = {
+    AuthorizationStatus.ACCEPTED: "Accepted",
+    AuthorizationStatus.BLOCKED: "Blocked",
+    AuthorizationStatus.EXPIRED: "Expired",
+    AuthorizationStatus.INVALID: "Invalid",
+    AuthorizationStatus.UNKNOWN: "Invalid",  # 1.6 has no "Unknown"
+    AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
+}
+
+# How many StartTransactions a station remembers for spotting repeats.
+_RECENT_STARTS = 50
+
+
+def id_tag_info(decision: AuthorizationDecision) -> dict[str, Any]:
+    """The idTagInfo of a decision."""
+    info: dict[str, Any] = {"status": _AUTHORIZATION[decision.status]}
+    if decision.expiry is not None:
+        info["expiryDate"] = time_text(decision.expiry)
+    if decision.parent_id:
+        info["parentIdTag"] = decision.parent_id[:20]
+    return info
 
 
 class Ocpp16Adapter(StationAdapter):
@@ -16,8 +61,20 @@ class Ocpp16Adapter(StationAdapter):
 
     def _build_handlers(self) -> dict[str, Handler]:
         return {
+            "Authorize": self._on_authorize,
             "BootNotification": self._on_boot_notification,
+            "DataTransfer": self._receive_data_transfer,
+            "DiagnosticsStatusNotification": self._on_diagnostics_status,
+            "FirmwareStatusNotification": self._on_firmware_status,
             "Heartbeat": self._on_heartbeat,
+            "MeterValues": self._on_meter_values,
+            "StartTransaction": self._on_start_transaction,
+            "StatusNotification": self._on_status_notification,
+            "StopTransaction": self._on_stop_transaction,
+            # Security extension (OCPP 1.6 security whitepaper)
+            "SecurityEventNotification": self._record_security_event,
+            "SignedFirmwareStatusNotification": self._on_signed_firmware_status,
+            "LogStatusNotification": self._on_log_status,
         }
 
     def _on_boot_notification(self, payload: dict[str, Any]) -> Reply:
@@ -29,4 +86,167 @@ class Ocpp16Adapter(StationAdapter):
                 serial_number=serial,
                 firmware_version=payload.get("firmwareVersion"),
             )
+        )
+
+    def _on_authorize(self, payload: dict[str, Any]) -> Reply:
+        decision = self._authorize(payload["idTag"], None)
+        return Reply({"idTagInfo": id_tag_info(decision)})
+
+    def _on_diagnostics_status(self, payload: dict[str, Any]) -> Reply:
+        self._set_station_field("diagnostics_status", payload["status"])
+        return Reply({})
+
+    def _on_firmware_status(self, payload: dict[str, Any]) -> Reply:
+        self._set_station_field("firmware_status", payload["status"])
+        return Reply({})
+
+    def _on_signed_firmware_status(self, payload: dict[str, Any]) -> Reply:
+        self.station.firmware_request_id = payload.get("requestId")
+        self._set_station_field("firmware_status", payload["status"])
+        return Reply({})
+
+    def _on_log_status(self, payload: dict[str, Any]) -> Reply:
+        self.station.log_request_id = payload.get("requestId")
+        self._set_station_field("diagnostics_status", payload["status"])
+        return Reply({})
+
+    def _on_status_notification(self, payload: dict[str, Any]) -> Reply:
+        connector_id: int = payload["connectorId"]
+        status = _STATUS.get(payload["status"], ConnectorStatus.UNKNOWN)
+        error_code = payload["errorCode"]
+        error_code = None if error_code == "NoError" else error_code
+        timestamp = self._time(payload.get("timestamp"))
+        if connector_id == 0:
+            self.station.status = status
+            self.station.error_code = error_code
+            self._host.emit(StationUpdated(self.station, frozenset({"status"})))
+        else:
+            self._set_evse_status(
+                connector_id,
+                status,
+                timestamp,
+                error_code=error_code,
+                error_info=payload.get("info"),
+                vendor_error_code=payload.get("vendorErrorCode"),
+            )
+        return Reply({})
+
+    def _readings(self, meter_values: list[dict[str, Any]]) -> list[Measurement]:
+        """Readings of 1.6 meterValue entries; values that are no number are skipped."""
+        found: list[Measurement] = []
+        for meter_value in meter_values:
+            timestamp = self._time(meter_value.get("timestamp"))
+            for sampled in meter_value.get("sampledValue", ()):
+                if sampled.get("format") == "SignedData":
+                    continue  # a signed blob, not a number
+                try:
+                    value = float(str(sampled["value"]).strip())
+                except (ValueError, KeyError):
+                    self.station.warn("unreadable_value")
+                    continue
+                found.append(
+                    reading(
+                        value,
+                        measurand=sampled.get("measurand"),
+                        unit=sampled.get("unit"),
+                        timestamp=timestamp,
+                        phase=sampled.get("phase"),
+                        location=sampled.get("location"),
+                        context=sampled.get("context"),
+                    )
+                )
+        return found
+
+    def _on_meter_values(self, payload: dict[str, Any]) -> Reply:
+        evse = self.station.evse(payload["connectorId"])
+        transaction = evse.transaction
+        if "transactionId" in payload:
+            transaction_id = str(payload["transactionId"])
+            if self._is_replay(transaction_id):
+                return Reply({})
+            transaction = self.station.transaction(transaction_id) or transaction
+        if apply_readings(evse, self._readings(payload["meterValue"]), transaction):
+            self._host.emit(EvseUpdated(self.station, evse, frozenset({"measurements"})))
+            if transaction is not None:
+                self._host.emit(TransactionUpdated(self.station, transaction))
+        return Reply({})
+
+    def _on_start_transaction(self, payload: dict[str, Any]) -> Reply:
+        connector_id: int = payload["connectorId"]
+        id_tag: str = payload["idTag"]
+        decision = self._authorize(id_tag, connector_id)
+        key = (connector_id, id_tag, str(payload["timestamp"]))
+        if (known := self.station.recent_starts.get(key)) is not None:
+            # The charger sent this start again (it missed our answer): same id, no new
+            # transaction.
+            self.station.warn("repeated_start_transaction")
+            return Reply({"transactionId": int(known), "idTagInfo": id_tag_info(decision)})
+
+        transaction_id = self._host.next_transaction_id()
+        self._remember_start(key, str(transaction_id))
+        evse = self.station.evse(connector_id)
+        started_at = self._time(payload["timestamp"])
+        if evse.transaction is not None:
+            # The charger never reported the end of the previous one.
+            self.station.warn("unfinished_transaction")
+            self._finish_transaction(
+                evse.transaction, stopped_at=started_at, reason="Other", meter_stop_wh=None
+            )
+        transaction = Transaction(
+            id=str(transaction_id),
+            evse_id=connector_id,
+            connector_id=connector_id,
+            started_at=started_at,
+            id_tag=id_tag,
+            meter_start_wh=float(payload["meterStart"]),
+            last_register_wh=float(payload["meterStart"]),
+        )
+        evse.transaction = transaction
+        self._host.emit(TransactionStarted(self.station, transaction))
+        return Reply({"transactionId": transaction_id, "idTagInfo": id_tag_info(decision)})
+
+    def _remember_start(self, key: tuple[int, str, str], transaction_id: str) -> None:
+        starts = self.station.recent_starts
+        starts[key] = transaction_id
+        while len(starts) > _RECENT_STARTS:
+            del starts[next(iter(starts))]
+
+    def _on_stop_transaction(self, payload: dict[str, Any]) -> Reply:
+        transaction_id = str(payload["transactionId"])
+        id_tag: str | None = payload.get("idTag")
+        answer: dict[str, Any] = {}
+        if id_tag:
+            answer["idTagInfo"] = id_tag_info(self._authorize(id_tag, None))
+        if self._is_replay(transaction_id):
+            return Reply(answer)
+        stopped_at = self._time(payload["timestamp"])
+        readings = self._readings(payload.get("transactionData") or [])
+        transaction = self.station.transaction(transaction_id)
+        if transaction is None:
+            # Started while we did not know (before a restart, or offline): record it
+            # from what the stop tells.
+            self.station.warn("unknown_transaction")
+            transaction = self._transaction_from_stop(transaction_id, stopped_at, readings)
+            self._host.emit(TransactionStarted(self.station, transaction))
+        evse = self.station.evse(transaction.evse_id)
+        apply_readings(evse, readings, transaction)
+        self._finish_transaction(
+            transaction,
+            stopped_at=stopped_at,
+            reason=payload.get("reason", "Local"),
+            meter_stop_wh=float(payload["meterStop"]),
+            stop_id_tag=id_tag,
+        )
+        return Reply(answer)
+
+    def _transaction_from_stop(
+        self, transaction_id: str, stopped_at: datetime, readings: list[Measurement]
+    ) -> Transaction:
+        started_at = min((m.timestamp for m in readings), default=stopped_at)
+        return Transaction(
+            id=transaction_id,
+            evse_id=0,  # a StopTransaction does not name its connector
+            connector_id=0,
+            started_at=started_at,
+            offline=True,
         )

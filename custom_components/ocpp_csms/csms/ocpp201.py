@@ -2,15 +2,87 @@
 
 2.1 keeps the 2.0.1 shape of every message handled here, so it is a subclass that
 only changes the version (and with it the schemas the RPC layer validates against).
+EVSE 0 is the station as a whole (its main meter).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .adapter import StationAdapter
+from .adapter import StationAdapter, time_text
+from .authorization import AuthorizationDecision, AuthorizationStatus
+from .events import (
+    EvseUpdated,
+    StationNotice,
+    StationUpdated,
+    TransactionStarted,
+    TransactionUpdated,
+)
+from .metering import apply_readings, reading
 from .rpc import Handler, Reply
-from .station import BootInfo, OcppVersion
+from .station import (
+    BootInfo,
+    ConnectorStatus,
+    Evse,
+    Measurement,
+    OcppVersion,
+    Transaction,
+)
+
+_CONNECTOR_STATUS = {
+    "Available": ConnectorStatus.AVAILABLE,
+    "Occupied": ConnectorStatus.OCCUPIED,
+    "Reserved": ConnectorStatus.RESERVED,
+    "Unavailable": ConnectorStatus.UNAVAILABLE,
+    "Faulted": ConnectorStatus.FAULTED,
+}
+
+# An occupied EVSE's finer status, from the transaction's charging state.
+_CHARGING_STATE = {
+    "Charging": ConnectorStatus.CHARGING,
+    "SuspendedEV": ConnectorStatus.SUSPENDED_EV,
+    "SuspendedEVSE": ConnectorStatus.SUSPENDED_EVSE,
+    "EVConnected": ConnectorStatus.PREPARING,
+    "Idle": ConnectorStatus.OCCUPIED,
+}
+
+_AUTHORIZATION = {
+    AuthorizationStatus.ACCEPTED: "Accepted",
+    AuthorizationStatus.BLOCKED: "Blocked",
+    AuthorizationStatus.EXPIRED: "Expired",
+    AuthorizationStatus.INVALID: "Invalid",
+    AuthorizationStatus.UNKNOWN: "Unknown",
+    AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
+}
+
+
+def id_token_info(decision: AuthorizationDecision) -> dict[str, Any]:
+    """The idTokenInfo of a decision."""
+    info: dict[str, Any] = {"status": _AUTHORIZATION[decision.status]}
+    if decision.expiry is not None:
+        info["cacheExpiryDateTime"] = time_text(decision.expiry)
+    if decision.parent_id:
+        info["groupIdToken"] = {"idToken": decision.parent_id[:36], "type": "Central"}
+    return info
+
+
+def derive_status(evse: Evse) -> ConnectorStatus:
+    """One status for an EVSE from its connectors' statuses and its transaction."""
+    statuses = set(evse.connector_status.values())
+    if not statuses:
+        return ConnectorStatus.UNKNOWN
+    for decisive in (ConnectorStatus.FAULTED, ConnectorStatus.OCCUPIED):
+        if decisive in statuses:
+            if decisive is ConnectorStatus.OCCUPIED:
+                state = evse.transaction.charging_state if evse.transaction else None
+                if evse.transaction is None and evse.last_transaction is not None:
+                    return ConnectorStatus.FINISHING
+                return _CHARGING_STATE.get(state or "", ConnectorStatus.OCCUPIED)
+            return decisive
+    for status in (ConnectorStatus.RESERVED, ConnectorStatus.AVAILABLE):
+        if status in statuses:
+            return status
+    return ConnectorStatus.UNAVAILABLE
 
 
 class Ocpp201Adapter(StationAdapter):
@@ -20,8 +92,23 @@ class Ocpp201Adapter(StationAdapter):
 
     def _build_handlers(self) -> dict[str, Handler]:
         return {
+            "Authorize": self._on_authorize,
             "BootNotification": self._on_boot_notification,
+            "ClearedChargingLimit": self._on_cleared_charging_limit,
+            "DataTransfer": self._receive_data_transfer,
+            "FirmwareStatusNotification": self._on_firmware_status,
             "Heartbeat": self._on_heartbeat,
+            "LogStatusNotification": self._on_log_status,
+            "MeterValues": self._on_meter_values,
+            "NotifyChargingLimit": self._on_notify_charging_limit,
+            "NotifyEVChargingNeeds": self._on_notify_ev_charging_needs,
+            "NotifyEvent": self._on_notify_event,
+            "NotifyReport": self._on_notify_report,
+            "ReportChargingProfiles": self._on_report_charging_profiles,
+            "ReservationStatusUpdate": self._on_reservation_status_update,
+            "SecurityEventNotification": self._record_security_event,
+            "StatusNotification": self._on_status_notification,
+            "TransactionEvent": self._on_transaction_event,
         }
 
     def _on_boot_notification(self, payload: dict[str, Any]) -> Reply:
@@ -34,6 +121,186 @@ class Ocpp201Adapter(StationAdapter):
                 firmware_version=info.get("firmwareVersion"),
             )
         )
+
+    def _on_authorize(self, payload: dict[str, Any]) -> Reply:
+        token = payload["idToken"]
+        decision = self._authorize(token["idToken"], None, token.get("type"))
+        return Reply({"idTokenInfo": id_token_info(decision)})
+
+    def _on_firmware_status(self, payload: dict[str, Any]) -> Reply:
+        self.station.firmware_request_id = payload.get("requestId")
+        self._set_station_field("firmware_status", payload["status"])
+        return Reply({})
+
+    def _on_log_status(self, payload: dict[str, Any]) -> Reply:
+        self.station.log_request_id = payload.get("requestId")
+        self._set_station_field("diagnostics_status", payload["status"])
+        return Reply({})
+
+    def _on_status_notification(self, payload: dict[str, Any]) -> Reply:
+        evse = self.station.evse(payload["evseId"])
+        status = _CONNECTOR_STATUS.get(payload["connectorStatus"], ConnectorStatus.UNKNOWN)
+        evse.connector_status[payload["connectorId"]] = status
+        self._set_evse_status(evse.id, derive_status(evse), self._time(payload["timestamp"]))
+        return Reply({})
+
+    def _readings(self, meter_values: list[dict[str, Any]]) -> list[Measurement]:
+        found: list[Measurement] = []
+        for meter_value in meter_values:
+            timestamp = self._time(meter_value.get("timestamp"))
+            for sampled in meter_value.get("sampledValue", ()):
+                unit_of_measure = sampled.get("unitOfMeasure") or {}
+                found.append(
+                    reading(
+                        float(sampled["value"]),
+                        measurand=sampled.get("measurand"),
+                        unit=unit_of_measure.get("unit"),
+                        multiplier=int(unit_of_measure.get("multiplier", 0)),
+                        timestamp=timestamp,
+                        phase=sampled.get("phase"),
+                        location=sampled.get("location"),
+                        context=sampled.get("context"),
+                    )
+                )
+        return found
+
+    def _on_meter_values(self, payload: dict[str, Any]) -> Reply:
+        evse = self.station.evse(payload["evseId"])
+        if apply_readings(evse, self._readings(payload["meterValue"]), evse.transaction):
+            self._host.emit(EvseUpdated(self.station, evse, frozenset({"measurements"})))
+            if evse.transaction is not None:
+                self._host.emit(TransactionUpdated(self.station, evse.transaction))
+        return Reply({})
+
+    def _on_notify_charging_limit(self, payload: dict[str, Any]) -> Reply:
+        evse = self.station.evse(payload.get("evseId", 0))
+        evse.external_limit = {key: value for key, value in payload.items() if key != "evseId"}
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({"external_limit"})))
+        return Reply({})
+
+    def _on_cleared_charging_limit(self, payload: dict[str, Any]) -> Reply:
+        evse = self.station.evse(payload.get("evseId", 0))
+        evse.external_limit = None
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({"external_limit"})))
+        return Reply({})
+
+    def _on_notify_ev_charging_needs(self, payload: dict[str, Any]) -> Reply:
+        evse = self.station.evse(payload["evseId"])
+        evse.ev_charging_needs = payload["chargingNeeds"]
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({"ev_charging_needs"})))
+        # No schedule will follow from here (yet): say so rather than promise one.
+        return Reply({"status": "Rejected"})
+
+    def _on_notify_event(self, payload: dict[str, Any]) -> Reply:
+        self._host.emit(StationNotice(self.station, "event", payload["eventData"]))
+        return Reply({})
+
+    def _on_notify_report(self, payload: dict[str, Any]) -> Reply:
+        """A part of a base report: record the actual value of every variable."""
+        configuration = self.station.configuration
+        for item in payload.get("reportData", ()):
+            name = variable_name(item["component"], item["variable"])
+            for attribute in item.get("variableAttribute", ()):
+                if attribute.get("type", "Actual") == "Actual":
+                    configuration[name] = attribute.get("value")
+        if not payload.get("tbc", False):
+            self._host.emit(StationUpdated(self.station, frozenset({"configuration"})))
+        return Reply({})
+
+    def _on_report_charging_profiles(self, payload: dict[str, Any]) -> Reply:
+        self._host.emit(StationNotice(self.station, "charging_profiles", payload))
+        return Reply({})
+
+    def _on_reservation_status_update(self, payload: dict[str, Any]) -> Reply:
+        self.station.reservations[payload["reservationId"]] = payload["reservationUpdateStatus"]
+        self._host.emit(StationUpdated(self.station, frozenset({"reservations"})))
+        return Reply({})
+
+    # -- transactions -----------------------------------------------------------------
+
+    def _on_transaction_event(self, payload: dict[str, Any]) -> Reply:
+        info = payload["transactionInfo"]
+        transaction_id: str = info["transactionId"]
+        answer: dict[str, Any] = {}
+        token = payload.get("idToken")
+        evse_ref = payload.get("evse") or {}
+        if token:
+            decision = self._authorize(token["idToken"], evse_ref.get("id"), token.get("type"))
+            answer["idTokenInfo"] = id_token_info(decision)
+        if self._is_replay(transaction_id):
+            return Reply(answer)
+
+        transaction = self.station.transaction(transaction_id)
+        timestamp = self._time(payload["timestamp"])
+        is_new = transaction is None
+        if transaction is None:
+            if payload["eventType"] != "Started":
+                # Started before we knew (offline, or before a restart).
+                self.station.warn("unknown_transaction")
+            transaction = Transaction(
+                id=transaction_id,
+                evse_id=evse_ref.get("id", 0),
+                connector_id=evse_ref.get("connectorId", 1),
+                started_at=timestamp,
+                offline=bool(payload.get("offline", False)),
+            )
+            self.station.evse(transaction.evse_id).transaction = transaction
+        elif payload["seqNo"] <= transaction.seq_no:
+            self.station.warn("repeated_transaction_event")
+            return Reply(answer)
+
+        evse = self.station.evse(transaction.evse_id)
+        changed = {"transaction"}
+        if self._apply_transaction_event(evse, transaction, payload, token):
+            changed.add("measurements")
+        if is_new:
+            self._host.emit(TransactionStarted(self.station, transaction))
+        if payload["eventType"] == "Ended":
+            self._finish_transaction(
+                transaction,
+                stopped_at=timestamp,
+                reason=info.get("stoppedReason", "Local"),
+                meter_stop_wh=None,
+                stop_id_tag=token["idToken"] if token else None,
+            )
+        elif not is_new:
+            self._host.emit(TransactionUpdated(self.station, transaction))
+        if evse.connector_status and (status := derive_status(evse)) is not evse.status:
+            evse.status = status
+            changed.add("status")
+        self._host.emit(EvseUpdated(self.station, evse, frozenset(changed)))
+        return Reply(answer)
+
+    def _apply_transaction_event(
+        self,
+        evse: Evse,
+        transaction: Transaction,
+        payload: dict[str, Any],
+        token: dict[str, Any] | None,
+    ) -> bool:
+        """Apply an event's fields to its transaction; whether it carried readings."""
+        transaction.seq_no = payload["seqNo"]
+        info = payload["transactionInfo"]
+        if "chargingState" in info:
+            transaction.charging_state = info["chargingState"]
+        if token and transaction.id_tag is None:
+            transaction.id_tag = token["idToken"]
+        if payload.get("offline"):
+            transaction.offline = True
+        return apply_readings(evse, self._readings(payload.get("meterValue") or []), transaction)
+
+
+def variable_name(component: dict[str, Any], variable: dict[str, Any]) -> str:
+    """The model's key of a 2.x variable: Component[/instance][@evse]/Variable[/instance]."""
+    name = str(component["name"])
+    if component.get("instance"):
+        name += f"/{component['instance']}"
+    if component.get("evse"):
+        name += f"@{component['evse']['id']}"
+    name += f"/{variable['name']}"
+    if variable.get("instance"):
+        name += f"/{variable['instance']}"
+    return name
 
 
 class Ocpp21Adapter(Ocpp201Adapter):

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
 
+from .leniency import repair
 from .schemas import VersionSchemas
 
 _LOGGER = logging.getLogger(__name__)
@@ -82,6 +83,9 @@ class Dispatcher(Protocol):
 
     def handler_for(self, action: str) -> Handler | None:
         """The handler of `action`, or None when this side does not handle it."""
+
+    def accept_quirks(self, action: str, quirks: list[str]) -> None:
+        """A request of `action` bent its schema in these known ways and was accepted."""
 
 
 class WebSocketLike(Protocol):
@@ -293,20 +297,24 @@ class RpcConnection:
             )
             return
         if problem := self._schemas.request_problem(action, payload):
-            _LOGGER.warning(
-                "%s: %s breaks its schema: %s at '%s'",
-                self._label,
-                action,
-                problem.message,
-                problem.path,
-            )
-            await self._send_error(
-                unique_id,
-                self._payload_error,
-                problem.message[:200],
-                {"path": problem.path, "keyword": problem.kind},
-            )
-            return
+            repaired = repair(self._schemas, action, payload)
+            if repaired is None:
+                _LOGGER.warning(
+                    "%s: %s breaks its schema: %s at '%s'",
+                    self._label,
+                    action,
+                    problem.message,
+                    problem.path,
+                )
+                await self._send_error(
+                    unique_id,
+                    self._payload_error,
+                    problem.message[:200],
+                    {"path": problem.path, "keyword": problem.kind},
+                )
+                return
+            payload, quirks = repaired
+            self._dispatcher.accept_quirks(action, quirks)
         try:
             reply = handler(payload)
             if inspect.isawaitable(reply):

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft4Validator
+from jsonschema.exceptions import ValidationError
 
 from .station import OcppVersion
 
@@ -78,6 +79,10 @@ class VersionSchemas:
     def request_problem(self, action: str, payload: Any) -> SchemaProblem | None:
         """The first problem of a request payload, or None when it is valid."""
         return _first_problem(self._requests[action], payload)
+
+    def request_errors(self, action: str, payload: Any) -> list[ValidationError]:
+        """Every schema error of a request payload (for repairing quirks)."""
+        return list(self._requests[action].iter_errors(payload))
 
     def response_problem(self, action: str, payload: Any) -> SchemaProblem | None:
         """The first problem of a response payload, or None when it is valid."""

@@ -1,11 +1,14 @@
 """The version-neutral model of a charging station as the central system sees it.
 
 Nothing here knows an OCPP message name or field spelling: the version adapters
-(`ocpp16`, `ocpp201`) translate messages into changes of these objects.
+(`ocpp16`, `ocpp201`) translate messages into changes of these objects. Units are
+normalised on the way in: energy in Wh, power in W, current in A, voltage in V,
+temperature in degrees Celsius, state of charge in percent.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +43,153 @@ class RegistrationStatus(StrEnum):
     REJECTED = "Rejected"
 
 
+class ConnectorStatus(StrEnum):
+    """One status vocabulary for 1.6 connectors and 2.x EVSEs."""
+
+    AVAILABLE = "available"
+    PREPARING = "preparing"  # plugged in or authorised, not charging yet
+    CHARGING = "charging"
+    SUSPENDED_EV = "suspended_ev"  # the car does not take energy
+    SUSPENDED_EVSE = "suspended_evse"  # the charger does not offer energy
+    FINISHING = "finishing"  # transaction over, still plugged in
+    OCCUPIED = "occupied"  # 2.x: in use, no finer state known
+    RESERVED = "reserved"
+    UNAVAILABLE = "unavailable"
+    FAULTED = "faulted"
+    UNKNOWN = "unknown"
+
+
+# Statuses in which a vehicle is plugged in.
+PLUGGED_IN = frozenset(
+    {
+        ConnectorStatus.PREPARING,
+        ConnectorStatus.CHARGING,
+        ConnectorStatus.SUSPENDED_EV,
+        ConnectorStatus.SUSPENDED_EVSE,
+        ConnectorStatus.FINISHING,
+        ConnectorStatus.OCCUPIED,
+    }
+)
+
+
+class Measurand(StrEnum):
+    """The measurands the model keeps, named as OCPP names them."""
+
+    ENERGY_IMPORT_REGISTER = "Energy.Active.Import.Register"
+    ENERGY_EXPORT_REGISTER = "Energy.Active.Export.Register"
+    ENERGY_IMPORT_INTERVAL = "Energy.Active.Import.Interval"
+    POWER_IMPORT = "Power.Active.Import"
+    POWER_EXPORT = "Power.Active.Export"
+    POWER_OFFERED = "Power.Offered"
+    CURRENT_IMPORT = "Current.Import"
+    CURRENT_EXPORT = "Current.Export"
+    CURRENT_OFFERED = "Current.Offered"
+    VOLTAGE = "Voltage"
+    FREQUENCY = "Frequency"
+    SOC = "SoC"
+    TEMPERATURE = "Temperature"
+    POWER_FACTOR = "Power.Factor"
+    RPM = "RPM"
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One value, normalised to the model's unit for its measurand."""
+
+    value: float
+    unit: str
+    timestamp: datetime
+    measurand: str
+    phase: str | None = None
+    location: str | None = None
+    context: str | None = None
+
+
+@dataclass(slots=True)
+class MeterSample:
+    """A transaction's meter readings at one moment (what a charging period needs)."""
+
+    timestamp: datetime
+    energy_wh: float | None = None
+    power_w: float | None = None
+    current_a: float | None = None
+    soc: float | None = None
+
+
+class TransactionState(StrEnum):
+    """Where a transaction is in its life."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
+# How many samples a transaction keeps in memory; the journal keeps them all.
+MAX_SAMPLES_IN_MEMORY = 2000
+
+
+@dataclass(slots=True)
+class Transaction:
+    """One charging session as the charger reported it."""
+
+    id: str  # 1.6: issued by the central system; 2.x: the charger's transactionId
+    evse_id: int
+    connector_id: int
+    started_at: datetime
+    id_tag: str | None = None
+    meter_start_wh: float | None = None
+    meter_stop_wh: float | None = None
+    last_register_wh: float | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str | None = None
+    stop_id_tag: str | None = None
+    state: TransactionState = TransactionState.ACTIVE
+    offline: bool = False  # reported after the fact by a charger that was offline
+    charging_state: str | None = None  # 2.x: Charging, EVConnected, SuspendedEV, ...
+    seq_no: int = -1  # 2.x: the last TransactionEvent sequence number seen
+    samples: deque[MeterSample] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES_IN_MEMORY))
+
+    @property
+    def energy_wh(self) -> float | None:
+        """Energy delivered so far (or in all, once stopped)."""
+        end = self.meter_stop_wh if self.meter_stop_wh is not None else self.last_register_wh
+        if end is None or self.meter_start_wh is None:
+            return None
+        return max(end - self.meter_start_wh, 0.0)
+
+    @property
+    def active(self) -> bool:
+        """Whether the transaction is still running."""
+        return self.state is TransactionState.ACTIVE
+
+
+@dataclass(slots=True)
+class Evse:
+    """A 1.6 connector or a 2.x EVSE: the unit that meters and runs transactions."""
+
+    id: int
+    status: ConnectorStatus = ConnectorStatus.UNKNOWN
+    error_code: str | None = None
+    error_info: str | None = None
+    vendor_error_code: str | None = None
+    status_at: datetime | None = None
+    # 2.x: the status of each connector of the EVSE, by connector id.
+    connector_status: dict[int, ConnectorStatus] = field(default_factory=dict)
+    # Latest value by (measurand, phase).
+    measurements: dict[tuple[str, str | None], Measurement] = field(default_factory=dict)
+    transaction: Transaction | None = None
+    # The transaction that ran here last, once ended (for "last session" readings).
+    last_transaction: Transaction | None = None
+    # A limit the charger reports from an external source (2.x NotifyChargingLimit).
+    external_limit: dict[str, object] | None = None
+    # What the car asked for (2.x NotifyEVChargingNeeds).
+    ev_charging_needs: dict[str, object] | None = None
+
+    def value(self, measurand: str, phase: str | None = None) -> float | None:
+        """The latest value of a measurand (and phase), or None."""
+        found = self.measurements.get((measurand, phase))
+        return found.value if found else None
+
+
 @dataclass(slots=True)
 class BootInfo:
     """What a station says about itself when it boots."""
@@ -48,6 +198,15 @@ class BootInfo:
     model: str
     serial_number: str | None = None
     firmware_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    """A security event the station reported."""
+
+    type: str
+    timestamp: datetime
+    tech_info: str | None = None
 
 
 @dataclass(slots=True)
@@ -61,10 +220,47 @@ class Station:
     connected: bool = False
     remote_address: str | None = None
     last_seen: datetime | None = None
+    last_heartbeat: datetime | None = None
+    # Station-wide status (1.6 connector 0).
+    status: ConnectorStatus = ConnectorStatus.UNKNOWN
+    error_code: str | None = None
+    evses: dict[int, Evse] = field(default_factory=dict)
+    firmware_status: str | None = None
+    firmware_request_id: int | None = None
+    diagnostics_status: str | None = None  # 1.6 diagnostics / 2.x log upload
+    log_request_id: int | None = None
+    security_events: deque[SecurityEvent] = field(default_factory=lambda: deque(maxlen=50))
+    reservations: dict[int, str] = field(default_factory=dict)  # id -> last status
+    # Configuration as the station reports it: 1.6 key -> value; 2.x
+    # "Component[/instance][@evse]/Variable[/instance]" -> value.
+    configuration: dict[str, str | None] = field(default_factory=dict)
     # Counts of schema quirks accepted from this station, by kind; shown in diagnostics.
     warnings: dict[str, int] = field(default_factory=dict)
+    # Transactions closed lately: messages about them are replays, never counted twice.
+    closed_transactions: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+    # 1.6 StartTransactions seen lately, (connector, tag, timestamp) -> transaction id,
+    # so that a start the charger sends again gets the same id.
+    recent_starts: dict[tuple[int, str, str], str] = field(default_factory=dict)
 
     @property
     def accepted(self) -> bool:
         """Whether the station has been accepted and may send any message."""
         return self.registration is RegistrationStatus.ACCEPTED
+
+    def evse(self, evse_id: int) -> Evse:
+        """The EVSE (1.6: connector) with this id, created when first mentioned."""
+        found = self.evses.get(evse_id)
+        if found is None:
+            found = self.evses[evse_id] = Evse(evse_id)
+        return found
+
+    def warn(self, kind: str) -> None:
+        """Count one accepted quirk of `kind`."""
+        self.warnings[kind] = self.warnings.get(kind, 0) + 1
+
+    def transaction(self, transaction_id: str) -> Transaction | None:
+        """The active transaction with this id, on any EVSE."""
+        for evse in self.evses.values():
+            if evse.transaction is not None and evse.transaction.id == transaction_id:
+                return evse.transaction
+        return None

@@ -1,0 +1,141 @@
+"""Typed events the engine reports to its one listener (the Home Assistant hub).
+
+Each event names the station it concerns, so the listener can update that station's
+entities and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .authorization import AuthorizationDecision
+from .station import Evse, SecurityEvent, Station, Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class StationConnected:
+    """A station opened a connection."""
+
+    station: Station
+
+
+@dataclass(frozen=True, slots=True)
+class StationDisconnected:
+    """A station's connection ended (and no newer one replaced it)."""
+
+    station: Station
+
+
+@dataclass(frozen=True, slots=True)
+class StationUpdated:
+    """Station-level fields named in `changed` changed (boot, registration, firmware...)."""
+
+    station: Station
+    changed: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionRequested:
+    """An unknown station booted and waits, Pending, for the user's decision."""
+
+    station: Station
+
+
+@dataclass(frozen=True, slots=True)
+class StationAutoAdmitted:
+    """The accept-all policy admitted an unknown station; the listener should keep it."""
+
+    station: Station
+
+
+@dataclass(frozen=True, slots=True)
+class EvseUpdated:
+    """Fields of one EVSE (1.6: connector) named in `changed` changed."""
+
+    station: Station
+    evse: Evse
+    changed: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStarted:
+    """A transaction began (or was first reported, for an offline one)."""
+
+    station: Station
+    transaction: Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionUpdated:
+    """A running transaction got new meter values or a new charging state."""
+
+    station: Station
+    transaction: Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEnded:
+    """A transaction ended; its energy and times are final."""
+
+    station: Station
+    transaction: Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class TagPresented:
+    """A tag (idTag / idToken) was presented and decided on."""
+
+    station: Station
+    evse_id: int | None
+    id_tag: str
+    token_type: str | None
+    decision: AuthorizationDecision
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEventReported:
+    """The station reported a security event."""
+
+    station: Station
+    event: SecurityEvent
+
+
+@dataclass(frozen=True, slots=True)
+class DataTransferReceived:
+    """The station sent a vendor-specific DataTransfer."""
+
+    station: Station
+    vendor_id: str
+    message_id: str | None
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class StationNotice:
+    """Something reported that has no model field of its own.
+
+    For example 2.x NotifyEvent or ReportChargingProfiles: `kind` names it, `data`
+    carries it as sent.
+    """
+
+    station: Station
+    kind: str
+    data: Any
+
+
+Event = (
+    StationConnected
+    | StationDisconnected
+    | StationUpdated
+    | AdmissionRequested
+    | StationAutoAdmitted
+    | EvseUpdated
+    | TransactionStarted
+    | TransactionUpdated
+    | TransactionEnded
+    | TagPresented
+    | SecurityEventReported
+    | DataTransferReceived
+    | StationNotice
+)

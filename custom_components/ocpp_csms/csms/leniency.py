@@ -1,0 +1,142 @@
+"""Accepting what real chargers send when it bends the schema.
+
+Real chargers send `" 0.0"` where a number belongs, invent error codes and units,
+overrun string lengths, add vendor fields and send empty `sampledValue` arrays.
+Refusing such a message drops data and, for a StopTransaction, a whole session. So
+when a request breaks its schema, `repair` tries the known quirks on a copy. It
+returns the repaired payload and the names of the quirks it accepted (the station
+counts them), or None when the message is truly malformed and deserves a CALLERROR.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import MutableMapping, MutableSequence
+from typing import Any
+
+from jsonschema.exceptions import ValidationError
+
+from .schemas import VersionSchemas
+
+# Enum fields whose unknown values can be dropped: the field is optional and the
+# value it qualifies is still useful without it.
+_DROPPABLE_ENUM_FIELDS = frozenset({"unit", "phase", "location", "context", "format"})
+# Rounds of repair: removing one thing can reveal an error under it.
+_MAX_ROUNDS = 4
+
+
+class _Fatal(Exception):
+    """An error that no known quirk explains."""
+
+
+def repair(
+    schemas: VersionSchemas, action: str, payload: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]] | None:
+    """A schema-valid (or harmlessly invalid) copy of `payload` and the quirks fixed."""
+    repaired = copy.deepcopy(payload)
+    quirks: list[str] = []
+    for _ in range(_MAX_ROUNDS):
+        errors = schemas.request_errors(action, repaired)
+        if not errors:
+            return repaired, quirks
+        # Deepest paths first, so removing an item does not shift paths still to fix.
+        errors.sort(key=lambda error: len(error.absolute_path), reverse=True)
+        try:
+            fixed = [_fix(repaired, error) for error in errors]
+        except _Fatal:
+            return None
+        if all(kind == "tolerated" for kind in fixed):
+            # Only harmless leftovers (such as an empty meter value list): the handlers
+            # cope with them, and refusing would lose the rest of the message.
+            return repaired, quirks
+        quirks.extend(kind for kind in fixed if kind != "tolerated")
+    return None
+
+
+def _container(root: Any, path: list[Any]) -> Any:
+    node = root
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _fix(root: dict[str, Any], error: ValidationError) -> str:
+    path = list(error.absolute_path)
+    instance = error.instance
+    match error.validator:
+        case "type":
+            return _fix_type(root, path, instance, error.validator_value)
+        case "maxLength" if isinstance(instance, str) and path:
+            _set(root, path, instance[: int(error.validator_value)])
+            return "overlong_string"
+        case "enum" if path:
+            return _fix_enum(root, path, instance)
+        case "additionalProperties" if isinstance(instance, MutableMapping):
+            allowed = set(error.schema.get("properties", {}))
+            for key in [key for key in instance if key not in allowed]:
+                del instance[key]
+            return "unknown_field"
+        case "minItems" if path and path[-1] in ("sampledValue", "meterValue"):
+            return _drop_empty_sampled_value(root, path)
+    raise _Fatal(error.message)
+
+
+def _fix_type(root: dict[str, Any], path: list[Any], instance: Any, expected: Any) -> str:
+    wanted = {expected} if isinstance(expected, str) else set(expected)
+    if not path:
+        raise _Fatal("the payload has the wrong type")
+    if isinstance(instance, str) and wanted & {"number", "integer"}:
+        try:
+            number = float(instance.strip())
+        except ValueError as err:
+            raise _Fatal(instance) from err
+        if "integer" in wanted and "number" not in wanted:
+            if not number.is_integer():
+                raise _Fatal(instance)
+            _set(root, path, int(number))
+        else:
+            _set(root, path, number)
+        return "numeric_string"
+    if isinstance(instance, (int, float)) and not isinstance(instance, bool) and "string" in wanted:
+        _set(root, path, str(instance))
+        return "number_as_string"
+    if isinstance(instance, float) and instance.is_integer() and "integer" in wanted:
+        _set(root, path, int(instance))
+        return "float_as_integer"
+    raise _Fatal(f"wrong type at {path}")
+
+
+def _fix_enum(root: dict[str, Any], path: list[Any], instance: Any) -> str:
+    field = path[-1]
+    parent = _container(root, path[:-1])
+    if field == "errorCode" and isinstance(parent, MutableMapping):
+        # 1.6 StatusNotification: keep the charger's own code where vendors put theirs.
+        parent["errorCode"] = "OtherError"
+        if not parent.get("vendorErrorCode"):
+            parent["vendorErrorCode"] = str(instance)[:50]
+        return "unknown_error_code"
+    if field in _DROPPABLE_ENUM_FIELDS and isinstance(parent, MutableMapping):
+        del parent[field]
+        return f"unknown_{field}"
+    if field == "measurand" and len(path) >= 2:
+        # A measurand the protocol does not know: that one value cannot be placed.
+        holder = _container(root, path[:-2])
+        if isinstance(holder, MutableSequence):
+            del holder[path[-2]]
+            return "unknown_measurand"
+    raise _Fatal(f"unknown value {instance!r} for {field}")
+
+
+def _drop_empty_sampled_value(root: dict[str, Any], path: list[Any]) -> str:
+    if path[-1] == "meterValue":
+        return "tolerated"
+    # .../meterValue/<i>/sampledValue is empty: drop that meter value.
+    meter_values = _container(root, path[:-2])
+    if isinstance(meter_values, MutableSequence):
+        del meter_values[path[-2]]
+        return "empty_sampled_value"
+    raise _Fatal("empty sampledValue")
+
+
+def _set(root: dict[str, Any], path: list[Any], value: Any) -> None:
+    _container(root, path[:-1])[path[-1]] = value
