@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from custom_components.ocpp_csms.csms.adapter import CommandStatus, StationAdapter
+from custom_components.ocpp_csms.csms.adapter import StationAdapter
+from custom_components.ocpp_csms.csms.commands import CommandStatus
 from custom_components.ocpp_csms.csms.ocpp16 import Ocpp16Adapter
 from custom_components.ocpp_csms.csms.rpc import OutcomeStatus
 from tests.chargers import wait_for

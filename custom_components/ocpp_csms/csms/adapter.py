@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
 from .authorization import AuthorizationDecision
+from .commands import (
+    Call,
+    Command,
+    CommandResult,
+    CommandStatus,
+    TriggerMessage,
+    status_result,
+)
 from .events import (
     DataTransferReceived,
     Event,
@@ -70,37 +78,16 @@ class StationHost(Protocol):
         """Report an event to the listener."""
 
 
-class CommandStatus(StrEnum):
-    """How a command to a charger ended, whatever the protocol version."""
-
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    NOT_SUPPORTED = "not_supported"
-    TIMED_OUT = "timed_out"
-    OFFLINE = "offline"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """The typed end of a command: never an exception, never a hang."""
-
-    status: CommandStatus
-    detail: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def accepted(self) -> bool:
-        """Whether the charger accepted the command."""
-        return self.status is CommandStatus.ACCEPTED
-
-
 # Answers to a CALL that mean "this charger does not do that".
 _UNSUPPORTED_ERRORS = frozenset({"NotImplemented", "NotSupported"})
 
 
-def result_from_outcome(outcome: CallOutcome, accepted: frozenset[str]) -> CommandResult:
-    """Map a CALL's outcome with a `status` field onto a `CommandResult`."""
+def result_from_outcome(
+    outcome: CallOutcome,
+    accepted: frozenset[str],
+    decode: Callable[[dict[str, Any]], CommandResult] | None = None,
+) -> CommandResult:
+    """Map a CALL's outcome onto a `CommandResult`."""
     match outcome.status:
         case OutcomeStatus.TIMEOUT:
             return CommandResult(CommandStatus.TIMED_OUT)
@@ -113,12 +100,9 @@ def result_from_outcome(outcome: CallOutcome, accepted: frozenset[str]) -> Comma
                 else CommandStatus.FAILED
             )
             return CommandResult(status, f"{outcome.error_code}: {outcome.error_description}")
-    answer = str(outcome.payload.get("status", ""))
-    if answer in accepted:
-        return CommandResult(CommandStatus.ACCEPTED, answer, outcome.payload)
-    if answer in ("NotImplemented", "NotSupported"):
-        return CommandResult(CommandStatus.NOT_SUPPORTED, answer, outcome.payload)
-    return CommandResult(CommandStatus.REJECTED, answer, outcome.payload)
+    if decode is not None:
+        return decode(outcome.payload)
+    return status_result(str(outcome.payload.get("status", "")), accepted, outcome.payload)
 
 
 def utc_now_text() -> str:
@@ -319,12 +303,32 @@ class StationAdapter(ABC):
             return True
         return False
 
-    # -- commands shared by both versions -------------------------------------------------
+    # -- commands -------------------------------------------------------------------------
+
+    @abstractmethod
+    def _encode(self, command: Command) -> Call | CommandResult:
+        """The CALL for a command, or a result when the command cannot be sent."""
+
+    async def execute(self, command: Command, *, timeout: float | None = None) -> CommandResult:
+        """Send a command and wait, bounded, for its typed result."""
+        encoded = self._encode(command)
+        if isinstance(encoded, CommandResult):
+            return encoded
+        outcome = await self.rpc.call(encoded.action, encoded.payload, timeout=timeout)
+        result = result_from_outcome(outcome, encoded.accepted, encoded.decode)
+        if not result.accepted:
+            _LOGGER.info(
+                "Charger %s: %s ended %s %s",
+                self.station.id,
+                encoded.action,
+                result.status,
+                result.detail,
+            )
+        return result
 
     async def request_boot_notification(self) -> CommandResult:
-        """Ask the charger to send a BootNotification now (same CALL in 1.6 and 2.x)."""
-        outcome = await self.rpc.call("TriggerMessage", {"requestedMessage": "BootNotification"})
-        return result_from_outcome(outcome, frozenset({"Accepted"}))
+        """Ask the charger to send a BootNotification now."""
+        return await self.execute(TriggerMessage("BootNotification"))
 
 
 def _refuse_until_accepted(_payload: dict[str, Any]) -> Any:

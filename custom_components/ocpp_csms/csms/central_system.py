@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 
-from .adapter import BootDecision, CommandResult, StationAdapter
+from .adapter import BootDecision, StationAdapter
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
+from .commands import Command, CommandResult, CommandStatus
 from .credentials import verify_password
 from .events import (
     AdmissionRequested,
@@ -155,6 +156,15 @@ class CentralSystem:
     def session(self, charger_id: str) -> StationAdapter | None:
         """The live session of a connected charger."""
         return self._sessions.get(charger_id)
+
+    async def execute(
+        self, charger_id: str, command: Command, *, timeout: float | None = None
+    ) -> CommandResult:
+        """Send a command to a charger; an unconnected charger answers OFFLINE at once."""
+        session = self._sessions.get(charger_id)
+        if session is None:
+            return CommandResult(CommandStatus.OFFLINE)
+        return await session.execute(command, timeout=timeout)
 
     # -- admission ----------------------------------------------------------------
 

@@ -10,10 +10,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from .adapter import StationAdapter, time_text
-from .authorization import AuthorizationDecision, AuthorizationStatus
+from .adapter import StationAdapter
+from .commands import Call, Command, CommandResult
 from .events import EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
 from .metering import apply_readings, reading
+from .ocpp16_commands import encode, id_tag_info
 from .rpc import Handler, Reply
 from .station import BootInfo, ConnectorStatus, Measurement, OcppVersion, Transaction
 
@@ -31,27 +32,8 @@ _STATUS = {
     "Faulted": ConnectorStatus.FAULTED,
 }
 
-_AUTHORIZATION = {
-    AuthorizationStatus.ACCEPTED: "Accepted",
-    AuthorizationStatus.BLOCKED: "Blocked",
-    AuthorizationStatus.EXPIRED: "Expired",
-    AuthorizationStatus.INVALID: "Invalid",
-    AuthorizationStatus.UNKNOWN: "Invalid",  # 1.6 has no "Unknown"
-    AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
-}
-
 # How many StartTransactions a station remembers for spotting repeats.
 _RECENT_STARTS = 50
-
-
-def id_tag_info(decision: AuthorizationDecision) -> dict[str, Any]:
-    """The idTagInfo of a decision."""
-    info: dict[str, Any] = {"status": _AUTHORIZATION[decision.status]}
-    if decision.expiry is not None:
-        info["expiryDate"] = time_text(decision.expiry)
-    if decision.parent_id:
-        info["parentIdTag"] = decision.parent_id[:20]
-    return info
 
 
 class Ocpp16Adapter(StationAdapter):
@@ -76,6 +58,9 @@ class Ocpp16Adapter(StationAdapter):
             "SignedFirmwareStatusNotification": self._on_signed_firmware_status,
             "LogStatusNotification": self._on_log_status,
         }
+
+    def _encode(self, command: Command) -> Call | CommandResult:
+        return encode(command, self.station)
 
     def _on_boot_notification(self, payload: dict[str, Any]) -> Reply:
         serial = payload.get("chargePointSerialNumber") or payload.get("chargeBoxSerialNumber")

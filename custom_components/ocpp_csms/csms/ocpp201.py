@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .adapter import StationAdapter, time_text
-from .authorization import AuthorizationDecision, AuthorizationStatus
+from .adapter import StationAdapter
+from .commands import Call, Command, CommandResult
 from .events import (
     EvseUpdated,
     StationNotice,
@@ -19,6 +19,7 @@ from .events import (
     TransactionUpdated,
 )
 from .metering import apply_readings, reading
+from .ocpp201_commands import encode, id_token_info, variable_name
 from .rpc import Handler, Reply
 from .station import (
     BootInfo,
@@ -45,25 +46,6 @@ _CHARGING_STATE = {
     "EVConnected": ConnectorStatus.PREPARING,
     "Idle": ConnectorStatus.OCCUPIED,
 }
-
-_AUTHORIZATION = {
-    AuthorizationStatus.ACCEPTED: "Accepted",
-    AuthorizationStatus.BLOCKED: "Blocked",
-    AuthorizationStatus.EXPIRED: "Expired",
-    AuthorizationStatus.INVALID: "Invalid",
-    AuthorizationStatus.UNKNOWN: "Unknown",
-    AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
-}
-
-
-def id_token_info(decision: AuthorizationDecision) -> dict[str, Any]:
-    """The idTokenInfo of a decision."""
-    info: dict[str, Any] = {"status": _AUTHORIZATION[decision.status]}
-    if decision.expiry is not None:
-        info["cacheExpiryDateTime"] = time_text(decision.expiry)
-    if decision.parent_id:
-        info["groupIdToken"] = {"idToken": decision.parent_id[:36], "type": "Central"}
-    return info
 
 
 def derive_status(evse: Evse) -> ConnectorStatus:
@@ -110,6 +92,9 @@ class Ocpp201Adapter(StationAdapter):
             "StatusNotification": self._on_status_notification,
             "TransactionEvent": self._on_transaction_event,
         }
+
+    def _encode(self, command: Command) -> Call | CommandResult:
+        return encode(command, self.station)
 
     def _on_boot_notification(self, payload: dict[str, Any]) -> Reply:
         info = payload["chargingStation"]
@@ -288,19 +273,6 @@ class Ocpp201Adapter(StationAdapter):
         if payload.get("offline"):
             transaction.offline = True
         return apply_readings(evse, self._readings(payload.get("meterValue") or []), transaction)
-
-
-def variable_name(component: dict[str, Any], variable: dict[str, Any]) -> str:
-    """The model's key of a 2.x variable: Component[/instance][@evse]/Variable[/instance]."""
-    name = str(component["name"])
-    if component.get("instance"):
-        name += f"/{component['instance']}"
-    if component.get("evse"):
-        name += f"@{component['evse']['id']}"
-    name += f"/{variable['name']}"
-    if variable.get("instance"):
-        name += f"/{variable['instance']}"
-    return name
 
 
 class Ocpp21Adapter(Ocpp201Adapter):

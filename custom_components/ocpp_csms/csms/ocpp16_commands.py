@@ -1,0 +1,331 @@
+"""OCPP 1.6J spellings of the central system's commands, and readings of the answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .adapter import time_text
+from .authorization import AuthorizationDecision, AuthorizationStatus
+from .commands import (
+    Call,
+    CancelReservation,
+    ChangeAvailability,
+    ChargingProfile,
+    ClearCache,
+    ClearChargingProfile,
+    Command,
+    CommandResult,
+    CommandStatus,
+    DataTransfer,
+    GetBaseReport,
+    GetChargingProfiles,
+    GetCompositeSchedule,
+    GetConfiguration,
+    GetLocalListVersion,
+    LocalListEntry,
+    ProfilePurpose,
+    RemoteStart,
+    RemoteStop,
+    ReserveNow,
+    Reset,
+    SendLocalList,
+    SetChargingProfile,
+    SetConfiguration,
+    TriggerMessage,
+    UnlockConnector,
+    UpdateFirmware,
+    UploadDiagnostics,
+    not_supported,
+    status_result,
+)
+from .station import Station
+
+PURPOSE = {
+    ProfilePurpose.STATION_MAX: "ChargePointMaxProfile",
+    ProfilePurpose.TX_DEFAULT: "TxDefaultProfile",
+    ProfilePurpose.TX: "TxProfile",
+}
+
+# Version-neutral trigger names that 1.6 spells otherwise.
+_TRIGGER_NAMES = {"LogStatusNotification": "DiagnosticsStatusNotification"}
+_TRIGGERS = frozenset(
+    {
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    }
+)
+ACCEPTED = frozenset({"Accepted"})
+
+_AUTHORIZATION = {
+    AuthorizationStatus.ACCEPTED: "Accepted",
+    AuthorizationStatus.BLOCKED: "Blocked",
+    AuthorizationStatus.EXPIRED: "Expired",
+    AuthorizationStatus.INVALID: "Invalid",
+    AuthorizationStatus.UNKNOWN: "Invalid",  # 1.6 has no "Unknown"
+    AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
+}
+
+
+def id_tag_info(decision: AuthorizationDecision) -> dict[str, Any]:
+    """The idTagInfo of a decision."""
+    info: dict[str, Any] = {"status": _AUTHORIZATION[decision.status]}
+    if decision.expiry is not None:
+        info["expiryDate"] = time_text(decision.expiry)
+    if decision.parent_id:
+        info["parentIdTag"] = decision.parent_id[:20]
+    return info
+
+
+def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
+    """A 1.6 csChargingProfiles object."""
+    schedule: dict[str, Any] = {
+        "chargingRateUnit": profile.unit,
+        "chargingSchedulePeriod": [
+            {"startPeriod": period.start_s, "limit": round(period.limit, 1)}
+            | ({"numberPhases": period.number_phases} if period.number_phases else {})
+            for period in profile.periods
+        ],
+    }
+    if profile.duration_s is not None:
+        schedule["duration"] = profile.duration_s
+    if profile.start_schedule is not None:
+        schedule["startSchedule"] = time_text(profile.start_schedule)
+    if profile.min_rate is not None:
+        schedule["minChargingRate"] = round(profile.min_rate, 1)
+    payload: dict[str, Any] = {
+        "chargingProfileId": profile.id,
+        "stackLevel": profile.stack_level,
+        "chargingProfilePurpose": PURPOSE[profile.purpose],
+        "chargingProfileKind": profile.kind.value,
+        "chargingSchedule": schedule,
+    }
+    if profile.recurrency:
+        payload["recurrencyKind"] = profile.recurrency
+    if profile.valid_from is not None:
+        payload["validFrom"] = time_text(profile.valid_from)
+    if profile.valid_to is not None:
+        payload["validTo"] = time_text(profile.valid_to)
+    if profile.transaction_id is not None and profile.transaction_id.isdigit():
+        payload["transactionId"] = int(profile.transaction_id)
+    return payload
+
+
+def schedule_data(schedule: dict[str, Any] | None, start: str | None) -> dict[str, Any]:
+    """A composite schedule in version-neutral form."""
+    if not schedule:
+        return {}
+    return {
+        "start": start or schedule.get("startSchedule"),
+        "duration_s": schedule.get("duration"),
+        "unit": schedule.get("chargingRateUnit"),
+        "periods": [
+            {
+                "start_s": period["startPeriod"],
+                "limit": period["limit"],
+                "number_phases": period.get("numberPhases"),
+            }
+            for period in schedule.get("chargingSchedulePeriod", ())
+        ],
+    }
+
+
+def _local_list_entry(entry: LocalListEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {"idTag": entry.id_tag}
+    if entry.status is not None:
+        item["idTagInfo"] = id_tag_info(
+            AuthorizationDecision(
+                AuthorizationStatus(entry.status), parent_id=entry.parent_id, expiry=entry.expiry
+            )
+        )
+    return item
+
+
+def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa: PLR0911, PLR0912, PLR0915
+    """The 1.6 CALL for `command`, or why it cannot be sent."""
+    # One case per command: a dispatch table reads best as one match.
+    match command:
+        case RemoteStart(id_tag=id_tag, evse_id=evse_id, profile=profile):
+            payload: dict[str, Any] = {"idTag": id_tag[:20]}
+            if evse_id is not None:
+                payload["connectorId"] = evse_id
+            if profile is not None:
+                payload["chargingProfile"] = profile_payload(profile)
+            return Call("RemoteStartTransaction", payload)
+        case RemoteStop(transaction_id=transaction_id):
+            if not transaction_id.isdigit():
+                return CommandResult(
+                    CommandStatus.FAILED, f"{transaction_id} is no 1.6 transaction id"
+                )
+            return Call("RemoteStopTransaction", {"transactionId": int(transaction_id)})
+        case Reset(hard=hard):
+            return Call("Reset", {"type": "Hard" if hard else "Soft"})
+        case UnlockConnector(evse_id=evse_id):
+            return Call("UnlockConnector", {"connectorId": evse_id}, frozenset({"Unlocked"}))
+        case ChangeAvailability(evse_id=evse_id, operative=operative):
+            return Call(
+                "ChangeAvailability",
+                {"connectorId": evse_id, "type": "Operative" if operative else "Inoperative"},
+                frozenset({"Accepted", "Scheduled"}),
+            )
+        case GetConfiguration(keys=keys):
+            return Call(
+                "GetConfiguration",
+                {"key": list(keys)} if keys else {},
+                decode=lambda answer: _read_configuration(answer, station),
+            )
+        case SetConfiguration(key=key, value=value):
+            return Call(
+                "ChangeConfiguration",
+                {"key": key, "value": value},
+                frozenset({"Accepted", "RebootRequired"}),
+                decode=lambda answer: _remember_setting(answer, station, key, value),
+            )
+        case TriggerMessage(message=message, evse_id=evse_id):
+            message = _TRIGGER_NAMES.get(message, message)
+            if message not in _TRIGGERS:
+                return not_supported(f"OCPP 1.6 cannot trigger {message}")
+            payload = {"requestedMessage": message}
+            if evse_id is not None:
+                payload["connectorId"] = evse_id
+            return Call("TriggerMessage", payload)
+        case SetChargingProfile(evse_id=evse_id, profile=profile):
+            return Call(
+                "SetChargingProfile",
+                {"connectorId": evse_id, "csChargingProfiles": profile_payload(profile)},
+            )
+        case ClearChargingProfile():
+            payload = {}
+            if command.profile_id is not None:
+                payload["id"] = command.profile_id
+            if command.evse_id is not None:
+                payload["connectorId"] = command.evse_id
+            if command.purpose is not None:
+                payload["chargingProfilePurpose"] = PURPOSE[command.purpose]
+            if command.stack_level is not None:
+                payload["stackLevel"] = command.stack_level
+            # "Unknown": nothing matched, so nothing is left to clear.
+            return Call("ClearChargingProfile", payload, frozenset({"Accepted", "Unknown"}))
+        case GetCompositeSchedule(evse_id=evse_id, duration_s=duration_s, unit=unit):
+            payload = {"connectorId": evse_id, "duration": duration_s}
+            if unit:
+                payload["chargingRateUnit"] = unit
+            return Call(
+                "GetCompositeSchedule",
+                payload,
+                decode=lambda answer: status_result(
+                    answer.get("status", ""),
+                    ACCEPTED,
+                    schedule_data(answer.get("chargingSchedule"), answer.get("scheduleStart")),
+                ),
+            )
+        case SendLocalList(version=version, full=full, entries=entries):
+            return Call(
+                "SendLocalList",
+                {
+                    "listVersion": version,
+                    "updateType": "Full" if full else "Differential",
+                    "localAuthorizationList": [_local_list_entry(entry) for entry in entries],
+                },
+            )
+        case GetLocalListVersion():
+            return Call(
+                "GetLocalListVersion",
+                {},
+                decode=lambda answer: CommandResult(
+                    CommandStatus.ACCEPTED, data={"version": answer.get("listVersion")}
+                ),
+            )
+        case ClearCache():
+            return Call("ClearCache", {})
+        case ReserveNow():
+            payload = {
+                "connectorId": command.evse_id or 0,
+                "expiryDate": time_text(command.expiry),
+                "idTag": command.id_tag[:20],
+                "reservationId": command.reservation_id,
+            }
+            if command.parent_id:
+                payload["parentIdTag"] = command.parent_id[:20]
+            return Call("ReserveNow", payload)
+        case CancelReservation(reservation_id=reservation_id):
+            return Call("CancelReservation", {"reservationId": reservation_id})
+        case UpdateFirmware():
+            payload = {"location": command.location, "retrieveDate": time_text(command.retrieve_at)}
+            _add_retries(payload, command.retries, command.retry_interval_s)
+            # 1.6 answers an empty UpdateFirmware.conf: receiving it means accepted.
+            return Call("UpdateFirmware", payload, decode=_accepted_without_status)
+        case UploadDiagnostics():
+            payload = {"location": command.location}
+            _add_retries(payload, command.retries, command.retry_interval_s)
+            if command.start is not None:
+                payload["startTime"] = time_text(command.start)
+            if command.stop is not None:
+                payload["stopTime"] = time_text(command.stop)
+            return Call(
+                "GetDiagnostics",
+                payload,
+                decode=lambda answer: CommandResult(
+                    CommandStatus.ACCEPTED, data={"file_name": answer.get("fileName")}
+                ),
+            )
+        case DataTransfer(vendor_id=vendor_id, message_id=message_id, data=data):
+            payload = {"vendorId": vendor_id}
+            if message_id is not None:
+                payload["messageId"] = message_id
+            if data is not None:
+                payload["data"] = data if isinstance(data, str) else _json_text(data)
+            return Call(
+                "DataTransfer",
+                payload,
+                decode=lambda answer: status_result(
+                    answer.get("status", ""), ACCEPTED, {"data": answer.get("data")}
+                ),
+            )
+        case GetBaseReport() | GetChargingProfiles():
+            return not_supported(f"OCPP 1.6 has no {type(command).__name__}")
+    return not_supported(type(command).__name__)
+
+
+def _add_retries(payload: dict[str, Any], retries: int | None, interval: int | None) -> None:
+    if retries is not None:
+        payload["retries"] = retries
+    if interval is not None:
+        payload["retryInterval"] = interval
+
+
+def _accepted_without_status(_answer: dict[str, Any]) -> CommandResult:
+    return CommandResult(CommandStatus.ACCEPTED)
+
+
+def _json_text(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _read_configuration(answer: dict[str, Any], station: Station) -> CommandResult:
+    keys = answer.get("configurationKey", [])
+    for item in keys:
+        station.configuration[item["key"]] = item.get("value")
+    return CommandResult(
+        CommandStatus.ACCEPTED,
+        data={
+            "configuration": {
+                item["key"]: {"value": item.get("value"), "readonly": item.get("readonly", False)}
+                for item in keys
+            },
+            "unknown_keys": list(answer.get("unknownKey", [])),
+        },
+    )
+
+
+def _remember_setting(
+    answer: dict[str, Any], station: Station, key: str, value: str
+) -> CommandResult:
+    result = status_result(answer.get("status", ""), frozenset({"Accepted", "RebootRequired"}))
+    if result.accepted:
+        station.configuration[key] = value
+    return result
