@@ -7,6 +7,7 @@ boot answer they got.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ocpp.routing import after, on
@@ -19,6 +20,7 @@ from ocpp.v21 import call_result as result21
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
+from websockets.exceptions import ConnectionClosed
 
 
 class SimulatedCharger:
@@ -56,6 +58,17 @@ class SimulatedCharger:
         """Send a Heartbeat."""
         return await self.call(self._heartbeat_payload())
 
+    async def boot_on_request(self, requested_message: str) -> None:
+        """Boot again when the central system triggers it (runs as a detached task).
+
+        Nobody awaits this task, so a connection closing meanwhile must not leave an
+        unretrieved exception behind.
+        """
+        if requested_message != "BootNotification":
+            return
+        with contextlib.suppress(ConnectionClosed, TimeoutError):
+            await self.boot()
+
 
 class Charger16(SimulatedCharger, ChargePoint16):
     """An OCPP 1.6J charger."""
@@ -79,8 +92,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
     @after("TriggerMessage")
     async def after_trigger_message(self, requested_message: str, **_: Any) -> None:
         """Boot again when asked to."""
-        if requested_message == "BootNotification":
-            await self.boot()
+        await self.boot_on_request(requested_message)
 
 
 class _Charger2x(SimulatedCharger):
@@ -116,8 +128,7 @@ class Charger201(_Charger2x, ChargePoint201):
     @after("TriggerMessage")
     async def after_trigger_message(self, requested_message: str, **_: Any) -> None:
         """Boot again when asked to."""
-        if requested_message == "BootNotification":
-            await self.boot()
+        await self.boot_on_request(requested_message)
 
 
 class Charger21(_Charger2x, ChargePoint21):
@@ -133,8 +144,7 @@ class Charger21(_Charger2x, ChargePoint21):
     @after("TriggerMessage")
     async def after_trigger_message(self, requested_message: str, **_: Any) -> None:
         """Boot again when asked to."""
-        if requested_message == "BootNotification":
-            await self.boot()
+        await self.boot_on_request(requested_message)
 
 
 CHARGER_CLASSES: dict[str, type[SimulatedCharger]] = {

@@ -93,7 +93,9 @@ CASES_16: list[Case] = [
     ("remote_start", RemoteStart("TAG1", evse_id=1), "RemoteStartTransaction",
      {"idTag": "TAG1", "connectorId": 1}, {"status": "Accepted"}, CommandStatus.ACCEPTED, {}),
     ("remote_start_profile",
-     RemoteStart("TAG1", profile=ChargingProfile(1, 0, ProfilePurpose.TX, (SchedulePeriod(0, 10),))),
+     RemoteStart(
+         "TAG1", profile=ChargingProfile(1, 0, ProfilePurpose.TX, (SchedulePeriod(0, 10),))
+     ),
      "RemoteStartTransaction",
      {"idTag": "TAG1", "chargingProfile": {
          "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
@@ -112,7 +114,8 @@ CASES_16: list[Case] = [
     ("unlock_unsupported", UnlockConnector(1), "UnlockConnector", {"connectorId": 1},
      {"status": "NotSupported"}, CommandStatus.NOT_SUPPORTED, {}),
     ("availability", ChangeAvailability(0, operative=False), "ChangeAvailability",
-     {"connectorId": 0, "type": "Inoperative"}, {"status": "Scheduled"}, CommandStatus.ACCEPTED, {}),
+     {"connectorId": 0, "type": "Inoperative"}, {"status": "Scheduled"},
+     CommandStatus.ACCEPTED, {}),
     ("get_configuration", GetConfiguration(("HeartbeatInterval", "Nope")), "GetConfiguration",
      {"key": ["HeartbeatInterval", "Nope"]},
      {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
@@ -229,7 +232,8 @@ CASES_2X: list[Case] = [
      {"status": "Unknown"}, CommandStatus.ACCEPTED, {}),
     ("get_profiles", GetChargingProfiles(8, evse_id=1, purpose=ProfilePurpose.TX_DEFAULT),
      "GetChargingProfiles",
-     {"requestId": 8, "evseId": 1, "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}},
+     {"requestId": 8, "evseId": 1,
+      "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}},
      {"status": "NoProfiles"}, CommandStatus.ACCEPTED, {}),
     ("composite", GetCompositeSchedule(1, 3600), "GetCompositeSchedule",
      {"duration": 3600, "evseId": 1},

@@ -64,7 +64,7 @@ class StationHost(Protocol):
     """What an adapter asks of the central system."""
 
     def decide_boot(self, station: Station) -> BootDecision:
-        """Decide the answer to a BootNotification whose details are on `station`."""
+        """Decide (and record on `station`) the answer to a BootNotification."""
 
     def authorize(
         self, id_tag: str, station: Station, evse_id: int | None
@@ -205,7 +205,6 @@ class StationAdapter(ABC):
         """
         self.station.boot = info
         decision = self._host.decide_boot(self.station)
-        self.station.registration = decision.status
         self._host.emit(StationUpdated(self.station, frozenset({"boot", "registration"})))
         return Reply(
             {

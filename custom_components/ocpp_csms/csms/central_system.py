@@ -193,7 +193,21 @@ class CentralSystem:
         return verdict
 
     def decide_boot(self, station: Station) -> BootDecision:
-        """StationHost: the answer to a station's BootNotification."""
+        """StationHost: decide, and record on `station`, the answer to its boot.
+
+        The registration is set before any event goes out: listeners react at once
+        (Home Assistant runs update listeners eagerly) and must see the outcome.
+        """
+        decision = self._boot_decision(station)
+        station.registration = decision.status
+        if self._directory.find(station.id) is None:
+            if decision.status is RegistrationStatus.ACCEPTED:
+                self._listener.handle(StationAutoAdmitted(station))
+            elif decision.status is RegistrationStatus.PENDING:
+                self._listener.handle(AdmissionRequested(station))
+        return decision
+
+    def _boot_decision(self, station: Station) -> BootDecision:
         settings = self.settings
         if self._directory.find(station.id) is not None:
             return BootDecision(RegistrationStatus.ACCEPTED, settings.heartbeat_interval)
@@ -202,10 +216,8 @@ class CentralSystem:
             return rejected
         match settings.admission:
             case AdmissionPolicy.ACCEPT_ALL:
-                self._listener.handle(StationAutoAdmitted(station))
                 return BootDecision(RegistrationStatus.ACCEPTED, settings.heartbeat_interval)
             case AdmissionPolicy.ASK:
-                self._listener.handle(AdmissionRequested(station))
                 return BootDecision(RegistrationStatus.PENDING, settings.pending_retry_interval)
         return rejected
 
