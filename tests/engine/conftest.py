@@ -104,6 +104,9 @@ async def start_system() -> AsyncIterator[StartSystem]:
         admission: AdmissionPolicy = AdmissionPolicy.ASK,
         *,
         call_timeout: float = 2.0,
+        learn_capabilities: bool = False,
+        meter_measurands: tuple[str, ...] = (),
+        meter_interval_s: int | None = None,
         **server: Any,
     ) -> Running:
         directory, recorder = Directory(), Recorder()
@@ -111,6 +114,11 @@ async def start_system() -> AsyncIterator[StartSystem]:
             server=ServerSettings(host="127.0.0.1", port=0, **server),
             admission=admission,
             call_timeout=call_timeout,
+            # Off by default: a learning central system sends CALLs right after a boot,
+            # which tests of other messages do not expect.
+            learn_capabilities=learn_capabilities,
+            meter_measurands=meter_measurands,
+            meter_interval_s=meter_interval_s,
         )
         system = CentralSystem(settings, directory, recorder)
         await system.start()
@@ -130,6 +138,8 @@ class RawCharger:
         self.running = running
         self.charger_id = charger_id
         self._ids = itertools.count(1)
+        # CALLs from the central system that arrived while we awaited an answer.
+        self._calls: list[list[Any]] = []
 
     @property
     def station(self) -> Station:
@@ -142,9 +152,25 @@ class RawCharger:
         async with asyncio.timeout(3):
             while True:
                 frame = json.loads(await self.websocket.recv())
-                if frame[1] == unique_id:
+                if frame[0] == 2:
+                    self._calls.append(frame)
+                elif frame[1] == unique_id:
                     answer: list[Any] = frame
                     return answer
+
+    async def expect_call(self, action: str) -> tuple[str, dict[str, Any]]:
+        """Receive the central system's next CALL, which must be `action`."""
+        if self._calls:
+            frame = self._calls.pop(0)
+        else:
+            frame = json.loads(await asyncio.wait_for(self.websocket.recv(), 3))
+        assert frame[0] == 2, frame
+        assert frame[2] == action, frame
+        return frame[1], frame[3]
+
+    async def answer(self, unique_id: str, payload: dict[str, Any]) -> None:
+        """Answer a CALL of the central system."""
+        await self.websocket.send(json.dumps([3, unique_id, payload]))
 
     async def result(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a CALL that must succeed; return its CALLRESULT payload."""

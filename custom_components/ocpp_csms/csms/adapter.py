@@ -24,6 +24,7 @@ from .commands import (
     Command,
     CommandResult,
     CommandStatus,
+    SetConfiguration,
     TriggerMessage,
     status_result,
 )
@@ -40,6 +41,7 @@ from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Repl
 from .schemas import VersionSchemas
 from .station import (
     BootInfo,
+    Capabilities,
     ConnectorStatus,
     OcppVersion,
     RegistrationStatus,
@@ -73,6 +75,14 @@ class StationHost(Protocol):
 
     def next_transaction_id(self) -> int:
         """A new, never-used 1.6 transaction id."""
+
+    @property
+    def learn_capabilities(self) -> bool:
+        """Whether to read a station's capabilities after it is accepted."""
+
+    @property
+    def wanted_meter_settings(self) -> tuple[tuple[str, ...], int | None]:
+        """The measurands and sample interval the user wants chargers set to, if any."""
 
     def emit(self, event: Event) -> None:
         """Report an event to the listener."""
@@ -150,6 +160,7 @@ class StationAdapter(ABC):
             websocket, schemas, self, label=f"Charger {station.id}", call_timeout=call_timeout
         )
         self._handlers: dict[str, Handler] = self._build_handlers()
+        self._learning = False
 
     @abstractmethod
     def _build_handlers(self) -> dict[str, Handler]:
@@ -206,12 +217,15 @@ class StationAdapter(ABC):
         self.station.boot = info
         decision = self._host.decide_boot(self.station)
         self._host.emit(StationUpdated(self.station, frozenset({"boot", "registration"})))
+        learn = decision.status is RegistrationStatus.ACCEPTED and self._host.learn_capabilities
         return Reply(
             {
                 "status": decision.status.value,
                 "currentTime": utc_now_text(),
                 "interval": decision.interval,
-            }
+            },
+            # A (re)boot may have changed firmware and settings: learn them again.
+            after=self.learn_capabilities if learn else None,
         )
 
     def _on_heartbeat(self, _payload: dict[str, Any]) -> Reply:
@@ -301,6 +315,51 @@ class StationAdapter(ABC):
             self.station.warn("replayed_transaction_message")
             return True
         return False
+
+    # -- capabilities ---------------------------------------------------------------------
+
+    @abstractmethod
+    async def _read_capabilities(self) -> Capabilities | None:
+        """Read the station's configuration and what it can do; None when it would not say."""
+
+    @abstractmethod
+    def _meter_setting_keys(self) -> tuple[str, str]:
+        """The configuration keys of the sampled measurands and the sample interval."""
+
+    async def learn_capabilities(self) -> None:
+        """Learn what the station can do, then apply the user's meter settings.
+
+        Only reads configuration: no command that could reach the hardware is tried.
+        """
+        if self._learning:
+            return
+        self._learning = True
+        try:
+            capabilities = await self._read_capabilities()
+            if capabilities is None:
+                _LOGGER.info("Charger %s did not report its configuration", self.station.id)
+                capabilities = Capabilities()
+            self.station.capabilities = capabilities
+            await self._apply_meter_settings(capabilities)
+            self._host.emit(
+                StationUpdated(self.station, frozenset({"capabilities", "configuration"}))
+            )
+        finally:
+            self._learning = False
+
+    async def _apply_meter_settings(self, capabilities: Capabilities) -> None:
+        measurands, interval = self._host.wanted_meter_settings
+        measurands_key, interval_key = self._meter_setting_keys()
+        wanted: list[tuple[str, str]] = []
+        if measurands and set(measurands) != set(capabilities.meter_measurands):
+            wanted.append((measurands_key, ",".join(measurands)))
+        if interval is not None and interval != capabilities.meter_interval_s:
+            wanted.append((interval_key, str(interval)))
+        for key, value in wanted:
+            if key in self.station.read_only_settings or key not in self.station.configuration:
+                _LOGGER.info("Charger %s does not let %s be set", self.station.id, key)
+                continue
+            await self.execute(SetConfiguration(key, value))
 
     # -- commands -------------------------------------------------------------------------
 

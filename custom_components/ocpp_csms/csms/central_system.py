@@ -94,6 +94,11 @@ class CentralSystemSettings:
     pending_retry_interval: int = 30
     rejected_retry_interval: int = 600
     call_timeout: float = 30.0
+    # Read what each charger can do after it is accepted (configuration, reports).
+    learn_capabilities: bool = True
+    # Measurands and sample interval to set on chargers that allow it; () / None: leave.
+    meter_measurands: tuple[str, ...] = ()
+    meter_interval_s: int | None = None
 
 
 @dataclass(slots=True)
@@ -283,6 +288,10 @@ class CentralSystem:
             _LOGGER.info("Charger %s connected again; closing its previous connection", charger_id)
             await _close_quietly(previous, CLOSE_REPLACED, "Replaced by a new connection")
         self.counters.connections += 1
+        if station.accepted and station.capabilities is None and self.settings.learn_capabilities:
+            # Known but not learnt in this run (Home Assistant restarted): chargers only
+            # boot when they restart, so learn now.
+            session.rpc.spawn(session.learn_capabilities())
         _LOGGER.debug(
             "Charger %s connected from %s (%s)", charger_id, station.remote_address, version
         )
@@ -310,6 +319,16 @@ class CentralSystem:
     def next_transaction_id(self) -> int:
         """StationHost: a new 1.6 transaction id."""
         return self.transaction_ids.next_id()
+
+    @property
+    def learn_capabilities(self) -> bool:
+        """StationHost: whether to learn capabilities after acceptance."""
+        return self.settings.learn_capabilities
+
+    @property
+    def wanted_meter_settings(self) -> tuple[tuple[str, ...], int | None]:
+        """StationHost: the meter settings to apply to chargers."""
+        return self.settings.meter_measurands, self.settings.meter_interval_s
 
 
 async def _close_quietly(session: StationAdapter, code: int, reason: str) -> None:

@@ -11,12 +11,19 @@ from datetime import datetime
 from typing import Any
 
 from .adapter import StationAdapter
-from .commands import Call, Command, CommandResult
+from .commands import Call, Command, CommandResult, GetConfiguration
 from .events import EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
 from .metering import apply_readings, reading
 from .ocpp16_commands import encode, id_tag_info
 from .rpc import Handler, Reply
-from .station import BootInfo, ConnectorStatus, Measurement, OcppVersion, Transaction
+from .station import (
+    BootInfo,
+    Capabilities,
+    ConnectorStatus,
+    Measurement,
+    OcppVersion,
+    Transaction,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,10 +43,54 @@ _STATUS = {
 _RECENT_STARTS = 50
 
 
+_RATE_UNITS = {"Current": "A", "Power": "W"}
+
+
+def _words(text: str | None) -> list[str]:
+    return [word.strip() for word in (text or "").split(",") if word.strip()]
+
+
+def _integer(text: str | None) -> int | None:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        return None
+
+
+def capabilities_from(configuration: dict[str, str | None], read_only: set[str]) -> Capabilities:
+    """What a 1.6 station can do, from its configuration keys."""
+    enabled = (configuration.get("LocalAuthListEnabled") or "").strip().lower()
+    return Capabilities(
+        features=frozenset(_words(configuration.get("SupportedFeatureProfiles"))),
+        number_of_evses=_integer(configuration.get("NumberOfConnectors")),
+        charging_rate_units=frozenset(
+            _RATE_UNITS[word]
+            for word in _words(configuration.get("ChargingScheduleAllowedChargingRateUnit"))
+            if word in _RATE_UNITS
+        ),
+        max_stack_level=_integer(configuration.get("ChargeProfileMaxStackLevel")),
+        local_list_enabled={"true": True, "false": False}.get(enabled),
+        local_list_max_length=_integer(configuration.get("LocalAuthListMaxLength")),
+        meter_measurands=tuple(_words(configuration.get("MeterValuesSampledData"))),
+        meter_interval_s=_integer(configuration.get("MeterValueSampleInterval")),
+        meter_settings_writable="MeterValuesSampledData" in configuration
+        and "MeterValuesSampledData" not in read_only,
+    )
+
+
 class Ocpp16Adapter(StationAdapter):
     """A station speaking OCPP 1.6J."""
 
     version = OcppVersion.V16
+
+    async def _read_capabilities(self) -> Capabilities | None:
+        result = await self.execute(GetConfiguration())
+        if not result.accepted:
+            return None
+        return capabilities_from(self.station.configuration, self.station.read_only_settings)
+
+    def _meter_setting_keys(self) -> tuple[str, str]:
+        return "MeterValuesSampledData", "MeterValueSampleInterval"
 
     def _build_handlers(self) -> dict[str, Handler]:
         return {

@@ -310,6 +310,10 @@ def _read_configuration(answer: dict[str, Any], station: Station) -> CommandResu
     keys = answer.get("configurationKey", [])
     for item in keys:
         station.configuration[item["key"]] = item.get("value")
+        if item.get("readonly"):
+            station.read_only_settings.add(item["key"])
+        else:
+            station.read_only_settings.discard(item["key"])
     return CommandResult(
         CommandStatus.ACCEPTED,
         data={

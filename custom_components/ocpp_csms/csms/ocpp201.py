@@ -7,10 +7,13 @@ EVSE 0 is the station as a whole (its main meter).
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import logging
 from typing import Any
 
 from .adapter import StationAdapter
-from .commands import Call, Command, CommandResult
+from .commands import Call, Command, CommandResult, GetBaseReport
 from .events import (
     EvseUpdated,
     StationNotice,
@@ -23,12 +26,15 @@ from .ocpp201_commands import encode, id_token_info, variable_name
 from .rpc import Handler, Reply
 from .station import (
     BootInfo,
+    Capabilities,
     ConnectorStatus,
     Evse,
     Measurement,
     OcppVersion,
     Transaction,
 )
+
+_LOGGER = logging.getLogger(__name__)
 
 _CONNECTOR_STATUS = {
     "Available": ConnectorStatus.AVAILABLE,
@@ -67,10 +73,86 @@ def derive_status(evse: Evse) -> ConnectorStatus:
     return ConnectorStatus.UNAVAILABLE
 
 
+# How long a base report may take to arrive in full.
+REPORT_TIMEOUT_S = 60.0
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def _integer(value: str | None) -> int | None:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _words(value: str | None) -> tuple[str, ...]:
+    return tuple(word.strip() for word in (value or "").split(",") if word.strip())
+
+
+def capabilities_from(configuration: dict[str, str | None], read_only: set[str]) -> Capabilities:
+    """What a 2.x station can do, from its reported variables (in 1.6 feature words)."""
+    features = {"Core", "FirmwareManagement", "RemoteTrigger"}  # mandatory in 2.x
+    for controller, feature in (
+        ("SmartChargingCtrlr", "SmartCharging"),
+        ("LocalAuthListCtrlr", "LocalAuthListManagement"),
+        ("ReservationCtrlr", "Reservation"),
+    ):
+        if _true(configuration.get(f"{controller}/Enabled")) or _true(
+            configuration.get(f"{controller}/Available")
+        ):
+            features.add(feature)
+    evses = {
+        int(match)
+        for name in configuration
+        if name.startswith("EVSE@") and (match := name[5:].split("/")[0].split(":")[0]).isdigit()
+    }
+    local_list = configuration.get("LocalAuthListCtrlr/Enabled")
+    measurands_key = "SampledDataCtrlr/TxUpdatedMeasurands"
+    return Capabilities(
+        features=frozenset(features),
+        number_of_evses=len(evses) or None,
+        charging_rate_units=frozenset(_words(configuration.get("SmartChargingCtrlr/RateUnit"))),
+        max_stack_level=_integer(configuration.get("SmartChargingCtrlr/ProfileStackLevel")),
+        local_list_enabled=None if local_list is None else _true(local_list),
+        local_list_max_length=_integer(configuration.get("LocalAuthListCtrlr/Entries")),
+        meter_measurands=_words(configuration.get(measurands_key)),
+        meter_interval_s=_integer(configuration.get("SampledDataCtrlr/TxUpdatedInterval")),
+        meter_settings_writable=measurands_key in configuration and measurands_key not in read_only,
+    )
+
+
 class Ocpp201Adapter(StationAdapter):
     """A station speaking OCPP 2.0.1."""
 
     version = OcppVersion.V201
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Set up, with no base report awaited yet."""
+        super().__init__(*args, **kwargs)
+        self._request_ids = itertools.count(1)
+        self._reports: dict[int, asyncio.Future[None]] = {}
+
+    async def _read_capabilities(self) -> Capabilities | None:
+        request_id = next(self._request_ids)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reports[request_id] = done
+        try:
+            result = await self.execute(GetBaseReport(request_id, "FullInventory"))
+            if not result.accepted:
+                return None
+            try:
+                await asyncio.wait_for(done, REPORT_TIMEOUT_S)
+            except TimeoutError:
+                _LOGGER.info("Charger %s: base report incomplete; using its parts", self.station.id)
+        finally:
+            del self._reports[request_id]
+        return capabilities_from(self.station.configuration, self.station.read_only_settings)
+
+    def _meter_setting_keys(self) -> tuple[str, str]:
+        return "SampledDataCtrlr/TxUpdatedMeasurands", "SampledDataCtrlr/TxUpdatedInterval"
 
     def _build_handlers(self) -> dict[str, Handler]:
         return {
@@ -188,8 +270,14 @@ class Ocpp201Adapter(StationAdapter):
             for attribute in item.get("variableAttribute", ()):
                 if attribute.get("type", "Actual") == "Actual":
                     configuration[name] = attribute.get("value")
+                    if attribute.get("mutability") == "ReadOnly":
+                        self.station.read_only_settings.add(name)
         if not payload.get("tbc", False):
-            self._host.emit(StationUpdated(self.station, frozenset({"configuration"})))
+            waiting = self._reports.get(payload["requestId"])
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
+            else:
+                self._host.emit(StationUpdated(self.station, frozenset({"configuration"})))
         return Reply({})
 
     def _on_report_charging_profiles(self, payload: dict[str, Any]) -> Reply:

@@ -201,6 +201,30 @@ class BootInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a station can do, learnt from its configuration without side effects."""
+
+    # Feature profiles in 1.6 words: Core, FirmwareManagement, LocalAuthListManagement,
+    # Reservation, SmartCharging, RemoteTrigger (2.x: derived from its controllers).
+    features: frozenset[str] = frozenset()
+    number_of_evses: int | None = None
+    # Charging rate units the station accepts in profiles: "A", "W" or both.
+    charging_rate_units: frozenset[str] = frozenset()
+    max_stack_level: int | None = None
+    local_list_enabled: bool | None = None
+    local_list_max_length: int | None = None
+    meter_measurands: tuple[str, ...] = ()
+    meter_interval_s: int | None = None
+    # Whether the measurands and sample interval can be written.
+    meter_settings_writable: bool = False
+
+    @property
+    def smart_charging(self) -> bool:
+        """Whether the station accepts charging profiles."""
+        return "SmartCharging" in self.features
+
+
+@dataclass(frozen=True, slots=True)
 class SecurityEvent:
     """A security event the station reported."""
 
@@ -234,6 +258,10 @@ class Station:
     # Configuration as the station reports it: 1.6 key -> value; 2.x
     # "Component[/instance][@evse]/Variable[/instance]" -> value.
     configuration: dict[str, str | None] = field(default_factory=dict)
+    # Settings the station reported as read-only (1.6 readonly, 2.x ReadOnly mutability).
+    read_only_settings: set[str] = field(default_factory=set)
+    # Learnt after each boot; None until then.
+    capabilities: Capabilities | None = None
     # Counts of schema quirks accepted from this station, by kind; shown in diagnostics.
     warnings: dict[str, int] = field(default_factory=dict)
     # Transactions closed lately: messages about them are replays, never counted twice.
