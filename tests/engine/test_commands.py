@@ -358,3 +358,24 @@ async def test_accepted_settings_are_remembered(raw_charger: ConnectRaw) -> None
     await run_command(charger, SetConfiguration("HeartbeatInterval", "120"), {"status": "Accepted"})
     await run_command(charger, SetConfiguration("Locked", "1"), {"status": "Rejected"})
     assert charger.station.configuration == {"HeartbeatInterval": "120"}
+
+
+ALL_CASES = [(OcppVersion.V16, case) for case in CASES_16] + [
+    (version, case) for version in (OcppVersion.V201, OcppVersion.V21) for case in CASES_2X
+]
+
+
+@pytest.mark.parametrize(
+    ("version", "case"), ALL_CASES, ids=[f"{v.value}-{c[0]}" for v, c in ALL_CASES]
+)
+async def test_every_command_times_out_and_goes_offline_typed(
+    raw_charger: ConnectRaw, version: OcppVersion, case: Case
+) -> None:
+    """Each command: silence -> timed out (bounded), and no connection -> offline, no CALL."""
+    charger = await raw_charger(version.value, call_timeout=0.05)
+    command = case[1]
+    frame, result = await run_command(charger, command, None)
+    assert frame[2] == case[2]
+    assert result.status is CommandStatus.TIMED_OUT
+    offline = await charger.running.system.execute("NOT-CONNECTED", command)
+    assert offline.status is CommandStatus.OFFLINE
