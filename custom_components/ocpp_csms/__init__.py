@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 
 from homeassistant.config_entries import SOURCE_IGNORE
-from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 
@@ -13,6 +13,15 @@ from .const import DOMAIN
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 __all__ = ["DOMAIN"]
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> bool:
@@ -39,6 +48,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> 
         ) from err
     entry.runtime_data = hub
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
@@ -49,8 +59,9 @@ async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) 
 
 async def async_unload_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> bool:
     """Close the server and every charger connection."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     await entry.runtime_data.async_stop()
-    return True
+    return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:

@@ -40,7 +40,8 @@ from .const import (
 from .csms.central_system import AdmissionPolicy
 from .csms.credentials import generate_password, hash_password
 from .csms.server import build_ssl_context, charger_id_from_path
-from .hub import OcppCsmsConfigEntry, charger_unique_id
+from .hub import OcppCsmsConfigEntry
+from .identifiers import charger_unique_id
 
 CONF_REMOVE_PASSWORD = "remove_password"
 

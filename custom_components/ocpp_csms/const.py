@@ -19,3 +19,4 @@ DEFAULT_PORT: Final = 9000
 SUBENTRY_CHARGER: Final = "charger"
 CONF_CHARGER_ID: Final = "charger_id"
 CONF_PASSWORD_HASH: Final = "password_hash"
+DEFAULT_REMOTE_TAG: Final = "HomeAssistant"  # the idTag of sessions started from Home Assistant

@@ -8,8 +8,9 @@ subentries) or rejected (ignored discovery flows).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
@@ -21,6 +22,8 @@ from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import discovery_flow
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.loader import async_get_integration
 
 from .const import (
@@ -40,24 +43,41 @@ from .csms.central_system import (
     CentralSystemSettings,
     ChargerRecord,
 )
+from .csms.commands import Command, CommandResult, CommandStatus
 from .csms.credentials import hash_password
-from .csms.events import AdmissionRequested, Event, StationAutoAdmitted, StationUpdated
+from .csms.events import (
+    AdmissionRequested,
+    Event,
+    EvseUpdated,
+    StationAutoAdmitted,
+    StationConnected,
+    StationDisconnected,
+    StationUpdated,
+    TagPresented,
+    TransactionEnded,
+    TransactionStarted,
+    TransactionUpdated,
+)
 from .csms.server import ServerSettings, build_ssl_context
 from .csms.station import Station
+from .identifiers import (
+    charger_device_identifier,
+    charger_unique_id,
+    parse_unique_id,
+    unique_id_for,
+)
+
+if TYPE_CHECKING:
+    from .entity import OcppEntity
 
 _LOGGER = logging.getLogger(__name__)
 
 type OcppCsmsConfigEntry = ConfigEntry[CentralSystemHub]
-
-
-def charger_unique_id(entry_id: str, charger_id: str) -> str:
-    """The unique id of a charger's discovery flow (and of its ignored entry)."""
-    return f"{entry_id}_{charger_id}"
-
-
-def charger_device_identifier(entry_id: str, charger_id: str) -> tuple[str, str]:
-    """The device-registry identifier of a charger."""
-    return (DOMAIN, charger_unique_id(entry_id, charger_id))
+# Builds a platform's entities for a charger (evse_id None) or one of its EVSEs; the
+# hub adds those it has not added before.
+type EntityBuilder = Callable[[CentralSystemHub, Station, int | None], Iterable[OcppEntity]]
+# Receives the engine events of one charger (event entities).
+type EventCallback = Callable[[Event], None]
 
 
 class CentralSystemHub:
@@ -72,6 +92,14 @@ class CentralSystemHub:
         self._titles: dict[str, str] = {}
         self._index_chargers()
         self.system: CentralSystem | None = None
+        self._builders: list[tuple[EntityBuilder, AddConfigEntryEntitiesCallback]] = []
+        self._entity_ids: set[str] = set()
+        # (charger id, EVSE id or None) -> entities' update callbacks
+        self._subscribers: dict[tuple[str, int | None], set[Callable[[], None]]] = {}
+        self._event_subscribers: dict[str, set[EventCallback]] = {}
+        # How many measurement kinds each EVSE had when its entities were last built.
+        self._known_measurements: dict[tuple[str, int], int] = {}
+        self._offline_logged: set[str] = set()
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -105,6 +133,7 @@ class CentralSystemHub:
         )
         for subentry in self._charger_subentries():
             self._register_device(subentry)
+            self.system.ensure_station(subentry.data[CONF_CHARGER_ID])
         await self.system.start()
 
     async def async_stop(self) -> None:
@@ -147,6 +176,7 @@ class CentralSystemHub:
         if self.system is None:
             return
         for charger_id in set(self._records) - before:
+            self._build_entities(self.system.ensure_station(charger_id), None)
             self.system.charger_admitted(charger_id)
         for charger_id in before - set(self._records):
             await self.system.forget_charger(charger_id)
@@ -171,6 +201,16 @@ class CentralSystemHub:
             via_device=(DOMAIN, self.entry.entry_id),
             **details,
         )
+
+    def charger_name(self, charger_id: str) -> str:
+        """The name the user gave a charger (its subentry title), else its id."""
+        return self._titles.get(charger_id, charger_id)
+
+    async def execute(self, charger_id: str, command: Command) -> CommandResult:
+        """Send a command to a charger (offline when the server is not running)."""
+        if self.system is None:
+            return CommandResult(CommandStatus.OFFLINE)
+        return await self.system.execute(charger_id, command)
 
     async def async_admit_charger(self, charger_id: str, name: str, password: str | None) -> None:
         """Admit a charger (the user confirmed it): store it as a subentry."""
@@ -208,19 +248,137 @@ class CentralSystemHub:
         )
         return ignored is not None and ignored.source == SOURCE_IGNORE
 
+    # -- entities ---------------------------------------------------------------------
+
+    def register_platform(self, builder: EntityBuilder, add_entities: AddConfigEntryEntitiesCallback) -> None:
+        """A platform is set up: build its entities for every charger known so far.
+
+        Charger-level entities exist for every admitted charger; EVSE-level ones for
+        every EVSE seen in this run or registered before (so their last values restore
+        before the charger reports again).
+        """
+        self._builders.append((builder, add_entities))
+        assert self.system is not None
+        registered = self._registered_evses()
+        for charger_id in self._records:
+            station = self.system.ensure_station(charger_id)
+            self._build_with(builder, add_entities, station, None)
+            for evse_id in sorted(set(station.evses) | registered.get(charger_id, set())):
+                if evse_id > 0:
+                    self._build_with(builder, add_entities, station, evse_id)
+
+    def _registered_evses(self) -> dict[str, set[int]]:
+        found: dict[str, set[int]] = {}
+        registry = er.async_get(self.hass)
+        for entry in er.async_entries_for_config_entry(registry, self.entry.entry_id):
+            parsed = parse_unique_id(self.entry.entry_id, entry.unique_id)
+            if parsed is not None and parsed[1] is not None:
+                found.setdefault(parsed[0], set()).add(parsed[1])
+        return found
+
+    def is_registered(self, domain: str, charger_id: str, evse_id: int | None, key: str) -> bool:
+        """Whether the entity registry has this entity from before (it is restored)."""
+        unique_id = unique_id_for(self.entry.entry_id, charger_id, evse_id, key)
+        registry = er.async_get(self.hass)
+        return registry.async_get_entity_id(domain, DOMAIN, unique_id) is not None
+
+    def _build_entities(self, station: Station, evse_id: int | None) -> None:
+        if station.id not in self._records:
+            return  # not admitted: no device, no entities
+        for builder, add_entities in self._builders:
+            self._build_with(builder, add_entities, station, evse_id)
+
+    def _build_with(
+        self,
+        builder: EntityBuilder,
+        add_entities: AddConfigEntryEntitiesCallback,
+        station: Station,
+        evse_id: int | None,
+    ) -> None:
+        new = [
+            entity
+            for entity in builder(self, station, evse_id)
+            if entity.unique_id not in self._entity_ids
+        ]
+        if new:
+            self._entity_ids.update(str(entity.unique_id) for entity in new)
+            # Entities belong to their charger's subentry: removing it removes them.
+            add_entities(new, config_subentry_id=self._subentry_ids.get(station.id))
+
+    def subscribe(
+        self, charger_id: str, evse_id: int | None, update: Callable[[], None]
+    ) -> Callable[[], None]:
+        """Call `update` when this charger (evse_id None) or EVSE changes; returns undo."""
+        subscribers = self._subscribers.setdefault((charger_id, evse_id), set())
+        subscribers.add(update)
+        return lambda: subscribers.discard(update)
+
+    def subscribe_events(self, charger_id: str, receive: EventCallback) -> Callable[[], None]:
+        """Pass this charger's engine events to `receive`; returns undo."""
+        subscribers = self._event_subscribers.setdefault(charger_id, set())
+        subscribers.add(receive)
+        return lambda: subscribers.discard(receive)
+
+    def _notify(self, charger_id: str, evse_id: int | None) -> None:
+        for update in tuple(self._subscribers.get((charger_id, evse_id), ())):
+            update()
+
+    def _notify_station(self, station: Station) -> None:
+        """Everything of one charger changed (its connection): all its entities."""
+        self._notify(station.id, None)
+        for evse_id in station.evses:
+            self._notify(station.id, evse_id)
+
+    def _evse_changed(self, station: Station, evse_id: int) -> None:
+        if evse_id > 0:
+            key = (station.id, evse_id)
+            evse = station.evses[evse_id]
+            # New EVSE or new kinds of measurement: entities may be due.
+            if self._known_measurements.get(key) != len(evse.measurements):
+                self._known_measurements[key] = len(evse.measurements)
+                self._build_entities(station, evse_id)
+        self._notify(station.id, evse_id)
+
     # -- CentralSystemListener ------------------------------------------------------------
 
     def handle(self, event: Event) -> None:
         """CentralSystemListener: map an engine event onto Home Assistant."""
         match event:
-            case StationUpdated(station=station, changed=changed) if "boot" in changed:
-                if subentry_id := self._subentry_ids.get(station.id):
+            case EvseUpdated(station=station, evse=evse):
+                self._evse_changed(station, evse.id)
+            case (
+                TransactionStarted(station=station, transaction=transaction)
+                | TransactionUpdated(station=station, transaction=transaction)
+                | TransactionEnded(station=station, transaction=transaction)
+            ):
+                self._evse_changed(station, transaction.evse_id)
+                if not isinstance(event, TransactionUpdated):
+                    self._pass_event(station.id, event)
+            case TagPresented(station=station):
+                self._pass_event(station.id, event)
+            case StationUpdated(station=station, changed=changed):
+                if "boot" in changed and (subentry_id := self._subentry_ids.get(station.id)):
                     self._register_device(self.entry.subentries[subentry_id])
+                self._notify(station.id, None)
+            case StationConnected(station=station):
+                if station.id in self._offline_logged:
+                    self._offline_logged.discard(station.id)
+                    _LOGGER.info("Charger %s is connected again", station.id)
+                self._notify_station(station)
+            case StationDisconnected(station=station):
+                if station.id not in self._offline_logged and station.id in self._records:
+                    self._offline_logged.add(station.id)
+                    _LOGGER.info("Charger %s disconnected", station.id)
+                self._notify_station(station)
             case AdmissionRequested(station=station):
                 self._request_admission(station)
             case StationAutoAdmitted(station=station):
                 _LOGGER.info("Admitting charger %s (accept-all policy)", station.id)
                 self._add_charger_subentry(station.id, station.id, None)
+
+    def _pass_event(self, charger_id: str, event: Event) -> None:
+        for receive in tuple(self._event_subscribers.get(charger_id, ())):
+            receive(event)
 
     def _request_admission(self, station: Station) -> None:
         """Show the user a discovered charger to admit or reject."""

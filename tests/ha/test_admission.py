@@ -21,7 +21,7 @@ from custom_components.ocpp_csms.const import (
     SUBENTRY_CHARGER,
 )
 from custom_components.ocpp_csms.csms.credentials import hash_password
-from custom_components.ocpp_csms.hub import charger_device_identifier
+from custom_components.ocpp_csms.identifiers import charger_device_identifier
 from tests.chargers import FIRMWARE, MODEL, SERIAL, VENDOR, charger, wait_for
 from tests.ha.conftest import SetUpEntry, charger_subentry, url_of
 

@@ -158,6 +158,17 @@ class CentralSystem:
             task.cancel()
         await self._server.stop()
 
+    def ensure_station(self, charger_id: str) -> Station:
+        """The model of a charger, created (offline) if it has not connected yet.
+
+        Lets the Home Assistant layer bind entities to admitted chargers at start-up,
+        before they connect; the connection then fills in the same object.
+        """
+        station = self._stations.get(charger_id)
+        if station is None:
+            station = self._stations[charger_id] = Station(charger_id)
+        return station
+
     def session(self, charger_id: str) -> StationAdapter | None:
         """The live session of a connected charger."""
         return self._sessions.get(charger_id)
@@ -259,9 +270,7 @@ class CentralSystem:
     async def _run_station(
         self, charger_id: str, version: OcppVersion, connection: ServerConnection
     ) -> None:
-        station = self._stations.get(charger_id)
-        if station is None:
-            station = self._stations[charger_id] = Station(charger_id)
+        station = self.ensure_station(charger_id)
         station.version = version
         station.connected = True
         station.remote_address = remote_host(connection)

@@ -1,0 +1,106 @@
+"""Base entities bound to one charger, or to one EVSE (1.6: connector) of a charger.
+
+Entities are pushed to: the hub calls `handle_update` for the charger (and EVSE) an
+engine event concerns, and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
+
+from .const import DOMAIN
+from .csms.commands import Command, CommandResult
+from .csms.station import Evse, Station
+from .identifiers import charger_device_identifier, unique_id_for
+
+if TYPE_CHECKING:
+    from .hub import CentralSystemHub
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcppEntityDescription(EntityDescription):
+    """What every entity description of this integration adds."""
+
+    # True: one entity per EVSE; False: one per charger.
+    per_evse: bool = False
+
+
+class OcppEntity(Entity):
+    """An entity of one charger (or one EVSE of it)."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        hub: CentralSystemHub,
+        station: Station,
+        evse_id: int | None,
+        description: OcppEntityDescription,
+    ) -> None:
+        """Bind to a charger, and to one of its EVSEs for EVSE-level descriptions."""
+        self.hub = hub
+        self.station = station
+        self.evse_id = evse_id
+        self.entity_description = description
+        entry_id = hub.entry.entry_id
+        self._attr_unique_id = unique_id_for(entry_id, station.id, evse_id, description.key)
+        self._attr_device_info = DeviceInfo(
+            identifiers={charger_device_identifier(entry_id, station.id)}
+        )
+        if evse_id is not None and evse_id > 1:
+            # Connector 1 carries the plain names; others say which connector they are.
+            self._attr_translation_key = f"{description.translation_key}_connector"
+            self._attr_translation_placeholders = {"connector": str(evse_id)}
+
+    @property
+    def evse(self) -> Evse | None:
+        """The EVSE this entity belongs to (None for charger-level entities)."""
+        if self.evse_id is None:
+            return None
+        return self.station.evses.get(self.evse_id)
+
+    @property
+    def available(self) -> bool:
+        """Available while the charger is connected."""
+        return self.station.connected
+
+    async def async_added_to_hass(self) -> None:
+        """Receive this charger's (or EVSE's) updates from the hub."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.hub.subscribe(self.station.id, self.evse_id, self.handle_update))
+
+    def handle_update(self) -> None:
+        """The charger (or EVSE) changed: write the new state."""
+        self.async_write_ha_state()
+
+    async def run_command(self, command: Command) -> CommandResult:
+        """Send a command to the charger; anything but accepted raises a translated error."""
+        result = await self.hub.execute(self.station.id, command)
+        self.raise_unless_accepted(result)
+        return result
+
+    def raise_unless_accepted(self, result: CommandResult) -> None:
+        """Turn a result other than accepted into a translated error naming the charger."""
+        if result.accepted:
+            return
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=f"command_{result.status.value}",
+            translation_placeholders={
+                "charger": self.hub.charger_name(self.station.id),
+                "detail": result.detail or "-",
+            },
+        )
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The connector an EVSE-level entity belongs to."""
+        if self.evse_id is None:
+            return None
+        return {"connector": self.evse_id}

@@ -1,0 +1,123 @@
+"""Event entities: tags presented, sessions started and ended."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .csms.authorization import AuthorizationStatus
+from .csms.events import Event, TagPresented, TransactionEnded, TransactionStarted
+from .csms.station import Station
+from .entity import OcppEntity, OcppEntityDescription
+from .hub import CentralSystemHub, OcppCsmsConfigEntry
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcppEventDescription(OcppEntityDescription, EventEntityDescription):
+    """An event entity of a charger."""
+
+
+TAG = OcppEventDescription(
+    key="tag", translation_key="tag", event_types=["accepted", "rejected", "unknown"]
+)
+SESSION = OcppEventDescription(
+    key="session", translation_key="session", event_types=["started", "ended"]
+)
+
+
+def build_events(
+    hub: CentralSystemHub, station: Station, evse_id: int | None
+) -> Iterable[OcppEntity]:
+    """The event entities of a charger."""
+    if evse_id is None:
+        yield TagEvent(hub, station, None, TAG)
+        yield SessionEvent(hub, station, None, SESSION)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: OcppCsmsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the event entities of every charger."""
+    entry.runtime_data.register_platform(build_events, async_add_entities)
+
+
+class _ChargerEvent(OcppEntity, EventEntity):
+    """An event entity fed by the charger's engine events."""
+
+    @property
+    def available(self) -> bool:
+        """An event entity keeps showing its last event."""
+        return True
+
+    async def async_added_to_hass(self) -> None:
+        """Receive this charger's engine events."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.hub.subscribe_events(self.station.id, self._receive))
+
+    def handle_update(self) -> None:
+        """Charger updates do not change an event entity."""
+
+    def _receive(self, event: Event) -> None:
+        raise NotImplementedError
+
+
+class TagEvent(_ChargerEvent):
+    """A tag was presented: accepted, rejected or unknown."""
+
+    def _receive(self, event: Event) -> None:
+        if not isinstance(event, TagPresented):
+            return
+        decision = event.decision
+        if decision.accepted:
+            kind = "accepted"
+        elif decision.status is AuthorizationStatus.UNKNOWN:
+            kind = "unknown"
+        else:
+            kind = "rejected"
+        self._trigger_event(
+            kind,
+            {
+                "tag": event.id_tag,
+                "name": decision.name,
+                "status": decision.status.value,
+                "connector": event.evse_id,
+            },
+        )
+        self.async_write_ha_state()
+
+
+class SessionEvent(_ChargerEvent):
+    """A charging session started or ended."""
+
+    def _receive(self, event: Event) -> None:
+        if isinstance(event, TransactionStarted):
+            kind = "started"
+        elif isinstance(event, TransactionEnded):
+            kind = "ended"
+        else:
+            return
+        transaction = event.transaction
+        end = transaction.stopped_at or datetime.now(UTC)
+        energy = transaction.energy_wh
+        self._trigger_event(
+            kind,
+            {
+                "connector": transaction.evse_id,
+                "transaction_id": transaction.id,
+                "tag": transaction.id_tag,
+                "energy_kwh": None if energy is None else round(energy / 1000, 3),
+                "duration_min": round((end - transaction.started_at).total_seconds() / 60, 1),
+                "stop_reason": transaction.stop_reason,
+                "offline": transaction.offline,
+            },
+        )
+        self.async_write_ha_state()

@@ -1,0 +1,142 @@
+"""The current limit: a charging profile the charger applies to every session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from homeassistant.components.number import (
+    NumberDeviceClass,
+    NumberEntityDescription,
+    NumberMode,
+    RestoreNumber,
+)
+from homeassistant.const import UnitOfElectricCurrent
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .csms.commands import (
+    ChargingProfile,
+    CommandStatus,
+    ProfileKind,
+    ProfilePurpose,
+    SchedulePeriod,
+    SetChargingProfile,
+)
+from .csms.station import Measurand, Station
+from .entity import OcppEntity, OcppEntityDescription
+from .hub import CentralSystemHub, OcppCsmsConfigEntry
+
+PARALLEL_UPDATES = 0
+
+# Below 6 A the IEC 61851 pilot signal cannot ask a car to charge.
+MIN_CURRENT_A = 6
+DEFAULT_MAX_CURRENT_A = 32
+NOMINAL_VOLTAGE_V = 230.0
+# Profile ids this integration owns, one per purpose, so a new limit replaces the old.
+LIMIT_PROFILE_ID = 1001
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcppNumberDescription(OcppEntityDescription, NumberEntityDescription):
+    """A number of a charger."""
+
+
+CURRENT_LIMIT = OcppNumberDescription(
+    key="current_limit",
+    translation_key="current_limit",
+    device_class=NumberDeviceClass.CURRENT,
+    native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+    native_min_value=MIN_CURRENT_A,
+    native_max_value=DEFAULT_MAX_CURRENT_A,
+    native_step=1,
+    mode=NumberMode.SLIDER,
+)
+
+
+def build_numbers(
+    hub: CentralSystemHub, station: Station, evse_id: int | None
+) -> Iterable[OcppEntity]:
+    """The numbers of a charger."""
+    if evse_id is None:
+        yield CurrentLimit(hub, station, None, CURRENT_LIMIT)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: OcppCsmsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the current limit of every charger."""
+    entry.runtime_data.register_platform(build_numbers, async_add_entities)
+
+
+def phase_count(station: Station) -> int:
+    """How many phases the charger uses, as its meter values show (1 when unknown)."""
+    phases = {
+        phase
+        for evse in station.evses.values()
+        for (measurand, phase), measurement in evse.measurements.items()
+        if measurand == Measurand.CURRENT_IMPORT
+        and phase in ("L1", "L2", "L3")
+        and measurement.value > 0.5
+    }
+    return max(len(phases), 1)
+
+
+def line_voltage(station: Station) -> float:
+    """The measured phase voltage, or the nominal 230 V."""
+    for evse in station.evses.values():
+        for phase in (None, "L1-N", "L1"):
+            value = evse.value(Measurand.VOLTAGE, phase)
+            if value is not None and 100 < value < 300:
+                return value
+    return NOMINAL_VOLTAGE_V
+
+
+def limit_profile(station: Station, amps: float, purpose: ProfilePurpose) -> ChargingProfile:
+    """A profile limiting the charger to `amps`, in the unit the charger accepts."""
+    capabilities = station.capabilities
+    units = capabilities.charging_rate_units if capabilities else frozenset()
+    limit: float
+    if units and "A" not in units:
+        # Only watts: convert with what the charger measures.
+        unit, limit = "W", float(round(amps * line_voltage(station) * phase_count(station)))
+    else:
+        unit, limit = "A", amps
+    return ChargingProfile(
+        id=LIMIT_PROFILE_ID,
+        stack_level=0,
+        purpose=purpose,
+        kind=ProfileKind.ABSOLUTE,
+        start_schedule=datetime.now(UTC).replace(microsecond=0),
+        unit=unit,
+        periods=(SchedulePeriod(0, limit),),
+    )
+
+
+class CurrentLimit(OcppEntity, RestoreNumber):
+    """The most current (A) the charger may give all its sessions together.
+
+    Sent as a station-wide maximum profile (1.6 ChargePointMaxProfile, 2.x
+    ChargingStationMaxProfile); a charger that refuses those gets a default profile
+    for its transactions instead. The value shown is the one the charger accepted.
+    """
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last accepted limit."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_number_data()) is not None:
+            self._attr_native_value = last.native_value
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Send the limit; the value changes only when the charger accepts it."""
+        profile = limit_profile(self.station, value, ProfilePurpose.STATION_MAX)
+        result = await self.hub.execute(self.station.id, SetChargingProfile(0, profile))
+        if result.status in (CommandStatus.REJECTED, CommandStatus.NOT_SUPPORTED):
+            fallback = limit_profile(self.station, value, ProfilePurpose.TX_DEFAULT)
+            result = await self.hub.execute(self.station.id, SetChargingProfile(0, fallback))
+        self.raise_unless_accepted(result)
+        self._attr_native_value = value
+        self.async_write_ha_state()

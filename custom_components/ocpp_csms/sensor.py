@@ -1,0 +1,388 @@
+"""Sensors: status, metering, the running session and charger diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorExtraStoredData,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .csms.station import ConnectorStatus, Evse, Measurand, Station, Transaction
+from .entity import OcppEntity, OcppEntityDescription
+from .hub import CentralSystemHub, OcppCsmsConfigEntry
+
+PARALLEL_UPDATES = 0
+
+type Value = float | str | datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcppSensorDescription(OcppEntityDescription, SensorEntityDescription):
+    """A sensor: how to read it, and when a charger has it."""
+
+    value_fn: Callable[[Station, Evse | None], Value]
+    has_fn: Callable[[Station, Evse | None], bool] = lambda station, evse: True
+
+
+def _measured(measurand: str, phase: str | None = None) -> Callable[[Station, Evse | None], bool]:
+    return lambda station, evse: evse is not None and (measurand, phase) in evse.measurements
+
+
+def _value(
+    measurand: str, phase: str | None = None, scale: float = 1.0
+) -> Callable[[Station, Evse | None], Value]:
+    def read(station: Station, evse: Evse | None) -> Value:
+        value = evse.value(measurand, phase) if evse else None
+        return None if value is None else value * scale
+
+    return read
+
+
+def _any_phase(measurand: str) -> Callable[[Station, Evse | None], bool]:
+    return lambda station, evse: (
+        evse is not None and any(key[0] == measurand for key in evse.measurements)
+    )
+
+
+def _total(measurand: str) -> Callable[[Station, Evse | None], Value]:
+    """The un-phased value, or the sum of the phases."""
+
+    def read(station: Station, evse: Evse | None) -> Value:
+        if evse is None:
+            return None
+        if (whole := evse.value(measurand)) is not None:
+            return whole
+        phases = [
+            m.value for (name, phase), m in evse.measurements.items() if name == measurand and phase
+        ]
+        return sum(phases) if phases else None
+
+    return read
+
+
+def _voltage(station: Station, evse: Evse | None) -> Value:
+    if evse is None:
+        return None
+    for phase in (None, "L1-N", "L1", "L1-L2"):
+        if (value := evse.value(Measurand.VOLTAGE, phase)) is not None:
+            return value
+    return None
+
+
+def _session(evse: Evse | None) -> Transaction | None:
+    if evse is None:
+        return None
+    return evse.transaction or evse.last_transaction
+
+
+def _session_energy(station: Station, evse: Evse | None) -> Value:
+    session = _session(evse)
+    energy = session.energy_wh if session else None
+    return None if energy is None else energy / 1000
+
+
+def _session_duration(station: Station, evse: Evse | None) -> Value:
+    session = _session(evse)
+    if session is None:
+        return None
+    end = session.stopped_at or datetime.now(UTC)
+    return round((end - session.started_at).total_seconds() / 60, 1)
+
+
+def _status(station: Station, evse: Evse | None) -> Value:
+    return evse.status.value if evse else None
+
+
+SENSORS: tuple[OcppSensorDescription, ...] = (
+    OcppSensorDescription(
+        key="status",
+        translation_key="status",
+        per_evse=True,
+        device_class=SensorDeviceClass.ENUM,
+        options=[status.value for status in ConnectorStatus],
+        value_fn=_status,
+    ),
+    OcppSensorDescription(
+        key="error_code",
+        translation_key="error_code",
+        per_evse=True,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda station, evse: (evse.error_code or "NoError") if evse else None,
+    ),
+    OcppSensorDescription(
+        key="power",
+        translation_key="power",
+        per_evse=True,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        has_fn=_any_phase(Measurand.POWER_IMPORT),
+        value_fn=_total(Measurand.POWER_IMPORT),
+    ),
+    *(
+        OcppSensorDescription(
+            key=f"current_{phase.lower()}",
+            translation_key=f"current_{phase.lower()}",
+            per_evse=True,
+            device_class=SensorDeviceClass.CURRENT,
+            state_class=SensorStateClass.MEASUREMENT,
+            native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+            suggested_display_precision=1,
+            has_fn=_measured(Measurand.CURRENT_IMPORT, phase),
+            value_fn=_value(Measurand.CURRENT_IMPORT, phase),
+        )
+        for phase in ("L1", "L2", "L3")
+    ),
+    OcppSensorDescription(
+        key="current",
+        translation_key="current",
+        per_evse=True,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=1,
+        has_fn=_measured(Measurand.CURRENT_IMPORT),
+        value_fn=_value(Measurand.CURRENT_IMPORT),
+    ),
+    OcppSensorDescription(
+        key="voltage",
+        translation_key="voltage",
+        per_evse=True,
+        device_class=SensorDeviceClass.VOLTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+        has_fn=_any_phase(Measurand.VOLTAGE),
+        value_fn=_voltage,
+    ),
+    OcppSensorDescription(
+        key="current_offered",
+        translation_key="current_offered",
+        per_evse=True,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=1,
+        has_fn=_any_phase(Measurand.CURRENT_OFFERED),
+        value_fn=_total(Measurand.CURRENT_OFFERED),
+    ),
+    OcppSensorDescription(
+        key="power_offered",
+        translation_key="power_offered",
+        per_evse=True,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        has_fn=_any_phase(Measurand.POWER_OFFERED),
+        value_fn=_total(Measurand.POWER_OFFERED),
+    ),
+    OcppSensorDescription(
+        key="session_energy",
+        translation_key="session_energy",
+        per_evse=True,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=_session_energy,
+    ),
+    OcppSensorDescription(
+        key="session_duration",
+        translation_key="session_duration",
+        per_evse=True,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MINUTES,
+        suggested_display_precision=0,
+        value_fn=_session_duration,
+    ),
+    OcppSensorDescription(
+        key="soc",
+        translation_key="soc",
+        per_evse=True,
+        device_class=SensorDeviceClass.BATTERY,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=PERCENTAGE,
+        has_fn=_measured(Measurand.SOC),
+        value_fn=_value(Measurand.SOC),
+    ),
+    OcppSensorDescription(
+        key="temperature",
+        translation_key="temperature",
+        per_evse=True,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        has_fn=_measured(Measurand.TEMPERATURE),
+        value_fn=_value(Measurand.TEMPERATURE),
+    ),
+    OcppSensorDescription(
+        key="last_heartbeat",
+        translation_key="last_heartbeat",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda station, evse: station.last_heartbeat,
+    ),
+    OcppSensorDescription(
+        key="firmware_status",
+        translation_key="firmware_status",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda station, evse: station.firmware_status,
+    ),
+    OcppSensorDescription(
+        key="diagnostics_status",
+        translation_key="diagnostics_status",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda station, evse: station.diagnostics_status,
+    ),
+)
+
+ENERGY = OcppSensorDescription(
+    key="energy",
+    translation_key="energy",
+    per_evse=True,
+    device_class=SensorDeviceClass.ENERGY,
+    state_class=SensorStateClass.TOTAL_INCREASING,
+    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    suggested_display_precision=2,
+    value_fn=_value(Measurand.ENERGY_IMPORT_REGISTER, scale=1 / 1000),
+)
+
+
+def build_sensors(
+    hub: CentralSystemHub, station: Station, evse_id: int | None
+) -> Iterable[OcppEntity]:
+    """The sensors a charger (or EVSE) has now, or had before a restart."""
+    evse = station.evses.get(evse_id) if evse_id is not None else None
+    for description in SENSORS:
+        if description.per_evse != (evse_id is not None):
+            continue
+        if description.has_fn(station, evse) or hub.is_registered(
+            "sensor", station.id, evse_id, description.key
+        ):
+            yield OcppSensor(hub, station, evse_id, description)
+    if evse_id is not None:
+        yield EnergyRegisterSensor(hub, station, evse_id, ENERGY)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: OcppCsmsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the sensors of every charger, now and as they reveal more."""
+    entry.runtime_data.register_platform(build_sensors, async_add_entities)
+
+
+class OcppSensor(OcppEntity, SensorEntity):
+    """A sensor reading the charger model."""
+
+    entity_description: OcppSensorDescription
+
+    @property
+    def native_value(self) -> Any:
+        """The current reading."""
+        return self.entity_description.value_fn(self.station, self.evse)
+
+
+class EnergyRegisterSensor(OcppEntity, RestoreSensor):
+    """The energy meter register, for the Energy dashboard.
+
+    It never goes backwards: some chargers report a register that restarts with every
+    session; a drop is taken as such a restart and counted on top of what came before.
+    Its last value is restored at start-up and shown until the charger reports again.
+    """
+
+    entity_description: OcppSensorDescription
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Start with nothing counted."""
+        super().__init__(*args, **kwargs)
+        self._offset_kwh = 0.0
+        self._last_raw_kwh: float | None = None
+        self._total_kwh: float | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last total and the offset behind it."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_sensor_data()) is not None and isinstance(
+            last.native_value, (int, float)
+        ):
+            self._total_kwh = float(last.native_value)
+        if (extra := await self.async_get_last_extra_data()) is not None:
+            data = extra.as_dict()
+            self._offset_kwh = float(data.get("offset_kwh") or 0.0)
+            raw = data.get("last_raw_kwh")
+            self._last_raw_kwh = float(raw) if raw is not None else None
+        self._read()
+
+    @property
+    def available(self) -> bool:
+        """A register is worth showing while offline, once it is known."""
+        return self._total_kwh is not None
+
+    @property
+    def native_value(self) -> float | None:
+        """Energy imported in all, in kWh."""
+        return self._total_kwh
+
+    def handle_update(self) -> None:
+        """Take the newest register reading, then write the state."""
+        self._read()
+        self.async_write_ha_state()
+
+    def _read(self) -> None:
+        raw = self.entity_description.value_fn(self.station, self.evse)
+        if not isinstance(raw, float):
+            return
+        if self._last_raw_kwh is not None and raw < self._last_raw_kwh - 0.001:
+            # The register restarted (a session-relative meter): keep counting up.
+            self._offset_kwh += self._last_raw_kwh
+        self._last_raw_kwh = raw
+        self._total_kwh = round(self._offset_kwh + raw, 3)
+
+    @property
+    def extra_restore_state_data(self) -> _EnergyRestoreData:
+        """Keep the offset and the last raw reading across restarts."""
+        return _EnergyRestoreData(
+            self._total_kwh, UnitOfEnergy.KILO_WATT_HOUR, self._offset_kwh, self._last_raw_kwh
+        )
+
+
+@dataclass
+class _EnergyRestoreData(SensorExtraStoredData):
+    offset_kwh: float
+    last_raw_kwh: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **super().as_dict(),
+            "offset_kwh": self.offset_kwh,
+            "last_raw_kwh": self.last_raw_kwh,
+        }
