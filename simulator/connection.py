@@ -28,12 +28,14 @@ async def connected_charger(
     password: str | None = None,
     subprotocols: list[str] | None = None,
     response_timeout: float = 5,
+    charger_options: dict[str, Any] | None = None,
     **connect_kwargs: Any,
 ) -> AsyncIterator[Any]:
     """Connect a charger to `url`/`charger_id` and run it until the block ends.
 
     The charger offers `version` (or the `subprotocols` given) and is built for the
-    version the server picks. Its `websocket` attribute is the connection.
+    version the server picks, with `charger_options` (connectors, phases). Its
+    `websocket` attribute is the connection.
     """
     headers = basic_auth_header(charger_id, password) if password is not None else None
     offered = [version] if subprotocols is None else subprotocols
@@ -46,7 +48,7 @@ async def connected_charger(
     ) as websocket:
         negotiated = websocket.subprotocol or "ocpp1.6"
         charger: SimulatedCharger = CHARGER_CLASSES[negotiated](
-            charger_id, websocket, response_timeout=response_timeout
+            charger_id, websocket, response_timeout=response_timeout, **(charger_options or {})
         )
         charger.websocket = websocket  # type: ignore[attr-defined]
         runner = asyncio.create_task(charger.start())  # type: ignore[attr-defined]

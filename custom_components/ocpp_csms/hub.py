@@ -250,7 +250,9 @@ class CentralSystemHub:
 
     # -- entities ---------------------------------------------------------------------
 
-    def register_platform(self, builder: EntityBuilder, add_entities: AddConfigEntryEntitiesCallback) -> None:
+    def register_platform(
+        self, builder: EntityBuilder, add_entities: AddConfigEntryEntitiesCallback
+    ) -> None:
         """A platform is set up: build its entities for every charger known so far.
 
         Charger-level entities exist for every admitted charger; EVSE-level ones for

@@ -124,6 +124,11 @@ class CurrentLimit(OcppEntity, RestoreNumber):
     for its transactions instead. The value shown is the one the charger accepted.
     """
 
+    @property
+    def available(self) -> bool:
+        """The last accepted limit stays shown while the charger is away."""
+        return self.native_value is not None or super().available
+
     async def async_added_to_hass(self) -> None:
         """Restore the last accepted limit."""
         await super().async_added_to_hass()
