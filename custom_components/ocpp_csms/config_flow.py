@@ -28,13 +28,19 @@ from homeassistant.helpers import selector
 from .const import (
     CONF_CERTFILE,
     CONF_CHARGER_ID,
+    CONF_DEFAULT_TAG,
     CONF_KEYFILE,
+    CONF_MAX_CURRENT,
     CONF_PASSWORD_HASH,
     CONF_TLS,
     CONF_UNKNOWN_CHARGERS,
     DEFAULT_HOST,
+    DEFAULT_MAX_CURRENT_A,
     DEFAULT_PORT,
+    DEFAULT_REMOTE_TAG,
     DOMAIN,
+    MAX_CURRENT_LIMIT_A,
+    MIN_CURRENT_A,
     SUBENTRY_CHARGER,
 )
 from .csms.central_system import AdmissionPolicy
@@ -259,6 +265,7 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
             placeholders["charger_id"],
             user_input.get(CONF_NAME) or placeholders["charger_id"],
             password,
+            _charger_settings(user_input),
         )
         return self.async_abort(
             reason="charger_added_with_password" if password else "charger_added",
@@ -287,11 +294,43 @@ def _port_placeholders(user_input: dict[str, Any] | None) -> dict[str, str]:
     return {"port": str((user_input or {}).get(CONF_PORT, DEFAULT_PORT))}
 
 
+def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any, Any]:
+    """The per-charger settings: the tag of remote starts and the current limit's maximum."""
+    current = current or {}
+    return {
+        vol.Required(
+            CONF_DEFAULT_TAG, default=current.get(CONF_DEFAULT_TAG, DEFAULT_REMOTE_TAG)
+        ): vol.All(str, vol.Length(min=1, max=20)),
+        vol.Required(
+            CONF_MAX_CURRENT, default=current.get(CONF_MAX_CURRENT, DEFAULT_MAX_CURRENT_A)
+        ): vol.All(
+            selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=MIN_CURRENT_A,
+                    max=MAX_CURRENT_LIMIT_A,
+                    step=1,
+                    unit_of_measurement="A",
+                    mode=selector.NumberSelectorMode.BOX,
+                )
+            ),
+            vol.Coerce(int),
+        ),
+    }
+
+
+def _charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
+    return {
+        CONF_DEFAULT_TAG: user_input.get(CONF_DEFAULT_TAG) or DEFAULT_REMOTE_TAG,
+        CONF_MAX_CURRENT: int(user_input.get(CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A),
+    }
+
+
 def _charger_schema(default_name: str, suggested_password: str | None) -> vol.Schema:
     return vol.Schema(
         {
             vol.Optional(CONF_NAME, default=default_name): str,
             vol.Optional(CONF_PASSWORD, description={"suggested_value": suggested_password}): str,
+            **_charger_settings_schema(),
         }
     )
 
@@ -316,6 +355,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
                     data={
                         CONF_CHARGER_ID: charger_id,
                         CONF_PASSWORD_HASH: await self._hash(password),
+                        **_charger_settings(user_input),
                     },
                     unique_id=charger_id,
                 )
@@ -335,7 +375,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         subentry = self._get_reconfigure_subentry()
         if user_input is not None:
-            data = dict(subentry.data)
+            data = {**subentry.data, **_charger_settings(user_input)}
             if user_input.get(CONF_REMOVE_PASSWORD):
                 data[CONF_PASSWORD_HASH] = None
             elif new_password := user_input.get(CONF_PASSWORD):
@@ -353,6 +393,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
                     vol.Optional(CONF_NAME, default=subentry.title): str,
                     vol.Optional(CONF_PASSWORD): str,
                     vol.Optional(CONF_REMOVE_PASSWORD, default=False): bool,
+                    **_charger_settings_schema(dict(subentry.data)),
                 }
             ),
             description_placeholders={

@@ -19,4 +19,11 @@ DEFAULT_PORT: Final = 9000
 SUBENTRY_CHARGER: Final = "charger"
 CONF_CHARGER_ID: Final = "charger_id"
 CONF_PASSWORD_HASH: Final = "password_hash"
+# Per-charger settings (in the charger's subentry).
+CONF_DEFAULT_TAG: Final = "default_tag"
+CONF_MAX_CURRENT: Final = "max_current"
 DEFAULT_REMOTE_TAG: Final = "HomeAssistant"  # the idTag of sessions started from Home Assistant
+DEFAULT_MAX_CURRENT_A: Final = 32
+# Below 6 A the IEC 61851 pilot signal cannot ask a car to charge.
+MIN_CURRENT_A: Final = 6
+MAX_CURRENT_LIMIT_A: Final = 80

@@ -29,10 +29,14 @@ from homeassistant.loader import async_get_integration
 from .const import (
     CONF_CERTFILE,
     CONF_CHARGER_ID,
+    CONF_DEFAULT_TAG,
     CONF_KEYFILE,
+    CONF_MAX_CURRENT,
     CONF_PASSWORD_HASH,
     CONF_TLS,
     CONF_UNKNOWN_CHARGERS,
+    DEFAULT_MAX_CURRENT_A,
+    DEFAULT_REMOTE_TAG,
     DOMAIN,
     MANUFACTURER,
     SUBENTRY_CHARGER,
@@ -206,28 +210,56 @@ class CentralSystemHub:
         """The name the user gave a charger (its subentry title), else its id."""
         return self._titles.get(charger_id, charger_id)
 
+    def _charger_setting(self, charger_id: str, key: str) -> Any:
+        subentry_id = self._subentry_ids.get(charger_id)
+        if subentry_id is None or subentry_id not in self.entry.subentries:
+            return None
+        return self.entry.subentries[subentry_id].data.get(key)
+
+    def default_tag(self, charger_id: str) -> str:
+        """The idTag that sessions started from Home Assistant use on this charger."""
+        return str(self._charger_setting(charger_id, CONF_DEFAULT_TAG) or DEFAULT_REMOTE_TAG)
+
+    def max_current(self, charger_id: str) -> int:
+        """The most current (A) the user lets this charger be set to."""
+        return int(self._charger_setting(charger_id, CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A)
+
     async def execute(self, charger_id: str, command: Command) -> CommandResult:
         """Send a command to a charger (offline when the server is not running)."""
         if self.system is None:
             return CommandResult(CommandStatus.OFFLINE)
         return await self.system.execute(charger_id, command)
 
-    async def async_admit_charger(self, charger_id: str, name: str, password: str | None) -> None:
+    async def async_admit_charger(
+        self, charger_id: str, name: str, password: str | None, settings: dict[str, Any]
+    ) -> None:
         """Admit a charger (the user confirmed it): store it as a subentry."""
         password_hash = (
             await self.hass.async_add_executor_job(hash_password, password) if password else None
         )
-        self._add_charger_subentry(charger_id, name, password_hash)
+        self._add_charger_subentry(charger_id, name, password_hash, settings)
 
     @callback
-    def _add_charger_subentry(self, charger_id: str, name: str, password_hash: str | None) -> None:
+    def _add_charger_subentry(
+        self,
+        charger_id: str,
+        name: str,
+        password_hash: str | None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         if charger_id in self._records:
             return
         self.hass.config_entries.async_add_subentry(
             self.entry,
             ConfigSubentry(
                 data=MappingProxyType(
-                    {CONF_CHARGER_ID: charger_id, CONF_PASSWORD_HASH: password_hash}
+                    {
+                        CONF_CHARGER_ID: charger_id,
+                        CONF_PASSWORD_HASH: password_hash,
+                        CONF_DEFAULT_TAG: DEFAULT_REMOTE_TAG,
+                        CONF_MAX_CURRENT: DEFAULT_MAX_CURRENT_A,
+                        **(settings or {}),
+                    }
                 ),
                 subentry_type=SUBENTRY_CHARGER,
                 title=name,

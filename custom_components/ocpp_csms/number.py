@@ -16,6 +16,7 @@ from homeassistant.const import UnitOfElectricCurrent
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import MIN_CURRENT_A
 from .csms.commands import (
     ChargingProfile,
     CommandStatus,
@@ -30,9 +31,6 @@ from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 PARALLEL_UPDATES = 0
 
-# Below 6 A the IEC 61851 pilot signal cannot ask a car to charge.
-MIN_CURRENT_A = 6
-DEFAULT_MAX_CURRENT_A = 32
 NOMINAL_VOLTAGE_V = 230.0
 # Profile ids this integration owns, one per purpose, so a new limit replaces the old.
 LIMIT_PROFILE_ID = 1001
@@ -49,7 +47,6 @@ CURRENT_LIMIT = OcppNumberDescription(
     device_class=NumberDeviceClass.CURRENT,
     native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
     native_min_value=MIN_CURRENT_A,
-    native_max_value=DEFAULT_MAX_CURRENT_A,
     native_step=1,
     mode=NumberMode.SLIDER,
 )
@@ -123,6 +120,11 @@ class CurrentLimit(OcppEntity, RestoreNumber):
     ChargingStationMaxProfile); a charger that refuses those gets a default profile
     for its transactions instead. The value shown is the one the charger accepted.
     """
+
+    @property
+    def native_max_value(self) -> float:
+        """The maximum current set for this charger."""
+        return float(self.hub.max_current(self.station.id))
 
     @property
     def available(self) -> bool:

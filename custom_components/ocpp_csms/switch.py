@@ -11,7 +11,6 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DEFAULT_REMOTE_TAG
 from .csms.commands import ChangeAvailability, RemoteStart, RemoteStop
 from .csms.station import ConnectorStatus, Station
 from .entity import OcppEntity, OcppEntityDescription
@@ -68,7 +67,8 @@ class ChargingSwitch(OcppEntity, SwitchEntity):
         """Ask the charger to start a transaction (the state follows when it does)."""
         if self.is_on:
             return
-        await self.run_command(RemoteStart(DEFAULT_REMOTE_TAG, evse_id=self.evse_id))
+        tag = self.hub.default_tag(self.station.id)
+        await self.run_command(RemoteStart(tag, evse_id=self.evse_id))
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Ask the charger to stop the running transaction."""

@@ -287,3 +287,28 @@ async def test_dead_connection_is_dropped_by_pings(start_system: StartSystem) ->
     await wait_for(lambda: not station.connected, timeout=3)
     assert running.recorder.names("CP-DEAD")[-1] == "disconnected"
     writer.close()
+
+
+async def test_a_retrying_charger_with_a_wrong_password_is_logged_once(
+    start_system: StartSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One warning, then quiet retries; a success resets it."""
+    running = await start_system()
+    running.directory.admit("CP-1", hash_password("right-password-123"))
+    for _ in range(3):
+        with pytest.raises(InvalidStatus):
+            async with charger(running.url, "CP-1", password="wrong-password-123"):
+                pass
+    warnings = [
+        r for r in caplog.records if r.levelname == "WARNING" and "Refused" in r.getMessage()
+    ]
+    assert len(warnings) == 1
+    async with charger(running.url, "CP-1", password="right-password-123"):
+        pass
+    with pytest.raises(InvalidStatus):
+        async with charger(running.url, "CP-1", password="wrong-password-123"):
+            pass
+    warnings = [
+        r for r in caplog.records if r.levelname == "WARNING" and "Refused" in r.getMessage()
+    ]
+    assert len(warnings) == 2

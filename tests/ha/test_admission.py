@@ -125,6 +125,8 @@ async def test_add_without_password(hass: HomeAssistant, setup_entry: SetUpEntry
     subentry = next(iter(entry.subentries.values()))
     assert subentry.title == "CP-1"
     assert subentry.data[CONF_PASSWORD_HASH] is None
+    # Sensible per-charger defaults.
+    assert (subentry.data["default_tag"], subentry.data["max_current"]) == ("HomeAssistant", 32)
 
 
 async def test_rejected_charger_is_ignored_and_rejected(

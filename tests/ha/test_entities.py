@@ -11,8 +11,8 @@ import pytest
 from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
-from homeassistant.core import Context, HomeAssistant, State
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.core import Context, HomeAssistant, State, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from ocpp.v16 import call as call16
@@ -24,9 +24,9 @@ from tests.chargers import charger, wait_for
 from tests.ha.conftest import SetUpEntry, url_of
 
 
-def garage(charger_id: str = "CP-1", title: str = "Garage") -> dict[str, Any]:
+def garage(charger_id: str = "CP-1", title: str = "Garage", **settings: Any) -> dict[str, Any]:
     return {
-        "data": {CONF_CHARGER_ID: charger_id, CONF_PASSWORD_HASH: None},
+        "data": {CONF_CHARGER_ID: charger_id, CONF_PASSWORD_HASH: None, **settings},
         "subentry_type": SUBENTRY_CHARGER,
         "title": title,
         "unique_id": charger_id,
@@ -148,6 +148,22 @@ async def test_refused_start_raises_and_the_state_does_not_lie(
         assert (refused.value.translation_placeholders or {})["charger"] == "Garage"
         assert str(refused.value) == "Garage refused the command (Rejected)"
         assert state_of(hass, "switch.garage_charging").state == STATE_OFF
+
+
+async def test_charger_settings_are_used(hass: HomeAssistant, setup_entry: SetUpEntry) -> None:
+    """Remote starts use the charger's own tag; the limit stops at its own maximum."""
+    entry = await setup_entry(chargers=[garage(default_tag="GARAGE-CARD", max_current=16)])
+    async with online(hass, entry) as client:
+        await client.send_status(1, "Preparing")
+        await settle(hass)
+        await _switch(hass, "turn_on", "switch.garage_charging")
+        assert client.received[-1] == (
+            "RemoteStartTransaction",
+            {"id_tag": "GARAGE-CARD", "connector_id": 1},
+        )
+        assert state_of(hass, "number.garage_current_limit").attributes["max"] == 16
+        with pytest.raises(ServiceValidationError):
+            await _set_limit(hass, 20)
 
 
 async def test_offline_charger_raises(hass: HomeAssistant, setup_entry: SetUpEntry) -> None:
@@ -363,3 +379,53 @@ async def test_assist_starts_and_stops_charging(
         )
         assert result.response.response_type.value == "action_done"
         await wait_for(lambda: not client.transactions)
+
+
+async def test_an_update_touches_only_its_chargers_entities(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    """Meter values from one charger write no state of another (no fan-out)."""
+    entry = await setup_entry(chargers=[garage(), garage("CP-2", "Driveway")])
+    async with (
+        charger(url_of(entry), "CP-1") as one,
+        charger(url_of(entry), "CP-2") as two,
+    ):
+        for client in (one, two):
+            await client.boot()
+            await client.start_session(1)
+            await client.send_meter_values(1, 60)
+        await settle(hass)
+        written: list[str] = []
+
+        @callback
+        def record(event: Any) -> None:
+            written.append(event.data["entity_id"])
+
+        @callback
+        def every(_data: Any) -> bool:
+            return True
+
+        hass.bus.async_listen("state_changed", record)
+        hass.bus.async_listen("state_reported", record, event_filter=every)
+        await one.send_meter_values(1, 60)
+        await settle(hass)
+        assert written
+        assert all(entity_id.split(".")[1].startswith("garage_") for entity_id in written)
+        # And only the entities of the EVSE that reported, not the charger-level ones.
+        assert not any(
+            "current_limit" in entity_id or "online" in entity_id for entity_id in written
+        )
+
+
+async def test_each_outage_is_logged_once(
+    hass: HomeAssistant, setup_entry: SetUpEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One line when a charger goes away, one when it is back; the first connect is quiet."""
+    entry = await setup_entry(chargers=[garage()])
+    for _ in range(3):
+        async with online(hass, entry):
+            assert state_of(hass, "binary_sensor.garage_online").state == STATE_ON
+        await wait_for(lambda: state_of(hass, "binary_sensor.garage_online").state == STATE_OFF)
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages.count("Charger CP-1 disconnected") == 3
+    assert messages.count("Charger CP-1 is connected again") == 2

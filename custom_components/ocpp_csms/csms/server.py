@@ -33,6 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 
 # OCPP 2.x limits the identity to 48 characters; 1.6 chargers use fewer.
 MAX_CHARGER_ID_LENGTH = 48
+_MAX_REMEMBERED_REFUSALS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,9 @@ class OcppServer:
         self._gate = gate
         self._run = run
         self._server: Server | None = None
+        # Chargers whose refusal was logged: a charger retrying with a wrong password
+        # every few seconds gets one warning, not one per attempt.
+        self._refusals_logged: set[str] = set()
 
     @property
     def port(self) -> int:
@@ -178,20 +182,27 @@ class OcppServer:
             return connection.respond(HTTPStatus.BAD_REQUEST, "No valid charger id in the URL\n")
         password = basic_auth_password(request.headers, charger_id)
         verdict = await self._gate.check(charger_id, password)
+        if verdict is Verdict.ALLOW:
+            self._refusals_logged.discard(charger_id)
+            return None
+        first = charger_id not in self._refusals_logged
+        if len(self._refusals_logged) >= _MAX_REMEMBERED_REFUSALS:
+            self._refusals_logged.clear()  # bounded against scans with random ids
+        self._refusals_logged.add(charger_id)
+        log = _LOGGER.warning if first else _LOGGER.debug
         if verdict is Verdict.UNAUTHORIZED:
-            _LOGGER.warning(
-                "Refused charger %s from %s: %s password",
+            log(
+                "Refused charger %s from %s: %s password%s",
                 charger_id,
                 address,
                 "missing" if password is None else "wrong",
+                "" if not first else " (further attempts are logged at debug level)",
             )
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
             return response
-        if verdict is Verdict.FORBIDDEN:
-            _LOGGER.info("Refused unknown charger %s from %s", charger_id, address)
-            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
-        return None
+        log("Refused unknown charger %s from %s", charger_id, address)
+        return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None  # set once the handshake is done
