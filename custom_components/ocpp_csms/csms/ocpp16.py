@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from .adapter import StationAdapter
+from .adapter import StationAdapter, config_flag, config_integer, config_words
 from .commands import Call, Command, CommandResult, GetConfiguration
 from .events import EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
 from .metering import apply_readings, reading
@@ -46,33 +46,21 @@ _RECENT_STARTS = 50
 _RATE_UNITS = {"Current": "A", "Power": "W"}
 
 
-def _words(text: str | None) -> list[str]:
-    return [word.strip() for word in (text or "").split(",") if word.strip()]
-
-
-def _integer(text: str | None) -> int | None:
-    try:
-        return int(str(text).strip())
-    except ValueError:
-        return None
-
-
 def capabilities_from(configuration: dict[str, str | None], read_only: set[str]) -> Capabilities:
     """What a 1.6 station can do, from its configuration keys."""
-    enabled = (configuration.get("LocalAuthListEnabled") or "").strip().lower()
     return Capabilities(
-        features=frozenset(_words(configuration.get("SupportedFeatureProfiles"))),
-        number_of_evses=_integer(configuration.get("NumberOfConnectors")),
+        features=frozenset(config_words(configuration.get("SupportedFeatureProfiles"))),
+        number_of_evses=config_integer(configuration.get("NumberOfConnectors")),
         charging_rate_units=frozenset(
             _RATE_UNITS[word]
-            for word in _words(configuration.get("ChargingScheduleAllowedChargingRateUnit"))
+            for word in config_words(configuration.get("ChargingScheduleAllowedChargingRateUnit"))
             if word in _RATE_UNITS
         ),
-        max_stack_level=_integer(configuration.get("ChargeProfileMaxStackLevel")),
-        local_list_enabled={"true": True, "false": False}.get(enabled),
-        local_list_max_length=_integer(configuration.get("LocalAuthListMaxLength")),
-        meter_measurands=tuple(_words(configuration.get("MeterValuesSampledData"))),
-        meter_interval_s=_integer(configuration.get("MeterValueSampleInterval")),
+        max_stack_level=config_integer(configuration.get("ChargeProfileMaxStackLevel")),
+        local_list_enabled=config_flag(configuration.get("LocalAuthListEnabled")),
+        local_list_max_length=config_integer(configuration.get("LocalAuthListMaxLength")),
+        meter_measurands=tuple(config_words(configuration.get("MeterValuesSampledData"))),
+        meter_interval_s=config_integer(configuration.get("MeterValueSampleInterval")),
         meter_settings_writable="MeterValuesSampledData" in configuration
         and "MeterValuesSampledData" not in read_only,
     )

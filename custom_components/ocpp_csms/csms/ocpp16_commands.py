@@ -81,8 +81,8 @@ def id_tag_info(decision: AuthorizationDecision) -> dict[str, Any]:
     return info
 
 
-def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
-    """A 1.6 csChargingProfiles object."""
+def schedule_payload(profile: ChargingProfile) -> dict[str, Any]:
+    """A chargingSchedule object; 2.x spells it as 1.6 does (and adds an id)."""
     schedule: dict[str, Any] = {
         "chargingRateUnit": profile.unit,
         "chargingSchedulePeriod": [
@@ -97,12 +97,17 @@ def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
         schedule["startSchedule"] = time_text(profile.start_schedule)
     if profile.min_rate is not None:
         schedule["minChargingRate"] = round(profile.min_rate, 1)
+    return schedule
+
+
+def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
+    """A 1.6 csChargingProfiles object."""
     payload: dict[str, Any] = {
         "chargingProfileId": profile.id,
         "stackLevel": profile.stack_level,
         "chargingProfilePurpose": PURPOSE[profile.purpose],
         "chargingProfileKind": profile.kind.value,
-        "chargingSchedule": schedule,
+        "chargingSchedule": schedule_payload(profile),
     }
     if profile.recurrency:
         payload["recurrencyKind"] = profile.recurrency
@@ -256,12 +261,12 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
             return Call("CancelReservation", {"reservationId": reservation_id})
         case UpdateFirmware():
             payload = {"location": command.location, "retrieveDate": time_text(command.retrieve_at)}
-            _add_retries(payload, command.retries, command.retry_interval_s)
+            add_retries(payload, command.retries, command.retry_interval_s)
             # 1.6 answers an empty UpdateFirmware.conf: receiving it means accepted.
             return Call("UpdateFirmware", payload, decode=_accepted_without_status)
         case UploadDiagnostics():
             payload = {"location": command.location}
-            _add_retries(payload, command.retries, command.retry_interval_s)
+            add_retries(payload, command.retries, command.retry_interval_s)
             if command.start is not None:
                 payload["startTime"] = time_text(command.start)
             if command.stop is not None:
@@ -291,7 +296,8 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
     return not_supported(type(command).__name__)
 
 
-def _add_retries(payload: dict[str, Any], retries: int | None, interval: int | None) -> None:
+def add_retries(payload: dict[str, Any], retries: int | None, interval: int | None) -> None:
+    """Add the optional retry fields of a firmware or diagnostics request (same in 2.x)."""
     if retries is not None:
         payload["retries"] = retries
     if interval is not None:

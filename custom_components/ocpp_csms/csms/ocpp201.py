@@ -12,7 +12,7 @@ import itertools
 import logging
 from typing import Any
 
-from .adapter import StationAdapter
+from .adapter import StationAdapter, config_flag, config_integer, config_words
 from .commands import Call, Command, CommandResult, GetBaseReport
 from .events import (
     EvseUpdated,
@@ -77,19 +77,8 @@ def derive_status(evse: Evse) -> ConnectorStatus:
 REPORT_TIMEOUT_S = 60.0
 
 
-def _true(value: str | None) -> bool:
-    return (value or "").strip().lower() == "true"
-
-
-def _integer(value: str | None) -> int | None:
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def _words(value: str | None) -> tuple[str, ...]:
-    return tuple(word.strip() for word in (value or "").split(",") if word.strip())
+def _enabled(value: str | None) -> bool:
+    return config_flag(value) is True
 
 
 def capabilities_from(configuration: dict[str, str | None], read_only: set[str]) -> Capabilities:
@@ -100,7 +89,7 @@ def capabilities_from(configuration: dict[str, str | None], read_only: set[str])
         ("LocalAuthListCtrlr", "LocalAuthListManagement"),
         ("ReservationCtrlr", "Reservation"),
     ):
-        if _true(configuration.get(f"{controller}/Enabled")) or _true(
+        if _enabled(configuration.get(f"{controller}/Enabled")) or _enabled(
             configuration.get(f"{controller}/Available")
         ):
             features.add(feature)
@@ -114,12 +103,14 @@ def capabilities_from(configuration: dict[str, str | None], read_only: set[str])
     return Capabilities(
         features=frozenset(features),
         number_of_evses=len(evses) or None,
-        charging_rate_units=frozenset(_words(configuration.get("SmartChargingCtrlr/RateUnit"))),
-        max_stack_level=_integer(configuration.get("SmartChargingCtrlr/ProfileStackLevel")),
-        local_list_enabled=None if local_list is None else _true(local_list),
-        local_list_max_length=_integer(configuration.get("LocalAuthListCtrlr/Entries")),
-        meter_measurands=_words(configuration.get(measurands_key)),
-        meter_interval_s=_integer(configuration.get("SampledDataCtrlr/TxUpdatedInterval")),
+        charging_rate_units=frozenset(
+            config_words(configuration.get("SmartChargingCtrlr/RateUnit"))
+        ),
+        max_stack_level=config_integer(configuration.get("SmartChargingCtrlr/ProfileStackLevel")),
+        local_list_enabled=config_flag(local_list),
+        local_list_max_length=config_integer(configuration.get("LocalAuthListCtrlr/Entries")),
+        meter_measurands=config_words(configuration.get(measurands_key)),
+        meter_interval_s=config_integer(configuration.get("SampledDataCtrlr/TxUpdatedInterval")),
         meter_settings_writable=measurands_key in configuration and measurands_key not in read_only,
     )
 

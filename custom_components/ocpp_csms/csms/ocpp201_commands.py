@@ -42,6 +42,7 @@ from .commands import (
     not_supported,
     status_result,
 )
+from .ocpp16_commands import add_retries, schedule_payload
 from .station import Station
 
 PURPOSE = {
@@ -126,27 +127,12 @@ def parse_variable_name(name: str) -> tuple[dict[str, Any], dict[str, Any]] | No
 
 def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
     """A 2.x chargingProfile object."""
-    schedule: dict[str, Any] = {
-        "id": profile.id,
-        "chargingRateUnit": profile.unit,
-        "chargingSchedulePeriod": [
-            {"startPeriod": period.start_s, "limit": round(period.limit, 1)}
-            | ({"numberPhases": period.number_phases} if period.number_phases else {})
-            for period in profile.periods
-        ],
-    }
-    if profile.duration_s is not None:
-        schedule["duration"] = profile.duration_s
-    if profile.start_schedule is not None:
-        schedule["startSchedule"] = time_text(profile.start_schedule)
-    if profile.min_rate is not None:
-        schedule["minChargingRate"] = round(profile.min_rate, 1)
     payload: dict[str, Any] = {
         "id": profile.id,
         "stackLevel": profile.stack_level,
         "chargingProfilePurpose": PURPOSE[profile.purpose],
         "chargingProfileKind": profile.kind.value,
-        "chargingSchedule": [schedule],
+        "chargingSchedule": [{"id": profile.id, **schedule_payload(profile)}],
     }
     if profile.recurrency:
         payload["recurrencyKind"] = profile.recurrency
@@ -342,7 +328,7 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
                     "retrieveDateTime": time_text(command.retrieve_at),
                 },
             }
-            _add_retries(payload, command.retries, command.retry_interval_s)
+            add_retries(payload, command.retries, command.retry_interval_s)
             return Call("UpdateFirmware", payload, frozenset({"Accepted", "AcceptedCanceled"}))
         case UploadDiagnostics():
             log: dict[str, Any] = {"remoteLocation": command.location}
@@ -351,7 +337,7 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
             if command.stop is not None:
                 log["latestTimestamp"] = time_text(command.stop)
             payload = {"log": log, "logType": "DiagnosticsLog", "requestId": command.request_id}
-            _add_retries(payload, command.retries, command.retry_interval_s)
+            add_retries(payload, command.retries, command.retry_interval_s)
             return Call(
                 "GetLog",
                 payload,
@@ -377,13 +363,6 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
         case GetConfiguration():
             return not_supported("read the whole configuration with a base report")
     return not_supported(type(command).__name__)
-
-
-def _add_retries(payload: dict[str, Any], retries: int | None, interval: int | None) -> None:
-    if retries is not None:
-        payload["retries"] = retries
-    if interval is not None:
-        payload["retryInterval"] = interval
 
 
 def _read_variables(answer: dict[str, Any], station: Station) -> CommandResult:

@@ -1,0 +1,150 @@
+"""What every simulated charger has: its state, its answers, and its actions.
+
+A simulated charger boots, reports status and meter values, runs sessions, and
+answers the central system's commands as a real charger would: remote start and stop
+start and stop sessions, charging profiles cap the power it draws, a trigger sends
+what was asked for. `answers` makes it refuse a command (action -> status), for tests
+and for trying failure paths by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+
+VOLTAGE_V = 230.0
+
+
+def now_text() -> str:
+    """The current time as OCPP writes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SimulatedCharger:
+    """What every simulated charger knows about itself and has been told."""
+
+    vendor = "OCPP CSMS Simulator"
+    model = "SimCharger"
+    serial_number = "SIM-0001"
+    firmware_version = "1.0.0"
+
+    def __init__(self, *args: Any, connectors: int = 1, phases: int = 3, **kwargs: Any) -> None:
+        """Start idle: no session, registers at zero; the base takes (id, connection)."""
+        super().__init__(*args, **kwargs)
+        self.boot_statuses: list[str] = []
+        self.interval = 60
+        self.connectors = connectors
+        self.phases = phases
+        self.energy_wh = dict.fromkeys(range(1, connectors + 1), 0.0)
+        self.transactions: dict[int, str] = {}
+        # action -> the status to answer instead of accepting
+        self.answers: dict[str, str] = {}
+        # Every command received, as (action, payload in snake case), for tests.
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.profiles: list[dict[str, Any]] = []
+        self.limit_a: float | None = None
+        self.configuration: dict[str, str] = {}
+
+    async def call(self, payload: Any, **kwargs: Any) -> Any:
+        """Send a CALL (the ChargePoint base class provides it)."""
+        return await super().call(payload, **kwargs)  # type: ignore[misc]
+
+    def _answer(self, action: str, payload: dict[str, Any], accepted: str = "Accepted") -> str:
+        self.received.append((action, payload))
+        return self.answers.get(action, accepted)
+
+    async def _detached(self, work: Any) -> None:
+        """Follow-up work after answering (nobody awaits it): a closing socket is fine."""
+        with contextlib.suppress(ConnectionClosed, TimeoutError):
+            await work
+
+    # -- what a charger does ------------------------------------------------------------
+
+    def _boot_payload(self) -> Any:
+        raise NotImplementedError
+
+    def _heartbeat_payload(self) -> Any:
+        raise NotImplementedError
+
+    async def boot(self) -> str:
+        """Send a BootNotification; returns the status answered."""
+        response = await self.call(self._boot_payload())
+        self.boot_statuses.append(str(response.status))
+        self.interval = int(response.interval) or self.interval
+        return str(response.status)
+
+    async def heartbeat(self) -> Any:
+        """Send a Heartbeat."""
+        return await self.call(self._heartbeat_payload())
+
+    def power_w(self, connector: int, wanted_w: float = 11000.0) -> float:
+        """The power a session draws: what the car wants, capped by the current limit."""
+        if connector not in self.transactions:
+            return 0.0
+        if self.limit_a is not None:
+            wanted_w = min(wanted_w, self.limit_a * VOLTAGE_V * self.phases)
+        return wanted_w
+
+    def advance(self, connector: int, seconds: float, wanted_w: float = 11000.0) -> float:
+        """Let time pass: the register rises by what the session drew. Returns the power."""
+        power = self.power_w(connector, wanted_w)
+        self.energy_wh[connector] += power * seconds / 3600
+        return power
+
+    async def send_status(self, connector: int, status: str) -> None:
+        """Report a connector's status (1.6 words: Available, Preparing, Charging, ...)."""
+        raise NotImplementedError
+
+    async def start_session(self, connector: int = 1, id_tag: str = "SIMTAG") -> str:
+        """Start a session on a connector; returns its transaction id."""
+        raise NotImplementedError
+
+    async def send_meter_values(self, connector: int = 1, seconds: float = 60.0) -> None:
+        """Report meter values after `seconds` of charging."""
+        raise NotImplementedError
+
+    async def stop_session(self, connector: int = 1, reason: str = "Local") -> None:
+        """Stop the session on a connector."""
+        raise NotImplementedError
+
+    def _connector_of(self, transaction_id: Any) -> int | None:
+        for connector, running in self.transactions.items():
+            if str(running) == str(transaction_id):
+                return connector
+        return None
+
+    def _take_profile(self, profile: dict[str, Any]) -> None:
+        """Apply a profile's first limit (in A, or W converted) to the simulated power."""
+        self.profiles.append(profile)
+        schedule = profile.get("charging_schedule")
+        if isinstance(schedule, list):  # 2.x: a list of schedules
+            schedule = schedule[0]
+        if not schedule:
+            return
+        limit = float(schedule["charging_schedule_period"][0]["limit"])
+        unit = schedule.get("charging_rate_unit", "A")
+        self.limit_a = limit if unit == "A" else limit / (VOLTAGE_V * self.phases)
+
+    def _meter_sample(
+        self, connector: int, power: float, context: str | None = None
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def send_requested(self, message: str, connector: int | None) -> None:
+        """Send what a TriggerMessage asked for (all connectors when none is named)."""
+        connectors = [connector] if connector else list(self.energy_wh)
+        match message:
+            case "BootNotification":
+                await self._detached(self.boot())
+            case "StatusNotification":
+                for each in connectors:
+                    busy = "Charging" if each in self.transactions else "Available"
+                    await self._detached(self.send_status(each, busy))
+            case "MeterValues":
+                for each in connectors:
+                    await self._detached(self.send_meter_values(each, 0))
+            case "Heartbeat":
+                await self._detached(self.heartbeat())

@@ -1,0 +1,221 @@
+"""A simulated OCPP 1.6J charger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+
+from .base import VOLTAGE_V, SimulatedCharger, now_text
+
+
+class Charger16(SimulatedCharger, ChargePoint16):
+    """An OCPP 1.6J charger."""
+
+    def _boot_payload(self) -> Any:
+        return call16.BootNotification(
+            charge_point_vendor=self.vendor,
+            charge_point_model=self.model,
+            charge_point_serial_number=self.serial_number,
+            firmware_version=self.firmware_version,
+        )
+
+    def _heartbeat_payload(self) -> Any:
+        return call16.Heartbeat()
+
+    async def send_status(self, connector: int, status: str) -> None:
+        """Report a connector's status."""
+        await self.call(
+            call16.StatusNotification(
+                connector_id=connector, error_code="NoError", status=status, timestamp=now_text()
+            )
+        )
+
+    async def start_session(self, connector: int = 1, id_tag: str = "SIMTAG") -> str:
+        """Start a session (StartTransaction)."""
+        response = await self.call(
+            call16.StartTransaction(
+                connector_id=connector,
+                id_tag=id_tag,
+                meter_start=int(self.energy_wh[connector]),
+                timestamp=now_text(),
+            )
+        )
+        self.transactions[connector] = str(response.transaction_id)
+        await self.send_status(connector, "Charging")
+        return str(response.transaction_id)
+
+    def _meter_sample(
+        self, connector: int, power: float, context: str | None = None
+    ) -> dict[str, Any]:
+        current = power / (VOLTAGE_V * self.phases)
+        values = [
+            {
+                "value": f"{self.energy_wh[connector]:.0f}",
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "Wh",
+            },
+            {"value": f"{power:.0f}", "measurand": "Power.Active.Import", "unit": "W"},
+            *(
+                {
+                    "value": f"{current:.1f}",
+                    "measurand": "Current.Import",
+                    "phase": f"L{n}",
+                    "unit": "A",
+                }
+                for n in range(1, self.phases + 1)
+            ),
+            {"value": f"{VOLTAGE_V:.0f}", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
+        ]
+        if context:
+            for value in values:
+                value["context"] = context
+        return {"timestamp": now_text(), "sampled_value": values}
+
+    async def send_meter_values(self, connector: int = 1, seconds: float = 60.0) -> None:
+        """Report meter values (MeterValues)."""
+        power = self.advance(connector, seconds)
+        payload: dict[str, Any] = {
+            "connector_id": connector,
+            "meter_value": [self._meter_sample(connector, power)],
+        }
+        if connector in self.transactions:
+            payload["transaction_id"] = int(self.transactions[connector])
+        await self.call(call16.MeterValues(**payload))
+
+    async def stop_session(self, connector: int = 1, reason: str = "Local") -> None:
+        """Stop a session (StopTransaction)."""
+        transaction_id = self.transactions.pop(connector, None)
+        if transaction_id is None:
+            return
+        await self.call(
+            call16.StopTransaction(
+                transaction_id=int(transaction_id),
+                meter_stop=int(self.energy_wh[connector]),
+                timestamp=now_text(),
+                reason=reason,
+            )
+        )
+        await self.send_status(connector, "Finishing")
+
+    @on("RemoteStartTransaction")
+    def on_remote_start(self, id_tag: str, **payload: Any) -> Any:
+        """Accept a remote start (unless told not to)."""
+        return result16.RemoteStartTransaction(
+            self._answer("RemoteStartTransaction", {"id_tag": id_tag, **payload})
+        )
+
+    @after("RemoteStartTransaction")
+    async def after_remote_start(self, id_tag: str, **payload: Any) -> None:
+        """Start the session that was asked for."""
+        if self.answers.get("RemoteStartTransaction", "Accepted") == "Accepted":
+            if profile := payload.get("charging_profile"):
+                self._take_profile(profile)
+            await self._detached(self.start_session(payload.get("connector_id") or 1, id_tag))
+
+    @on("RemoteStopTransaction")
+    def on_remote_stop(self, transaction_id: int, **payload: Any) -> Any:
+        """Accept a remote stop of a running session."""
+        known = self._connector_of(transaction_id) is not None
+        status = self._answer(
+            "RemoteStopTransaction",
+            {"transaction_id": transaction_id},
+            "Accepted" if known else "Rejected",
+        )
+        return result16.RemoteStopTransaction(status)
+
+    @after("RemoteStopTransaction")
+    async def after_remote_stop(self, transaction_id: int, **payload: Any) -> None:
+        """Stop the session."""
+        connector = self._connector_of(transaction_id)
+        if (
+            connector is not None
+            and self.answers.get("RemoteStopTransaction", "Accepted") == "Accepted"
+        ):
+            await self._detached(self.stop_session(connector, "Remote"))
+
+    @on("SetChargingProfile")
+    def on_set_charging_profile(
+        self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any
+    ) -> Any:
+        """Take a profile: it caps the power drawn."""
+        status = self._answer(
+            "SetChargingProfile",
+            {"connector_id": connector_id, "cs_charging_profiles": cs_charging_profiles},
+        )
+        if status == "Accepted":
+            self._take_profile(cs_charging_profiles)
+        return result16.SetChargingProfile(status)
+
+    @on("ClearChargingProfile")
+    def on_clear_charging_profile(self, **payload: Any) -> Any:
+        """Drop every profile."""
+        self.profiles.clear()
+        self.limit_a = None
+        return result16.ClearChargingProfile(self._answer("ClearChargingProfile", payload))
+
+    @on("ChangeAvailability")
+    def on_change_availability(self, connector_id: int, type: str, **_: Any) -> Any:
+        """Become operative or inoperative."""
+        return result16.ChangeAvailability(
+            self._answer("ChangeAvailability", {"connector_id": connector_id, "type": type})
+        )
+
+    @after("ChangeAvailability")
+    async def after_change_availability(self, connector_id: int, type: str, **_: Any) -> None:
+        """Report the new status."""
+        if self.answers.get("ChangeAvailability", "Accepted") == "Accepted":
+            await self._detached(
+                self.send_status(
+                    connector_id, "Available" if type == "Operative" else "Unavailable"
+                )
+            )
+
+    @on("Reset")
+    def on_reset(self, type: str, **_: Any) -> Any:
+        """Accept a reset (the simulator does not really restart)."""
+        return result16.Reset(self._answer("Reset", {"type": type}))
+
+    @on("UnlockConnector")
+    def on_unlock(self, connector_id: int, **_: Any) -> Any:
+        """Release the cable."""
+        return result16.UnlockConnector(
+            self._answer("UnlockConnector", {"connector_id": connector_id}, "Unlocked")
+        )
+
+    @on("GetConfiguration")
+    def on_get_configuration(self, key: list[str] | None = None, **_: Any) -> Any:
+        """Report the configuration keys."""
+        self._answer("GetConfiguration", {"key": key})
+        keys = key or list(self.configuration)
+        return result16.GetConfiguration(
+            configuration_key=[
+                {"key": name, "readonly": False, "value": self.configuration[name]}
+                for name in keys
+                if name in self.configuration
+            ],
+            unknown_key=[name for name in keys if name not in self.configuration] or None,
+        )
+
+    @on("ChangeConfiguration")
+    def on_change_configuration(self, key: str, value: str, **_: Any) -> Any:
+        """Change a configuration key."""
+        status = self._answer("ChangeConfiguration", {"key": key, "value": value})
+        if status == "Accepted":
+            self.configuration[key] = value
+        return result16.ChangeConfiguration(status)
+
+    @on("TriggerMessage")
+    def on_trigger_message(self, requested_message: str, **payload: Any) -> Any:
+        """Accept a trigger."""
+        return result16.TriggerMessage(
+            self._answer("TriggerMessage", {"requested_message": requested_message, **payload})
+        )
+
+    @after("TriggerMessage")
+    async def after_trigger_message(self, requested_message: str, **payload: Any) -> None:
+        """Send what was asked for."""
+        await self.send_requested(requested_message, payload.get("connector_id"))

@@ -1,0 +1,306 @@
+"""Simulated OCPP 2.0.1 and 2.1 chargers (their messages match for all simulated here)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any
+
+from ocpp.routing import after, on
+from ocpp.v21 import ChargePoint as ChargePoint21
+from ocpp.v21 import call as call21
+from ocpp.v21 import call_result as result21
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+
+from .base import VOLTAGE_V, SimulatedCharger, now_text
+
+
+class _Charger2x(SimulatedCharger):
+    """The 2.0.1 and 2.1 chargers: their messages match for everything simulated."""
+
+    _call: Any
+    _result: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Start with no transaction sequence numbers used."""
+        super().__init__(*args, **kwargs)
+        self._seq = itertools.count()
+
+    def _boot_payload(self) -> Any:
+        return self._call.BootNotification(
+            charging_station={
+                "model": self.model,
+                "vendor_name": self.vendor,
+                "serial_number": self.serial_number,
+                "firmware_version": self.firmware_version,
+            },
+            reason="PowerUp",
+        )
+
+    def _heartbeat_payload(self) -> Any:
+        return self._call.Heartbeat()
+
+    async def send_status(self, connector: int, status: str) -> None:
+        """Report an EVSE's connector status (1.6 words are mapped to 2.x ones)."""
+        words = {"Preparing": "Occupied", "Charging": "Occupied", "SuspendedEV": "Occupied",
+                 "SuspendedEVSE": "Occupied", "Finishing": "Occupied"}  # fmt: skip
+        await self.call(
+            self._call.StatusNotification(
+                timestamp=now_text(),
+                connector_status=words.get(status, status),
+                evse_id=connector,
+                connector_id=1,
+            )
+        )
+
+    def _meter_sample(
+        self, connector: int, power: float, context: str | None = None
+    ) -> dict[str, Any]:
+        current = power / (VOLTAGE_V * self.phases)
+        values: list[dict[str, Any]] = [
+            {
+                "value": round(self.energy_wh[connector], 1),
+                "measurand": "Energy.Active.Import.Register",
+            },
+            {"value": round(power, 1), "measurand": "Power.Active.Import"},
+            *(
+                {"value": round(current, 1), "measurand": "Current.Import", "phase": f"L{n}"}
+                for n in range(1, self.phases + 1)
+            ),
+            {"value": VOLTAGE_V, "measurand": "Voltage", "phase": "L1-N"},
+        ]
+        if context:
+            for value in values:
+                value["context"] = context
+        return {"timestamp": now_text(), "sampled_value": values}
+
+    async def _transaction_event(
+        self, event_type: str, connector: int, trigger: str, **extra: Any
+    ) -> Any:
+        return await self.call(
+            self._call.TransactionEvent(
+                event_type=event_type,
+                timestamp=now_text(),
+                trigger_reason=trigger,
+                seq_no=next(self._seq),
+                evse={"id": connector, "connector_id": 1},
+                **extra,
+            )
+        )
+
+    async def start_session(self, connector: int = 1, id_tag: str = "SIMTAG") -> str:
+        """Start a session (TransactionEvent Started)."""
+        transaction_id = uuid.uuid4().hex[:16]
+        self.transactions[connector] = transaction_id
+        await self.send_status(connector, "Charging")
+        await self._transaction_event(
+            "Started",
+            connector,
+            "Authorized",
+            transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},
+            id_token={"id_token": id_tag, "type": "ISO14443"},
+            meter_value=[self._meter_sample(connector, 0, "Transaction.Begin")],
+        )
+        return transaction_id
+
+    async def send_meter_values(self, connector: int = 1, seconds: float = 60.0) -> None:
+        """Report meter values (in a TransactionEvent during a session)."""
+        power = self.advance(connector, seconds)
+        sample = self._meter_sample(connector, power)
+        if (transaction_id := self.transactions.get(connector)) is not None:
+            await self._transaction_event(
+                "Updated",
+                connector,
+                "MeterValuePeriodic",
+                transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},
+                meter_value=[sample],
+            )
+        else:
+            await self.call(self._call.MeterValues(evse_id=connector, meter_value=[sample]))
+
+    async def stop_session(self, connector: int = 1, reason: str = "Local") -> None:
+        """Stop a session (TransactionEvent Ended)."""
+        transaction_id = self.transactions.pop(connector, None)
+        if transaction_id is None:
+            return
+        await self._transaction_event(
+            "Ended",
+            connector,
+            "RemoteStop" if reason == "Remote" else "StopAuthorized",
+            transaction_info={
+                "transaction_id": transaction_id,
+                "stopped_reason": reason,
+                "charging_state": "EVConnected",
+            },
+            meter_value=[self._meter_sample(connector, 0, "Transaction.End")],
+        )
+
+    def _report_data(self) -> list[dict[str, Any]]:
+        reported = []
+        for name, value in self.configuration.items():
+            component, _, variable = name.partition("/")
+            reported.append(
+                {
+                    "component": {"name": component},
+                    "variable": {"name": variable},
+                    "variable_attribute": [{"type": "Actual", "value": value}],
+                }
+            )
+        return reported
+
+
+def _handlers_2x(result: Any) -> dict[str, Any]:
+    """The 2.x command handlers, bound to one version's call_result module."""
+
+    @on("RequestStartTransaction")
+    def on_request_start(
+        self: Any, id_token: dict[str, Any], remote_start_id: int, **payload: Any
+    ) -> Any:
+        return result.RequestStartTransaction(
+            status=self._answer("RequestStartTransaction", {"id_token": id_token, **payload})
+        )
+
+    @after("RequestStartTransaction")
+    async def after_request_start(
+        self: Any, id_token: dict[str, Any], remote_start_id: int, **payload: Any
+    ) -> None:
+        if self.answers.get("RequestStartTransaction", "Accepted") == "Accepted":
+            if profile := payload.get("charging_profile"):
+                self._take_profile(profile)
+            await self._detached(
+                self.start_session(payload.get("evse_id") or 1, id_token["id_token"])
+            )
+
+    @on("RequestStopTransaction")
+    def on_request_stop(self: Any, transaction_id: str, **_: Any) -> Any:
+        known = self._connector_of(transaction_id) is not None
+        return result.RequestStopTransaction(
+            status=self._answer(
+                "RequestStopTransaction",
+                {"transaction_id": transaction_id},
+                "Accepted" if known else "Rejected",
+            )
+        )
+
+    @after("RequestStopTransaction")
+    async def after_request_stop(self: Any, transaction_id: str, **_: Any) -> None:
+        connector = self._connector_of(transaction_id)
+        if (
+            connector is not None
+            and self.answers.get("RequestStopTransaction", "Accepted") == "Accepted"
+        ):
+            await self._detached(self.stop_session(connector, "Remote"))
+
+    @on("SetChargingProfile")
+    def on_set_charging_profile(
+        self: Any, evse_id: int, charging_profile: dict[str, Any], **_: Any
+    ) -> Any:
+        status = self._answer(
+            "SetChargingProfile", {"evse_id": evse_id, "charging_profile": charging_profile}
+        )
+        if status == "Accepted":
+            self._take_profile(charging_profile)
+        return result.SetChargingProfile(status=status)
+
+    @on("ClearChargingProfile")
+    def on_clear_charging_profile(self: Any, **payload: Any) -> Any:
+        self.profiles.clear()
+        self.limit_a = None
+        return result.ClearChargingProfile(status=self._answer("ClearChargingProfile", payload))
+
+    @on("ChangeAvailability")
+    def on_change_availability(self: Any, operational_status: str, **payload: Any) -> Any:
+        return result.ChangeAvailability(
+            status=self._answer(
+                "ChangeAvailability", {"operational_status": operational_status, **payload}
+            )
+        )
+
+    @on("Reset")
+    def on_reset(self: Any, type: str, **_: Any) -> Any:
+        return result.Reset(status=self._answer("Reset", {"type": type}))
+
+    @on("UnlockConnector")
+    def on_unlock(self: Any, evse_id: int, connector_id: int, **_: Any) -> Any:
+        return result.UnlockConnector(
+            status=self._answer("UnlockConnector", {"evse_id": evse_id}, "Unlocked")
+        )
+
+    @on("GetBaseReport")
+    def on_get_base_report(self: Any, request_id: int, report_base: str, **_: Any) -> Any:
+        return result.GetBaseReport(
+            status=self._answer("GetBaseReport", {"request_id": request_id})
+        )
+
+    @after("GetBaseReport")
+    async def after_get_base_report(self: Any, request_id: int, report_base: str, **_: Any) -> None:
+        if self.answers.get("GetBaseReport", "Accepted") == "Accepted":
+            await self._detached(
+                self.call(
+                    self._call.NotifyReport(
+                        request_id=request_id,
+                        generated_at=now_text(),
+                        seq_no=0,
+                        report_data=self._report_data() or None,
+                    )
+                )
+            )
+
+    @on("SetVariables")
+    def on_set_variables(self: Any, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        results = []
+        for item in set_variable_data:
+            name = f"{item['component']['name']}/{item['variable']['name']}"
+            status = self._answer("SetVariables", {"name": name, "value": item["attribute_value"]})
+            if status == "Accepted":
+                self.configuration[name] = item["attribute_value"]
+            results.append(
+                {
+                    "attribute_status": status,
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+            )
+        return result.SetVariables(set_variable_result=results)
+
+    @on("TriggerMessage")
+    def on_trigger_message(self: Any, requested_message: str, **payload: Any) -> Any:
+        return result.TriggerMessage(
+            status=self._answer(
+                "TriggerMessage", {"requested_message": requested_message, **payload}
+            )
+        )
+
+    @after("TriggerMessage")
+    async def after_trigger_message(self: Any, requested_message: str, **payload: Any) -> None:
+        await self.send_requested(requested_message, (payload.get("evse") or {}).get("id"))
+
+    return {
+        name: value
+        for name, value in locals().items()
+        if callable(value) and name.startswith(("on_", "after_"))
+    }
+
+
+Charger201 = type(
+    "Charger201",
+    (_Charger2x, ChargePoint201),
+    {
+        "__doc__": "An OCPP 2.0.1 charger.",
+        "_call": call201,
+        "_result": result201,
+        **_handlers_2x(result201),
+    },
+)
+Charger21 = type(
+    "Charger21",
+    (_Charger2x, ChargePoint21),
+    {
+        "__doc__": "An OCPP 2.1 charger.",
+        "_call": call21,
+        "_result": result21,
+        **_handlers_2x(result21),
+    },
+)
