@@ -96,6 +96,8 @@ async def bring_up(
     for charger_id, version in CHARGERS:
         command += ["--charger", f"{charger_id}:{version}"]
     command += ["--password", CHARGER_PASSWORD]
+    # Cars charge to 80 %, a simulated minute every 5 s, then the next car comes.
+    command += ["--scenario", "charge", "--interval", "5", "--speed", "12", "--idle", "30"]
     simulator = await asyncio.create_subprocess_exec(*command, cwd=ROOT)
     say(f"Home Assistant is ready: {HA_URL}")
     say(f"log in as '{login.username}' with password '{login.password}'")

@@ -1,11 +1,12 @@
 """Run simulated chargers against a central system until interrupted.
 
-    python -m simulator --url ws://127.0.0.1:9000 --charger DEV-1:ocpp1.6 --charger DEV-2:ocpp2.0.1
+    scripts/simulate --url ws://127.0.0.1:9000 --charger DEV-1:ocpp1.6 --charger DEV-2:ocpp2.0.1
+    scripts/simulate --count 10 --version mix --scenario random --speed 60
 
 Each charger connects, boots until it is accepted (waiting as long as the central
-system says while it is Pending or Rejected), sends heartbeats, and reconnects with a
-growing back-off when the connection is lost. SIGINT and SIGTERM stop every charger
-cleanly.
+system says while it is Pending or Rejected), plays its scenario on every connector,
+sends heartbeats, answers the central system's commands, and reconnects with a growing
+back-off when the connection is lost. SIGINT and SIGTERM stop every charger cleanly.
 """
 
 from __future__ import annotations
@@ -13,44 +14,69 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import logging
+import random
 import signal
+from typing import Any
 
 from .connection import connected_charger
+from .scenario import KINDS, ScenarioSettings, run_connector
 
 _LOGGER = logging.getLogger("simulator")
+VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 
 
 def _parse_charger(text: str) -> tuple[str, str]:
     charger_id, _, version = text.partition(":")
     version = version or "ocpp1.6"
-    if not charger_id or version not in ("ocpp1.6", "ocpp2.0.1", "ocpp2.1"):
-        raise argparse.ArgumentTypeError(f"expected ID[:ocpp1.6|ocpp2.0.1|ocpp2.1], got {text!r}")
+    if not charger_id or version not in VERSIONS:
+        raise argparse.ArgumentTypeError(f"expected ID[:{'|'.join(VERSIONS)}], got {text!r}")
     return charger_id, version
 
 
-async def run_charger(url: str, charger_id: str, version: str, password: str | None) -> None:
-    """Keep one charger connected and accepted until cancelled."""
+def chargers_to_run(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The (id, version) pairs the command line asks for."""
+    chargers = list(args.charger)
+    versions = VERSIONS[:2] if args.version == "mix" else (args.version,)
+    cycle = itertools.cycle(versions)
+    chargers += [(f"{args.id_prefix}{n:03d}", next(cycle)) for n in range(1, args.count + 1)]
+    return chargers or [("SIM-001", "ocpp1.6")]
+
+
+async def _wait_until_accepted(charger: Any, charger_id: str) -> None:
+    while (status := await charger.boot()) != "Accepted":
+        _LOGGER.info("%s: boot %s; next try in %s s", charger_id, status, charger.interval)
+        # A trigger from the central system may accept it sooner.
+        for _ in range(charger.interval):
+            await asyncio.sleep(1)
+            if charger.boot_statuses[-1] == "Accepted":
+                return
+
+
+async def run_charger(
+    args: argparse.Namespace, charger_id: str, version: str, settings: ScenarioSettings
+) -> None:
+    """Keep one charger connected, accepted and playing its scenario until cancelled."""
     backoff = 1.0
+    options = {
+        "connectors": args.connectors,
+        "phases": args.phases,
+        "max_current_a": args.max_current,
+    }
+    rng = random.Random(charger_id)
     while True:
         try:
-            async with connected_charger(url, charger_id, version, password=password) as charger:
+            async with connected_charger(
+                args.url, charger_id, version, password=args.password, charger_options=options
+            ) as charger:
                 backoff = 1.0
-                while (status := await charger.boot()) != "Accepted":
-                    _LOGGER.info(
-                        "%s: boot %s; next try in %s s", charger_id, status, charger.interval
-                    )
-                    # A trigger from the central system may accept it sooner.
-                    for _ in range(charger.interval):
-                        await asyncio.sleep(1)
-                        if charger.boot_statuses[-1] == "Accepted":
-                            break
-                    if charger.boot_statuses[-1] == "Accepted":
-                        break
+                await _wait_until_accepted(charger, charger_id)
                 _LOGGER.info("%s: accepted (%s)", charger_id, version)
-                while True:
-                    await asyncio.sleep(charger.interval)
-                    await charger.heartbeat()
+                async with asyncio.TaskGroup() as tasks:
+                    for connector in range(1, args.connectors + 1):
+                        tasks.create_task(run_connector(charger, connector, settings, rng))
+                    tasks.create_task(_heartbeats(charger))
         except asyncio.CancelledError:
             raise
         except Exception as err:  # any failure means: reconnect later
@@ -61,16 +87,31 @@ async def run_charger(url: str, charger_id: str, version: str, password: str | N
             backoff = min(backoff * 2, 60.0)
 
 
+async def _heartbeats(charger: Any) -> None:
+    while True:
+        await asyncio.sleep(charger.interval)
+        await charger.heartbeat()
+
+
 async def main(args: argparse.Namespace) -> None:
     """Run every charger until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    settings = ScenarioSettings(
+        kind=args.scenario,
+        interval_s=args.interval,
+        speed=args.speed,
+        target_soc=args.target_soc,
+        idle_s=args.idle,
+        tag=args.tag,
+    )
     tasks = [
-        asyncio.create_task(run_charger(args.url, charger_id, version, args.password))
-        for charger_id, version in args.charger
+        asyncio.create_task(run_charger(args, charger_id, version, settings))
+        for charger_id, version in chargers_to_run(args)
     ]
+    _LOGGER.info("running %d charger(s), scenario %s", len(tasks), args.scenario)
     await stop.wait()
     _LOGGER.info("stopping %d charger(s)", len(tasks))
     for task in tasks:
@@ -79,25 +120,34 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parse = argparse.ArgumentParser(prog="simulate", description=__doc__.split("\n\n")[0])
+    add = parse.add_argument
+    add("--url", default="ws://127.0.0.1:9000", help="central system URL, without the charger id")
+    add("--charger", action="append", type=_parse_charger, default=[], metavar="ID[:VERSION]",
+        help="a charger to simulate; repeat for more")  # fmt: skip
+    add("--count", type=int, default=0, help="also simulate this many numbered chargers")
+    add("--id-prefix", default="SIM-", help="id prefix of the numbered chargers")
+    add("--version", default="ocpp1.6", choices=(*VERSIONS, "mix"),
+        help="version of the numbered chargers (mix: 1.6 and 2.0.1 alternately)")  # fmt: skip
+    add("--connectors", type=int, default=1, help="connectors per charger")
+    add("--phases", type=int, default=3, choices=(1, 3), help="phases the chargers use")
+    add("--max-current", type=float, default=16.0, help="the chargers' maximum current (A)")
+    add("--scenario", default="charge", choices=KINDS, help="what the cars do")
+    add("--interval", type=float, default=10.0, help="seconds between meter values")
+    add("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    add("--target-soc", type=float, default=80.0, help="state of charge (%%) a car leaves at")
+    add("--idle", type=float, default=60.0, help="seconds a connector rests between cars")
+    add("--tag", default="SIMTAG", help="the tag cars start sessions with")
+    add("--password", help="Basic Auth password for every charger")
+    add("-v", "--verbose", action="store_true", help="log every OCPP message")
+    return parse
+
+
 def cli() -> None:
     """Parse the command line and run."""
-    parser = argparse.ArgumentParser(prog="simulate", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--url", default="ws://127.0.0.1:9000", help="central system URL, without the charger id"
-    )
-    parser.add_argument(
-        "--charger",
-        action="append",
-        type=_parse_charger,
-        default=[],
-        metavar="ID[:VERSION]",
-        help="a charger to simulate, repeatable; VERSION: ocpp1.6 (default), ocpp2.0.1, ocpp2.1",
-    )
-    parser.add_argument("--password", help="Basic Auth password for every charger")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every OCPP message")
-    args = parser.parse_args()
-    if not args.charger:
-        args.charger = [("SIM-1", "ocpp1.6")]
+    args = parser().parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("ocpp").setLevel(logging.INFO if args.verbose else logging.WARNING)
     asyncio.run(main(args))

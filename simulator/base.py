@@ -13,14 +13,19 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from websockets.exceptions import ConnectionClosed
 
 VOLTAGE_V = 230.0
 
 
 def now_text() -> str:
-    """The current time as OCPP writes it."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as OCPP writes it, to the millisecond.
+
+    Whole seconds would make two sessions that an accelerated clock starts within one
+    second look like a charger sending the same StartTransaction twice.
+    """
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class SimulatedCharger:
@@ -31,7 +36,16 @@ class SimulatedCharger:
     serial_number = "SIM-0001"
     firmware_version = "1.0.0"
 
-    def __init__(self, *args: Any, connectors: int = 1, phases: int = 3, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        connectors: int = 1,
+        phases: int = 3,
+        max_current_a: float = 16.0,
+        battery_wh: float = 60000.0,
+        car_max_w: float = 11000.0,
+        **kwargs: Any,
+    ) -> None:
         """Start idle: no session, registers at zero; the base takes (id, connection)."""
         super().__init__(*args, **kwargs)
         self.boot_statuses: list[str] = []
@@ -39,6 +53,14 @@ class SimulatedCharger:
         self.connectors = connectors
         self.phases = phases
         self.energy_wh = dict.fromkeys(range(1, connectors + 1), 0.0)
+        # The car on each connector: its state of charge (%) and how much it can take.
+        self.soc = dict.fromkeys(range(1, connectors + 1), 20.0)
+        self.battery_wh = battery_wh
+        self.car_max_w = car_max_w
+        # What the charger's hardware allows; a charging profile may lower it.
+        self.max_current_a = max_current_a
+        self.firmware_version_installed = self.firmware_version
+        self.uploads: list[str] = []
         self.transactions: dict[int, str] = {}
         # action -> the status to answer instead of accepting
         self.answers: dict[str, str] = {}
@@ -80,18 +102,24 @@ class SimulatedCharger:
         """Send a Heartbeat."""
         return await self.call(self._heartbeat_payload())
 
-    def power_w(self, connector: int, wanted_w: float = 11000.0) -> float:
-        """The power a session draws: what the car wants, capped by the current limit."""
-        if connector not in self.transactions:
-            return 0.0
-        if self.limit_a is not None:
-            wanted_w = min(wanted_w, self.limit_a * VOLTAGE_V * self.phases)
-        return wanted_w
+    def offered_a(self) -> float:
+        """The current the charger offers the car: its maximum, or the profile's limit."""
+        if self.limit_a is None:
+            return self.max_current_a
+        return min(self.limit_a, self.max_current_a)
 
-    def advance(self, connector: int, seconds: float, wanted_w: float = 11000.0) -> float:
-        """Let time pass: the register rises by what the session drew. Returns the power."""
-        power = self.power_w(connector, wanted_w)
-        self.energy_wh[connector] += power * seconds / 3600
+    def power_w(self, connector: int) -> float:
+        """What a session draws: what the car takes, at most what is offered, none when full."""
+        if connector not in self.transactions or self.soc[connector] >= 100.0:
+            return 0.0
+        return min(self.car_max_w, self.offered_a() * VOLTAGE_V * self.phases)
+
+    def advance(self, connector: int, seconds: float) -> float:
+        """Let time pass: the register and the car's charge rise. Returns the power."""
+        power = self.power_w(connector)
+        energy = power * seconds / 3600
+        self.energy_wh[connector] += energy
+        self.soc[connector] = min(100.0, self.soc[connector] + energy / self.battery_wh * 100)
         return power
 
     async def send_status(self, connector: int, status: str) -> None:
@@ -132,6 +160,55 @@ class SimulatedCharger:
         self, connector: int, power: float, context: str | None = None
     ) -> dict[str, Any]:
         raise NotImplementedError
+
+    # -- firmware and diagnostics, over HTTP ---------------------------------------------
+
+    async def send_firmware_status(self, status: str, request_id: int | None) -> None:
+        """Report firmware progress (1.6 and 2.x spell it differently)."""
+        raise NotImplementedError
+
+    async def send_upload_status(self, status: str, request_id: int | None) -> None:
+        """Report diagnostics-upload progress."""
+        raise NotImplementedError
+
+    async def update_firmware(self, location: str, request_id: int | None = None) -> None:
+        """Download firmware from `location` and 'install' it, reporting each step."""
+        await self.send_firmware_status("Downloading", request_id)
+        try:
+            async with aiohttp.ClientSession() as session, session.get(location) as response:
+                response.raise_for_status()
+                image = await response.read()
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            await self.send_firmware_status("DownloadFailed", request_id)
+            return
+        await self.send_firmware_status("Downloaded", request_id)
+        await self.send_firmware_status("Installing", request_id)
+        self.firmware_version_installed = f"{self.firmware_version}+{len(image)}b"
+        await self.send_firmware_status("Installed", request_id)
+
+    def diagnostics_file_name(self) -> str:
+        """The name of the diagnostics file this charger uploads."""
+        return f"{self.id}-diagnostics.txt"  # type: ignore[attr-defined]
+
+    async def upload_diagnostics(self, location: str, request_id: int | None = None) -> None:
+        """Upload a diagnostics file to `location` (HTTP POST, multipart), reporting it."""
+        await self.send_upload_status("Uploading", request_id)
+        form = aiohttp.FormData()
+        text = f"Simulated diagnostics of {self.id} at {now_text()}\n"  # type: ignore[attr-defined]
+        form.add_field("file", text.encode(), filename=self.diagnostics_file_name())
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(location, data=form) as response,
+            ):
+                response.raise_for_status()
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            await self.send_upload_status(self.upload_failed_status, request_id)
+            return
+        self.uploads.append(location)
+        await self.send_upload_status("Uploaded", request_id)
+
+    upload_failed_status = "UploadFailed"
 
     async def send_requested(self, message: str, connector: int | None) -> None:
         """Send what a TriggerMessage asked for (all connectors when none is named)."""

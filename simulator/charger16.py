@@ -69,7 +69,17 @@ class Charger16(SimulatedCharger, ChargePoint16):
                 for n in range(1, self.phases + 1)
             ),
             {"value": f"{VOLTAGE_V:.0f}", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
+            {"value": f"{self.offered_a():.1f}", "measurand": "Current.Offered", "unit": "A"},
         ]
+        if connector in self.transactions:
+            values.append(
+                {
+                    "value": f"{self.soc[connector]:.0f}",
+                    "measurand": "SoC",
+                    "location": "EV",
+                    "unit": "Percent",
+                }
+            )
         if context:
             for value in values:
                 value["context"] = context
@@ -185,6 +195,36 @@ class Charger16(SimulatedCharger, ChargePoint16):
         return result16.UnlockConnector(
             self._answer("UnlockConnector", {"connector_id": connector_id}, "Unlocked")
         )
+
+    async def send_firmware_status(self, status: str, request_id: int | None) -> None:
+        """Report firmware progress."""
+        await self.call(call16.FirmwareStatusNotification(status=status))
+
+    async def send_upload_status(self, status: str, request_id: int | None) -> None:
+        """Report diagnostics-upload progress."""
+        await self.call(call16.DiagnosticsStatusNotification(status=status))
+
+    @on("UpdateFirmware")
+    def on_update_firmware(self, location: str, retrieve_date: str, **payload: Any) -> Any:
+        """Accept a firmware update (1.6 answers nothing else)."""
+        self._answer("UpdateFirmware", {"location": location, **payload})
+        return result16.UpdateFirmware()
+
+    @after("UpdateFirmware")
+    async def after_update_firmware(self, location: str, **_: Any) -> None:
+        """Download and install it."""
+        await self._detached(self.update_firmware(location))
+
+    @on("GetDiagnostics")
+    def on_get_diagnostics(self, location: str, **payload: Any) -> Any:
+        """Accept a diagnostics upload, naming the file."""
+        self._answer("GetDiagnostics", {"location": location, **payload})
+        return result16.GetDiagnostics(file_name=self.diagnostics_file_name())
+
+    @after("GetDiagnostics")
+    async def after_get_diagnostics(self, location: str, **_: Any) -> None:
+        """Upload the file."""
+        await self._detached(self.upload_diagnostics(location))
 
     @on("GetConfiguration")
     def on_get_configuration(self, key: list[str] | None = None, **_: Any) -> Any:

@@ -70,11 +70,26 @@ class _Charger2x(SimulatedCharger):
                 for n in range(1, self.phases + 1)
             ),
             {"value": VOLTAGE_V, "measurand": "Voltage", "phase": "L1-N"},
+            {"value": round(self.offered_a(), 1), "measurand": "Current.Offered"},
         ]
+        if connector in self.transactions:
+            values.append(
+                {"value": round(self.soc[connector]), "measurand": "SoC", "location": "EV"}
+            )
         if context:
             for value in values:
                 value["context"] = context
         return {"timestamp": now_text(), "sampled_value": values}
+
+    upload_failed_status = "UploadFailure"
+
+    async def send_firmware_status(self, status: str, request_id: int | None) -> None:
+        """Report firmware progress."""
+        await self.call(self._call.FirmwareStatusNotification(status=status, request_id=request_id))
+
+    async def send_upload_status(self, status: str, request_id: int | None) -> None:
+        """Report log-upload progress."""
+        await self.call(self._call.LogStatusNotification(status=status, request_id=request_id))
 
     async def _transaction_event(
         self, event_type: str, connector: int, trigger: str, **extra: Any
@@ -247,6 +262,30 @@ def _handlers_2x(result: Any) -> dict[str, Any]:
                     )
                 )
             )
+
+    @on("UpdateFirmware")
+    def on_update_firmware(self: Any, request_id: int, firmware: dict[str, Any], **_: Any) -> Any:
+        status = self._answer("UpdateFirmware", {"request_id": request_id, "firmware": firmware})
+        return result.UpdateFirmware(status=status)
+
+    @after("UpdateFirmware")
+    async def after_update_firmware(
+        self: Any, request_id: int, firmware: dict[str, Any], **_: Any
+    ) -> None:
+        if self.answers.get("UpdateFirmware", "Accepted") == "Accepted":
+            await self._detached(self.update_firmware(firmware["location"], request_id))
+
+    @on("GetLog")
+    def on_get_log(self: Any, log: dict[str, Any], log_type: str, request_id: int, **_: Any) -> Any:
+        status = self._answer("GetLog", {"log": log, "request_id": request_id})
+        return result.GetLog(status=status, filename=self.diagnostics_file_name())
+
+    @after("GetLog")
+    async def after_get_log(
+        self: Any, log: dict[str, Any], log_type: str, request_id: int, **_: Any
+    ) -> None:
+        if self.answers.get("GetLog", "Accepted") == "Accepted":
+            await self._detached(self.upload_diagnostics(log["remote_location"], request_id))
 
     @on("SetVariables")
     def on_set_variables(self: Any, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
