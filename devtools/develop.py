@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import aiohttp
 
@@ -29,7 +30,7 @@ from .homeassistant import (
 )
 
 CONFIG_DIR = ROOT / "develop"
-HA_URL = "http://127.0.0.1:8123"
+HA_PORT = 8123
 CSMS_PORT = 9000
 CHARGERS = (("DEV-16", "ocpp1.6"), ("DEV-201", "ocpp2.0.1"))
 # Every simulated charger uses this password (OCPP security profile 1).
@@ -42,18 +43,18 @@ def say(message: str) -> None:
     print(f"[develop] {message}", flush=True)
 
 
-async def ensure_central_system(client: HomeAssistantClient) -> None:
-    """Create the central system on port 9000 unless it exists."""
+async def ensure_central_system(client: HomeAssistantClient, csms_port: int) -> None:
+    """Create the central system on `csms_port` unless it exists."""
     if await client.entries(DOMAIN):
         return
     flow = await client.start_flow(DOMAIN)
     result = await client.flow_step(
         flow["flow_id"],
-        {"host": "127.0.0.1", "port": CSMS_PORT, "unknown_chargers": "ask", "tls": False},
+        {"host": "127.0.0.1", "port": csms_port, "unknown_chargers": "ask", "tls": False},
     )
     if result.get("type") != "create_entry":
         raise HomeAssistantError(f"Could not create the central system: {result.get('errors')}")
-    say(f"created the central system on ws://127.0.0.1:{CSMS_PORT}")
+    say(f"created the central system on ws://127.0.0.1:{csms_port}")
 
 
 async def admit_waiting_chargers(client: HomeAssistantClient) -> None:
@@ -73,9 +74,9 @@ def port_taken(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def reset_state() -> None:
+def reset_state(config_dir: Path) -> None:
     """Forget everything Home Assistant stored; keep its configuration."""
-    for item in CONFIG_DIR.iterdir():
+    for item in config_dir.iterdir():
         if item.name == "configuration.yaml":
             continue
         if item.is_dir() and not item.is_symlink():
@@ -85,21 +86,21 @@ def reset_state() -> None:
 
 
 async def bring_up(
-    client: HomeAssistantClient, hass: asyncio.subprocess.Process, start_timeout: float
+    client: HomeAssistantClient, hass: asyncio.subprocess.Process, args: argparse.Namespace
 ) -> asyncio.subprocess.Process:
     """Wait for Home Assistant, onboard it, create the central system, start chargers."""
-    await client.wait_until_up(hass, timeout=start_timeout)
+    await client.wait_until_up(hass, timeout=args.start_timeout)
     login = Login()
     await client.onboard_or_login(login)
-    await ensure_central_system(client)
-    command = [sys.executable, "-m", "simulator", "--url", f"ws://127.0.0.1:{CSMS_PORT}"]
+    await ensure_central_system(client, args.csms_port)
+    command = [sys.executable, "-m", "simulator", "--url", f"ws://127.0.0.1:{args.csms_port}"]
     for charger_id, version in CHARGERS:
         command += ["--charger", f"{charger_id}:{version}"]
     command += ["--password", CHARGER_PASSWORD]
     # Cars charge to 80 %, a simulated minute every 5 s, then the next car comes.
     command += ["--scenario", "charge", "--interval", "5", "--speed", "12", "--idle", "30"]
     simulator = await asyncio.create_subprocess_exec(*command, cwd=ROOT)
-    say(f"Home Assistant is ready: {HA_URL}")
+    say(f"Home Assistant is ready: {client.base_url}")
     say(f"log in as '{login.username}' with password '{login.password}'")
     say("press Ctrl-C to stop")
     return simulator
@@ -107,9 +108,7 @@ async def bring_up(
 
 async def run(args: argparse.Namespace) -> int:
     """Run the main job until interrupted; returns the exit code."""
-    if args.reset and CONFIG_DIR.exists():
-        reset_state()
-    prepare_config(CONFIG_DIR)
+    config_dir: Path = args.config
     job = asyncio.current_task()
     assert job is not None
     loop = asyncio.get_running_loop()
@@ -123,17 +122,17 @@ async def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, interrupt)
 
-    for port in (8123, CSMS_PORT):
+    for port in (args.port, args.csms_port):
         if port_taken(port):
             say(f"port {port} on 127.0.0.1 is in use (is another main job running?)")
             return 1
-    say(f"starting Home Assistant (log: {CONFIG_DIR / 'home-assistant.log'})")
-    hass = await start_hass(CONFIG_DIR, CONFIG_DIR / "hass-output.log")
+    say(f"starting Home Assistant (log: {config_dir / 'home-assistant.log'})")
+    hass = await start_hass(config_dir, config_dir / "hass-output.log", args.port)
     simulator: asyncio.subprocess.Process | None = None
     try:
         async with aiohttp.ClientSession() as session:
-            client = HomeAssistantClient(session, HA_URL)
-            simulator = await bring_up(client, hass, args.start_timeout)
+            client = HomeAssistantClient(session, f"http://127.0.0.1:{args.port}")
+            simulator = await bring_up(client, hass, args)
             while hass.returncode is None:
                 await admit_waiting_chargers(client)
                 await asyncio.sleep(2)
@@ -160,7 +159,19 @@ def main() -> None:
     parser.add_argument(
         "--start-timeout", type=float, default=300, help="seconds to wait for Home Assistant"
     )
-    sys.exit(asyncio.run(run(parser.parse_args())))
+    parser.add_argument(
+        "--config", type=Path, default=CONFIG_DIR, help="Home Assistant config directory"
+    )
+    parser.add_argument("--port", type=int, default=HA_PORT, help="Home Assistant's HTTP port")
+    parser.add_argument(
+        "--csms-port", type=int, default=CSMS_PORT, help="the central system's port"
+    )
+    args = parser.parse_args()
+    # File work happens before the event loop starts.
+    if args.reset and args.config.exists():
+        reset_state(args.config)
+    prepare_config(args.config)
+    sys.exit(asyncio.run(run(args)))
 
 
 if __name__ == "__main__":

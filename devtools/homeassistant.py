@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ def prepare_config(config_dir: Path) -> None:
     radio stations from the internet; marking that step (and the two after it) done
     before the first start leaves only the user step, which `onboard_or_login` does.
     """
+    configuration = config_dir / "configuration.yaml"
+    if not configuration.exists():
+        config_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / "develop" / "configuration.yaml", configuration)
     storage = config_dir / ".storage"
     onboarding = storage / "onboarding"
     if not onboarding.exists():
@@ -61,10 +66,12 @@ def prepare_config(config_dir: Path) -> None:
     link.symlink_to(target, target_is_directory=True)
 
 
-async def start_hass(config_dir: Path, log_path: Path) -> asyncio.subprocess.Process:
-    """Start `hass -c config_dir`, its output going to `log_path`."""
+async def start_hass(
+    config_dir: Path, log_path: Path, port: int = 8123
+) -> asyncio.subprocess.Process:
+    """Start `hass -c config_dir` on 127.0.0.1:`port`, its output going to `log_path`."""
     log = log_path.open("ab")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OCPP_DEV_HA_PORT": str(port)}
     return await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("hass")),
         "-c",
@@ -187,6 +194,18 @@ class HomeAssistantClient:
         if result.get("type") != "create_entry":
             raise HomeAssistantError(f"Could not log in as {login.username}: {result}")
         await self._token_for(result["result"])
+
+    async def state(self, entity_id: str) -> dict[str, Any] | None:
+        """An entity's state as the REST API gives it, or None when it has none."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with self._session.get(
+            f"{self.base_url}/api/states/{entity_id}", headers=headers
+        ) as response:
+            if response.status == 404:
+                return None
+            response.raise_for_status()
+            found: dict[str, Any] = await response.json()
+            return found
 
     async def entries(self, domain: str) -> list[dict[str, Any]]:
         """The config entries of `domain`."""
