@@ -126,6 +126,18 @@ class SimulatedCharger:
         """Report a connector's status (1.6 words: Available, Preparing, Charging, ...)."""
         raise NotImplementedError
 
+    async def authorize(self, id_tag: str) -> str:
+        """Present a tag to the central system; returns its answer's status."""
+        raise NotImplementedError
+
+    async def reboot(self, reason: str) -> None:
+        """Restart after a reset: running sessions end, then the charger boots again."""
+        for connector in list(self.transactions):
+            await self.stop_session(connector, reason)
+        await self.boot()
+        for connector in self.energy_wh:
+            await self.send_status(connector, "Available")
+
     async def start_session(self, connector: int = 1, id_tag: str = "SIMTAG") -> str:
         """Start a session on a connector; returns its transaction id."""
         raise NotImplementedError

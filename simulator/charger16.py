@@ -34,6 +34,11 @@ class Charger16(SimulatedCharger, ChargePoint16):
             )
         )
 
+    async def authorize(self, id_tag: str) -> str:
+        """Present a tag (Authorize)."""
+        response = await self.call(call16.Authorize(id_tag=id_tag))
+        return str(response.id_tag_info["status"])
+
     async def start_session(self, connector: int = 1, id_tag: str = "SIMTAG") -> str:
         """Start a session (StartTransaction)."""
         response = await self.call(
@@ -186,8 +191,14 @@ class Charger16(SimulatedCharger, ChargePoint16):
 
     @on("Reset")
     def on_reset(self, type: str, **_: Any) -> Any:
-        """Accept a reset (the simulator does not really restart)."""
+        """Accept a reset."""
         return result16.Reset(self._answer("Reset", {"type": type}))
+
+    @after("Reset")
+    async def after_reset(self, type: str, **_: Any) -> None:
+        """Restart: sessions end, the charger boots again."""
+        if self.answers.get("Reset", "Accepted") == "Accepted":
+            await self._detached(self.reboot("HardReset" if type == "Hard" else "SoftReset"))
 
     @on("UnlockConnector")
     def on_unlock(self, connector_id: int, **_: Any) -> Any:

@@ -105,6 +105,13 @@ class _Charger2x(SimulatedCharger):
             )
         )
 
+    async def authorize(self, id_tag: str) -> str:
+        """Present a tag (Authorize)."""
+        response = await self.call(
+            self._call.Authorize(id_token={"id_token": id_tag, "type": "ISO14443"})
+        )
+        return str(response.id_token_info["status"])
+
     async def start_session(self, connector: int = 1, id_tag: str = "SIMTAG") -> str:
         """Start a session (TransactionEvent Started)."""
         transaction_id = uuid.uuid4().hex[:16]
@@ -166,8 +173,8 @@ class _Charger2x(SimulatedCharger):
         return reported
 
 
-def _handlers_2x(result: Any) -> dict[str, Any]:
-    """The 2.x command handlers, bound to one version's call_result module."""
+def _session_handlers_2x(result: Any) -> dict[str, Any]:
+    """The 2.x session and control handlers, bound to one version's call_result module."""
 
     @on("RequestStartTransaction")
     def on_request_start(
@@ -233,15 +240,38 @@ def _handlers_2x(result: Any) -> dict[str, Any]:
             )
         )
 
+    @after("ChangeAvailability")
+    async def after_change_availability(self: Any, operational_status: str, **payload: Any) -> None:
+        if self.answers.get("ChangeAvailability", "Accepted") == "Accepted":
+            status = "Available" if operational_status == "Operative" else "Unavailable"
+            evse = (payload.get("evse") or {}).get("id")
+            for connector in [evse] if evse else list(self.energy_wh):
+                await self._detached(self.send_status(connector, status))
+
     @on("Reset")
     def on_reset(self: Any, type: str, **_: Any) -> Any:
         return result.Reset(status=self._answer("Reset", {"type": type}))
+
+    @after("Reset")
+    async def after_reset(self: Any, type: str, **_: Any) -> None:
+        if self.answers.get("Reset", "Accepted") == "Accepted":
+            await self._detached(self.reboot("ImmediateReset"))
 
     @on("UnlockConnector")
     def on_unlock(self: Any, evse_id: int, connector_id: int, **_: Any) -> Any:
         return result.UnlockConnector(
             status=self._answer("UnlockConnector", {"evse_id": evse_id}, "Unlocked")
         )
+
+    return {
+        name: value
+        for name, value in locals().items()
+        if callable(value) and name.startswith(("on_", "after_"))
+    }
+
+
+def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
+    """The 2.x reporting, configuration, firmware and log handlers for one version."""
 
     @on("GetBaseReport")
     def on_get_base_report(self: Any, request_id: int, report_base: str, **_: Any) -> Any:
@@ -330,7 +360,8 @@ Charger201 = type(
         "__doc__": "An OCPP 2.0.1 charger.",
         "_call": call201,
         "_result": result201,
-        **_handlers_2x(result201),
+        **_session_handlers_2x(result201),
+        **_maintenance_handlers_2x(result201),
     },
 )
 Charger21 = type(
@@ -340,6 +371,7 @@ Charger21 = type(
         "__doc__": "An OCPP 2.1 charger.",
         "_call": call21,
         "_result": result21,
-        **_handlers_2x(result21),
+        **_session_handlers_2x(result21),
+        **_maintenance_handlers_2x(result21),
     },
 )

@@ -1,6 +1,7 @@
 """What a simulated charger's connectors do over time.
 
-- charge: a car plugs in, a session starts with the charger's tag, meter values follow
+- charge: a car plugs in, its tag is presented (refused: it leaves), a session starts
+  with the tag, meter values follow
   every `interval_s` until the car reaches `target_soc`, the car leaves, the connector
   rests for `idle_s`, and the next car comes;
 - remote: a car plugs in and waits for the central system to start the session
@@ -66,6 +67,8 @@ async def charge_one_car(
 ) -> None:
     """One car: plug in, charge (started here or remotely) to `target`, leave."""
     await charger.send_status(connector, "Preparing")
+    if kind == "charge" and await charger.authorize(settings.tag) != "Accepted":
+        return  # the tag was refused: the car leaves without charging
     if kind == "remote":
         while connector not in charger.transactions:  # noqa: ASYNC110 - a car checks now and then
             await asyncio.sleep(min(settings.interval_s, 1.0))

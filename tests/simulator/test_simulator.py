@@ -192,3 +192,44 @@ async def test_cli_runs_a_mixed_fleet_and_stops_cleanly(start_system: StartSyste
         output, _ = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 0, output.decode()
     assert b"stopping 2 charger(s)" in output
+
+
+@VERSIONS
+async def test_a_refused_tag_leaves_without_charging(
+    start_system: StartSystem, version: str
+) -> None:
+    from custom_components.ocpp_csms.csms.authorization import (
+        AuthorizationDecision,
+        AuthorizationStatus,
+    )
+    from tests.engine.test_messages_16 import FixedAuthorizer
+
+    running = await start_system()
+    running.directory.admit("SIM")
+    running.system.authorizer = FixedAuthorizer(AuthorizationDecision(AuthorizationStatus.BLOCKED))
+    async with charger(running.url, "SIM", version) as client:
+        await client.boot()
+        await charge_one_car(client, 1, FAST, "charge", 80.0)
+        assert not running.recorder.of_type(TransactionStarted)
+
+
+@VERSIONS
+async def test_reset_reboots(start_system: StartSystem, version: str) -> None:
+    """A reset ends the running session and the charger boots again."""
+    from custom_components.ocpp_csms.csms.commands import ChangeAvailability, Reset
+    from custom_components.ocpp_csms.csms.station import ConnectorStatus
+
+    running = await start_system()
+    running.directory.admit("SIM")
+    async with charger(running.url, "SIM", version) as client:
+        await client.boot()
+        await client.start_session(1)
+        assert (await running.system.execute("SIM", Reset(hard=True))).accepted
+        await wait_for(lambda: len(client.boot_statuses) == 2)
+        [ended] = running.recorder.of_type(TransactionEnded)
+        assert ended.transaction.stop_reason in ("HardReset", "ImmediateReset")
+        station = running.system.stations["SIM"]
+        assert (
+            await running.system.execute("SIM", ChangeAvailability(1, operative=False))
+        ).accepted
+        await wait_for(lambda: station.evses[1].status is ConnectorStatus.UNAVAILABLE)
