@@ -31,6 +31,11 @@ def now_text() -> str:
 class SimulatedCharger:
     """What every simulated charger knows about itself and has been told."""
 
+    # Set by the ocpp library's ChargePoint (id) and by connected_charger (websocket);
+    # annotated only, so nothing here shadows the library's attributes or methods.
+    id: str
+    websocket: Any
+
     vendor = "OCPP CSMS Simulator"
     model = "SimCharger"
     serial_number = "SIM-0001"
@@ -200,13 +205,13 @@ class SimulatedCharger:
 
     def diagnostics_file_name(self) -> str:
         """The name of the diagnostics file this charger uploads."""
-        return f"{self.id}-diagnostics.txt"  # type: ignore[attr-defined]
+        return f"{self.id}-diagnostics.txt"
 
     async def upload_diagnostics(self, location: str, request_id: int | None = None) -> None:
         """Upload a diagnostics file to `location` (HTTP POST, multipart), reporting it."""
         await self.send_upload_status("Uploading", request_id)
         form = aiohttp.FormData()
-        text = f"Simulated diagnostics of {self.id} at {now_text()}\n"  # type: ignore[attr-defined]
+        text = f"Simulated diagnostics of {self.id} at {now_text()}\n"
         form.add_field("file", text.encode(), filename=self.diagnostics_file_name())
         try:
             async with (

@@ -50,7 +50,8 @@ async def connected_charger(
         charger: SimulatedCharger = CHARGER_CLASSES[negotiated](
             charger_id, websocket, response_timeout=response_timeout, **(charger_options or {})
         )
-        charger.websocket = websocket  # type: ignore[attr-defined]
+        charger.websocket = websocket
+        # start() is the ocpp library's receive loop (ChargePoint.start).
         runner = asyncio.create_task(charger.start())  # type: ignore[attr-defined]
         try:
             yield charger
