@@ -178,6 +178,14 @@ class SimulatedCharger:
     ) -> dict[str, Any]:
         raise NotImplementedError
 
+    def composite_schedule(self, duration: int) -> dict[str, Any]:
+        """What the charger will do: its current limit (or maximum) for the whole time."""
+        return {
+            "duration": duration,
+            "charging_rate_unit": "A",
+            "charging_schedule_period": [{"start_period": 0, "limit": self.offered_a()}],
+        }
+
     # -- firmware and diagnostics, over HTTP ---------------------------------------------
 
     async def send_firmware_status(self, status: str, request_id: int | None) -> None:

@@ -207,6 +207,42 @@ class Charger16(SimulatedCharger, ChargePoint16):
             self._answer("UnlockConnector", {"connector_id": connector_id}, "Unlocked")
         )
 
+    @on("ReserveNow")
+    def on_reserve_now(self, connector_id: int, reservation_id: int, **payload: Any) -> Any:
+        """Take a reservation."""
+        return result16.ReserveNow(
+            self._answer(
+                "ReserveNow",
+                {"connector_id": connector_id, "reservation_id": reservation_id, **payload},
+            )
+        )
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> Any:
+        """Cancel a reservation."""
+        return result16.CancelReservation(
+            self._answer("CancelReservation", {"reservation_id": reservation_id})
+        )
+
+    @on("DataTransfer")
+    def on_data_transfer(self, vendor_id: str, **payload: Any) -> Any:
+        """Answer a vendor message by echoing its data."""
+        status = self._answer("DataTransfer", {"vendor_id": vendor_id, **payload})
+        return result16.DataTransfer(status=status, data=payload.get("data"))
+
+    @on("GetCompositeSchedule")
+    def on_get_composite_schedule(self, connector_id: int, duration: int, **payload: Any) -> Any:
+        """Report the schedule the current limit makes."""
+        status = self._answer(
+            "GetCompositeSchedule", {"connector_id": connector_id, "duration": duration}
+        )
+        return result16.GetCompositeSchedule(
+            status=status,
+            connector_id=connector_id,
+            schedule_start=now_text(),
+            charging_schedule=self.composite_schedule(duration),
+        )
+
     async def send_firmware_status(self, status: str, request_id: int | None) -> None:
         """Report firmware progress."""
         await self.call(call16.FirmwareStatusNotification(status=status))

@@ -317,6 +317,47 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
         if self.answers.get("GetLog", "Accepted") == "Accepted":
             await self._detached(self.upload_diagnostics(log["remote_location"], request_id))
 
+    @on("ReserveNow")
+    def on_reserve_now(self: Any, id: int, **payload: Any) -> Any:
+        return result.ReserveNow(status=self._answer("ReserveNow", {"id": id, **payload}))
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self: Any, reservation_id: int, **_: Any) -> Any:
+        return result.CancelReservation(
+            status=self._answer("CancelReservation", {"reservation_id": reservation_id})
+        )
+
+    @on("DataTransfer")
+    def on_data_transfer(self: Any, vendor_id: str, **payload: Any) -> Any:
+        status = self._answer("DataTransfer", {"vendor_id": vendor_id, **payload})
+        return result.DataTransfer(status=status, data=payload.get("data"))
+
+    @on("GetCompositeSchedule")
+    def on_get_composite_schedule(self: Any, duration: int, evse_id: int, **_: Any) -> Any:
+        status = self._answer("GetCompositeSchedule", {"duration": duration, "evse_id": evse_id})
+        schedule = self.composite_schedule(duration)
+        return result.GetCompositeSchedule(
+            status=status,
+            schedule={"evse_id": evse_id, "schedule_start": now_text(), **schedule},
+        )
+
+    @on("GetVariables")
+    def on_get_variables(self: Any, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        self._answer("GetVariables", {"get_variable_data": get_variable_data})
+        results = []
+        for item in get_variable_data:
+            name = f"{item['component']['name']}/{item['variable']['name']}"
+            known = name in self.configuration
+            results.append(
+                {
+                    "attribute_status": "Accepted" if known else "UnknownVariable",
+                    "attribute_value": self.configuration.get(name),
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+            )
+        return result.GetVariables(get_variable_result=results)
+
     @on("SetVariables")
     def on_set_variables(self: Any, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
         results = []

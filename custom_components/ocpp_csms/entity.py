@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
-from .const import DOMAIN
 from .csms.commands import Command, CommandResult
 from .csms.station import Evse, Station
 from .identifiers import charger_device_identifier, unique_id_for
@@ -87,16 +85,8 @@ class OcppEntity(Entity):
 
     def raise_unless_accepted(self, result: CommandResult) -> None:
         """Turn a result other than accepted into a translated error naming the charger."""
-        if result.accepted:
-            return
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key=f"command_{result.status.value}",
-            translation_placeholders={
-                "charger": self.hub.charger_name(self.station.id),
-                "detail": result.detail or "-",
-            },
-        )
+        if not result.accepted:
+            raise self.hub.command_error(self.station.id, result)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import discovery_flow
 from homeassistant.helpers import entity_registry as er
@@ -223,6 +224,24 @@ class CentralSystemHub:
     def max_current(self, charger_id: str) -> int:
         """The most current (A) the user lets this charger be set to."""
         return int(self._charger_setting(charger_id, CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A)
+
+    def command_error(self, charger_id: str, result: CommandResult) -> HomeAssistantError:
+        """The translated error for a command that was not accepted, naming the charger."""
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=f"command_{result.status.value}",
+            translation_placeholders={
+                "charger": self.charger_name(charger_id),
+                "detail": result.detail or "-",
+            },
+        )
+
+    def charger_for_device(self, identifiers: set[tuple[str, str]]) -> str | None:
+        """The id of the charger a device (by its identifiers) stands for, if it is ours."""
+        for charger_id in self._records:
+            if charger_device_identifier(self.entry.entry_id, charger_id) in identifiers:
+                return charger_id
+        return None
 
     async def execute(self, charger_id: str, command: Command) -> CommandResult:
         """Send a command to a charger (offline when the server is not running)."""

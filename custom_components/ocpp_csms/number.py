@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from homeassistant.components.number import (
     NumberDeviceClass,
@@ -18,22 +17,16 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import MIN_CURRENT_A
 from .csms.commands import (
-    ChargingProfile,
     CommandStatus,
-    ProfileKind,
     ProfilePurpose,
-    SchedulePeriod,
     SetChargingProfile,
 )
-from .csms.station import Measurand, Station
+from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .limits import limit_profile
 
 PARALLEL_UPDATES = 0
-
-NOMINAL_VOLTAGE_V = 230.0
-# Profile ids this integration owns, one per purpose, so a new limit replaces the old.
-LIMIT_PROFILE_ID = 1001
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,50 +60,6 @@ async def async_setup_entry(
 ) -> None:
     """Set up the current limit of every charger."""
     entry.runtime_data.register_platform(build_numbers, async_add_entities)
-
-
-def phase_count(station: Station) -> int:
-    """How many phases the charger uses, as its meter values show (1 when unknown)."""
-    phases = {
-        phase
-        for evse in station.evses.values()
-        for (measurand, phase), measurement in evse.measurements.items()
-        if measurand == Measurand.CURRENT_IMPORT
-        and phase in ("L1", "L2", "L3")
-        and measurement.value > 0.5
-    }
-    return max(len(phases), 1)
-
-
-def line_voltage(station: Station) -> float:
-    """The measured phase voltage, or the nominal 230 V."""
-    for evse in station.evses.values():
-        for phase in (None, "L1-N", "L1"):
-            value = evse.value(Measurand.VOLTAGE, phase)
-            if value is not None and 100 < value < 300:
-                return value
-    return NOMINAL_VOLTAGE_V
-
-
-def limit_profile(station: Station, amps: float, purpose: ProfilePurpose) -> ChargingProfile:
-    """A profile limiting the charger to `amps`, in the unit the charger accepts."""
-    capabilities = station.capabilities
-    units = capabilities.charging_rate_units if capabilities else frozenset()
-    limit: float
-    if units and "A" not in units:
-        # Only watts: convert with what the charger measures.
-        unit, limit = "W", float(round(amps * line_voltage(station) * phase_count(station)))
-    else:
-        unit, limit = "A", amps
-    return ChargingProfile(
-        id=LIMIT_PROFILE_ID,
-        stack_level=0,
-        purpose=purpose,
-        kind=ProfileKind.ABSOLUTE,
-        start_schedule=datetime.now(UTC).replace(microsecond=0),
-        unit=unit,
-        periods=(SchedulePeriod(0, limit),),
-    )
 
 
 class CurrentLimit(OcppEntity, RestoreNumber):

@@ -1,0 +1,474 @@
+"""Actions: every command a central system can send, addressed to a charger's device.
+
+Registered once in `async_setup`. Each action names its charger with a device id,
+checks its input, and returns or raises honestly: a charger that refuses, does not
+support the command, does not answer or is offline raises a translated error naming
+the charger; a wrong device or connector raises a validation error. No action ever
+falls back to "the first charger".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.service import async_register_admin_service
+
+from .const import DOMAIN, MAX_CURRENT_LIMIT_A
+from .csms.commands import (
+    CancelReservation,
+    ChangeAvailability,
+    ChargingProfile,
+    ClearChargingProfile,
+    Command,
+    CommandResult,
+    DataTransfer,
+    GetCompositeSchedule,
+    GetConfiguration,
+    ProfileKind,
+    ProfilePurpose,
+    RemoteStart,
+    RemoteStop,
+    ReserveNow,
+    Reset,
+    SchedulePeriod,
+    SetChargingProfile,
+    SetConfiguration,
+    TriggerMessage,
+    UnlockConnector,
+    UpdateFirmware,
+    UploadDiagnostics,
+)
+from .csms.station import Station
+from .hub import CentralSystemHub
+from .limits import limit_profile
+
+ATTR_DEVICE_ID = "device_id"
+ATTR_CONNECTOR = "connector"
+TRIGGERS = (
+    "BootNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+    "FirmwareStatusNotification",
+    "DiagnosticsStatusNotification",
+    "TransactionEvent",
+)
+_reservation_ids = itertools.count(int(datetime.now(UTC).timestamp()) % 1_000_000)
+
+_TARGET = {
+    vol.Required(ATTR_DEVICE_ID): cv.string,
+    vol.Optional(ATTR_CONNECTOR): vol.All(vol.Coerce(int), vol.Range(min=0, max=32)),
+}
+_PERIOD = vol.Schema(
+    {
+        vol.Required("start"): vol.All(vol.Coerce(int), vol.Range(min=0)),
+        vol.Required("limit"): vol.All(vol.Coerce(float), vol.Range(min=0)),
+        vol.Optional("phases"): vol.In((1, 2, 3)),
+    }
+)
+PROFILE_SCHEMA = vol.Schema(
+    {
+        vol.Required("id"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        vol.Optional("stack_level", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
+        vol.Required("purpose"): vol.In([purpose.value for purpose in ProfilePurpose]),
+        vol.Optional("kind", default="Relative"): vol.In([kind.value for kind in ProfileKind]),
+        vol.Optional("recurrency"): vol.In(("Daily", "Weekly")),
+        vol.Optional("unit", default="A"): vol.In(("A", "W")),
+        vol.Required("periods"): vol.All([_PERIOD], vol.Length(min=1)),
+        vol.Optional("start_schedule"): cv.datetime,
+        vol.Optional("duration"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        vol.Optional("valid_from"): cv.datetime,
+        vol.Optional("valid_to"): cv.datetime,
+        vol.Optional("transaction_id"): cv.string,
+        vol.Optional("min_rate"): vol.Coerce(float),
+    }
+)
+
+
+@dataclass(frozen=True)
+class _Target:
+    hub: CentralSystemHub
+    station: Station
+    connector: int | None
+
+
+def _resolve(hass: HomeAssistant, call: ServiceCall, *, allow_station: bool = False) -> _Target:
+    """The charger (and connector) an action is addressed to."""
+    device_id = call.data[ATTR_DEVICE_ID]
+    device = dr.async_get(hass).async_get(device_id)
+    if device is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_device",
+            translation_placeholders={"device_id": device_id},
+        )
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        hub: CentralSystemHub = entry.runtime_data
+        charger_id = hub.charger_for_device(device.identifiers)
+        if charger_id is not None and hub.system is not None:
+            station = hub.system.ensure_station(charger_id)
+            return _Target(hub, station, _connector(hub, station, call, allow_station))
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="not_a_charger",
+        translation_placeholders={"device": device.name_by_user or device.name or device_id},
+    )
+
+
+def _connector(
+    hub: CentralSystemHub, station: Station, call: ServiceCall, allow_station: bool
+) -> int | None:
+    connector: int | None = call.data.get(ATTR_CONNECTOR)
+    if connector is None:
+        return None
+    capabilities = station.capabilities
+    highest = (capabilities.number_of_evses if capabilities else None) or max(
+        (evse for evse in station.evses if evse > 0), default=None
+    )
+    lowest = 0 if allow_station else 1
+    if connector < lowest or (highest is not None and connector > highest):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_connector",
+            translation_placeholders={
+                "charger": hub.charger_name(station.id),
+                "connector": str(connector),
+                "count": str(highest or "?"),
+            },
+        )
+    return connector
+
+
+async def _send(target: _Target, command: Command) -> CommandResult:
+    result = await target.hub.execute(target.station.id, command)
+    if not result.accepted:
+        raise target.hub.command_error(target.station.id, result)
+    return result
+
+
+# -- the actions -------------------------------------------------------------------------
+
+
+async def _start_charging(hass: HomeAssistant, call: ServiceCall) -> None:
+    target = _resolve(hass, call)
+    profile = None
+    if (limit := call.data.get("current_limit")) is not None:
+        profile = limit_profile(target.station, limit, ProfilePurpose.TX, kind=ProfileKind.RELATIVE)
+    tag = call.data.get("tag") or target.hub.default_tag(target.station.id)
+    await _send(target, RemoteStart(tag, evse_id=target.connector, profile=profile))
+
+
+async def _stop_charging(hass: HomeAssistant, call: ServiceCall) -> None:
+    target = _resolve(hass, call)
+    evses = [
+        evse
+        for evse in target.station.evses.values()
+        if evse.transaction is not None and target.connector in (None, evse.id)
+    ]
+    if not evses:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="no_session",
+            translation_placeholders={"charger": target.hub.charger_name(target.station.id)},
+        )
+    for evse in evses:
+        assert evse.transaction is not None
+        await _send(target, RemoteStop(evse.transaction.id))
+
+
+async def _reset(hass: HomeAssistant, call: ServiceCall) -> None:
+    await _send(_resolve(hass, call), Reset(hard=call.data["type"] == "hard"))
+
+
+async def _unlock_connector(hass: HomeAssistant, call: ServiceCall) -> None:
+    target = _resolve(hass, call)
+    await _send(target, UnlockConnector(target.connector or 1))
+
+
+async def _set_availability(hass: HomeAssistant, call: ServiceCall) -> None:
+    target = _resolve(hass, call, allow_station=True)
+    await _send(target, ChangeAvailability(target.connector or 0, call.data["available"]))
+
+
+async def _set_charging_limit(hass: HomeAssistant, call: ServiceCall) -> None:
+    target = _resolve(hass, call, allow_station=True)
+    evse_id = target.connector or 0
+    purpose = ProfilePurpose.STATION_MAX if evse_id == 0 else ProfilePurpose.TX_DEFAULT
+    profile = limit_profile(
+        target.station,
+        call.data["limit"],
+        purpose,
+        unit=call.data["unit"],
+        duration_s=call.data.get("duration"),
+    )
+    await _send(target, SetChargingProfile(evse_id, profile))
+
+
+def _profile(data: dict[str, Any]) -> ChargingProfile:
+    return ChargingProfile(
+        id=data["id"],
+        stack_level=data["stack_level"],
+        purpose=ProfilePurpose(data["purpose"]),
+        kind=ProfileKind(data["kind"]),
+        recurrency=data.get("recurrency"),
+        unit=data["unit"],
+        periods=tuple(
+            SchedulePeriod(period["start"], period["limit"], period.get("phases"))
+            for period in data["periods"]
+        ),
+        start_schedule=data.get("start_schedule"),
+        duration_s=data.get("duration"),
+        valid_from=data.get("valid_from"),
+        valid_to=data.get("valid_to"),
+        transaction_id=data.get("transaction_id"),
+        min_rate=data.get("min_rate"),
+    )
+
+
+async def _set_charging_profile(hass: HomeAssistant, call: ServiceCall) -> None:
+    target = _resolve(hass, call, allow_station=True)
+    try:
+        data = PROFILE_SCHEMA(call.data["profile"])
+    except vol.Invalid as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_profile",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    await _send(target, SetChargingProfile(target.connector or 0, _profile(data)))
+
+
+async def _clear_charging_profile(hass: HomeAssistant, call: ServiceCall) -> None:
+    target = _resolve(hass, call, allow_station=True)
+    purpose = call.data.get("purpose")
+    await _send(
+        target,
+        ClearChargingProfile(
+            profile_id=call.data.get("profile_id"),
+            evse_id=target.connector,
+            purpose=ProfilePurpose(purpose) if purpose else None,
+            stack_level=call.data.get("stack_level"),
+        ),
+    )
+
+
+async def _get_composite_schedule(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    target = _resolve(hass, call, allow_station=True)
+    result = await _send(
+        target,
+        GetCompositeSchedule(target.connector or 0, call.data["duration"], call.data.get("unit")),
+    )
+    return dict(result.data)
+
+
+async def _get_configuration(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    target = _resolve(hass, call)
+    keys = tuple(call.data.get("keys") or ())
+    if not keys and target.station.version.is_2x:
+        # A 2.x charger reports everything in its base report, read after each boot.
+        return {
+            "configuration": {
+                name: {"value": value} for name, value in target.station.configuration.items()
+            },
+            "unknown_keys": [],
+        }
+    result = await _send(target, GetConfiguration(keys))
+    return dict(result.data)
+
+
+async def _set_configuration(hass: HomeAssistant, call: ServiceCall) -> None:
+    await _send(_resolve(hass, call), SetConfiguration(call.data["key"], call.data["value"]))
+
+
+async def _trigger_message(hass: HomeAssistant, call: ServiceCall) -> None:
+    target = _resolve(hass, call)
+    await _send(target, TriggerMessage(call.data["message"], target.connector))
+
+
+async def _data_transfer(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    target = _resolve(hass, call)
+    result = await _send(
+        target,
+        DataTransfer(call.data["vendor_id"], call.data.get("message_id"), call.data.get("data")),
+    )
+    return {"status": result.detail, "data": result.data.get("data")}
+
+
+async def _reserve_now(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    target = _resolve(hass, call)
+    reservation_id = call.data.get("reservation_id") or next(_reservation_ids)
+    expiry: datetime = call.data["expiry"]
+    if expiry.tzinfo is None:
+        expiry = expiry.replace(tzinfo=UTC)
+    await _send(
+        target,
+        ReserveNow(reservation_id, call.data["tag"], expiry, evse_id=target.connector),
+    )
+    return {"reservation_id": reservation_id}
+
+
+async def _cancel_reservation(hass: HomeAssistant, call: ServiceCall) -> None:
+    await _send(_resolve(hass, call), CancelReservation(call.data["reservation_id"]))
+
+
+async def _update_firmware(hass: HomeAssistant, call: ServiceCall) -> None:
+    target = _resolve(hass, call)
+    retrieve_at: datetime = call.data.get("retrieve_at") or datetime.now(UTC)
+    await _send(
+        target,
+        UpdateFirmware(
+            call.data["url"],
+            retrieve_at if retrieve_at.tzinfo else retrieve_at.replace(tzinfo=UTC),
+            retries=call.data.get("retries"),
+            retry_interval_s=call.data.get("retry_interval"),
+        ),
+    )
+
+
+async def _upload_diagnostics(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    target = _resolve(hass, call)
+    result = await _send(
+        target,
+        UploadDiagnostics(
+            call.data["url"], start=call.data.get("start"), stop=call.data.get("stop")
+        ),
+    )
+    return {"file_name": result.data.get("file_name")}
+
+
+type Handler = Callable[[HomeAssistant, ServiceCall], Awaitable[ServiceResponse | None]]
+
+
+@dataclass(frozen=True)
+class _Action:
+    handler: Handler
+    fields: dict[Any, Any]
+    admin: bool = False
+    response: SupportsResponse = SupportsResponse.NONE
+
+
+_ACTIONS: dict[str, _Action] = {
+    "start_charging": _Action(
+        _start_charging,
+        {
+            vol.Optional("tag"): vol.All(cv.string, vol.Length(min=1, max=36)),
+            vol.Optional("current_limit"): vol.All(
+                vol.Coerce(float), vol.Range(min=0, max=MAX_CURRENT_LIMIT_A)
+            ),
+        },
+    ),
+    "stop_charging": _Action(_stop_charging, {}),
+    "reset": _Action(
+        _reset, {vol.Optional("type", default="soft"): vol.In(("soft", "hard"))}, admin=True
+    ),
+    "unlock_connector": _Action(_unlock_connector, {}),
+    "set_availability": _Action(_set_availability, {vol.Required("available"): cv.boolean}),
+    "set_charging_limit": _Action(
+        _set_charging_limit,
+        {
+            vol.Required("limit"): vol.All(vol.Coerce(float), vol.Range(min=0)),
+            vol.Optional("unit", default="A"): vol.In(("A", "W")),
+            vol.Optional("duration"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        },
+    ),
+    "set_charging_profile": _Action(
+        _set_charging_profile, {vol.Required("profile"): dict}, admin=True
+    ),
+    "clear_charging_profile": _Action(
+        _clear_charging_profile,
+        {
+            vol.Optional("profile_id"): vol.Coerce(int),
+            vol.Optional("purpose"): vol.In([purpose.value for purpose in ProfilePurpose]),
+            vol.Optional("stack_level"): vol.Coerce(int),
+        },
+    ),
+    "get_composite_schedule": _Action(
+        _get_composite_schedule,
+        {
+            vol.Optional("duration", default=3600): vol.All(vol.Coerce(int), vol.Range(min=1)),
+            vol.Optional("unit"): vol.In(("A", "W")),
+        },
+        response=SupportsResponse.ONLY,
+    ),
+    "get_configuration": _Action(
+        _get_configuration,
+        {vol.Optional("keys"): vol.All(cv.ensure_list, [cv.string])},
+        response=SupportsResponse.ONLY,
+    ),
+    "set_configuration": _Action(
+        _set_configuration,
+        {vol.Required("key"): cv.string, vol.Required("value"): cv.string},
+        admin=True,
+    ),
+    "trigger_message": _Action(_trigger_message, {vol.Required("message"): vol.In(TRIGGERS)}),
+    "data_transfer": _Action(
+        _data_transfer,
+        {
+            vol.Required("vendor_id"): cv.string,
+            vol.Optional("message_id"): cv.string,
+            vol.Optional("data"): vol.Any(str, dict, list),
+        },
+        admin=True,
+        response=SupportsResponse.OPTIONAL,
+    ),
+    "reserve_now": _Action(
+        _reserve_now,
+        {
+            vol.Required("tag"): vol.All(cv.string, vol.Length(min=1, max=36)),
+            vol.Required("expiry"): cv.datetime,
+            vol.Optional("reservation_id"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        },
+        response=SupportsResponse.OPTIONAL,
+    ),
+    "cancel_reservation": _Action(
+        _cancel_reservation, {vol.Required("reservation_id"): vol.Coerce(int)}
+    ),
+    "update_firmware": _Action(
+        _update_firmware,
+        {
+            vol.Required("url"): cv.url,
+            vol.Optional("retrieve_at"): cv.datetime,
+            vol.Optional("retries"): vol.All(vol.Coerce(int), vol.Range(min=0)),
+            vol.Optional("retry_interval"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        },
+        admin=True,
+    ),
+    "upload_diagnostics": _Action(
+        _upload_diagnostics,
+        {
+            vol.Required("url"): cv.url,
+            vol.Optional("start"): cv.datetime,
+            vol.Optional("stop"): cv.datetime,
+        },
+        admin=True,
+        response=SupportsResponse.OPTIONAL,
+    ),
+}
+
+
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register every action once (from async_setup)."""
+    for name, action in _ACTIONS.items():
+        schema = vol.Schema({**_TARGET, **action.fields})
+
+        async def handle(call: ServiceCall, action: _Action = action) -> ServiceResponse:
+            response = await action.handler(hass, call)
+            return response if call.return_response else None
+
+        if action.admin:
+            async_register_admin_service(
+                hass, DOMAIN, name, handle, schema, supports_response=action.response
+            )
+        else:
+            hass.services.async_register(
+                DOMAIN, name, handle, schema, supports_response=action.response
+            )
