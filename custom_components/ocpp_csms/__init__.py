@@ -12,6 +12,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
+from .http import async_setup_http
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 from .services import async_setup_services
 
@@ -31,8 +32,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, for every central system."""
+    """Register the actions and the firmware / diagnostics file views once."""
     async_setup_services(hass)
+    async_setup_http(hass)
     return True
 
 

@@ -19,6 +19,7 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PASSWORD, CONF_PORT
@@ -26,6 +27,7 @@ from homeassistant.core import callback
 from homeassistant.helpers import selector
 
 from .const import (
+    CONF_BASE_URL,
     CONF_CERTFILE,
     CONF_CHARGER_ID,
     CONF_DEFAULT_TAG,
@@ -125,6 +127,12 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing discovered."""
         self._discovered: dict[str, Any] = {}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OcppCsmsOptionsFlow:
+        """Options of a central system."""
+        return OcppCsmsOptionsFlow()
 
     @classmethod
     @callback
@@ -333,6 +341,28 @@ def _charger_schema(default_name: str, suggested_password: str | None) -> vol.Sc
             **_charger_settings_schema(),
         }
     )
+
+
+class OcppCsmsOptionsFlow(OptionsFlow):
+    """Where chargers reach Home Assistant to fetch firmware and upload diagnostics."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the base URL (empty: Home Assistant's own network settings)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            url = (user_input.get(CONF_BASE_URL) or "").strip().rstrip("/")
+            if url and not url.startswith(("http://", "https://")):
+                errors[CONF_BASE_URL] = "invalid_url"
+            else:
+                return self.async_create_entry(data={CONF_BASE_URL: url} if url else {})
+        current = self.config_entry.options.get(CONF_BASE_URL)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=vol.Schema(
+                {vol.Optional(CONF_BASE_URL, description={"suggested_value": current}): str}
+            ),
+            errors=errors,
+        )
 
 
 class ChargerSubentryFlow(ConfigSubentryFlow):

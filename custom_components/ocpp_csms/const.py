@@ -27,3 +27,6 @@ DEFAULT_MAX_CURRENT_A: Final = 32
 # Below 6 A the IEC 61851 pilot signal cannot ask a car to charge.
 MIN_CURRENT_A: Final = 6
 MAX_CURRENT_LIMIT_A: Final = 80
+
+# Options of a central system.
+CONF_BASE_URL: Final = "base_url"  # where chargers reach Home Assistant for files

@@ -24,6 +24,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import discovery_flow
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.loader import async_get_integration
 
@@ -65,6 +66,7 @@ from .csms.events import (
 )
 from .csms.server import ServerSettings, build_ssl_context
 from .csms.station import Station
+from .http import EXCHANGE
 from .identifiers import (
     charger_device_identifier,
     charger_unique_id,
@@ -78,6 +80,16 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 type OcppCsmsConfigEntry = ConfigEntry[CentralSystemHub]
+
+# Firmware statuses (1.6, its security extension, 2.x) that end an update in failure.
+FIRMWARE_FAILED = frozenset(
+    {"DownloadFailed", "InstallationFailed", "InstallVerificationFailed", "InvalidSignature"}
+)
+# Diagnostics / log statuses after which the upload is over, one way or the other.
+UPLOAD_OVER = frozenset(
+    {"Uploaded", "UploadFailed", "UploadFailure", "PermissionDenied", "BadMessage",
+     "NotSupportedOperation"}
+)  # fmt: skip
 # Builds a platform's entities for a charger (evse_id None) or one of its EVSEs; the
 # hub adds those it has not added before.
 type EntityBuilder = Callable[[CentralSystemHub, Station, int | None], Iterable[OcppEntity]]
@@ -410,9 +422,7 @@ class CentralSystemHub:
             case TagPresented(station=station):
                 self._pass_event(station.id, event)
             case StationUpdated(station=station, changed=changed):
-                if "boot" in changed and (subentry_id := self._subentry_ids.get(station.id)):
-                    self._register_device(self.entry.subentries[subentry_id])
-                self._notify(station.id, None)
+                self._station_updated(station, changed)
             case StationConnected(station=station):
                 if station.id in self._offline_logged:
                     self._offline_logged.discard(station.id)
@@ -428,6 +438,45 @@ class CentralSystemHub:
             case StationAutoAdmitted(station=station):
                 _LOGGER.info("Admitting charger %s (accept-all policy)", station.id)
                 self._add_charger_subentry(station.id, station.id, None)
+
+    def _station_updated(self, station: Station, changed: frozenset[str]) -> None:
+        if "boot" in changed and (subentry_id := self._subentry_ids.get(station.id)):
+            self._register_device(self.entry.subentries[subentry_id])
+        if "firmware_status" in changed:
+            self._firmware_progress(station)
+        if "diagnostics_status" in changed and station.diagnostics_status in UPLOAD_OVER:
+            self._file_exchange_finish(station.id, "diagnostics")
+        self._notify(station.id, None)
+
+    def _file_exchange_finish(self, charger_id: str, kind: str) -> None:
+        if (exchange := self.hass.data.get(EXCHANGE)) is not None:
+            exchange.finish(charger_id, kind)
+
+    def _firmware_progress(self, station: Station) -> None:
+        """An update finished: close its download and say how it went (a repair if failed)."""
+        status = station.firmware_status
+        self.hass.bus.async_fire(
+            f"{DOMAIN}_firmware_status",
+            {"charger_id": station.id, "name": self.charger_name(station.id), "status": status},
+        )
+        issue_id = f"firmware_failed_{self.entry.entry_id}_{station.id}"
+        if status in FIRMWARE_FAILED:
+            self._file_exchange_finish(station.id, "firmware")
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="firmware_failed",
+                translation_placeholders={
+                    "charger": self.charger_name(station.id),
+                    "status": str(status),
+                },
+            )
+        elif status == "Installed":
+            self._file_exchange_finish(station.id, "firmware")
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     def _pass_event(self, charger_id: str, event: Event) -> None:
         for receive in tuple(self._event_subscribers.get(charger_id, ())):

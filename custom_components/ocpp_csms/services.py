@@ -20,9 +20,10 @@ from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, Supp
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.service import async_register_admin_service
 
-from .const import DOMAIN, MAX_CURRENT_LIMIT_A
+from .const import CONF_BASE_URL, DOMAIN, MAX_CURRENT_LIMIT_A
 from .csms.commands import (
     CancelReservation,
     ChangeAvailability,
@@ -48,6 +49,7 @@ from .csms.commands import (
     UploadDiagnostics,
 )
 from .csms.station import Station
+from .http import DIAGNOSTICS_URL, EXCHANGE, FIRMWARE_FOLDER, FIRMWARE_URL, firmware_path
 from .hub import CentralSystemHub
 from .limits import limit_profile
 
@@ -320,13 +322,43 @@ async def _cancel_reservation(hass: HomeAssistant, call: ServiceCall) -> None:
     await _send(_resolve(hass, call), CancelReservation(call.data["reservation_id"]))
 
 
+def _file_base_url(hass: HomeAssistant, hub: CentralSystemHub) -> str:
+    """Where chargers reach Home Assistant: the option, or Home Assistant's own URL."""
+    if override := hub.entry.options.get(CONF_BASE_URL):
+        return str(override).rstrip("/")
+    try:
+        # Chargers are on the local network: the internal URL first, never the cloud.
+        return get_url(hass, allow_cloud=False, prefer_external=False)
+    except NoURLAvailableError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="no_base_url"
+        ) from err
+
+
+async def _firmware_url(hass: HomeAssistant, call: ServiceCall, target: _Target) -> str:
+    if url := call.data.get("url"):
+        return str(url)
+    name = call.data.get("file")
+    path = await hass.async_add_executor_job(firmware_path, hass, name or "")
+    if path is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="firmware_not_found",
+            translation_placeholders={"file": str(name), "folder": FIRMWARE_FOLDER},
+        )
+    token = hass.data[EXCHANGE].grant("firmware", target.station.id, path)
+    return f"{_file_base_url(hass, target.hub)}{FIRMWARE_URL}/{token}/{path.name}"
+
+
 async def _update_firmware(hass: HomeAssistant, call: ServiceCall) -> None:
     target = _resolve(hass, call)
+    if not call.data.get("url") and not call.data.get("file"):
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="url_or_file")
     retrieve_at: datetime = call.data.get("retrieve_at") or datetime.now(UTC)
     await _send(
         target,
         UpdateFirmware(
-            call.data["url"],
+            await _firmware_url(hass, call, target),
             retrieve_at if retrieve_at.tzinfo else retrieve_at.replace(tzinfo=UTC),
             retries=call.data.get("retries"),
             retry_interval_s=call.data.get("retry_interval"),
@@ -336,11 +368,13 @@ async def _update_firmware(hass: HomeAssistant, call: ServiceCall) -> None:
 
 async def _upload_diagnostics(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     target = _resolve(hass, call)
+    url = call.data.get("url")
+    if not url:
+        token = hass.data[EXCHANGE].grant("diagnostics", target.station.id)
+        url = f"{_file_base_url(hass, target.hub)}{DIAGNOSTICS_URL}/{token}"
     result = await _send(
         target,
-        UploadDiagnostics(
-            call.data["url"], start=call.data.get("start"), stop=call.data.get("stop")
-        ),
+        UploadDiagnostics(url, start=call.data.get("start"), stop=call.data.get("stop")),
     )
     return {"file_name": result.data.get("file_name")}
 
@@ -435,7 +469,8 @@ _ACTIONS: dict[str, _Action] = {
     "update_firmware": _Action(
         _update_firmware,
         {
-            vol.Required("url"): cv.url,
+            vol.Optional("url"): cv.url,
+            vol.Optional("file"): cv.string,
             vol.Optional("retrieve_at"): cv.datetime,
             vol.Optional("retries"): vol.All(vol.Coerce(int), vol.Range(min=0)),
             vol.Optional("retry_interval"): vol.All(vol.Coerce(int), vol.Range(min=1)),
@@ -445,7 +480,7 @@ _ACTIONS: dict[str, _Action] = {
     "upload_diagnostics": _Action(
         _upload_diagnostics,
         {
-            vol.Required("url"): cv.url,
+            vol.Optional("url"): cv.url,
             vol.Optional("start"): cv.datetime,
             vol.Optional("stop"): cv.datetime,
         },

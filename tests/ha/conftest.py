@@ -63,7 +63,10 @@ def setup_entry(hass: HomeAssistant) -> SetUpEntry:
     """Add and set up a central-system entry on a free loopback port."""
 
     async def _setup(
-        *, chargers: list[dict[str, Any]] | None = None, **overrides: Any
+        *,
+        chargers: list[dict[str, Any]] | None = None,
+        options: dict[str, Any] | None = None,
+        **overrides: Any,
     ) -> MockConfigEntry:
         data = server_data(**overrides)
         entry = MockConfigEntry(
@@ -72,6 +75,7 @@ def setup_entry(hass: HomeAssistant) -> SetUpEntry:
             unique_id=str(data[CONF_PORT]),
             data=data,
             subentries_data=chargers or [],
+            options=options or {},
         )
         entry.add_to_hass(hass)
         await hass.config_entries.async_setup(entry.entry_id)

@@ -132,14 +132,26 @@ async def test_action_accepted(
             assert answer[key] == value, answer
 
 
-# (action, data, the CALL the charger refuses in 1.6 and in 2.x)
+# (action, data, the CALL the charger refuses in 1.6 and in 2.x). Every action a charger
+# can refuse with a status word is here; None where that version's answer has no status
+# (1.6 UpdateFirmware, GetDiagnostics and GetConfiguration can only fail with a
+# CALLERROR; 2.x GetVariables answers per variable). ClearChargingProfile has no refusal.
 REFUSALS = [
     ("start_charging", {}, "RemoteStartTransaction", "RequestStartTransaction"),
+    ("stop_charging", {}, "RemoteStopTransaction", "RequestStopTransaction"),
     ("reset", {"type": "soft"}, "Reset", "Reset"),
+    ("unlock_connector", {"connector": 1}, "UnlockConnector", "UnlockConnector"),
+    ("set_availability", {"available": False}, "ChangeAvailability", "ChangeAvailability"),
     ("set_charging_limit", {"limit": 8}, "SetChargingProfile", "SetChargingProfile"),
-    ("set_configuration", {"key": "<key>", "value": "1"}, "ChangeConfiguration", "SetVariables"),
-    ("reserve_now", {"tag": "T", "expiry": "2030-01-01T00:00:00"}, "ReserveNow", "ReserveNow"),
+    ("set_charging_profile", {"profile": PROFILE}, "SetChargingProfile", "SetChargingProfile"),
     ("get_composite_schedule", {}, "GetCompositeSchedule", "GetCompositeSchedule"),
+    ("set_configuration", {"key": "<key>", "value": "1"}, "ChangeConfiguration", "SetVariables"),
+    ("trigger_message", {"message": "Heartbeat"}, "TriggerMessage", "TriggerMessage"),
+    ("data_transfer", {"vendor_id": "v"}, "DataTransfer", "DataTransfer"),
+    ("reserve_now", {"tag": "T", "expiry": "2030-01-01T00:00:00"}, "ReserveNow", "ReserveNow"),
+    ("cancel_reservation", {"reservation_id": 3}, "CancelReservation", "CancelReservation"),
+    ("update_firmware", {"url": "http://127.0.0.1:9/fw"}, None, "UpdateFirmware"),
+    ("upload_diagnostics", {"url": "http://127.0.0.1:9/up"}, None, "GetLog"),
 ]
 
 
@@ -153,12 +165,17 @@ async def test_action_refused(
     version: str,
     action: str,
     data: dict[str, Any],
-    refused_16: str,
-    refused_2x: str,
+    refused_16: str | None,
+    refused_2x: str | None,
 ) -> None:
+    refused = refused_16 if version == "ocpp1.6" else refused_2x
+    if refused is None:
+        pytest.skip("this version's answer has no status to refuse with")
     entry = await setup_entry(chargers=[garage()])
     async with booted(hass, entry, version) as client:
-        client.answers[refused_16 if version == "ocpp1.6" else refused_2x] = "Rejected"
+        if action == "stop_charging":
+            await client.start_session(1)
+        client.answers[refused] = "UnlockFailed" if action == "unlock_connector" else "Rejected"
         with pytest.raises(HomeAssistantError) as error:
             await call(hass, entry, action, _data(data, version))
         assert error.value.translation_key == "command_rejected"
