@@ -27,7 +27,6 @@ from .const import CONF_BASE_URL, DOMAIN, MAX_CURRENT_LIMIT_A
 from .csms.commands import (
     CancelReservation,
     ChangeAvailability,
-    ChargingProfile,
     ClearChargingProfile,
     Command,
     CommandResult,
@@ -40,7 +39,6 @@ from .csms.commands import (
     RemoteStop,
     ReserveNow,
     Reset,
-    SchedulePeriod,
     SetChargingProfile,
     SetConfiguration,
     TriggerMessage,
@@ -51,7 +49,7 @@ from .csms.commands import (
 from .csms.station import Station
 from .http import DIAGNOSTICS_URL, EXCHANGE, FIRMWARE_FOLDER, FIRMWARE_URL, firmware_path
 from .hub import CentralSystemHub
-from .limits import limit_profile
+from .limits import limit_profile, profile_from_input
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_CONNECTOR = "connector"
@@ -70,30 +68,6 @@ _TARGET = {
     vol.Required(ATTR_DEVICE_ID): cv.string,
     vol.Optional(ATTR_CONNECTOR): vol.All(vol.Coerce(int), vol.Range(min=0, max=32)),
 }
-_PERIOD = vol.Schema(
-    {
-        vol.Required("start"): vol.All(vol.Coerce(int), vol.Range(min=0)),
-        vol.Required("limit"): vol.All(vol.Coerce(float), vol.Range(min=0)),
-        vol.Optional("phases"): vol.In((1, 2, 3)),
-    }
-)
-PROFILE_SCHEMA = vol.Schema(
-    {
-        vol.Required("id"): vol.All(vol.Coerce(int), vol.Range(min=1)),
-        vol.Optional("stack_level", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
-        vol.Required("purpose"): vol.In([purpose.value for purpose in ProfilePurpose]),
-        vol.Optional("kind", default="Relative"): vol.In([kind.value for kind in ProfileKind]),
-        vol.Optional("recurrency"): vol.In(("Daily", "Weekly")),
-        vol.Optional("unit", default="A"): vol.In(("A", "W")),
-        vol.Required("periods"): vol.All([_PERIOD], vol.Length(min=1)),
-        vol.Optional("start_schedule"): cv.datetime,
-        vol.Optional("duration"): vol.All(vol.Coerce(int), vol.Range(min=1)),
-        vol.Optional("valid_from"): cv.datetime,
-        vol.Optional("valid_to"): cv.datetime,
-        vol.Optional("transaction_id"): cv.string,
-        vol.Optional("min_rate"): vol.Coerce(float),
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -215,38 +189,17 @@ async def _set_charging_limit(hass: HomeAssistant, call: ServiceCall) -> None:
     await _send(target, SetChargingProfile(evse_id, profile))
 
 
-def _profile(data: dict[str, Any]) -> ChargingProfile:
-    return ChargingProfile(
-        id=data["id"],
-        stack_level=data["stack_level"],
-        purpose=ProfilePurpose(data["purpose"]),
-        kind=ProfileKind(data["kind"]),
-        recurrency=data.get("recurrency"),
-        unit=data["unit"],
-        periods=tuple(
-            SchedulePeriod(period["start"], period["limit"], period.get("phases"))
-            for period in data["periods"]
-        ),
-        start_schedule=data.get("start_schedule"),
-        duration_s=data.get("duration"),
-        valid_from=data.get("valid_from"),
-        valid_to=data.get("valid_to"),
-        transaction_id=data.get("transaction_id"),
-        min_rate=data.get("min_rate"),
-    )
-
-
 async def _set_charging_profile(hass: HomeAssistant, call: ServiceCall) -> None:
     target = _resolve(hass, call, allow_station=True)
     try:
-        data = PROFILE_SCHEMA(call.data["profile"])
+        profile = profile_from_input(call.data["profile"])
     except vol.Invalid as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_profile",
             translation_placeholders={"error": str(err)},
         ) from err
-    await _send(target, SetChargingProfile(target.connector or 0, _profile(data)))
+    await _send(target, SetChargingProfile(target.connector or 0, profile))
 
 
 async def _clear_charging_profile(hass: HomeAssistant, call: ServiceCall) -> None:
