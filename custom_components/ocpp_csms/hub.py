@@ -196,7 +196,20 @@ class CentralSystemHub:
             self._build_entities(self.system.ensure_station(charger_id), None)
             self.system.charger_admitted(charger_id)
         for charger_id in before - set(self._records):
+            self._forget_entities(charger_id)
             await self.system.forget_charger(charger_id)
+
+    def _forget_entities(self, charger_id: str) -> None:
+        """A removed charger's entities are gone: build them anew if it is added again."""
+        entry_id = self.entry.entry_id
+        self._entity_ids = {
+            unique_id
+            for unique_id in self._entity_ids
+            if (parsed := parse_unique_id(entry_id, unique_id)) is None or parsed[0] != charger_id
+        }
+        self._known_measurements = {
+            key: count for key, count in self._known_measurements.items() if key[0] != charger_id
+        }
 
     @callback
     def _register_device(self, subentry: ConfigSubentry) -> None:

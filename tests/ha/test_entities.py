@@ -429,3 +429,25 @@ async def test_each_outage_is_logged_once(
     messages = [record.getMessage() for record in caplog.records]
     assert messages.count("Charger CP-1 disconnected") == 3
     assert messages.count("Charger CP-1 is connected again") == 2
+
+
+async def test_a_removed_charger_added_again_gets_its_entities_back(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry(chargers=[garage(), garage("CP-1-2", "Shed")])
+    assert state_of(hass, "switch.garage_available")
+    subentry = next(sub for sub in entry.subentries.values() if sub.unique_id == "CP-1")
+    assert hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("switch.garage_available") is None
+    # The other charger, whose id starts the same, keeps its entities.
+    assert state_of(hass, "switch.shed_available")
+
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "charger"), context={"source": "user"}
+    )
+    await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"charger_id": "CP-1", "name": "Garage", "password": ""}
+    )
+    await hass.async_block_till_done()
+    assert state_of(hass, "switch.garage_available")
