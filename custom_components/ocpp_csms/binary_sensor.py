@@ -74,7 +74,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the binary sensors of every charger."""
-    entry.runtime_data.register_platform(build_binary_sensors, async_add_entities)
+    entry.runtime_data.entities.register_platform(build_binary_sensors, async_add_entities)
 
 
 class OcppBinarySensor(OcppEntity, BinarySensorEntity):

@@ -58,7 +58,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the buttons of every charger."""
-    entry.runtime_data.register_platform(build_buttons, async_add_entities)
+    entry.runtime_data.entities.register_platform(build_buttons, async_add_entities)
 
 
 class ResetButton(OcppEntity, ButtonEntity):

@@ -71,7 +71,9 @@ class OcppEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Receive this charger's (or EVSE's) updates from the hub."""
         await super().async_added_to_hass()
-        self.async_on_remove(self.hub.subscribe(self.station.id, self.evse_id, self.handle_update))
+        self.async_on_remove(
+            self.hub.entities.subscribe(self.station.id, self.evse_id, self.handle_update)
+        )
 
     def handle_update(self) -> None:
         """The charger (or EVSE) changed: write the new state."""

@@ -47,7 +47,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the event entities of every charger."""
-    entry.runtime_data.register_platform(build_events, async_add_entities)
+    entry.runtime_data.entities.register_platform(build_events, async_add_entities)
 
 
 class _ChargerEvent(OcppEntity, EventEntity):
@@ -61,7 +61,7 @@ class _ChargerEvent(OcppEntity, EventEntity):
     async def async_added_to_hass(self) -> None:
         """Receive this charger's engine events."""
         await super().async_added_to_hass()
-        self.async_on_remove(self.hub.subscribe_events(self.station.id, self._receive))
+        self.async_on_remove(self.hub.entities.subscribe_events(self.station.id, self._receive))
 
     def handle_update(self) -> None:
         """Charger updates do not change an event entity."""

@@ -8,7 +8,6 @@ subentries) or rejected (ignored discovery flows).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +22,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import discovery_flow
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.loader import async_get_integration
 
 from .const import (
@@ -66,16 +63,15 @@ from .csms.events import (
 )
 from .csms.server import ServerSettings, build_ssl_context
 from .csms.station import Station
+from .entity_manager import EntityManager
 from .http import EXCHANGE
 from .identifiers import (
     charger_device_identifier,
     charger_unique_id,
-    parse_unique_id,
-    unique_id_for,
 )
 
 if TYPE_CHECKING:
-    from .entity import OcppEntity
+    pass
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -90,11 +86,6 @@ UPLOAD_OVER = frozenset(
     {"Uploaded", "UploadFailed", "UploadFailure", "PermissionDenied", "BadMessage",
      "NotSupportedOperation"}
 )  # fmt: skip
-# Builds a platform's entities for a charger (evse_id None) or one of its EVSEs; the
-# hub adds those it has not added before.
-type EntityBuilder = Callable[[CentralSystemHub, Station, int | None], Iterable[OcppEntity]]
-# Receives the engine events of one charger (event entities).
-type EventCallback = Callable[[Event], None]
 
 
 class CentralSystemHub:
@@ -109,13 +100,7 @@ class CentralSystemHub:
         self._titles: dict[str, str] = {}
         self._index_chargers()
         self.system: CentralSystem | None = None
-        self._builders: list[tuple[EntityBuilder, AddConfigEntryEntitiesCallback]] = []
-        self._entity_ids: set[str] = set()
-        # (charger id, EVSE id or None) -> entities' update callbacks
-        self._subscribers: dict[tuple[str, int | None], set[Callable[[], None]]] = {}
-        self._event_subscribers: dict[str, set[EventCallback]] = {}
-        # How many measurement kinds each EVSE had when its entities were last built.
-        self._known_measurements: dict[tuple[str, int], int] = {}
+        self.entities = EntityManager(self)
         self._offline_logged: set[str] = set()
 
     # -- life cycle -----------------------------------------------------------------
@@ -193,23 +178,11 @@ class CentralSystemHub:
         if self.system is None:
             return
         for charger_id in set(self._records) - before:
-            self._build_entities(self.system.ensure_station(charger_id), None)
+            self.entities.build(self.system.ensure_station(charger_id), None)
             self.system.charger_admitted(charger_id)
         for charger_id in before - set(self._records):
-            self._forget_entities(charger_id)
+            self.entities.forget(charger_id)
             await self.system.forget_charger(charger_id)
-
-    def _forget_entities(self, charger_id: str) -> None:
-        """A removed charger's entities are gone: build them anew if it is added again."""
-        entry_id = self.entry.entry_id
-        self._entity_ids = {
-            unique_id
-            for unique_id in self._entity_ids
-            if (parsed := parse_unique_id(entry_id, unique_id)) is None or parsed[0] != charger_id
-        }
-        self._known_measurements = {
-            key: count for key, count in self._known_measurements.items() if key[0] != charger_id
-        }
 
     @callback
     def _register_device(self, subentry: ConfigSubentry) -> None:
@@ -231,6 +204,15 @@ class CentralSystemHub:
             via_device=(DOMAIN, self.entry.entry_id),
             **details,
         )
+
+    @property
+    def admitted(self) -> frozenset[str]:
+        """The ids of the admitted chargers."""
+        return frozenset(self._records)
+
+    def subentry_id(self, charger_id: str) -> str | None:
+        """The config subentry of an admitted charger."""
+        return self._subentry_ids.get(charger_id)
 
     def charger_name(self, charger_id: str) -> str:
         """The name the user gave a charger (its subentry title), else its id."""
@@ -324,128 +306,35 @@ class CentralSystemHub:
         )
         return ignored is not None and ignored.source == SOURCE_IGNORE
 
-    # -- entities ---------------------------------------------------------------------
-
-    def register_platform(
-        self, builder: EntityBuilder, add_entities: AddConfigEntryEntitiesCallback
-    ) -> None:
-        """A platform is set up: build its entities for every charger known so far.
-
-        Charger-level entities exist for every admitted charger; EVSE-level ones for
-        every EVSE seen in this run or registered before (so their last values restore
-        before the charger reports again).
-        """
-        self._builders.append((builder, add_entities))
-        assert self.system is not None
-        registered = self._registered_evses()
-        for charger_id in self._records:
-            station = self.system.ensure_station(charger_id)
-            self._build_with(builder, add_entities, station, None)
-            for evse_id in sorted(set(station.evses) | registered.get(charger_id, set())):
-                if evse_id > 0:
-                    self._build_with(builder, add_entities, station, evse_id)
-
-    def _registered_evses(self) -> dict[str, set[int]]:
-        found: dict[str, set[int]] = {}
-        registry = er.async_get(self.hass)
-        for entry in er.async_entries_for_config_entry(registry, self.entry.entry_id):
-            parsed = parse_unique_id(self.entry.entry_id, entry.unique_id)
-            if parsed is not None and parsed[1] is not None:
-                found.setdefault(parsed[0], set()).add(parsed[1])
-        return found
-
-    def is_registered(self, domain: str, charger_id: str, evse_id: int | None, key: str) -> bool:
-        """Whether the entity registry has this entity from before (it is restored)."""
-        unique_id = unique_id_for(self.entry.entry_id, charger_id, evse_id, key)
-        registry = er.async_get(self.hass)
-        return registry.async_get_entity_id(domain, DOMAIN, unique_id) is not None
-
-    def _build_entities(self, station: Station, evse_id: int | None) -> None:
-        if station.id not in self._records:
-            return  # not admitted: no device, no entities
-        for builder, add_entities in self._builders:
-            self._build_with(builder, add_entities, station, evse_id)
-
-    def _build_with(
-        self,
-        builder: EntityBuilder,
-        add_entities: AddConfigEntryEntitiesCallback,
-        station: Station,
-        evse_id: int | None,
-    ) -> None:
-        new = [
-            entity
-            for entity in builder(self, station, evse_id)
-            if entity.unique_id not in self._entity_ids
-        ]
-        if new:
-            self._entity_ids.update(str(entity.unique_id) for entity in new)
-            # Entities belong to their charger's subentry: removing it removes them.
-            add_entities(new, config_subentry_id=self._subentry_ids.get(station.id))
-
-    def subscribe(
-        self, charger_id: str, evse_id: int | None, update: Callable[[], None]
-    ) -> Callable[[], None]:
-        """Call `update` when this charger (evse_id None) or EVSE changes; returns undo."""
-        subscribers = self._subscribers.setdefault((charger_id, evse_id), set())
-        subscribers.add(update)
-        return lambda: subscribers.discard(update)
-
-    def subscribe_events(self, charger_id: str, receive: EventCallback) -> Callable[[], None]:
-        """Pass this charger's engine events to `receive`; returns undo."""
-        subscribers = self._event_subscribers.setdefault(charger_id, set())
-        subscribers.add(receive)
-        return lambda: subscribers.discard(receive)
-
-    def _notify(self, charger_id: str, evse_id: int | None) -> None:
-        for update in tuple(self._subscribers.get((charger_id, evse_id), ())):
-            update()
-
-    def _notify_station(self, station: Station) -> None:
-        """Everything of one charger changed (its connection): all its entities."""
-        self._notify(station.id, None)
-        for evse_id in station.evses:
-            self._notify(station.id, evse_id)
-
-    def _evse_changed(self, station: Station, evse_id: int) -> None:
-        if evse_id > 0:
-            key = (station.id, evse_id)
-            evse = station.evses[evse_id]
-            # New EVSE or new kinds of measurement: entities may be due.
-            if self._known_measurements.get(key) != len(evse.measurements):
-                self._known_measurements[key] = len(evse.measurements)
-                self._build_entities(station, evse_id)
-        self._notify(station.id, evse_id)
-
     # -- CentralSystemListener ------------------------------------------------------------
 
     def handle(self, event: Event) -> None:
         """CentralSystemListener: map an engine event onto Home Assistant."""
         match event:
             case EvseUpdated(station=station, evse=evse):
-                self._evse_changed(station, evse.id)
+                self.entities.evse_changed(station, evse.id)
             case (
                 TransactionStarted(station=station, transaction=transaction)
                 | TransactionUpdated(station=station, transaction=transaction)
                 | TransactionEnded(station=station, transaction=transaction)
             ):
-                self._evse_changed(station, transaction.evse_id)
+                self.entities.evse_changed(station, transaction.evse_id)
                 if not isinstance(event, TransactionUpdated):
-                    self._pass_event(station.id, event)
+                    self.entities.pass_event(station.id, event)
             case TagPresented(station=station):
-                self._pass_event(station.id, event)
+                self.entities.pass_event(station.id, event)
             case StationUpdated(station=station, changed=changed):
                 self._station_updated(station, changed)
             case StationConnected(station=station):
                 if station.id in self._offline_logged:
                     self._offline_logged.discard(station.id)
                     _LOGGER.info("Charger %s is connected again", station.id)
-                self._notify_station(station)
+                self.entities.notify_station(station)
             case StationDisconnected(station=station):
                 if station.id not in self._offline_logged and station.id in self._records:
                     self._offline_logged.add(station.id)
                     _LOGGER.info("Charger %s disconnected", station.id)
-                self._notify_station(station)
+                self.entities.notify_station(station)
             case AdmissionRequested(station=station):
                 self._request_admission(station)
             case StationAutoAdmitted(station=station):
@@ -459,7 +348,7 @@ class CentralSystemHub:
             self._firmware_progress(station)
         if "diagnostics_status" in changed and station.diagnostics_status in UPLOAD_OVER:
             self._file_exchange_finish(station.id, "diagnostics")
-        self._notify(station.id, None)
+        self.entities.notify(station.id, None)
 
     def _file_exchange_finish(self, charger_id: str, kind: str) -> None:
         if (exchange := self.hass.data.get(EXCHANGE)) is not None:
@@ -490,10 +379,6 @@ class CentralSystemHub:
         elif status == "Installed":
             self._file_exchange_finish(station.id, "firmware")
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-
-    def _pass_event(self, charger_id: str, event: Event) -> None:
-        for receive in tuple(self._event_subscribers.get(charger_id, ())):
-            receive(event)
 
     def _request_admission(self, station: Station) -> None:
         """Show the user a discovered charger to admit or reject."""

@@ -59,7 +59,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the current limit of every charger."""
-    entry.runtime_data.register_platform(build_numbers, async_add_entities)
+    entry.runtime_data.entities.register_platform(build_numbers, async_add_entities)
 
 
 class CurrentLimit(OcppEntity, RestoreNumber):

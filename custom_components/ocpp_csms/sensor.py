@@ -283,7 +283,7 @@ def build_sensors(
     for description in SENSORS:
         if description.per_evse != (evse_id is not None):
             continue
-        if description.has_fn(station, evse) or hub.is_registered(
+        if description.has_fn(station, evse) or hub.entities.is_registered(
             "sensor", station.id, evse_id, description.key
         ):
             yield OcppSensor(hub, station, evse_id, description)
@@ -297,7 +297,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the sensors of every charger, now and as they reveal more."""
-    entry.runtime_data.register_platform(build_sensors, async_add_entities)
+    entry.runtime_data.entities.register_platform(build_sensors, async_add_entities)
 
 
 class OcppSensor(OcppEntity, SensorEntity):

@@ -48,7 +48,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the switches of every charger."""
-    entry.runtime_data.register_platform(build_switches, async_add_entities)
+    entry.runtime_data.entities.register_platform(build_switches, async_add_entities)
 
 
 class ChargingSwitch(OcppEntity, SwitchEntity):

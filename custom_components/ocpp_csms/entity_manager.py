@@ -1,0 +1,155 @@
+"""The entities of one central system: building them, and pushing updates to them.
+
+Platforms register a builder; the manager builds entities for every admitted charger,
+and more as a charger reveals EVSEs and kinds of measurement. An engine event names
+its charger (and EVSE), and only the entities subscribed to that pair are updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN
+from .csms.events import Event
+from .csms.station import Station
+from .identifiers import parse_unique_id, unique_id_for
+
+if TYPE_CHECKING:
+    from .entity import OcppEntity
+    from .hub import CentralSystemHub
+
+# Builds a platform's entities for a charger (evse_id None) or one of its EVSEs; the
+# manager adds those it has not added before.
+type EntityBuilder = Callable[[CentralSystemHub, Station, int | None], Iterable[OcppEntity]]
+# Receives the engine events of one charger (event entities).
+type EventCallback = Callable[[Event], None]
+
+
+class EntityManager:
+    """Builds the entities of one central system and routes updates to them."""
+
+    def __init__(self, hub: CentralSystemHub) -> None:
+        """Serve the hub's chargers."""
+        self._hub = hub
+        self._builders: list[tuple[EntityBuilder, AddConfigEntryEntitiesCallback]] = []
+        self._entity_ids: set[str] = set()
+        # (charger id, EVSE id or None) -> entities' update callbacks
+        self._subscribers: dict[tuple[str, int | None], set[Callable[[], None]]] = {}
+        self._event_subscribers: dict[str, set[EventCallback]] = {}
+        # How many measurement kinds each EVSE had when its entities were last built.
+        self._known_measurements: dict[tuple[str, int], int] = {}
+
+    def register_platform(
+        self, builder: EntityBuilder, add_entities: AddConfigEntryEntitiesCallback
+    ) -> None:
+        """A platform is set up: build its entities for every charger known so far.
+
+        Charger-level entities exist for every admitted charger; EVSE-level ones for
+        every EVSE seen in this run or registered before (so their last values restore
+        before the charger reports again).
+        """
+        self._builders.append((builder, add_entities))
+        assert self._hub.system is not None
+        registered = self._registered_evses()
+        for charger_id in self._hub.admitted:
+            station = self._hub.system.ensure_station(charger_id)
+            self._build_with(builder, add_entities, station, None)
+            for evse_id in sorted(set(station.evses) | registered.get(charger_id, set())):
+                if evse_id > 0:
+                    self._build_with(builder, add_entities, station, evse_id)
+
+    def _registered_evses(self) -> dict[str, set[int]]:
+        found: dict[str, set[int]] = {}
+        registry = er.async_get(self._hub.hass)
+        for entry in er.async_entries_for_config_entry(registry, self._hub.entry.entry_id):
+            parsed = parse_unique_id(self._hub.entry.entry_id, entry.unique_id)
+            if parsed is not None and parsed[1] is not None:
+                found.setdefault(parsed[0], set()).add(parsed[1])
+        return found
+
+    def is_registered(self, domain: str, charger_id: str, evse_id: int | None, key: str) -> bool:
+        """Whether the entity registry has this entity from before (it is restored)."""
+        unique_id = unique_id_for(self._hub.entry.entry_id, charger_id, evse_id, key)
+        registry = er.async_get(self._hub.hass)
+        return registry.async_get_entity_id(domain, DOMAIN, unique_id) is not None
+
+    def build(self, station: Station, evse_id: int | None) -> None:
+        """Add the entities a charger (or EVSE) has now and did not have before."""
+        if station.id not in self._hub.admitted:
+            return  # not admitted: no device, no entities
+        for builder, add_entities in self._builders:
+            self._build_with(builder, add_entities, station, evse_id)
+
+    def _build_with(
+        self,
+        builder: EntityBuilder,
+        add_entities: AddConfigEntryEntitiesCallback,
+        station: Station,
+        evse_id: int | None,
+    ) -> None:
+        new = [
+            entity
+            for entity in builder(self._hub, station, evse_id)
+            if entity.unique_id not in self._entity_ids
+        ]
+        if new:
+            self._entity_ids.update(str(entity.unique_id) for entity in new)
+            # Entities belong to their charger's subentry: removing it removes them.
+            add_entities(new, config_subentry_id=self._hub.subentry_id(station.id))
+
+    def subscribe(
+        self, charger_id: str, evse_id: int | None, update: Callable[[], None]
+    ) -> Callable[[], None]:
+        """Call `update` when this charger (evse_id None) or EVSE changes; returns undo."""
+        subscribers = self._subscribers.setdefault((charger_id, evse_id), set())
+        subscribers.add(update)
+        return lambda: subscribers.discard(update)
+
+    def subscribe_events(self, charger_id: str, receive: EventCallback) -> Callable[[], None]:
+        """Pass this charger's engine events to `receive`; returns undo."""
+        subscribers = self._event_subscribers.setdefault(charger_id, set())
+        subscribers.add(receive)
+        return lambda: subscribers.discard(receive)
+
+    def notify(self, charger_id: str, evse_id: int | None) -> None:
+        """Tell the entities of one charger (evse_id None) or one EVSE to update."""
+        for update in tuple(self._subscribers.get((charger_id, evse_id), ())):
+            update()
+
+    def notify_station(self, station: Station) -> None:
+        """Everything of one charger changed (its connection): all its entities."""
+        self.notify(station.id, None)
+        for evse_id in station.evses:
+            self.notify(station.id, evse_id)
+
+    def evse_changed(self, station: Station, evse_id: int) -> None:
+        """An EVSE changed: add entities it now reveals, then update its entities."""
+        if evse_id > 0:
+            key = (station.id, evse_id)
+            evse = station.evses[evse_id]
+            # New EVSE or new kinds of measurement: entities may be due.
+            if self._known_measurements.get(key) != len(evse.measurements):
+                self._known_measurements[key] = len(evse.measurements)
+                self.build(station, evse_id)
+        self.notify(station.id, evse_id)
+
+    def forget(self, charger_id: str) -> None:
+        """A removed charger's entities are gone: build them anew if it is added again."""
+        entry_id = self._hub.entry.entry_id
+        self._entity_ids = {
+            unique_id
+            for unique_id in self._entity_ids
+            if (parsed := parse_unique_id(entry_id, unique_id)) is None or parsed[0] != charger_id
+        }
+        self._known_measurements = {
+            key: count for key, count in self._known_measurements.items() if key[0] != charger_id
+        }
+
+    def pass_event(self, charger_id: str, event: Event) -> None:
+        """Hand an engine event to the event entities of its charger."""
+        for receive in tuple(self._event_subscribers.get(charger_id, ())):
+            receive(event)
