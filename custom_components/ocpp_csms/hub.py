@@ -59,7 +59,6 @@ from .csms.events import (
     TagPresented,
     TransactionEnded,
     TransactionStarted,
-    TransactionUpdated,
 )
 from .csms.server import ServerSettings, build_ssl_context
 from .csms.station import Station
@@ -313,14 +312,9 @@ class CentralSystemHub:
         match event:
             case EvseUpdated(station=station, evse=evse):
                 self.entities.evse_changed(station, evse.id)
-            case (
-                TransactionStarted(station=station, transaction=transaction)
-                | TransactionUpdated(station=station, transaction=transaction)
-                | TransactionEnded(station=station, transaction=transaction)
-            ):
-                self.entities.evse_changed(station, transaction.evse_id)
-                if not isinstance(event, TransactionUpdated):
-                    self.entities.pass_event(station.id, event)
+            case TransactionStarted(station=station) | TransactionEnded(station=station):
+                # The EVSE's entities follow its EvseUpdated; these feed session events.
+                self.entities.pass_event(station.id, event)
             case TagPresented(station=station):
                 self.entities.pass_event(station.id, event)
             case StationUpdated(station=station, changed=changed):

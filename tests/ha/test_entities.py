@@ -451,3 +451,32 @@ async def test_a_removed_charger_added_again_gets_its_entities_back(
     )
     await hass.async_block_till_done()
     assert state_of(hass, "switch.garage_available")
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_one_state_write_per_entity_per_message(
+    hass: HomeAssistant, setup_entry: SetUpEntry, version: str
+) -> None:
+    """During a session, a meter message writes each affected entity once, not twice."""
+    entry = await setup_entry(chargers=[garage()])
+    async with online(hass, entry, version) as client:
+        await client.start_session(1)
+        await client.send_meter_values(1, 60)
+        await settle(hass)
+        assert state_of(hass, "switch.garage_charging").state == STATE_ON
+        writes: list[str] = []
+
+        @callback
+        def record(event: Any) -> None:
+            writes.append(event.data["entity_id"])
+
+        @callback
+        def every(_data: Any) -> bool:
+            return True
+
+        hass.bus.async_listen("state_changed", record)
+        hass.bus.async_listen("state_reported", record, event_filter=every)
+        await client.send_meter_values(1, 60)
+        await settle(hass)
+        assert writes.count("sensor.garage_power") == 1
+        assert writes.count("sensor.garage_session_energy") == 1

@@ -51,7 +51,12 @@ class StationAutoAdmitted:
 
 @dataclass(frozen=True, slots=True)
 class EvseUpdated:
-    """Fields of one EVSE (1.6: connector) named in `changed` changed."""
+    """Fields of one EVSE (1.6: connector) named in `changed` changed.
+
+    Emitted once per message that changes what an EVSE shows, its transaction
+    included; the transaction events below are for transaction consumers (session
+    events, the journal) and come in addition, not instead.
+    """
 
     station: Station
     evse: Evse

@@ -227,6 +227,7 @@ class Ocpp16Adapter(StationAdapter):
         )
         evse.transaction = transaction
         self._host.emit(TransactionStarted(self.station, transaction))
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({"transaction"})))
         return Reply({"transactionId": transaction_id, "idTagInfo": id_tag_info(decision)})
 
     def _remember_start(self, key: tuple[int, str, str], transaction_id: str) -> None:
@@ -261,6 +262,7 @@ class Ocpp16Adapter(StationAdapter):
             meter_stop_wh=float(payload["meterStop"]),
             stop_id_tag=id_tag,
         )
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({"transaction"})))
         return Reply(answer)
 
     def _transaction_from_stop(
