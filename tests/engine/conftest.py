@@ -21,6 +21,7 @@ from custom_components.ocpp_csms.csms.central_system import (
 )
 from custom_components.ocpp_csms.csms.events import Event
 from custom_components.ocpp_csms.csms.server import ServerSettings
+from custom_components.ocpp_csms.csms.sessions import SessionJournal
 from custom_components.ocpp_csms.csms.station import Station
 
 
@@ -107,9 +108,11 @@ async def start_system() -> AsyncIterator[StartSystem]:
         learn_capabilities: bool = False,
         meter_measurands: tuple[str, ...] = (),
         meter_interval_s: int | None = None,
+        journal: SessionJournal | None = None,
+        directory: Directory | None = None,
         **server: Any,
     ) -> Running:
-        directory, recorder = Directory(), Recorder()
+        directory, recorder = directory or Directory(), Recorder()
         settings = CentralSystemSettings(
             server=ServerSettings(host="127.0.0.1", port=0, **server),
             admission=admission,
@@ -120,7 +123,7 @@ async def start_system() -> AsyncIterator[StartSystem]:
             meter_measurands=meter_measurands,
             meter_interval_s=meter_interval_s,
         )
-        system = CentralSystem(settings, directory, recorder)
+        system = CentralSystem(settings, directory, recorder, journal=journal)
         await system.start()
         started.append(system)
         return Running(system, directory, recorder)

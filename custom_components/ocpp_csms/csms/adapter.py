@@ -32,6 +32,7 @@ from .events import (
     DataTransferReceived,
     Event,
     EvseUpdated,
+    LateTransactionMessage,
     SecurityEventReported,
     StationUpdated,
     TagPresented,
@@ -327,10 +328,14 @@ class StationAdapter(ABC):
         self.station.closed_transactions.append(transaction.id)
         self._host.emit(TransactionEnded(self.station, transaction))
 
-    def _is_replay(self, transaction_id: str) -> bool:
-        """Whether a message concerns a transaction this station already closed."""
+    def _is_replay(self, transaction_id: str, action: str) -> bool:
+        """Whether a message concerns a transaction this station already closed.
+
+        Such a message is reported (the journal notes it) but changes nothing.
+        """
         if transaction_id in self.station.closed_transactions:
             self.station.warn("replayed_transaction_message")
+            self._host.emit(LateTransactionMessage(self.station, transaction_id, action))
             return True
         return False
 

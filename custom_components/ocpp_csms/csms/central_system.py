@@ -14,6 +14,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
@@ -25,14 +26,19 @@ from .credentials import verify_password
 from .events import (
     AdmissionRequested,
     Event,
+    LateTransactionMessage,
     StationAutoAdmitted,
     StationConnected,
     StationDisconnected,
+    TransactionEnded,
+    TransactionStarted,
+    TransactionUpdated,
 )
 from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
+from .sessions import RestoredJournal, SessionJournal
 from .station import OcppVersion, RegistrationStatus, Station
 from .transaction_ids import TransactionIdAllocator
 
@@ -118,8 +124,14 @@ class CentralSystem:
         *,
         authorizer: Authorizer | None = None,
         transaction_ids: TransactionIdAllocator | None = None,
+        journal: SessionJournal | None = None,
     ) -> None:
-        """Prepare; `start` loads the schemas and binds the port."""
+        """Prepare; `start` loads the schemas, opens the journal and binds the port.
+
+        With a `journal`, every transaction is recorded, and sessions running when the
+        central system last stopped go on where they were.
+        """
+        self.journal = journal
         self.settings = settings
         self._directory = directory
         self._listener = listener
@@ -149,6 +161,8 @@ class CentralSystem:
         """
         if not self._schemas:
             self._schemas = await asyncio.to_thread(load_all)
+        if self.journal is not None:
+            self._restore(await self.journal.open())
         await self._server.start()
         _LOGGER.info("Central system listening on %s:%s", self.settings.server.host, self.port)
 
@@ -157,6 +171,49 @@ class CentralSystem:
         for task in self._tasks:
             task.cancel()
         await self._server.stop()
+        if self.journal is not None:
+            await self.journal.close()
+
+    def _restore(self, restored: RestoredJournal) -> None:
+        """Go on from the journal: running sessions, last sessions, ids already used."""
+        self.transaction_ids.ensure_above(restored.highest_numeric_id)
+        admitted = {
+            record.charger_id
+            for record in (*restored.active, *restored.last_ended)
+            if self._directory.find(record.charger_id) is not None
+        }
+        for record in restored.last_ended:
+            if record.charger_id in admitted:
+                station = self.ensure_station(record.charger_id)
+                station.evse(record.evse_id).last_transaction = record.to_transaction()
+        for record in restored.active:
+            if record.charger_id in admitted:
+                station = self.ensure_station(record.charger_id)
+                station.evse(record.evse_id).transaction = record.to_transaction()
+        for charger_id, closed in restored.closed_ids.items():
+            if charger_id in admitted or self._directory.find(charger_id) is not None:
+                self.ensure_station(charger_id).closed_transactions.extend(closed)
+        if restored.active:
+            _LOGGER.info(
+                "Going on with %s charging sessions that were running at the last stop",
+                len(restored.active),
+            )
+
+    async def start_journal_afresh(self) -> Path | None:
+        """Move a damaged journal file aside and write the running sessions to a new one.
+
+        Returns where the old file went (None when there was none).
+        """
+        if self.journal is None:
+            return None
+        moved = await self.journal.start_afresh()
+        for station in self._stations.values():
+            for evse in station.evses.values():
+                for transaction in (evse.transaction, evse.last_transaction):
+                    if transaction is not None:
+                        self.journal.record(station.id, transaction)
+        await self.journal.flush()
+        return moved
 
     def ensure_station(self, charger_id: str) -> Station:
         """The model of a charger, created (offline) if it has not connected yet.
@@ -316,7 +373,17 @@ class CentralSystem:
     # -- StationHost -----------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        """StationHost: pass an event on to the listener."""
+        """StationHost: journal what concerns sessions, then pass the event on."""
+        if self.journal is not None:
+            match event:
+                case (
+                    TransactionStarted(station=station, transaction=transaction)
+                    | TransactionUpdated(station=station, transaction=transaction)
+                    | TransactionEnded(station=station, transaction=transaction)
+                ):
+                    self.journal.record(station.id, transaction)
+                case LateTransactionMessage(station=station, transaction_id=tid, action=action):
+                    self.journal.record_late_message(station.id, tid, action)
         self._listener.handle(event)
 
     def authorize(

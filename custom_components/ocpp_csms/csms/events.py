@@ -88,6 +88,15 @@ class TransactionEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class LateTransactionMessage:
+    """A message came for a transaction already closed (a replay); nothing changed."""
+
+    station: Station
+    transaction_id: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
 class TagPresented:
     """A tag (idTag / idToken) was presented and decided on."""
 
@@ -139,6 +148,7 @@ Event = (
     | TransactionStarted
     | TransactionUpdated
     | TransactionEnded
+    | LateTransactionMessage
     | TagPresented
     | SecurityEventReported
     | DataTransferReceived

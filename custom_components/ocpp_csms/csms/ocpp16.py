@@ -186,7 +186,7 @@ class Ocpp16Adapter(StationAdapter):
         transaction = evse.transaction
         if "transactionId" in payload:
             transaction_id = str(payload["transactionId"])
-            if self._is_replay(transaction_id):
+            if self._is_replay(transaction_id, "MeterValues"):
                 return Reply({})
             transaction = self.station.transaction(transaction_id) or transaction
         if apply_readings(evse, self._readings(payload["meterValue"]), transaction):
@@ -222,6 +222,8 @@ class Ocpp16Adapter(StationAdapter):
             connector_id=connector_id,
             started_at=started_at,
             id_tag=id_tag,
+            tag_name=decision.name,
+            authorized=decision.accepted,
             meter_start_wh=float(payload["meterStart"]),
             last_register_wh=float(payload["meterStart"]),
         )
@@ -242,7 +244,7 @@ class Ocpp16Adapter(StationAdapter):
         answer: dict[str, Any] = {}
         if id_tag:
             answer["idTagInfo"] = id_tag_info(self._authorize(id_tag, None))
-        if self._is_replay(transaction_id):
+        if self._is_replay(transaction_id, "StopTransaction"):
             return Reply(answer)
         stopped_at = self._time(payload["timestamp"])
         readings = self._readings(payload.get("transactionData") or [])

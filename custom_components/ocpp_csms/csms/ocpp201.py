@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from .adapter import StationAdapter, config_flag, config_integer, config_words
+from .authorization import AuthorizationDecision
 from .commands import Call, Command, CommandResult, GetBaseReport
 from .events import (
     EvseUpdated,
@@ -288,10 +289,11 @@ class Ocpp201Adapter(StationAdapter):
         answer: dict[str, Any] = {}
         token = payload.get("idToken")
         evse_ref = payload.get("evse") or {}
+        decision: AuthorizationDecision | None = None
         if token:
             decision = self._authorize(token["idToken"], evse_ref.get("id"), token.get("type"))
             answer["idTokenInfo"] = id_token_info(decision)
-        if self._is_replay(transaction_id):
+        if self._is_replay(transaction_id, "TransactionEvent"):
             return Reply(answer)
 
         transaction = self.station.transaction(transaction_id)
@@ -315,7 +317,7 @@ class Ocpp201Adapter(StationAdapter):
 
         evse = self.station.evse(transaction.evse_id)
         changed = {"transaction"}
-        if self._apply_transaction_event(evse, transaction, payload, token):
+        if self._apply_transaction_event(evse, transaction, payload, token, decision):
             changed.add("measurements")
         if is_new:
             self._host.emit(TransactionStarted(self.station, transaction))
@@ -341,14 +343,18 @@ class Ocpp201Adapter(StationAdapter):
         transaction: Transaction,
         payload: dict[str, Any],
         token: dict[str, Any] | None,
+        decision: AuthorizationDecision | None,
     ) -> bool:
         """Apply an event's fields to its transaction; whether it carried readings."""
         transaction.seq_no = payload["seqNo"]
         info = payload["transactionInfo"]
         if "chargingState" in info:
             transaction.charging_state = info["chargingState"]
-        if token and transaction.id_tag is None:
+        if token and decision and transaction.id_tag is None:
             transaction.id_tag = token["idToken"]
+            transaction.id_tag_type = token.get("type")
+            transaction.tag_name = decision.name
+            transaction.authorized = decision.accepted
         if payload.get("offline"):
             transaction.offline = True
         return apply_readings(evse, self._readings(payload.get("meterValue") or []), transaction)

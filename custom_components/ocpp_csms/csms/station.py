@@ -123,8 +123,9 @@ class TransactionState(StrEnum):
     COMPLETED = "completed"
 
 
-# How many samples a transaction keeps in memory; the journal keeps them all.
-MAX_SAMPLES_IN_MEMORY = 2000
+# How many samples a transaction keeps in memory; the journal keeps them all
+# (it takes the new ones after every message, so a few suffice).
+MAX_SAMPLES_IN_MEMORY = 64
 
 
 @dataclass(slots=True)
@@ -136,6 +137,9 @@ class Transaction:
     connector_id: int
     started_at: datetime
     id_tag: str | None = None
+    id_tag_type: str | None = None  # 2.x idToken type (ISO14443, Central, ...); 1.6: None
+    tag_name: str | None = None  # the name the tag registry knows the tag by
+    authorized: bool = True  # whether the central system accepted the starting tag
     meter_start_wh: float | None = None
     meter_stop_wh: float | None = None
     last_register_wh: float | None = None
