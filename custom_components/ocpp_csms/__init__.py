@@ -5,13 +5,14 @@ from __future__ import annotations
 import ssl
 
 from homeassistant.config_entries import SOURCE_IGNORE
-from homeassistant.const import CONF_HOST, CONF_PORT, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
+from .exports import async_setup_exports
 from .http import async_setup_http
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 from .services import async_setup_services
@@ -32,9 +33,10 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions and the firmware / diagnostics file views once."""
+    """Register the actions, the file views and the session downloads once."""
     async_setup_services(hass)
     async_setup_http(hass)
+    async_setup_exports(hass)
     return True
 
 
@@ -61,14 +63,30 @@ async def async_setup_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> 
             translation_placeholders={**placeholders, "error": str(err)},
         ) from err
     entry.runtime_data = hub
+
+    async def _async_stop_on_shutdown(_event: Event) -> None:
+        # Home Assistant does not unload entries when it stops: close connections
+        # and write the journal's last batch now.
+        await hub.async_stop()
+
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_on_shutdown)
+    )
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
-    """Chargers added or removed: follow without restarting the server."""
-    await entry.runtime_data.async_sync_chargers()
+    """Chargers added or removed: follow without restarting the server.
+
+    A price set or cleared adds or removes the cost sensors: that takes a reload.
+    """
+    hub = entry.runtime_data
+    if (hub.sessions.pricing is None) != hub.started_without_price:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
+    await hub.async_sync_chargers()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> bool:

@@ -27,13 +27,18 @@ from homeassistant.core import callback
 from homeassistant.helpers import selector
 
 from .const import (
+    CONF_ADDRESS,
     CONF_BASE_URL,
     CONF_CERTFILE,
     CONF_CHARGER_ID,
+    CONF_CITY,
+    CONF_CURRENCY,
     CONF_DEFAULT_TAG,
     CONF_KEYFILE,
     CONF_MAX_CURRENT,
     CONF_PASSWORD_HASH,
+    CONF_POSTAL_CODE,
+    CONF_PRICE_PER_KWH,
     CONF_TLS,
     CONF_UNKNOWN_CHARGERS,
     DEFAULT_HOST,
@@ -347,19 +352,57 @@ class OcppCsmsOptionsFlow(OptionsFlow):
     """Where chargers reach Home Assistant to fetch firmware and upload diagnostics."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the base URL (empty: Home Assistant's own network settings)."""
+        """Ask for the base URL, the price per kWh and the site's address.
+
+        Everything is optional: no base URL means Home Assistant's own network
+        settings; no price means no cost sensors and no prices in exports.
+        """
         errors: dict[str, str] = {}
         if user_input is not None:
             url = (user_input.get(CONF_BASE_URL) or "").strip().rstrip("/")
+            currency = (user_input.get(CONF_CURRENCY) or "").strip().upper()
             if url and not url.startswith(("http://", "https://")):
                 errors[CONF_BASE_URL] = "invalid_url"
+            elif currency and not (len(currency) == 3 and currency.isalpha()):
+                errors[CONF_CURRENCY] = "invalid_currency"
             else:
-                return self.async_create_entry(data={CONF_BASE_URL: url} if url else {})
-        current = self.config_entry.options.get(CONF_BASE_URL)
+                options: dict[str, Any] = {CONF_BASE_URL: url, CONF_CURRENCY: currency}
+                options.update(
+                    (key, (user_input.get(key) or "").strip())
+                    for key in (CONF_ADDRESS, CONF_CITY, CONF_POSTAL_CODE)
+                )
+                options[CONF_PRICE_PER_KWH] = user_input.get(CONF_PRICE_PER_KWH)
+                return self.async_create_entry(
+                    data={key: value for key, value in options.items() if value not in ("", None)}
+                )
+        current = {**self.config_entry.options, **(user_input or {})}
+
+        def suggested(key: str) -> dict[str, Any]:
+            return {"suggested_value": current.get(key)}
+
         return self.async_show_form(
             step_id="init",
             data_schema=vol.Schema(
-                {vol.Optional(CONF_BASE_URL, description={"suggested_value": current}): str}
+                {
+                    vol.Optional(CONF_BASE_URL, description=suggested(CONF_BASE_URL)): str,
+                    vol.Optional(
+                        CONF_PRICE_PER_KWH, description=suggested(CONF_PRICE_PER_KWH)
+                    ): selector.NumberSelector(
+                        selector.NumberSelectorConfig(
+                            min=0, max=100, step="any", mode=selector.NumberSelectorMode.BOX
+                        )
+                    ),
+                    vol.Optional(
+                        CONF_CURRENCY,
+                        description={
+                            "suggested_value": current.get(CONF_CURRENCY)
+                            or self.hass.config.currency
+                        },
+                    ): str,
+                    vol.Optional(CONF_ADDRESS, description=suggested(CONF_ADDRESS)): str,
+                    vol.Optional(CONF_POSTAL_CODE, description=suggested(CONF_POSTAL_CODE)): str,
+                    vol.Optional(CONF_CITY, description=suggested(CONF_CITY)): str,
+                }
             ),
             errors=errors,
         )

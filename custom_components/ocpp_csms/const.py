@@ -30,3 +30,10 @@ MAX_CURRENT_LIMIT_A: Final = 80
 
 # Options of a central system.
 CONF_BASE_URL: Final = "base_url"  # where chargers reach Home Assistant for files
+
+# Options: prices and the site, for session exports (OCPI CDRs) and cost sensors.
+CONF_PRICE_PER_KWH: Final = "price_per_kwh"  # excluding VAT
+CONF_CURRENCY: Final = "currency"
+CONF_ADDRESS: Final = "address"
+CONF_CITY: Final = "city"
+CONF_POSTAL_CODE: Final = "postal_code"

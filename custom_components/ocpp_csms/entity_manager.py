@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 type EntityBuilder = Callable[[CentralSystemHub, Station, int | None], Iterable[OcppEntity]]
 # Receives the engine events of one charger (event entities).
 type EventCallback = Callable[[Event], None]
+# The subscription key of entities that follow every session of a charger (totals).
+SESSIONS = -1
 
 
 class EntityManager:
@@ -119,6 +121,10 @@ class EntityManager:
         """Tell the entities of one charger (evse_id None) or one EVSE to update."""
         for update in tuple(self._subscribers.get((charger_id, evse_id), ())):
             update()
+
+    def notify_sessions(self, charger_id: str) -> None:
+        """A session of this charger started, progressed or ended: update its totals."""
+        self.notify(charger_id, SESSIONS)
 
     def notify_station(self, station: Station) -> None:
         """Everything of one charger changed (its connection): all its entities."""

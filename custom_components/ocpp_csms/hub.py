@@ -59,6 +59,7 @@ from .csms.events import (
     TagPresented,
     TransactionEnded,
     TransactionStarted,
+    TransactionUpdated,
 )
 from .csms.server import ServerSettings, build_ssl_context
 from .csms.station import Station
@@ -68,6 +69,7 @@ from .identifiers import (
     charger_device_identifier,
     charger_unique_id,
 )
+from .session_book import SessionBook
 
 if TYPE_CHECKING:
     pass
@@ -100,6 +102,9 @@ class CentralSystemHub:
         self._index_chargers()
         self.system: CentralSystem | None = None
         self.entities = EntityManager(self)
+        self.sessions = SessionBook(self)
+        # Whether the cost sensors were left out at set-up (no price configured).
+        self.started_without_price = self.sessions.pricing is None
         self._offline_logged: set[str] = set()
 
     # -- life cycle -----------------------------------------------------------------
@@ -121,7 +126,7 @@ class CentralSystemHub:
             ),
             admission=AdmissionPolicy(data.get(CONF_UNKNOWN_CHARGERS, AdmissionPolicy.ASK)),
         )
-        self.system = CentralSystem(settings, self, self)
+        self.system = CentralSystem(settings, self, self, journal=self.sessions.journal)
         integration = await async_get_integration(self.hass, DOMAIN)
         dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
@@ -136,9 +141,11 @@ class CentralSystemHub:
             self._register_device(subentry)
             self.system.ensure_station(subentry.data[CONF_CHARGER_ID])
         await self.system.start()
+        await self.sessions.async_start()
 
     async def async_stop(self) -> None:
-        """Close every charger connection and stop listening."""
+        """Close every charger connection, stop listening and close the journal."""
+        self.sessions.async_stop()
         if self.system is not None:
             await self.system.stop()
 
@@ -312,9 +319,16 @@ class CentralSystemHub:
         match event:
             case EvseUpdated(station=station, evse=evse):
                 self.entities.evse_changed(station, evse.id)
-            case TransactionStarted(station=station) | TransactionEnded(station=station):
+            case TransactionStarted(station=station):
                 # The EVSE's entities follow its EvseUpdated; these feed session events.
                 self.entities.pass_event(station.id, event)
+                self.entities.notify_sessions(station.id)
+            case TransactionUpdated(station=station):
+                self.entities.notify_sessions(station.id)
+            case TransactionEnded(station=station, transaction=transaction):
+                self.sessions.transaction_ended(station, transaction)
+                self.entities.pass_event(station.id, event)
+                self.entities.notify_sessions(station.id)
             case TagPresented(station=station):
                 self.entities.pass_event(station.id, event)
             case StationUpdated(station=station, changed=changed):

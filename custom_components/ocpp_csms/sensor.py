@@ -30,6 +30,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .csms.station import ConnectorStatus, Evse, Measurand, Station, Transaction
 from .entity import OcppEntity, OcppEntityDescription
+from .entity_manager import SESSIONS
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -108,6 +109,12 @@ def _session_duration(station: Station, evse: Evse | None) -> Value:
         return None
     end = session.stopped_at or datetime.now(UTC)
     return round((end - session.started_at).total_seconds() / 60, 1)
+
+
+def _last_session_energy(station: Station, evse: Evse | None) -> Value:
+    last = evse.last_transaction if evse else None
+    energy = last.energy_wh if last else None
+    return None if energy is None else energy / 1000
 
 
 def _status(station: Station, evse: Evse | None) -> Value:
@@ -263,6 +270,33 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
 )
 
+LAST_SESSION_ENERGY = OcppSensorDescription(
+    key="last_session_energy",
+    translation_key="last_session_energy",
+    per_evse=True,
+    device_class=SensorDeviceClass.ENERGY,
+    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    suggested_display_precision=2,
+    value_fn=_last_session_energy,
+)
+LAST_SESSION_COST = OcppSensorDescription(
+    key="last_session_cost",
+    translation_key="last_session_cost",
+    per_evse=True,
+    device_class=SensorDeviceClass.MONETARY,
+    suggested_display_precision=2,
+    value_fn=_last_session_energy,  # in kWh; the entity prices it
+)
+MONTH_ENERGY = OcppSensorDescription(
+    key="energy_this_month",
+    translation_key="energy_this_month",
+    device_class=SensorDeviceClass.ENERGY,
+    state_class=SensorStateClass.TOTAL,
+    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    suggested_display_precision=2,
+    value_fn=lambda station, evse: None,  # the entity reads the session book
+)
+
 ENERGY = OcppSensorDescription(
     key="energy",
     translation_key="energy",
@@ -287,8 +321,13 @@ def build_sensors(
             "sensor", station.id, evse_id, description.key
         ):
             yield OcppSensor(hub, station, evse_id, description)
-    if evse_id is not None:
+    if evse_id is None:
+        yield MonthEnergySensor(hub, station, None, MONTH_ENERGY)
+    else:
         yield EnergyRegisterSensor(hub, station, evse_id, ENERGY)
+        yield JournalSensor(hub, station, evse_id, LAST_SESSION_ENERGY)
+        if hub.sessions.pricing is not None:
+            yield SessionCostSensor(hub, station, evse_id, LAST_SESSION_COST)
 
 
 async def async_setup_entry(
@@ -309,6 +348,58 @@ class OcppSensor(OcppEntity, SensorEntity):
     def native_value(self) -> Any:
         """The current reading."""
         return self.entity_description.value_fn(self.station, self.evse)
+
+
+class JournalSensor(OcppSensor):
+    """A reading from the session journal: worth showing while the charger is offline."""
+
+    @property
+    def available(self) -> bool:
+        """Sessions are history: they do not go away with the connection."""
+        return True
+
+
+class SessionCostSensor(JournalSensor):
+    """What the last session cost at the configured price per kWh."""
+
+    @property
+    def native_unit_of_measurement(self) -> str | None:
+        """The configured currency."""
+        pricing = self.hub.sessions.pricing
+        return pricing.currency if pricing else None
+
+    @property
+    def native_value(self) -> float | None:
+        """The last session's energy at the configured price."""
+        pricing = self.hub.sessions.pricing
+        energy_kwh = self.entity_description.value_fn(self.station, self.evse)
+        if pricing is None or not isinstance(energy_kwh, float):
+            return None
+        return pricing.cost(energy_kwh * 1000)
+
+
+class MonthEnergySensor(JournalSensor):
+    """Energy this calendar month: ended sessions and the running ones so far.
+
+    Sessions count in the month they started in, as in the session export.
+    """
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow every session of the charger."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.hub.entities.subscribe(self.station.id, SESSIONS, self.handle_update)
+        )
+
+    @property
+    def native_value(self) -> float:
+        """Energy since the month began, in kWh."""
+        return self.hub.sessions.month_energy_kwh(self.station)
+
+    @property
+    def last_reset(self) -> datetime:
+        """The start of the month (local time)."""
+        return self.hub.sessions.month_began
 
 
 class EnergyRegisterSensor(OcppEntity, RestoreSensor):

@@ -118,10 +118,23 @@ def _spreadsheet_safe(value: Any) -> Any:
 
 def sessions_csv(records: Iterable[SessionRecord], pricing: Pricing | None = None) -> str:
     """The sessions as CSV, one row each, with a header."""
-    rows = [session_row(record, pricing) for record in records]
-    columns = list(session_row(_EMPTY, pricing))
+    return rows_csv(
+        (session_row(record, pricing) for record in records), priced=pricing is not None
+    )
+
+
+def rows_csv(rows: Iterable[Mapping[str, Any]], *, priced: bool) -> str:
+    """Session rows (`session_row`, perhaps with more columns first) as CSV.
+
+    Columns not in a row are left empty; cost columns appear when `priced`.
+    """
+    rows = list(rows)
+    columns = list(session_row(_EMPTY, Pricing(0, "") if priced else None))
+    extra = [key for row in rows for key in row if key not in columns]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
+    writer = csv.DictWriter(
+        out, fieldnames=list(dict.fromkeys(extra)) + columns, lineterminator="\r\n"
+    )
     writer.writeheader()
     for row in rows:
         writer.writerow({key: _spreadsheet_safe(value) for key, value in row.items()})

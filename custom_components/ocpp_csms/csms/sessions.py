@@ -404,7 +404,7 @@ class _Store:
     def energy_since(self, since: datetime) -> dict[str, float]:
         rows = self.connection().execute(
             "SELECT charger_id, sum(energy_wh) FROM sessions "
-            "WHERE started_at >= ? AND status != 'active' GROUP BY charger_id",
+            "WHERE started_at >= ? AND status = 'completed' GROUP BY charger_id",
             (_text(since),),
         )
         return {charger: float(total or 0.0) for charger, total in rows}
@@ -563,6 +563,12 @@ class SessionJournal:
         target = await self._run(self._store.move_aside)
         _LOGGER.warning("Session journal %s moved aside to %s", self.path, target)
         self._sample_marks.clear()
+        try:
+            await self._run(self._store.connection)
+        except (sqlite3.Error, OSError) as error:
+            self._failed(error)
+            return target if existed else None
+        self._set_state(JournalHealth.OK)
         await self.flush()
         return target if existed else None
 
@@ -707,7 +713,7 @@ class SessionJournal:
             raise JournalUnavailable(str(error)) from error
 
     async def energy_since(self, since: datetime) -> dict[str, float]:
-        """Energy (Wh) of ended sessions started at or after `since`, per charger."""
+        """Energy (Wh) of completed sessions started at or after `since`, per charger."""
         await self.flush()
         try:
             return await self._run(self._store.energy_since, since)

@@ -1,0 +1,254 @@
+"""Session exports: the `export_sessions` action and CSV / OCPI CDR downloads.
+
+Both take the same selection (chargers by device, a period by start time, a tag) and
+read it from the journals of the loaded central systems. The downloads are Home
+Assistant views that require a logged-in user, like the rest of its API.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from http import HTTPStatus
+from typing import Any
+
+import voluptuous as vol
+from aiohttp import web
+from homeassistant.components.http import KEY_HASS, HomeAssistantView
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN
+from .csms.session_export import cdrs, rows_csv, session_row
+from .csms.sessions import SessionFilter, SessionRecord
+from .hub import CentralSystemHub
+
+SERVICE_EXPORT_SESSIONS = "export_sessions"
+CSV_URL = "/api/ocpp_csms/sessions.csv"
+CDR_URL = "/api/ocpp_csms/cdrs.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which sessions to export."""
+
+    device_ids: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    tag: str | None = None
+
+
+def _local(moment: datetime | date) -> datetime:
+    """A moment in Home Assistant's time zone; a date is its local midnight."""
+    if not isinstance(moment, datetime):
+        return dt_util.start_of_local_day(moment)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt_util.get_default_time_zone())
+    return moment
+
+
+async def async_collect(
+    hass: HomeAssistant, selection: Selection, *, with_samples: bool = False
+) -> list[tuple[CentralSystemHub, list[SessionRecord]]]:
+    """The selected sessions of each central system, oldest first.
+
+    Raises ServiceValidationError for a device that is not one of our chargers, and
+    HomeAssistantError when a journal cannot be read.
+    """
+    hubs: list[CentralSystemHub] = [
+        entry.runtime_data for entry in hass.config_entries.async_loaded_entries(DOMAIN)
+    ]
+    chargers: dict[str, set[str]] = {}
+    registry = dr.async_get(hass)
+    for device_id in selection.device_ids:
+        device = registry.async_get(device_id)
+        if device is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_device",
+                translation_placeholders={"device_id": device_id},
+            )
+        owners = [
+            (hub, charger)
+            for hub in hubs
+            if (charger := hub.charger_for_device(device.identifiers)) is not None
+        ]
+        if not owners:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="not_a_charger",
+                translation_placeholders={"device": device.name_by_user or device.name or ""},
+            )
+        for hub, charger in owners:
+            chargers.setdefault(hub.entry.entry_id, set()).add(charger)
+    if selection.start and selection.end and selection.end <= selection.start:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_period")
+    found: list[tuple[CentralSystemHub, list[SessionRecord]]] = []
+    for hub in hubs:
+        if selection.device_ids and hub.entry.entry_id not in chargers:
+            continue
+        wanted = chargers.get(hub.entry.entry_id)
+        records = await hub.sessions.async_sessions(
+            SessionFilter(
+                charger_ids=frozenset(wanted) if wanted else None,
+                started_from=selection.start,
+                started_before=selection.end,
+                id_tag=selection.tag,
+            ),
+            with_samples=with_samples,
+        )
+        found.append((hub, records))
+    return found
+
+
+def _rows(found: list[tuple[CentralSystemHub, list[SessionRecord]]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "central_system": hub.entry.title,
+            "charger_name": hub.charger_name(record.charger_id),
+            **session_row(record, hub.sessions.pricing),
+        }
+        for hub, records in found
+        for record in records
+    ]
+
+
+# -- the action ---------------------------------------------------------------------------
+
+_EXPORT_SCHEMA = vol.Schema(
+    {
+        vol.Optional("device_id"): vol.All(cv.ensure_list, [cv.string]),
+        vol.Optional("start"): vol.Any(cv.datetime, cv.date),
+        vol.Optional("end"): vol.Any(cv.datetime, cv.date),
+        vol.Optional("tag"): vol.All(cv.string, vol.Length(min=1, max=36)),
+    }
+)
+
+
+async def _async_export_sessions(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    data = call.data
+    selection = Selection(
+        device_ids=tuple(data.get("device_id", ())),
+        start=_local(data["start"]) if "start" in data else None,
+        end=_local(data["end"]) if "end" in data else None,
+        tag=data.get("tag"),
+    )
+    rows = _rows(await async_collect(hass, selection))
+    response: dict[str, Any] = {
+        "count": len(rows),
+        "energy_kwh": round(sum(row["energy_kwh"] or 0.0 for row in rows), 3),
+        "sessions": rows,
+    }
+    costs = [row["cost"] for row in rows if row.get("cost") is not None]
+    if costs:
+        response["cost"] = round(sum(costs), 2)
+    return response
+
+
+# -- the downloads ------------------------------------------------------------------------
+
+
+def _selection_from_query(request: web.Request) -> Selection:
+    """The selection in a download's query string; ValueError names what is wrong."""
+    query = request.query
+
+    def moment(name: str) -> datetime | None:
+        text = query.get(name)
+        if not text:
+            return None
+        parsed: datetime | date | None = dt_util.parse_datetime(text) or dt_util.parse_date(text)
+        if parsed is None:
+            raise ValueError(f"{name} is not a date or a date and time: {text!r}")
+        return _local(parsed)
+
+    return Selection(
+        device_ids=tuple(query.getall("device_id", [])),
+        start=moment("start"),
+        end=moment("end"),
+        tag=query.get("tag") or None,
+    )
+
+
+class _SessionDownload(HomeAssistantView):
+    """A download of the selected sessions; a login is required."""
+
+    requires_auth = True
+    with_samples = False  # CDRs need the meter samples; rows do not
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Answer with the selection, or say what is wrong with the request."""
+        hass = request.app[KEY_HASS]
+        try:
+            selection = _selection_from_query(request)
+            found = await async_collect(hass, selection, with_samples=self.with_samples)
+        except (ValueError, ServiceValidationError) as err:
+            return self.json_message(str(err), HTTPStatus.BAD_REQUEST)
+        except HomeAssistantError as err:
+            return self.json_message(str(err), HTTPStatus.SERVICE_UNAVAILABLE)
+        body, content_type, suffix = self.render(found)
+        stamp = dt_util.now().strftime("%Y%m%d-%H%M")
+        return web.Response(
+            text=body,
+            content_type=content_type,
+            headers={"Content-Disposition": f'attachment; filename="sessions-{stamp}.{suffix}"'},
+        )
+
+    def render(
+        self, found: list[tuple[CentralSystemHub, list[SessionRecord]]]
+    ) -> tuple[str, str, str]:
+        """The body, its content type and the file name's suffix."""
+        raise NotImplementedError
+
+
+class SessionsCsvView(_SessionDownload):
+    """The selected sessions as CSV."""
+
+    url = CSV_URL
+    name = "api:ocpp_csms:sessions_csv"
+
+    def render(
+        self, found: list[tuple[CentralSystemHub, list[SessionRecord]]]
+    ) -> tuple[str, str, str]:
+        """One row per session, with costs when any central system has a price."""
+        priced = any(hub.sessions.pricing is not None for hub, _ in found)
+        return rows_csv(_rows(found), priced=priced), "text/csv", "csv"
+
+
+class CdrsView(_SessionDownload):
+    """The selected, completed sessions as OCPI 2.2.1 CDRs (a JSON list)."""
+
+    url = CDR_URL
+    name = "api:ocpp_csms:cdrs"
+    with_samples = True
+
+    def render(
+        self, found: list[tuple[CentralSystemHub, list[SessionRecord]]]
+    ) -> tuple[str, str, str]:
+        """Every CDR of every central system, in one list."""
+        documents = [
+            document
+            for hub, records in found
+            for document in cdrs(records, hub.sessions.cdr_settings())
+        ]
+        return json.dumps(documents, ensure_ascii=False), "application/json", "json"
+
+
+def async_setup_exports(hass: HomeAssistant) -> None:
+    """Register the export action and the downloads (once, from async_setup)."""
+
+    async def export_sessions(call: ServiceCall) -> ServiceResponse:
+        return await _async_export_sessions(hass, call)
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EXPORT_SESSIONS,
+        export_sessions,
+        _EXPORT_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.http.register_view(SessionsCsvView())
+    hass.http.register_view(CdrsView())
