@@ -149,7 +149,10 @@ def _check_location(check: _Checker, cdr: dict[str, Any]) -> None:
         coordinates = check.field(loc, location, "coordinates", "object")
         if coordinates is not None:
             for axis, pattern in _COORDINATE.items():
-                value = check.field(f"{loc}.coordinates", coordinates, axis, "string", length=10)
+                length = 10 if axis == "latitude" else 11
+                value = check.field(
+                    f"{loc}.coordinates", coordinates, axis, "string", length=length
+                )
                 if isinstance(value, str) and not pattern.match(value):
                     check.problems.append(f"{loc}.coordinates.{axis}: bad format ({value!r})")
         check.field(loc, location, "evse_uid", "cistring", length=36)

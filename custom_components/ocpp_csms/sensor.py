@@ -44,6 +44,8 @@ class OcppSensorDescription(OcppEntityDescription, SensorEntityDescription):
 
     value_fn: Callable[[Station, Evse | None], Value]
     has_fn: Callable[[Station, Evse | None], bool] = lambda station, evse: True
+    # Journal readings (sessions) stay available while the charger is offline.
+    from_journal: bool = False
 
 
 def _measured(measurand: str, phase: str | None = None) -> Callable[[Station, Evse | None], bool]:
@@ -210,6 +212,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     OcppSensorDescription(
         key="session_energy",
         translation_key="session_energy",
+        from_journal=True,
         per_evse=True,
         device_class=SensorDeviceClass.ENERGY,
         state_class=SensorStateClass.TOTAL_INCREASING,
@@ -220,6 +223,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     OcppSensorDescription(
         key="session_duration",
         translation_key="session_duration",
+        from_journal=True,
         per_evse=True,
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.MINUTES,
@@ -320,7 +324,8 @@ def build_sensors(
         if description.has_fn(station, evse) or hub.entities.is_registered(
             "sensor", station.id, evse_id, description.key
         ):
-            yield OcppSensor(hub, station, evse_id, description)
+            sensor_class = JournalSensor if description.from_journal else OcppSensor
+            yield sensor_class(hub, station, evse_id, description)
     if evse_id is None:
         yield MonthEnergySensor(hub, station, None, MONTH_ENERGY)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,15 @@ from custom_components.ocpp_csms.const import (
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components/."""
+
+
+@pytest.fixture(autouse=True)
+def config_dir_per_test(hass: HomeAssistant, tmp_path: Path) -> None:
+    """Files the integration writes (session journals) go to the test's own folder.
+
+    The test `hass` otherwise points into the installed test plugin.
+    """
+    hass.config.config_dir = str(tmp_path)
 
 
 def free_port() -> int:
@@ -66,6 +76,7 @@ def setup_entry(hass: HomeAssistant) -> SetUpEntry:
         *,
         chargers: list[dict[str, Any]] | None = None,
         options: dict[str, Any] | None = None,
+        entry_id: str | None = None,
         **overrides: Any,
     ) -> MockConfigEntry:
         data = server_data(**overrides)
@@ -76,6 +87,7 @@ def setup_entry(hass: HomeAssistant) -> SetUpEntry:
             data=data,
             subentries_data=chargers or [],
             options=options or {},
+            **({"entry_id": entry_id} if entry_id else {}),
         )
         entry.add_to_hass(hass)
         await hass.config_entries.async_setup(entry.entry_id)
