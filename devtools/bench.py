@@ -1,6 +1,8 @@
 """Benchmarks: what the central system costs, measured on this machine.
 
     scripts/bench validation     schema validation per message, compiled vs jsonschema
+    scripts/bench journal        session journal: write cost per meter sample, export
+                                 time for 10,000 sessions (CSV and OCPI CDRs)
 
 Figures are medians of repeated runs; compare them as ratios, not across machines.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 from custom_components.ocpp_csms.csms.schemas import load_all
 from custom_components.ocpp_csms.csms.station import OcppVersion
+from devtools.bench_journal import journal
 
 T0 = "2026-11-23T10:00:00Z"
 
@@ -69,9 +72,15 @@ def validation() -> dict[str, Any]:
 def main() -> None:
     """Run the named benchmark and print its figures as JSON."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmark", choices=["validation"])
+    parser.add_argument("benchmark", choices=list(BENCHMARKS))
     args = parser.parse_args()
-    print(json.dumps({args.benchmark: validation()}, indent=2))
+    print(json.dumps({args.benchmark: BENCHMARKS[args.benchmark]()}, indent=2))
+
+
+BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
+    "validation": validation,
+    "journal": journal,
+}
 
 
 if __name__ == "__main__":

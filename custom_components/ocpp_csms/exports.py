@@ -8,6 +8,7 @@ Assistant views that require a logged-in user, like the rest of its API.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
@@ -105,16 +106,34 @@ async def async_collect(
     return found
 
 
-def _rows(found: list[tuple[CentralSystemHub, list[SessionRecord]]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "central_system": hub.entry.title,
-            "charger_name": hub.charger_name(record.charger_id),
-            **session_row(record, hub.sessions.pricing),
-        }
+type Found = list[tuple[CentralSystemHub, list[SessionRecord]]]
+
+
+def _rows_job(found: Found) -> Callable[[], list[dict[str, Any]]]:
+    """The work of making export rows, to run in an executor.
+
+    Many sessions take a while: what the rows need from Home Assistant is read now,
+    on the loop, and the rest runs off it.
+    """
+    parts = [
+        (
+            hub.entry.title,
+            {charger: hub.charger_name(charger) for charger in {r.charger_id for r in records}},
+            hub.sessions.pricing,
+            records,
+        )
         for hub, records in found
-        for record in records
     ]
+
+    def rows() -> list[dict[str, Any]]:
+        return [
+            {"central_system": title, "charger_name": names[record.charger_id],
+             **session_row(record, pricing)}
+            for title, names, pricing, records in parts
+            for record in records
+        ]  # fmt: skip
+
+    return rows
 
 
 # -- the action ---------------------------------------------------------------------------
@@ -137,7 +156,7 @@ async def _async_export_sessions(hass: HomeAssistant, call: ServiceCall) -> Serv
         end=_local(data["end"]) if "end" in data else None,
         tag=data.get("tag"),
     )
-    rows = _rows(await async_collect(hass, selection))
+    rows = await hass.async_add_executor_job(_rows_job(await async_collect(hass, selection)))
     response: dict[str, Any] = {
         "count": len(rows),
         "energy_kwh": round(sum(row["energy_kwh"] or 0.0 for row in rows), 3),
@@ -189,7 +208,7 @@ class _SessionDownload(HomeAssistantView):
             return self.json_message(str(err), HTTPStatus.BAD_REQUEST)
         except HomeAssistantError as err:
             return self.json_message(str(err), HTTPStatus.SERVICE_UNAVAILABLE)
-        body, content_type, suffix = self.render(found)
+        body, content_type, suffix = await hass.async_add_executor_job(self.render_job(found))
         stamp = dt_util.now().strftime("%Y%m%d-%H%M")
         return web.Response(
             text=body,
@@ -197,10 +216,8 @@ class _SessionDownload(HomeAssistantView):
             headers={"Content-Disposition": f'attachment; filename="sessions-{stamp}.{suffix}"'},
         )
 
-    def render(
-        self, found: list[tuple[CentralSystemHub, list[SessionRecord]]]
-    ) -> tuple[str, str, str]:
-        """The body, its content type and the file name's suffix."""
+    def render_job(self, found: Found) -> Callable[[], tuple[str, str, str]]:
+        """The work (run in an executor) that makes the body, content type and suffix."""
         raise NotImplementedError
 
 
@@ -210,12 +227,11 @@ class SessionsCsvView(_SessionDownload):
     url = CSV_URL
     name = "api:ocpp_csms:sessions_csv"
 
-    def render(
-        self, found: list[tuple[CentralSystemHub, list[SessionRecord]]]
-    ) -> tuple[str, str, str]:
+    def render_job(self, found: Found) -> Callable[[], tuple[str, str, str]]:
         """One row per session, with costs when any central system has a price."""
         priced = any(hub.sessions.pricing is not None for hub, _ in found)
-        return rows_csv(_rows(found), priced=priced), "text/csv", "csv"
+        rows = _rows_job(found)
+        return lambda: (rows_csv(rows(), priced=priced), "text/csv", "csv")
 
 
 class CdrsView(_SessionDownload):
@@ -225,16 +241,15 @@ class CdrsView(_SessionDownload):
     name = "api:ocpp_csms:cdrs"
     with_samples = True
 
-    def render(
-        self, found: list[tuple[CentralSystemHub, list[SessionRecord]]]
-    ) -> tuple[str, str, str]:
+    def render_job(self, found: Found) -> Callable[[], tuple[str, str, str]]:
         """Every CDR of every central system, in one list."""
-        documents = [
-            document
-            for hub, records in found
-            for document in cdrs(records, hub.sessions.cdr_settings())
-        ]
-        return json.dumps(documents, ensure_ascii=False), "application/json", "json"
+        parts = [(records, hub.sessions.cdr_settings()) for hub, records in found]
+
+        def render() -> tuple[str, str, str]:
+            documents = [doc for records, settings in parts for doc in cdrs(records, settings)]
+            return json.dumps(documents, ensure_ascii=False), "application/json", "json"
+
+        return render
 
 
 def async_setup_exports(hass: HomeAssistant) -> None:
