@@ -177,21 +177,21 @@ class CentralSystem:
     def _restore(self, restored: RestoredJournal) -> None:
         """Go on from the journal: running sessions, last sessions, ids already used."""
         self.transaction_ids.ensure_above(restored.highest_numeric_id)
-        admitted = {
-            record.charger_id
-            for record in (*restored.active, *restored.last_ended)
-            if self._directory.find(record.charger_id) is not None
-        }
+
+        # Chargers removed since keep their rows, but get no station back.
+        def admitted(charger_id: str) -> bool:
+            return self._directory.find(charger_id) is not None
+
         for record in restored.last_ended:
-            if record.charger_id in admitted:
+            if admitted(record.charger_id):
                 station = self.ensure_station(record.charger_id)
                 station.evse(record.evse_id).last_transaction = record.to_transaction()
         for record in restored.active:
-            if record.charger_id in admitted:
+            if admitted(record.charger_id):
                 station = self.ensure_station(record.charger_id)
                 station.evse(record.evse_id).transaction = record.to_transaction()
         for charger_id, closed in restored.closed_ids.items():
-            if charger_id in admitted or self._directory.find(charger_id) is not None:
+            if admitted(charger_id):
                 self.ensure_station(charger_id).closed_transactions.extend(closed)
         if restored.active:
             _LOGGER.info(
