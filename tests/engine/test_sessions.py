@@ -78,9 +78,12 @@ async def test_a_new_journal_has_the_current_schema(tmp_path: Path) -> None:
     journal = SessionJournal(tmp_path / "sessions.db")
     assert (await journal.open()).active == []
     await journal.close()
-    with sqlite3.connect(tmp_path / "sessions.db") as connection:
+    connection = sqlite3.connect(tmp_path / "sessions.db")
+    try:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        connection.close()
     # Opening again migrates nothing and keeps what is there.
     journal = SessionJournal(tmp_path / "sessions.db")
     await journal.open()
