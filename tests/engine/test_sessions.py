@@ -29,6 +29,7 @@ from custom_components.ocpp_csms.csms.station import (
 )
 from tests.engine.conftest import ConnectRaw, Directory, RawCharger, Running, StartSystem
 from tests.engine.test_messages_2x import event, sampled
+from tests.engine.test_messages_16 import start
 
 T0 = "2026-11-23T10:00:00Z"
 T1 = "2026-11-23T10:30:00Z"
@@ -59,6 +60,14 @@ def admitted(*charger_ids: str) -> Directory:
     for charger_id in charger_ids:
         directory.admit(charger_id)
     return directory
+
+
+async def journaled(start_system: StartSystem, journal: SessionJournal | Path) -> Running:
+    """A central system with a journal (a file's path, or one made) and CP-1 admitted."""
+    if isinstance(journal, Path):
+        journal = SessionJournal(journal)
+    running: Running = await start_system(journal=journal, directory=admitted("CP-1"))
+    return running
 
 
 def journal_of(running: Running) -> SessionJournal:
@@ -165,19 +174,16 @@ async def test_a_16_session_goes_on_across_a_restart(
     tmp_path: Path, start_system: StartSystem, raw_charger: ConnectRaw
 ) -> None:
     path = tmp_path / "sessions.db"
-    running = await start_system(journal=SessionJournal(path), directory=admitted("CP-1"))
+    running = await journaled(start_system, path)
     charger = await raw_charger(running=running)
-    started = await charger.result(
-        "StartTransaction", {"connectorId": 1, "idTag": "TAG1", "meterStart": 1000, "timestamp": T0}
-    )
-    transaction_id = started["transactionId"]
+    transaction_id = await start(charger, meter=1000)
     await charger.result(
         "MeterValues",
         {"connectorId": 1, "transactionId": transaction_id, "meterValue": [energy(T1, 4000)]},
     )
     await running.system.stop()  # Home Assistant stops; the charger keeps charging
 
-    running = await start_system(journal=SessionJournal(path), directory=admitted("CP-1"))
+    running = await journaled(start_system, path)
     restored = running.system.stations["CP-1"].evses[1].transaction
     assert restored is not None
     assert (restored.id, restored.energy_wh) == (str(transaction_id), 3000)
@@ -220,16 +226,14 @@ async def test_a_replay_after_a_restart_is_recorded_not_counted(
     tmp_path: Path, start_system: StartSystem, raw_charger: ConnectRaw
 ) -> None:
     path = tmp_path / "sessions.db"
-    running = await start_system(journal=SessionJournal(path), directory=admitted("CP-1"))
+    running = await journaled(start_system, path)
     charger = await raw_charger(running=running)
-    started = await charger.result(
-        "StartTransaction", {"connectorId": 1, "idTag": "TAG1", "meterStart": 0, "timestamp": T0}
-    )
-    stop = {"transactionId": started["transactionId"], "meterStop": 5000, "timestamp": T1}
+    transaction_id = await start(charger, meter=0)
+    stop = {"transactionId": transaction_id, "meterStop": 5000, "timestamp": T1}
     await charger.result("StopTransaction", stop)
     await running.system.stop()
 
-    running = await start_system(journal=SessionJournal(path), directory=admitted("CP-1"))
+    running = await journaled(start_system, path)
     last = running.system.stations["CP-1"].evses[1].last_transaction
     assert last is not None  # "last session" survives too
     assert last.energy_wh == 5000
@@ -244,7 +248,7 @@ async def test_a_2x_session_goes_on_across_a_restart(
     tmp_path: Path, start_system: StartSystem, raw_charger: ConnectRaw
 ) -> None:
     path = tmp_path / "sessions.db"
-    running = await start_system(journal=SessionJournal(path), directory=admitted("CP-1"))
+    running = await journaled(start_system, path)
     charger = await raw_charger("ocpp2.0.1", running=running)
     await charger.result(
         "TransactionEvent",
@@ -265,7 +269,7 @@ async def test_a_2x_session_goes_on_across_a_restart(
     )
     await running.system.stop()
 
-    running = await start_system(journal=SessionJournal(path), directory=admitted("CP-1"))
+    running = await journaled(start_system, path)
     async with reconnect(running, version="ocpp2.0.1") as charger:
         await charger.result(
             "TransactionEvent",
@@ -294,9 +298,7 @@ async def test_a_2x_session_goes_on_across_a_restart(
 async def test_offline_2x_transactions_keep_their_own_times(
     tmp_path: Path, start_system: StartSystem, raw_charger: ConnectRaw
 ) -> None:
-    running = await start_system(
-        journal=SessionJournal(tmp_path / "s.db"), directory=admitted("CP-1")
-    )
+    running = await journaled(start_system, tmp_path / "s.db")
     charger = await raw_charger("ocpp2.0.1", running=running)
     await charger.result(
         "TransactionEvent",
@@ -325,9 +327,7 @@ async def test_offline_2x_transactions_keep_their_own_times(
 async def test_a_late_16_stop_of_an_unknown_session_is_journaled(
     tmp_path: Path, start_system: StartSystem, raw_charger: ConnectRaw
 ) -> None:
-    running = await start_system(
-        journal=SessionJournal(tmp_path / "s.db"), directory=admitted("CP-1")
-    )
+    running = await journaled(start_system, tmp_path / "s.db")
     charger = await raw_charger(running=running)
     await charger.result(
         "StopTransaction",
@@ -410,14 +410,9 @@ async def test_the_engine_runs_on_when_the_journal_is_damaged(
 ) -> None:
     path = tmp_path / "sessions.db"
     path.write_bytes(b"garbage" * 1000)
-    running = await start_system(
-        journal=SessionJournal(path, retry_delays=(60,)), directory=admitted("CP-1")
-    )
+    running = await journaled(start_system, SessionJournal(path, retry_delays=(60,)))
     charger = await raw_charger(running=running)
-    started = await charger.result(
-        "StartTransaction", {"connectorId": 1, "idTag": "TAG1", "meterStart": 0, "timestamp": T0}
-    )
-    assert started["idTagInfo"]["status"] == "Accepted"
+    await start(charger, meter=0)  # accepted, though nothing can be journaled yet
     moved = await running.system.start_journal_afresh()
     assert moved is not None
     assert moved.read_bytes() == b"garbage" * 1000

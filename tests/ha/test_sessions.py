@@ -61,6 +61,17 @@ async def charge_for_an_hour(hass: HomeAssistant, entry: MockConfigEntry) -> tup
         return transaction_id, float(evse.transaction.last_register_wh)
 
 
+async def charge_and_stop(hass: HomeAssistant, entry: MockConfigEntry, readings: int = 1) -> None:
+    """Boot CP-1 and run one whole session with tag 04A2B3: an hour of metering in all."""
+    async with charger(url_of(entry), "CP-1") as client:
+        assert await client.boot() == "Accepted"
+        await client.start_session(1, "04A2B3")
+        for _ in range(readings):
+            await client.send_meter_values(1, 3600 / readings)
+        await client.stop_session(1)
+        await hass.async_block_till_done()
+
+
 async def test_a_session_goes_on_across_a_reload(
     hass: HomeAssistant, setup_entry: SetUpEntry
 ) -> None:
@@ -144,12 +155,7 @@ async def test_export_action_and_sensors(hass: HomeAssistant, setup_entry: SetUp
     entry = await setup_entry(
         chargers=[garage()], options={"price_per_kwh": 2.0, "currency": "SEK"}
     )
-    async with charger(url_of(entry), "CP-1") as client:
-        assert await client.boot() == "Accepted"
-        await client.start_session(1, "04A2B3")
-        await client.send_meter_values(1, 3600)
-        await client.stop_session(1)
-        await hass.async_block_till_done()
+    await charge_and_stop(hass, entry)
     device = next(
         d
         for d in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
@@ -205,13 +211,7 @@ async def test_downloads_need_a_login_and_give_csv_and_cdrs(
             "city": "Uppsala",
         },
     )
-    async with charger(url_of(entry), "CP-1") as client:
-        assert await client.boot() == "Accepted"
-        await client.start_session(1, "04A2B3")
-        for _ in range(3):
-            await client.send_meter_values(1, 900)
-        await client.stop_session(1)
-        await hass.async_block_till_done()
+    await charge_and_stop(hass, entry, readings=3)
 
     anonymous = await hass_client_no_auth()
     for url in ("/api/ocpp_csms/sessions.csv", "/api/ocpp_csms/cdrs.json"):
@@ -307,12 +307,7 @@ async def test_options_take_a_price_and_check_the_currency(
     hass: HomeAssistant, setup_entry: SetUpEntry
 ) -> None:
     entry = await setup_entry(chargers=[garage()])
-    async with charger(url_of(entry), "CP-1") as client:
-        assert await client.boot() == "Accepted"
-        await client.start_session(1, "04A2B3")
-        await client.send_meter_values(1, 3600)
-        await client.stop_session(1)
-        await hass.async_block_till_done()
+    await charge_and_stop(hass, entry)
     assert hass.states.get("sensor.garage_last_session_cost") is None
     last_kwh = float(state_of(hass, "sensor.garage_last_session_energy").state)
     flow = await hass.config_entries.options.async_init(entry.entry_id)
