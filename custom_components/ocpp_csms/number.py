@@ -16,6 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import MIN_CURRENT_A
+from .csms.charging import limit_profile
 from .csms.commands import (
     CommandStatus,
     ProfilePurpose,
@@ -24,7 +25,6 @@ from .csms.commands import (
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
-from .limits import limit_profile
 
 PARALLEL_UPDATES = 0
 

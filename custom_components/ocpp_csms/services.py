@@ -24,6 +24,7 @@ from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.service import async_register_admin_service
 
 from .const import CONF_BASE_URL, DOMAIN, MAX_CURRENT_LIMIT_A
+from .csms.charging import limit_profile
 from .csms.commands import (
     CancelReservation,
     ChangeAvailability,
@@ -49,7 +50,7 @@ from .csms.commands import (
 from .csms.station import Station
 from .http import DIAGNOSTICS_URL, EXCHANGE, FIRMWARE_FOLDER, FIRMWARE_URL, firmware_path
 from .hub import CentralSystemHub
-from .limits import limit_profile, profile_from_input
+from .limits import profile_from_input
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_CONNECTOR = "connector"

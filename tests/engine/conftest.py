@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from custom_components.ocpp_csms.csms.authorization import Authorizer
 from custom_components.ocpp_csms.csms.central_system import (
     AdmissionPolicy,
     CentralSystem,
@@ -110,6 +111,7 @@ async def start_system() -> AsyncIterator[StartSystem]:
         meter_interval_s: int | None = None,
         journal: SessionJournal | None = None,
         directory: Directory | None = None,
+        authorizer: Authorizer | None = None,
         **server: Any,
     ) -> Running:
         directory, recorder = directory or Directory(), Recorder()
@@ -123,7 +125,9 @@ async def start_system() -> AsyncIterator[StartSystem]:
             meter_measurands=meter_measurands,
             meter_interval_s=meter_interval_s,
         )
-        system = CentralSystem(settings, directory, recorder, journal=journal)
+        system = CentralSystem(
+            settings, directory, recorder, journal=journal, authorizer=authorizer
+        )
         await system.start()
         started.append(system)
         return Running(system, directory, recorder)

@@ -53,9 +53,14 @@ class FixedAuthorizer:
         self.decision = decision
         self.asked: list[tuple[str, int | None]] = []
 
-    def authorize(self, id_tag: str, station: Any, evse_id: int | None) -> AuthorizationDecision:
+    def authorize(
+        self, id_tag: str, station: Any, evse_id: int | None, token_type: str | None = None
+    ) -> AuthorizationDecision:
         self.asked.append((id_tag, evse_id))
         return self.decision
+
+    def may_stop(self, start_tag: str, stop_tag: str) -> bool:
+        return True
 
 
 async def test_authorize_accepts_and_reports(raw_charger: ConnectRaw) -> None:

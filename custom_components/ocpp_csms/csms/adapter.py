@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .authorization import AuthorizationDecision
+from .charging import limit_profile
 from .commands import (
     Call,
     Command,
     CommandResult,
     CommandStatus,
+    ProfileKind,
+    ProfilePurpose,
+    SetChargingProfile,
     SetConfiguration,
     TriggerMessage,
     status_result,
@@ -70,9 +74,12 @@ class StationHost(Protocol):
         """Decide (and record on `station`) the answer to a BootNotification."""
 
     def authorize(
-        self, id_tag: str, station: Station, evse_id: int | None
+        self, id_tag: str, station: Station, evse_id: int | None, token_type: str | None
     ) -> AuthorizationDecision:
         """Decide whether a presented tag may charge."""
+
+    def may_stop(self, start_tag: str, stop_tag: str) -> bool:
+        """Whether a session started with `start_tag` may be ended with `stop_tag`."""
 
     def next_transaction_id(self) -> int:
         """A new, never-used 1.6 transaction id."""
@@ -257,9 +264,55 @@ class StationAdapter(ABC):
         self, id_tag: str, evse_id: int | None, token_type: str | None = None
     ) -> AuthorizationDecision:
         """Decide on a presented tag and report the presentation."""
-        decision = self._host.authorize(id_tag, self.station, evse_id)
+        decision = self._host.authorize(id_tag, self.station, evse_id, token_type)
         self._host.emit(TagPresented(self.station, evse_id, id_tag, token_type, decision))
         return decision
+
+    def _tag_limit_after_start(
+        self, transaction: Transaction, decision: AuthorizationDecision | None
+    ) -> Callable[[], Awaitable[None]] | None:
+        """The follow-up that limits a session to its tag's maximum current, if it has one.
+
+        Sent after the answer, so that the charger knows the transaction id first.
+        """
+        if decision is None or not decision.accepted or decision.max_current_a is None:
+            return None
+        limit = decision.max_current_a
+
+        async def apply_limit() -> None:
+            await self._apply_tag_limit(transaction, limit)
+
+        return apply_limit
+
+    async def _apply_tag_limit(self, transaction: Transaction, max_current_a: float) -> None:
+        capabilities = self.station.capabilities
+        if capabilities is not None and not capabilities.smart_charging:
+            _LOGGER.info(
+                "Charger %s takes no charging profiles: tag %s's %s A limit is not applied",
+                self.station.id,
+                transaction.id_tag,
+                max_current_a,
+            )
+            self.station.warn("tag_limit_not_supported")
+            return
+        profile = limit_profile(
+            self.station,
+            max_current_a,
+            ProfilePurpose.TX,
+            kind=ProfileKind.RELATIVE,
+            transaction_id=transaction.id,
+        )
+        result = await self.execute(SetChargingProfile(transaction.evse_id, profile))
+        if not result.accepted:
+            _LOGGER.warning(
+                "Charger %s did not take tag %s's %s A limit (%s %s)",
+                self.station.id,
+                transaction.id_tag,
+                max_current_a,
+                result.status,
+                result.detail,
+            )
+            self.station.warn("tag_limit_not_applied")
 
     def _set_station_field(self, name: str, value: Any) -> None:
         setattr(self.station, name, value)
@@ -316,6 +369,19 @@ class StationAdapter(ABC):
         transaction.stopped_at = stopped_at
         transaction.stop_reason = reason
         transaction.stop_id_tag = stop_id_tag
+        if stop_id_tag and transaction.id_tag:
+            transaction.stop_allowed = self._host.may_stop(transaction.id_tag, stop_id_tag)
+            if not transaction.stop_allowed:
+                # The charger let another group's tag end the session: its own check
+                # (parentIdTag / groupIdToken) is off or broken. Say so, keep the stop.
+                _LOGGER.warning(
+                    "Charger %s: tag %s ended session %s, which tag %s of another group started",
+                    self.station.id,
+                    stop_id_tag,
+                    transaction.id,
+                    transaction.id_tag,
+                )
+                self.station.warn("stopped_by_other_group")
         if meter_stop_wh is not None:
             transaction.meter_stop_wh = meter_stop_wh
         elif transaction.meter_stop_wh is None:

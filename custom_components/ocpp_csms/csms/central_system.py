@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from websockets.asyncio.server import ServerConnection
 
 from .adapter import BootDecision, StationAdapter
-from .authorization import AcceptAll, AuthorizationDecision, Authorizer
+from .authorization import AcceptAll, AuthorizationDecision, Authorizer, TagChange, TagRegistry
 from .commands import Command, CommandResult, CommandStatus
 from .credentials import verify_password
 from .events import (
@@ -30,10 +30,12 @@ from .events import (
     StationAutoAdmitted,
     StationConnected,
     StationDisconnected,
+    StationUpdated,
     TransactionEnded,
     TransactionStarted,
     TransactionUpdated,
 )
+from .local_list import LocalListSync
 from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .schemas import VersionSchemas, load_all
@@ -143,6 +145,12 @@ class CentralSystem:
         self._sessions: dict[str, StationAdapter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.counters = _Counters()
+        # Managed tags are pushed to chargers' local lists; AcceptAll has none to push.
+        self.local_lists: LocalListSync | None = None
+        self._unsubscribe_tags: Callable[[], None] = lambda: None
+        if isinstance(self.authorizer, TagRegistry):
+            self.local_lists = LocalListSync(self.authorizer, self.execute, self._spawn)
+            self._unsubscribe_tags = self.authorizer.subscribe(self._tags_changed)
 
     @property
     def port(self) -> int:
@@ -168,6 +176,7 @@ class CentralSystem:
 
     async def stop(self) -> None:
         """Close every charger connection and stop listening."""
+        self._unsubscribe_tags()
         for task in self._tasks:
             task.cancel()
         await self._server.stop()
@@ -316,6 +325,8 @@ class CentralSystem:
         if session is not None:
             await _close_quietly(session, 1000, "Removed")
         self._stations.pop(charger_id, None)
+        if self.local_lists is not None:
+            self.local_lists.forget(charger_id)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -362,6 +373,10 @@ class CentralSystem:
             "Charger %s connected from %s (%s)", charger_id, station.remote_address, version
         )
         self._listener.handle(StationConnected(station))
+        if station.accepted and station.capabilities is not None:
+            # Tags may have changed while it was away. (Not yet learnt: that comes next,
+            # and the sync with it.)
+            self._sync_local_list(station)
         try:
             await session.serve()
         finally:
@@ -384,13 +399,39 @@ class CentralSystem:
                     self.journal.record(station.id, transaction)
                 case LateTransactionMessage(station=station, transaction_id=tid, action=action):
                     self.journal.record_late_message(station.id, tid, action)
+        if isinstance(event, StationUpdated) and self._local_list_due(event):
+            self._sync_local_list(event.station)
         self._listener.handle(event)
 
+    # -- local authorization lists -----------------------------------------------------
+
+    def _local_list_due(self, event: StationUpdated) -> bool:
+        """Whether a station update is the moment to push its local list.
+
+        That is once its capabilities are learnt (they say whether it has a list), or
+        when learning is off, once its boot is accepted.
+        """
+        if self.settings.learn_capabilities:
+            return "capabilities" in event.changed
+        return "registration" in event.changed and event.station.accepted
+
+    def _sync_local_list(self, station: Station) -> None:
+        if self.local_lists is not None:
+            self.local_lists.request(station)
+
+    def _tags_changed(self, change: TagChange) -> None:
+        if self.local_lists is not None:
+            self.local_lists.registry_changed(change, list(self._stations.values()))
+
     def authorize(
-        self, id_tag: str, station: Station, evse_id: int | None
+        self, id_tag: str, station: Station, evse_id: int | None, token_type: str | None
     ) -> AuthorizationDecision:
         """StationHost: decide on a presented tag."""
-        return self.authorizer.authorize(id_tag, station, evse_id)
+        return self.authorizer.authorize(id_tag, station, evse_id, token_type)
+
+    def may_stop(self, start_tag: str, stop_tag: str) -> bool:
+        """StationHost: the authorizer's rule for stopping with another tag."""
+        return self.authorizer.may_stop(start_tag, stop_tag)
 
     def next_transaction_id(self) -> int:
         """StationHost: a new 1.6 transaction id."""

@@ -230,7 +230,10 @@ class Ocpp16Adapter(StationAdapter):
         evse.transaction = transaction
         self._host.emit(TransactionStarted(self.station, transaction))
         self._host.emit(EvseUpdated(self.station, evse, frozenset({"transaction"})))
-        return Reply({"transactionId": transaction_id, "idTagInfo": id_tag_info(decision)})
+        return Reply(
+            {"transactionId": transaction_id, "idTagInfo": id_tag_info(decision)},
+            after=self._tag_limit_after_start(transaction, decision),
+        )
 
     def _remember_start(self, key: tuple[int, str, str], transaction_id: str) -> None:
         starts = self.station.recent_starts

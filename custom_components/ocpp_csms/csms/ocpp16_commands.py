@@ -67,6 +67,7 @@ _AUTHORIZATION = {
     AuthorizationStatus.EXPIRED: "Expired",
     AuthorizationStatus.INVALID: "Invalid",
     AuthorizationStatus.UNKNOWN: "Invalid",  # 1.6 has no "Unknown"
+    AuthorizationStatus.NOT_AT_THIS_LOCATION: "Invalid",  # nor "NotAtThisLocation"
     AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
 }
 

@@ -317,6 +317,12 @@ class Ocpp201Adapter(StationAdapter):
 
         evse = self.station.evse(transaction.evse_id)
         changed = {"transaction"}
+        # The tag that authorizes a session may come with its start or any event after.
+        tag_limit = (
+            self._tag_limit_after_start(transaction, decision)
+            if transaction.id_tag is None
+            else None
+        )
         if self._apply_transaction_event(evse, transaction, payload, token, decision):
             changed.add("measurements")
         if is_new:
@@ -335,7 +341,7 @@ class Ocpp201Adapter(StationAdapter):
             evse.status = status
             changed.add("status")
         self._host.emit(EvseUpdated(self.station, evse, frozenset(changed)))
-        return Reply(answer)
+        return Reply(answer, after=tag_limit if transaction.active else None)
 
     def _apply_transaction_event(
         self,

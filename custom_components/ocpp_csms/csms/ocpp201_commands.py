@@ -57,6 +57,7 @@ _AUTHORIZATION = {
     AuthorizationStatus.EXPIRED: "Expired",
     AuthorizationStatus.INVALID: "Invalid",
     AuthorizationStatus.UNKNOWN: "Unknown",
+    AuthorizationStatus.NOT_AT_THIS_LOCATION: "NotAtThisLocation",
     AuthorizationStatus.CONCURRENT_TX: "ConcurrentTx",
 }
 

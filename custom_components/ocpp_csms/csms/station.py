@@ -146,6 +146,8 @@ class Transaction:
     stopped_at: datetime | None = None
     stop_reason: str | None = None
     stop_id_tag: str | None = None
+    # Whether the stop tag may end this session (same tag or group); None: not asked.
+    stop_allowed: bool | None = None
     state: TransactionState = TransactionState.ACTIVE
     offline: bool = False  # reported after the fact by a charger that was offline
     charging_state: str | None = None  # 2.x: Charging, EVConnected, SuspendedEV, ...
