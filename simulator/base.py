@@ -74,6 +74,10 @@ class SimulatedCharger:
         self.profiles: list[dict[str, Any]] = []
         self.limit_a: float | None = None
         self.configuration: dict[str, str] = {}
+        # The local authorization list: tag (as sent) -> status, and its version.
+        self.local_list: dict[str, str] = {}
+        self.local_list_version = 0
+        self.cache_cleared = 0
 
     async def call(self, payload: Any, **kwargs: Any) -> Any:
         """Send a CALL (the ChargePoint base class provides it)."""
@@ -82,6 +86,27 @@ class SimulatedCharger:
     def _answer(self, action: str, payload: dict[str, Any], accepted: str = "Accepted") -> str:
         self.received.append((action, payload))
         return self.answers.get(action, accepted)
+
+    def _take_local_list(
+        self, version: int, update_type: str, entries: dict[str, str | None]
+    ) -> str:
+        """Apply a SendLocalList the way the specification says; returns its status."""
+        status = self._answer(
+            "SendLocalList", {"version": version, "update_type": update_type, "entries": entries}
+        )
+        if status != "Accepted":
+            return status
+        if update_type == "Differential" and version <= self.local_list_version:
+            return "VersionMismatch"
+        if update_type == "Full":
+            self.local_list = {}
+        for tag, tag_status in entries.items():
+            if tag_status is None:
+                self.local_list.pop(tag, None)
+            else:
+                self.local_list[tag] = tag_status
+        self.local_list_version = version
+        return "Accepted"
 
     async def _detached(self, work: Any) -> None:
         """Follow-up work after answering (nobody awaits it): a closing socket is fine."""

@@ -287,6 +287,33 @@ class Charger16(SimulatedCharger, ChargePoint16):
             unknown_key=[name for name in keys if name not in self.configuration] or None,
         )
 
+    @on("GetLocalListVersion")
+    def on_get_local_list_version(self, **_: Any) -> Any:
+        """Say which local list version the charger holds."""
+        self._answer("GetLocalListVersion", {})
+        return result16.GetLocalListVersion(list_version=self.local_list_version)
+
+    @on("SendLocalList")
+    def on_send_local_list(
+        self,
+        list_version: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> Any:
+        """Replace or change the local list."""
+        entries = {
+            item["id_tag"]: (item.get("id_tag_info") or {}).get("status")
+            for item in local_authorization_list or []
+        }
+        return result16.SendLocalList(self._take_local_list(list_version, update_type, entries))
+
+    @on("ClearCache")
+    def on_clear_cache(self, **_: Any) -> Any:
+        """Forget cached authorizations."""
+        self.cache_cleared += 1
+        return result16.ClearCache(self._answer("ClearCache", {}))
+
     @on("ChangeConfiguration")
     def on_change_configuration(self, key: str, value: str, **_: Any) -> Any:
         """Change a configuration key."""

@@ -375,6 +375,31 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
             )
         return result.SetVariables(set_variable_result=results)
 
+    @on("GetLocalListVersion")
+    def on_get_local_list_version(self: Any, **_: Any) -> Any:
+        self._answer("GetLocalListVersion", {})
+        return result.GetLocalListVersion(version_number=self.local_list_version)
+
+    @on("SendLocalList")
+    def on_send_local_list(
+        self: Any,
+        version_number: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> Any:
+        entries = {
+            item["id_token"]["id_token"]: (item.get("id_token_info") or {}).get("status")
+            for item in local_authorization_list or []
+        }
+        status = self._take_local_list(version_number, update_type, entries)
+        return result.SendLocalList(status=status)
+
+    @on("ClearCache")
+    def on_clear_cache(self: Any, **_: Any) -> Any:
+        self.cache_cleared += 1
+        return result.ClearCache(status=self._answer("ClearCache", {}))
+
     @on("TriggerMessage")
     def on_trigger_message(self: Any, requested_message: str, **payload: Any) -> Any:
         return result.TriggerMessage(
