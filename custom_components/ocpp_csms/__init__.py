@@ -16,6 +16,8 @@ from .exports import async_setup_exports
 from .http import async_setup_http
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 from .services import async_setup_services
+from .tag_services import async_setup_tag_services
+from .tag_store import async_remove_tag_storage
 
 __all__ = ["DOMAIN"]
 
@@ -35,6 +37,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions, the file views and the session downloads once."""
     async_setup_services(hass)
+    async_setup_tag_services(hass)
     async_setup_http(hass)
     async_setup_exports(hass)
     return True
@@ -96,7 +99,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
-    """Forget the chargers this central system rejected along with it."""
+    """Forget the chargers this central system rejected, and its tags, along with it."""
+    await async_remove_tag_storage(hass, entry.entry_id)
     prefix = f"{entry.entry_id}_"
     for other in hass.config_entries.async_entries(DOMAIN, include_ignore=True):
         if other.source == SOURCE_IGNORE and (other.unique_id or "").startswith(prefix):

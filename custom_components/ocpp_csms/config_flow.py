@@ -19,7 +19,6 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
-    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PASSWORD, CONF_PORT
@@ -55,6 +54,7 @@ from .csms.credentials import generate_password, hash_password
 from .csms.server import build_ssl_context, charger_id_from_path
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
+from .tag_options import TagOptionsSteps
 
 CONF_REMOVE_PASSWORD = "remove_password"
 
@@ -348,10 +348,16 @@ def _charger_schema(default_name: str, suggested_password: str | None) -> vol.Sc
     )
 
 
-class OcppCsmsOptionsFlow(OptionsFlow):
-    """Where chargers reach Home Assistant to fetch firmware and upload diagnostics."""
+class OcppCsmsOptionsFlow(TagOptionsSteps):
+    """The central system's settings, and its tags (see tag_options)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Settings or tags."""
+        return self.async_show_menu(step_id="init", menu_options=["settings", "tags"])
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """Ask for the base URL, the price per kWh and the site's address.
 
         Everything is optional: no base URL means Home Assistant's own network
@@ -381,7 +387,7 @@ class OcppCsmsOptionsFlow(OptionsFlow):
             return {"suggested_value": current.get(key)}
 
         return self.async_show_form(
-            step_id="init",
+            step_id="settings",
             data_schema=vol.Schema(
                 {
                     vol.Optional(CONF_BASE_URL, description=suggested(CONF_BASE_URL)): str,

@@ -78,7 +78,7 @@ class TagEvent(_ChargerEvent):
             return
         decision = event.decision
         if decision.accepted:
-            kind = "accepted"
+            kind = "accepted"  # `known` tells a registered tag from one accept-all let in
         elif decision.status is AuthorizationStatus.UNKNOWN:
             kind = "unknown"
         else:
@@ -89,6 +89,7 @@ class TagEvent(_ChargerEvent):
                 "tag": event.id_tag,
                 "name": decision.name,
                 "status": decision.status.value,
+                "known": decision.known,
                 "connector": event.evse_id,
             },
         )
@@ -117,6 +118,9 @@ class SessionEvent(_ChargerEvent):
                 "energy_kwh": None if energy is None else round(energy / 1000, 3),
                 "duration_min": round((end - transaction.started_at).total_seconds() / 60, 1),
                 "stop_reason": transaction.stop_reason,
+                "stopped_by": transaction.stop_id_tag,
+                # False: a tag of another group ended it (the charger let it).
+                "stop_allowed": transaction.stop_allowed,
                 "offline": transaction.offline,
             },
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
@@ -40,6 +40,7 @@ from .const import (
     MANUFACTURER,
     SUBENTRY_CHARGER,
 )
+from .csms.authorization import TagChange, TagRegistry, tag_key
 from .csms.central_system import (
     AdmissionPolicy,
     CentralSystem,
@@ -70,13 +71,14 @@ from .identifiers import (
     charger_unique_id,
 )
 from .session_book import SessionBook
-
-if TYPE_CHECKING:
-    pass
+from .tag_store import TagStore
 
 _LOGGER = logging.getLogger(__name__)
 
 type OcppCsmsConfigEntry = ConfigEntry[CentralSystemHub]
+
+# Open "unknown tag: add it?" repairs per central system, at most.
+MAX_UNKNOWN_TAG_ISSUES = 20
 
 # Firmware statuses (1.6, its security extension, 2.x) that end an update in failure.
 FIRMWARE_FAILED = frozenset(
@@ -103,6 +105,13 @@ class CentralSystemHub:
         self.system: CentralSystem | None = None
         self.entities = EntityManager(self)
         self.sessions = SessionBook(self)
+        # Remote starts use the chargers' own tags: always accepted on their charger.
+        self.tags = TagStore(
+            hass,
+            entry.entry_id,
+            TagRegistry(own_tags=lambda charger_id: (self.default_tag(charger_id),)),
+        )
+        self._unsubscribe_tags = self.tags.registry.subscribe(self._tags_changed)
         # Whether the cost sensors were left out at set-up (no price configured).
         self.started_without_price = self.sessions.pricing is None
         self._offline_logged: set[str] = set()
@@ -126,7 +135,15 @@ class CentralSystemHub:
             ),
             admission=AdmissionPolicy(data.get(CONF_UNKNOWN_CHARGERS, AdmissionPolicy.ASK)),
         )
-        self.system = CentralSystem(settings, self, self, journal=self.sessions.journal)
+        await self.tags.async_load()
+        self.system = CentralSystem(
+            settings,
+            self,
+            self,
+            authorizer=self.tags.registry,
+            journal=self.sessions.journal,
+        )
+        self.tags.attach(self.system.local_lists)
         integration = await async_get_integration(self.hass, DOMAIN)
         dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
@@ -146,6 +163,8 @@ class CentralSystemHub:
     async def async_stop(self) -> None:
         """Close every charger connection, stop listening and close the journal."""
         self.sessions.async_stop()
+        self._unsubscribe_tags()
+        self.tags.close()
         if self.system is not None:
             await self.system.stop()
 
@@ -329,8 +348,8 @@ class CentralSystemHub:
                 self.sessions.transaction_ended(station, transaction)
                 self.entities.pass_event(station.id, event)
                 self.entities.notify_sessions(station.id)
-            case TagPresented(station=station):
-                self.entities.pass_event(station.id, event)
+            case TagPresented():
+                self._tag_presented(event)
             case StationUpdated(station=station, changed=changed):
                 self._station_updated(station, changed)
             case StationConnected(station=station):
@@ -387,6 +406,66 @@ class CentralSystemHub:
         elif status == "Installed":
             self._file_exchange_finish(station.id, "firmware")
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    # -- tags ----------------------------------------------------------------------------
+
+    @property
+    def _unknown_tag_prefix(self) -> str:
+        """Issue ids of "unknown tag: add it?" repairs are this prefix and the tag key."""
+        return f"unknown_tag_{self.entry.entry_id}_"
+
+    def _tag_presented(self, event: TagPresented) -> None:
+        self.entities.pass_event(event.station.id, event)
+        if not event.decision.known and event.id_tag:
+            self._report_unknown_tag(event)
+
+    def _report_unknown_tag(self, event: TagPresented) -> None:
+        """Offer to add a tag the central system does not know (a fixable repair)."""
+        registry = ir.async_get(self.hass)
+        issue_id = self._unknown_tag_prefix + tag_key(event.id_tag)
+        open_issues = sum(
+            1
+            for (domain, other), issue in registry.issues.items()
+            if domain == DOMAIN and other.startswith(self._unknown_tag_prefix) and issue.active
+        )
+        if (
+            open_issues >= MAX_UNKNOWN_TAG_ISSUES
+            and registry.async_get_issue(DOMAIN, issue_id) is None
+        ):
+            # A public site in accept-all mode sees many strangers: the event entity
+            # still reports each one; the repairs list does not fill up.
+            _LOGGER.info("Unknown tag %s at %s", event.id_tag, event.station.id)
+            return
+        charger = self.charger_name(event.station.id)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=True,
+            is_persistent=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="unknown_tag",
+            translation_placeholders={"tag": event.id_tag, "charger": charger},
+            data={
+                "kind": "unknown_tag",
+                "entry_id": self.entry.entry_id,
+                "id_tag": event.id_tag,
+                "token_type": event.token_type or "",
+                "charger": charger,
+            },
+        )
+
+    def _tags_changed(self, _change: TagChange) -> None:
+        """A tag that is now known needs no "add it?" any more."""
+        prefix = self._unknown_tag_prefix
+        registry = ir.async_get(self.hass)
+        for domain, issue_id in list(registry.issues):
+            if (
+                domain == DOMAIN
+                and issue_id.startswith(prefix)
+                and self.tags.registry.get(issue_id.removeprefix(prefix)) is not None
+            ):
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     def _request_admission(self, station: Station) -> None:
         """Show the user a discovered charger to admit or reject."""

@@ -1,14 +1,21 @@
-"""Repair flows: a damaged session journal is moved aside and a new one started."""
+"""Repair flows.
+
+- A damaged session journal is moved aside and a new one started.
+- An unknown tag presented at a charger is added to the central system's tags.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import voluptuous as vol
 from homeassistant import data_entry_flow
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.core import HomeAssistant
 
 from .const import DOMAIN
+from .csms.authorization import DEFAULT_TOKEN_TYPE, Tag, TagConflictError
+from .tag_options import tag_current_selector
 
 
 class JournalRepairFlow(RepairsFlow):
@@ -45,8 +52,60 @@ class JournalRepairFlow(RepairsFlow):
         )
 
 
+class UnknownTagRepairFlow(RepairsFlow):
+    """Add a tag that was presented at a charger, with a name (and a limit)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        """Offer to add the tag the issue names."""
+        self._entry_id = str(data["entry_id"])
+        self._id_tag = str(data["id_tag"])
+        self._token_type = str(data.get("token_type") or DEFAULT_TOKEN_TYPE)
+        self._charger = str(data.get("charger") or "")
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Start with the form (the repairs manager passes the issue id as input here)."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Ask for the tag's name, then add it."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or entry.domain != DOMAIN or not hasattr(entry, "runtime_data"):
+            return self.async_abort(reason="not_loaded")
+        placeholders = {"tag": self._id_tag, "charger": self._charger}
+        if user_input is not None:
+            limit = user_input.get("max_current")
+            tag = Tag(
+                self._id_tag,
+                name=(user_input.get("name") or "").strip(),
+                max_current_a=float(limit) if limit else None,
+                token_type=self._token_type,
+            )
+            try:
+                entry.runtime_data.tags.registry.add(tag)
+            except TagConflictError:
+                return self.async_abort(reason="tag_exists", description_placeholders=placeholders)
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=vol.Schema(
+                {
+                    vol.Optional("name"): str,
+                    vol.Optional("max_current"): tag_current_selector(),
+                }
+            ),
+            description_placeholders=placeholders,
+        )
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
 ) -> RepairsFlow:
     """The fix flow of one of this integration's issues."""
-    return JournalRepairFlow(str((data or {})["entry_id"]))
+    data = data or {}
+    if data.get("kind") == "unknown_tag":
+        return UnknownTagRepairFlow(data)
+    return JournalRepairFlow(str(data["entry_id"]))

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from homeassistant import loader
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_test_home_assistant,
+)
 
 from custom_components.ocpp_csms.const import (
     CONF_CHARGER_ID,
@@ -100,3 +105,29 @@ def setup_entry(hass: HomeAssistant) -> SetUpEntry:
 def url_of(entry: MockConfigEntry) -> str:
     """The base URL chargers of this entry connect to."""
     return f"ws://127.0.0.1:{entry.data[CONF_PORT]}/ocpp"
+
+
+@asynccontextmanager
+async def restarted(
+    hass: HomeAssistant, entry: MockConfigEntry, chargers: list[dict[str, Any]]
+) -> AsyncIterator[tuple[HomeAssistant, MockConfigEntry]]:
+    """Stop Home Assistant (no unload, as at a real stop) and start a new one on its files.
+
+    Yields the new Home Assistant and the same entry, set up again in it.
+    """
+    config_dir = hass.config.config_dir
+    await hass.async_stop(force=True)  # the stop event writes what is pending
+    async with async_test_home_assistant(config_dir=config_dir) as again:
+        again.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+        entry_again = MockConfigEntry(
+            domain=DOMAIN,
+            entry_id=entry.entry_id,
+            title=entry.title,
+            unique_id=entry.unique_id,
+            data=dict(entry.data),
+            subentries_data=chargers,
+        )
+        entry_again.add_to_hass(again)
+        assert await again.config_entries.async_setup(entry_again.entry_id)
+        await again.async_block_till_done()
+        yield again, entry_again

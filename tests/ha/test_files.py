@@ -169,6 +169,10 @@ async def test_no_base_url_is_explained(hass: HomeAssistant, setup_entry: SetUpE
 async def test_options_flow_sets_the_base_url(hass: HomeAssistant, setup_entry: SetUpEntry) -> None:
     entry = await setup_entry()
     result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"base_url": "ftp://nope"}
     )

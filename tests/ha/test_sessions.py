@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from homeassistant import loader
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -19,14 +18,13 @@ from homeassistant.setup import async_setup_component
 from ocpp.v16 import call as call16
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_test_home_assistant,
 )
 
 from custom_components.ocpp_csms.const import DOMAIN
 from custom_components.ocpp_csms.csms.sessions import SessionStatus
 from custom_components.ocpp_csms.session_book import journal_issue_id, month_start
 from tests.chargers import charger, wait_for
-from tests.ha.conftest import SetUpEntry, url_of
+from tests.ha.conftest import SetUpEntry, restarted, url_of
 from tests.ha.test_entities import garage, state_of
 from tests.ocpi import problems
 
@@ -109,28 +107,14 @@ async def test_a_session_goes_on_across_a_reload(
 
 
 async def test_a_session_goes_on_across_a_real_restart(
-    hass: HomeAssistant, setup_entry: SetUpEntry, tmp_path: Path
+    hass: HomeAssistant, setup_entry: SetUpEntry
 ) -> None:
     """Home Assistant stops (no unload) and a new one starts from the same files."""
     entry = await setup_entry(chargers=[garage()])
     transaction_id, register_wh = await charge_for_an_hour(hass, entry)
     energy_before = float(state_of(hass, SESSION_ENERGY).state)
-    await hass.async_stop(force=True)  # the stop event writes the journal's last batch
-
-    async with async_test_home_assistant(config_dir=str(tmp_path)) as restarted:
-        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        again = MockConfigEntry(
-            domain=DOMAIN,
-            entry_id=entry.entry_id,
-            title=entry.title,
-            unique_id=entry.unique_id,
-            data=dict(entry.data),
-            subentries_data=[garage()],
-        )
-        again.add_to_hass(restarted)
-        assert await restarted.config_entries.async_setup(again.entry_id)
-        await restarted.async_block_till_done()
-        energy_sensor = state_of(restarted, SESSION_ENERGY)
+    async with restarted(hass, entry, [garage()]) as (restarted_hass, again):
+        energy_sensor = state_of(restarted_hass, SESSION_ENERGY)
         assert float(energy_sensor.state) == pytest.approx(energy_before)
 
         async with charger(url_of(again), "CP-1") as client:
@@ -141,14 +125,14 @@ async def test_a_session_goes_on_across_a_real_restart(
                     transaction_id=transaction_id,
                 )
             )
-            await restarted.async_block_till_done()
+            await restarted_hass.async_block_till_done()
         [row] = await journal_rows(again)
         assert (row.transaction_id, row.status) == (str(transaction_id), SessionStatus.COMPLETED)
         assert row.energy_wh == pytest.approx(energy_before * 1000 + 500)
-        assert float(state_of(restarted, "sensor.garage_last_session_energy").state) == (
+        assert float(state_of(restarted_hass, "sensor.garage_last_session_energy").state) == (
             pytest.approx(row.energy_wh / 1000)
         )
-        await restarted.async_stop(force=True)
+        await restarted_hass.async_stop(force=True)
 
 
 async def test_export_action_and_sensors(hass: HomeAssistant, setup_entry: SetUpEntry) -> None:
@@ -311,6 +295,7 @@ async def test_options_take_a_price_and_check_the_currency(
     assert hass.states.get("sensor.garage_last_session_cost") is None
     last_kwh = float(state_of(hass, "sensor.garage_last_session_energy").state)
     flow = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(flow["flow_id"], {"next_step_id": "settings"})
     result = await hass.config_entries.options.async_configure(
         flow["flow_id"], {"price_per_kwh": 0.25, "currency": "euro"}
     )

@@ -286,7 +286,8 @@ class StationAdapter(ABC):
 
     async def _apply_tag_limit(self, transaction: Transaction, max_current_a: float) -> None:
         capabilities = self.station.capabilities
-        if capabilities is not None and not capabilities.smart_charging:
+        # No features known (not learnt, or not reported): try, the answer will tell.
+        if capabilities is not None and capabilities.features and not capabilities.smart_charging:
             _LOGGER.info(
                 "Charger %s takes no charging profiles: tag %s's %s A limit is not applied",
                 self.station.id,

@@ -285,7 +285,13 @@ class TagRegistry:
     def subscribe(self, observer: Callable[[TagChange], None]) -> Callable[[], None]:
         """Be told of every change; returns the function that ends the subscription."""
         self._observers.append(observer)
-        return lambda: self._observers.remove(observer)
+
+        def unsubscribe() -> None:
+            # Idempotent: an entry can be stopped twice (unloaded after HA's stop).
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+        return unsubscribe
 
     def _changed(self, change: TagChange) -> None:
         for observer in list(self._observers):

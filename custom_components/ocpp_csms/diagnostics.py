@@ -1,0 +1,75 @@
+"""Diagnostics of a central system: its chargers, what they can do, and their local lists.
+
+Tag ids are left out (they open doors and charge on someone's bill); counts and the
+state of each charger's local authorization list are what a support thread needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_PASSWORD_HASH
+from .hub import OcppCsmsConfigEntry
+
+TO_REDACT = {CONF_PASSWORD_HASH, "serial_number", "remote_address"}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: OcppCsmsConfigEntry
+) -> dict[str, Any]:
+    """What the central system knows of itself and every charger."""
+    hub = entry.runtime_data
+    system = hub.system
+    registry = hub.tags.registry
+    lists = system.local_lists if system else None
+    chargers: dict[str, Any] = {}
+    for charger_id in sorted(hub.admitted):
+        station = system.stations.get(charger_id) if system else None
+        state = lists.states.get(charger_id) if lists else None
+        capabilities = station.capabilities if station else None
+        chargers[charger_id] = {
+            "name": hub.charger_name(charger_id),
+            "connected": bool(station and station.connected),
+            "version": station.version.value if station else None,
+            "registration": (
+                station.registration.value if station and station.registration else None
+            ),
+            "boot": (
+                {
+                    "vendor": station.boot.vendor,
+                    "model": station.boot.model,
+                    "firmware_version": station.boot.firmware_version,
+                    "serial_number": station.boot.serial_number,
+                }
+                if station and station.boot
+                else None
+            ),
+            "features": sorted(capabilities.features) if capabilities else None,
+            "warnings": dict(station.warnings) if station else {},
+            "local_list": (
+                {
+                    "status": state.status.value,
+                    "version": state.version,
+                    "entries": state.entries,
+                    "detail": state.detail,
+                }
+                if state
+                else None
+            ),
+        }
+    return async_redact_data(
+        {
+            "entry": {"data": dict(entry.data), "options": dict(entry.options)},
+            "tags": {
+                "count": len(registry.tags),
+                "mode": registry.mode.value,
+                "effective_mode": registry.effective_mode.value,
+                "with_limit": sum(1 for tag in registry.tags if tag.max_current_a is not None),
+            },
+            "chargers": chargers,
+        },
+        TO_REDACT,
+    )
