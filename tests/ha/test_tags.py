@@ -22,6 +22,7 @@ from custom_components.ocpp_csms.const import DOMAIN
 from custom_components.ocpp_csms.csms.authorization import AuthorizationMode, Tag
 from custom_components.ocpp_csms.csms.local_list import LocalListStatus
 from custom_components.ocpp_csms.identifiers import charger_device_identifier
+from custom_components.ocpp_csms.tag_store import storage_key
 from tests.chargers import charger, wait_for
 from tests.ha.conftest import SetUpEntry, restarted, url_of
 from tests.ha.test_entities import garage
@@ -338,3 +339,34 @@ async def test_diagnostics_show_each_chargers_local_list(
     }
     assert found["chargers"]["CP-2"]["local_list"]["status"] == "pending"
     assert GUEST not in str(found)
+
+
+async def test_removing_the_central_system_removes_its_tags(
+    hass: HomeAssistant, setup_entry: SetUpEntry, hass_storage: dict[str, Any]
+) -> None:
+    entry = await setup_entry()
+    await hass.services.async_call(DOMAIN, "add_tag", {"tag": GUEST}, blocking=True)
+    await hass.async_block_till_done()
+    key = storage_key(entry.entry_id)
+    await wait_for(lambda: key in hass_storage)
+    await hass.config_entries.async_remove(entry.entry_id)
+    assert key not in hass_storage
+
+
+async def test_a_damaged_stored_tag_is_skipped_not_fatal(
+    hass: HomeAssistant, setup_entry: SetUpEntry, hass_storage: dict[str, Any]
+) -> None:
+    hass_storage[storage_key("central")] = {
+        "version": 1,
+        "key": storage_key("central"),
+        "data": {
+            "mode": "no-such-mode",
+            "tags": [{"id_tag": "KEPT", "expiry": "2027-01-01T00:00:00+00:00"}, {"name": "no id"}],
+            "pushed": {"CP-1": {"version": "one"}},
+        },
+    }
+    entry = await setup_entry(entry_id="central", chargers=[garage()])
+    registry = registry_of(entry)
+    assert [tag.id_tag for tag in registry.tags] == ["KEPT"]
+    assert registry.mode is AuthorizationMode.AUTOMATIC
+    assert "CP-1" not in entry.runtime_data.system.local_lists.pushed
