@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from websockets.exceptions import ConnectionClosed
@@ -40,6 +40,8 @@ class SimulatedCharger:
     model = "SimCharger"
     serial_number = "SIM-0001"
     firmware_version = "1.0.0"
+    # The configuration a new charger reports (its features); per protocol version.
+    default_configuration: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -73,7 +75,8 @@ class SimulatedCharger:
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.profiles: list[dict[str, Any]] = []
         self.limit_a: float | None = None
-        self.configuration: dict[str, str] = {}
+        # What the charger reports about itself: its features, as a real one would.
+        self.configuration: dict[str, str] = dict(self.default_configuration)
         # The local authorization list: tag (as sent) -> status, and its version.
         self.local_list: dict[str, str] = {}
         self.local_list_version = 0

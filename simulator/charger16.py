@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
@@ -14,6 +14,13 @@ from .base import VOLTAGE_V, SimulatedCharger, now_text
 
 class Charger16(SimulatedCharger, ChargePoint16):
     """An OCPP 1.6J charger."""
+
+    default_configuration: ClassVar[dict[str, str]] = {
+        "SupportedFeatureProfiles": "Core,FirmwareManagement,LocalAuthListManagement,"
+        "Reservation,SmartCharging,RemoteTrigger",
+        "LocalAuthListEnabled": "true",
+        "LocalAuthListMaxLength": "100",
+    }
 
     def _boot_payload(self) -> Any:
         return call16.BootNotification(

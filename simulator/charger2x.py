@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from ocpp.routing import after, on
 from ocpp.v21 import ChargePoint as ChargePoint21
@@ -22,6 +22,12 @@ class _Charger2x(SimulatedCharger):
 
     _call: Any
     _result: Any
+    default_configuration: ClassVar[dict[str, str]] = {
+        "SmartChargingCtrlr/Enabled": "true",
+        "LocalAuthListCtrlr/Enabled": "true",
+        "LocalAuthListCtrlr/Entries": "100",
+        "ReservationCtrlr/Enabled": "true",
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Start with no transaction sequence numbers used."""

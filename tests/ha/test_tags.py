@@ -28,11 +28,6 @@ from tests.ha.conftest import SetUpEntry, restarted, url_of
 from tests.ha.test_entities import garage
 
 GUEST = "04A2B3C4"
-# What a charger that takes charging profiles and local lists reports.
-SMART_CHARGING = {
-    "ocpp1.6": {"SupportedFeatureProfiles": "Core,SmartCharging,LocalAuthListManagement"},
-    "ocpp2.0.1": {"SmartChargingCtrlr/Enabled": "true", "LocalAuthListCtrlr/Enabled": "true"},
-}
 
 
 def registry_of(entry: MockConfigEntry) -> Any:
@@ -273,7 +268,6 @@ async def test_tag_limit_applies_at_session_start(
     entry = await setup_entry(chargers=[garage()])
     registry_of(entry).add(Tag(GUEST, max_current_a=10))
     async with charger(url_of(entry), "CP-1", version) as client:
-        client.configuration = dict(SMART_CHARGING[version])
         assert await client.boot() == "Accepted"
         await client.start_session(1, GUEST)
         await wait_for(lambda: client.limit_a == 10)
