@@ -192,10 +192,7 @@ class TagOptionsSteps(OptionsFlow):
         return self.async_show_form(
             step_id="list_tags",
             data_schema=vol.Schema({}),
-            description_placeholders={
-                "tags": describe_tags(hub),
-                "mode": hub.tags.registry.effective_mode.value,
-            },
+            description_placeholders={"tags": describe_tags(hub)},
         )
 
     async def async_step_add_tag(

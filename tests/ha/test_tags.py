@@ -94,7 +94,6 @@ async def test_options_flow_adds_edits_lists_and_removes_tags(
     assert GUEST in placeholders["tags"]
     assert "2027-01-31" in placeholders["tags"]
     assert "Garage" in placeholders["tags"]
-    assert placeholders["mode"] == "known_tags"
     back = await options.async_configure(listing["flow_id"], {})
     assert back["type"] is FlowResultType.MENU
 
