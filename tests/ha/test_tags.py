@@ -68,6 +68,7 @@ async def test_options_flow_adds_edits_lists_and_removes_tags(
         "name": "Guest",
         "enabled": True,
         "valid_until": "2027-01-31",
+        "parent_id": "HOUSE",
         "chargers": ["CP-1"],
         "max_current": 10,
     }
@@ -94,6 +95,7 @@ async def test_options_flow_adds_edits_lists_and_removes_tags(
     assert GUEST in placeholders["tags"]
     assert "2027-01-31" in placeholders["tags"]
     assert "Garage" in placeholders["tags"]
+    assert "HOUSE" in placeholders["tags"]
     back = await options.async_configure(listing["flow_id"], {})
     assert back["type"] is FlowResultType.MENU
 
