@@ -23,6 +23,7 @@ from custom_components.ocpp_csms.csms.central_system import (
 from custom_components.ocpp_csms.csms.events import Event
 from custom_components.ocpp_csms.csms.server import ServerSettings
 from custom_components.ocpp_csms.csms.sessions import SessionJournal
+from custom_components.ocpp_csms.csms.site import SiteSettings
 from custom_components.ocpp_csms.csms.station import Station
 
 
@@ -112,6 +113,7 @@ async def start_system() -> AsyncIterator[StartSystem]:
         journal: SessionJournal | None = None,
         directory: Directory | None = None,
         authorizer: Authorizer | None = None,
+        site: SiteSettings | None = None,
         **server: Any,
     ) -> Running:
         directory, recorder = directory or Directory(), Recorder()
@@ -124,6 +126,7 @@ async def start_system() -> AsyncIterator[StartSystem]:
             learn_capabilities=learn_capabilities,
             meter_measurands=meter_measurands,
             meter_interval_s=meter_interval_s,
+            site=site,
         )
         system = CentralSystem(
             settings, directory, recorder, journal=journal, authorizer=authorizer

@@ -41,6 +41,7 @@ from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .sessions import RestoredJournal, SessionJournal
+from .site import SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
 from .transaction_ids import TransactionIdAllocator
 
@@ -107,6 +108,8 @@ class CentralSystemSettings:
     # Measurands and sample interval to set on chargers that allow it; () / None: leave.
     meter_measurands: tuple[str, ...] = ()
     meter_interval_s: int | None = None
+    # Site load balancing; None: chargers are not balanced.
+    site: SiteSettings | None = None
 
 
 @dataclass(slots=True)
@@ -127,6 +130,7 @@ class CentralSystem:
         authorizer: Authorizer | None = None,
         transaction_ids: TransactionIdAllocator | None = None,
         journal: SessionJournal | None = None,
+        charger_max_a: Callable[[str], float] | None = None,
     ) -> None:
         """Prepare; `start` loads the schemas, opens the journal and binds the port.
 
@@ -151,6 +155,11 @@ class CentralSystem:
         if isinstance(self.authorizer, TagRegistry):
             self.local_lists = LocalListSync(self.authorizer, self.execute, self._spawn)
             self._unsubscribe_tags = self.authorizer.subscribe(self._tags_changed)
+        self.site: SiteBalancer | None = None
+        if settings.site is not None:
+            self.site = SiteBalancer(
+                settings.site, self.execute, charger_max_a=charger_max_a or (lambda _: 32.0)
+            )
 
     @property
     def port(self) -> int:
@@ -172,6 +181,8 @@ class CentralSystem:
         if self.journal is not None:
             self._restore(await self.journal.open())
         await self._server.start()
+        if self.site is not None:
+            self._spawn(self.site.run(lambda: list(self._stations.values())))
         _LOGGER.info("Central system listening on %s:%s", self.settings.server.host, self.port)
 
     async def stop(self) -> None:
@@ -375,8 +386,8 @@ class CentralSystem:
         self._listener.handle(StationConnected(station))
         if station.accepted and station.capabilities is not None:
             # Tags may have changed while it was away. (Not yet learnt: that comes next,
-            # and the sync with it.)
-            self._sync_local_list(station)
+            # and the set-up with it.)
+            self._station_ready(station)
         try:
             await session.serve()
         finally:
@@ -399,25 +410,33 @@ class CentralSystem:
                     self.journal.record(station.id, transaction)
                 case LateTransactionMessage(station=station, transaction_id=tid, action=action):
                     self.journal.record_late_message(station.id, tid, action)
-        if isinstance(event, StationUpdated) and self._local_list_due(event):
-            self._sync_local_list(event.station)
+        if isinstance(event, StationUpdated) and self._became_ready(event):
+            self._station_ready(event.station)
+        if self.site is not None and isinstance(event, TransactionStarted | TransactionEnded):
+            self.site.wake()
         self._listener.handle(event)
 
-    # -- local authorization lists -----------------------------------------------------
+    # -- a station ready for our settings ----------------------------------------------
 
-    def _local_list_due(self, event: StationUpdated) -> bool:
-        """Whether a station update is the moment to push its local list.
+    def _became_ready(self, event: StationUpdated) -> bool:
+        """Whether a station update is the moment to give it our settings.
 
-        That is once its capabilities are learnt (they say whether it has a list), or
-        when learning is off, once its boot is accepted.
+        That is once its capabilities are learnt (they say what it supports), or when
+        learning is off, once its boot is accepted.
         """
         if self.settings.learn_capabilities:
             return "capabilities" in event.changed
         return "registration" in event.changed and event.station.accepted
 
-    def _sync_local_list(self, station: Station) -> None:
+    def _station_ready(self, station: Station) -> None:
+        """Push its local list and store the site's failsafe limit on it."""
         if self.local_lists is not None:
             self.local_lists.request(station)
+        if self.site is not None:
+            self._spawn(self._apply_failsafe(self.site, station))
+
+    async def _apply_failsafe(self, site: SiteBalancer, station: Station) -> None:
+        await site.apply_failsafe(station)
 
     def _tags_changed(self, change: TagChange) -> None:
         if self.local_lists is not None:

@@ -223,6 +223,7 @@ class Ocpp16Adapter(StationAdapter):
             started_at=started_at,
             id_tag=id_tag,
             tag_name=decision.name,
+            max_current_a=decision.max_current_a,
             authorized=decision.accepted,
             meter_start_wh=float(payload["meterStart"]),
             last_register_wh=float(payload["meterStart"]),

@@ -360,6 +360,7 @@ class Ocpp201Adapter(StationAdapter):
             transaction.id_tag = token["idToken"]
             transaction.id_tag_type = token.get("type")
             transaction.tag_name = decision.name
+            transaction.max_current_a = decision.max_current_a
             transaction.authorized = decision.accepted
         if payload.get("offline"):
             transaction.offline = True

@@ -139,6 +139,8 @@ class Transaction:
     id_tag: str | None = None
     id_tag_type: str | None = None  # 2.x idToken type (ISO14443, Central, ...); 1.6: None
     tag_name: str | None = None  # the name the tag registry knows the tag by
+    # The starting tag's own maximum current (its "user profile"), if it has one.
+    max_current_a: float | None = None
     authorized: bool = True  # whether the central system accepted the starting tag
     meter_start_wh: float | None = None
     meter_stop_wh: float | None = None

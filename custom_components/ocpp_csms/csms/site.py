@@ -1,0 +1,238 @@
+"""Site load balancing: keep every charging session within the main fuse.
+
+`SiteBalancer.rebalance` measures what each session draws, works out what the house
+leaves for the chargers (from a grid meter when there is one, else the fuse alone) and
+shares it with `charging.allocate`. Each session's share goes to its charger as a
+short-lived TxProfile (`profile_duration_s`): refreshed while Home Assistant runs, it
+expires when Home Assistant stops, and the charger falls back to the failsafe
+TxDefaultProfile `apply_failsafe` stored on it. Nothing is written to a charger's
+configuration (flash) on each change.
+
+Decreases are sent at once, and before any increase, so that shifting current from one
+car to another never overloads a phase in between; increases wait `min_interval_s`
+after a session's last change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from .charging import (
+    ALL_PHASES,
+    MIN_CHARGING_CURRENT_A,
+    AllocationSettings,
+    Demand,
+    allocate,
+    available_for_chargers,
+    limit_profile,
+)
+from .commands import Command, CommandResult, ProfileKind, ProfilePurpose, SetChargingProfile
+from .station import Evse, Measurand, Station, Transaction
+
+_LOGGER = logging.getLogger(__name__)
+
+_PHASE_NAMES = ("L1", "L2", "L3")
+
+type Execute = Callable[[str, Command], Awaitable[CommandResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettings:
+    """The site: its main fuse and how the balancer treats it."""
+
+    fuse_a: float  # per phase
+    margin_a: float = 1.0  # kept free for what the meters have not seen yet
+    failsafe_a: float = MIN_CHARGING_CURRENT_A  # each charger's limit without us
+    profile_duration_s: int = 300
+    min_interval_s: float = 30.0
+    # How often sessions are rebalanced without a reason (measured draw drifts).
+    interval_s: float = 10.0
+    allocation: AllocationSettings = field(default_factory=AllocationSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    key: str
+    station: Station
+    evse: Evse
+    transaction: Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    limit_a: float
+    at: float
+
+
+class SiteBalancer:
+    """Shares the site's spare current among the sessions of its chargers."""
+
+    def __init__(
+        self,
+        settings: SiteSettings,
+        execute: Execute,
+        *,
+        charger_max_a: Callable[[str], float] = lambda _charger_id: 32.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Balance with `settings`; `charger_max_a` is each charger's own maximum."""
+        self.settings = settings
+        self._execute = execute
+        self._charger_max_a = charger_max_a
+        self._clock = clock
+        # Measured at the main fuse, chargers included; None: no grid meter.
+        self.grid_a: tuple[float, float, float] | None = None
+        self.available_a: tuple[float, ...] = (settings.fuse_a,) * 3
+        self.allocated: dict[str, float] = {}
+        self._sent: dict[str, _Sent] = {}
+        self._wake = asyncio.Event()
+
+    # -- running -------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Rebalance soon: a session started or ended, or the grid reading changed."""
+        self._wake.set()
+
+    def set_grid(self, grid_a: tuple[float, float, float] | None) -> None:
+        """A new grid meter reading (A per phase, chargers included); None: no meter."""
+        self.grid_a = grid_a
+        self.wake()
+
+    async def run(self, stations: Callable[[], Iterable[Station]]) -> None:
+        """Rebalance on every wake and at least every `interval_s`, until cancelled."""
+        while True:
+            try:
+                async with asyncio.timeout(self.settings.interval_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.rebalance(stations())
+            except Exception:
+                # One bad round must not end balancing for good.
+                _LOGGER.exception("Site load balancing failed; trying again")
+
+    # -- what is charging ----------------------------------------------------------------
+
+    @staticmethod
+    def _sessions(stations: Iterable[Station]) -> list[_Session]:
+        return [
+            _Session(f"{station.id}/{evse.id}", station, evse, evse.transaction)
+            for station in stations
+            if station.connected
+            for evse in station.evses.values()
+            if evse.transaction is not None and evse.transaction.authorized
+        ]
+
+    @staticmethod
+    def _phases(evse: Evse) -> frozenset[int]:
+        """The phases a session draws on: as measured, else all three (the safe guess)."""
+        drawing = {
+            index
+            for index, name in enumerate(_PHASE_NAMES)
+            if (evse.value(Measurand.CURRENT_IMPORT, name) or 0.0) > 0.5
+        }
+        return frozenset(drawing) if drawing else ALL_PHASES
+
+    def _draw(self, sessions: list[_Session]) -> list[float]:
+        """What the chargers draw now, per phase."""
+        draw = [0.0, 0.0, 0.0]
+        for session in sessions:
+            evse = session.evse
+            per_phase = [evse.value(Measurand.CURRENT_IMPORT, name) for name in _PHASE_NAMES]
+            if any(value is not None for value in per_phase):
+                for index, value in enumerate(per_phase):
+                    draw[index] += value or 0.0
+            elif (total := evse.value(Measurand.CURRENT_IMPORT)) is not None:
+                for index in self._phases(evse):
+                    draw[index] += total
+        return draw
+
+    def _demand(self, session: _Session) -> Demand:
+        maximum = self._charger_max_a(session.station.id)
+        if session.transaction.max_current_a is not None:
+            maximum = min(maximum, session.transaction.max_current_a)
+        return Demand(session.key, phases=self._phases(session.evse), max_a=maximum)
+
+    # -- balancing -----------------------------------------------------------------------
+
+    async def rebalance(self, stations: Iterable[Station]) -> dict[str, float]:
+        """Allocate anew and send what changed; returns the allocation (A per session)."""
+        sessions = self._sessions(stations)
+        draw = self._draw(sessions)
+        grid = self.grid_a if self.grid_a is not None else draw
+        fuse = [self.settings.fuse_a] * 3
+        self.available_a = available_for_chargers(fuse, grid, draw, self.settings.margin_a)
+        allocation = allocate(
+            [self._demand(session) for session in sessions],
+            self.available_a,
+            self.allocated,
+            self.settings.allocation,
+        )
+        self.allocated = allocation
+        keys = {session.key for session in sessions}
+        self._sent = {key: sent for key, sent in self._sent.items() if key in keys}
+        # A new session may draw the failsafe or more until its first profile: it counts
+        # as rising.
+        lowering: list[_Session] = []
+        raising: list[_Session] = []
+        for session in sessions:
+            sent = self._sent.get(session.key)
+            rises = sent is None or allocation[session.key] > sent.limit_a
+            (raising if rises else lowering).append(session)
+        # Decreases first and all of them in force before anything rises.
+        await asyncio.gather(*(self._send(s, allocation[s.key], rising=False) for s in lowering))
+        await asyncio.gather(*(self._send(s, allocation[s.key], rising=True) for s in raising))
+        return allocation
+
+    async def _send(self, session: _Session, limit_a: float, *, rising: bool) -> None:
+        now = self._clock()
+        sent = self._sent.get(session.key)
+        # Refreshed well before it expires, so that it never lapses while we run.
+        stale = sent is None or now - sent.at >= self.settings.profile_duration_s / 2
+        if sent is not None and sent.limit_a == limit_a and not stale:
+            return
+        if rising and sent is not None and now - sent.at < self.settings.min_interval_s:
+            return  # the old, lower limit is safe; rise at a later round
+        profile = limit_profile(
+            session.station,
+            limit_a,
+            ProfilePurpose.TX,
+            kind=ProfileKind.RELATIVE,
+            duration_s=self.settings.profile_duration_s,
+            transaction_id=session.transaction.id,
+        )
+        result = await self._execute(
+            session.station.id, SetChargingProfile(session.evse.id, profile)
+        )
+        if result.accepted:
+            self._sent[session.key] = _Sent(limit_a, now)
+            return
+        _LOGGER.warning(
+            "Charger %s did not take its site limit of %s A (%s %s)",
+            session.station.id,
+            limit_a,
+            result.status,
+            result.detail or "",
+        )
+        session.station.warn("site_limit_not_applied")
+
+    async def apply_failsafe(self, station: Station) -> CommandResult:
+        """Store the failsafe limit on a charger, for when our profiles have expired."""
+        profile = limit_profile(station, self.settings.failsafe_a, ProfilePurpose.TX_DEFAULT)
+        result = await self._execute(station.id, SetChargingProfile(0, profile))
+        if not result.accepted:
+            _LOGGER.warning(
+                "Charger %s did not take the failsafe limit of %s A (%s %s)",
+                station.id,
+                self.settings.failsafe_a,
+                result.status,
+                result.detail or "",
+            )
+            station.warn("failsafe_not_applied")
+        return result

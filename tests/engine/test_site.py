@@ -1,0 +1,234 @@
+"""Site load balancing: profiles sent, in a safe order, at a calm pace, with a failsafe."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from custom_components.ocpp_csms.csms.charging import AllocationSettings
+from custom_components.ocpp_csms.csms.commands import (
+    Command,
+    CommandResult,
+    CommandStatus,
+    ProfilePurpose,
+    SetChargingProfile,
+)
+from custom_components.ocpp_csms.csms.site import SiteBalancer, SiteSettings
+from custom_components.ocpp_csms.csms.station import (
+    Evse,
+    Measurand,
+    Measurement,
+    Station,
+    Transaction,
+)
+from tests.engine.conftest import ConnectRaw
+
+NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+SITE = SiteSettings(fuse_a=16, margin_a=1, min_interval_s=30, profile_duration_s=300)
+
+
+class Charger:
+    """Answers every command; records what it was sent."""
+
+    def __init__(self, status: CommandStatus = CommandStatus.ACCEPTED) -> None:
+        self.status = status
+        self.sent: list[tuple[str, SetChargingProfile]] = []
+
+    async def execute(self, charger_id: str, command: Command) -> CommandResult:
+        assert isinstance(command, SetChargingProfile)
+        self.sent.append((charger_id, command))
+        await asyncio.sleep(0)
+        return CommandResult(self.status)
+
+    def limits(self) -> list[tuple[str, float]]:
+        return [(cid, command.profile.periods[0].limit) for cid, command in self.sent]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def charging(charger_id: str, *, amps: dict[str, float] | None = None, **tx: Any) -> Station:
+    """A connected station with a session on EVSE 1 (drawing `amps` per phase)."""
+    station = Station(charger_id, connected=True)
+    evse = station.evses[1] = Evse(1)
+    evse.transaction = Transaction(f"T-{charger_id}", 1, 1, NOW, **tx)
+    for phase, value in (amps or {}).items():
+        evse.measurements[(Measurand.CURRENT_IMPORT, phase)] = Measurement(
+            value, "A", NOW, Measurand.CURRENT_IMPORT, phase
+        )
+    return station
+
+
+def balancer(charger: Charger, clock: Clock, settings: SiteSettings = SITE) -> SiteBalancer:
+    return SiteBalancer(settings, charger.execute, clock=clock)
+
+
+async def test_two_sessions_share_the_fuse_with_short_lived_tx_profiles() -> None:
+    charger, clock = Charger(), Clock()
+    site = balancer(charger, clock)
+    allocation = await site.rebalance([charging("A"), charging("B")])
+    assert allocation == {"A/1": 7.5, "B/1": 7.5}
+    assert sorted(charger.limits()) == [("A", 7.5), ("B", 7.5)]
+    command = charger.sent[0][1]
+    profile = command.profile
+    assert (command.evse_id, profile.purpose, profile.duration_s) == (1, ProfilePurpose.TX, 300)
+    assert profile.transaction_id == "T-A"
+
+
+async def test_decreases_go_first_and_increases_wait_their_turn() -> None:
+    charger, clock = Charger(), Clock()
+    site = balancer(charger, clock)
+    first = charging("A")
+    await site.rebalance([first])
+    assert charger.limits() == [("A", 15.0)]
+    charger.sent.clear()
+    clock.now += 60
+    second = charging("B")
+    await site.rebalance([first, second])
+    # A comes down before B (new: it may draw the failsafe already) goes up.
+    assert charger.limits() == [("A", 7.5), ("B", 7.5)]
+    charger.sent.clear()
+
+    clock.now += 5
+    await site.rebalance([first])  # B ended: A may have it all, but not so soon
+    assert charger.sent == []
+    assert site.allocated == {"A/1": 15.0}
+    clock.now += 30
+    await site.rebalance([first])
+    assert charger.limits() == [("A", 15.0)]
+
+
+async def test_unchanged_limits_are_refreshed_before_they_expire() -> None:
+    charger, clock = Charger(), Clock()
+    site = balancer(charger, clock)
+    stations = [charging("A")]
+    await site.rebalance(stations)
+    clock.now += 100
+    await site.rebalance(stations)
+    assert len(charger.sent) == 1
+    clock.now += 50  # half the profile's 300 s
+    await site.rebalance(stations)
+    assert len(charger.sent) == 2
+
+
+async def test_the_house_load_measured_at_the_fuse_is_left_alone() -> None:
+    charger, clock = Charger(), Clock()
+    site = balancer(charger, clock)
+    # The grid shows 12 A on L1, 10 A of which is the car: the house takes 2 A there
+    # and 6 A on the other phases.
+    site.set_grid((12.0, 6.0, 6.0))
+    station = charging("A", amps={"L1": 10.0, "L2": 0.0, "L3": 0.0})
+    allocation = await site.rebalance([station])
+    assert site.available_a == pytest.approx((13.0, 9.0, 9.0))
+    assert allocation == {"A/1": 13.0}  # a single-phase car, on L1
+
+
+async def test_a_tag_limit_and_the_chargers_own_maximum_are_respected() -> None:
+    charger, clock = Charger(), Clock()
+    site = SiteBalancer(
+        SiteSettings(fuse_a=63), charger.execute, charger_max_a=lambda cid: 16.0, clock=clock
+    )
+    allocation = await site.rebalance([charging("A", max_current_a=10.0), charging("B")])
+    assert allocation == {"A/1": 10.0, "B/1": 16.0}
+
+
+async def test_too_little_current_pauses_a_session_with_a_zero_limit() -> None:
+    charger, clock = Charger(), Clock()
+    site = balancer(charger, clock, SiteSettings(fuse_a=10, margin_a=0))
+    allocation = await site.rebalance([charging("A"), charging("B")])
+    assert sorted(allocation.values()) == [0.0, 10.0]
+    assert sorted(limit for _, limit in charger.limits()) == [0.0, 10.0]
+
+
+async def test_unauthorized_and_offline_sessions_are_not_balanced() -> None:
+    charger, clock = Charger(), Clock()
+    site = balancer(charger, clock)
+    offline = charging("B")
+    offline.connected = False
+    allocation = await site.rebalance([charging("A", authorized=False), offline])
+    assert allocation == {}
+    assert charger.sent == []
+
+
+async def test_a_refused_limit_is_a_warning_and_tried_again() -> None:
+    charger, clock = Charger(CommandStatus.REJECTED), Clock()
+    site = balancer(charger, clock)
+    station = charging("A")
+    await site.rebalance([station])
+    assert station.warnings == {"site_limit_not_applied": 1}
+    await site.rebalance([station])
+    assert len(charger.sent) == 2
+
+
+async def test_failsafe_is_a_tx_default_profile_on_the_whole_charger() -> None:
+    charger, clock = Charger(), Clock()
+    site = balancer(charger, clock, SiteSettings(fuse_a=16, failsafe_a=8))
+    result = await site.apply_failsafe(Station("A"))
+    assert result.accepted
+    [(_, command)] = charger.sent
+    assert (command.evse_id, command.profile.purpose) == (0, ProfilePurpose.TX_DEFAULT)
+    assert command.profile.duration_s is None
+    assert command.profile.periods[0].limit == 8
+    refused = Station("B")
+    charger.status = CommandStatus.NOT_SUPPORTED
+    await site.apply_failsafe(refused)
+    assert refused.warnings == {"failsafe_not_applied": 1}
+
+
+async def test_the_loop_rebalances_on_wake_and_survives_a_failure() -> None:
+    charger, clock = Charger(), Clock()
+    site = balancer(charger, clock, SiteSettings(fuse_a=16, interval_s=3600))
+    calls: list[int] = []
+
+    def stations() -> list[Station]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bad round")
+        return [charging("A")]
+
+    task = asyncio.create_task(site.run(stations))
+    try:
+        for expected in (1, 2):
+            site.wake()
+            for _ in range(50):
+                await asyncio.sleep(0)
+                if len(calls) == expected:
+                    break
+            assert len(calls) == expected
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert charger.limits() == [("A", 15.0)]
+    finally:
+        task.cancel()
+
+
+async def test_central_system_stores_the_failsafe_and_balances_sessions(
+    raw_charger: ConnectRaw,
+) -> None:
+    settings = SiteSettings(
+        fuse_a=16, margin_a=1, failsafe_a=6, allocation=AllocationSettings(hysteresis_a=1)
+    )
+    charger = await raw_charger(site=settings)
+    uid, failsafe = await charger.expect_call("SetChargingProfile")
+    assert failsafe["connectorId"] == 0
+    assert failsafe["csChargingProfiles"]["chargingProfilePurpose"] == "TxDefaultProfile"
+    await charger.answer(uid, {"status": "Accepted"})
+    started = await charger.result(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "T1", "meterStart": 0, "timestamp": "2026-11-23T18:00:00Z"},
+    )
+    uid, payload = await charger.expect_call("SetChargingProfile")
+    profile = payload["csChargingProfiles"]
+    assert profile["chargingProfilePurpose"] == "TxProfile"
+    assert profile["transactionId"] == started["transactionId"]
+    assert profile["chargingSchedule"]["duration"] == 300
+    assert profile["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 15
+    await charger.answer(uid, {"status": "Accepted"})
