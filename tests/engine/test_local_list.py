@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 
 from custom_components.ocpp_csms.csms.authorization import (
     AuthorizationMode,
@@ -252,3 +253,17 @@ def test_long_tags_are_left_out_of_16_lists() -> None:
     sync = LocalListSync(registry, _never, lambda work: work.close())
     assert set(sync.wanted(Station("CP-1", version=OcppVersion.V16))) == {"b" * 20}
     assert len(sync.wanted(Station("CP-1", version=OcppVersion.V201))) == 2
+
+
+async def test_a_charger_waiting_for_admission_gets_no_list(start_system: Any) -> None:
+    registry = tags()
+    running = await start_system(authorizer=registry)
+    async with connect(f"{running.url}/NEW", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        stranger = RawCharger(websocket, running, "NEW")
+        boot = {"chargePointVendor": "V", "chargePointModel": "M"}
+        assert (await stranger.result("BootNotification", boot))["status"] == "Pending"
+        registry.add(Tag("T1"))
+        await asyncio.sleep(0.05)
+        lists = running.system.local_lists
+        assert "NEW" not in lists.states
+        assert not stranger._calls

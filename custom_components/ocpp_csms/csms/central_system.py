@@ -440,7 +440,8 @@ class CentralSystem:
 
     def _tags_changed(self, change: TagChange) -> None:
         if self.local_lists is not None:
-            self.local_lists.registry_changed(change, list(self._stations.values()))
+            admitted = [s for s in self._stations.values() if self._directory.find(s.id)]
+            self.local_lists.registry_changed(change, admitted)
 
     def authorize(
         self, id_tag: str, station: Station, evse_id: int | None, token_type: str | None
