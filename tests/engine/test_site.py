@@ -232,3 +232,37 @@ async def test_central_system_stores_the_failsafe_and_balances_sessions(
     assert profile["chargingSchedule"]["duration"] == 300
     assert profile["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 15
     await charger.answer(uid, {"status": "Accepted"})
+
+
+async def test_a_missing_grid_reading_gives_every_session_the_failsafe() -> None:
+    charger, clock = Charger(), Clock()
+    site = balancer(charger, clock, SiteSettings(fuse_a=25, failsafe_a=8, grid_meter=True))
+    stations = [charging("A"), charging("B", max_current_a=6.0)]
+    assert await site.rebalance(stations) == {"A/1": 8.0, "B/1": 6.0}
+    site.set_grid((5.0, 5.0, 5.0))
+    assert await site.rebalance(stations) == {"A/1": 13.0, "B/1": 6.0}  # 25 - 1 - 5
+
+
+async def test_balancing_starts_and_stops_while_running(raw_charger: ConnectRaw) -> None:
+    charger = await raw_charger()
+    system = charger.running.system
+    assert system.site is None
+    system.set_site(SiteSettings(fuse_a=16, failsafe_a=10))
+    uid, failsafe = await charger.expect_call("SetChargingProfile")
+    schedule = failsafe["csChargingProfiles"]["chargingSchedule"]
+    assert schedule["chargingSchedulePeriod"][0]["limit"] == 10
+    await charger.answer(uid, {"status": "Accepted"})
+    # The same failsafe again: nothing new to store.
+    system.set_site(SiteSettings(fuse_a=20, failsafe_a=10))
+    assert system.site is not None
+    assert system.site.settings.fuse_a == 20
+    await asyncio.sleep(0.05)
+    assert not charger._calls
+    system.set_site(None)
+    assert system.site is None
+    await charger.result(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "T1", "meterStart": 0, "timestamp": "2026-11-23T18:00:00Z"},
+    )
+    await asyncio.sleep(0.05)
+    assert not charger._calls  # no balancing any more

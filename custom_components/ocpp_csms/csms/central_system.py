@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from websockets.asyncio.server import ServerConnection
 
 from .adapter import BootDecision, StationAdapter
-from .authorization import AcceptAll, AuthorizationDecision, Authorizer, TagChange, TagRegistry
+from .authorization import AcceptAll, AuthorizationDecision, Authorizer
 from .commands import Command, CommandResult, CommandStatus
 from .credentials import verify_password
 from .events import (
@@ -44,6 +44,7 @@ from .sessions import RestoredJournal, SessionJournal
 from .site import SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
 from .transaction_ids import TransactionIdAllocator
+from .upkeep import ChargerUpkeep
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -149,17 +150,15 @@ class CentralSystem:
         self._sessions: dict[str, StationAdapter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.counters = _Counters()
-        # Managed tags are pushed to chargers' local lists; AcceptAll has none to push.
-        self.local_lists: LocalListSync | None = None
-        self._unsubscribe_tags: Callable[[], None] = lambda: None
-        if isinstance(self.authorizer, TagRegistry):
-            self.local_lists = LocalListSync(self.authorizer, self.execute, self._spawn)
-            self._unsubscribe_tags = self.authorizer.subscribe(self._tags_changed)
-        self.site: SiteBalancer | None = None
-        if settings.site is not None:
-            self.site = SiteBalancer(
-                settings.site, self.execute, charger_max_a=charger_max_a or (lambda _: 32.0)
-            )
+        self.upkeep = ChargerUpkeep(
+            self.authorizer,
+            self.execute,
+            self._spawn,
+            stations=lambda: list(self._stations.values()),
+            is_admitted=lambda charger_id: self._directory.find(charger_id) is not None,
+            charger_max_a=charger_max_a or (lambda _charger_id: 32.0),
+        )
+        self.upkeep.set_site(settings.site)
 
     @property
     def port(self) -> int:
@@ -181,13 +180,12 @@ class CentralSystem:
         if self.journal is not None:
             self._restore(await self.journal.open())
         await self._server.start()
-        if self.site is not None:
-            self._spawn(self.site.run(lambda: list(self._stations.values())))
+        self.upkeep.start()
         _LOGGER.info("Central system listening on %s:%s", self.settings.server.host, self.port)
 
     async def stop(self) -> None:
         """Close every charger connection and stop listening."""
-        self._unsubscribe_tags()
+        self.upkeep.stop()
         for task in self._tasks:
             task.cancel()
         await self._server.stop()
@@ -336,8 +334,7 @@ class CentralSystem:
         if session is not None:
             await _close_quietly(session, 1000, "Removed")
         self._stations.pop(charger_id, None)
-        if self.local_lists is not None:
-            self.local_lists.forget(charger_id)
+        self.upkeep.forget(charger_id)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -387,7 +384,7 @@ class CentralSystem:
         if station.accepted and station.capabilities is not None:
             # Tags may have changed while it was away. (Not yet learnt: that comes next,
             # and the set-up with it.)
-            self._station_ready(station)
+            self.upkeep.station_ready(station)
         try:
             await session.serve()
         finally:
@@ -411,12 +408,12 @@ class CentralSystem:
                 case LateTransactionMessage(station=station, transaction_id=tid, action=action):
                     self.journal.record_late_message(station.id, tid, action)
         if isinstance(event, StationUpdated) and self._became_ready(event):
-            self._station_ready(event.station)
-        if self.site is not None and isinstance(event, TransactionStarted | TransactionEnded):
-            self.site.wake()
+            self.upkeep.station_ready(event.station)
+        if isinstance(event, TransactionStarted | TransactionEnded):
+            self.upkeep.sessions_changed()
         self._listener.handle(event)
 
-    # -- a station ready for our settings ----------------------------------------------
+    # -- what the central system keeps set on its chargers -----------------------------
 
     def _became_ready(self, event: StationUpdated) -> bool:
         """Whether a station update is the moment to give it our settings.
@@ -428,20 +425,19 @@ class CentralSystem:
             return "capabilities" in event.changed
         return "registration" in event.changed and event.station.accepted
 
-    def _station_ready(self, station: Station) -> None:
-        """Push its local list and store the site's failsafe limit on it."""
-        if self.local_lists is not None:
-            self.local_lists.request(station)
-        if self.site is not None:
-            self._spawn(self._apply_failsafe(self.site, station))
+    @property
+    def local_lists(self) -> LocalListSync | None:
+        """The local-list sync (with managed tags)."""
+        return self.upkeep.local_lists
 
-    async def _apply_failsafe(self, site: SiteBalancer, station: Station) -> None:
-        await site.apply_failsafe(station)
+    @property
+    def site(self) -> SiteBalancer | None:
+        """The site balancer (with a site)."""
+        return self.upkeep.site
 
-    def _tags_changed(self, change: TagChange) -> None:
-        if self.local_lists is not None:
-            admitted = [s for s in self._stations.values() if self._directory.find(s.id)]
-            self.local_lists.registry_changed(change, admitted)
+    def set_site(self, settings: SiteSettings | None) -> None:
+        """Start, change or stop load balancing (see `ChargerUpkeep.set_site`)."""
+        self.upkeep.set_site(settings)
 
     def authorize(
         self, id_tag: str, station: Station, evse_id: int | None, token_type: str | None

@@ -51,6 +51,9 @@ class SiteSettings:
     min_interval_s: float = 30.0
     # How often sessions are rebalanced without a reason (measured draw drifts).
     interval_s: float = 10.0
+    # Whether a grid meter feeds `set_grid`. While its reading is missing the house's
+    # load is unknown, and every session gets the failsafe current, as without us.
+    grid_meter: bool = False
     allocation: AllocationSettings = field(default_factory=AllocationSettings)
 
 
@@ -90,6 +93,7 @@ class SiteBalancer:
         self.allocated: dict[str, float] = {}
         self._sent: dict[str, _Sent] = {}
         self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     # -- running -------------------------------------------------------------------------
 
@@ -101,6 +105,17 @@ class SiteBalancer:
         """A new grid meter reading (A per phase, chargers included); None: no meter."""
         self.grid_a = grid_a
         self.wake()
+
+    def start(self, stations: Callable[[], Iterable[Station]]) -> None:
+        """Balance in the background until `stop`."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(stations))
+
+    def stop(self) -> None:
+        """Stop balancing; the last profiles lapse into the chargers' failsafe."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
     async def run(self, stations: Callable[[], Iterable[Station]]) -> None:
         """Rebalance on every wake and at least every `interval_s`, until cancelled."""
@@ -164,16 +179,17 @@ class SiteBalancer:
     async def rebalance(self, stations: Iterable[Station]) -> dict[str, float]:
         """Allocate anew and send what changed; returns the allocation (A per session)."""
         sessions = self._sessions(stations)
-        draw = self._draw(sessions)
-        grid = self.grid_a if self.grid_a is not None else draw
-        fuse = [self.settings.fuse_a] * 3
-        self.available_a = available_for_chargers(fuse, grid, draw, self.settings.margin_a)
-        allocation = allocate(
-            [self._demand(session) for session in sessions],
-            self.available_a,
-            self.allocated,
-            self.settings.allocation,
-        )
+        demands = [self._demand(session) for session in sessions]
+        if self.settings.grid_meter and self.grid_a is None:
+            allocation = self._failsafe_allocation(demands)
+        else:
+            draw = self._draw(sessions)
+            grid = self.grid_a if self.grid_a is not None else draw
+            fuse = [self.settings.fuse_a] * 3
+            self.available_a = available_for_chargers(fuse, grid, draw, self.settings.margin_a)
+            allocation = allocate(
+                demands, self.available_a, self.allocated, self.settings.allocation
+            )
         self.allocated = allocation
         keys = {session.key for session in sessions}
         self._sent = {key: sent for key, sent in self._sent.items() if key in keys}
@@ -189,6 +205,14 @@ class SiteBalancer:
         await asyncio.gather(*(self._send(s, allocation[s.key], rising=False) for s in lowering))
         await asyncio.gather(*(self._send(s, allocation[s.key], rising=True) for s in raising))
         return allocation
+
+    def _failsafe_allocation(self, demands: list[Demand]) -> dict[str, float]:
+        """Every session at the failsafe current (within its own limits)."""
+        failsafe = self.settings.failsafe_a
+        return {
+            demand.key: min(failsafe, demand.max_a) if demand.max_a >= demand.min_a else 0.0
+            for demand in demands
+        }
 
     async def _send(self, session: _Session, limit_a: float, *, rising: bool) -> None:
         now = self._clock()
