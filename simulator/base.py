@@ -10,6 +10,7 @@ and for trying failure paths by hand.
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -74,6 +75,7 @@ class SimulatedCharger:
         # Every command received, as (action, payload in snake case), for tests.
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.profiles: list[dict[str, Any]] = []
+        self._received_at: list[float] = []  # when each profile came (monotonic)
         self.limit_a: float | None = None
         # What the charger reports about itself: its features, as a real one would.
         self.configuration: dict[str, str] = dict(self.default_configuration)
@@ -192,14 +194,42 @@ class SimulatedCharger:
     def _take_profile(self, profile: dict[str, Any]) -> None:
         """Apply a profile's first limit (in A, or W converted) to the simulated power."""
         self.profiles.append(profile)
+        self._received_at.append(time.monotonic())
+        limit = self._profile_limit(profile)
+        if limit is not None:
+            self.limit_a = limit
+
+    def _profile_limit(self, profile: dict[str, Any]) -> float | None:
+        schedule = self._schedule(profile)
+        if not schedule:
+            return None
+        limit = float(schedule["charging_schedule_period"][0]["limit"])
+        unit = schedule.get("charging_rate_unit", "A")
+        return limit if unit == "A" else limit / (VOLTAGE_V * self.phases)
+
+    @staticmethod
+    def _schedule(profile: dict[str, Any]) -> dict[str, Any] | None:
         schedule = profile.get("charging_schedule")
         if isinstance(schedule, list):  # 2.x: a list of schedules
             schedule = schedule[0]
-        if not schedule:
-            return
-        limit = float(schedule["charging_schedule_period"][0]["limit"])
-        unit = schedule.get("charging_rate_unit", "A")
-        self.limit_a = limit if unit == "A" else limit / (VOLTAGE_V * self.phases)
+        return schedule or None
+
+    def limit_after(self, seconds: float) -> float | None:
+        """The limit in force `seconds` from now, as profiles lapse.
+
+        The newest TxProfile that has not run out, else the newest TxDefaultProfile:
+        what a charger falls back to when the central system stops refreshing.
+        """
+        at = time.monotonic() + seconds
+        session = default = None
+        for received, profile in zip(self._received_at, self.profiles, strict=True):
+            purpose = profile.get("charging_profile_purpose")
+            duration = (self._schedule(profile) or {}).get("duration")
+            if purpose == "TxProfile" and (duration is None or received + duration > at):
+                session = self._profile_limit(profile)
+            elif purpose == "TxDefaultProfile":
+                default = self._profile_limit(profile)
+        return session if session is not None else default
 
     def _meter_sample(
         self, connector: int, power: float, context: str | None = None

@@ -176,6 +176,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
     def on_clear_charging_profile(self, **payload: Any) -> Any:
         """Drop every profile."""
         self.profiles.clear()
+        self._received_at.clear()
         self.limit_a = None
         return result16.ClearChargingProfile(self._answer("ClearChargingProfile", payload))
 

@@ -235,6 +235,7 @@ def _session_handlers_2x(result: Any) -> dict[str, Any]:
     @on("ClearChargingProfile")
     def on_clear_charging_profile(self: Any, **payload: Any) -> Any:
         self.profiles.clear()
+        self._received_at.clear()
         self.limit_a = None
         return result.ClearChargingProfile(status=self._answer("ClearChargingProfile", payload))
 

@@ -80,7 +80,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> 
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
-    """Chargers added or removed: follow without restarting the server.
+    """Chargers or the site changed: follow without restarting the server.
 
     A price set or cleared adds or removes the cost sensors: that takes a reload.
     """
@@ -88,6 +88,7 @@ async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) 
     if (hub.sessions.pricing is None) != hub.started_without_price:
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
+    hub.site.sync()
     await hub.async_sync_chargers()
 
 

@@ -54,6 +54,7 @@ from .csms.credentials import generate_password, hash_password
 from .csms.server import build_ssl_context, charger_id_from_path
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
+from .site_options import SITE_KEYS, SiteOptionsSteps
 from .tag_options import TagOptionsSteps
 
 CONF_REMOVE_PASSWORD = "remove_password"
@@ -348,12 +349,12 @@ def _charger_schema(default_name: str, suggested_password: str | None) -> vol.Sc
     )
 
 
-class OcppCsmsOptionsFlow(TagOptionsSteps):
-    """The central system's settings, and its tags (see tag_options)."""
+class OcppCsmsOptionsFlow(TagOptionsSteps, SiteOptionsSteps):
+    """The central system's settings, its tags (tag_options) and site (site_options)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Settings or tags."""
-        return self.async_show_menu(step_id="init", menu_options=["settings", "tags"])
+        """Settings, tags or the site."""
+        return self.async_show_menu(step_id="init", menu_options=["settings", "tags", "site"])
 
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
@@ -378,9 +379,10 @@ class OcppCsmsOptionsFlow(TagOptionsSteps):
                     for key in (CONF_ADDRESS, CONF_CITY, CONF_POSTAL_CODE)
                 )
                 options[CONF_PRICE_PER_KWH] = user_input.get(CONF_PRICE_PER_KWH)
-                return self.async_create_entry(
-                    data={key: value for key, value in options.items() if value not in ("", None)}
-                )
+                # The site's options belong to the site step: keep them.
+                site = {k: v for k, v in self.config_entry.options.items() if k in SITE_KEYS}
+                kept = {key: value for key, value in options.items() if value not in ("", None)}
+                return self.async_create_entry(data={**site, **kept})
         current = {**self.config_entry.options, **(user_input or {})}
 
         def suggested(key: str) -> dict[str, Any]:

@@ -37,3 +37,11 @@ CONF_CURRENCY: Final = "currency"
 CONF_ADDRESS: Final = "address"
 CONF_CITY: Final = "city"
 CONF_POSTAL_CODE: Final = "postal_code"
+
+# Options: the site (main fuse) for load balancing; no fuse means no balancing.
+CONF_SITE_FUSE: Final = "site_fuse_a"
+CONF_SITE_MARGIN: Final = "site_margin_a"
+CONF_SITE_FAILSAFE: Final = "site_failsafe_a"
+CONF_GRID_CURRENT: Final = ("grid_current_l1", "grid_current_l2", "grid_current_l3")
+CONF_GRID_POWER: Final = "grid_power"
+DEFAULT_SITE_MARGIN_A: Final = 1.0

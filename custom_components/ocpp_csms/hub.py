@@ -71,6 +71,7 @@ from .identifiers import (
     charger_unique_id,
 )
 from .session_book import SessionBook
+from .site_link import SiteLink
 from .tag_store import TagStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class CentralSystemHub:
             TagRegistry(own_tags=lambda charger_id: (self.default_tag(charger_id),)),
         )
         self._unsubscribe_tags = self.tags.registry.subscribe(self._tags_changed)
+        self.site = SiteLink(self)
         # Whether the cost sensors were left out at set-up (no price configured).
         self.started_without_price = self.sessions.pricing is None
         self._offline_logged: set[str] = set()
@@ -142,6 +144,7 @@ class CentralSystemHub:
             self,
             authorizer=self.tags.registry,
             journal=self.sessions.journal,
+            charger_max_a=lambda charger_id: float(self.max_current(charger_id)),
         )
         self.tags.attach(self.system.local_lists)
         integration = await async_get_integration(self.hass, DOMAIN)
@@ -158,11 +161,13 @@ class CentralSystemHub:
             self._register_device(subentry)
             self.system.ensure_station(subentry.data[CONF_CHARGER_ID])
         await self.system.start()
+        self.site.sync()
         await self.sessions.async_start()
 
     async def async_stop(self) -> None:
         """Close every charger connection, stop listening and close the journal."""
         self.sessions.async_stop()
+        self.site.stop()
         self._unsubscribe_tags()
         self.tags.close()
         if self.system is not None:
