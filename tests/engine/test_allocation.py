@@ -186,3 +186,8 @@ def test_the_house_load_comes_off_the_fuse() -> None:
     # 20 A fuse, 2 A margin; on L1 the grid shows 15 A of which the charger draws 10 A.
     available = available_for_chargers([20, 20, 20], [15, 4, 30], [10, 0, 0], margin_a=2)
     assert available == pytest.approx((13, 14, -12))
+
+
+def test_among_equals_the_car_that_came_last_waits() -> None:
+    cars = [Demand("a", arrival=2.0), Demand("b", arrival=1.0)]
+    assert allocate(cars, [11.0] * 3, previous={"a": 7.0, "b": 7.0}) == {"a": 0.0, "b": 11.0}

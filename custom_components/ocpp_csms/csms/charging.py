@@ -115,6 +115,8 @@ class Demand:
     max_a: float = 32.0
     min_a: float = MIN_CHARGING_CURRENT_A
     priority: int = 0
+    # Among equals, who came first keeps charging (e.g. the session's start time).
+    arrival: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +159,8 @@ def allocate(
     - No phase ever carries more than its available current.
     - A session gets 0 or at least its minimum, and never more than its maximum.
     - Higher priorities are served first: when not every session can have its minimum,
-      the lowest priorities pause (among equals, those not charging yet).
+      the lowest priorities pause (among equals, those not charging yet, then those
+      that came last).
     - Sessions of one priority share equally (max-min fair across phases).
     - `previous` (what sessions got last time) is kept while it is still safe and every
       session's ideal share moved by less than the hysteresis.
@@ -180,7 +183,7 @@ def _admit(
     def was_charging(demand: Demand) -> bool:
         return previous.get(demand.key, 0.0) >= demand.min_a - _EPSILON
 
-    order = sorted(demands, key=lambda d: (-d.priority, not was_charging(d), d.key))
+    order = sorted(demands, key=lambda d: (-d.priority, not was_charging(d), d.arrival, d.key))
     load = [0.0] * len(available_a)
     running = []
     for demand in order:

@@ -172,7 +172,12 @@ class SiteBalancer:
         maximum = self._charger_max_a(session.station.id)
         if session.transaction.max_current_a is not None:
             maximum = min(maximum, session.transaction.max_current_a)
-        return Demand(session.key, phases=self._phases(session.evse), max_a=maximum)
+        return Demand(
+            session.key,
+            phases=self._phases(session.evse),
+            max_a=maximum,
+            arrival=session.transaction.started_at.timestamp(),
+        )
 
     # -- balancing -----------------------------------------------------------------------
 
