@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from custom_components.ocpp_csms.csms.authorization import AuthorizationMode, Tag, TagRegistry
 from custom_components.ocpp_csms.csms.charging import AllocationSettings
 from custom_components.ocpp_csms.csms.commands import (
     Command,
@@ -266,3 +267,25 @@ async def test_balancing_starts_and_stops_while_running(raw_charger: ConnectRaw)
     )
     await asyncio.sleep(0.05)
     assert not charger._calls  # no balancing any more
+
+
+async def test_with_balancing_a_tag_limit_goes_out_once_as_the_site_limit(
+    raw_charger: ConnectRaw,
+) -> None:
+    registry = TagRegistry()
+    registry.load([Tag("GUEST", max_current_a=10)], AuthorizationMode.ACCEPT_ALL)
+    charger = await raw_charger(site=SiteSettings(fuse_a=32), authorizer=registry)
+    uid, _ = await charger.expect_call("GetLocalListVersion")
+    await charger.answer(uid, {"listVersion": -1})
+    uid, _ = await charger.expect_call("SetChargingProfile")  # the failsafe
+    await charger.answer(uid, {"status": "Accepted"})
+    await charger.result(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "GUEST", "meterStart": 0, "timestamp": "2026-11-23T18:00:00Z"},
+    )
+    uid, payload = await charger.expect_call("SetChargingProfile")
+    schedule = payload["csChargingProfiles"]["chargingSchedule"]
+    assert (schedule["duration"], schedule["chargingSchedulePeriod"][0]["limit"]) == (300, 10)
+    await charger.answer(uid, {"status": "Accepted"})
+    await asyncio.sleep(0.05)
+    assert not charger._calls  # no second, lasting profile from the tag

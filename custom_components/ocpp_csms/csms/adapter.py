@@ -92,6 +92,10 @@ class StationHost(Protocol):
     def wanted_meter_settings(self) -> tuple[tuple[str, ...], int | None]:
         """The measurands and sample interval the user wants chargers set to, if any."""
 
+    @property
+    def balancing_sessions(self) -> bool:
+        """Whether site load balancing sets every session's limit (tag maxima included)."""
+
     def emit(self, event: Event) -> None:
         """Report an event to the listener."""
 
@@ -273,9 +277,13 @@ class StationAdapter(ABC):
     ) -> Callable[[], Awaitable[None]] | None:
         """The follow-up that limits a session to its tag's maximum current, if it has one.
 
-        Sent after the answer, so that the charger knows the transaction id first.
+        Sent after the answer, so that the charger knows the transaction id first. With
+        site load balancing the balancer sends the session's limit, within the tag's
+        maximum: a second TxProfile of ours would overwrite its shorter-lived one.
         """
         if decision is None or not decision.accepted or decision.max_current_a is None:
+            return None
+        if self._host.balancing_sessions:
             return None
         limit = decision.max_current_a
 

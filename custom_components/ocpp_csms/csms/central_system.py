@@ -459,6 +459,11 @@ class CentralSystem:
         return self.settings.learn_capabilities
 
     @property
+    def balancing_sessions(self) -> bool:
+        """StationHost: whether the site balancer sets session limits."""
+        return self.upkeep.site is not None
+
+    @property
     def wanted_meter_settings(self) -> tuple[tuple[str, ...], int | None]:
         """StationHost: the meter settings to apply to chargers."""
         return self.settings.meter_measurands, self.settings.meter_interval_s
