@@ -88,7 +88,7 @@ async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) 
     if (hub.sessions.pricing is None) != hub.started_without_price:
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
-    hub.site.sync()
+    hub.site_link.sync()
     await hub.async_sync_chargers()
 
 

@@ -113,7 +113,7 @@ class CentralSystemHub:
             TagRegistry(own_tags=lambda charger_id: (self.default_tag(charger_id),)),
         )
         self._unsubscribe_tags = self.tags.registry.subscribe(self._tags_changed)
-        self.site = SiteLink(self)
+        self.site_link = SiteLink(self)
         # Whether the cost sensors were left out at set-up (no price configured).
         self.started_without_price = self.sessions.pricing is None
         self._offline_logged: set[str] = set()
@@ -161,13 +161,13 @@ class CentralSystemHub:
             self._register_device(subentry)
             self.system.ensure_station(subentry.data[CONF_CHARGER_ID])
         await self.system.start()
-        self.site.sync()
+        self.site_link.sync()
         await self.sessions.async_start()
 
     async def async_stop(self) -> None:
         """Close every charger connection, stop listening and close the journal."""
         self.sessions.async_stop()
-        self.site.stop()
+        self.site_link.stop()
         self._unsubscribe_tags()
         self.tags.close()
         if self.system is not None:

@@ -25,6 +25,7 @@ from .csms.commands import (
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .site_entities import build_site_numbers
 
 PARALLEL_UPDATES = 0
 
@@ -58,8 +59,9 @@ async def async_setup_entry(
     entry: OcppCsmsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the current limit of every charger."""
+    """Set up the current limit of every charger, and the site limit."""
     entry.runtime_data.entities.register_platform(build_numbers, async_add_entities)
+    entry.runtime_data.site_link.register_site_platform(build_site_numbers, async_add_entities)
 
 
 class CurrentLimit(OcppEntity, RestoreNumber):

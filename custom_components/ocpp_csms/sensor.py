@@ -32,6 +32,7 @@ from .csms.station import ConnectorStatus, Evse, Measurand, Station, Transaction
 from .entity import OcppEntity, OcppEntityDescription
 from .entity_manager import SESSIONS
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .site_entities import AllocatedCurrentSensor, build_site_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -301,6 +302,13 @@ MONTH_ENERGY = OcppSensorDescription(
     value_fn=lambda station, evse: None,  # the entity reads the session book
 )
 
+ALLOCATED_CURRENT = OcppSensorDescription(
+    key="allocated_current",
+    translation_key="allocated_current",
+    per_evse=True,
+    value_fn=lambda station, evse: None,  # the entity reads the site's allocation
+)
+
 ENERGY = OcppSensorDescription(
     key="energy",
     translation_key="energy",
@@ -326,6 +334,8 @@ def build_sensors(
         ):
             sensor_class = JournalSensor if description.from_journal else OcppSensor
             yield sensor_class(hub, station, evse_id, description)
+    if evse_id is not None and hub.site_link.site is not None:
+        yield AllocatedCurrentSensor(hub, station, evse_id, ALLOCATED_CURRENT)
     if evse_id is None:
         yield MonthEnergySensor(hub, station, None, MONTH_ENERGY)
     else:
@@ -340,8 +350,9 @@ async def async_setup_entry(
     entry: OcppCsmsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the sensors of every charger, now and as they reveal more."""
+    """Set up the sensors of every charger, now and as they reveal more, and the site's."""
     entry.runtime_data.entities.register_platform(build_sensors, async_add_entities)
+    entry.runtime_data.site_link.register_site_platform(build_site_sensors, async_add_entities)
 
 
 class OcppSensor(OcppEntity, SensorEntity):

@@ -10,11 +10,13 @@ reading is missing, and the balancer gives every session the failsafe current.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
 from homeassistant.core import Event, EventStateChangedData, callback
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
 
 from .const import (
@@ -27,7 +29,7 @@ from .const import (
     MIN_CURRENT_A,
 )
 from .csms.charging import NOMINAL_VOLTAGE_V
-from .csms.site import SiteSettings
+from .csms.site import SiteBalancer, SiteSettings
 
 if TYPE_CHECKING:
     from .hub import CentralSystemHub
@@ -37,22 +39,32 @@ _LOGGER = logging.getLogger(__name__)
 _WATTS_PER: dict[str, float] = {UnitOfPower.WATT: 1.0, UnitOfPower.KILO_WATT: 1000.0}
 
 
-def site_settings(options: dict[str, object]) -> SiteSettings | None:
-    """The site the options describe; None when no main fuse is set (no balancing)."""
+def site_fuse(options: Mapping[str, object]) -> float | None:
+    """The main fuse per phase the options give; None: no site, no balancing."""
     fuse = options.get(CONF_SITE_FUSE)
-    if not isinstance(fuse, int | float) or fuse <= 0:
+    return float(fuse) if isinstance(fuse, int | float) and fuse > 0 else None
+
+
+def site_settings(
+    options: Mapping[str, object], limit_a: float | None = None
+) -> SiteSettings | None:
+    """The site the options describe, held to `limit_a` (the site-limit number) if lower."""
+    fuse = site_fuse(options)
+    if fuse is None:
         return None
+    if limit_a is not None:
+        fuse = min(fuse, limit_a)
     margin = options.get(CONF_SITE_MARGIN, DEFAULT_SITE_MARGIN_A)
     failsafe = options.get(CONF_SITE_FAILSAFE, MIN_CURRENT_A)
     return SiteSettings(
-        fuse_a=float(fuse),
+        fuse_a=fuse,
         margin_a=float(margin) if isinstance(margin, int | float) else DEFAULT_SITE_MARGIN_A,
         failsafe_a=float(failsafe) if isinstance(failsafe, int | float) else MIN_CURRENT_A,
         grid_meter=bool(grid_sensors(options)),
     )
 
 
-def grid_sensors(options: dict[str, object]) -> list[str]:
+def grid_sensors(options: Mapping[str, object]) -> list[str]:
     """The grid meter's sensors: three currents, else one power, else none."""
     currents = [options.get(key) for key in CONF_GRID_CURRENT]
     if all(isinstance(sensor, str) and sensor for sensor in currents):
@@ -61,14 +73,54 @@ def grid_sensors(options: dict[str, object]) -> list[str]:
     return [power] if isinstance(power, str) and power else []
 
 
+type SiteEntityBuilder = Callable[[CentralSystemHub], Iterable[Entity]]
+
+
 class SiteLink:
-    """Keeps the engine's site in step with the options and the grid sensors."""
+    """Keeps the engine's site in step with the options and the grid sensors.
+
+    Also the site's side of the entities: the site-level ones (available current, the
+    site limit) are added the first time balancing is on, and entities are told when
+    the allocation changes.
+    """
 
     def __init__(self, hub: CentralSystemHub) -> None:
         """Serve one central system."""
         self._hub = hub
         self._unsubscribe: Callable[[], None] = lambda: None
         self._sensors: list[str] = []
+        # The site-limit number's value: balancing keeps to it when below the fuse.
+        self.limit_a: float | None = None
+        self._platforms: list[tuple[SiteEntityBuilder, AddConfigEntryEntitiesCallback]] = []
+        self._platforms_added = False
+        self._listeners: set[Callable[[], None]] = set()
+        self._allocation: dict[str, float] = {}
+
+    @property
+    def site(self) -> SiteBalancer | None:
+        """The engine's balancer, while balancing is on."""
+        return self._hub.system.site if self._hub.system is not None else None
+
+    @callback
+    def register_site_platform(
+        self, builder: SiteEntityBuilder, add_entities: AddConfigEntryEntitiesCallback
+    ) -> None:
+        """A platform with site-level entities: they are added once balancing is on."""
+        self._platforms.append((builder, add_entities))
+        if self._platforms_added:
+            add_entities(builder(self._hub))
+
+    @callback
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` after every balancing round and settings change; returns undo."""
+        self._listeners.add(listener)
+        return lambda: self._listeners.discard(listener)
+
+    @callback
+    def set_limit(self, limit_a: float | None) -> None:
+        """The site-limit number changed (or was restored)."""
+        self.limit_a = limit_a
+        self.sync()
 
     @callback
     def sync(self) -> None:
@@ -76,8 +128,11 @@ class SiteLink:
         system = self._hub.system
         if system is None:
             return
-        options = dict(self._hub.entry.options)
-        system.set_site(site_settings(options))
+        options = self._hub.entry.options
+        system.set_site(site_settings(options, self.limit_a))
+        if system.site is not None:
+            system.site.on_rebalanced = self._rebalanced
+            self._add_entities()
         sensors = grid_sensors(options) if system.site is not None else []
         if sensors != self._sensors:
             self._unsubscribe()
@@ -88,6 +143,41 @@ class SiteLink:
                     self._hub.hass, sensors, self._sensor_changed
                 )
         self._read_grid()
+        self._tell_listeners()
+
+    def _add_entities(self) -> None:
+        """Balancing is on: the site's entities, and each EVSE's allocated current."""
+        if not self._platforms_added:
+            self._platforms_added = True
+            for builder, add_entities in self._platforms:
+                add_entities(builder(self._hub))
+        system = self._hub.system
+        assert system is not None
+        for charger_id in self._hub.admitted:
+            station = system.ensure_station(charger_id)
+            for evse_id in station.evses:
+                if evse_id > 0:
+                    self._hub.entities.build(station, evse_id)
+
+    def _rebalanced(self) -> None:
+        """Update the entities of the sessions whose share changed, and the site's."""
+        site = self.site
+        allocation = dict(site.allocated) if site is not None else {}
+        for key in set(allocation) | set(self._allocation):
+            if allocation.get(key) != self._allocation.get(key):
+                charger_id, _, evse = key.rpartition("/")
+                self._hub.entities.notify(charger_id, int(evse))
+        self._allocation = allocation
+        self._tell_listeners()
+
+    def _tell_listeners(self) -> None:
+        for listener in tuple(self._listeners):
+            listener()
+
+    def allocated_a(self, charger_id: str, evse_id: int) -> float | None:
+        """The current a charger's EVSE is allotted now (None: no balanced session)."""
+        site = self.site
+        return site.allocated.get(f"{charger_id}/{evse_id}") if site is not None else None
 
     @callback
     def stop(self) -> None:
@@ -101,10 +191,10 @@ class SiteLink:
         self._read_grid()
 
     def _read_grid(self) -> None:
-        system = self._hub.system
-        if system is None or system.site is None or not self._sensors:
+        site = self.site
+        if site is None or not self._sensors:
             return
-        system.site.set_grid(self._grid_reading())
+        site.set_grid(self._grid_reading())
 
     def _grid_reading(self) -> tuple[float, float, float] | None:
         """The grid current per phase (A), or None when a sensor has no usable value."""

@@ -125,6 +125,7 @@ async def restarted(
             title=entry.title,
             unique_id=entry.unique_id,
             data=dict(entry.data),
+            options=dict(entry.options),
             subentries_data=chargers,
         )
         entry_again.add_to_hass(again)

@@ -12,7 +12,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from custom_components.ocpp_csms.csms.site import SiteSettings
 from tests.chargers import charger, wait_for
 from tests.ha.conftest import SetUpEntry, url_of
-from tests.ha.test_entities import garage
+from tests.ha.test_entities import garage, state_of
 
 GRID = ("sensor.grid_l1", "sensor.grid_l2", "sensor.grid_l3")
 SITE = {
@@ -126,3 +126,61 @@ async def test_a_grid_power_sensor_is_spread_over_the_phases(
     hass.states.async_set("sensor.grid_power", "3", {"unit_of_measurement": "MW"})
     await hass.async_block_till_done()
     assert site.grid_a is None  # not a unit we read: no reading
+
+
+async def test_entities_show_the_allocation_and_the_limit_holds_it(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    set_grid(hass, 3, 3, 3)
+    entry = await setup_entry(chargers=CHARGERS[:2], options=SITE)
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(charger(url_of(entry), f"CP-{n}")) for n in (1, 2)
+        ]
+        for number, client in enumerate(clients, 1):
+            assert await client.boot() == "Accepted"
+            await client.start_session(1, f"TAG{number}")
+        await wait_for(lambda: [c.limit_a for c in clients] == [10.5, 10.5])
+        await hass.async_block_till_done()
+        assert state_of(hass, "sensor.garage_allocated_current").state == "10.5"
+        assert state_of(hass, "sensor.drive_allocated_current").state == "10.5"
+        device = f"ocpp_central_system_port_{entry.data['port']}"
+        available = hass.states.get(f"sensor.{device}_available_current")
+        assert available is not None
+        assert available.state == "21.0"
+        assert available.attributes["l1"] == 21.0
+        assert available.attributes["grid_reading"] is True
+
+        limit = f"number.{device}_site_current_limit"
+        assert state_of(hass, limit).state == "25.0"
+        await hass.services.async_call(
+            "number", "set_value", {"entity_id": limit, "value": 16}, blocking=True
+        )
+        # 16 - 1 - 3 = 12 A for two cars: down at once.
+        await wait_for(lambda: [c.limit_a for c in clients] == [6.0, 6.0])
+        await hass.async_block_till_done()
+        assert state_of(hass, limit).state == "16.0"
+        assert state_of(hass, "sensor.garage_allocated_current").state == "6.0"
+        assert entry.options["site_fuse_a"] == 25  # the fuse itself is unchanged
+
+
+async def test_the_site_limit_is_restored_after_a_reload(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    set_grid(hass, 0, 0, 0)
+    entry = await setup_entry(chargers=CHARGERS[:1], options=SITE)
+    limit = f"number.ocpp_central_system_port_{entry.data['port']}_site_current_limit"
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": limit, "value": 16}, blocking=True
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    site = entry.runtime_data.system.site
+    assert site is not None
+    assert site.settings.fuse_a == 16
+    assert state_of(hass, limit).state == "16.0"
+    # Back to the fuse: no extra limit any more.
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": limit, "value": 25}, blocking=True
+    )
+    assert entry.runtime_data.site_link.limit_a is None

@@ -94,6 +94,8 @@ class SiteBalancer:
         self._sent: dict[str, _Sent] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Told after every round (Home Assistant updates its entities).
+        self.on_rebalanced: Callable[[], None] = lambda: None
 
     # -- running -------------------------------------------------------------------------
 
@@ -196,6 +198,7 @@ class SiteBalancer:
                 demands, self.available_a, self.allocated, self.settings.allocation
             )
         self.allocated = allocation
+        self.on_rebalanced()
         keys = {session.key for session in sessions}
         self._sent = {key: sent for key, sent in self._sent.items() if key in keys}
         # A new session may draw the failsafe or more until its first profile: it counts
