@@ -45,8 +45,6 @@ from .const import (
     DEFAULT_PORT,
     DEFAULT_REMOTE_TAG,
     DOMAIN,
-    MAX_CURRENT_LIMIT_A,
-    MIN_CURRENT_A,
     SUBENTRY_CHARGER,
 )
 from .csms.central_system import AdmissionPolicy
@@ -54,6 +52,7 @@ from .csms.credentials import generate_password, hash_password
 from .csms.server import build_ssl_context, charger_id_from_path
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
+from .selectors import amps_selector
 from .site_options import SITE_KEYS, SiteOptionsSteps
 from .tag_options import TagOptionsSteps
 
@@ -317,18 +316,7 @@ def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any,
         ): vol.All(str, vol.Length(min=1, max=20)),
         vol.Required(
             CONF_MAX_CURRENT, default=current.get(CONF_MAX_CURRENT, DEFAULT_MAX_CURRENT_A)
-        ): vol.All(
-            selector.NumberSelector(
-                selector.NumberSelectorConfig(
-                    min=MIN_CURRENT_A,
-                    max=MAX_CURRENT_LIMIT_A,
-                    step=1,
-                    unit_of_measurement="A",
-                    mode=selector.NumberSelectorMode.BOX,
-                )
-            ),
-            vol.Coerce(int),
-        ),
+        ): vol.All(amps_selector(), vol.Coerce(int)),
     }
 
 

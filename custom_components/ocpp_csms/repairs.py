@@ -15,7 +15,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import DOMAIN
 from .csms.authorization import DEFAULT_TOKEN_TYPE, Tag, TagConflictError
-from .tag_options import tag_current_selector
+from .selectors import amps_selector
 
 
 class JournalRepairFlow(RepairsFlow):
@@ -94,7 +94,7 @@ class UnknownTagRepairFlow(RepairsFlow):
             data_schema=vol.Schema(
                 {
                     vol.Optional("name"): str,
-                    vol.Optional("max_current"): tag_current_selector(),
+                    vol.Optional("max_current"): amps_selector(),
                 }
             ),
             description_placeholders=placeholders,

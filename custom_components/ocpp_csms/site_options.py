@@ -18,6 +18,7 @@ from .const import (
     DEFAULT_SITE_MARGIN_A,
     MIN_CURRENT_A,
 )
+from .selectors import amps_selector
 
 SITE_KEYS = (
     CONF_SITE_FUSE,
@@ -26,18 +27,6 @@ SITE_KEYS = (
     *CONF_GRID_CURRENT,
     CONF_GRID_POWER,
 )
-
-
-def _amps(minimum: float, maximum: float) -> selector.NumberSelector:
-    return selector.NumberSelector(
-        selector.NumberSelectorConfig(
-            min=minimum,
-            max=maximum,
-            step=1,
-            unit_of_measurement="A",
-            mode=selector.NumberSelectorMode.BOX,
-        )
-    )
 
 
 def _sensor(device_class: SensorDeviceClass) -> selector.EntitySelector:
@@ -80,9 +69,11 @@ class SiteOptionsSteps(OptionsFlow):
                 return self.async_create_entry(data=options)
         schema = vol.Schema(
             {
-                vol.Optional(CONF_SITE_FUSE): _amps(MIN_CURRENT_A, 250),
-                vol.Optional(CONF_SITE_MARGIN, default=DEFAULT_SITE_MARGIN_A): _amps(0, 20),
-                vol.Optional(CONF_SITE_FAILSAFE, default=MIN_CURRENT_A): _amps(MIN_CURRENT_A, 63),
+                vol.Optional(CONF_SITE_FUSE): amps_selector(MIN_CURRENT_A, 250),
+                vol.Optional(CONF_SITE_MARGIN, default=DEFAULT_SITE_MARGIN_A): amps_selector(0, 20),
+                vol.Optional(CONF_SITE_FAILSAFE, default=MIN_CURRENT_A): amps_selector(
+                    MIN_CURRENT_A, 63
+                ),
                 **{
                     vol.Optional(key): _sensor(SensorDeviceClass.CURRENT)
                     for key in CONF_GRID_CURRENT

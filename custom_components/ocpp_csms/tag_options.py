@@ -15,7 +15,6 @@ from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 from homeassistant.util import dt as dt_util
 
-from .const import MAX_CURRENT_LIMIT_A, MIN_CURRENT_A
 from .csms.authorization import (
     AuthorizationMode,
     Tag,
@@ -25,6 +24,7 @@ from .csms.authorization import (
     tag_key,
 )
 from .hub import CentralSystemHub
+from .selectors import amps_selector
 
 CONF_ID_TAG = "id_tag"
 CONF_TAG_NAME = "name"
@@ -79,19 +79,6 @@ def describe_tags(hub: CentralSystemHub) -> str:
     return "\n".join(lines)
 
 
-def tag_current_selector() -> selector.NumberSelector:
-    """The field of a tag's maximum current (whole amperes, 6 A at least)."""
-    return selector.NumberSelector(
-        selector.NumberSelectorConfig(
-            min=MIN_CURRENT_A,
-            max=MAX_CURRENT_LIMIT_A,
-            step=1,
-            unit_of_measurement="A",
-            mode=selector.NumberSelectorMode.BOX,
-        )
-    )
-
-
 def _tag_schema(hub: CentralSystemHub, *, with_id: bool) -> vol.Schema:
     chargers = [
         selector.SelectOptionDict(value=charger_id, label=hub.charger_name(charger_id))
@@ -111,7 +98,7 @@ def _tag_schema(hub: CentralSystemHub, *, with_id: bool) -> vol.Schema:
                     options=chargers, multiple=True, mode=selector.SelectSelectorMode.LIST
                 )
             ),
-            vol.Optional(CONF_TAG_MAX_CURRENT): tag_current_selector(),
+            vol.Optional(CONF_TAG_MAX_CURRENT): amps_selector(),
         }
     )
     return vol.Schema(fields)
