@@ -38,6 +38,7 @@ from .const import (
     CONF_PASSWORD_HASH,
     CONF_POSTAL_CODE,
     CONF_PRICE_PER_KWH,
+    CONF_PRIORITY,
     CONF_TLS,
     CONF_UNKNOWN_CHARGERS,
     DEFAULT_HOST,
@@ -45,6 +46,7 @@ from .const import (
     DEFAULT_PORT,
     DEFAULT_REMOTE_TAG,
     DOMAIN,
+    PRIORITIES,
     SUBENTRY_CHARGER,
 )
 from .csms.central_system import AdmissionPolicy
@@ -317,6 +319,15 @@ def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any,
         vol.Required(
             CONF_MAX_CURRENT, default=current.get(CONF_MAX_CURRENT, DEFAULT_MAX_CURRENT_A)
         ): vol.All(amps_selector(), vol.Coerce(int)),
+        vol.Required(CONF_PRIORITY, default=current.get(CONF_PRIORITY, "normal")): (
+            selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=list(PRIORITIES),
+                    translation_key=CONF_PRIORITY,
+                    mode=selector.SelectSelectorMode.DROPDOWN,
+                )
+            )
+        ),
     }
 
 
@@ -324,6 +335,7 @@ def _charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
     return {
         CONF_DEFAULT_TAG: user_input.get(CONF_DEFAULT_TAG) or DEFAULT_REMOTE_TAG,
         CONF_MAX_CURRENT: int(user_input.get(CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A),
+        CONF_PRIORITY: user_input.get(CONF_PRIORITY) or "normal",
     }
 
 

@@ -22,6 +22,9 @@ CONF_PASSWORD_HASH: Final = "password_hash"
 # Per-charger settings (in the charger's subentry).
 CONF_DEFAULT_TAG: Final = "default_tag"
 CONF_MAX_CURRENT: Final = "max_current"
+# Load balancing: who is served first when the site is short of current.
+CONF_PRIORITY: Final = "priority"
+PRIORITIES: Final = {"low": -1, "normal": 0, "high": 1}
 DEFAULT_REMOTE_TAG: Final = "HomeAssistant"  # the idTag of sessions started from Home Assistant
 DEFAULT_MAX_CURRENT_A: Final = 32
 # Below 6 A the IEC 61851 pilot signal cannot ask a car to charge.

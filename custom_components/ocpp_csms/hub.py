@@ -32,12 +32,14 @@ from .const import (
     CONF_KEYFILE,
     CONF_MAX_CURRENT,
     CONF_PASSWORD_HASH,
+    CONF_PRIORITY,
     CONF_TLS,
     CONF_UNKNOWN_CHARGERS,
     DEFAULT_MAX_CURRENT_A,
     DEFAULT_REMOTE_TAG,
     DOMAIN,
     MANUFACTURER,
+    PRIORITIES,
     SUBENTRY_CHARGER,
 )
 from .csms.authorization import TagChange, TagRegistry, tag_key
@@ -144,7 +146,7 @@ class CentralSystemHub:
             self,
             authorizer=self.tags.registry,
             journal=self.sessions.journal,
-            charger_max_a=lambda charger_id: float(self.max_current(charger_id)),
+            chargers=self,
         )
         self.tags.attach(self.system.local_lists)
         integration = await async_get_integration(self.hass, DOMAIN)
@@ -261,6 +263,16 @@ class CentralSystemHub:
     def max_current(self, charger_id: str) -> int:
         """The most current (A) the user lets this charger be set to."""
         return int(self._charger_setting(charger_id, CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A)
+
+    # -- ChargerLimits (load balancing) ---------------------------------------------------
+
+    def max_current_a(self, charger_id: str) -> float:
+        """ChargerLimits: the charger's maximum current setting."""
+        return float(self.max_current(charger_id))
+
+    def priority(self, charger_id: str) -> int:
+        """ChargerLimits: the charger's balancing priority setting."""
+        return PRIORITIES.get(str(self._charger_setting(charger_id, CONF_PRIORITY)), 0)
 
     def command_error(self, charger_id: str, result: CommandResult) -> HomeAssistantError:
         """The translated error for a command that was not accepted, naming the charger."""

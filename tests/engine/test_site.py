@@ -48,6 +48,20 @@ class Charger:
         return [(cid, command.profile.periods[0].limit) for cid, command in self.sent]
 
 
+class Limits:
+    """Every charger with one maximum; priorities by charger id."""
+
+    def __init__(self, max_a: float = 32.0, priorities: dict[str, int] | None = None) -> None:
+        self.max_a = max_a
+        self.priorities = priorities or {}
+
+    def max_current_a(self, charger_id: str) -> float:
+        return self.max_a
+
+    def priority(self, charger_id: str) -> int:
+        return self.priorities.get(charger_id, 0)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -135,7 +149,7 @@ async def test_the_house_load_measured_at_the_fuse_is_left_alone() -> None:
 async def test_a_tag_limit_and_the_chargers_own_maximum_are_respected() -> None:
     charger, clock = Charger(), Clock()
     site = SiteBalancer(
-        SiteSettings(fuse_a=63), charger.execute, charger_max_a=lambda cid: 16.0, clock=clock
+        SiteSettings(fuse_a=63), charger.execute, chargers=Limits(16.0), clock=clock
     )
     allocation = await site.rebalance([charging("A", max_current_a=10.0), charging("B")])
     assert allocation == {"A/1": 10.0, "B/1": 16.0}
@@ -289,3 +303,18 @@ async def test_with_balancing_a_tag_limit_goes_out_once_as_the_site_limit(
     await charger.answer(uid, {"status": "Accepted"})
     await asyncio.sleep(0.05)
     assert not charger._calls  # no second, lasting profile from the tag
+
+
+async def test_a_charger_of_higher_priority_is_served_first() -> None:
+    def site(fuse_a: float) -> SiteBalancer:
+        return SiteBalancer(
+            SiteSettings(fuse_a=fuse_a, margin_a=0),
+            Charger().execute,
+            chargers=Limits(priorities={"B": 1}),
+            clock=Clock(),
+        )
+
+    # A came first, but B matters more: 12 A is not enough for two.
+    assert await site(12).rebalance([charging("A"), charging("B")]) == {"A/1": 0.0, "B/1": 12.0}
+    # Enough for both minimums: A keeps its 6 A, B gets all the rest.
+    assert await site(14).rebalance([charging("A"), charging("B")]) == {"A/1": 6.0, "B/1": 8.0}

@@ -184,3 +184,17 @@ async def test_the_site_limit_is_restored_after_a_reload(
         "number", "set_value", {"entity_id": limit, "value": 25}, blocking=True
     )
     assert entry.runtime_data.site_link.limit_a is None
+
+
+async def test_a_chargers_priority_is_set_in_its_settings(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry(chargers=CHARGERS[:1])
+    subentry = next(iter(entry.subentries.values()))
+    flow = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    await hass.config_entries.subentries.async_configure(
+        flow["flow_id"], {"priority": "high", "max_current": 16}
+    )
+    await hass.async_block_till_done()
+    hub = entry.runtime_data
+    assert (hub.priority("CP-1"), hub.max_current_a("CP-1")) == (1, 16.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,7 +41,7 @@ from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .sessions import RestoredJournal, SessionJournal
-from .site import SiteBalancer, SiteSettings
+from .site import ChargerLimits, SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
 from .transaction_ids import TransactionIdAllocator
 from .upkeep import ChargerUpkeep
@@ -131,7 +131,7 @@ class CentralSystem:
         authorizer: Authorizer | None = None,
         transaction_ids: TransactionIdAllocator | None = None,
         journal: SessionJournal | None = None,
-        charger_max_a: Callable[[str], float] | None = None,
+        chargers: ChargerLimits | None = None,
     ) -> None:
         """Prepare; `start` loads the schemas, opens the journal and binds the port.
 
@@ -156,7 +156,7 @@ class CentralSystem:
             self._spawn,
             stations=lambda: list(self._stations.values()),
             is_admitted=lambda charger_id: self._directory.find(charger_id) is not None,
-            charger_max_a=charger_max_a or (lambda _charger_id: 32.0),
+            chargers=chargers,
         )
         self.upkeep.set_site(settings.site)
 

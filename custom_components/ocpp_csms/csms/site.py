@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .charging import (
     ALL_PHASES,
@@ -38,6 +39,28 @@ _LOGGER = logging.getLogger(__name__)
 _PHASE_NAMES = ("L1", "L2", "L3")
 
 type Execute = Callable[[str, Command], Awaitable[CommandResult]]
+
+
+class ChargerLimits(Protocol):
+    """What the user set per charger for balancing (kept by the Home Assistant layer)."""
+
+    def max_current_a(self, charger_id: str) -> float:
+        """The most current the charger may give (its own and its cable's limit)."""
+
+    def priority(self, charger_id: str) -> int:
+        """Higher is served first when the site is short of current (0: normal)."""
+
+
+class NoChargerLimits:
+    """32 A and normal priority for every charger."""
+
+    def max_current_a(self, charger_id: str) -> float:
+        """32 A: what most wallboxes give."""
+        return 32.0
+
+    def priority(self, charger_id: str) -> int:
+        """Every charger alike."""
+        return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +102,13 @@ class SiteBalancer:
         settings: SiteSettings,
         execute: Execute,
         *,
-        charger_max_a: Callable[[str], float] = lambda _charger_id: 32.0,
+        chargers: ChargerLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Balance with `settings`; `charger_max_a` is each charger's own maximum."""
+        """Balance with `settings`, within each charger's own limits."""
         self.settings = settings
         self._execute = execute
-        self._charger_max_a = charger_max_a
+        self._chargers = chargers or NoChargerLimits()
         self._clock = clock
         # Measured at the main fuse, chargers included; None: no grid meter.
         self.grid_a: tuple[float, float, float] | None = None
@@ -171,13 +194,14 @@ class SiteBalancer:
         return draw
 
     def _demand(self, session: _Session) -> Demand:
-        maximum = self._charger_max_a(session.station.id)
+        maximum = self._chargers.max_current_a(session.station.id)
         if session.transaction.max_current_a is not None:
             maximum = min(maximum, session.transaction.max_current_a)
         return Demand(
             session.key,
             phases=self._phases(session.evse),
             max_a=maximum,
+            priority=self._chargers.priority(session.station.id),
             arrival=session.transaction.started_at.timestamp(),
         )
 

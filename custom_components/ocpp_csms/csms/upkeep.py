@@ -13,7 +13,7 @@ from typing import Any
 from .authorization import Authorizer, TagChange, TagRegistry
 from .commands import Command, CommandResult
 from .local_list import LocalListSync
-from .site import SiteBalancer, SiteSettings
+from .site import ChargerLimits, SiteBalancer, SiteSettings
 from .station import Station
 
 type Execute = Callable[[str, Command], Awaitable[CommandResult]]
@@ -31,14 +31,14 @@ class ChargerUpkeep:
         *,
         stations: Callable[[], list[Station]],
         is_admitted: Callable[[str], bool],
-        charger_max_a: Callable[[str], float],
+        chargers: ChargerLimits | None,
     ) -> None:
         """Serve the central system's stations; start the site with `set_site`."""
         self._execute = execute
         self._spawn = spawn
         self._stations = stations
         self._is_admitted = is_admitted
-        self._charger_max_a = charger_max_a
+        self._chargers = chargers
         self._running = False
         # Managed tags are pushed to chargers' local lists; AcceptAll has none to push.
         self.local_lists: LocalListSync | None = None
@@ -92,9 +92,7 @@ class ChargerUpkeep:
         site = self.site
         failsafe_changed = site is None or site.settings.failsafe_a != settings.failsafe_a
         if site is None:
-            site = self.site = SiteBalancer(
-                settings, self._execute, charger_max_a=self._charger_max_a
-            )
+            site = self.site = SiteBalancer(settings, self._execute, chargers=self._chargers)
             if self._running:
                 site.start(self._stations)
         site.settings = settings
