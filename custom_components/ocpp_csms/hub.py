@@ -42,7 +42,7 @@ from .const import (
     PRIORITIES,
     SUBENTRY_CHARGER,
 )
-from .csms.authorization import TagChange, TagRegistry, tag_key
+from .csms.authorization import TagRegistry
 from .csms.central_system import (
     AdmissionPolicy,
     CentralSystem,
@@ -74,14 +74,12 @@ from .identifiers import (
 )
 from .session_book import SessionBook
 from .site_link import SiteLink
+from .tag_issues import UnknownTagIssues
 from .tag_store import TagStore
 
 _LOGGER = logging.getLogger(__name__)
 
 type OcppCsmsConfigEntry = ConfigEntry[CentralSystemHub]
-
-# Open "unknown tag: add it?" repairs per central system, at most.
-MAX_UNKNOWN_TAG_ISSUES = 20
 
 # Firmware statuses (1.6, its security extension, 2.x) that end an update in failure.
 FIRMWARE_FAILED = frozenset(
@@ -114,7 +112,8 @@ class CentralSystemHub:
             entry.entry_id,
             TagRegistry(own_tags=lambda charger_id: (self.default_tag(charger_id),)),
         )
-        self._unsubscribe_tags = self.tags.registry.subscribe(self._tags_changed)
+        self.tag_issues = UnknownTagIssues(self)
+        self._unsubscribe_tags = self.tags.registry.subscribe(self.tag_issues.tags_changed)
         self.site_link = SiteLink(self)
         # Whether the cost sensors were left out at set-up (no price configured).
         self.started_without_price = self.sessions.pricing is None
@@ -426,63 +425,10 @@ class CentralSystemHub:
 
     # -- tags ----------------------------------------------------------------------------
 
-    @property
-    def _unknown_tag_prefix(self) -> str:
-        """Issue ids of "unknown tag: add it?" repairs are this prefix and the tag key."""
-        return f"unknown_tag_{self.entry.entry_id}_"
-
     def _tag_presented(self, event: TagPresented) -> None:
         self.entities.pass_event(event.station.id, event)
         if not event.decision.known and event.id_tag:
-            self._report_unknown_tag(event)
-
-    def _report_unknown_tag(self, event: TagPresented) -> None:
-        """Offer to add a tag the central system does not know (a fixable repair)."""
-        registry = ir.async_get(self.hass)
-        issue_id = self._unknown_tag_prefix + tag_key(event.id_tag)
-        open_issues = sum(
-            1
-            for (domain, other), issue in registry.issues.items()
-            if domain == DOMAIN and other.startswith(self._unknown_tag_prefix) and issue.active
-        )
-        if (
-            open_issues >= MAX_UNKNOWN_TAG_ISSUES
-            and registry.async_get_issue(DOMAIN, issue_id) is None
-        ):
-            # A public site in accept-all mode sees many strangers: the event entity
-            # still reports each one; the repairs list does not fill up.
-            _LOGGER.info("Unknown tag %s at %s", event.id_tag, event.station.id)
-            return
-        charger = self.charger_name(event.station.id)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=True,
-            is_persistent=True,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="unknown_tag",
-            translation_placeholders={"tag": event.id_tag, "charger": charger},
-            data={
-                "kind": "unknown_tag",
-                "entry_id": self.entry.entry_id,
-                "id_tag": event.id_tag,
-                "token_type": event.token_type or "",
-                "charger": charger,
-            },
-        )
-
-    def _tags_changed(self, _change: TagChange) -> None:
-        """A tag that is now known needs no "add it?" any more."""
-        prefix = self._unknown_tag_prefix
-        registry = ir.async_get(self.hass)
-        for domain, issue_id in list(registry.issues):
-            if (
-                domain == DOMAIN
-                and issue_id.startswith(prefix)
-                and self.tags.registry.get(issue_id.removeprefix(prefix)) is not None
-            ):
-                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            self.tag_issues.report(event)
 
     def _request_admission(self, station: Station) -> None:
         """Show the user a discovered charger to admit or reject."""
