@@ -196,8 +196,14 @@ class SimulatedCharger:
         self.profiles.append(profile)
         self._received_at.append(time.monotonic())
         limit = self._profile_limit(profile)
-        if limit is not None:
-            self.limit_a = limit
+        if limit is None:
+            return
+        if profile.get("charging_profile_purpose") == "TxDefaultProfile":
+            # A session's own profile outranks the default while it runs.
+            in_force = self._tx_profile_limit(time.monotonic())
+            if in_force is not None:
+                return
+        self.limit_a = limit
 
     def _profile_limit(self, profile: dict[str, Any]) -> float | None:
         schedule = self._schedule(profile)
@@ -221,15 +227,25 @@ class SimulatedCharger:
         what a charger falls back to when the central system stops refreshing.
         """
         at = time.monotonic() + seconds
-        session = default = None
-        for received, profile in zip(self._received_at, self.profiles, strict=True):
-            purpose = profile.get("charging_profile_purpose")
-            duration = (self._schedule(profile) or {}).get("duration")
-            if purpose == "TxProfile" and (duration is None or received + duration > at):
-                session = self._profile_limit(profile)
-            elif purpose == "TxDefaultProfile":
+        session = self._tx_profile_limit(at)
+        if session is not None:
+            return session
+        default = None
+        for profile in self.profiles:
+            if profile.get("charging_profile_purpose") == "TxDefaultProfile":
                 default = self._profile_limit(profile)
-        return session if session is not None else default
+        return default
+
+    def _tx_profile_limit(self, at: float) -> float | None:
+        """The newest TxProfile's limit, if one is still running at `at` (monotonic)."""
+        session = None
+        for received, profile in zip(self._received_at, self.profiles, strict=True):
+            duration = (self._schedule(profile) or {}).get("duration")
+            if profile.get("charging_profile_purpose") == "TxProfile" and (
+                duration is None or received + duration > at
+            ):
+                session = self._profile_limit(profile)
+        return session
 
     def _meter_sample(
         self, connector: int, power: float, context: str | None = None

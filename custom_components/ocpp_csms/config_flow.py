@@ -36,6 +36,7 @@ from .const import (
     CONF_KEYFILE,
     CONF_MAX_CURRENT,
     CONF_PASSWORD_HASH,
+    CONF_PHASE_SWITCHING,
     CONF_POSTAL_CODE,
     CONF_PRICE_PER_KWH,
     CONF_PRIORITY,
@@ -328,6 +329,9 @@ def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any,
                 )
             )
         ),
+        vol.Required(
+            CONF_PHASE_SWITCHING, default=current.get(CONF_PHASE_SWITCHING, False)
+        ): selector.BooleanSelector(),
     }
 
 
@@ -336,6 +340,7 @@ def _charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
         CONF_DEFAULT_TAG: user_input.get(CONF_DEFAULT_TAG) or DEFAULT_REMOTE_TAG,
         CONF_MAX_CURRENT: int(user_input.get(CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A),
         CONF_PRIORITY: user_input.get(CONF_PRIORITY) or "normal",
+        CONF_PHASE_SWITCHING: bool(user_input.get(CONF_PHASE_SWITCHING)),
     }
 
 

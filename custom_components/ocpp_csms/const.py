@@ -25,6 +25,8 @@ CONF_MAX_CURRENT: Final = "max_current"
 # Load balancing: who is served first when the site is short of current.
 CONF_PRIORITY: Final = "priority"
 PRIORITIES: Final = {"low": -1, "normal": 0, "high": 1}
+# Solar charging: whether the charger can switch a session between 1 and 3 phases.
+CONF_PHASE_SWITCHING: Final = "phase_switching"
 DEFAULT_REMOTE_TAG: Final = "HomeAssistant"  # the idTag of sessions started from Home Assistant
 DEFAULT_MAX_CURRENT_A: Final = 32
 # Below 6 A the IEC 61851 pilot signal cannot ask a car to charge.
@@ -47,4 +49,7 @@ CONF_SITE_MARGIN: Final = "site_margin_a"
 CONF_SITE_FAILSAFE: Final = "site_failsafe_a"
 CONF_GRID_CURRENT: Final = ("grid_current_l1", "grid_current_l2", "grid_current_l3")
 CONF_GRID_POWER: Final = "grid_power"
+# Solar surplus: a power sensor of what the house exports (or, negated, the net grid power).
+CONF_EXPORT_POWER: Final = "export_power"
+CONF_EXPORT_NEGATIVE: Final = "export_negative"
 DEFAULT_SITE_MARGIN_A: Final = 1.0

@@ -32,6 +32,7 @@ from .const import (
     CONF_KEYFILE,
     CONF_MAX_CURRENT,
     CONF_PASSWORD_HASH,
+    CONF_PHASE_SWITCHING,
     CONF_PRIORITY,
     CONF_TLS,
     CONF_UNKNOWN_CHARGERS,
@@ -65,6 +66,7 @@ from .csms.events import (
     TransactionUpdated,
 )
 from .csms.server import ServerSettings, build_ssl_context
+from .csms.solar import ChargingMode
 from .csms.station import Station
 from .entity_manager import EntityManager
 from .http import EXCHANGE
@@ -272,6 +274,14 @@ class CentralSystemHub:
     def priority(self, charger_id: str) -> int:
         """ChargerLimits: the charger's balancing priority setting."""
         return PRIORITIES.get(str(self._charger_setting(charger_id, CONF_PRIORITY)), 0)
+
+    def mode(self, charger_id: str) -> ChargingMode:
+        """ChargerLimits: the charger's charging mode (its select entity)."""
+        return self.site_link.mode(charger_id)
+
+    def switches_phases(self, charger_id: str) -> bool:
+        """ChargerLimits: whether the charger's settings say it switches phases."""
+        return bool(self._charger_setting(charger_id, CONF_PHASE_SWITCHING))
 
     def command_error(self, charger_id: str, result: CommandResult) -> HomeAssistantError:
         """The translated error for a command that was not accepted, naming the charger."""

@@ -5,6 +5,10 @@ margin and failsafe (from the entry's options) and feeds it the grid meter: thre
 current sensors (A per phase) or one power sensor (W or kW in total, spread evenly
 over the three phases). A sensor that is unavailable or not a number means the grid
 reading is missing, and the balancer gives every session the failsafe current.
+
+It also keeps each charger's charging mode (set by its select entity) and feeds the
+export power sensor (W or kW; positive when exporting, unless the options say the
+sensor is the net grid power, negative when exporting) for solar surplus charging.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
 
 from .const import (
+    CONF_EXPORT_NEGATIVE,
+    CONF_EXPORT_POWER,
     CONF_GRID_CURRENT,
     CONF_GRID_POWER,
     CONF_SITE_FAILSAFE,
@@ -30,6 +36,7 @@ from .const import (
 )
 from .csms.charging import NOMINAL_VOLTAGE_V
 from .csms.site import SiteBalancer, SiteSettings
+from .csms.solar import ChargingMode
 
 if TYPE_CHECKING:
     from .hub import CentralSystemHub
@@ -61,6 +68,7 @@ def site_settings(
         margin_a=float(margin) if isinstance(margin, int | float) else DEFAULT_SITE_MARGIN_A,
         failsafe_a=float(failsafe) if isinstance(failsafe, int | float) else MIN_CURRENT_A,
         grid_meter=bool(grid_sensors(options)),
+        export_meter=bool(export_sensor(options)),
     )
 
 
@@ -71,6 +79,12 @@ def grid_sensors(options: Mapping[str, object]) -> list[str]:
         return [str(sensor) for sensor in currents]
     power = options.get(CONF_GRID_POWER)
     return [power] if isinstance(power, str) and power else []
+
+
+def export_sensor(options: Mapping[str, object]) -> str | None:
+    """The export power sensor, if the options name one."""
+    sensor = options.get(CONF_EXPORT_POWER)
+    return sensor if isinstance(sensor, str) and sensor else None
 
 
 type SiteEntityBuilder = Callable[[CentralSystemHub], Iterable[Entity]]
@@ -95,6 +109,8 @@ class SiteLink:
         self._platforms_added = False
         self._listeners: set[Callable[[], None]] = set()
         self._allocation: dict[str, float] = {}
+        # Each charger's charging mode, as its select entity set (or restored) it.
+        self.modes: dict[str, ChargingMode] = {}
 
     @property
     def site(self) -> SiteBalancer | None:
@@ -123,6 +139,17 @@ class SiteLink:
         self.sync()
 
     @callback
+    def set_mode(self, charger_id: str, mode: ChargingMode) -> None:
+        """A charger's charging mode changed (or was restored): share anew at once."""
+        self.modes[charger_id] = mode
+        if (site := self.site) is not None:
+            site.wake()
+
+    def mode(self, charger_id: str) -> ChargingMode:
+        """A charger's charging mode (fast until its select says otherwise)."""
+        return self.modes.get(charger_id, ChargingMode.FAST)
+
+    @callback
     def sync(self) -> None:
         """Apply the current options: start, change or stop balancing; follow sensors."""
         system = self._hub.system
@@ -134,6 +161,8 @@ class SiteLink:
             system.site.on_rebalanced = self._rebalanced
             self._add_entities()
         sensors = grid_sensors(options) if system.site is not None else []
+        if system.site is not None and (export := export_sensor(options)) is not None:
+            sensors = [*sensors, export]
         if sensors != self._sensors:
             self._unsubscribe()
             self._unsubscribe = lambda: None
@@ -142,7 +171,7 @@ class SiteLink:
                 self._unsubscribe = async_track_state_change_event(
                     self._hub.hass, sensors, self._sensor_changed
                 )
-        self._read_grid()
+        self._read_meters()
         self._tell_listeners()
 
     def _add_entities(self) -> None:
@@ -155,6 +184,7 @@ class SiteLink:
         assert system is not None
         for charger_id in self._hub.admitted:
             station = system.ensure_station(charger_id)
+            self._hub.entities.build(station, None)
             for evse_id in station.evses:
                 if evse_id > 0:
                     self._hub.entities.build(station, evse_id)
@@ -187,33 +217,65 @@ class SiteLink:
         self._sensors = []
 
     @callback
-    def _sensor_changed(self, _event: Event[EventStateChangedData]) -> None:
-        self._read_grid()
-
-    def _read_grid(self) -> None:
+    def _sensor_changed(self, event: Event[EventStateChangedData]) -> None:
+        options = self._hub.entry.options
         site = self.site
-        if site is None or not self._sensors:
-            return
-        site.set_grid(self._grid_reading())
+        if site is not None and event.data["entity_id"] == export_sensor(options):
+            site.set_export(self._export_reading())
+        else:
+            self._read_meters(export=False)
 
-    def _grid_reading(self) -> tuple[float, float, float] | None:
-        """The grid current per phase (A), or None when a sensor has no usable value."""
-        values = []
-        for entity_id in self._sensors:
-            state = self._hub.hass.states.get(entity_id)
-            if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-                return None
-            try:
-                value = float(state.state)
-            except ValueError:
-                return None
-            values.append((value, state.attributes.get("unit_of_measurement")))
-        if len(values) == 3:
-            return (abs(values[0][0]), abs(values[1][0]), abs(values[2][0]))
-        power, unit = values[0]
+    def _read_meters(self, *, export: bool = True) -> None:
+        site = self.site
+        if site is None:
+            return
+        if sensors := grid_sensors(self._hub.entry.options):
+            site.set_grid(self._grid_reading(sensors))
+        if export:
+            site.set_export(self._export_reading())
+
+    def _reading(self, entity_id: str) -> tuple[float, object] | None:
+        """A sensor's value and unit, or None when it has no usable value."""
+        state = self._hub.hass.states.get(entity_id)
+        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            return None
+        try:
+            value = float(state.state)
+        except ValueError:
+            return None
+        return value, state.attributes.get("unit_of_measurement")
+
+    def _watts(self, entity_id: str) -> float | None:
+        """A power sensor's reading in W (None: no usable reading or an unknown unit)."""
+        reading = self._reading(entity_id)
+        if reading is None:
+            return None
+        power, unit = reading
         scale = _WATTS_PER.get(str(unit))
         if scale is None:
-            _LOGGER.warning("Grid power sensor %s is in %s, not W or kW", self._sensors[0], unit)
+            _LOGGER.warning("Power sensor %s is in %s, not W or kW", entity_id, unit)
             return None
-        per_phase = abs(power) * scale / NOMINAL_VOLTAGE_V / 3
-        return (per_phase, per_phase, per_phase)
+        return power * scale
+
+    def _grid_reading(self, sensors: list[str]) -> tuple[float, float, float] | None:
+        """The grid current per phase (A), or None when a sensor has no usable value."""
+        if len(sensors) == 1:
+            watts = self._watts(sensors[0])
+            if watts is None:
+                return None
+            per_phase = abs(watts) / NOMINAL_VOLTAGE_V / 3
+            return (per_phase, per_phase, per_phase)
+        readings = [self._reading(entity_id) for entity_id in sensors]
+        if any(reading is None for reading in readings):
+            return None
+        l1, l2, l3 = (abs(reading[0]) for reading in readings if reading is not None)
+        return (l1, l2, l3)
+
+    def _export_reading(self) -> float | None:
+        """What the house exports now (W; negative: imports), or None without a reading."""
+        options = self._hub.entry.options
+        sensor = export_sensor(options)
+        watts = self._watts(sensor) if sensor is not None else None
+        if watts is None:
+            return None
+        return -watts if options.get(CONF_EXPORT_NEGATIVE) else watts

@@ -1,4 +1,4 @@
-"""The site step of the options flow: main fuse, margin, failsafe and grid meter."""
+"""The site step of the options flow: main fuse, margin, failsafe, grid and export meters."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 
 from .const import (
+    CONF_EXPORT_NEGATIVE,
+    CONF_EXPORT_POWER,
     CONF_GRID_CURRENT,
     CONF_GRID_POWER,
     CONF_SITE_FAILSAFE,
@@ -26,6 +28,8 @@ SITE_KEYS = (
     CONF_SITE_FAILSAFE,
     *CONF_GRID_CURRENT,
     CONF_GRID_POWER,
+    CONF_EXPORT_POWER,
+    CONF_EXPORT_NEGATIVE,
 )
 
 
@@ -79,6 +83,8 @@ class SiteOptionsSteps(OptionsFlow):
                     for key in CONF_GRID_CURRENT
                 },
                 vol.Optional(CONF_GRID_POWER): _sensor(SensorDeviceClass.POWER),
+                vol.Optional(CONF_EXPORT_POWER): _sensor(SensorDeviceClass.POWER),
+                vol.Optional(CONF_EXPORT_NEGATIVE, default=False): selector.BooleanSelector(),
             }
         )
         current = {**self.config_entry.options, **(user_input or {})}

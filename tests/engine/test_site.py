@@ -17,7 +17,8 @@ from custom_components.ocpp_csms.csms.commands import (
     ProfilePurpose,
     SetChargingProfile,
 )
-from custom_components.ocpp_csms.csms.site import SiteBalancer, SiteSettings
+from custom_components.ocpp_csms.csms.site import NoChargerLimits, SiteBalancer, SiteSettings
+from custom_components.ocpp_csms.csms.solar import ChargingMode, SolarSettings
 from custom_components.ocpp_csms.csms.station import (
     Evse,
     Measurand,
@@ -48,18 +49,32 @@ class Charger:
         return [(cid, command.profile.periods[0].limit) for cid, command in self.sent]
 
 
-class Limits:
-    """Every charger with one maximum; priorities by charger id."""
+class Limits(NoChargerLimits):
+    """Every charger with one maximum; priorities and modes by charger id."""
 
-    def __init__(self, max_a: float = 32.0, priorities: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        max_a: float = 32.0,
+        priorities: dict[str, int] | None = None,
+        modes: dict[str, ChargingMode] | None = None,
+        switching: frozenset[str] = frozenset(),
+    ) -> None:
         self.max_a = max_a
         self.priorities = priorities or {}
+        self.modes = modes or {}
+        self.switching = switching
 
     def max_current_a(self, charger_id: str) -> float:
         return self.max_a
 
     def priority(self, charger_id: str) -> int:
         return self.priorities.get(charger_id, 0)
+
+    def mode(self, charger_id: str) -> ChargingMode:
+        return self.modes.get(charger_id, ChargingMode.FAST)
+
+    def switches_phases(self, charger_id: str) -> bool:
+        return charger_id in self.switching
 
 
 class Clock:
@@ -318,3 +333,44 @@ async def test_a_charger_of_higher_priority_is_served_first() -> None:
     assert await site(12).rebalance([charging("A"), charging("B")]) == {"A/1": 0.0, "B/1": 12.0}
     # Enough for both minimums: A keeps its 6 A, B gets all the rest.
     assert await site(14).rebalance([charging("A"), charging("B")]) == {"A/1": 6.0, "B/1": 8.0}
+
+
+async def test_charging_modes_off_fast_and_solar_within_the_fuse() -> None:
+    charger, clock = Charger(), Clock()
+    modes = {"A": ChargingMode.OFF, "C": ChargingMode.SOLAR_ONLY}
+    site = SiteBalancer(
+        SiteSettings(
+            fuse_a=25, margin_a=0, export_meter=True, solar=SolarSettings(start_delay_s=60)
+        ),
+        charger.execute,
+        chargers=Limits(modes=modes),
+        clock=clock,
+    )
+    stations = [charging("A"), charging("B"), charging("C")]
+    site.set_export(6000)
+    # Off: paused (0 A sent). Fast: the whole fuse. Solar: waits for the surplus to last.
+    assert await site.rebalance(stations) == {"A/1": 0.0, "B/1": 25.0, "C/1": 0.0}
+    assert sorted(charger.limits()) == [("A", 0.0), ("B", 25.0), ("C", 0.0)]
+    clock.now += 60
+    # C starts on the surplus (8.6 A on three phases); B gives way to it (the fuse).
+    assert await site.rebalance(stations) == {"A/1": 0.0, "B/1": 16.4, "C/1": 8.6}
+    assert site.solar.surplus_w == 6000
+
+
+async def test_solar_on_a_charger_that_switches_phases_sends_the_number_of_phases() -> None:
+    charger, clock = Charger(), Clock()
+    site = SiteBalancer(
+        SiteSettings(fuse_a=25, export_meter=True, solar=SolarSettings(start_delay_s=0)),
+        charger.execute,
+        chargers=Limits(modes={"A": ChargingMode.SOLAR_ONLY}, switching=frozenset({"A", "B"})),
+        clock=clock,
+    )
+    site.set_export(2000)
+    assert await site.rebalance([charging("A"), charging("B")]) == {"A/1": 8.6, "B/1": 15.4}
+    phases = {cid: command.profile.periods[0].number_phases for cid, command in charger.sent}
+    assert phases == {"A": 1, "B": 3}  # A: one phase; B (fast) back on three
+    # Without an export reading there is no surplus: A pauses after the stop delay.
+    site.set_export(None)
+    await site.rebalance([charging("A", amps={"L1": 8.6})])
+    clock.now += 300
+    assert await site.rebalance([charging("A", amps={"L1": 8.6})]) == {"A/1": 0.0}

@@ -70,6 +70,7 @@ def limit_profile(
     duration_s: int | None = None,
     kind: ProfileKind = ProfileKind.ABSOLUTE,
     transaction_id: str | None = None,
+    number_phases: int | None = None,
 ) -> ChargingProfile:
     """A profile limiting the charger (or a session) to `value` A or W, from now on."""
     charger_unit, limit = in_charger_unit(station, value, unit)
@@ -83,7 +84,7 @@ def limit_profile(
         ),
         duration_s=duration_s,
         unit=charger_unit,
-        periods=(SchedulePeriod(0, limit),),
+        periods=(SchedulePeriod(0, limit, number_phases),),
         transaction_id=transaction_id,
     )
 

@@ -30,8 +30,10 @@ from .charging import (
     allocate,
     available_for_chargers,
     limit_profile,
+    line_voltage,
 )
 from .commands import Command, CommandResult, ProfileKind, ProfilePurpose, SetChargingProfile
+from .solar import SOLAR_MODES, ChargingMode, SolarCap, SolarSession, SolarSettings, SurplusSharing
 from .station import Evse, Measurand, Station, Transaction
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,6 +52,12 @@ class ChargerLimits(Protocol):
     def priority(self, charger_id: str) -> int:
         """Higher is served first when the site is short of current (0: normal)."""
 
+    def mode(self, charger_id: str) -> ChargingMode:
+        """Where the charger's sessions take their current from."""
+
+    def switches_phases(self, charger_id: str) -> bool:
+        """Whether the charger can switch a session between one and three phases."""
+
 
 class NoChargerLimits:
     """32 A and normal priority for every charger."""
@@ -61,6 +69,14 @@ class NoChargerLimits:
     def priority(self, charger_id: str) -> int:
         """Every charger alike."""
         return 0
+
+    def mode(self, charger_id: str) -> ChargingMode:
+        """As fast as the site allows."""
+        return ChargingMode.FAST
+
+    def switches_phases(self, charger_id: str) -> bool:
+        """No phase switching."""
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +93,10 @@ class SiteSettings:
     # Whether a grid meter feeds `set_grid`. While its reading is missing the house's
     # load is unknown, and every session gets the failsafe current, as without us.
     grid_meter: bool = False
+    # Whether an export meter feeds `set_export`; without one there is no surplus.
+    export_meter: bool = False
     allocation: AllocationSettings = field(default_factory=AllocationSettings)
+    solar: SolarSettings = field(default_factory=SolarSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +105,16 @@ class _Session:
     station: Station
     evse: Evse
     transaction: Transaction
+    mode: ChargingMode
+    # The phases we tell a charger that switches (None: it does not).
+    switchable: bool
 
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
     limit_a: float
     at: float
+    phases: int | None
 
 
 class SiteBalancer:
@@ -112,6 +135,10 @@ class SiteBalancer:
         self._clock = clock
         # Measured at the main fuse, chargers included; None: no grid meter.
         self.grid_a: tuple[float, float, float] | None = None
+        # Exported to the grid now (W; negative: imported); None: no reading.
+        self.export_w: float | None = None
+        self.solar = SurplusSharing(settings.solar)
+        self._solar_caps: dict[str, SolarCap] = {}
         self.available_a: tuple[float, ...] = (settings.fuse_a,) * 3
         self.allocated: dict[str, float] = {}
         self._sent: dict[str, _Sent] = {}
@@ -129,6 +156,11 @@ class SiteBalancer:
     def set_grid(self, grid_a: tuple[float, float, float] | None) -> None:
         """A new grid meter reading (A per phase, chargers included); None: no meter."""
         self.grid_a = grid_a
+        self.wake()
+
+    def set_export(self, export_w: float | None) -> None:
+        """A new export reading (W to the grid; negative: from it); None: no reading."""
+        self.export_w = export_w
         self.wake()
 
     def start(self, stations: Callable[[], Iterable[Station]]) -> None:
@@ -159,10 +191,17 @@ class SiteBalancer:
 
     # -- what is charging ----------------------------------------------------------------
 
-    @staticmethod
-    def _sessions(stations: Iterable[Station]) -> list[_Session]:
+    def _sessions(self, stations: Iterable[Station]) -> list[_Session]:
+        chargers = self._chargers
         return [
-            _Session(f"{station.id}/{evse.id}", station, evse, evse.transaction)
+            _Session(
+                f"{station.id}/{evse.id}",
+                station,
+                evse,
+                evse.transaction,
+                chargers.mode(station.id),
+                chargers.switches_phases(station.id),
+            )
             for station in stations
             if station.connected
             for evse in station.evses.values()
@@ -193,13 +232,46 @@ class SiteBalancer:
                     draw[index] += total
         return draw
 
-    def _demand(self, session: _Session) -> Demand:
+    def _maximum_a(self, session: _Session) -> float:
         maximum = self._chargers.max_current_a(session.station.id)
         if session.transaction.max_current_a is not None:
             maximum = min(maximum, session.transaction.max_current_a)
+        return maximum
+
+    def _share_surplus(self, sessions: list[_Session]) -> None:
+        """Cap each solar session at its share of the surplus."""
+        solar = []
+        for session in sessions:
+            if session.mode in SOLAR_MODES:
+                phases = self._phases(session.evse)
+                volts = line_voltage(session.station)
+                solar.append(
+                    SolarSession(
+                        session.key,
+                        session.mode,
+                        volts=volts,
+                        phases=1 if len(phases) == 1 else 3,
+                        drawing_w=sum(self._draw([session])) * volts,
+                        max_a=self._maximum_a(session),
+                        arrival=session.transaction.started_at.timestamp(),
+                        can_switch_phases=session.switchable,
+                    )
+                )
+        export_w = self.export_w if self.settings.export_meter else None
+        self._solar_caps = self.solar.caps(solar, export_w, self._clock())
+
+    def _demand(self, session: _Session) -> Demand:
+        maximum = self._maximum_a(session)
+        phases = self._phases(session.evse)
+        if session.mode is ChargingMode.OFF:
+            maximum = 0.0
+        elif (cap := self._solar_caps.get(session.key)) is not None:
+            maximum = min(maximum, cap.amps)
+            if cap.phases == 3:
+                phases = ALL_PHASES  # it may still draw on one phase: count three
         return Demand(
             session.key,
-            phases=self._phases(session.evse),
+            phases=phases,
             max_a=maximum,
             priority=self._chargers.priority(session.station.id),
             arrival=session.transaction.started_at.timestamp(),
@@ -210,6 +282,7 @@ class SiteBalancer:
     async def rebalance(self, stations: Iterable[Station]) -> dict[str, float]:
         """Allocate anew and send what changed; returns the allocation (A per session)."""
         sessions = self._sessions(stations)
+        self._share_surplus(sessions)
         demands = [self._demand(session) for session in sessions]
         if self.settings.grid_meter and self.grid_a is None:
             allocation = self._failsafe_allocation(demands)
@@ -251,9 +324,15 @@ class SiteBalancer:
         sent = self._sent.get(session.key)
         # Refreshed well before it expires, so that it never lapses while we run.
         stale = sent is None or now - sent.at >= self.settings.profile_duration_s / 2
-        if sent is not None and sent.limit_a == limit_a and not stale:
+        phases = self._phases_to_send(session)
+        if sent is not None and (sent.limit_a, sent.phases) == (limit_a, phases) and not stale:
             return
-        if rising and sent is not None and now - sent.at < self.settings.min_interval_s:
+        if (
+            rising
+            and sent is not None
+            and sent.phases == phases
+            and now - sent.at < self.settings.min_interval_s
+        ):
             return  # the old, lower limit is safe; rise at a later round
         profile = limit_profile(
             session.station,
@@ -262,12 +341,13 @@ class SiteBalancer:
             kind=ProfileKind.RELATIVE,
             duration_s=self.settings.profile_duration_s,
             transaction_id=session.transaction.id,
+            number_phases=phases,
         )
         result = await self._execute(
             session.station.id, SetChargingProfile(session.evse.id, profile)
         )
         if result.accepted:
-            self._sent[session.key] = _Sent(limit_a, now)
+            self._sent[session.key] = _Sent(limit_a, now, phases)
             return
         _LOGGER.warning(
             "Charger %s did not take its site limit of %s A (%s %s)",
@@ -277,6 +357,13 @@ class SiteBalancer:
             result.detail or "",
         )
         session.station.warn("site_limit_not_applied")
+
+    def _phases_to_send(self, session: _Session) -> int | None:
+        """Three phases, or one while a solar session's surplus covers only one."""
+        if not session.switchable:
+            return None
+        cap = self._solar_caps.get(session.key)
+        return cap.phases if cap is not None else 3
 
     async def apply_failsafe(self, station: Station) -> CommandResult:
         """Store the failsafe limit on a charger, for when our profiles have expired."""

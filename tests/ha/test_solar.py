@@ -1,0 +1,115 @@
+"""Charging modes in Home Assistant: the select, the export sensor, phase switching."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from homeassistant.core import HomeAssistant
+
+from custom_components.ocpp_csms.csms.solar import ChargingMode
+from tests.chargers import charger, wait_for
+from tests.ha.conftest import SetUpEntry, url_of
+from tests.ha.test_entities import state_of
+from tests.ha.test_site import CHARGERS, SITE, set_grid, site_step
+
+NET = "sensor.grid_net_power"
+SOLAR_SITE = {**SITE, "export_power": NET, "export_negative": True}
+
+
+def set_net_power(hass: HomeAssistant, watts: float | str) -> None:
+    """The net grid power: negative while the house exports."""
+    hass.states.async_set(NET, str(watts), {"unit_of_measurement": "W"})
+
+
+async def select_mode(hass: HomeAssistant, entity_id: str, mode: str) -> None:
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": entity_id, "option": mode}, blocking=True
+    )
+
+
+async def test_modes_share_the_surplus_and_the_fuse_among_live_chargers(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    set_grid(hass, 3, 3, 3)
+    set_net_power(hass, -5000)  # exporting 5 kW
+    entry = await setup_entry(chargers=CHARGERS[:2], options=SOLAR_SITE)
+    site = entry.runtime_data.system.site
+    assert site.settings.export_meter
+    assert site.export_w == 5000
+    garage, drive = "select.garage_charging_mode", "select.drive_charging_mode"
+    assert state_of(hass, garage).state == "fast"
+    assert state_of(hass, garage).attributes["options"] == [mode.value for mode in ChargingMode]
+    await select_mode(hass, garage, "solar_minimum")
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(charger(url_of(entry), f"CP-{n}")) for n in (1, 2)
+        ]
+        for number, client in enumerate(clients, 1):
+            assert await client.boot() == "Accepted"
+            await client.start_session(1, f"TAG{number}")
+        # The garage follows the surplus (5,000 W / 690 W/A); the drive has the rest of
+        # the fuse: 25 - 1 margin - 3 house - 7.2 = 13.8 A.
+        await wait_for(lambda: [c.limit_a for c in clients] == [7.2, 13.8])
+
+        await select_mode(hass, drive, "off")
+        await wait_for(lambda: clients[1].limit_a == 0)
+
+        # Solar only from now on: it was charging, so it goes on while the sun lasts.
+        await select_mode(hass, garage, "solar_only")
+        set_net_power(hass, -1000)  # 1 kW more to spare
+        await wait_for(lambda: site.export_w == 1000)
+        await hass.async_block_till_done()
+        assert site.allocated["CP-1/1"] == 6.0  # 1,000 W: short of the minimum, waits
+        assert state_of(hass, "sensor.garage_allocated_current").state == "6.0"
+
+        set_net_power(hass, "unavailable")
+        await wait_for(lambda: site.export_w is None)
+
+
+async def test_the_mode_is_restored_after_a_reload(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    set_grid(hass, 0, 0, 0)
+    entry = await setup_entry(chargers=CHARGERS[:1], options=SOLAR_SITE)
+    await select_mode(hass, "select.garage_charging_mode", "solar_only")
+    assert entry.runtime_data.mode("CP-1") is ChargingMode.SOLAR_ONLY
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.mode("CP-1") is ChargingMode.SOLAR_ONLY
+    assert state_of(hass, "select.garage_charging_mode").state == "solar_only"
+
+
+async def test_without_a_site_there_is_no_mode_to_choose(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    await setup_entry(chargers=CHARGERS[:1])
+    assert hass.states.get("select.garage_charging_mode") is None
+
+
+async def test_the_export_sensor_is_set_in_the_site_options(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    hass.states.async_set("sensor.export", "2.5", {"unit_of_measurement": "kW"})
+    entry = await setup_entry(chargers=CHARGERS[:1])
+    form = await site_step(hass, entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        form["flow_id"], {"site_fuse_a": 20, "export_power": "sensor.export"}
+    )
+    await hass.async_block_till_done()
+    assert entry.options["export_power"] == "sensor.export"
+    site = entry.runtime_data.system.site
+    assert site.export_w == 2500  # positive: exporting
+    assert hass.states.get("select.garage_charging_mode") is not None
+
+
+async def test_phase_switching_is_a_charger_setting(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry(chargers=CHARGERS[:1])
+    hub = entry.runtime_data
+    assert not hub.switches_phases("CP-1")
+    subentry = next(iter(entry.subentries.values()))
+    flow = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    await hass.config_entries.subentries.async_configure(flow["flow_id"], {"phase_switching": True})
+    await hass.async_block_till_done()
+    assert hub.switches_phases("CP-1")
