@@ -88,8 +88,17 @@ class SimulatedCharger:
         """Send a CALL (the ChargePoint base class provides it)."""
         return await super().call(payload, **kwargs)  # type: ignore[misc]
 
-    def _answer(self, action: str, payload: dict[str, Any], accepted: str = "Accepted") -> str:
+    def _answer(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        accepted: str = "Accepted",
+        variant: str | None = None,
+    ) -> str:
+        """The status to answer: `answers` by action, or by "action/variant" first."""
         self.received.append((action, payload))
+        if variant is not None and f"{action}/{variant}" in self.answers:
+            return self.answers[f"{action}/{variant}"]
         return self.answers.get(action, accepted)
 
     def _take_local_list(

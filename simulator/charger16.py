@@ -167,6 +167,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
         status = self._answer(
             "SetChargingProfile",
             {"connector_id": connector_id, "cs_charging_profiles": cs_charging_profiles},
+            variant=cs_charging_profiles.get("charging_profile_purpose"),
         )
         if status == "Accepted":
             self._take_profile(cs_charging_profiles)

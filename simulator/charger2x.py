@@ -226,7 +226,9 @@ def _session_handlers_2x(result: Any) -> dict[str, Any]:
         self: Any, evse_id: int, charging_profile: dict[str, Any], **_: Any
     ) -> Any:
         status = self._answer(
-            "SetChargingProfile", {"evse_id": evse_id, "charging_profile": charging_profile}
+            "SetChargingProfile",
+            {"evse_id": evse_id, "charging_profile": charging_profile},
+            variant=charging_profile.get("charging_profile_purpose"),
         )
         if status == "Accepted":
             self._take_profile(charging_profile)

@@ -90,6 +90,7 @@ async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) 
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
     hub.site_link.sync()
+    hub.schedule_link.sync()
     await hub.async_sync_chargers()
 
 

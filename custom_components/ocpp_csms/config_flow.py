@@ -55,6 +55,7 @@ from .csms.credentials import generate_password, hash_password
 from .csms.server import build_ssl_context, charger_id_from_path
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
+from .schedule_options import ScheduleOptionsSteps
 from .selectors import amps_selector
 from .site_options import SITE_KEYS, SiteOptionsSteps
 from .tag_options import TagOptionsSteps
@@ -354,12 +355,14 @@ def _charger_schema(default_name: str, suggested_password: str | None) -> vol.Sc
     )
 
 
-class OcppCsmsOptionsFlow(TagOptionsSteps, SiteOptionsSteps):
-    """The central system's settings, its tags (tag_options) and site (site_options)."""
+class OcppCsmsOptionsFlow(TagOptionsSteps, SiteOptionsSteps, ScheduleOptionsSteps):
+    """The central system's settings, tags, site and schedules (each in its module)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Settings, tags or the site."""
-        return self.async_show_menu(step_id="init", menu_options=["settings", "tags", "site"])
+        """Settings, tags, the site or schedules."""
+        return self.async_show_menu(
+            step_id="init", menu_options=["settings", "tags", "site", "schedules"]
+        )
 
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None

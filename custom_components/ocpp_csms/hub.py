@@ -74,6 +74,7 @@ from .identifiers import (
     charger_device_identifier,
     charger_unique_id,
 )
+from .schedules import ScheduleLink
 from .session_book import SessionBook
 from .site_link import SiteLink
 from .tag_issues import UnknownTagIssues
@@ -117,6 +118,7 @@ class CentralSystemHub:
         self.tag_issues = UnknownTagIssues(self)
         self._unsubscribe_tags = self.tags.registry.subscribe(self.tag_issues.tags_changed)
         self.site_link = SiteLink(self)
+        self.schedule_link = ScheduleLink(self)
         # Whether the cost sensors were left out at set-up (no price configured).
         self.started_without_price = self.sessions.pricing is None
         self._offline_logged: set[str] = set()
@@ -165,12 +167,14 @@ class CentralSystemHub:
             self.system.ensure_station(subentry.data[CONF_CHARGER_ID])
         await self.system.start()
         self.site_link.sync()
+        self.schedule_link.sync()
         await self.sessions.async_start()
 
     async def async_stop(self) -> None:
         """Close every charger connection, stop listening and close the journal."""
         self.sessions.async_stop()
         self.site_link.stop()
+        self.schedule_link.stop()
         self._unsubscribe_tags()
         self.tags.close()
         if self.system is not None:

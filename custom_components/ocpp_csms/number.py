@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.number import (
     NumberDeviceClass,
@@ -28,6 +29,9 @@ from .hub import CentralSystemHub, OcppCsmsConfigEntry
 from .site_entities import build_site_numbers
 
 PARALLEL_UPDATES = 0
+
+_AS_STATION_MAX = "station_maximum"
+_AS_DEFAULT = "default_profile"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,9 +72,12 @@ class CurrentLimit(OcppEntity, RestoreNumber):
     """The most current (A) the charger may give all its sessions together.
 
     Sent as a station-wide maximum profile (1.6 ChargePointMaxProfile, 2.x
-    ChargingStationMaxProfile); a charger that refuses those gets a default profile
-    for its transactions instead. The value shown is the one the charger accepted.
+    ChargingStationMaxProfile); a charger that refuses those has its default profile
+    (the one that also carries its schedule and the site's failsafe) held to the limit
+    instead. The value shown is the one the charger accepted; `applied_as` says how.
     """
+
+    _applied_as: str | None = None
 
     @property
     def native_max_value(self) -> float:
@@ -82,19 +89,32 @@ class CurrentLimit(OcppEntity, RestoreNumber):
         """The last accepted limit stays shown while the charger is away."""
         return self.native_value is not None or super().available
 
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """How the limit went out: as a station maximum or in the default profile."""
+        return {"applied_as": self._applied_as} if self._applied_as else None
+
     async def async_added_to_hass(self) -> None:
-        """Restore the last accepted limit."""
+        """Restore the last accepted limit (and hold the default profile to it again)."""
         await super().async_added_to_hass()
         if (last := await self.async_get_last_number_data()) is not None:
             self._attr_native_value = last.native_value
+        last_state = await self.async_get_last_state()
+        if last_state is not None and self.native_value is not None:
+            self._applied_as = last_state.attributes.get("applied_as")
+            if self._applied_as == _AS_DEFAULT and self.hub.system is not None:
+                self.hub.system.upkeep.default_caps[self.station.id] = self.native_value
 
     async def async_set_native_value(self, value: float) -> None:
         """Send the limit; the value changes only when the charger accepts it."""
         profile = limit_profile(self.station, value, ProfilePurpose.STATION_MAX)
         result = await self.hub.execute(self.station.id, SetChargingProfile(0, profile))
+        applied_as = _AS_STATION_MAX
         if result.status in (CommandStatus.REJECTED, CommandStatus.NOT_SUPPORTED):
-            fallback = limit_profile(self.station, value, ProfilePurpose.TX_DEFAULT)
-            result = await self.hub.execute(self.station.id, SetChargingProfile(0, fallback))
+            assert self.hub.system is not None  # it answered: the system runs
+            result = await self.hub.system.upkeep.set_default_cap(self.station, value)
+            applied_as = _AS_DEFAULT
         self.raise_unless_accepted(result)
         self._attr_native_value = value
+        self._applied_as = applied_as
         self.async_write_ha_state()

@@ -51,6 +51,7 @@ from .csms.station import Station
 from .http import DIAGNOSTICS_URL, EXCHANGE, FIRMWARE_FOLDER, FIRMWARE_URL, firmware_path
 from .hub import CentralSystemHub
 from .limits import profile_from_input
+from .schedules import SCHEDULE_FIELDS, stored_schedule
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_CONNECTOR = "connector"
@@ -188,6 +189,13 @@ async def _set_charging_limit(hass: HomeAssistant, call: ServiceCall) -> None:
         duration_s=call.data.get("duration"),
     )
     await _send(target, SetChargingProfile(evse_id, profile))
+
+
+async def _set_schedule(hass: HomeAssistant, call: ServiceCall) -> None:
+    """Store the charger's weekly schedule; it is sent now, or when the charger connects."""
+    target = _resolve(hass, call, allow_station=True)
+    stored = stored_schedule(call.data["rules"], call.data.get("default_limit"))
+    target.hub.schedule_link.set_schedule(target.station.id, stored)
 
 
 async def _set_charging_profile(hass: HomeAssistant, call: ServiceCall) -> None:
@@ -368,6 +376,7 @@ _ACTIONS: dict[str, _Action] = {
             vol.Optional("duration"): vol.All(vol.Coerce(int), vol.Range(min=1)),
         },
     ),
+    "set_schedule": _Action(_set_schedule, SCHEDULE_FIELDS),
     "set_charging_profile": _Action(
         _set_charging_profile, {vol.Required("profile"): dict}, admin=True
     ),

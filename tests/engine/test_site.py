@@ -198,48 +198,6 @@ async def test_a_refused_limit_is_a_warning_and_tried_again() -> None:
     assert len(charger.sent) == 2
 
 
-async def test_failsafe_is_a_tx_default_profile_on_the_whole_charger() -> None:
-    charger, clock = Charger(), Clock()
-    site = balancer(charger, clock, SiteSettings(fuse_a=16, failsafe_a=8))
-    result = await site.apply_failsafe(Station("A"))
-    assert result.accepted
-    [(_, command)] = charger.sent
-    assert (command.evse_id, command.profile.purpose) == (0, ProfilePurpose.TX_DEFAULT)
-    assert command.profile.duration_s is None
-    assert command.profile.periods[0].limit == 8
-    refused = Station("B")
-    charger.status = CommandStatus.NOT_SUPPORTED
-    await site.apply_failsafe(refused)
-    assert refused.warnings == {"failsafe_not_applied": 1}
-
-
-async def test_the_loop_rebalances_on_wake_and_survives_a_failure() -> None:
-    charger, clock = Charger(), Clock()
-    site = balancer(charger, clock, SiteSettings(fuse_a=16, interval_s=3600))
-    calls: list[int] = []
-
-    def stations() -> list[Station]:
-        calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("a bad round")
-        return [charging("A")]
-
-    task = asyncio.create_task(site.run(stations))
-    try:
-        for expected in (1, 2):
-            site.wake()
-            for _ in range(50):
-                await asyncio.sleep(0)
-                if len(calls) == expected:
-                    break
-            assert len(calls) == expected
-        for _ in range(50):
-            await asyncio.sleep(0)
-        assert charger.limits() == [("A", 15.0)]
-    finally:
-        task.cancel()
-
-
 async def test_central_system_stores_the_failsafe_and_balances_sessions(
     raw_charger: ConnectRaw,
 ) -> None:

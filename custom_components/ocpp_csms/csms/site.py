@@ -4,8 +4,8 @@
 leaves for the chargers (from a grid meter when there is one, else the fuse alone) and
 shares it with `charging.allocate`. Each session's share goes to its charger as a
 short-lived TxProfile (`profile_duration_s`): refreshed while Home Assistant runs, it
-expires when Home Assistant stops, and the charger falls back to the failsafe
-TxDefaultProfile `apply_failsafe` stored on it. Nothing is written to a charger's
+expires when Home Assistant stops, and the charger falls back to the failsafe in the
+default profile `upkeep.ChargerUpkeep` stored on it. Nothing is written to a charger's
 configuration (flash) on each change.
 
 Decreases are sent at once, and before any increase, so that shifting current from one
@@ -139,6 +139,8 @@ class SiteBalancer:
         self.export_w: float | None = None
         self.solar = SurplusSharing(settings.solar)
         self._solar_caps: dict[str, SolarCap] = {}
+        # A charger's weekly schedule holds its sessions too (TxProfiles outrank it).
+        self.schedule_limit: Callable[[str], float | None] = lambda _charger_id: None
         self.available_a: tuple[float, ...] = (settings.fuse_a,) * 3
         self.allocated: dict[str, float] = {}
         self._sent: dict[str, _Sent] = {}
@@ -236,6 +238,8 @@ class SiteBalancer:
         maximum = self._chargers.max_current_a(session.station.id)
         if session.transaction.max_current_a is not None:
             maximum = min(maximum, session.transaction.max_current_a)
+        if (scheduled := self.schedule_limit(session.station.id)) is not None:
+            maximum = min(maximum, scheduled)
         return maximum
 
     def _share_surplus(self, sessions: list[_Session]) -> None:
@@ -364,18 +368,3 @@ class SiteBalancer:
             return None
         cap = self._solar_caps.get(session.key)
         return cap.phases if cap is not None else 3
-
-    async def apply_failsafe(self, station: Station) -> CommandResult:
-        """Store the failsafe limit on a charger, for when our profiles have expired."""
-        profile = limit_profile(station, self.settings.failsafe_a, ProfilePurpose.TX_DEFAULT)
-        result = await self._execute(station.id, SetChargingProfile(0, profile))
-        if not result.accepted:
-            _LOGGER.warning(
-                "Charger %s did not take the failsafe limit of %s A (%s %s)",
-                station.id,
-                self.settings.failsafe_a,
-                result.status,
-                result.detail or "",
-            )
-            station.warn("failsafe_not_applied")
-        return result

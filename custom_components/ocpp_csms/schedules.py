@@ -1,0 +1,145 @@
+"""Weekly schedules from Home Assistant: kept in the options, carried out by the engine.
+
+A charger's schedule is stored in the entry's options under `schedules`, by charger
+id, as rules ({days, start, end, limit}) in Home Assistant's time zone and an
+optional limit for the rest of the week. The engine (`csms.schedule`) turns it into
+the charger's default profile, so the charger keeps to it while Home Assistant is
+down, and holds balanced sessions to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+from homeassistant.core import callback
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.util import dt as dt_util
+
+from .const import MAX_CURRENT_LIMIT_A
+from .csms.schedule import ScheduleRule, WeeklySchedule
+
+if TYPE_CHECKING:
+    from .hub import CentralSystemHub
+
+_LOGGER = logging.getLogger(__name__)
+
+CONF_SCHEDULES = "schedules"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_RULES = 8
+# Daylight saving time moves local time against the UTC a weekly profile counts in.
+_OFFSET_CHECK_INTERVAL = timedelta(hours=1)
+
+_LIMIT = vol.All(vol.Coerce(float), vol.Range(min=0, max=MAX_CURRENT_LIMIT_A))
+RULE_SCHEMA = vol.Schema(
+    {
+        vol.Required("days"): vol.All(cv.ensure_list, [vol.In(DAYS)], vol.Length(min=1)),
+        vol.Required("start"): cv.time,
+        vol.Required("end"): cv.time,
+        vol.Required("limit"): _LIMIT,
+    }
+)
+SCHEDULE_FIELDS: dict[Any, Any] = {
+    vol.Required("rules"): vol.All(cv.ensure_list, [RULE_SCHEMA], vol.Length(max=MAX_RULES)),
+    vol.Optional("default_limit"): vol.Any(None, _LIMIT),
+}
+_SCHEDULE_SCHEMA = vol.Schema(SCHEDULE_FIELDS)
+
+
+def stored_schedule(
+    rules: list[dict[str, Any]], default_limit: float | None
+) -> dict[str, Any] | None:
+    """A validated schedule as the options keep it (JSON); None: no schedule at all."""
+    if not rules and default_limit is None:
+        return None
+    stored: dict[str, Any] = {
+        "rules": [
+            {
+                "days": [day for day in DAYS if day in rule["days"]],
+                "start": rule["start"].isoformat(timespec="minutes"),
+                "end": rule["end"].isoformat(timespec="minutes"),
+                "limit": float(rule["limit"]),
+            }
+            for rule in rules
+        ]
+    }
+    if default_limit is not None:
+        stored["default_limit"] = float(default_limit)
+    return stored
+
+
+def weekly_schedule(stored: object, timezone: tzinfo) -> WeeklySchedule | None:
+    """The engine's schedule from what the options keep (None when damaged)."""
+    try:
+        data = _SCHEDULE_SCHEMA(stored)
+    except vol.Invalid as err:
+        _LOGGER.warning("Ignoring a damaged charging schedule (%s)", err)
+        return None
+    rules = tuple(
+        ScheduleRule(
+            days=frozenset(DAYS.index(day) for day in rule["days"]),
+            start=rule["start"],
+            end=rule["end"],
+            limit_a=rule["limit"],
+        )
+        for rule in data["rules"]
+    )
+    return WeeklySchedule(rules, timezone, data.get("default_limit"))
+
+
+def schedules_in(options: Mapping[str, Any], timezone: tzinfo) -> dict[str, WeeklySchedule]:
+    """Every charger's schedule in the options."""
+    schedules = {}
+    stored = options.get(CONF_SCHEDULES)
+    for charger_id, data in (stored if isinstance(stored, dict) else {}).items():
+        if (schedule := weekly_schedule(data, timezone)) is not None:
+            schedules[charger_id] = schedule
+    return schedules
+
+
+class ScheduleLink:
+    """Keeps the engine's schedules in step with the options."""
+
+    def __init__(self, hub: CentralSystemHub) -> None:
+        """Serve one central system."""
+        self._hub = hub
+        self._cancel_timer: Callable[[], None] | None = None
+
+    @callback
+    def sync(self) -> None:
+        """Give the engine the schedules in the options (changed ones are sent)."""
+        system = self._hub.system
+        if system is None:
+            return
+        timezone = dt_util.get_default_time_zone()
+        system.upkeep.set_schedules(schedules_in(self._hub.entry.options, timezone))
+        if self._cancel_timer is None:
+            self._cancel_timer = async_track_time_interval(
+                self._hub.hass,
+                lambda _now: system.upkeep.refresh_defaults(),
+                _OFFSET_CHECK_INTERVAL,
+            )
+
+    @callback
+    def stop(self) -> None:
+        """Stop checking for daylight saving time."""
+        if self._cancel_timer is not None:
+            self._cancel_timer()
+            self._cancel_timer = None
+
+    @callback
+    def set_schedule(self, charger_id: str, schedule: dict[str, Any] | None) -> None:
+        """Store a charger's schedule (None: remove it); the options update sends it."""
+        entry = self._hub.entry
+        schedules = dict(entry.options.get(CONF_SCHEDULES) or {})
+        if schedule is None:
+            schedules.pop(charger_id, None)
+        else:
+            schedules[charger_id] = schedule
+        self._hub.hass.config_entries.async_update_entry(
+            entry, options={**entry.options, CONF_SCHEDULES: schedules}
+        )
