@@ -52,4 +52,10 @@ CONF_GRID_POWER: Final = "grid_power"
 # Solar surplus: a power sensor of what the house exports (or, negated, the net grid power).
 CONF_EXPORT_POWER: Final = "export_power"
 CONF_EXPORT_NEGATIVE: Final = "export_negative"
+# How long the surplus must cover the minimum before a solar session starts, and fall
+# short before it pauses (minutes).
+CONF_SOLAR_START_DELAY: Final = "solar_start_delay_min"
+CONF_SOLAR_STOP_DELAY: Final = "solar_stop_delay_min"
+DEFAULT_SOLAR_START_DELAY_MIN: Final = 2
+DEFAULT_SOLAR_STOP_DELAY_MIN: Final = 5
 DEFAULT_SITE_MARGIN_A: Final = 1.0

@@ -31,12 +31,16 @@ from .const import (
     CONF_SITE_FAILSAFE,
     CONF_SITE_FUSE,
     CONF_SITE_MARGIN,
+    CONF_SOLAR_START_DELAY,
+    CONF_SOLAR_STOP_DELAY,
     DEFAULT_SITE_MARGIN_A,
+    DEFAULT_SOLAR_START_DELAY_MIN,
+    DEFAULT_SOLAR_STOP_DELAY_MIN,
     MIN_CURRENT_A,
 )
 from .csms.charging import NOMINAL_VOLTAGE_V
 from .csms.site import SiteBalancer, SiteSettings
-from .csms.solar import ChargingMode
+from .csms.solar import ChargingMode, SolarSettings
 
 if TYPE_CHECKING:
     from .hub import CentralSystemHub
@@ -61,15 +65,23 @@ def site_settings(
         return None
     if limit_a is not None:
         fuse = min(fuse, limit_a)
-    margin = options.get(CONF_SITE_MARGIN, DEFAULT_SITE_MARGIN_A)
-    failsafe = options.get(CONF_SITE_FAILSAFE, MIN_CURRENT_A)
     return SiteSettings(
         fuse_a=fuse,
-        margin_a=float(margin) if isinstance(margin, int | float) else DEFAULT_SITE_MARGIN_A,
-        failsafe_a=float(failsafe) if isinstance(failsafe, int | float) else MIN_CURRENT_A,
+        margin_a=_number(options, CONF_SITE_MARGIN, DEFAULT_SITE_MARGIN_A),
+        failsafe_a=_number(options, CONF_SITE_FAILSAFE, MIN_CURRENT_A),
         grid_meter=bool(grid_sensors(options)),
         export_meter=bool(export_sensor(options)),
+        solar=SolarSettings(
+            start_delay_s=60
+            * _number(options, CONF_SOLAR_START_DELAY, DEFAULT_SOLAR_START_DELAY_MIN),
+            stop_delay_s=60 * _number(options, CONF_SOLAR_STOP_DELAY, DEFAULT_SOLAR_STOP_DELAY_MIN),
+        ),
     )
+
+
+def _number(options: Mapping[str, object], key: str, default: float) -> float:
+    value = options.get(key, default)
+    return float(value) if isinstance(value, int | float) else float(default)
 
 
 def grid_sensors(options: Mapping[str, object]) -> list[str]:

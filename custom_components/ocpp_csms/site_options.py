@@ -17,7 +17,11 @@ from .const import (
     CONF_SITE_FAILSAFE,
     CONF_SITE_FUSE,
     CONF_SITE_MARGIN,
+    CONF_SOLAR_START_DELAY,
+    CONF_SOLAR_STOP_DELAY,
     DEFAULT_SITE_MARGIN_A,
+    DEFAULT_SOLAR_START_DELAY_MIN,
+    DEFAULT_SOLAR_STOP_DELAY_MIN,
     MIN_CURRENT_A,
 )
 from .selectors import amps_selector
@@ -30,12 +34,22 @@ SITE_KEYS = (
     CONF_GRID_POWER,
     CONF_EXPORT_POWER,
     CONF_EXPORT_NEGATIVE,
+    CONF_SOLAR_START_DELAY,
+    CONF_SOLAR_STOP_DELAY,
 )
 
 
 def _sensor(device_class: SensorDeviceClass) -> selector.EntitySelector:
     return selector.EntitySelector(
         selector.EntitySelectorConfig(domain="sensor", device_class=device_class)
+    )
+
+
+def _minutes() -> selector.NumberSelector:
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=0, max=60, step=1, unit_of_measurement="min", mode=selector.NumberSelectorMode.BOX
+        )
     )
 
 
@@ -68,8 +82,9 @@ class SiteOptionsSteps(OptionsFlow):
                     if key not in SITE_KEYS
                 }
                 options.update((key, user_input[key]) for key in SITE_KEYS if user_input.get(key))
-                if CONF_SITE_MARGIN in user_input:  # 0 is a margin too
-                    options[CONF_SITE_MARGIN] = user_input[CONF_SITE_MARGIN]
+                for key in (CONF_SITE_MARGIN, CONF_SOLAR_START_DELAY, CONF_SOLAR_STOP_DELAY):
+                    if key in user_input:  # 0 is a value too
+                        options[key] = user_input[key]
                 return self.async_create_entry(data=options)
         schema = vol.Schema(
             {
@@ -85,6 +100,12 @@ class SiteOptionsSteps(OptionsFlow):
                 vol.Optional(CONF_GRID_POWER): _sensor(SensorDeviceClass.POWER),
                 vol.Optional(CONF_EXPORT_POWER): _sensor(SensorDeviceClass.POWER),
                 vol.Optional(CONF_EXPORT_NEGATIVE, default=False): selector.BooleanSelector(),
+                vol.Optional(
+                    CONF_SOLAR_START_DELAY, default=DEFAULT_SOLAR_START_DELAY_MIN
+                ): _minutes(),
+                vol.Optional(
+                    CONF_SOLAR_STOP_DELAY, default=DEFAULT_SOLAR_STOP_DELAY_MIN
+                ): _minutes(),
             }
         )
         current = {**self.config_entry.options, **(user_input or {})}

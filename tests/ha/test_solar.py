@@ -93,12 +93,19 @@ async def test_the_export_sensor_is_set_in_the_site_options(
     entry = await setup_entry(chargers=CHARGERS[:1])
     form = await site_step(hass, entry.entry_id)
     await hass.config_entries.options.async_configure(
-        form["flow_id"], {"site_fuse_a": 20, "export_power": "sensor.export"}
+        form["flow_id"],
+        {
+            "site_fuse_a": 20,
+            "export_power": "sensor.export",
+            "solar_start_delay_min": 0,
+            "solar_stop_delay_min": 10,
+        },
     )
     await hass.async_block_till_done()
     assert entry.options["export_power"] == "sensor.export"
     site = entry.runtime_data.system.site
     assert site.export_w == 2500  # positive: exporting
+    assert (site.settings.solar.start_delay_s, site.settings.solar.stop_delay_s) == (0, 600)
     assert hass.states.get("select.garage_charging_mode") is not None
 
 

@@ -286,6 +286,7 @@ class SiteBalancer:
     async def rebalance(self, stations: Iterable[Station]) -> dict[str, float]:
         """Allocate anew and send what changed; returns the allocation (A per session)."""
         sessions = self._sessions(stations)
+        self.solar.settings = self.settings.solar  # the settings may have changed
         self._share_surplus(sessions)
         demands = [self._demand(session) for session in sessions]
         if self.settings.grid_meter and self.grid_a is None:
