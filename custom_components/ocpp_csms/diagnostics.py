@@ -1,4 +1,4 @@
-"""Diagnostics of a central system: its chargers, what they can do, and their local lists.
+"""Diagnostics of a central system: its chargers, their local lists, and the site.
 
 Tag ids are left out (they open doors and charge on someone's bill); counts and the
 state of each charger's local authorization list are what a support thread needs.
@@ -12,7 +12,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_PASSWORD_HASH
-from .hub import OcppCsmsConfigEntry
+from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 TO_REDACT = {CONF_PASSWORD_HASH, "serial_number", "remote_address"}
 
@@ -49,6 +49,8 @@ async def async_get_config_entry_diagnostics(
             ),
             "features": sorted(capabilities.features) if capabilities else None,
             "warnings": dict(station.warnings) if station else {},
+            "charging_mode": hub.mode(charger_id).value,
+            "schedule_limit_now": system.upkeep.schedule_limit(charger_id) if system else None,
             "local_list": (
                 {
                     "status": state.status.value,
@@ -70,6 +72,28 @@ async def async_get_config_entry_diagnostics(
                 "with_limit": sum(1 for tag in registry.tags if tag.max_current_a is not None),
             },
             "chargers": chargers,
+            "site": _site(hub),
         },
         TO_REDACT,
     )
+
+
+def _site(hub: CentralSystemHub) -> dict[str, Any] | None:
+    """What load balancing sees and gives (None: no site)."""
+    site = hub.site_link.site
+    if site is None:
+        return None
+    return {
+        "settings": {
+            "fuse_a": site.settings.fuse_a,
+            "margin_a": site.settings.margin_a,
+            "failsafe_a": site.settings.failsafe_a,
+            "grid_meter": site.settings.grid_meter,
+            "export_meter": site.settings.export_meter,
+        },
+        "grid_a": site.grid_a,
+        "export_w": site.export_w,
+        "surplus_w": site.solar.surplus_w,
+        "available_a": site.available_a,
+        "allocated_a": dict(site.allocated),
+    }

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 
 from custom_components.ocpp_csms.csms.solar import ChargingMode
 from tests.chargers import charger, wait_for
@@ -120,3 +125,19 @@ async def test_phase_switching_is_a_charger_setting(
     await hass.config_entries.subentries.async_configure(flow["flow_id"], {"phase_switching": True})
     await hass.async_block_till_done()
     assert hub.switches_phases("CP-1")
+
+
+async def test_diagnostics_show_the_site_and_each_chargers_mode(
+    hass: HomeAssistant, setup_entry: SetUpEntry, hass_client: Any
+) -> None:
+    assert await async_setup_component(hass, "diagnostics", {})
+    set_grid(hass, 2, 2, 2)
+    set_net_power(hass, -1500)
+    entry = await setup_entry(chargers=CHARGERS[:1], options=SOLAR_SITE)
+    await select_mode(hass, "select.garage_charging_mode", "solar_minimum")
+    found = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert found["chargers"]["CP-1"]["charging_mode"] == "solar_minimum"
+    assert found["chargers"]["CP-1"]["schedule_limit_now"] is None
+    site = found["site"]
+    assert site["settings"]["fuse_a"] == 25
+    assert (site["grid_a"], site["export_w"]) == ([2.0, 2.0, 2.0], 1500.0)
