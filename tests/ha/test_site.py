@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -29,6 +30,23 @@ CHARGERS = [garage("CP-1", "Garage"), garage("CP-2", "Drive"), garage("CP-3", "S
 def set_grid(hass: HomeAssistant, *amps: float | str) -> None:
     for entity_id, value in zip(GRID, amps, strict=True):
         hass.states.async_set(entity_id, str(value), {"unit_of_measurement": "A"})
+
+
+@asynccontextmanager
+async def charging_clients(
+    entry: Any, count: int, *, start: bool = True
+) -> AsyncIterator[list[Any]]:
+    """Simulated chargers CP-1.. booted and (with `start`) each in a session."""
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(charger(url_of(entry), f"CP-{n}"))
+            for n in range(1, count + 1)
+        ]
+        for number, client in enumerate(clients, 1):
+            assert await client.boot() == "Accepted"
+            if start:
+                await client.start_session(1, f"TAG{number}")
+        yield clients
 
 
 async def site_step(hass: HomeAssistant, entry_id: str) -> Any:
@@ -83,12 +101,7 @@ async def test_three_chargers_follow_the_grid_and_fall_back_to_the_failsafe(
 ) -> None:
     set_grid(hass, 3, 3, 3)  # the house alone: no session draws yet
     entry = await setup_entry(chargers=CHARGERS, options=SITE)
-    async with AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(charger(url_of(entry), f"CP-{n}")) for n in (1, 2, 3)
-        ]
-        for client in clients:
-            assert await client.boot() == "Accepted"
+    async with charging_clients(entry, 3, start=False) as clients:
         await wait_for(lambda: all(c.limit_after(0) == 6 for c in clients))  # the failsafe
         for number, client in enumerate(clients, 1):
             await client.start_session(1, f"TAG{number}")
@@ -133,13 +146,7 @@ async def test_entities_show_the_allocation_and_the_limit_holds_it(
 ) -> None:
     set_grid(hass, 3, 3, 3)
     entry = await setup_entry(chargers=CHARGERS[:2], options=SITE)
-    async with AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(charger(url_of(entry), f"CP-{n}")) for n in (1, 2)
-        ]
-        for number, client in enumerate(clients, 1):
-            assert await client.boot() == "Accepted"
-            await client.start_session(1, f"TAG{number}")
+    async with charging_clients(entry, 2) as clients:
         await wait_for(lambda: [c.limit_a for c in clients] == [10.5, 10.5])
         await hass.async_block_till_done()
         assert state_of(hass, "sensor.garage_allocated_current").state == "10.5"

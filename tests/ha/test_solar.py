@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -12,10 +11,10 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 
 from custom_components.ocpp_csms.csms.solar import ChargingMode
-from tests.chargers import charger, wait_for
-from tests.ha.conftest import SetUpEntry, url_of
+from tests.chargers import wait_for
+from tests.ha.conftest import SetUpEntry
 from tests.ha.test_entities import state_of
-from tests.ha.test_site import CHARGERS, SITE, set_grid, site_step
+from tests.ha.test_site import CHARGERS, SITE, charging_clients, set_grid, site_step
 
 NET = "sensor.grid_net_power"
 SOLAR_SITE = {**SITE, "export_power": NET, "export_negative": True}
@@ -45,13 +44,7 @@ async def test_modes_share_the_surplus_and_the_fuse_among_live_chargers(
     assert state_of(hass, garage).state == "fast"
     assert state_of(hass, garage).attributes["options"] == [mode.value for mode in ChargingMode]
     await select_mode(hass, garage, "solar_minimum")
-    async with AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(charger(url_of(entry), f"CP-{n}")) for n in (1, 2)
-        ]
-        for number, client in enumerate(clients, 1):
-            assert await client.boot() == "Accepted"
-            await client.start_session(1, f"TAG{number}")
+    async with charging_clients(entry, 2) as clients:
         # The garage follows the surplus (5,000 W / 690 W/A); the drive has the rest of
         # the fuse: 25 - 1 margin - 3 house - 7.2 = 13.8 A.
         await wait_for(lambda: [c.limit_a for c in clients] == [7.2, 13.8])
