@@ -185,8 +185,14 @@ async def test_upkeep_sends_schedules_failsafe_and_fallback_limits_as_one_defaul
     assert isinstance(command, SetChargingProfile)
     assert command.profile.periods[0].limit == 7
 
-    # Nothing left to hold: our default profile is cleared.
+    # Without the site the failsafe no longer holds the schedule: 16 A at night, capped
+    # at the 7 A limit still.
     upkeep.set_site(None)
+    await asyncio.sleep(0)
+    command = recorder.sent[-1][1]
+    assert isinstance(command, SetChargingProfile)
+    assert command.profile.periods[0].limit == 7
+    # Nothing left to hold: our default profile is cleared.
     upkeep.default_caps.clear()
     upkeep.set_schedules({})
     await asyncio.sleep(0)

@@ -248,6 +248,10 @@ async def test_balancing_starts_and_stops_while_running(raw_charger: ConnectRaw)
     assert not charger._calls
     system.set_site(None)
     assert system.site is None
+    # Without a site there is no failsafe to keep: our default profile is cleared.
+    uid, cleared = await charger.expect_call("ClearChargingProfile")
+    assert cleared == {"id": 1010}
+    await charger.answer(uid, {"status": "Accepted"})
     await charger.result(
         "StartTransaction",
         {"connectorId": 1, "idTag": "T1", "meterStart": 0, "timestamp": "2026-11-23T18:00:00Z"},

@@ -106,7 +106,7 @@ class _Session:
     evse: Evse
     transaction: Transaction
     mode: ChargingMode
-    # The phases we tell a charger that switches (None: it does not).
+    # Whether the charger switches phases: then each profile says how many to use.
     switchable: bool
 
 

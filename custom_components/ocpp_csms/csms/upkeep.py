@@ -107,7 +107,8 @@ class ChargerUpkeep:
         if settings is None:
             if self.site is not None:
                 self.site.stop()
-            self.site = None
+                self.site = None
+                self._resend_defaults(self._stations())  # no failsafe to hold them to
             return
         site = self.site
         failsafe_changed = site is None or site.settings.failsafe_a != settings.failsafe_a
