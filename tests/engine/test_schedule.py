@@ -172,6 +172,13 @@ async def test_upkeep_sends_schedules_failsafe_and_fallback_limits_as_one_defaul
     upkeep.set_schedules({"A": NIGHTS})  # unchanged: nothing sent
     await asyncio.sleep(0)
     assert len(recorder.sent) == 1
+    upkeep.refresh_defaults()  # the UTC offset is what it was sent with: nothing to do
+    await asyncio.sleep(0)
+    assert len(recorder.sent) == 1
+    upkeep._sent_offsets["A"] = timedelta(hours=5)  # as if sent before the clocks changed
+    upkeep.refresh_defaults()
+    await asyncio.sleep(0)
+    assert len(recorder.sent) == 2
 
     upkeep.set_site(SiteSettings(fuse_a=25, failsafe_a=8))
     await asyncio.sleep(0)

@@ -162,3 +162,12 @@ async def test_a_current_limit_refused_as_a_station_maximum_goes_in_the_default_
             {"entity_id": "number.garage_current_limit", "value": 12},
             blocking=True,
         )  # the charger is away
+
+
+async def test_a_damaged_stored_schedule_is_ignored(
+    hass: HomeAssistant, setup_entry: SetUpEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    damaged = {"CP-1": {"rules": [{"days": ["mon"]}]}, "CP-2": NIGHTS}
+    entry = await setup_entry(chargers=[garage()], options={"schedules": damaged})
+    assert set(entry.runtime_data.system.upkeep.schedules) == {"CP-2"}
+    assert "Ignoring a damaged charging schedule" in caplog.text
