@@ -3,6 +3,8 @@
     scripts/bench validation     schema validation per message, compiled vs jsonschema
     scripts/bench journal        session journal: write cost per meter sample, export
                                  time for 10,000 sessions (CSV and OCPI CDRs)
+    scripts/bench load           a real Home Assistant under chargers' load, against a
+                                 bare WebSocket floor (devtools/bench_load.py)
 
 Figures are medians of repeated runs; compare them as ratios, not across machines.
 """
@@ -10,16 +12,19 @@ Figures are medians of repeated runs; compare them as ratios, not across machine
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from custom_components.ocpp_csms.csms.schemas import load_all
 from custom_components.ocpp_csms.csms.station import OcppVersion
 from devtools.bench_journal import journal
+from devtools.bench_load import load, load_table
 
 T0 = "2026-11-23T10:00:00Z"
 
@@ -72,8 +77,23 @@ def validation() -> dict[str, Any]:
 def main() -> None:
     """Run the named benchmark and print its figures as JSON."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmark", choices=list(BENCHMARKS))
+    parser.add_argument("benchmark", choices=[*BENCHMARKS, "load"])
+    parser.add_argument("--fleets", default="10,100,1000", help="load: fleet sizes")
+    parser.add_argument("--saturate", type=int, default=20, help="load: chargers saturating")
+    parser.add_argument("--seconds", type=float, default=15, help="load: each window's length")
+    parser.add_argument("--output", type=Path, help="load: also write the JSON here")
+    parser.add_argument(
+        "--profile", action="store_true", help="load: sample Home Assistant with py-spy"
+    )
     args = parser.parse_args()
+    if args.benchmark == "load":
+        fleets = [int(size) for size in args.fleets.split(",")]
+        figures = asyncio.run(load(fleets, args.saturate, args.seconds, profile=args.profile))
+        if args.output:
+            args.output.write_text(json.dumps(figures, indent=2) + "\n")
+        print(json.dumps({"load": figures}, indent=2))
+        print(load_table(figures))
+        return
     print(json.dumps({args.benchmark: BENCHMARKS[args.benchmark]()}, indent=2))
 
 

@@ -236,7 +236,10 @@ class HomeAssistantClient:
     async def command(self, command_type: str, **fields: Any) -> Any:
         """Run one WebSocket API command and return its result."""
         if self._ws is None or self._ws.closed:
-            self._ws = await self._session.ws_connect(f"{self.base_url}/api/websocket")
+            # No size limit: get_states of a large installation is many megabytes.
+            self._ws = await self._session.ws_connect(
+                f"{self.base_url}/api/websocket", max_msg_size=0
+            )
             await self._ws.receive_json()  # auth_required
             await self._ws.send_json({"type": "auth", "access_token": self.token})
             answer = await self._ws.receive_json()

@@ -1,0 +1,545 @@
+"""`scripts/bench load`: the integration in a real Home Assistant, under chargers' load.
+
+Starts a real Home Assistant (a fresh configuration, no recorder, the main job's
+settings) with a central system that accepts every new charger, and drives it with
+`devtools.loadgen` from a separate process. The same generator first drives
+`devtools.floor`, a bare WebSocket server that answers each CALL, so that our CPU per
+message can be stated as a multiple of that floor. Scenarios:
+
+- *fleet*: N new chargers connect at once (admission time, no reload, none dropped),
+  then send MeterValues (6 measurands) at one aggregate rate, so that the CPU per
+  message can be compared between fleet sizes; Home Assistant's RSS per charger;
+- *saturate*: K chargers send back to back: messages per second;
+- *rate*: 100 chargers at one MeterValues per 5 s: CALL to CALLRESULT latency, and the
+  latency until the power sensor's new state reaches a WebSocket API subscriber;
+- *idle*: the same 100 chargers connected, sending nothing: CPU share of one core.
+
+CPU is Home Assistant's own utime + stime from /proc over each window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from devtools.homeassistant import (
+    HomeAssistantClient,
+    HomeAssistantError,
+    Login,
+    prepare_config,
+    start_hass,
+    stop_process,
+)
+
+DOMAIN = "ocpp_csms"
+_TICKS = os.sysconf("SC_CLK_TCK")
+AGGREGATE_RATE = 100.0  # MeterValues/s of the fleet windows, whatever the fleet's size
+IDLE_BASELINE_S = 10.0
+# py-spy's collapsed stacks of the last profiled run, for a closer look (flamegraph.pl).
+PROFILE_STACKS = Path(tempfile.gettempdir()) / "ocpp-csms-bench-profile.txt"
+
+
+def progress(message: str) -> None:
+    """Tell whoever watches how far the benchmark is (stderr: stdout is the JSON)."""
+    print(f"[bench load] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident memory."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Window:
+    """What one generator run measured, with the server's CPU over its window."""
+
+    admission_s: float
+    figures: dict[str, Any]
+    cpu_s: float
+    rss_mb: float
+    # The server's CPU per second with the same chargers connected and silent.
+    idle_cpu_per_s: float
+
+    @property
+    def cpu_per_message_us(self) -> float | None:
+        """The server's CPU time per answered message."""
+        answered = self.figures["answered"]
+        return round(self.cpu_s / answered * 1e6, 1) if answered else None
+
+    @property
+    def net_cpu_per_message_us(self) -> float | None:
+        """Per message, less what the connected chargers cost while silent (pings)."""
+        answered = self.figures["answered"]
+        if not answered:
+            return None
+        idle = self.idle_cpu_per_s * self.figures["seconds"]
+        return round(max(self.cpu_s - idle, 0.0) / answered * 1e6, 1)
+
+
+class Generator:
+    """One `devtools.loadgen` process, stepped through its window."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        """Step `process` (started by `start`)."""
+        self.process = process
+
+    @classmethod
+    async def start(cls, url: str, chargers: int, prefix: str, *options: str) -> Generator:
+        """Start a generator of `chargers` chargers named `prefix`0000 on."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "devtools.loadgen",
+            "--url",
+            url,
+            "--chargers",
+            str(chargers),
+            "--prefix",
+            prefix,
+            *options,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        return cls(process)
+
+    async def expect(self, event: str, timeout: float = 600) -> dict[str, Any]:
+        """The generator's next line, which must be `event`."""
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not line:
+            raise HomeAssistantError(f"the load generator stopped before {event}")
+        found: dict[str, Any] = json.loads(line)
+        if found.get("event") != event:
+            raise HomeAssistantError(f"expected {event} from the load generator, got {found}")
+        return found
+
+    def go(self) -> None:
+        """Let the generator take its next step."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"\n")
+
+    async def finish(self) -> None:
+        """Disconnect every charger and wait for the process."""
+        self.go()
+        await asyncio.wait_for(self.process.wait(), 120)
+
+
+async def measure(
+    url: str,
+    server_pid: int,
+    chargers: int,
+    prefix: str,
+    *options: str,
+    idle_s: float = IDLE_BASELINE_S,
+) -> tuple[Window, Generator]:
+    """Connect `chargers`, run one window; the generator stays connected (call finish)."""
+    generator = await Generator.start(url, chargers, prefix, *options)
+    connected = await generator.expect("connected")
+    await asyncio.sleep(2)  # let admission's follow-up work settle
+    before = cpu_seconds(server_pid)
+    generator.go()
+    await generator.expect("window_start")
+    end = await generator.expect("window_end")
+    cpu = cpu_seconds(server_pid) - before
+    end.pop("event")
+    memory = rss_mb(server_pid)
+    await asyncio.sleep(1)  # the window's last answers and state writes
+    before_idle = cpu_seconds(server_pid)
+    await asyncio.sleep(idle_s)
+    idle = (cpu_seconds(server_pid) - before_idle) / idle_s
+    return Window(connected["admission_s"], end, cpu, memory, idle), generator
+
+
+async def floor_cost(
+    saturating: int, seconds: float, idle_s: float = IDLE_BASELINE_S
+) -> dict[str, Any]:
+    """The bare server's CPU per message and throughput, with the same generator."""
+    port = free_port()
+    floor = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devtools.floor", "--port", str(port), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert floor.stdout is not None
+        await floor.stdout.readline()
+        url = f"ws://127.0.0.1:{port}"
+        rated, generator = await measure(
+            url,
+            floor.pid,
+            100,
+            "F",
+            "--interval",
+            str(100 / AGGREGATE_RATE),
+            "--seconds",
+            str(seconds),
+            idle_s=idle_s,
+        )
+        await generator.finish()
+        saturated, generator = await measure(
+            url,
+            floor.pid,
+            saturating,
+            "FS",
+            "--saturate",
+            str(saturating),
+            "--seconds",
+            str(seconds),
+            idle_s=idle_s,
+        )
+        await generator.finish()
+    finally:
+        await stop_process(floor, 5)
+    return {
+        "cpu_per_message_us": rated.cpu_per_message_us,
+        "net_cpu_per_message_us": rated.net_cpu_per_message_us,
+        "saturated_messages_per_s": saturated.figures["messages_per_s"],
+        "saturated_cpu_per_message_us": saturated.cpu_per_message_us,
+    }
+
+
+async def central_system(client: HomeAssistantClient, csms_port: int) -> None:
+    """Create a central system that admits every new charger at once."""
+    flow = await client.start_flow(DOMAIN)
+    result = await client.flow_step(
+        flow["flow_id"],
+        {"host": "127.0.0.1", "port": csms_port, "unknown_chargers": "accept_all", "tls": False},
+    )
+    if result.get("type") != "create_entry":
+        raise HomeAssistantError(f"Could not create the central system: {result}")
+
+
+class StateWatcher:
+    """Power sensors' new states as a WebSocket API subscriber sees them, timed."""
+
+    def __init__(self, session: aiohttp.ClientSession, client: HomeAssistantClient) -> None:
+        """Subscribe through `client`'s login."""
+        self._session = session
+        self._client = client
+        self.seen: list[tuple[str, str, float]] = []  # entity, state, monotonic arrival
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, entity_ids: list[str]) -> None:
+        """Subscribe to `entity_ids` (`subscribe_entities`: filtered in Home Assistant)."""
+        ws = await self._session.ws_connect(f"{self._client.base_url}/api/websocket")
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": self._client.token})
+        await ws.receive_json()
+        await ws.send_json({"id": 1, "type": "subscribe_entities", "entity_ids": entity_ids})
+        self._task = asyncio.create_task(self._read(ws))
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            arrived = time.monotonic()
+            data = json.loads(message.data)
+            changes = (data.get("event") or {}).get("c") or {}
+            for entity_id, change in changes.items():
+                state = (change.get("+") or {}).get("s")
+                if state is not None:
+                    self.seen.append((entity_id, state, arrived))
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def power_sensors(client: HomeAssistantClient, prefix: str) -> dict[str, str]:
+    """Power sensor entity id -> charger id, for the chargers whose ids start `prefix`."""
+    states = await client.command("get_states")
+    found = {}
+    for state in states:
+        name = str(state["attributes"].get("friendly_name", ""))
+        is_sensor = state["entity_id"].startswith("sensor.")
+        if is_sensor and name.startswith(prefix) and name.endswith(" Power"):
+            found[state["entity_id"]] = name.removesuffix(" Power")
+    return found
+
+
+def entity_latencies(
+    trace: Sequence[Sequence[Any]], seen: Sequence[tuple[str, str, float]], sensors: dict[str, str]
+) -> list[float]:
+    """From each MeterValues sent to its power sensor's new state (W or kW)."""
+    sent = {(charger, round(power)): at for charger, power, at in trace}
+    latencies = []
+    for entity_id, state, arrived in seen:
+        charger = sensors.get(entity_id)
+        try:
+            value = float(state)
+        except ValueError:
+            continue
+        for watts in (value, value * 1000):
+            at = sent.get((charger, round(watts)))
+            if at is not None:
+                latencies.append(arrived - at)
+                break
+    return latencies
+
+
+def _percentiles_ms(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50_ms": None, "p99_ms": None}
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p99_ms": round(p99 * 1000, 1)}
+
+
+async def home_assistant_load(
+    fleets: Sequence[int], saturating: int, seconds: float, work: Path, *, profile: bool = False
+) -> dict[str, Any]:
+    """Every Home Assistant scenario, on one fresh instance."""
+    config = work / "config"
+    prepare_config(config)
+    ha_port, csms_port = free_port(), free_port()
+    hass = await start_hass(config, work / "hass-output.log", ha_port)
+    url = f"ws://127.0.0.1:{csms_port}"
+    results: dict[str, Any] = {}
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = HomeAssistantClient(session, f"http://127.0.0.1:{ha_port}")
+            await client.wait_until_up(hass, timeout=300)
+            await client.onboard_or_login(Login())
+            await central_system(client, csms_port)
+            await asyncio.sleep(5)  # the schemas load once, in an executor
+            results["rss_empty_mb"] = round(rss_mb(hass.pid), 1)
+            results["fleets"] = {}
+            for size in fleets:
+                rss_before = rss_mb(hass.pid)
+                window, generator = await measure(
+                    url, hass.pid, size, f"N{size}-", "--interval", str(size / AGGREGATE_RATE),
+                    "--seconds", str(seconds), "--prime",
+                )  # fmt: skip
+                entries = await client.entries(DOMAIN)
+                await generator.finish()
+                progress(f"fleet {size}: {window.figures}")
+                results["fleets"][size] = {
+                    "admission_s": window.admission_s,
+                    "cpu_per_message_us": window.cpu_per_message_us,
+                    "net_cpu_per_message_us": window.net_cpu_per_message_us,
+                    "idle_cpu_percent": round(window.idle_cpu_per_s * 100, 2),
+                    "rss_per_charger_kb": round((window.rss_mb - rss_before) * 1024 / size, 1),
+                    "entry_state": entries[0]["state"],
+                    **window.figures,
+                }
+            saturated, generator = await measure(
+                url, hass.pid, saturating, "S-", "--saturate", str(saturating),
+                "--seconds", str(seconds),
+            )  # fmt: skip
+            await generator.finish()
+            progress(f"saturate: {saturated.figures}")
+            results["saturate"] = {
+                "chargers": saturating,
+                "cpu_per_message_us": saturated.cpu_per_message_us,
+                **saturated.figures,
+            }
+            results["rate"], results["idle"] = await rate_and_idle(
+                session, client, url, hass.pid, seconds=seconds, work=work
+            )
+            if profile:  # last, in a window of its own: sampling disturbs what it measures
+                results["profile"] = await profile_saturated(url, hass.pid, saturating)
+    finally:
+        await stop_process(hass)
+    return results
+
+
+async def rate_and_idle(
+    session: aiohttp.ClientSession,
+    client: HomeAssistantClient,
+    url: str,
+    pid: int,
+    *,
+    seconds: float,
+    work: Path,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """100 chargers at one MeterValues per 5 s (latencies), then idle (CPU share)."""
+    trace_file = work / "trace.json"
+    generator = await Generator.start(
+        url, 100, "R-", "--interval", "5", "--seconds", str(max(seconds, 30)),
+        "--prime", "--trace", str(trace_file),
+    )  # fmt: skip
+    await generator.expect("connected")
+    sensors = await power_sensors(client, "R-")
+    watcher = StateWatcher(session, client)
+    await watcher.start(list(sensors))
+    await asyncio.sleep(2)
+    before = cpu_seconds(pid)
+    generator.go()
+    await generator.expect("window_start")
+    end = await generator.expect("window_end")
+    rate_cpu = cpu_seconds(pid) - before
+    await asyncio.sleep(1)
+    watcher.stop()
+    trace = json.loads(trace_file.read_text())
+    to_state = entity_latencies(trace, watcher.seen, sensors)
+    rate = {
+        "chargers": 100,
+        "interval_s": 5,
+        "call_p50_ms": end["p50_ms"],
+        "call_p99_ms": end["p99_ms"],
+        "state": {"matched": len(to_state), **_percentiles_ms(to_state)},
+        "cpu_per_message_us": round(rate_cpu / end["answered"] * 1e6, 1)
+        if end["answered"]
+        else None,
+        "errors": end["errors"],
+        "disconnected": end["disconnected"],
+    }
+    idle_seconds = max(seconds, 20)
+    before = cpu_seconds(pid)
+    await asyncio.sleep(idle_seconds)
+    idle = {
+        "chargers": 100,
+        "seconds": idle_seconds,
+        "cpu_percent_of_a_core": round((cpu_seconds(pid) - before) / idle_seconds * 100, 2),
+    }
+    await generator.finish()
+    return rate, idle
+
+
+async def profile_saturated(url: str, pid: int, saturating: int) -> dict[str, Any]:
+    """Where Home Assistant's time goes while saturated: py-spy samples for 15 s."""
+    stacks = PROFILE_STACKS
+    spy = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("py-spy")),
+        "record", "--pid", str(pid), "--duration", "15", "--rate", "200", "--nonblocking",
+        "--format", "raw", "--output", str(stacks),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    _window, generator = await measure(
+        url, pid, saturating, "P-", "--saturate", str(saturating), "--seconds", "16", idle_s=0.1
+    )
+    await generator.finish()
+    await spy.wait()
+    # Frames may quote bytes that are not UTF-8 (py-spy prints what memory holds).
+    return summarize_stacks(stacks.read_text(errors="replace"))
+
+
+# Where a sampled frame belongs, by its file (first match wins).
+# py-spy names files from the package down: "(ocpp_csms/csms/rpc.py:9)".
+_AREAS = (
+    ("our engine (csms/)", "(ocpp_csms/csms/"),
+    ("our Home Assistant layer", "(ocpp_csms/"),
+    ("ocpp library", "(ocpp/"),
+    ("jsonschema", "(jsonschema/"),
+    ("websockets", "(websockets/"),
+    ("Home Assistant core", "(homeassistant/"),
+    ("asyncio", "(asyncio/"),
+)
+
+
+def _innermost_area(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for area, path in _AREAS:
+            if path in frame:
+                return area
+    return "other"
+
+
+def summarize_stacks(raw: str, top: int = 15) -> dict[str, Any]:
+    """py-spy's collapsed stacks as shares: per area (inclusive) and per function (self)."""
+    total = 0
+    inclusive: dict[str, int] = dict.fromkeys((area for area, _path in _AREAS), 0)
+    # Each sample counted once, for the area of its innermost frame that has one.
+    innermost: dict[str, int] = dict.fromkeys([*inclusive, "other"], 0)
+    own: dict[str, int] = {}
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        for area, path in _AREAS:
+            if any(path in frame for frame in frames):
+                inclusive[area] += count
+        # Our layer's share counts the engine too; the engine's is its own.
+        innermost[_innermost_area(frames)] += count
+        leaf = frames[-1]
+        own[leaf] = own.get(leaf, 0) + count
+    if not total:
+        return {"samples": 0}
+    ranked = sorted(own.items(), key=lambda item: -item[1])[:top]
+    return {
+        "samples": total,
+        "inclusive_percent": {area: round(n / total * 100, 1) for area, n in inclusive.items()},
+        "innermost_percent": {area: round(n / total * 100, 1) for area, n in innermost.items()},
+        "top_self_percent": [[frame, round(n / total * 100, 1)] for frame, n in ranked],
+    }
+
+
+async def load(
+    fleets: Sequence[int], saturating: int, seconds: float, *, profile: bool = False
+) -> dict[str, Any]:
+    """The floor, then Home Assistant; our costs as multiples of the floor's."""
+    floor = await floor_cost(saturating, seconds)
+    with tempfile.TemporaryDirectory(prefix="ocpp-bench-") as work:
+        ours = await home_assistant_load(fleets, saturating, seconds, Path(work), profile=profile)
+    per_message = floor["net_cpu_per_message_us"]
+    for fleet in ours["fleets"].values():
+        if per_message and fleet["net_cpu_per_message_us"]:
+            fleet["times_floor"] = round(fleet["net_cpu_per_message_us"] / per_message, 1)
+    saturated = ours["saturate"]
+    if floor["saturated_cpu_per_message_us"] and saturated["cpu_per_message_us"]:
+        saturated["times_floor"] = round(
+            saturated["cpu_per_message_us"] / floor["saturated_cpu_per_message_us"], 1
+        )
+    return {"floor": floor, "home_assistant": ours}
+
+
+def load_table(figures: dict[str, Any]) -> str:
+    """The figures as a short Markdown table."""
+    floor, ours = figures["floor"], figures["home_assistant"]
+    rows = [
+        "| Scenario | Figure |",
+        "|---|---|",
+        f"| floor at {AGGREGATE_RATE:g} msg/s: CPU per message (net) | "
+        f"{floor['net_cpu_per_message_us']} µs |",
+        f"| floor saturated | {floor['saturated_messages_per_s']} msg/s, "
+        f"{floor['saturated_cpu_per_message_us']} µs each |",
+    ]
+    for size, fleet in ours["fleets"].items():
+        rows.append(
+            f"| fleet {size} at {AGGREGATE_RATE:g} msg/s: CPU per MeterValues, net (raw) | "
+            f"{fleet['net_cpu_per_message_us']} µs ({fleet['cpu_per_message_us']} µs), "
+            f"{fleet.get('times_floor')}x floor |"
+        )
+        rows.append(f"| fleet {size}: silent chargers' CPU | {fleet['idle_cpu_percent']} % |")
+        rows.append(f"| fleet {size}: admission | {fleet['admission_s']} s |")
+        rows.append(f"| fleet {size}: RSS per charger | {fleet['rss_per_charger_kb']} KB |")
+    saturate, rate, idle = ours["saturate"], ours["rate"], ours["idle"]
+    rows += [
+        f"| saturate ({saturate['chargers']} chargers) | {saturate['messages_per_s']} msg/s, "
+        f"{saturate['cpu_per_message_us']} µs each, {saturate.get('times_floor')}x floor |",
+        f"| rate 100 x 1/5 s: CALL→CALLRESULT p50 / p99 | {rate['call_p50_ms']} / "
+        f"{rate['call_p99_ms']} ms |",
+        f"| rate 100 x 1/5 s: to entity state p50 / p99 | {rate['state']['p50_ms']} / "
+        f"{rate['state']['p99_ms']} ms ({rate['state']['matched']} matched) |",
+        f"| idle, 100 chargers | {idle['cpu_percent_of_a_core']} % of a core |",
+    ]
+    return "\n".join(rows)
