@@ -225,17 +225,6 @@ async def floor_cost(
     }
 
 
-async def central_system(client: HomeAssistantClient, csms_port: int) -> None:
-    """Create a central system that admits every new charger at once."""
-    flow = await client.start_flow(DOMAIN)
-    result = await client.flow_step(
-        flow["flow_id"],
-        {"host": "127.0.0.1", "port": csms_port, "unknown_chargers": "accept_all", "tls": False},
-    )
-    if result.get("type") != "create_entry":
-        raise HomeAssistantError(f"Could not create the central system: {result}")
-
-
 class StateWatcher:
     """Power sensors' new states as a WebSocket API subscriber sees them, timed."""
 
@@ -326,7 +315,7 @@ async def home_assistant_load(
             client = HomeAssistantClient(session, f"http://127.0.0.1:{ha_port}")
             await client.wait_until_up(hass, timeout=300)
             await client.onboard_or_login(Login())
-            await central_system(client, csms_port)
+            await client.create_central_system(csms_port, unknown_chargers="accept_all")
             await asyncio.sleep(5)  # the schemas load once, in an executor
             results["rss_empty_mb"] = round(rss_mb(hass.pid), 1)
             results["fleets"] = {}

@@ -47,13 +47,7 @@ async def ensure_central_system(client: HomeAssistantClient, csms_port: int) -> 
     """Create the central system on `csms_port` unless it exists."""
     if await client.entries(DOMAIN):
         return
-    flow = await client.start_flow(DOMAIN)
-    result = await client.flow_step(
-        flow["flow_id"],
-        {"host": "127.0.0.1", "port": csms_port, "unknown_chargers": "ask", "tls": False},
-    )
-    if result.get("type") != "create_entry":
-        raise HomeAssistantError(f"Could not create the central system: {result.get('errors')}")
+    await client.create_central_system(csms_port, unknown_chargers="ask")
     say(f"created the central system on ws://127.0.0.1:{csms_port}")
 
 

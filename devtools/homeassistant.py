@@ -228,6 +228,23 @@ class HomeAssistantClient:
         )
         return result
 
+    async def create_central_system(self, csms_port: int, unknown_chargers: str) -> None:
+        """Create a central system on 127.0.0.1:`csms_port` through the user's config flow."""
+        flow = await self.start_flow("ocpp_csms")
+        result = await self.flow_step(
+            flow["flow_id"],
+            {
+                "host": "127.0.0.1",
+                "port": csms_port,
+                "unknown_chargers": unknown_chargers,
+                "tls": False,
+            },
+        )
+        if result.get("type") != "create_entry":
+            raise HomeAssistantError(
+                f"Could not create the central system: {result.get('errors') or result}"
+            )
+
     async def flows_in_progress(self) -> list[dict[str, Any]]:
         """Config flows in progress, discovered ones included."""
         found: list[dict[str, Any]] = await self.command("config_entries/flow/progress")
