@@ -180,9 +180,12 @@ async def measure(
 
 
 async def floor_cost(
-    saturating: int, seconds: float, idle_s: float = IDLE_BASELINE_S
+    saturating: int, seconds: float, idle_s: float = IDLE_BASELINE_S, connections: int = 100
 ) -> dict[str, Any]:
-    """The bare server's CPU per message and throughput, with the same generator."""
+    """The bare server's CPU per message, throughput and memory per connection.
+
+    `connections` chargers send at the fleets' aggregate rate.
+    """
     port = free_port()
     floor = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "devtools.floor", "--port", str(port), stdout=asyncio.subprocess.PIPE
@@ -191,13 +194,14 @@ async def floor_cost(
         assert floor.stdout is not None
         await floor.stdout.readline()
         url = f"ws://127.0.0.1:{port}"
+        empty_mb = rss_mb(floor.pid)
         rated, generator = await measure(
             url,
             floor.pid,
-            100,
+            connections,
             "F",
             "--interval",
-            str(100 / AGGREGATE_RATE),
+            str(connections / AGGREGATE_RATE),
             "--seconds",
             str(seconds),
             idle_s=idle_s,
@@ -222,6 +226,8 @@ async def floor_cost(
         "net_cpu_per_message_us": rated.net_cpu_per_message_us,
         "saturated_messages_per_s": saturated.figures["messages_per_s"],
         "saturated_cpu_per_message_us": saturated.cpu_per_message_us,
+        "connections": connections,
+        "rss_per_connection_kb": round((rated.rss_mb - empty_mb) * 1024 / connections, 1),
     }
 
 
@@ -486,7 +492,7 @@ async def load(
     fleets: Sequence[int], saturating: int, seconds: float, *, profile: bool = False
 ) -> dict[str, Any]:
     """The floor, then Home Assistant; our costs as multiples of the floor's."""
-    floor = await floor_cost(saturating, seconds)
+    floor = await floor_cost(saturating, seconds, connections=max(fleets))
     with tempfile.TemporaryDirectory(prefix="ocpp-bench-") as work:
         ours = await home_assistant_load(fleets, saturating, seconds, Path(work), profile=profile)
     per_message = floor["net_cpu_per_message_us"]
@@ -511,6 +517,8 @@ def load_table(figures: dict[str, Any]) -> str:
         f"{floor['net_cpu_per_message_us']} µs |",
         f"| floor saturated | {floor['saturated_messages_per_s']} msg/s, "
         f"{floor['saturated_cpu_per_message_us']} µs each |",
+        f"| floor: RSS per connection ({floor.get('connections')}) | "
+        f"{floor.get('rss_per_connection_kb')} KB |",
     ]
     for size, fleet in ours["fleets"].items():
         rows.append(

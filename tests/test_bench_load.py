@@ -6,9 +6,10 @@ from devtools.bench_load import entity_latencies, floor_cost, load_table, summar
 
 
 async def test_the_generator_drives_the_floor_and_the_floor_answers_everything() -> None:
-    floor = await floor_cost(saturating=2, seconds=1, idle_s=0.5)
+    floor = await floor_cost(saturating=2, seconds=1, idle_s=0.5, connections=20)
     assert floor["cpu_per_message_us"] > 0
     assert floor["net_cpu_per_message_us"] is not None
+    assert floor["rss_per_connection_kb"] > 0
     assert floor["saturated_messages_per_s"] > 100
     assert floor["saturated_cpu_per_message_us"] > 0
 
