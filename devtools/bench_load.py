@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,147 +33,24 @@ import aiohttp
 
 from devtools.homeassistant import (
     HomeAssistantClient,
-    HomeAssistantError,
     Login,
     prepare_config,
     start_hass,
     stop_process,
 )
+from devtools.load_profile import profile_saturated
+from devtools.load_window import (
+    IDLE_BASELINE_S,
+    Generator,
+    cpu_seconds,
+    free_port,
+    measure,
+    progress,
+    rss_mb,
+)
 
 DOMAIN = "ocpp_csms"
-_TICKS = os.sysconf("SC_CLK_TCK")
 AGGREGATE_RATE = 100.0  # MeterValues/s of the fleet windows, whatever the fleet's size
-IDLE_BASELINE_S = 10.0
-# py-spy's collapsed stacks of the last profiled run, for a closer look (flamegraph.pl).
-PROFILE_STACKS = Path(tempfile.gettempdir()) / "ocpp-csms-bench-profile.txt"
-
-
-def progress(message: str) -> None:
-    """Tell whoever watches how far the benchmark is (stderr: stdout is the JSON)."""
-    print(f"[bench load] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    """The process's user + system CPU time so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def rss_mb(pid: int) -> float:
-    """The process's resident memory."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-@dataclass
-class Window:
-    """What one generator run measured, with the server's CPU over its window."""
-
-    admission_s: float
-    figures: dict[str, Any]
-    cpu_s: float
-    rss_mb: float
-    # The server's CPU per second with the same chargers connected and silent.
-    idle_cpu_per_s: float
-
-    @property
-    def cpu_per_message_us(self) -> float | None:
-        """The server's CPU time per answered message."""
-        answered = self.figures["answered"]
-        return round(self.cpu_s / answered * 1e6, 1) if answered else None
-
-    @property
-    def net_cpu_per_message_us(self) -> float | None:
-        """Per message, less what the connected chargers cost while silent (pings)."""
-        answered = self.figures["answered"]
-        if not answered:
-            return None
-        idle = self.idle_cpu_per_s * self.figures["seconds"]
-        return round(max(self.cpu_s - idle, 0.0) / answered * 1e6, 1)
-
-
-class Generator:
-    """One `devtools.loadgen` process, stepped through its window."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        """Step `process` (started by `start`)."""
-        self.process = process
-
-    @classmethod
-    async def start(cls, url: str, chargers: int, prefix: str, *options: str) -> Generator:
-        """Start a generator of `chargers` chargers named `prefix`0000 on."""
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "devtools.loadgen",
-            "--url",
-            url,
-            "--chargers",
-            str(chargers),
-            "--prefix",
-            prefix,
-            *options,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        return cls(process)
-
-    async def expect(self, event: str, timeout: float = 600) -> dict[str, Any]:
-        """The generator's next line, which must be `event`."""
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        if not line:
-            raise HomeAssistantError(f"the load generator stopped before {event}")
-        found: dict[str, Any] = json.loads(line)
-        if found.get("event") != event:
-            raise HomeAssistantError(f"expected {event} from the load generator, got {found}")
-        return found
-
-    def go(self) -> None:
-        """Let the generator take its next step."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(b"\n")
-
-    async def finish(self) -> None:
-        """Disconnect every charger and wait for the process."""
-        self.go()
-        await asyncio.wait_for(self.process.wait(), 120)
-
-
-async def measure(
-    url: str,
-    server_pid: int,
-    chargers: int,
-    prefix: str,
-    *options: str,
-    idle_s: float = IDLE_BASELINE_S,
-) -> tuple[Window, Generator]:
-    """Connect `chargers`, run one window; the generator stays connected (call finish)."""
-    generator = await Generator.start(url, chargers, prefix, *options)
-    connected = await generator.expect("connected")
-    await asyncio.sleep(2)  # let admission's follow-up work settle
-    before = cpu_seconds(server_pid)
-    generator.go()
-    await generator.expect("window_start")
-    end = await generator.expect("window_end")
-    cpu = cpu_seconds(server_pid) - before
-    end.pop("event")
-    memory = rss_mb(server_pid)
-    await asyncio.sleep(1)  # the window's last answers and state writes
-    before_idle = cpu_seconds(server_pid)
-    await asyncio.sleep(idle_s)
-    idle = (cpu_seconds(server_pid) - before_idle) / idle_s
-    return Window(connected["admission_s"], end, cpu, memory, idle), generator
 
 
 async def floor_cost(
@@ -415,77 +289,6 @@ async def rate_and_idle(
     }
     await generator.finish()
     return rate, idle
-
-
-async def profile_saturated(url: str, pid: int, saturating: int) -> dict[str, Any]:
-    """Where Home Assistant's time goes while saturated: py-spy samples for 15 s."""
-    stacks = PROFILE_STACKS
-    spy = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("py-spy")),
-        "record", "--pid", str(pid), "--duration", "15", "--rate", "200", "--nonblocking",
-        "--format", "raw", "--output", str(stacks),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    _window, generator = await measure(
-        url, pid, saturating, "P-", "--saturate", str(saturating), "--seconds", "16", idle_s=0.1
-    )
-    await generator.finish()
-    await spy.wait()
-    # Frames may quote bytes that are not UTF-8 (py-spy prints what memory holds).
-    return summarize_stacks(stacks.read_text(errors="replace"))
-
-
-# Where a sampled frame belongs, by its file (first match wins).
-# py-spy names files from the package down: "(ocpp_csms/csms/rpc.py:9)".
-_AREAS = (
-    ("our engine (csms/)", "(ocpp_csms/csms/"),
-    ("our Home Assistant layer", "(ocpp_csms/"),
-    ("ocpp library", "(ocpp/"),
-    ("jsonschema", "(jsonschema/"),
-    ("websockets", "(websockets/"),
-    ("Home Assistant core", "(homeassistant/"),
-    ("asyncio", "(asyncio/"),
-)
-
-
-def _innermost_area(frames: list[str]) -> str:
-    for frame in reversed(frames):
-        for area, path in _AREAS:
-            if path in frame:
-                return area
-    return "other"
-
-
-def summarize_stacks(raw: str, top: int = 15) -> dict[str, Any]:
-    """py-spy's collapsed stacks as shares: per area (inclusive) and per function (self)."""
-    total = 0
-    inclusive: dict[str, int] = dict.fromkeys((area for area, _path in _AREAS), 0)
-    # Each sample counted once, for the area of its innermost frame that has one.
-    innermost: dict[str, int] = dict.fromkeys([*inclusive, "other"], 0)
-    own: dict[str, int] = {}
-    for line in raw.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        total += count
-        frames = stack.split(";")
-        for area, path in _AREAS:
-            if any(path in frame for frame in frames):
-                inclusive[area] += count
-        # Our layer's share counts the engine too; the engine's is its own.
-        innermost[_innermost_area(frames)] += count
-        leaf = frames[-1]
-        own[leaf] = own.get(leaf, 0) + count
-    if not total:
-        return {"samples": 0}
-    ranked = sorted(own.items(), key=lambda item: -item[1])[:top]
-    return {
-        "samples": total,
-        "inclusive_percent": {area: round(n / total * 100, 1) for area, n in inclusive.items()},
-        "innermost_percent": {area: round(n / total * 100, 1) for area, n in innermost.items()},
-        "top_self_percent": [[frame, round(n / total * 100, 1)] for frame, n in ranked],
-    }
 
 
 async def load(

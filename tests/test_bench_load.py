@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from devtools.bench_load import entity_latencies, floor_cost, load_table, summarize_stacks
+from devtools.bench_load import entity_latencies, floor_cost, load_table
+from devtools.load_profile import summarize_stacks
 
 
 async def test_the_generator_drives_the_floor_and_the_floor_answers_everything() -> None:
