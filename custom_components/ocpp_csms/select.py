@@ -55,6 +55,8 @@ class ChargingModeSelect(OcppEntity, SelectEntity, RestoreEntity):
     Assistant the charger falls back to the site's failsafe current.
     """
 
+    _shown: tuple[bool, str] | None = None
+
     @property
     def available(self) -> bool:
         """A mode can be chosen while balancing is on, even with the charger away."""
@@ -71,7 +73,18 @@ class ChargingModeSelect(OcppEntity, SelectEntity, RestoreEntity):
         last = await self.async_get_last_state()
         if last is not None and last.state in MODES:
             self.hub.site_link.set_mode(self.station.id, ChargingMode(last.state))
-        self.async_on_remove(self.hub.site_link.subscribe(self.async_write_ha_state))
+        self.async_on_remove(self.hub.site_link.subscribe(self._site_changed))
+
+    def _site_changed(self) -> None:
+        """Balancing rounds come every few seconds; write only when this select changed."""
+        shown = (self.available, self.current_option)
+        if shown != self._shown:
+            self.async_write_ha_state()
+
+    def async_write_ha_state(self) -> None:
+        """Write the state, remembering what it showed."""
+        self._shown = (self.available, self.current_option)
+        super().async_write_ha_state()
 
     async def async_select_option(self, option: str) -> None:
         """Charge in `option` from now on."""

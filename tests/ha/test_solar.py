@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_REPORTED
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -17,6 +18,7 @@ from tests.ha.test_entities import state_of
 from tests.ha.test_site import CHARGERS, SITE, charging_clients, set_grid, site_step
 
 NET = "sensor.grid_net_power"
+SELECT = "select.garage_charging_mode"
 SOLAR_SITE = {**SITE, "export_power": NET, "export_negative": True}
 
 
@@ -134,3 +136,27 @@ async def test_diagnostics_show_the_site_and_each_chargers_mode(
     site = found["site"]
     assert site["settings"]["fuse_a"] == 25
     assert (site["grid_a"], site["export_w"]) == ([2.0, 2.0, 2.0], 1500.0)
+
+
+async def test_the_mode_select_is_not_rewritten_on_every_balancing_round(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    set_grid(hass, 0, 0, 0)
+    entry = await setup_entry(chargers=CHARGERS[:1], options=SOLAR_SITE)
+    reported: list[Any] = []
+
+    @callback
+    def ours(data: Any) -> bool:
+        return bool(data["entity_id"] == SELECT)
+
+    hass.bus.async_listen(EVENT_STATE_REPORTED, reported.append, event_filter=ours)
+    for _ in range(3):
+        await entry.runtime_data.system.site.rebalance([])
+    await hass.async_block_till_done()
+    assert reported == []  # the same state was not written again
+    await select_mode(hass, SELECT, "off")
+    assert state_of(hass, SELECT).state == "off"
+    options = {key: value for key, value in entry.options.items() if key != "site_fuse_a"}
+    hass.config_entries.async_update_entry(entry, options=options)  # balancing off
+    await hass.async_block_till_done()
+    assert state_of(hass, SELECT).state == "unavailable"
