@@ -14,6 +14,8 @@ import time
 
 from websockets.asyncio.server import ServerConnection, serve
 
+from custom_components.ocpp_csms.csms.server import charger_compression
+
 
 async def answer_calls(websocket: ServerConnection) -> None:
     """Answer every CALL of one charger."""
@@ -37,6 +39,7 @@ async def run(port: int) -> None:
         subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
         ping_interval=None,
         max_queue=None,
+        extensions=[charger_compression()],  # the same WebSocket settings as ours
     ):
         print(json.dumps({"event": "listening", "port": port}), flush=True)
         await asyncio.Future()

@@ -11,6 +11,7 @@ import pytest
 from ocpp.exceptions import SecurityError
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from custom_components.ocpp_csms.csms.central_system import AdmissionPolicy
 from custom_components.ocpp_csms.csms.credentials import hash_password
@@ -224,6 +225,22 @@ async def test_frame_size_limit(start_system: StartSystem) -> None:
         await client.websocket.send('[2,"1","DataTransfer",{"vendorId":"' + "x" * 5000 + '"}]')
         await wait_for(lambda: client.websocket.close_code is not None)
         assert client.websocket.close_code == 1009
+
+
+async def test_compression_keeps_no_window_of_ours(start_system: StartSystem) -> None:
+    """Deflate is offered as OCPP-J asks, without a compressor kept per charger for our side."""
+    running = await start_system()
+    running.directory.admit("CP-1")
+    async with charger(running.url, "CP-1") as client:
+        assert client.websocket.response is not None
+        accepted = client.websocket.response.headers["Sec-WebSocket-Extensions"]
+        assert accepted.startswith("permessage-deflate")
+        (deflate,) = client.websocket.protocol.extensions
+        assert isinstance(deflate, PerMessageDeflate)
+        assert deflate.remote_no_context_takeover  # each of our messages stands alone
+        assert not deflate.local_no_context_takeover  # the charger's window is kept
+        assert await client.boot() == "Accepted"
+        assert (await client.heartbeat()).current_time
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
