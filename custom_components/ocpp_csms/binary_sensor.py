@@ -16,6 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .csms.station import PLUGGED_IN, ConnectorStatus, Evse, Station
 from .entity import OcppEntity, OcppEntityDescription
+from .entity_manager import CONNECTION_ONLY, STATUS
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -31,6 +32,7 @@ class OcppBinarySensorDescription(OcppEntityDescription, BinarySensorEntityDescr
 BINARY_SENSORS: tuple[OcppBinarySensorDescription, ...] = (
     OcppBinarySensorDescription(
         key="online",
+        follows=CONNECTION_ONLY,
         translation_key="online",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -38,6 +40,7 @@ BINARY_SENSORS: tuple[OcppBinarySensorDescription, ...] = (
     ),
     OcppBinarySensorDescription(
         key="plugged_in",
+        follows=STATUS,
         translation_key="plugged_in",
         per_evse=True,
         device_class=BinarySensorDeviceClass.PLUG,
@@ -49,6 +52,7 @@ BINARY_SENSORS: tuple[OcppBinarySensorDescription, ...] = (
     ),
     OcppBinarySensorDescription(
         key="charging",
+        follows=STATUS,
         translation_key="charging",
         per_evse=True,
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,

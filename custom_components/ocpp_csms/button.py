@@ -17,6 +17,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .csms.commands import Reset, TriggerMessage, UnlockConnector
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
+from .entity_manager import CONNECTION_ONLY
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -32,12 +33,20 @@ RESET = OcppButtonDescription(
     translation_key="reset",
     device_class=ButtonDeviceClass.RESTART,
     entity_category=EntityCategory.CONFIG,
+    follows=CONNECTION_ONLY,
 )
 REFRESH = OcppButtonDescription(
-    key="refresh", translation_key="refresh", entity_category=EntityCategory.DIAGNOSTIC
+    key="refresh",
+    translation_key="refresh",
+    entity_category=EntityCategory.DIAGNOSTIC,
+    follows=CONNECTION_ONLY,
 )
 UNLOCK = OcppButtonDescription(
-    key="unlock", translation_key="unlock", per_evse=True, entity_category=EntityCategory.CONFIG
+    key="unlock",
+    translation_key="unlock",
+    per_evse=True,
+    entity_category=EntityCategory.CONFIG,
+    follows=CONNECTION_ONLY,
 )
 
 

@@ -1,7 +1,9 @@
 """Base entities bound to one charger, or to one EVSE (1.6: connector) of a charger.
 
 Entities are pushed to: the hub calls `handle_update` for the charger (and EVSE) an
-engine event concerns, and nothing else.
+engine event concerns, and nothing else. An entity that names what it `follows` is
+left alone by changes that cannot alter what it shows: a meter reading rewrites the
+measurement sensors of its EVSE, not its status or its buttons.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ class OcppEntityDescription(EntityDescription):
 
     # True: one entity per EVSE; False: one per charger.
     per_evse: bool = False
+    # The changes of its charger or EVSE (the engine's `changed` names, see
+    # entity_manager) that can alter what the entity shows; None: every change.
+    # Connecting and disconnecting reach every entity whatever this says.
+    follows: frozenset[str] | None = None
 
 
 class OcppEntity(Entity):
@@ -46,6 +52,7 @@ class OcppEntity(Entity):
         self.station = station
         self.evse_id = evse_id
         self.entity_description = description
+        self._follows = description.follows
         entry_id = hub.entry.entry_id
         self._attr_unique_id = unique_id_for(entry_id, station.id, evse_id, description.key)
         self._attr_device_info = DeviceInfo(
@@ -72,7 +79,9 @@ class OcppEntity(Entity):
         """Receive this charger's (or EVSE's) updates from the hub."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.hub.entities.subscribe(self.station.id, self.evse_id, self.handle_update)
+            self.hub.entities.subscribe(
+                self.station.id, self.evse_id, self.handle_update, self._follows
+            )
         )
 
     def handle_update(self) -> None:

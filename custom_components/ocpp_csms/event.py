@@ -14,6 +14,7 @@ from .csms.authorization import AuthorizationStatus
 from .csms.events import Event, TagPresented, TransactionEnded, TransactionStarted
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
+from .entity_manager import CONNECTION_ONLY
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -24,11 +25,19 @@ class OcppEventDescription(OcppEntityDescription, EventEntityDescription):
     """An event entity of a charger."""
 
 
+# Event entities show their last event, fed by the engine's events: no charger change
+# alters them.
 TAG = OcppEventDescription(
-    key="tag", translation_key="tag", event_types=["accepted", "rejected", "unknown"]
+    key="tag",
+    translation_key="tag",
+    event_types=["accepted", "rejected", "unknown"],
+    follows=CONNECTION_ONLY,
 )
 SESSION = OcppEventDescription(
-    key="session", translation_key="session", event_types=["started", "ended"]
+    key="session",
+    translation_key="session",
+    event_types=["started", "ended"],
+    follows=CONNECTION_ONLY,
 )
 
 

@@ -366,14 +366,14 @@ class CentralSystemHub:
     def handle(self, event: Event) -> None:
         """CentralSystemListener: map an engine event onto Home Assistant."""
         match event:
-            case EvseUpdated(station=station, evse=evse):
-                self.entities.evse_changed(station, evse.id)
+            case EvseUpdated(station=station, evse=evse, changed=changed):
+                self.entities.evse_changed(station, evse.id, changed)
             case TransactionStarted(station=station):
                 # The EVSE's entities follow its EvseUpdated; these feed session events.
                 self.entities.pass_event(station.id, event)
                 self.entities.notify_sessions(station.id)
-            case TransactionUpdated(station=station):
-                self.entities.notify_sessions(station.id)
+            case TransactionUpdated(station=station, transaction=transaction):
+                self.entities.session_progressed(station.id, transaction.evse_id)
             case TransactionEnded(station=station, transaction=transaction):
                 self.sessions.transaction_ended(station, transaction)
                 self.entities.pass_event(station.id, event)
@@ -405,7 +405,7 @@ class CentralSystemHub:
             self._firmware_progress(station)
         if "diagnostics_status" in changed and station.diagnostics_status in UPLOAD_OVER:
             self._file_exchange_finish(station.id, "diagnostics")
-        self.entities.notify(station.id, None)
+        self.entities.notify(station.id, None, changed)
 
     def _file_exchange_finish(self, charger_id: str, kind: str) -> None:
         if (exchange := self.hass.data.get(EXCHANGE)) is not None:

@@ -8,11 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from homeassistant.components.sensor import (
-    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
-    SensorExtraStoredData,
     SensorStateClass,
 )
 from homeassistant.const import (
@@ -29,8 +27,17 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .csms.station import ConnectorStatus, Evse, Measurand, Station, Transaction
+from .energy_register import EnergyRegisterSensor
 from .entity import OcppEntity, OcppEntityDescription
-from .entity_manager import SESSIONS
+from .entity_manager import (
+    ALLOCATION,
+    CONNECTION_ONLY,
+    MEASUREMENTS,
+    SESSION_PROGRESS,
+    SESSIONS,
+    STATUS,
+    TRANSACTION,
+)
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 from .site_entities import AllocatedCurrentSensor, build_site_sensors
 
@@ -127,6 +134,7 @@ def _status(station: Station, evse: Evse | None) -> Value:
 SENSORS: tuple[OcppSensorDescription, ...] = (
     OcppSensorDescription(
         key="status",
+        follows=STATUS,
         translation_key="status",
         per_evse=True,
         device_class=SensorDeviceClass.ENUM,
@@ -135,6 +143,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="error_code",
+        follows=STATUS,
         translation_key="error_code",
         per_evse=True,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -142,6 +151,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="power",
+        follows=MEASUREMENTS,
         translation_key="power",
         per_evse=True,
         device_class=SensorDeviceClass.POWER,
@@ -154,6 +164,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     *(
         OcppSensorDescription(
             key=f"current_{phase.lower()}",
+            follows=MEASUREMENTS,
             translation_key=f"current_{phase.lower()}",
             per_evse=True,
             device_class=SensorDeviceClass.CURRENT,
@@ -167,6 +178,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="current",
+        follows=MEASUREMENTS,
         translation_key="current",
         per_evse=True,
         device_class=SensorDeviceClass.CURRENT,
@@ -178,6 +190,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="voltage",
+        follows=MEASUREMENTS,
         translation_key="voltage",
         per_evse=True,
         device_class=SensorDeviceClass.VOLTAGE,
@@ -190,6 +203,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="current_offered",
+        follows=MEASUREMENTS,
         translation_key="current_offered",
         per_evse=True,
         device_class=SensorDeviceClass.CURRENT,
@@ -201,6 +215,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="power_offered",
+        follows=MEASUREMENTS,
         translation_key="power_offered",
         per_evse=True,
         device_class=SensorDeviceClass.POWER,
@@ -212,6 +227,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="session_energy",
+        follows=TRANSACTION | SESSION_PROGRESS,
         translation_key="session_energy",
         from_journal=True,
         per_evse=True,
@@ -223,6 +239,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="session_duration",
+        follows=TRANSACTION | SESSION_PROGRESS,
         translation_key="session_duration",
         from_journal=True,
         per_evse=True,
@@ -233,6 +250,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="soc",
+        follows=MEASUREMENTS,
         translation_key="soc",
         per_evse=True,
         device_class=SensorDeviceClass.BATTERY,
@@ -243,6 +261,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="temperature",
+        follows=MEASUREMENTS,
         translation_key="temperature",
         per_evse=True,
         device_class=SensorDeviceClass.TEMPERATURE,
@@ -254,6 +273,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="last_heartbeat",
+        follows=frozenset({"last_heartbeat"}),
         translation_key="last_heartbeat",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -262,12 +282,14 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="firmware_status",
+        follows=frozenset({"firmware_status"}),
         translation_key="firmware_status",
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda station, evse: station.firmware_status,
     ),
     OcppSensorDescription(
         key="diagnostics_status",
+        follows=frozenset({"diagnostics_status"}),
         translation_key="diagnostics_status",
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
@@ -277,6 +299,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
 
 LAST_SESSION_ENERGY = OcppSensorDescription(
     key="last_session_energy",
+    follows=TRANSACTION,
     translation_key="last_session_energy",
     per_evse=True,
     device_class=SensorDeviceClass.ENERGY,
@@ -286,6 +309,7 @@ LAST_SESSION_ENERGY = OcppSensorDescription(
 )
 LAST_SESSION_COST = OcppSensorDescription(
     key="last_session_cost",
+    follows=TRANSACTION,
     translation_key="last_session_cost",
     per_evse=True,
     device_class=SensorDeviceClass.MONETARY,
@@ -294,6 +318,7 @@ LAST_SESSION_COST = OcppSensorDescription(
 )
 MONTH_ENERGY = OcppSensorDescription(
     key="energy_this_month",
+    follows=CONNECTION_ONLY,
     translation_key="energy_this_month",
     device_class=SensorDeviceClass.ENERGY,
     state_class=SensorStateClass.TOTAL,
@@ -304,6 +329,7 @@ MONTH_ENERGY = OcppSensorDescription(
 
 ALLOCATED_CURRENT = OcppSensorDescription(
     key="allocated_current",
+    follows=ALLOCATION,
     translation_key="allocated_current",
     per_evse=True,
     value_fn=lambda station, evse: None,  # the entity reads the site's allocation
@@ -311,6 +337,7 @@ ALLOCATED_CURRENT = OcppSensorDescription(
 
 ENERGY = OcppSensorDescription(
     key="energy",
+    follows=MEASUREMENTS,
     translation_key="energy",
     per_evse=True,
     device_class=SensorDeviceClass.ENERGY,
@@ -416,80 +443,3 @@ class MonthEnergySensor(JournalSensor):
     def last_reset(self) -> datetime:
         """The start of the month (local time)."""
         return self.hub.sessions.month_began
-
-
-class EnergyRegisterSensor(OcppEntity, RestoreSensor):
-    """The energy meter register, for the Energy dashboard.
-
-    It never goes backwards: some chargers report a register that restarts with every
-    session; a drop is taken as such a restart and counted on top of what came before.
-    Its last value is restored at start-up and shown until the charger reports again.
-    """
-
-    entity_description: OcppSensorDescription
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Start with nothing counted."""
-        super().__init__(*args, **kwargs)
-        self._offset_kwh = 0.0
-        self._last_raw_kwh: float | None = None
-        self._total_kwh: float | None = None
-
-    async def async_added_to_hass(self) -> None:
-        """Restore the last total and the offset behind it."""
-        await super().async_added_to_hass()
-        if (last := await self.async_get_last_sensor_data()) is not None and isinstance(
-            last.native_value, (int, float)
-        ):
-            self._total_kwh = float(last.native_value)
-        if (extra := await self.async_get_last_extra_data()) is not None:
-            data = extra.as_dict()
-            self._offset_kwh = float(data.get("offset_kwh") or 0.0)
-            raw = data.get("last_raw_kwh")
-            self._last_raw_kwh = float(raw) if raw is not None else None
-        self._read()
-
-    @property
-    def available(self) -> bool:
-        """A register is worth showing while offline, once it is known."""
-        return self._total_kwh is not None
-
-    @property
-    def native_value(self) -> float | None:
-        """Energy imported in all, in kWh."""
-        return self._total_kwh
-
-    def handle_update(self) -> None:
-        """Take the newest register reading, then write the state."""
-        self._read()
-        self.async_write_ha_state()
-
-    def _read(self) -> None:
-        raw = self.entity_description.value_fn(self.station, self.evse)
-        if not isinstance(raw, float):
-            return
-        if self._last_raw_kwh is not None and raw < self._last_raw_kwh - 0.001:
-            # The register restarted (a session-relative meter): keep counting up.
-            self._offset_kwh += self._last_raw_kwh
-        self._last_raw_kwh = raw
-        self._total_kwh = round(self._offset_kwh + raw, 3)
-
-    @property
-    def extra_restore_state_data(self) -> _EnergyRestoreData:
-        """Keep the offset and the last raw reading across restarts."""
-        return _EnergyRestoreData(
-            self._total_kwh, UnitOfEnergy.KILO_WATT_HOUR, self._offset_kwh, self._last_raw_kwh
-        )
-
-
-@dataclass
-class _EnergyRestoreData(SensorExtraStoredData):
-    offset_kwh: float
-    last_raw_kwh: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **super().as_dict(),
-            "offset_kwh": self.offset_kwh,
-            "last_raw_kwh": self.last_raw_kwh,
-        }

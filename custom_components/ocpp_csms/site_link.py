@@ -41,6 +41,7 @@ from .const import (
 from .csms.charging import NOMINAL_VOLTAGE_V
 from .csms.site import SiteBalancer, SiteSettings
 from .csms.solar import ChargingMode, SolarSettings
+from .entity_manager import ALLOCATION
 
 if TYPE_CHECKING:
     from .hub import CentralSystemHub
@@ -208,7 +209,7 @@ class SiteLink:
         for key in set(allocation) | set(self._allocation):
             if allocation.get(key) != self._allocation.get(key):
                 charger_id, _, evse = key.rpartition("/")
-                self._hub.entities.notify(charger_id, int(evse))
+                self._hub.entities.notify(charger_id, int(evse), ALLOCATION)
         self._allocation = allocation
         self._tell_listeners()
 

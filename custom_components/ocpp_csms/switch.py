@@ -14,6 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .csms.commands import ChangeAvailability, RemoteStart, RemoteStop
 from .csms.station import ConnectorStatus, Station
 from .entity import OcppEntity, OcppEntityDescription
+from .entity_manager import EVSE_STATUS, STATUS, TRANSACTION
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -25,10 +26,13 @@ class OcppSwitchDescription(OcppEntityDescription, SwitchEntityDescription):
 
 
 CHARGING = OcppSwitchDescription(
-    key="charging_control", translation_key="charging_control", per_evse=True
+    key="charging_control", translation_key="charging_control", per_evse=True, follows=TRANSACTION
 )
 AVAILABLE = OcppSwitchDescription(
-    key="available", translation_key="available", entity_category=EntityCategory.CONFIG
+    key="available",
+    translation_key="available",
+    entity_category=EntityCategory.CONFIG,
+    follows=STATUS | EVSE_STATUS,  # the charger's status, or all its EVSEs'
 )
 
 

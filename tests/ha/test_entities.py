@@ -11,7 +11,7 @@ import pytest
 from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
-from homeassistant.core import Context, HomeAssistant, State, callback
+from homeassistant.core import Context, HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -381,42 +381,6 @@ async def test_assist_starts_and_stops_charging(
         await wait_for(lambda: not client.transactions)
 
 
-async def test_an_update_touches_only_its_chargers_entities(
-    hass: HomeAssistant, setup_entry: SetUpEntry
-) -> None:
-    """Meter values from one charger write no state of another (no fan-out)."""
-    entry = await setup_entry(chargers=[garage(), garage("CP-2", "Driveway")])
-    async with (
-        charger(url_of(entry), "CP-1") as one,
-        charger(url_of(entry), "CP-2") as two,
-    ):
-        for client in (one, two):
-            await client.boot()
-            await client.start_session(1)
-            await client.send_meter_values(1, 60)
-        await settle(hass)
-        written: list[str] = []
-
-        @callback
-        def record(event: Any) -> None:
-            written.append(event.data["entity_id"])
-
-        @callback
-        def every(_data: Any) -> bool:
-            return True
-
-        hass.bus.async_listen("state_changed", record)
-        hass.bus.async_listen("state_reported", record, event_filter=every)
-        await one.send_meter_values(1, 60)
-        await settle(hass)
-        assert written
-        assert all(entity_id.split(".")[1].startswith("garage_") for entity_id in written)
-        # And only the entities of the EVSE that reported, not the charger-level ones.
-        assert not any(
-            "current_limit" in entity_id or "online" in entity_id for entity_id in written
-        )
-
-
 async def test_each_outage_is_logged_once(
     hass: HomeAssistant, setup_entry: SetUpEntry, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -451,32 +415,3 @@ async def test_a_removed_charger_added_again_gets_its_entities_back(
     )
     await hass.async_block_till_done()
     assert state_of(hass, "switch.garage_available")
-
-
-@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
-async def test_one_state_write_per_entity_per_message(
-    hass: HomeAssistant, setup_entry: SetUpEntry, version: str
-) -> None:
-    """During a session, a meter message writes each affected entity once, not twice."""
-    entry = await setup_entry(chargers=[garage()])
-    async with online(hass, entry, version) as client:
-        await client.start_session(1)
-        await client.send_meter_values(1, 60)
-        await settle(hass)
-        assert state_of(hass, "switch.garage_charging").state == STATE_ON
-        writes: list[str] = []
-
-        @callback
-        def record(event: Any) -> None:
-            writes.append(event.data["entity_id"])
-
-        @callback
-        def every(_data: Any) -> bool:
-            return True
-
-        hass.bus.async_listen("state_changed", record)
-        hass.bus.async_listen("state_reported", record, event_filter=every)
-        await client.send_meter_values(1, 60)
-        await settle(hass)
-        assert writes.count("sensor.garage_power") == 1
-        assert writes.count("sensor.garage_session_energy") == 1

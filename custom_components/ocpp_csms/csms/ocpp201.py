@@ -316,7 +316,9 @@ class Ocpp201Adapter(StationAdapter):
             return Reply(answer)
 
         evse = self.station.evse(transaction.evse_id)
-        changed = {"transaction"}
+        # The EVSE's `transaction` changes when one begins or ends; what happens within
+        # it (readings, charging state) is TransactionUpdated's to tell.
+        changed = {"transaction"} if is_new or payload["eventType"] == "Ended" else set()
         # The tag that authorizes a session may come with its start or any event after.
         tag_limit = (
             self._tag_limit_after_start(transaction, decision)
