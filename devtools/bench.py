@@ -85,10 +85,15 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="load: sample Home Assistant with py-spy"
     )
+    parser.add_argument(
+        "--memory", type=int, default=0, metavar="N", help="load: trace N chargers' memory"
+    )
     args = parser.parse_args()
     if args.benchmark == "load":
         fleets = [int(size) for size in args.fleets.split(",")]
-        figures = asyncio.run(load(fleets, args.saturate, args.seconds, profile=args.profile))
+        figures = asyncio.run(
+            load(fleets, args.saturate, args.seconds, profile=args.profile, memory=args.memory)
+        )
         if args.output:
             args.output.write_text(json.dumps(figures, indent=2) + "\n")
         print(json.dumps({"load": figures}, indent=2))

@@ -38,6 +38,7 @@ from devtools.homeassistant import (
     start_hass,
     stop_process,
 )
+from devtools.load_memory import memory_breakdown
 from devtools.load_profile import profile_saturated
 from devtools.load_window import (
     IDLE_BASELINE_S,
@@ -292,12 +293,23 @@ async def rate_and_idle(
 
 
 async def load(
-    fleets: Sequence[int], saturating: int, seconds: float, *, profile: bool = False
+    fleets: Sequence[int],
+    saturating: int,
+    seconds: float,
+    *,
+    profile: bool = False,
+    memory: int = 0,
 ) -> dict[str, Any]:
-    """The floor, then Home Assistant; our costs as multiples of the floor's."""
+    """The floor, then Home Assistant; our costs as multiples of the floor's.
+
+    With `memory`, a traced Home Assistant of its own then admits that many chargers
+    and says which areas hold their memory.
+    """
     floor = await floor_cost(saturating, seconds, connections=max(fleets))
     with tempfile.TemporaryDirectory(prefix="ocpp-bench-") as work:
         ours = await home_assistant_load(fleets, saturating, seconds, Path(work), profile=profile)
+        if memory:
+            ours["memory"] = await memory_breakdown(memory, Path(work))
     per_message = floor["net_cpu_per_message_us"]
     for fleet in ours["fleets"].values():
         if per_message and fleet["net_cpu_per_message_us"]:
@@ -342,4 +354,13 @@ def load_table(figures: dict[str, Any]) -> str:
         f"{rate['state']['p99_ms']} ms ({rate['state']['matched']} matched) |",
         f"| idle, 100 chargers | {idle['cpu_percent_of_a_core']} % of a core |",
     ]
+    if memory := ours.get("memory"):
+        areas = ", ".join(
+            f"{area} {size}" for area, size in list(memory["areas_kb_per_charger"].items())[:4]
+        )
+        rows.append(
+            f"| memory held per charger ({memory['chargers']} chargers, "
+            f"{memory['entities_per_charger']} entities each) | {memory['kb_per_charger']} KB: "
+            f"{areas} |"
+        )
     return "\n".join(rows)

@@ -67,11 +67,16 @@ def prepare_config(config_dir: Path) -> None:
 
 
 async def start_hass(
-    config_dir: Path, log_path: Path, port: int = 8123
+    config_dir: Path, log_path: Path, port: int = 8123, extra_env: dict[str, str] | None = None
 ) -> asyncio.subprocess.Process:
     """Start `hass -c config_dir` on 127.0.0.1:`port`, its output going to `log_path`."""
     log = log_path.open("ab")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OCPP_DEV_HA_PORT": str(port)}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "OCPP_DEV_HA_PORT": str(port),
+        **(extra_env or {}),
+    }
     return await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("hass")),
         "-c",

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
 from devtools.bench_load import entity_latencies, floor_cost, load_table
+from devtools.load_memory import held_per_area
 from devtools.load_profile import summarize_stacks
+
+SITE = "/venv/lib/python3.13/site-packages"
 
 
 async def test_the_generator_drives_the_floor_and_the_floor_answers_everything() -> None:
@@ -37,7 +47,7 @@ def test_the_table_states_each_figure() -> None:
         "admission_s": 1.0,
         "rss_per_charger_kb": 120.0,
     }
-    figures = {
+    figures: dict[str, Any] = {
         "floor": {
             "net_cpu_per_message_us": 300.0,
             "saturated_messages_per_s": 9000.0,
@@ -59,7 +69,17 @@ def test_the_table_states_each_figure() -> None:
             "idle": {"cpu_percent_of_a_core": 0.1},
         },
     }
+    figures["home_assistant"]["memory"] = {
+        "chargers": 200,
+        "entities_per_charger": 28.0,
+        "kb_per_charger": 300.0,
+        "areas_kb_per_charger": {"Home Assistant: entity registry": 95.0, "websockets": 24.0},
+    }
     table = load_table(figures)
+    assert (
+        "| memory held per charger (200 chargers, 28.0 entities each) | 300.0 KB: "
+        "Home Assistant: entity registry 95.0, websockets 24.0 |"
+    ) in table
     assert "| fleet 10 at 100 msg/s: CPU per MeterValues, net (raw) | 850.0 µs (900.0 µs)" in table
     assert "2000.0 msg/s, 400.0 µs each, 6.7x floor" in table
     assert "| idle, 100 chargers | 0.1 % of a core |" in table
@@ -88,3 +108,45 @@ def test_profile_stacks_are_summed_by_area_and_by_function() -> None:
         ["write (homeassistant/core.py:3)", 30.0],
     ]
     assert summarize_stacks("") == {"samples": 0}
+
+
+def _trace(size: int, *files: str) -> tuple[int, int, tuple[tuple[str, int], ...], int]:
+    """A raw tracemalloc trace; its frames innermost first, as tracemalloc keeps them."""
+    return (0, size, tuple((name, 1) for name in files), len(files))
+
+
+def test_held_memory_is_summed_by_the_innermost_frames_area() -> None:
+    socket = _trace(1000, f"{SITE}/websockets/protocol.py")
+    before = tracemalloc.Snapshot([socket], 25)
+    registry = _trace(
+        4096,
+        f"{SITE}/homeassistant/helpers/entity_registry.py",
+        "/x/custom_components/ocpp_csms/entity_manager.py",
+    )
+    ours = _trace(2048, "/x/custom_components/ocpp_csms/csms/metering.py")
+    after = tracemalloc.Snapshot([socket, registry, ours], 25)
+    held = held_per_area(before, after, chargers=2)
+    assert held["kb_per_charger"] == 3.0
+    assert held["areas_kb_per_charger"] == {
+        "Home Assistant: entity registry": 2.0,
+        "our engine (csms/)": 1.0,
+    }
+    assert held["top_lines_kb_per_charger"][0] == [
+        "homeassistant/helpers/entity_registry.py:1",
+        2.0,
+    ]
+
+
+def test_the_memory_hook_writes_a_snapshot_on_sigusr2(tmp_path: Path) -> None:
+    hook = Path(__file__).parents[1] / "devtools" / "memory_hook"
+    env = {**os.environ, "PYTHONPATH": str(hook), "OCPP_BENCH_TRACEMALLOC": str(tmp_path)}
+    subprocess.run(
+        [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGUSR2)"],
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    assert (tmp_path / "snapshot-0.done").exists()
+    snapshot = tracemalloc.Snapshot.load(str(tmp_path / "snapshot-0.pickle"))
+    assert snapshot.traceback_limit == 25
+    assert snapshot.traces
