@@ -45,6 +45,7 @@ def test_the_table_states_each_figure() -> None:
         "times_floor": 3.0,
         "idle_cpu_percent": 0.5,
         "admission_s": 1.0,
+        "settled_after_s": 12.0,
         "rss_per_charger_kb": 120.0,
     }
     figures: dict[str, Any] = {
@@ -83,6 +84,7 @@ def test_the_table_states_each_figure() -> None:
     assert "| fleet 10 at 100 msg/s: CPU per MeterValues, net (raw) | 850.0 µs (900.0 µs)" in table
     assert "2000.0 msg/s, 400.0 µs each, 6.7x floor" in table
     assert "| idle, 100 chargers | 0.1 % of a core |" in table
+    assert "| fleet 10: admission (then quiet after) | 1.0 s (12.0 s) |" in table
 
 
 def test_profile_stacks_are_summed_by_area_and_by_function() -> None:
