@@ -34,6 +34,7 @@ import aiohttp
 
 from devtools.homeassistant import (
     HomeAssistantClient,
+    HomeAssistantError,
     Login,
     prepare_config,
     start_hass,
@@ -237,6 +238,7 @@ async def home_assistant_load(
             )
             if profile:  # last, in a window of its own: sampling disturbs what it measures
                 results["profile"] = await profile_saturated(url, hass.pid, saturating)
+            await client.close()
     finally:
         await stop_process(hass)
     return results
@@ -312,7 +314,12 @@ async def load(
     with tempfile.TemporaryDirectory(prefix="ocpp-bench-") as work:
         ours = await home_assistant_load(fleets, saturating, seconds, Path(work), profile=profile)
         if memory:
-            ours["memory"] = await memory_breakdown(memory, Path(work))
+            try:
+                ours["memory"] = await memory_breakdown(memory, Path(work))
+            except (HomeAssistantError, aiohttp.ClientError, OSError, TimeoutError) as error:
+                # The other figures took ten minutes: keep them.
+                progress(f"memory: failed, {error!r}")
+                ours["memory"] = {"error": repr(error)}
     per_message = floor["net_cpu_per_message_us"]
     for fleet in ours["fleets"].values():
         if per_message and fleet["net_cpu_per_message_us"]:
@@ -360,7 +367,9 @@ def load_table(figures: dict[str, Any]) -> str:
         f"{rate['state']['p99_ms']} ms ({rate['state']['matched']} matched) |",
         f"| idle, 100 chargers | {idle['cpu_percent_of_a_core']} % of a core |",
     ]
-    if memory := ours.get("memory"):
+    if (memory := ours.get("memory")) and "error" in memory:
+        rows.append(f"| memory held per charger | failed: {memory['error']} |")
+    elif memory:
         areas = ", ".join(
             f"{area} {size}" for area, size in list(memory["areas_kb_per_charger"].items())[:4]
         )

@@ -255,20 +255,29 @@ class HomeAssistantClient:
         found: list[dict[str, Any]] = await self.command("config_entries/flow/progress")
         return found
 
+    async def _connect_websocket(self) -> aiohttp.ClientWebSocketResponse:
+        # No size limit: get_states of a large installation is many megabytes.
+        ws = await self._session.ws_connect(f"{self.base_url}/api/websocket", max_msg_size=0)
+        await ws.receive_json()  # auth_required
+        await ws.send_json({"type": "auth", "access_token": self.token})
+        answer = await ws.receive_json()
+        if answer.get("type") != "auth_ok":
+            raise HomeAssistantError(f"WebSocket API refused the token: {answer}")
+        return ws
+
     async def command(self, command_type: str, **fields: Any) -> Any:
         """Run one WebSocket API command and return its result."""
         if self._ws is None or self._ws.closed:
-            # No size limit: get_states of a large installation is many megabytes.
-            self._ws = await self._session.ws_connect(
-                f"{self.base_url}/api/websocket", max_msg_size=0
-            )
-            await self._ws.receive_json()  # auth_required
-            await self._ws.send_json({"type": "auth", "access_token": self.token})
-            answer = await self._ws.receive_json()
-            if answer.get("type") != "auth_ok":
-                raise HomeAssistantError(f"WebSocket API refused the token: {answer}")
+            self._ws = await self._connect_websocket()
         self._ws_id += 1
-        await self._ws.send_json({"id": self._ws_id, "type": command_type, **fields})
+        request = {"id": self._ws_id, "type": command_type, **fields}
+        try:
+            await self._ws.send_json(request)
+        except aiohttp.ClientConnectionResetError:
+            # Nobody read the connection while it sat idle, so its pings went unanswered
+            # and Home Assistant closed it: open another.
+            self._ws = await self._connect_websocket()
+            await self._ws.send_json(request)
         while True:
             message = await self._ws.receive_json()
             if message.get("id") == self._ws_id and message.get("type") == "result":

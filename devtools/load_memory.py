@@ -123,6 +123,7 @@ async def memory_breakdown(chargers: int, work: Path) -> dict[str, Any]:
             entities = await _registered_entities(client) - entities_before
             after = await _snapshot(hass.pid, snapshots, 1)
             await generator.finish()
+            await client.close()
     finally:
         await stop_process(hass)
     figures = held_per_area(before, after, chargers)

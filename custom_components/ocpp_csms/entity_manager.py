@@ -34,7 +34,7 @@ type EventCallback = Callable[[Event], None]
 SESSIONS = -1
 
 # What changed, as entities follow it (`OcppEntityDescription.follows`): the names of
-# the engine's EvseUpdated and StationUpdated `changed`, and two of our own.
+# the engine's EvseUpdated and StationUpdated `changed`, and three of our own.
 STATUS = frozenset({"status"})
 MEASUREMENTS = frozenset({"measurements"})
 TRANSACTION = frozenset({"transaction"})
