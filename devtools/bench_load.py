@@ -83,6 +83,7 @@ async def floor_cost(
             "--seconds",
             str(seconds),
             idle_s=idle_s,
+            delayed_work_s=0,  # a bare server saves nothing
         )
         await generator.finish()
         saturated, generator = await measure(
@@ -95,6 +96,7 @@ async def floor_cost(
             "--seconds",
             str(seconds),
             idle_s=idle_s,
+            delayed_work_s=0,  # a bare server saves nothing
         )
         await generator.finish()
     finally:
@@ -112,19 +114,16 @@ async def floor_cost(
 class StateWatcher:
     """Power sensors' new states as a WebSocket API subscriber sees them, timed."""
 
-    def __init__(self, session: aiohttp.ClientSession, client: HomeAssistantClient) -> None:
+    def __init__(self, client: HomeAssistantClient) -> None:
         """Subscribe through `client`'s login."""
-        self._session = session
         self._client = client
         self.seen: list[tuple[str, str, float]] = []  # entity, state, monotonic arrival
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, entity_ids: list[str]) -> None:
         """Subscribe to `entity_ids` (`subscribe_entities`: filtered in Home Assistant)."""
-        ws = await self._session.ws_connect(f"{self._client.base_url}/api/websocket")
-        await ws.receive_json()
-        await ws.send_json({"type": "auth", "access_token": self._client.token})
-        await ws.receive_json()
+        self._ws = ws = await self._client.connect_websocket()
         await ws.send_json({"id": 1, "type": "subscribe_entities", "entity_ids": entity_ids})
         self._task = asyncio.create_task(self._read(ws))
 
@@ -138,10 +137,12 @@ class StateWatcher:
                 if state is not None:
                     self.seen.append((entity_id, state, arrived))
 
-    def stop(self) -> None:
-        """Stop listening."""
+    async def stop(self) -> None:
+        """Stop listening and close the connection."""
         if self._task is not None:
             self._task.cancel()
+        if self._ws is not None:
+            await self._ws.close()
 
 
 async def power_sensors(client: HomeAssistantClient, prefix: str) -> dict[str, str]:
@@ -234,7 +235,7 @@ async def home_assistant_load(
                 **saturated.figures,
             }
             results["rate"], results["idle"] = await rate_and_idle(
-                session, client, url, hass.pid, seconds=seconds, work=work
+                client, url, hass.pid, seconds=seconds, work=work
             )
             if profile:  # last, in a window of its own: sampling disturbs what it measures
                 results["profile"] = await profile_saturated(url, hass.pid, saturating)
@@ -245,7 +246,6 @@ async def home_assistant_load(
 
 
 async def rate_and_idle(
-    session: aiohttp.ClientSession,
     client: HomeAssistantClient,
     url: str,
     pid: int,
@@ -261,7 +261,7 @@ async def rate_and_idle(
     )  # fmt: skip
     await generator.expect("connected")
     sensors = await power_sensors(client, "R-")
-    watcher = StateWatcher(session, client)
+    watcher = StateWatcher(client)
     await watcher.start(list(sensors))
     await settle(pid)
     before = cpu_seconds(pid)
@@ -270,7 +270,7 @@ async def rate_and_idle(
     end = await generator.expect("window_end")
     rate_cpu = cpu_seconds(pid) - before
     await asyncio.sleep(1)
-    watcher.stop()
+    await watcher.stop()
     trace = json.loads(trace_file.read_text())
     to_state = entity_latencies(trace, watcher.seen, sensors)
     rate = {

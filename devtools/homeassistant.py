@@ -255,7 +255,8 @@ class HomeAssistantClient:
         found: list[dict[str, Any]] = await self.command("config_entries/flow/progress")
         return found
 
-    async def _connect_websocket(self) -> aiohttp.ClientWebSocketResponse:
+    async def connect_websocket(self) -> aiohttp.ClientWebSocketResponse:
+        """A new WebSocket API connection, authenticated."""
         # No size limit: get_states of a large installation is many megabytes.
         ws = await self._session.ws_connect(f"{self.base_url}/api/websocket", max_msg_size=0)
         await ws.receive_json()  # auth_required
@@ -268,7 +269,7 @@ class HomeAssistantClient:
     async def command(self, command_type: str, **fields: Any) -> Any:
         """Run one WebSocket API command and return its result."""
         if self._ws is None or self._ws.closed:
-            self._ws = await self._connect_websocket()
+            self._ws = await self.connect_websocket()
         self._ws_id += 1
         request = {"id": self._ws_id, "type": command_type, **fields}
         try:
@@ -276,7 +277,7 @@ class HomeAssistantClient:
         except aiohttp.ClientConnectionResetError:
             # Nobody read the connection while it sat idle, so its pings went unanswered
             # and Home Assistant closed it: open another.
-            self._ws = await self._connect_websocket()
+            self._ws = await self.connect_websocket()
             await self._ws.send_json(request)
         while True:
             message = await self._ws.receive_json()

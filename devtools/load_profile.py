@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from devtools.load_window import measure
+from devtools.load_window import Generator, settle
 
 # py-spy's collapsed stacks of the last profiled run, for a closer look (flamegraph.pl).
 PROFILE_STACKS = Path(tempfile.gettempdir()) / "ocpp-csms-bench-profile.txt"
@@ -23,15 +23,19 @@ PROFILE_STACKS = Path(tempfile.gettempdir()) / "ocpp-csms-bench-profile.txt"
 async def profile_saturated(url: str, pid: int, saturating: int) -> dict[str, Any]:
     """Where Home Assistant's time goes while saturated: py-spy samples for 15 s."""
     stacks = PROFILE_STACKS
+    generator = await Generator.start(url, saturating, "P-", "--saturate", str(saturating),
+                                      "--seconds", "16")  # fmt: skip
+    await generator.expect("connected")
+    await settle(pid)  # the admission's saves are not what this profiles
     spy = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("py-spy")),
         "record", "--pid", str(pid), "--duration", "15", "--rate", "200", "--nonblocking",
         "--format", "raw", "--output", str(stacks),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
-    _window, generator = await measure(
-        url, pid, saturating, "P-", "--saturate", str(saturating), "--seconds", "16", idle_s=0.1
-    )
+    generator.go()
+    await generator.expect("window_start")
+    await generator.expect("window_end")
     await generator.finish()
     await spy.wait()
     # Frames may quote bytes that are not UTF-8 (py-spy prints what memory holds).

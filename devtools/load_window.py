@@ -128,15 +128,25 @@ class Generator:
         await asyncio.wait_for(self.process.wait(), 120)
 
 
-async def settle(pid: int, quiet_share: float = 0.05, limit_s: float = 120.0) -> float:
-    """Wait until the process uses under `quiet_share` of a core for two seconds running.
+# Home Assistant saves its entity and device registries 10 s after their last change.
+REGISTRY_SAVE_DELAY_S = 10.0
+
+
+async def settle(
+    pid: int,
+    delayed_work_s: float = REGISTRY_SAVE_DELAY_S,
+    quiet_share: float = 0.05,
+    limit_s: float = 120.0,
+) -> float:
+    """Wait for the delayed work, then for two quiet seconds running.
 
     Admitting chargers leaves work behind: Home Assistant saves its registries 10 s
     after the last change, and with 1,000 chargers that is tens of MB of JSON. A window
-    that starts before it is done charges the admission to the messages. Returns the
-    seconds waited (`limit_s` at most).
+    that starts before it is done charges the admission to the messages. Quiet is under
+    `quiet_share` of a core. Returns the seconds waited (`limit_s` at most).
     """
-    waited, quiet = 0.0, 0
+    await asyncio.sleep(delayed_work_s)
+    waited, quiet = delayed_work_s, 0
     while waited < limit_s and quiet < 2:
         before = cpu_seconds(pid)
         await asyncio.sleep(1.0)
@@ -152,11 +162,15 @@ async def measure(
     prefix: str,
     *options: str,
     idle_s: float = IDLE_BASELINE_S,
+    delayed_work_s: float = REGISTRY_SAVE_DELAY_S,
 ) -> tuple[Window, Generator]:
-    """Connect `chargers`, run one window; the generator stays connected (call finish)."""
+    """Connect `chargers`, run one window; the generator stays connected (call finish).
+
+    `delayed_work_s`: how long the server may put off work that connecting caused.
+    """
     generator = await Generator.start(url, chargers, prefix, *options)
     connected = await generator.expect("connected")
-    settle_s = await settle(server_pid)
+    settle_s = await settle(server_pid, delayed_work_s)
     before = cpu_seconds(server_pid)
     generator.go()
     await generator.expect("window_start")

@@ -85,6 +85,8 @@ def test_the_table_states_each_figure() -> None:
     assert "2000.0 msg/s, 400.0 µs each, 6.7x floor" in table
     assert "| idle, 100 chargers | 0.1 % of a core |" in table
     assert "| fleet 10: admission (then quiet after) | 1.0 s (12.0 s) |" in table
+    figures["home_assistant"]["memory"] = {"error": "TimeoutError()"}
+    assert "| memory held per charger | failed: TimeoutError() |" in load_table(figures)
 
 
 def test_profile_stacks_are_summed_by_area_and_by_function() -> None:
