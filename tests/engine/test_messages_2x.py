@@ -371,6 +371,12 @@ async def test_a_whole_2x_session(raw_charger: ConnectRaw, version: str) -> None
     assert len(recorder.of_type(TransactionStarted)) == 1
     assert len(recorder.of_type(TransactionUpdated)) == 1
     assert len(recorder.of_type(TransactionEnded)) == 1
+    # The EVSE's transaction changes at the start and the end; readings in between.
+    assert [set(e.changed) for e in recorder.of_type(EvseUpdated)][-3:] == [
+        {"transaction", "measurements", "status"},
+        {"measurements", "status"},
+        {"transaction", "measurements", "status"},
+    ]
 
 
 @VERSIONS
@@ -388,6 +394,11 @@ async def test_repeated_and_replayed_events_count_once(
     recorder = charger.running.recorder
     assert len(recorder.of_type(TransactionUpdated)) == 1
     assert len(recorder.of_type(TransactionEnded)) == 1
+    # A new charging state alone changes nothing an EVSE shows: no EvseUpdated for it.
+    assert [set(e.changed) for e in recorder.of_type(EvseUpdated)] == [
+        {"transaction", "measurements"},
+        {"transaction"},
+    ]
     assert charger.station.warnings == {
         "repeated_transaction_event": 1,
         "replayed_transaction_message": 1,

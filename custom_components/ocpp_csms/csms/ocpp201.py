@@ -342,7 +342,8 @@ class Ocpp201Adapter(StationAdapter):
         if evse.connector_status and (status := derive_status(evse)) is not evse.status:
             evse.status = status
             changed.add("status")
-        self._host.emit(EvseUpdated(self.station, evse, frozenset(changed)))
+        if changed:
+            self._host.emit(EvseUpdated(self.station, evse, frozenset(changed)))
         return Reply(answer, after=tag_limit if transaction.active else None)
 
     def _apply_transaction_event(
