@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .csms.commands import Command, CommandResult
 from .csms.station import Evse, Station
-from .identifiers import charger_device_identifier, unique_id_for
+from .identifiers import unique_id_for
 
 if TYPE_CHECKING:
     from .hub import CentralSystemHub
@@ -55,9 +54,7 @@ class OcppEntity(Entity):
         self._follows = description.follows
         entry_id = hub.entry.entry_id
         self._attr_unique_id = unique_id_for(entry_id, station.id, evse_id, description.key)
-        self._attr_device_info = DeviceInfo(
-            identifiers={charger_device_identifier(entry_id, station.id)}
-        )
+        self._attr_device_info = hub.entities.device_info(station.id)
         if evse_id is not None and evse_id > 1:
             # Connector 1 carries the plain names; others say which connector they are.
             self._attr_translation_key = f"{description.translation_key}_connector"
