@@ -248,7 +248,9 @@ def _steady(
         for demand in running:
             for phase in demand.phases:
                 load[phase] += previous[demand.key]
-        fits = all(load[p] <= free + _EPSILON for p, free in enumerate(available_a))
+        # A phase already over its limit (available below 0) carries none of ours: that
+        # is the best that can be done there, and no reason to move anyone else.
+        fits = all(load[p] <= max(free, 0.0) + _EPSILON for p, free in enumerate(available_a))
         within = all(d.min_a <= previous[d.key] <= d.max_a for d in running)
         if fits and within:
             return {key: previous[key] for key in target}
