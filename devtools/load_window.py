@@ -2,9 +2,8 @@
 
 `measure` starts `devtools.loadgen` with its chargers, lets them connect, waits until
 the server is quiet again, and reads the server's CPU time around the generator's
-window, then its RSS and its CPU while
-the same chargers stay connected and silent (the idle baseline that "net" figures
-take away).
+window, then its RSS and its CPU while the same chargers stay connected and silent
+(the idle baseline that "net" figures take away).
 """
 
 from __future__ import annotations
