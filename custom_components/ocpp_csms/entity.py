@@ -51,6 +51,8 @@ class OcppEntity(Entity):
         self.station = station
         self.evse_id = evse_id
         self.entity_description = description
+        # Kept apart: each platform's base class types `entity_description` as its own
+        # description class, so OcppEntity cannot narrow it to OcppEntityDescription.
         self._follows = description.follows
         entry_id = hub.entry.entry_id
         self._attr_unique_id = unique_id_for(entry_id, station.id, evse_id, description.key)
