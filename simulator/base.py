@@ -9,8 +9,12 @@ and for trying failure paths by hand.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
+import inspect
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -83,6 +87,40 @@ class SimulatedCharger:
         self.local_list: dict[str, str] = {}
         self.local_list_version = 0
         self.cache_cleared = 0
+        # Work started after answering a command (a session after a remote start, a
+        # reboot after a reset). The ocpp library would start these as tasks nobody
+        # owns; the charger keeps them instead, so closing it ends them too.
+        self._follow_ups: set[asyncio.Task[None]] = set()
+        self._own_follow_ups()
+
+    def _own_follow_ups(self) -> None:
+        """Route every `@after` handler through `_start_follow_up`."""
+        route_map: dict[str, dict[str, Any]] = getattr(self, "route_map", {})
+        for handlers in route_map.values():
+            if "_after_action" in handlers:
+                handlers["_after_action"] = self._owned(handlers["_after_action"])
+
+    def _owned(self, handler: Callable[..., Any]) -> Callable[..., None]:
+        # functools.wraps keeps the signature, which the library inspects.
+        @functools.wraps(handler)
+        def start(*args: Any, **kwargs: Any) -> None:
+            work = handler(*args, **kwargs)
+            if inspect.isawaitable(work):
+                self._start_follow_up(work)
+
+        return start
+
+    def _start_follow_up(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+
+    async def close(self) -> None:
+        """End the follow-up work still running (the connection is going away)."""
+        tasks = list(self._follow_ups)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def call(self, payload: Any, **kwargs: Any) -> Any:
         """Send a CALL (the ChargePoint base class provides it)."""

@@ -58,6 +58,7 @@ async def connected_charger(
         finally:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+            await charger.close()
 
 
 __all__ = ["ClientConnection", "basic_auth_header", "connected_charger"]
