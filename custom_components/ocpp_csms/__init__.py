@@ -83,10 +83,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> 
 async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
     """Chargers or the site changed: follow without restarting the server.
 
-    A price set or cleared adds or removes the cost sensors: that takes a reload.
+    Reconfigured server settings (address, port, TLS, admission) and a price set or
+    cleared (which adds or removes the cost sensors) take a reload.
     """
     hub = entry.runtime_data
-    if (hub.sessions.pricing is None) != hub.started_without_price:
+    if (
+        dict(entry.data) != hub.started_with_server
+        or (hub.sessions.pricing is None) != hub.started_without_price
+    ):
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
     hub.site_link.sync()

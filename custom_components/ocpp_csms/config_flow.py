@@ -11,7 +11,7 @@ import socket
 import ssl
 from typing import Any
 
-import voluptuous as vol
+import probatio
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
     ConfigEntry,
@@ -63,19 +63,21 @@ from .tag_options import TagOptionsSteps
 CONF_REMOVE_PASSWORD = "remove_password"
 
 
-def _server_schema(defaults: dict[str, Any]) -> vol.Schema:
-    return vol.Schema(
+def _server_schema(defaults: dict[str, Any]) -> probatio.Schema:
+    return probatio.Schema(
         {
-            vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, DEFAULT_HOST)): str,
-            vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): vol.All(
+            probatio.Required(CONF_HOST, default=defaults.get(CONF_HOST, DEFAULT_HOST)): str,
+            probatio.Required(
+                CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)
+            ): probatio.All(
                 selector.NumberSelector(
                     selector.NumberSelectorConfig(
                         min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX
                     )
                 ),
-                vol.Coerce(int),
+                probatio.Coerce(int),
             ),
-            vol.Required(
+            probatio.Required(
                 CONF_UNKNOWN_CHARGERS,
                 default=defaults.get(CONF_UNKNOWN_CHARGERS, AdmissionPolicy.ASK.value),
             ): selector.SelectSelector(
@@ -85,11 +87,11 @@ def _server_schema(defaults: dict[str, Any]) -> vol.Schema:
                     mode=selector.SelectSelectorMode.LIST,
                 )
             ),
-            vol.Required(CONF_TLS, default=defaults.get(CONF_TLS, False)): bool,
-            vol.Optional(
+            probatio.Required(CONF_TLS, default=defaults.get(CONF_TLS, False)): bool,
+            probatio.Optional(
                 CONF_CERTFILE, description={"suggested_value": defaults.get(CONF_CERTFILE)}
             ): str,
-            vol.Optional(
+            probatio.Optional(
                 CONF_KEYFILE, description={"suggested_value": defaults.get(CONF_KEYFILE)}
             ): str,
         }
@@ -211,7 +213,8 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 # The entry's own server holds its current port: only a move is checked.
                 errors = await self._validate_server(user_input, check_port=moved)
             if not errors:
-                return self.async_update_reload_and_abort(
+                # The entry's update listener reloads it when the settings changed.
+                return self.async_update_and_abort(
                     entry,
                     unique_id=str(user_input[CONF_PORT]),
                     title=f"OCPP Central System (port {user_input[CONF_PORT]})",
@@ -315,13 +318,13 @@ def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any,
     """The per-charger settings: the tag of remote starts and the current limit's maximum."""
     current = current or {}
     return {
-        vol.Required(
+        probatio.Required(
             CONF_DEFAULT_TAG, default=current.get(CONF_DEFAULT_TAG, DEFAULT_REMOTE_TAG)
-        ): vol.All(str, vol.Length(min=1, max=20)),
-        vol.Required(
+        ): probatio.All(str, probatio.Length(min=1, max=20)),
+        probatio.Required(
             CONF_MAX_CURRENT, default=current.get(CONF_MAX_CURRENT, DEFAULT_MAX_CURRENT_A)
-        ): vol.All(amps_selector(), vol.Coerce(int)),
-        vol.Required(CONF_PRIORITY, default=current.get(CONF_PRIORITY, "normal")): (
+        ): probatio.All(amps_selector(), probatio.Coerce(int)),
+        probatio.Required(CONF_PRIORITY, default=current.get(CONF_PRIORITY, "normal")): (
             selector.SelectSelector(
                 selector.SelectSelectorConfig(
                     options=list(PRIORITIES),
@@ -330,7 +333,7 @@ def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any,
                 )
             )
         ),
-        vol.Required(
+        probatio.Required(
             CONF_PHASE_SWITCHING, default=current.get(CONF_PHASE_SWITCHING, False)
         ): selector.BooleanSelector(),
     }
@@ -345,11 +348,13 @@ def _charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _charger_schema(default_name: str, suggested_password: str | None) -> vol.Schema:
-    return vol.Schema(
+def _charger_schema(default_name: str, suggested_password: str | None) -> probatio.Schema:
+    return probatio.Schema(
         {
-            vol.Optional(CONF_NAME, default=default_name): str,
-            vol.Optional(CONF_PASSWORD, description={"suggested_value": suggested_password}): str,
+            probatio.Optional(CONF_NAME, default=default_name): str,
+            probatio.Optional(
+                CONF_PASSWORD, description={"suggested_value": suggested_password}
+            ): str,
             **_charger_settings_schema(),
         }
     )
@@ -398,26 +403,28 @@ class OcppCsmsOptionsFlow(TagOptionsSteps, SiteOptionsSteps, ScheduleOptionsStep
 
         return self.async_show_form(
             step_id="settings",
-            data_schema=vol.Schema(
+            data_schema=probatio.Schema(
                 {
-                    vol.Optional(CONF_BASE_URL, description=suggested(CONF_BASE_URL)): str,
-                    vol.Optional(
+                    probatio.Optional(CONF_BASE_URL, description=suggested(CONF_BASE_URL)): str,
+                    probatio.Optional(
                         CONF_PRICE_PER_KWH, description=suggested(CONF_PRICE_PER_KWH)
                     ): selector.NumberSelector(
                         selector.NumberSelectorConfig(
                             min=0, max=100, step="any", mode=selector.NumberSelectorMode.BOX
                         )
                     ),
-                    vol.Optional(
+                    probatio.Optional(
                         CONF_CURRENCY,
                         description={
                             "suggested_value": current.get(CONF_CURRENCY)
                             or self.hass.config.currency
                         },
                     ): str,
-                    vol.Optional(CONF_ADDRESS, description=suggested(CONF_ADDRESS)): str,
-                    vol.Optional(CONF_POSTAL_CODE, description=suggested(CONF_POSTAL_CODE)): str,
-                    vol.Optional(CONF_CITY, description=suggested(CONF_CITY)): str,
+                    probatio.Optional(CONF_ADDRESS, description=suggested(CONF_ADDRESS)): str,
+                    probatio.Optional(
+                        CONF_POSTAL_CODE, description=suggested(CONF_POSTAL_CODE)
+                    ): str,
+                    probatio.Optional(CONF_CITY, description=suggested(CONF_CITY)): str,
                 }
             ),
             errors=errors,
@@ -448,7 +455,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
                     },
                     unique_id=charger_id,
                 )
-        schema = vol.Schema({vol.Required(CONF_CHARGER_ID): str}).extend(
+        schema = probatio.Schema({probatio.Required(CONF_CHARGER_ID): str}).extend(
             _charger_schema("", generate_password()).schema
         )
         return self.async_show_form(
@@ -477,11 +484,11 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             )
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=vol.Schema(
+            data_schema=probatio.Schema(
                 {
-                    vol.Optional(CONF_NAME, default=subentry.title): str,
-                    vol.Optional(CONF_PASSWORD): str,
-                    vol.Optional(CONF_REMOVE_PASSWORD, default=False): bool,
+                    probatio.Optional(CONF_NAME, default=subentry.title): str,
+                    probatio.Optional(CONF_PASSWORD): str,
+                    probatio.Optional(CONF_REMOVE_PASSWORD, default=False): bool,
                     **_charger_settings_schema(dict(subentry.data)),
                 }
             ),

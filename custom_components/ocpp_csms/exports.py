@@ -14,7 +14,7 @@ from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any
 
-import voluptuous as vol
+import probatio
 from aiohttp import web
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -138,12 +138,12 @@ def _rows_job(found: Found) -> Callable[[], list[dict[str, Any]]]:
 
 # -- the action ---------------------------------------------------------------------------
 
-_EXPORT_SCHEMA = vol.Schema(
+_EXPORT_SCHEMA = probatio.Schema(
     {
-        vol.Optional("device_id"): vol.All(cv.ensure_list, [cv.string]),
-        vol.Optional("start"): vol.Any(cv.datetime, cv.date),
-        vol.Optional("end"): vol.Any(cv.datetime, cv.date),
-        vol.Optional("tag"): vol.All(cv.string, vol.Length(min=1, max=36)),
+        probatio.Optional("device_id"): probatio.All(cv.ensure_list, [cv.string]),
+        probatio.Optional("start"): probatio.Any(cv.datetime, cv.date),
+        probatio.Optional("end"): probatio.Any(cv.datetime, cv.date),
+        probatio.Optional("tag"): probatio.All(cv.string, probatio.Length(min=1, max=36)),
     }
 )
 

@@ -121,7 +121,11 @@ class CentralSystemHub:
         self.schedule_link = ScheduleLink(self)
         # Whether the cost sensors were left out at set-up (no price configured).
         self.started_without_price = self.sessions.pricing is None
+        # The server settings it listens with: changing them takes a reload.
+        self.started_with_server = dict(entry.data)
         self._offline_logged: set[str] = set()
+        # The central system's own device, which every charger's device is connected via.
+        self._central_device_id: str | None = None
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -153,7 +157,7 @@ class CentralSystemHub:
         )
         self.tags.attach(self.system.local_lists)
         integration = await async_get_integration(self.hass, DOMAIN)
-        dr.async_get(self.hass).async_get_or_create(
+        central_device = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, self.entry.entry_id)},
             name=self.entry.title,
@@ -162,6 +166,7 @@ class CentralSystemHub:
             sw_version=str(integration.version),
             entry_type=dr.DeviceEntryType.SERVICE,
         )
+        self._central_device_id = central_device.id
         for subentry in self._charger_subentries():
             self._register_device(subentry)
             self.system.ensure_station(subentry.data[CONF_CHARGER_ID])
@@ -238,7 +243,7 @@ class CentralSystemHub:
             config_subentry_id=subentry.subentry_id,
             identifiers={charger_device_identifier(self.entry.entry_id, charger_id)},
             name=subentry.title,
-            via_device=(DOMAIN, self.entry.entry_id),
+            via_device_id=self._central_device_id,
             **details,
         )
 

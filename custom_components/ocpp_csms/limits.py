@@ -7,39 +7,43 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
+import probatio
 from homeassistant.helpers import config_validation as cv
 
 from .csms.commands import ChargingProfile, ProfileKind, ProfilePurpose, SchedulePeriod
 
-_PERIOD = vol.Schema(
+_PERIOD = probatio.Schema(
     {
-        vol.Required("start"): vol.All(vol.Coerce(int), vol.Range(min=0)),
-        vol.Required("limit"): vol.All(vol.Coerce(float), vol.Range(min=0)),
-        vol.Optional("phases"): vol.In((1, 2, 3)),
+        probatio.Required("start"): probatio.All(probatio.Coerce(int), probatio.Range(min=0)),
+        probatio.Required("limit"): probatio.All(probatio.Coerce(float), probatio.Range(min=0)),
+        probatio.Optional("phases"): probatio.In((1, 2, 3)),
     }
 )
-PROFILE_SCHEMA = vol.Schema(
+PROFILE_SCHEMA = probatio.Schema(
     {
-        vol.Required("id"): vol.All(vol.Coerce(int), vol.Range(min=1)),
-        vol.Optional("stack_level", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
-        vol.Required("purpose"): vol.In([purpose.value for purpose in ProfilePurpose]),
-        vol.Optional("kind", default="Relative"): vol.In([kind.value for kind in ProfileKind]),
-        vol.Optional("recurrency"): vol.In(("Daily", "Weekly")),
-        vol.Optional("unit", default="A"): vol.In(("A", "W")),
-        vol.Required("periods"): vol.All([_PERIOD], vol.Length(min=1)),
-        vol.Optional("start_schedule"): cv.datetime,
-        vol.Optional("duration"): vol.All(vol.Coerce(int), vol.Range(min=1)),
-        vol.Optional("valid_from"): cv.datetime,
-        vol.Optional("valid_to"): cv.datetime,
-        vol.Optional("transaction_id"): cv.string,
-        vol.Optional("min_rate"): vol.Coerce(float),
+        probatio.Required("id"): probatio.All(probatio.Coerce(int), probatio.Range(min=1)),
+        probatio.Optional("stack_level", default=0): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=0)
+        ),
+        probatio.Required("purpose"): probatio.In([purpose.value for purpose in ProfilePurpose]),
+        probatio.Optional("kind", default="Relative"): probatio.In(
+            [kind.value for kind in ProfileKind]
+        ),
+        probatio.Optional("recurrency"): probatio.In(("Daily", "Weekly")),
+        probatio.Optional("unit", default="A"): probatio.In(("A", "W")),
+        probatio.Required("periods"): probatio.All([_PERIOD], probatio.Length(min=1)),
+        probatio.Optional("start_schedule"): cv.datetime,
+        probatio.Optional("duration"): probatio.All(probatio.Coerce(int), probatio.Range(min=1)),
+        probatio.Optional("valid_from"): cv.datetime,
+        probatio.Optional("valid_to"): cv.datetime,
+        probatio.Optional("transaction_id"): cv.string,
+        probatio.Optional("min_rate"): probatio.Coerce(float),
     }
 )
 
 
 def profile_from_input(raw: Any) -> ChargingProfile:
-    """A charging profile a user wrote (YAML / JSON), validated. Raises vol.Invalid."""
+    """A charging profile a user wrote (YAML / JSON), validated. Raises probatio.Invalid."""
     data = PROFILE_SCHEMA(raw)
     return ChargingProfile(
         id=data["id"],

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
-from homeassistant import data_entry_flow
-from homeassistant.components.repairs import RepairsFlow
+import probatio
+from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.core import HomeAssistant
 
 from .const import DOMAIN
@@ -25,15 +24,13 @@ class JournalRepairFlow(RepairsFlow):
         """Repair the journal of this central system."""
         self._entry_id = entry_id
 
-    async def async_step_init(
-        self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
         """Explain, then act on confirmation."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Move the file aside once the user confirms."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None or entry.domain != DOMAIN or not hasattr(entry, "runtime_data"):
@@ -62,15 +59,13 @@ class UnknownTagRepairFlow(RepairsFlow):
         self._token_type = str(data.get("token_type") or DEFAULT_TOKEN_TYPE)
         self._charger = str(data.get("charger") or "")
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Start with the form (the repairs manager passes the issue id as input here)."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Ask for the tag's name, then add it."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None or entry.domain != DOMAIN or not hasattr(entry, "runtime_data"):
@@ -91,10 +86,10 @@ class UnknownTagRepairFlow(RepairsFlow):
             return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="confirm",
-            data_schema=vol.Schema(
+            data_schema=probatio.Schema(
                 {
-                    vol.Optional("name"): str,
-                    vol.Optional("max_current"): amps_selector(),
+                    probatio.Optional("name"): str,
+                    probatio.Optional("max_current"): amps_selector(),
                 }
             ),
             description_placeholders=placeholders,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
+import probatio
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 
@@ -29,19 +29,19 @@ def _field(slot: int, part: str) -> str:
     return f"rule_{slot}_{part}"
 
 
-def _schedule_schema() -> vol.Schema:
+def _schedule_schema() -> probatio.Schema:
     fields: dict[Any, Any] = {}
     for slot in range(1, FORM_RULES + 1):
-        fields[vol.Optional(_field(slot, "days"))] = selector.SelectSelector(
+        fields[probatio.Optional(_field(slot, "days"))] = selector.SelectSelector(
             selector.SelectSelectorConfig(
                 options=list(DAYS), multiple=True, translation_key="weekday"
             )
         )
-        fields[vol.Optional(_field(slot, "start"))] = selector.TimeSelector()
-        fields[vol.Optional(_field(slot, "end"))] = selector.TimeSelector()
-        fields[vol.Optional(_field(slot, "limit"))] = amps_selector(0, MAX_CURRENT_LIMIT_A)
-    fields[vol.Optional(CONF_DEFAULT_LIMIT)] = amps_selector(0, MAX_CURRENT_LIMIT_A)
-    return vol.Schema(fields)
+        fields[probatio.Optional(_field(slot, "start"))] = selector.TimeSelector()
+        fields[probatio.Optional(_field(slot, "end"))] = selector.TimeSelector()
+        fields[probatio.Optional(_field(slot, "limit"))] = amps_selector(0, MAX_CURRENT_LIMIT_A)
+    fields[probatio.Optional(CONF_DEFAULT_LIMIT)] = amps_selector(0, MAX_CURRENT_LIMIT_A)
+    return probatio.Schema(fields)
 
 
 def _form_values(stored: dict[str, Any] | None) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def _rules_from_form(user_input: dict[str, Any]) -> tuple[list[dict[str, Any]], 
             continue
         try:
             rules.append(RULE_SCHEMA(given))
-        except vol.Invalid:
+        except probatio.Invalid:
             errors[_field(slot, "days")] = "rule_incomplete"
     return rules, errors
 
@@ -98,9 +98,9 @@ class ScheduleOptionsSteps(OptionsFlow):
         ]
         return self.async_show_form(
             step_id="schedules",
-            data_schema=vol.Schema(
+            data_schema=probatio.Schema(
                 {
-                    vol.Required(CONF_CHARGER): selector.SelectSelector(
+                    probatio.Required(CONF_CHARGER): selector.SelectSelector(
                         selector.SelectSelectorConfig(options=chargers)
                     )
                 }

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-import voluptuous as vol
+import probatio
 from homeassistant.core import callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_track_time_interval
@@ -34,20 +34,24 @@ MAX_RULES = 8
 # Daylight saving time moves local time against the UTC a weekly profile counts in.
 _OFFSET_CHECK_INTERVAL = timedelta(hours=1)
 
-_LIMIT = vol.All(vol.Coerce(float), vol.Range(min=0, max=MAX_CURRENT_LIMIT_A))
-RULE_SCHEMA = vol.Schema(
+_LIMIT = probatio.All(probatio.Coerce(float), probatio.Range(min=0, max=MAX_CURRENT_LIMIT_A))
+RULE_SCHEMA = probatio.Schema(
     {
-        vol.Required("days"): vol.All(cv.ensure_list, [vol.In(DAYS)], vol.Length(min=1)),
-        vol.Required("start"): cv.time,
-        vol.Required("end"): cv.time,
-        vol.Required("limit"): _LIMIT,
+        probatio.Required("days"): probatio.All(
+            cv.ensure_list, [probatio.In(DAYS)], probatio.Length(min=1)
+        ),
+        probatio.Required("start"): cv.time,
+        probatio.Required("end"): cv.time,
+        probatio.Required("limit"): _LIMIT,
     }
 )
 SCHEDULE_FIELDS: dict[Any, Any] = {
-    vol.Required("rules"): vol.All(cv.ensure_list, [RULE_SCHEMA], vol.Length(max=MAX_RULES)),
-    vol.Optional("default_limit"): vol.Any(None, _LIMIT),
+    probatio.Required("rules"): probatio.All(
+        cv.ensure_list, [RULE_SCHEMA], probatio.Length(max=MAX_RULES)
+    ),
+    probatio.Optional("default_limit"): probatio.Any(None, _LIMIT),
 }
-_SCHEDULE_SCHEMA = vol.Schema(SCHEDULE_FIELDS)
+_SCHEDULE_SCHEMA = probatio.Schema(SCHEDULE_FIELDS)
 
 
 def stored_schedule(
@@ -76,7 +80,7 @@ def weekly_schedule(stored: object, timezone: tzinfo) -> WeeklySchedule | None:
     """The engine's schedule from what the options keep (None when damaged)."""
     try:
         data = _SCHEDULE_SCHEMA(stored)
-    except vol.Invalid as err:
+    except probatio.Invalid as err:
         _LOGGER.warning("Ignoring a damaged charging schedule (%s)", err)
         return None
     rules = tuple(

@@ -74,19 +74,25 @@ class ChargingModeSelect(OcppEntity, SelectEntity, RestoreEntity):
         if last is not None and last.state in MODES:
             self.hub.site_link.set_mode(self.station.id, ChargingMode(last.state))
         self.async_on_remove(self.hub.site_link.subscribe(self._site_changed))
+        # Home Assistant writes the first state once this returns: it shows this.
+        self._shown = (self.available, self.current_option)
 
     def _site_changed(self) -> None:
         """Balancing rounds come every few seconds; write only when this select changed."""
         shown = (self.available, self.current_option)
         if shown != self._shown:
-            self.async_write_ha_state()
+            self._write_state()
 
-    def async_write_ha_state(self) -> None:
+    def handle_update(self) -> None:
+        """The charger changed (connected, went away): write, remembering what it showed."""
+        self._write_state()
+
+    def _write_state(self) -> None:
         """Write the state, remembering what it showed."""
         self._shown = (self.available, self.current_option)
-        super().async_write_ha_state()
+        self.async_write_ha_state()
 
     async def async_select_option(self, option: str) -> None:
         """Charge in `option` from now on."""
         self.hub.site_link.set_mode(self.station.id, ChargingMode(option))
-        self.async_write_ha_state()
+        self._write_state()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import voluptuous as vol
+import probatio
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
@@ -67,8 +67,10 @@ TRIGGERS = (
 _reservation_ids = itertools.count(int(datetime.now(UTC).timestamp()) % 1_000_000)
 
 _TARGET = {
-    vol.Required(ATTR_DEVICE_ID): cv.string,
-    vol.Optional(ATTR_CONNECTOR): vol.All(vol.Coerce(int), vol.Range(min=0, max=32)),
+    probatio.Required(ATTR_DEVICE_ID): cv.string,
+    probatio.Optional(ATTR_CONNECTOR): probatio.All(
+        probatio.Coerce(int), probatio.Range(min=0, max=32)
+    ),
 }
 
 
@@ -202,7 +204,7 @@ async def _set_charging_profile(hass: HomeAssistant, call: ServiceCall) -> None:
     target = _resolve(hass, call, allow_station=True)
     try:
         profile = profile_from_input(call.data["profile"])
-    except vol.Invalid as err:
+    except probatio.Invalid as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_profile",
@@ -356,63 +358,73 @@ _ACTIONS: dict[str, _Action] = {
     "start_charging": _Action(
         _start_charging,
         {
-            vol.Optional("tag"): vol.All(cv.string, vol.Length(min=1, max=36)),
-            vol.Optional("current_limit"): vol.All(
-                vol.Coerce(float), vol.Range(min=0, max=MAX_CURRENT_LIMIT_A)
+            probatio.Optional("tag"): probatio.All(cv.string, probatio.Length(min=1, max=36)),
+            probatio.Optional("current_limit"): probatio.All(
+                probatio.Coerce(float), probatio.Range(min=0, max=MAX_CURRENT_LIMIT_A)
             ),
         },
     ),
     "stop_charging": _Action(_stop_charging, {}),
     "reset": _Action(
-        _reset, {vol.Optional("type", default="soft"): vol.In(("soft", "hard"))}, admin=True
+        _reset,
+        {probatio.Optional("type", default="soft"): probatio.In(("soft", "hard"))},
+        admin=True,
     ),
     "unlock_connector": _Action(_unlock_connector, {}),
-    "set_availability": _Action(_set_availability, {vol.Required("available"): cv.boolean}),
+    "set_availability": _Action(_set_availability, {probatio.Required("available"): cv.boolean}),
     "set_charging_limit": _Action(
         _set_charging_limit,
         {
-            vol.Required("limit"): vol.All(vol.Coerce(float), vol.Range(min=0)),
-            vol.Optional("unit", default="A"): vol.In(("A", "W")),
-            vol.Optional("duration"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+            probatio.Required("limit"): probatio.All(probatio.Coerce(float), probatio.Range(min=0)),
+            probatio.Optional("unit", default="A"): probatio.In(("A", "W")),
+            probatio.Optional("duration"): probatio.All(
+                probatio.Coerce(int), probatio.Range(min=1)
+            ),
         },
     ),
     "set_schedule": _Action(_set_schedule, SCHEDULE_FIELDS),
     "set_charging_profile": _Action(
-        _set_charging_profile, {vol.Required("profile"): dict}, admin=True
+        _set_charging_profile, {probatio.Required("profile"): dict}, admin=True
     ),
     "clear_charging_profile": _Action(
         _clear_charging_profile,
         {
-            vol.Optional("profile_id"): vol.Coerce(int),
-            vol.Optional("purpose"): vol.In([purpose.value for purpose in ProfilePurpose]),
-            vol.Optional("stack_level"): vol.Coerce(int),
+            probatio.Optional("profile_id"): probatio.Coerce(int),
+            probatio.Optional("purpose"): probatio.In(
+                [purpose.value for purpose in ProfilePurpose]
+            ),
+            probatio.Optional("stack_level"): probatio.Coerce(int),
         },
     ),
     "get_composite_schedule": _Action(
         _get_composite_schedule,
         {
-            vol.Optional("duration", default=3600): vol.All(vol.Coerce(int), vol.Range(min=1)),
-            vol.Optional("unit"): vol.In(("A", "W")),
+            probatio.Optional("duration", default=3600): probatio.All(
+                probatio.Coerce(int), probatio.Range(min=1)
+            ),
+            probatio.Optional("unit"): probatio.In(("A", "W")),
         },
         response=SupportsResponse.ONLY,
     ),
     "get_configuration": _Action(
         _get_configuration,
-        {vol.Optional("keys"): vol.All(cv.ensure_list, [cv.string])},
+        {probatio.Optional("keys"): probatio.All(cv.ensure_list, [cv.string])},
         response=SupportsResponse.ONLY,
     ),
     "set_configuration": _Action(
         _set_configuration,
-        {vol.Required("key"): cv.string, vol.Required("value"): cv.string},
+        {probatio.Required("key"): cv.string, probatio.Required("value"): cv.string},
         admin=True,
     ),
-    "trigger_message": _Action(_trigger_message, {vol.Required("message"): vol.In(TRIGGERS)}),
+    "trigger_message": _Action(
+        _trigger_message, {probatio.Required("message"): probatio.In(TRIGGERS)}
+    ),
     "data_transfer": _Action(
         _data_transfer,
         {
-            vol.Required("vendor_id"): cv.string,
-            vol.Optional("message_id"): cv.string,
-            vol.Optional("data"): vol.Any(str, dict, list),
+            probatio.Required("vendor_id"): cv.string,
+            probatio.Optional("message_id"): cv.string,
+            probatio.Optional("data"): probatio.Any(str, dict, list),
         },
         admin=True,
         response=SupportsResponse.OPTIONAL,
@@ -420,32 +432,36 @@ _ACTIONS: dict[str, _Action] = {
     "reserve_now": _Action(
         _reserve_now,
         {
-            vol.Required("tag"): vol.All(cv.string, vol.Length(min=1, max=36)),
-            vol.Required("expiry"): cv.datetime,
-            vol.Optional("reservation_id"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+            probatio.Required("tag"): probatio.All(cv.string, probatio.Length(min=1, max=36)),
+            probatio.Required("expiry"): cv.datetime,
+            probatio.Optional("reservation_id"): probatio.All(
+                probatio.Coerce(int), probatio.Range(min=1)
+            ),
         },
         response=SupportsResponse.OPTIONAL,
     ),
     "cancel_reservation": _Action(
-        _cancel_reservation, {vol.Required("reservation_id"): vol.Coerce(int)}
+        _cancel_reservation, {probatio.Required("reservation_id"): probatio.Coerce(int)}
     ),
     "update_firmware": _Action(
         _update_firmware,
         {
-            vol.Optional("url"): cv.url,
-            vol.Optional("file"): cv.string,
-            vol.Optional("retrieve_at"): cv.datetime,
-            vol.Optional("retries"): vol.All(vol.Coerce(int), vol.Range(min=0)),
-            vol.Optional("retry_interval"): vol.All(vol.Coerce(int), vol.Range(min=1)),
+            probatio.Optional("url"): cv.url,
+            probatio.Optional("file"): cv.string,
+            probatio.Optional("retrieve_at"): cv.datetime,
+            probatio.Optional("retries"): probatio.All(probatio.Coerce(int), probatio.Range(min=0)),
+            probatio.Optional("retry_interval"): probatio.All(
+                probatio.Coerce(int), probatio.Range(min=1)
+            ),
         },
         admin=True,
     ),
     "upload_diagnostics": _Action(
         _upload_diagnostics,
         {
-            vol.Optional("url"): cv.url,
-            vol.Optional("start"): cv.datetime,
-            vol.Optional("stop"): cv.datetime,
+            probatio.Optional("url"): cv.url,
+            probatio.Optional("start"): cv.datetime,
+            probatio.Optional("stop"): cv.datetime,
         },
         admin=True,
         response=SupportsResponse.OPTIONAL,
@@ -456,7 +472,7 @@ _ACTIONS: dict[str, _Action] = {
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register every action once (from async_setup)."""
     for name, action in _ACTIONS.items():
-        schema = vol.Schema({**_TARGET, **action.fields})
+        schema = probatio.Schema({**_TARGET, **action.fields})
 
         async def handle(call: ServiceCall, action: _Action = action) -> ServiceResponse:
             response = await action.handler(hass, call)

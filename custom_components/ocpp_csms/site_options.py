@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
+import probatio
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
@@ -86,24 +86,26 @@ class SiteOptionsSteps(OptionsFlow):
                     if key in user_input:  # 0 is a value too
                         options[key] = user_input[key]
                 return self.async_create_entry(data=options)
-        schema = vol.Schema(
+        schema = probatio.Schema(
             {
-                vol.Optional(CONF_SITE_FUSE): amps_selector(MIN_CURRENT_A, 250),
-                vol.Optional(CONF_SITE_MARGIN, default=DEFAULT_SITE_MARGIN_A): amps_selector(0, 20),
-                vol.Optional(CONF_SITE_FAILSAFE, default=MIN_CURRENT_A): amps_selector(
+                probatio.Optional(CONF_SITE_FUSE): amps_selector(MIN_CURRENT_A, 250),
+                probatio.Optional(CONF_SITE_MARGIN, default=DEFAULT_SITE_MARGIN_A): amps_selector(
+                    0, 20
+                ),
+                probatio.Optional(CONF_SITE_FAILSAFE, default=MIN_CURRENT_A): amps_selector(
                     MIN_CURRENT_A, 63
                 ),
                 **{
-                    vol.Optional(key): _sensor(SensorDeviceClass.CURRENT)
+                    probatio.Optional(key): _sensor(SensorDeviceClass.CURRENT)
                     for key in CONF_GRID_CURRENT
                 },
-                vol.Optional(CONF_GRID_POWER): _sensor(SensorDeviceClass.POWER),
-                vol.Optional(CONF_EXPORT_POWER): _sensor(SensorDeviceClass.POWER),
-                vol.Optional(CONF_EXPORT_NEGATIVE, default=False): selector.BooleanSelector(),
-                vol.Optional(
+                probatio.Optional(CONF_GRID_POWER): _sensor(SensorDeviceClass.POWER),
+                probatio.Optional(CONF_EXPORT_POWER): _sensor(SensorDeviceClass.POWER),
+                probatio.Optional(CONF_EXPORT_NEGATIVE, default=False): selector.BooleanSelector(),
+                probatio.Optional(
                     CONF_SOLAR_START_DELAY, default=DEFAULT_SOLAR_START_DELAY_MIN
                 ): _minutes(),
-                vol.Optional(
+                probatio.Optional(
                     CONF_SOLAR_STOP_DELAY, default=DEFAULT_SOLAR_STOP_DELAY_MIN
                 ): _minutes(),
             }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import voluptuous as vol
+import probatio
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 from homeassistant.util import dt as dt_util
@@ -79,29 +79,31 @@ def describe_tags(hub: CentralSystemHub) -> str:
     return "\n".join(lines)
 
 
-def _tag_schema(hub: CentralSystemHub, *, with_id: bool) -> vol.Schema:
+def _tag_schema(hub: CentralSystemHub, *, with_id: bool) -> probatio.Schema:
     chargers = [
         selector.SelectOptionDict(value=charger_id, label=hub.charger_name(charger_id))
         for charger_id in sorted(hub.admitted)
     ]
     fields: dict[Any, Any] = {}
     if with_id:
-        fields[vol.Required(CONF_ID_TAG)] = vol.All(str, vol.Strip, vol.Length(1, MAX_TAG_LENGTH))
+        fields[probatio.Required(CONF_ID_TAG)] = probatio.All(
+            str, probatio.Strip, probatio.Length(1, MAX_TAG_LENGTH)
+        )
     fields.update(
         {
-            vol.Optional(CONF_TAG_NAME): str,
-            vol.Required(CONF_ENABLED, default=True): bool,
-            vol.Optional(CONF_VALID_UNTIL): selector.DateSelector(),
-            vol.Optional(CONF_GROUP): str,
-            vol.Optional(CONF_TAG_CHARGERS): selector.SelectSelector(
+            probatio.Optional(CONF_TAG_NAME): str,
+            probatio.Required(CONF_ENABLED, default=True): bool,
+            probatio.Optional(CONF_VALID_UNTIL): selector.DateSelector(),
+            probatio.Optional(CONF_GROUP): str,
+            probatio.Optional(CONF_TAG_CHARGERS): selector.SelectSelector(
                 selector.SelectSelectorConfig(
                     options=chargers, multiple=True, mode=selector.SelectSelectorMode.LIST
                 )
             ),
-            vol.Optional(CONF_TAG_MAX_CURRENT): amps_selector(),
+            probatio.Optional(CONF_TAG_MAX_CURRENT): amps_selector(),
         }
     )
-    return vol.Schema(fields)
+    return probatio.Schema(fields)
 
 
 def _tag_fields(user_input: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +180,7 @@ class TagOptionsSteps(OptionsFlow):
             return await self.async_step_tags()
         return self.async_show_form(
             step_id="list_tags",
-            data_schema=vol.Schema({}),
+            data_schema=probatio.Schema({}),
             description_placeholders={"tags": describe_tags(hub)},
         )
 
@@ -214,8 +216,8 @@ class TagOptionsSteps(OptionsFlow):
             return await self.async_step_edit_tag_details()
         return self.async_show_form(
             step_id="edit_tag",
-            data_schema=vol.Schema(
-                {vol.Required(CONF_ID_TAG): _tag_choice(hub.tags.registry, multiple=False)}
+            data_schema=probatio.Schema(
+                {probatio.Required(CONF_ID_TAG): _tag_choice(hub.tags.registry, multiple=False)}
             ),
         )
 
@@ -253,8 +255,8 @@ class TagOptionsSteps(OptionsFlow):
             return self._unchanged()
         return self.async_show_form(
             step_id="remove_tag",
-            data_schema=vol.Schema(
-                {vol.Required(CONF_TAGS): _tag_choice(hub.tags.registry, multiple=True)}
+            data_schema=probatio.Schema(
+                {probatio.Required(CONF_TAGS): _tag_choice(hub.tags.registry, multiple=True)}
             ),
         )
 
@@ -270,9 +272,11 @@ class TagOptionsSteps(OptionsFlow):
             return self._unchanged()
         return self.async_show_form(
             step_id="authorization",
-            data_schema=vol.Schema(
+            data_schema=probatio.Schema(
                 {
-                    vol.Required(CONF_MODE, default=registry.mode.value): selector.SelectSelector(
+                    probatio.Required(
+                        CONF_MODE, default=registry.mode.value
+                    ): selector.SelectSelector(
                         selector.SelectSelectorConfig(
                             options=[mode.value for mode in AuthorizationMode],
                             translation_key="authorization_mode",

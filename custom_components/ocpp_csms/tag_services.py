@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-import voluptuous as vol
+import probatio
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError
@@ -27,20 +27,23 @@ from .hub import CentralSystemHub
 from .tag_options import MAX_TAG_LENGTH
 
 ATTR_TAG = "tag"
-_TAG_ID = vol.All(cv.string, vol.Strip, vol.Length(min=1, max=MAX_TAG_LENGTH))
+_TAG_ID = probatio.All(cv.string, probatio.Strip, probatio.Length(min=1, max=MAX_TAG_LENGTH))
 # Fields a tag can be given; in update_tag, null clears expiry, group and max_current.
 _TAG_FIELDS: dict[Any, Any] = {
-    vol.Optional("name"): cv.string,
-    vol.Optional("enabled"): cv.boolean,
-    vol.Optional("expiry"): vol.Any(None, cv.datetime),
-    vol.Optional("group"): vol.Any(None, cv.string),
-    vol.Optional("chargers"): vol.All(cv.ensure_list, [cv.string]),
-    vol.Optional("max_current"): vol.Any(
-        None, vol.All(vol.Coerce(float), vol.Range(min=MIN_CURRENT_A, max=MAX_CURRENT_LIMIT_A))
+    probatio.Optional("name"): cv.string,
+    probatio.Optional("enabled"): cv.boolean,
+    probatio.Optional("expiry"): probatio.Any(None, cv.datetime),
+    probatio.Optional("group"): probatio.Any(None, cv.string),
+    probatio.Optional("chargers"): probatio.All(cv.ensure_list, [cv.string]),
+    probatio.Optional("max_current"): probatio.Any(
+        None,
+        probatio.All(
+            probatio.Coerce(float), probatio.Range(min=MIN_CURRENT_A, max=MAX_CURRENT_LIMIT_A)
+        ),
     ),
 }
-_ENTRY: dict[Any, Any] = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
-_TAG_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_TAG): _TAG_ID, **_TAG_FIELDS})
+_ENTRY: dict[Any, Any] = {probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
+_TAG_SCHEMA = probatio.Schema({**_ENTRY, probatio.Required(ATTR_TAG): _TAG_ID, **_TAG_FIELDS})
 
 
 def _hub(hass: HomeAssistant, call: ServiceCall) -> CentralSystemHub:
@@ -175,10 +178,13 @@ type _Handler = Callable[[HomeAssistant, ServiceCall], Awaitable[ServiceResponse
 
 def async_setup_tag_services(hass: HomeAssistant) -> None:
     """Register the tag actions; changing tags is for administrators."""
-    changing: dict[str, tuple[_Handler, vol.Schema]] = {
+    changing: dict[str, tuple[_Handler, probatio.Schema]] = {
         "add_tag": (_add_tag, _TAG_SCHEMA),
         "update_tag": (_update_tag, _TAG_SCHEMA),
-        "remove_tag": (_remove_tag, vol.Schema({**_ENTRY, vol.Required(ATTR_TAG): _TAG_ID})),
+        "remove_tag": (
+            _remove_tag,
+            probatio.Schema({**_ENTRY, probatio.Required(ATTR_TAG): _TAG_ID}),
+        ),
     }
     for name, (handler, schema) in changing.items():
 
@@ -195,6 +201,6 @@ def async_setup_tag_services(hass: HomeAssistant) -> None:
         DOMAIN,
         "list_tags",
         handle_list,
-        vol.Schema(_ENTRY),
+        probatio.Schema(_ENTRY),
         supports_response=SupportsResponse.ONLY,
     )

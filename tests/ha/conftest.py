@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from freezegun import freeze_time
 from homeassistant import loader
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import frame
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_test_home_assistant,
 )
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ocpp_csms.const import (
     CONF_CHARGER_ID,
@@ -30,6 +36,66 @@ from custom_components.ocpp_csms.const import (
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components/."""
+
+
+# What Home Assistant logs when code uses an API it deprecated (report_usage, the
+# helpers in homeassistant.helpers.deprecation, and calls from code outside an integration).
+DEPRECATION_REPORT = re.compile(
+    r"Detected that (custom )?integration|Detected code that|is deprecated|The deprecated"
+)
+
+
+@pytest.fixture(autouse=True)
+def deprecations_are_errors(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail a test on any deprecation report from Home Assistant.
+
+    Home Assistant only logs a custom integration's use of a deprecated API, once per
+    process; here every such report raises where the call is made, and anything reported
+    in the log fails the test that caused it.
+    """
+    report = frame._report_usage
+
+    def report_as_error(*args: Any, custom_integration_behavior: Any, **kwargs: Any) -> None:
+        if custom_integration_behavior is not frame.ReportBehavior.IGNORE:
+            custom_integration_behavior = frame.ReportBehavior.ERROR
+        report(*args, custom_integration_behavior=custom_integration_behavior, **kwargs)
+
+    monkeypatch.setattr(frame, "_report_usage", report_as_error)
+    yield
+    reports = [
+        record.getMessage()
+        for phase in ("setup", "call")
+        for record in caplog.get_records(phase)
+        if record.levelno >= logging.WARNING and DEPRECATION_REPORT.search(record.getMessage())
+    ]
+    assert not reports, reports
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Home Assistant's snapshots, in `snapshots/` beside the test.
+
+    Both syrupy and the Home Assistant plugin define `snapshot`; which one a test gets
+    would depend on the order plugins load in. A conftest fixture always wins.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+# A Wednesday in the middle of a month, outside daylight-saving changes.
+FROZEN_NOW = "2026-06-17T10:00:00+00:00"
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[None]:
+    """Wall-clock time starts at FROZEN_NOW, for values that depend on the date.
+
+    The clock keeps ticking and the event loop keeps real monotonic time, so timeouts,
+    keepalives and the chargers' own waits behave as on any day.
+    """
+    with freeze_time(FROZEN_NOW, tick=True, real_asyncio=True):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -109,12 +175,23 @@ def url_of(entry: MockConfigEntry) -> str:
 
 @asynccontextmanager
 async def restarted(
-    hass: HomeAssistant, entry: MockConfigEntry, chargers: list[dict[str, Any]]
+    hass: HomeAssistant, entry: MockConfigEntry
 ) -> AsyncIterator[tuple[HomeAssistant, MockConfigEntry]]:
     """Stop Home Assistant (no unload, as at a real stop) and start a new one on its files.
 
-    Yields the new Home Assistant and the same entry, set up again in it.
+    Yields the new Home Assistant and the same entry, with the same charger subentries
+    (ids included, as Home Assistant stores them), set up again in it.
     """
+    chargers = [
+        {
+            "data": dict(subentry.data),
+            "subentry_id": subentry.subentry_id,
+            "subentry_type": subentry.subentry_type,
+            "title": subentry.title,
+            "unique_id": subentry.unique_id,
+        }
+        for subentry in entry.subentries.values()
+    ]
     config_dir = hass.config.config_dir
     await hass.async_stop(force=True)  # the stop event writes what is pending
     async with async_test_home_assistant(config_dir=config_dir) as again:

@@ -87,17 +87,22 @@ async def test_unknown_charger_is_admitted_through_discovery(
     assert subentry.subentry_type == SUBENTRY_CHARGER
     assert subentry.data[CONF_PASSWORD_HASH].startswith("pbkdf2_sha256$")
 
-    device = dr.async_get(hass).async_get_device(
-        identifiers={charger_device_identifier(entry.entry_id, "CP-123")}
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        charger_device_identifier(entry.entry_id, "CP-123"), entry.entry_id
     )
     assert device is not None
     assert (device.manufacturer, device.model) == (VENDOR, MODEL)
     assert (device.serial_number, device.sw_version) == (SERIAL, FIRMWARE)
     assert device.name == "Garage"
-    central = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    central = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, entry.entry_id), entry.entry_id
+    )
     assert central is not None
     assert device.via_device_id == central.id
-    assert device.config_entries_subentries[entry.entry_id] == {subentry.subentry_id}
+    assert (device.config_entry_id, device.config_subentry_id) == (
+        entry.entry_id,
+        subentry.subentry_id,
+    )
 
     # From now on the password is required.
     with pytest.raises(InvalidStatus) as refused:
@@ -183,8 +188,8 @@ async def test_accept_all_admits_and_keeps(hass: HomeAssistant, setup_entry: Set
         await hass.async_block_till_done()
     assert [sub.unique_id for sub in entry.subentries.values()] == ["CP-AUTO"]
     assert not _discovery_flows(hass)
-    device = dr.async_get(hass).async_get_device(
-        identifiers={charger_device_identifier(entry.entry_id, "CP-AUTO")}
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        charger_device_identifier(entry.entry_id, "CP-AUTO"), entry.entry_id
     )
     assert device is not None
     assert device.model == MODEL
@@ -254,8 +259,8 @@ async def test_add_charger_by_hand_then_change_and_remove(
         result["flow_id"], {CONF_NAME: "Carport", "remove_password": True}
     )
     await hass.async_block_till_done()
-    renamed = dr.async_get(hass).async_get_device(
-        identifiers={charger_device_identifier(entry.entry_id, "CP-HAND")}
+    renamed = dr.async_get(hass).async_get_device_by_identifier(
+        charger_device_identifier(entry.entry_id, "CP-HAND"), entry.entry_id
     )
     assert renamed is not None
     assert renamed.name == "Carport"
@@ -266,8 +271,8 @@ async def test_add_charger_by_hand_then_change_and_remove(
         assert hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
         await hass.async_block_till_done()
         await wait_for(lambda: client.websocket.close_code is not None)
-    device = dr.async_get(hass).async_get_device(
-        identifiers={charger_device_identifier(entry.entry_id, "CP-HAND")}
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        charger_device_identifier(entry.entry_id, "CP-HAND"), entry.entry_id
     )
     assert device is None
     with pytest.raises(InvalidStatus) as refused:

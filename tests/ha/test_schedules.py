@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import probatio
 import pytest
-import voluptuous as vol
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
@@ -97,8 +97,8 @@ async def test_a_schedule_is_edited_in_the_options_and_reaches_the_charger(
 
 async def test_the_set_schedule_action(hass: HomeAssistant, setup_entry: SetUpEntry) -> None:
     entry = await setup_entry(chargers=[garage()])
-    device = dr.async_get(hass).async_get_device(
-        identifiers={charger_device_identifier(entry.entry_id, "CP-1")}
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        charger_device_identifier(entry.entry_id, "CP-1"), entry.entry_id
     )
     assert device is not None
     # Set while the charger is away: it gets the schedule when it connects.
@@ -119,7 +119,7 @@ async def test_the_set_schedule_action(hass: HomeAssistant, setup_entry: SetUpEn
             (saturday + 24 * H + 17 * H, 0.0),
             (saturday + 24 * H + 20 * H, 32.0),
         ]
-    with pytest.raises(vol.Invalid):
+    with pytest.raises(probatio.Invalid):
         await hass.services.async_call(
             DOMAIN,
             "set_schedule",

@@ -73,8 +73,8 @@ RESPONSES = {"get_composite_schedule", "get_configuration", "data_transfer", "re
 
 
 def device_id(hass: HomeAssistant, entry: MockConfigEntry) -> str:
-    device = dr.async_get(hass).async_get_device(
-        identifiers={charger_device_identifier(entry.entry_id, "CP-1")}
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        charger_device_identifier(entry.entry_id, "CP-1"), entry.entry_id
     )
     assert device is not None
     return device.id
@@ -213,7 +213,9 @@ async def test_bad_input_is_refused(hass: HomeAssistant, setup_entry: SetUpEntry
             await hass.services.async_call(DOMAIN, "reset", {"device_id": "nope"}, blocking=True)
         assert error.value.translation_key == "unknown_device"
 
-        central = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+        central = dr.async_get(hass).async_get_device_by_identifier(
+            (DOMAIN, entry.entry_id), entry.entry_id
+        )
         assert central is not None
         with pytest.raises(ServiceValidationError) as error:
             await hass.services.async_call(

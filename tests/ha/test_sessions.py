@@ -113,7 +113,7 @@ async def test_a_session_goes_on_across_a_real_restart(
     entry = await setup_entry(chargers=[garage()])
     transaction_id, register_wh = await charge_for_an_hour(hass, entry)
     energy_before = float(state_of(hass, SESSION_ENERGY).state)
-    async with restarted(hass, entry, [garage()]) as (restarted_hass, again):
+    async with restarted(hass, entry) as (restarted_hass, again):
         energy_sensor = state_of(restarted_hass, SESSION_ENERGY)
         assert float(energy_sensor.state) == pytest.approx(energy_before)
 

@@ -35,8 +35,8 @@ def registry_of(entry: MockConfigEntry) -> Any:
 
 
 def device_of(hass: HomeAssistant, entry: MockConfigEntry, charger_id: str = "CP-1") -> str:
-    device = dr.async_get(hass).async_get_device(
-        identifiers={charger_device_identifier(entry.entry_id, charger_id)}
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        charger_device_identifier(entry.entry_id, charger_id), entry.entry_id
     )
     assert device is not None
     return device.id
@@ -289,7 +289,7 @@ async def test_tags_and_pushed_lists_survive_a_restart(
         assert await client.boot() == "Accepted"
         await wait_for(lambda: client.local_list_version == 1)
         await hass.async_block_till_done()
-    async with restarted(hass, entry, [garage()]) as (restarted_hass, again):
+    async with restarted(hass, entry) as (restarted_hass, again):
         registry = registry_of(again)
         assert registry.mode is AuthorizationMode.KNOWN_TAGS
         [tag] = registry.tags
