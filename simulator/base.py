@@ -324,7 +324,7 @@ class SimulatedCharger:
             async with aiohttp.ClientSession() as session, session.get(location) as response:
                 response.raise_for_status()
                 image = await response.read()
-        except (aiohttp.ClientError, TimeoutError, ValueError):
+        except aiohttp.ClientError, TimeoutError, ValueError:
             await self.send_firmware_status("DownloadFailed", request_id)
             return
         await self.send_firmware_status("Downloaded", request_id)
@@ -348,7 +348,7 @@ class SimulatedCharger:
                 session.post(location, data=form) as response,
             ):
                 response.raise_for_status()
-        except (aiohttp.ClientError, TimeoutError, ValueError):
+        except aiohttp.ClientError, TimeoutError, ValueError:
             await self.send_upload_status(self.upload_failed_status, request_id)
             return
         self.uploads.append(location)

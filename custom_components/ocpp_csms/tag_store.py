@@ -52,7 +52,7 @@ class TagStore:
         for stored in data.get("tags", []):
             try:
                 tags.append(Tag.from_dict(stored))
-            except (KeyError, TypeError, ValueError):
+            except KeyError, TypeError, ValueError:
                 _LOGGER.warning("Skipping a stored tag that cannot be read: %s", stored)
         try:
             mode = AuthorizationMode(data.get("mode", AuthorizationMode.AUTOMATIC))
@@ -62,7 +62,7 @@ class TagStore:
         for charger_id, stored in data.get("pushed", {}).items():
             try:
                 self._pushed[charger_id] = PushedList.from_dict(stored)
-            except (KeyError, TypeError, ValueError):
+            except KeyError, TypeError, ValueError:
                 # Unreadable: the charger gets a full list at its next sync.
                 _LOGGER.debug("Dropping the stored local list of %s", charger_id)
 

@@ -165,7 +165,7 @@ class Ocpp16Adapter(StationAdapter):
                     continue  # a signed blob, not a number
                 try:
                     value = float(str(sampled["value"]).strip())
-                except (ValueError, KeyError):
+                except ValueError, KeyError:
                     self.station.warn("unreadable_value")
                     continue
                 found.append(

@@ -107,7 +107,7 @@ def basic_auth_password(headers: Headers, charger_id: str) -> str | None:
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except binascii.Error, UnicodeDecodeError:
         return None
     user, separator, password = decoded.partition(":")
     if not separator or user != charger_id:
@@ -234,7 +234,7 @@ def remote_host(connection: ServerConnection) -> str:
     """The peer's IP address as text."""
     try:
         host = connection.remote_address[0]
-    except (TypeError, IndexError):
+    except TypeError, IndexError:
         return "unknown address"
     return str(host)
 
