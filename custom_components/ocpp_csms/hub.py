@@ -7,6 +7,7 @@ subentries) or rejected (ignored discovery flows).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from types import MappingProxyType
 from typing import Any
@@ -126,6 +127,8 @@ class CentralSystemHub:
         self._offline_logged: set[str] = set()
         # The central system's own device, which every charger's device is connected via.
         self._central_device_id: str | None = None
+        self._stopping = asyncio.Lock()
+        self._stopped = False
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -176,7 +179,17 @@ class CentralSystemHub:
         await self.sessions.async_start()
 
     async def async_stop(self) -> None:
-        """Close every charger connection, stop listening and close the journal."""
+        """Close every charger connection, stop listening and close the journal.
+
+        Home Assistant's stop, an unload and a failed start may each call this, also at
+        the same time: the first call stops, the others wait for it.
+        """
+        async with self._stopping:
+            if not self._stopped:
+                self._stopped = True
+                await self._async_stop()
+
+    async def _async_stop(self) -> None:
         self.sessions.async_stop()
         self.site_link.stop()
         self.schedule_link.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,6 +98,18 @@ async def test_a_new_journal_has_the_current_schema(tmp_path: Path) -> None:
     journal = SessionJournal(tmp_path / "sessions.db")
     await journal.open()
     await journal.close()
+
+
+async def test_closing_twice_or_concurrently_is_safe(tmp_path: Path) -> None:
+    """An unload and a stop may both close the journal, at the same time or one after."""
+    journal = SessionJournal(tmp_path / "sessions.db")
+    await journal.open()
+    journal.record("CP-1", transaction())
+    await asyncio.gather(journal.close(), journal.close(), journal.close())
+    await journal.close()
+    reopened = SessionJournal(tmp_path / "sessions.db")
+    assert [record.transaction_id for record in (await reopened.open()).active] == ["T-1"]
+    await reopened.close()
 
 
 async def test_a_session_is_one_row_with_every_sample_once(tmp_path: Path) -> None:

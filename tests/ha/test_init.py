@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 
 import pytest
@@ -41,6 +43,26 @@ async def test_unload_closes_every_socket_and_reload_returns(
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     async with charger(url_of(entry), "CP-2") as client:
+        assert await client.boot() == "Accepted"
+
+
+async def test_stopping_twice_or_concurrently_is_safe(
+    hass: HomeAssistant, setup_entry: SetUpEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Home Assistant's stop, an unload and a reload may overlap: each closes once, quietly."""
+    entry = await setup_entry(chargers=[charger_subentry("CP-1")])
+    hub = entry.runtime_data
+    async with charger(url_of(entry), "CP-1") as client:
+        await client.boot()
+        await asyncio.gather(hub.async_stop(), hub.async_stop())
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hub.async_stop()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    # And it comes back.
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    async with charger(url_of(entry), "CP-1") as client:
         assert await client.boot() == "Accepted"
 
 

@@ -99,6 +99,8 @@ class SessionJournal:
         self._failures = 0
         self._state = JournalState(JournalHealth.OK, path)
         self.batches_written = 0
+        # An unload and Home Assistant's stop can both close the journal, even at once.
+        self._closing = asyncio.Lock()
 
     @property
     def state(self) -> JournalState:
@@ -125,9 +127,15 @@ class SessionJournal:
         return restored
 
     async def close(self) -> None:
-        """Write what is queued (one attempt) and release the file and the thread."""
-        if self._executor is None:
-            return
+        """Write what is queued (one attempt) and release the file and the thread.
+
+        Closing again is a no-op; a close while another is under way waits for it.
+        """
+        async with self._closing:
+            if self._executor is not None:
+                await self._close(self._executor)
+
+    async def _close(self, executor: ThreadPoolExecutor) -> None:
         await self.flush()
         if self._retry is not None:
             self._retry.cancel()
@@ -140,7 +148,7 @@ class SessionJournal:
                 self._state.detail,
             )
         await self._run(self._store.close)
-        executor, self._executor = self._executor, None
+        self._executor = None
         await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
 
     async def start_afresh(self) -> Path | None:
