@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 from homeassistant.config_entries import SOURCE_IGNORE
@@ -50,6 +51,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> 
     placeholders = {"host": entry.data[CONF_HOST], "port": str(entry.data[CONF_PORT])}
     try:
         await hub.async_start()
+    except asyncio.CancelledError:
+        await _async_stop_cancelled(hub)
+        raise
     except ssl.SSLError as err:
         # The files exist but do not load: retrying will not help, reconfiguring will.
         await hub.async_stop()
@@ -76,8 +80,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> 
     # Not listen_once: unloading after the stop would remove a listener already gone.
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_stop_on_shutdown))
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    try:
+        await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    except asyncio.CancelledError:
+        await _async_stop_cancelled(hub)
+        raise
     return True
+
+
+async def _async_stop_cancelled(hub: CentralSystemHub) -> None:
+    """Home Assistant gave up on the set-up (it is stopping, or a reload overtook it).
+
+    Nothing unloads an entry whose set-up was cancelled: release the port and write and
+    close the journal here, or its thread and file would stay open.
+    """
+    await asyncio.shield(hub.async_stop())
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:

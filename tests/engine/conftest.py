@@ -25,6 +25,7 @@ from custom_components.ocpp_csms.csms.server import ServerSettings
 from custom_components.ocpp_csms.csms.sessions import SessionJournal
 from custom_components.ocpp_csms.csms.site import SiteSettings
 from custom_components.ocpp_csms.csms.station import Station
+from tests.chargers import PATIENCE_S
 
 
 @dataclass
@@ -106,7 +107,7 @@ async def start_system() -> AsyncIterator[StartSystem]:
     async def _start(
         admission: AdmissionPolicy = AdmissionPolicy.ASK,
         *,
-        call_timeout: float = 2.0,
+        call_timeout: float = 10.0,
         learn_capabilities: bool = False,
         meter_measurands: tuple[str, ...] = (),
         meter_interval_s: int | None = None,
@@ -159,7 +160,7 @@ class RawCharger:
         """Send a CALL and return the whole answer frame (CALLRESULT or CALLERROR)."""
         unique_id = f"m{next(self._ids)}"
         await self.websocket.send(json.dumps([2, unique_id, action, payload]))
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(PATIENCE_S):
             while True:
                 frame = json.loads(await self.websocket.recv())
                 if frame[0] == 2:
@@ -173,7 +174,7 @@ class RawCharger:
         if self._calls:
             frame = self._calls.pop(0)
         else:
-            frame = json.loads(await asyncio.wait_for(self.websocket.recv(), 3))
+            frame = json.loads(await asyncio.wait_for(self.websocket.recv(), PATIENCE_S))
         assert frame[0] == 2, frame
         assert frame[2] == action, frame
         return frame[1], frame[3]

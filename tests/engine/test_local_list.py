@@ -20,6 +20,7 @@ from custom_components.ocpp_csms.csms.local_list import (
     PushedList,
 )
 from custom_components.ocpp_csms.csms.station import Capabilities, OcppVersion, Station
+from tests.chargers import wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger
 
 EXPIRY = datetime(2027, 1, 1, tzinfo=UTC)
@@ -68,10 +69,8 @@ def list_version(payload: dict[str, Any]) -> int:
 
 async def settled(charger: RawCharger) -> None:
     """Let the central system handle the last answer."""
-    for _ in range(20):
-        await asyncio.sleep(0.01)
-        if not charger.running.system.local_lists._running:  # type: ignore[union-attr]
-            return
+    await asyncio.sleep(0.01)
+    await wait_for(lambda: not charger.running.system.local_lists._running)  # type: ignore[union-attr]
 
 
 @VERSIONS
@@ -213,10 +212,9 @@ async def test_capabilities_say_when_not_to_push(
     charger.station.capabilities = capabilities
     registry.add(Tag("T1"))
     registry.add(Tag("T2"))
-    await settled(charger)
     lists = charger.running.system.local_lists
     assert lists is not None
-    assert lists.states["CP-1"].status is status
+    await wait_for(lambda: "CP-1" in lists.states and lists.states["CP-1"].status is status)
     assert all(call[2] != "SendLocalList" for call in charger._calls)
 
 

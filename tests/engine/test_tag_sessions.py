@@ -14,6 +14,7 @@ from custom_components.ocpp_csms.csms.authorization import (
 )
 from custom_components.ocpp_csms.csms.events import TransactionEnded
 from custom_components.ocpp_csms.csms.station import Capabilities
+from tests.chargers import wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger
 from tests.engine.test_messages_2x import event
 
@@ -98,8 +99,7 @@ async def test_refused_tag_limit_is_a_station_warning(raw_charger: ConnectRaw) -
     await start_16(charger, "GUEST")
     uid, _ = await charger.expect_call("SetChargingProfile")
     await charger.answer(uid, {"status": "Rejected"})
-    await asyncio.sleep(0.05)
-    assert "tag_limit_not_applied" in charger.station.warnings
+    await wait_for(lambda: "tag_limit_not_applied" in charger.station.warnings)
 
 
 async def test_tag_limit_skipped_on_chargers_without_smart_charging(
@@ -108,9 +108,8 @@ async def test_tag_limit_skipped_on_chargers_without_smart_charging(
     charger = await connect(raw_charger, "ocpp1.6")
     charger.station.capabilities = Capabilities(features=frozenset({"Core"}))
     await start_16(charger, "GUEST")
-    await asyncio.sleep(0.05)
+    await wait_for(lambda: "tag_limit_not_supported" in charger.station.warnings)
     assert not charger._calls
-    assert "tag_limit_not_supported" in charger.station.warnings
 
 
 async def test_tags_without_a_limit_send_no_profile(raw_charger: ConnectRaw) -> None:

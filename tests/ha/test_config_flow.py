@@ -148,6 +148,9 @@ async def test_reconfigure_keeps_its_own_port(hass: HomeAssistant, setup_entry: 
         result["flow_id"], server_data(entry.data[CONF_PORT], unknown_chargers="reject")
     )
     assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()  # reloaded with the new policy
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.started_with_server[CONF_UNKNOWN_CHARGERS] == "reject"
 
 
 async def test_reconfigure_refuses_another_entrys_port(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -64,6 +67,31 @@ async def test_stopping_twice_or_concurrently_is_safe(
     await hass.async_block_till_done()
     async with charger(url_of(entry), "CP-1") as client:
         assert await client.boot() == "Accepted"
+
+
+async def test_a_cancelled_set_up_releases_the_port_and_the_journal(
+    hass: HomeAssistant,
+) -> None:
+    """Home Assistant stopping mid-set-up unloads nothing: the entry cleans up itself."""
+    data = server_data()
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=str(data[CONF_PORT]), data=data)
+    entry.add_to_hass(hass)
+    forwarding = asyncio.Event()
+
+    async def forward_forever(*_args: Any) -> None:
+        forwarding.set()
+        await asyncio.Event().wait()
+
+    with patch.object(hass.config_entries, "async_forward_entry_setups", forward_forever):
+        set_up = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+        await forwarding.wait()
+        set_up.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await set_up
+    with pytest.raises(ConnectionRefusedError):
+        async with charger(url_of(entry), "CP-1"):
+            pass
+    assert not [t for t in threading.enumerate() if t.name.startswith("ocpp_csms_journal")]
 
 
 async def test_port_taken_at_start_retries(hass: HomeAssistant) -> None:
