@@ -67,9 +67,16 @@ def prepare_config(config_dir: Path) -> None:
 
 
 async def start_hass(
-    config_dir: Path, log_path: Path, port: int = 8123, extra_env: dict[str, str] | None = None
+    config_dir: Path,
+    log_path: Path,
+    port: int = 8123,
+    extra_env: dict[str, str] | None = None,
+    executable: Path | None = None,
 ) -> asyncio.subprocess.Process:
-    """Start `hass -c config_dir` on 127.0.0.1:`port`, its output going to `log_path`."""
+    """Start `hass -c config_dir` on 127.0.0.1:`port`, its output going to `log_path`.
+
+    `executable` is the `hass` to run: by default the one beside this Python.
+    """
     log = log_path.open("ab")
     env = {
         **os.environ,
@@ -78,7 +85,7 @@ async def start_hass(
         **(extra_env or {}),
     }
     return await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("hass")),
+        str(executable or Path(sys.executable).with_name("hass")),
         "-c",
         str(config_dir),
         stdout=log,
@@ -127,7 +134,8 @@ class HomeAssistantClient:
                     pass
                 await asyncio.sleep(0.5)
 
-    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A REST call as the logged-in user; its JSON answer (an HTTP error raises)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with self._session.request(
             method, f"{self.base_url}{path}", headers=headers, **kwargs
@@ -141,7 +149,7 @@ class HomeAssistantClient:
     async def _token_for(self, code: str) -> None:
         data = {"grant_type": "authorization_code", "code": code, "client_id": self.client_id}
         self.token = None
-        tokens = await self._json("POST", "/auth/token", data=data)
+        tokens = await self.json("POST", "/auth/token", data=data)
         self.token = tokens["access_token"]
 
     async def onboard_or_login(self, login: Login) -> None:
@@ -151,7 +159,7 @@ class HomeAssistantClient:
             progress = await response.json() if response.status == 200 else []
         steps = {step["step"]: step["done"] for step in progress}
         if not steps.get("user", True):
-            created = await self._json(
+            created = await self.json(
                 "POST",
                 "/api/onboarding/users",
                 json={
@@ -175,10 +183,10 @@ class HomeAssistantClient:
             ),
         ):
             if not steps.get(step, True):
-                await self._json("POST", path, json=body)
+                await self.json("POST", path, json=body)
 
     async def _login(self, login: Login) -> None:
-        flow = await self._json(
+        flow = await self.json(
             "POST",
             "/auth/login_flow",
             json={
@@ -187,7 +195,7 @@ class HomeAssistantClient:
                 "redirect_uri": f"{self.client_id}?auth_callback=1",
             },
         )
-        result = await self._json(
+        result = await self.json(
             "POST",
             f"/auth/login_flow/{flow['flow_id']}",
             json={
@@ -214,21 +222,21 @@ class HomeAssistantClient:
 
     async def entries(self, domain: str) -> list[dict[str, Any]]:
         """The config entries of `domain`."""
-        found: list[dict[str, Any]] = await self._json(
+        found: list[dict[str, Any]] = await self.json(
             "GET", f"/api/config/config_entries/entry?domain={domain}"
         )
         return found
 
     async def start_flow(self, domain: str) -> dict[str, Any]:
         """Start a user config flow."""
-        result: dict[str, Any] = await self._json(
+        result: dict[str, Any] = await self.json(
             "POST", "/api/config/config_entries/flow", json={"handler": domain}
         )
         return result
 
     async def flow_step(self, flow_id: str, data: dict[str, Any]) -> dict[str, Any]:
         """Submit a step of a config flow."""
-        result: dict[str, Any] = await self._json(
+        result: dict[str, Any] = await self.json(
             "POST", f"/api/config/config_entries/flow/{flow_id}", json=data
         )
         return result
