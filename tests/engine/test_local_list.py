@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +23,8 @@ from custom_components.ocpp_csms.csms.station import Capabilities, OcppVersion, 
 from tests.chargers import wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger
 
-EXPIRY = datetime(2027, 1, 1, tzinfo=UTC)
+# Still ahead whenever the tests run (a fixed date would expire the tag one day).
+EXPIRY = datetime.now(UTC).replace(microsecond=0) + timedelta(days=365)
 VERSIONS = pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
 
 
