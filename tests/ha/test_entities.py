@@ -127,6 +127,9 @@ async def test_charging_switch_follows_the_transaction(
         await wait_for(lambda: state_of(hass, "switch.garage_charging").state == STATE_ON)
         start = "RemoteStartTransaction" if version == "ocpp1.6" else "RequestStartTransaction"
         assert client.received[-1][0] == start
+        # The switch is on once we have the transaction; a 1.6 charger learns its id only
+        # from our answer, and refuses to stop a transaction it does not know yet.
+        await wait_for(lambda: bool(client.transactions))
         await _switch(hass, "turn_off", "switch.garage_charging")
         await wait_for(lambda: state_of(hass, "switch.garage_charging").state == STATE_OFF)
         assert not client.transactions
