@@ -288,6 +288,9 @@ async def test_tags_and_pushed_lists_survive_a_restart(
     async with charger(url_of(entry), "CP-1") as client:
         assert await client.boot() == "Accepted"
         await wait_for(lambda: client.local_list_version == 1)
+        # The charger holds the list before our side has its answer: wait for that too.
+        local_lists = entry.runtime_data.system.local_lists
+        await wait_for(lambda: "CP-1" in local_lists.pushed)
         await hass.async_block_till_done()
     async with restarted(hass, entry) as (restarted_hass, again):
         registry = registry_of(again)
@@ -318,6 +321,7 @@ async def test_diagnostics_show_each_chargers_local_list(
     async with charger(url_of(entry), "CP-1") as client:
         assert await client.boot() == "Accepted"
         await wait_for(lambda: client.local_list_version == 1)
+        await wait_for(lambda: "CP-1" in entry.runtime_data.system.local_lists.pushed)
         await hass.async_block_till_done()
         found = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert found["tags"] == {
