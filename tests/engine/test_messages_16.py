@@ -453,14 +453,20 @@ async def test_truly_malformed_is_refused(raw_charger: ConnectRaw) -> None:
     """A quirk is accepted; a missing required field or unknown status is not."""
     charger = await raw_charger()
     answer = await charger.call("StatusNotification", {"connectorId": 1, "status": "Available"})
-    assert answer[2] == "FormationViolation"
+    assert answer[2] == "OccurenceConstraintViolation"  # sic: 1.6 spells it so
     answer = await charger.call(
         "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Plugged"}
     )
+    assert answer[2] == "PropertyConstraintViolation"
+    answer = await charger.call("StatusNotification", [1])  # type: ignore[arg-type]
     assert answer[2] == "FormationViolation"
     answer = await charger.call(
         "MeterValues", {"connectorId": 1, "meterValue": [meter_value(T0, {"value": "abc"})]}
     )
     # A string is what the schema wants; the value that is no number is skipped.
     assert answer[0] == 3
-    assert charger.station.warnings == {"unreadable_value": 1}
+    assert charger.station.warnings == {
+        "refused_schema_required": 1,
+        "refused_schema_enum": 1,
+        "unreadable_value": 1,
+    }

@@ -468,4 +468,4 @@ async def test_quirks_2x(raw_charger: ConnectRaw, version: str) -> None:
         "unknown_field": 1,
     }
     answer = await charger.call("MeterValues", {"evseId": 1, "meterValue": [{"timestamp": T0}]})
-    assert answer[2] == "FormatViolation"
+    assert answer[2] == "OccurrenceConstraintViolation"

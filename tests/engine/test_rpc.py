@@ -15,7 +15,7 @@ from custom_components.ocpp_csms.csms.adapter import StationAdapter
 from custom_components.ocpp_csms.csms.commands import CommandStatus
 from custom_components.ocpp_csms.csms.ocpp16 import Ocpp16Adapter
 from custom_components.ocpp_csms.csms.rpc import OutcomeStatus
-from tests.chargers import wait_for
+from tests.chargers import PATIENCE_S, wait_for
 from tests.engine.conftest import Running, StartSystem
 
 BOOT_16 = {"chargePointVendor": "V", "chargePointModel": "M"}
@@ -36,7 +36,7 @@ async def raw_charger(
 async def exchange(ws: ClientConnection, frame: str | bytes) -> list[Any]:
     """Send a frame and return the decoded answer."""
     await ws.send(frame)
-    answer: list[Any] = json.loads(await asyncio.wait_for(ws.recv(), 2))
+    answer: list[Any] = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE_S))
     return answer
 
 
@@ -47,15 +47,24 @@ def session(running: Running, charger_id: str = "CP-1") -> StationAdapter:
 
 
 @pytest.mark.parametrize(
-    ("version", "framing", "payload"),
+    ("version", "framing", "occurrence", "message_type"),
     [
-        ("ocpp1.6", "FormationViolation", "FormationViolation"),
-        ("ocpp2.0.1", "RpcFrameworkError", "FormatViolation"),
-        ("ocpp2.1", "RpcFrameworkError", "FormatViolation"),
+        ("ocpp1.6", "FormationViolation", "OccurenceConstraintViolation", "FormationViolation"),
+        (
+            "ocpp2.0.1",
+            "RpcFrameworkError",
+            "OccurrenceConstraintViolation",
+            "MessageTypeNotSupported",
+        ),
+        ("ocpp2.1", "RpcFrameworkError", "OccurrenceConstraintViolation", None),
     ],
 )
 async def test_malformed_frames_get_the_versions_callerror(
-    start_system: StartSystem, version: str, framing: str, payload: str
+    start_system: StartSystem,
+    version: str,
+    framing: str,
+    occurrence: str,
+    message_type: str | None,
 ) -> None:
     """Every kind of broken frame is answered, and the connection survives them all."""
     running = await start_system()
@@ -70,14 +79,24 @@ async def test_malformed_frames_get_the_versions_callerror(
         ]
         assert (await exchange(ws, '{"a": 1}'))[:3] == [4, "-1", framing]
         assert (await exchange(ws, b"\xff\xfe"))[:3] == [4, "-1", framing]
-        assert (await exchange(ws, '[5, "u1", "x", {}]'))[:3] == [4, "u1", framing]
+        if message_type is not None:
+            assert (await exchange(ws, '[7, "u1", "x", {}]'))[:3] == [4, "u1", message_type]
+        else:
+            # 2.1: types 5 (CALLRESULTERROR) and 6 (SEND) are never answered; others are.
+            await ws.send('[6, "s1", "NotifyPeriodicEventStream", {}]')
+            await ws.send('[5, "s2", "GenericError", "", {}]')
+            assert (await exchange(ws, '[7, "u1", "x", {}]'))[:3] == [
+                4,
+                "u1",
+                "MessageTypeNotSupported",
+            ]
         assert (await exchange(ws, '[2, "u2", "Heartbeat"]'))[:3] == [4, "u2", framing]
         assert (await exchange(ws, '[2, "u3", "Heartbeat", []]'))[:3] == [4, "u3", framing]
 
         broken_boot = {**boot}
         broken_boot.pop("chargePointModel" if version == "ocpp1.6" else "reason")
         answer = await exchange(ws, json.dumps([2, "u4", "BootNotification", broken_boot]))
-        assert answer[:3] == [4, "u4", payload]
+        assert answer[:3] == [4, "u4", occurrence]
         assert answer[4]["keyword"] == "required"
 
         answer = await exchange(ws, json.dumps([2, "u5", "NoSuchAction", {}]))

@@ -11,6 +11,7 @@ connector 1") into CALLs and their answers into a `CommandResult`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,7 @@ from .events import (
 from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
 from .station import (
+    MAX_CONNECTOR_ID,
     BootInfo,
     Capabilities,
     ConnectorStatus,
@@ -123,7 +125,14 @@ def result_from_outcome(
             )
             return CommandResult(status, f"{outcome.error_code}: {outcome.error_description}")
     if decode is not None:
-        return decode(outcome.payload)
+        try:
+            return decode(outcome.payload)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            # Answers are read leniently (see `RpcConnection`), so one can lack what
+            # its decoder needs: the command failed, nothing else did.
+            return CommandResult(
+                CommandStatus.FAILED, f"The charger's answer could not be read ({err!r:.100})"
+            )
     return status_result(str(outcome.payload.get("status", "")), accepted, outcome.payload)
 
 
@@ -137,18 +146,28 @@ def time_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Timestamps outside these years are no charger's clock; they also keep date arithmetic
+# away from datetime's edges (0001-01-01T00:00+14:00 cannot even be turned into UTC).
+# 1970 stays in: chargers without a clock count from the epoch.
+_PLAUSIBLE_YEARS = range(1970, 2200)
+
+
 def parse_time(value: Any) -> datetime | None:
-    """An OCPP timestamp as an aware datetime; a missing zone is taken as UTC."""
-    if not isinstance(value, str):
+    """An OCPP timestamp as an aware UTC datetime; a missing zone is taken as UTC.
+
+    None when it is unreadable or implausible.
+    """
+    if not isinstance(value, str) or len(value) > 64:
         return None
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except ValueError, OverflowError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.year in _PLAUSIBLE_YEARS else None
 
 
 def config_words(value: str | None) -> tuple[str, ...]:
@@ -203,7 +222,35 @@ class StationAdapter(ABC):
         if not self.station.accepted and action != "BootNotification":
             return _refuse_until_accepted
         self.station.last_seen = datetime.now(UTC)
-        return self._handlers.get(action)
+        handler = self._handlers.get(action)
+        return None if handler is None else functools.partial(self._within_bounds, handler)
+
+    def _within_bounds(self, handler: Handler, payload: dict[str, Any]) -> Any:
+        """Run `handler` unless the payload names an EVSE or connector the station lacks.
+
+        Checked before the handler changes anything: an id beyond the bounds would
+        otherwise create an EVSE, and its entities, per message.
+        """
+        for path, evse_id, is_connector in self._ids_in(payload):
+            if not isinstance(evse_id, int):
+                continue
+            fits = (
+                0 <= evse_id <= MAX_CONNECTOR_ID
+                if is_connector
+                else self.station.accepts_evse_id(evse_id)
+            )
+            if not fits:
+                self.station.warn("id_out_of_range")
+                raise CallError(
+                    ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                    f"{path} {evse_id} is beyond what this charger has",
+                    {"path": path},
+                )
+        return handler(payload)
+
+    @abstractmethod
+    def _ids_in(self, payload: dict[str, Any]) -> list[tuple[str, Any, bool]]:
+        """The EVSE and connector ids a request names: (path, id, whether a connector)."""
 
     def accept_quirks(self, action: str, quirks: list[str]) -> None:
         """Count quirks accepted from this station; say so once per kind."""
@@ -213,10 +260,14 @@ class StationAdapter(ABC):
                     "Charger %s: accepted a %s that bends the OCPP schema (%s); "
                     "further ones are counted in its diagnostics",
                     self.station.id,
-                    action,
+                    action or "message",
                     kind.replace("_", " "),
                 )
             self.station.warn(kind)
+
+    def refused(self, action: str, kind: str) -> None:
+        """Count a frame refused at the boundary or by its schema (the rpc layer logs it)."""
+        self.station.warn(f"refused_{kind}")
 
     # -- life cycle -----------------------------------------------------------------------
 

@@ -39,8 +39,9 @@ def repair(
         errors = schemas.request_errors(action, repaired)
         if not errors:
             return repaired, quirks
-        # Deepest paths first, so removing an item does not shift paths still to fix.
-        errors.sort(key=lambda error: len(error.absolute_path), reverse=True)
+        # Deepest paths first, and among siblings the last first, so removing an item
+        # does not shift the paths still to fix.
+        errors.sort(key=_fix_order, reverse=True)
         try:
             fixed = [_fix(repaired, error) for error in errors]
         except _Fatal:
@@ -51,6 +52,14 @@ def repair(
             return repaired, quirks
         quirks.extend(kind for kind in fixed if kind != "tolerated")
     return None
+
+
+def _fix_order(error: ValidationError) -> tuple[int, tuple[tuple[int, int | str], ...]]:
+    """Sort key: depth, then the path with list indexes comparable among themselves."""
+    path = tuple(
+        (0, part) if isinstance(part, int) else (1, str(part)) for part in error.absolute_path
+    )
+    return len(path), path
 
 
 def _container(root: Any, path: list[Any]) -> Any:

@@ -6,6 +6,7 @@ adapters parse their version's fields and hand plain values to `reading`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -48,6 +49,11 @@ _DEFAULT_UNIT: dict[str, str] = {
 }
 
 
+# A power of ten beyond this scales no real meter (OCPP's examples use -3 to 3); it also
+# bounds `10**multiplier`, which a hostile multiplier of 10**7 would make run for seconds.
+MAX_MULTIPLIER = 9
+
+
 def reading(
     value: float,
     *,
@@ -58,8 +64,13 @@ def reading(
     location: str | None = None,
     context: str | None = None,
     multiplier: int = 0,
-) -> Measurement:
-    """A measurement in the model's units. An absent measurand means the import register."""
+) -> Measurement | None:
+    """A measurement in the model's units. An absent measurand means the import register.
+
+    None when the multiplier is implausible or the value is not a finite number.
+    """
+    if abs(multiplier) > MAX_MULTIPLIER or not math.isfinite(value):
+        return None
     measurand = measurand or Measurand.ENERGY_IMPORT_REGISTER
     unit = unit or _DEFAULT_UNIT.get(measurand, "")
     value = value * (10**multiplier)

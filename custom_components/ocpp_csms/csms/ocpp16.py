@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from .adapter import StationAdapter, config_flag, config_integer, config_words
+from .boundary import finite_number
 from .commands import Call, Command, CommandResult, GetConfiguration
 from .events import EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
 from .metering import apply_readings, reading
@@ -79,6 +80,10 @@ class Ocpp16Adapter(StationAdapter):
 
     def _meter_setting_keys(self) -> tuple[str, str]:
         return "MeterValuesSampledData", "MeterValueSampleInterval"
+
+    def _ids_in(self, payload: dict[str, Any]) -> list[tuple[str, Any, bool]]:
+        """1.6 names connectors, which are the model's EVSEs."""
+        return [("connectorId", payload.get("connectorId"), False)]
 
     def _build_handlers(self) -> dict[str, Handler]:
         return {
@@ -163,13 +168,10 @@ class Ocpp16Adapter(StationAdapter):
             for sampled in meter_value.get("sampledValue", ()):
                 if sampled.get("format") == "SignedData":
                     continue  # a signed blob, not a number
-                try:
-                    value = float(str(sampled["value"]).strip())
-                except ValueError, KeyError:
-                    self.station.warn("unreadable_value")
-                    continue
-                found.append(
-                    reading(
+                value = finite_number(sampled.get("value"))
+                measurement = None
+                if value is not None:
+                    measurement = reading(
                         value,
                         measurand=sampled.get("measurand"),
                         unit=sampled.get("unit"),
@@ -178,7 +180,11 @@ class Ocpp16Adapter(StationAdapter):
                         location=sampled.get("location"),
                         context=sampled.get("context"),
                     )
-                )
+                if measurement is None:
+                    # Not a number, or NaN, Infinity, 1e999: no reading at all.
+                    self.station.warn("unreadable_value")
+                    continue
+                found.append(measurement)
         return found
 
     def _on_meter_values(self, payload: dict[str, Any]) -> Reply:

@@ -314,20 +314,20 @@ def _json_text(data: object) -> str:
 
 
 def _read_configuration(answer: dict[str, Any], station: Station) -> CommandResult:
-    keys = answer.get("configurationKey", [])
-    for item in keys:
-        station.configuration[item["key"]] = item.get("value")
-        if item.get("readonly"):
-            station.read_only_settings.add(item["key"])
-        else:
-            station.read_only_settings.discard(item["key"])
+    configuration: dict[str, dict[str, Any]] = {}
+    for item in answer.get("configurationKey") or ():
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            station.warn("unreadable_setting")
+            continue
+        value = item.get("value")
+        value = value if value is None else str(value)
+        read_only = bool(item.get("readonly"))
+        station.remember_setting(item["key"], value, read_only=read_only)
+        configuration[item["key"]] = {"value": value, "readonly": read_only}
     return CommandResult(
         CommandStatus.ACCEPTED,
         data={
-            "configuration": {
-                item["key"]: {"value": item.get("value"), "readonly": item.get("readonly", False)}
-                for item in keys
-            },
+            "configuration": configuration,
             "unknown_keys": list(answer.get("unknownKey", [])),
         },
     )

@@ -146,6 +146,17 @@ class Ocpp201Adapter(StationAdapter):
     def _meter_setting_keys(self) -> tuple[str, str]:
         return "SampledDataCtrlr/TxUpdatedMeasurands", "SampledDataCtrlr/TxUpdatedInterval"
 
+    def _ids_in(self, payload: dict[str, Any]) -> list[tuple[str, Any, bool]]:
+        """2.x names EVSEs at the top (`evseId`) or in an EVSE object (`evse`)."""
+        found = [
+            ("evseId", payload.get("evseId"), False),
+            ("connectorId", payload.get("connectorId"), True),
+        ]
+        if isinstance(evse := payload.get("evse"), dict):
+            found.append(("evse/id", evse.get("id"), False))
+            found.append(("evse/connectorId", evse.get("connectorId"), True))
+        return found
+
     def _build_handlers(self) -> dict[str, Handler]:
         return {
             "Authorize": self._on_authorize,
@@ -209,18 +220,21 @@ class Ocpp201Adapter(StationAdapter):
             timestamp = self._time(meter_value.get("timestamp"))
             for sampled in meter_value.get("sampledValue", ()):
                 unit_of_measure = sampled.get("unitOfMeasure") or {}
-                found.append(
-                    reading(
-                        float(sampled["value"]),
-                        measurand=sampled.get("measurand"),
-                        unit=unit_of_measure.get("unit"),
-                        multiplier=int(unit_of_measure.get("multiplier", 0)),
-                        timestamp=timestamp,
-                        phase=sampled.get("phase"),
-                        location=sampled.get("location"),
-                        context=sampled.get("context"),
-                    )
+                measurement = reading(
+                    float(sampled["value"]),
+                    measurand=sampled.get("measurand"),
+                    unit=unit_of_measure.get("unit"),
+                    multiplier=int(unit_of_measure.get("multiplier", 0)),
+                    timestamp=timestamp,
+                    phase=sampled.get("phase"),
+                    location=sampled.get("location"),
+                    context=sampled.get("context"),
                 )
+                if measurement is None:
+                    # A multiplier no meter uses (the boundary made the value finite).
+                    self.station.warn("implausible_multiplier")
+                    continue
+                found.append(measurement)
         return found
 
     def _on_meter_values(self, payload: dict[str, Any]) -> Reply:
@@ -256,14 +270,15 @@ class Ocpp201Adapter(StationAdapter):
 
     def _on_notify_report(self, payload: dict[str, Any]) -> Reply:
         """A part of a base report: record the actual value of every variable."""
-        configuration = self.station.configuration
         for item in payload.get("reportData", ()):
             name = variable_name(item["component"], item["variable"])
             for attribute in item.get("variableAttribute", ()):
                 if attribute.get("type", "Actual") == "Actual":
-                    configuration[name] = attribute.get("value")
-                    if attribute.get("mutability") == "ReadOnly":
-                        self.station.read_only_settings.add(name)
+                    self.station.remember_setting(
+                        name,
+                        attribute.get("value"),
+                        read_only=attribute.get("mutability") == "ReadOnly",
+                    )
         if not payload.get("tbc", False):
             waiting = self._reports.get(payload["requestId"])
             if waiting is not None and not waiting.done():
@@ -277,7 +292,9 @@ class Ocpp201Adapter(StationAdapter):
         return Reply({})
 
     def _on_reservation_status_update(self, payload: dict[str, Any]) -> Reply:
-        self.station.reservations[payload["reservationId"]] = payload["reservationUpdateStatus"]
+        self.station.remember_reservation(
+            payload["reservationId"], payload["reservationUpdateStatus"]
+        )
         self._host.emit(StationUpdated(self.station, frozenset({"reservations"})))
         return Reply({})
 

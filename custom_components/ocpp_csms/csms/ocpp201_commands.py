@@ -372,7 +372,11 @@ def _read_variables(answer: dict[str, Any], station: Station) -> CommandResult:
     for item in answer.get("getVariableResult", ()):
         name = variable_name(item["component"], item["variable"])
         if item.get("attributeStatus") == "Accepted":
-            station.configuration[name] = item.get("attributeValue")
+            station.remember_setting(
+                name,
+                item.get("attributeValue"),
+                read_only=name in station.read_only_settings,
+            )
             configuration[name] = {"value": item.get("attributeValue")}
         else:
             unknown.append(name)

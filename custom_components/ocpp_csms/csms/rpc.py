@@ -30,14 +30,24 @@ from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
 
+from .boundary import Decoded, FrameError, decode_frame
 from .leniency import repair
+from .log_budget import LogBudget, shorten
 from .schemas import VersionSchemas
+from .station import OcppVersion
 
 _LOGGER = logging.getLogger(__name__)
 
 MSG_CALL = 2
 MSG_CALLRESULT = 3
 MSG_CALLERROR = 4
+# OCPP 2.1 only: an error about a CALLRESULT, and a CALL that expects no answer.
+MSG_CALLRESULTERROR = 5
+MSG_SEND = 6
+
+# What broken frames may make us log: a few lines per charger per ten minutes, and a
+# bound for all chargers together (see `LogBudget`).
+FRAME_LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
 
 
 class ErrorCode(StrEnum):
@@ -50,8 +60,34 @@ class ErrorCode(StrEnum):
     SECURITY_ERROR = "SecurityError"
     FORMATION_VIOLATION = "FormationViolation"  # 1.6 spelling
     FORMAT_VIOLATION = "FormatViolation"  # 2.x spelling
+    PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
+    OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"  # 1.6 spelling
+    OCCURRENCE_CONSTRAINT_VIOLATION = "OccurrenceConstraintViolation"  # 2.x spelling
+    TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
+    MESSAGE_TYPE_NOT_SUPPORTED = "MessageTypeNotSupported"  # 2.x only
     RPC_FRAMEWORK_ERROR = "RpcFrameworkError"  # 2.x only
     GENERIC_ERROR = "GenericError"
+
+
+# The JSON-schema keywords whose break a constraint-violation code names exactly; any
+# other break of a payload is a format (1.6: formation) violation.
+_TYPE_KEYWORDS = frozenset({"type"})
+_OCCURRENCE_KEYWORDS = frozenset({"required", "minItems", "maxItems"})
+_PROPERTY_KEYWORDS = frozenset(
+    {
+        "enum",
+        "const",
+        "maxLength",
+        "minLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "pattern",
+        "format",
+    }
+)
 
 
 class CallError(Exception):
@@ -86,6 +122,9 @@ class Dispatcher(Protocol):
 
     def accept_quirks(self, action: str, quirks: list[str]) -> None:
         """A request of `action` bent its schema in these known ways and was accepted."""
+
+    def refused(self, action: str, kind: str) -> None:
+        """A frame (a CALL of `action`, or an answer to one) was refused for `kind`."""
 
 
 class WebSocketLike(Protocol):
@@ -141,6 +180,8 @@ class RpcConnection:
         self._call_lock = asyncio.Lock()
         self._pending_id: str | None = None
         self._pending: asyncio.Future[CallOutcome] | None = None
+        # The action of the call in flight: what a repaired answer is counted under.
+        self._pending_action = ""
         self._id_prefix = secrets.token_hex(4) + "-"
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -210,30 +251,30 @@ class RpcConnection:
             return CallOutcome(OutcomeStatus.OFFLINE)
         unique_id = f"{self._id_prefix}{next(self._ids)}"
         future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
-        self._pending_id, self._pending = unique_id, future
+        self._pending_id, self._pending, self._pending_action = unique_id, future, action
         try:
             if not await self._send([MSG_CALL, unique_id, action, payload]):
                 return CallOutcome(OutcomeStatus.OFFLINE)
             outcome = await future
         finally:
-            self._pending_id, self._pending = None, None
+            self._pending_id, self._pending, self._pending_action = None, None, ""
         if outcome.status is OutcomeStatus.RESULT and (
             problem := self._schemas.response_problem(action, outcome.payload)
         ):
             # Keep what the charger said: a strict reading would turn a working
             # charger's slightly-off answer into a failed command.
-            _LOGGER.info(
-                "%s: answer to %s breaks its schema (%s at '%s'); using it anyway",
-                self._label,
+            self._log(
+                logging.INFO,
+                "answer to %s breaks its schema (%s at '%s'); using it anyway",
                 action,
-                problem.message,
-                problem.path,
+                shorten(problem.message),
+                shorten(problem.path),
             )
         return outcome
 
     def _on_answer(self, unique_id: str, outcome: CallOutcome) -> None:
         if self._pending is None or unique_id != self._pending_id:
-            _LOGGER.info("%s: ignoring an answer to unknown call %s", self._label, unique_id)
+            self._log(logging.INFO, "ignoring an answer to unknown call %s", shorten(unique_id))
             return
         if not self._pending.done():
             self._pending.set_result(outcome)
@@ -248,24 +289,26 @@ class RpcConnection:
                 await self._send_error("-1", self._framing_error, "Frame is not UTF-8 text")
                 return
         try:
-            message = json.loads(frame)
-        except ValueError:
+            decoded = decode_frame(frame)
+        except FrameError:
             await self._send_error("-1", self._framing_error, "Frame is not valid JSON")
             return
-        if (
-            not isinstance(message, list)
-            or len(message) < 3
-            or not isinstance(message[1], str)
-            or message[0] not in (MSG_CALL, MSG_CALLRESULT, MSG_CALLERROR)
-        ):
-            unique_id = (
-                message[1]
-                if isinstance(message, list) and len(message) > 1 and isinstance(message[1], str)
-                else "-1"
+        message = decoded.value
+        if not isinstance(message, list) or len(message) < 3 or not isinstance(message[1], str):
+            await self._send_error(
+                _unique_id_of(message), self._framing_error, "Not an OCPP-J message"
             )
-            await self._send_error(unique_id, self._framing_error, "Not an OCPP-J message")
             return
         kind, unique_id = message[0], message[1]
+        if kind not in (MSG_CALL, MSG_CALLRESULT, MSG_CALLERROR):
+            await self._on_unknown_message_type(kind, unique_id)
+            return
+        action = message[2] if kind == MSG_CALL and isinstance(message[2], str) else ""
+        if decoded.repairs:
+            self._dispatcher.accept_quirks(action or self._pending_action, decoded.repairs)
+        if decoded.violation is not None:
+            await self._on_unsafe(kind, unique_id, action, decoded)
+            return
         if kind == MSG_CALL:
             await self._on_call(unique_id, message)
         elif kind == MSG_CALLRESULT:
@@ -279,6 +322,51 @@ class RpcConnection:
                 CallOutcome(OutcomeStatus.ERROR, error_code=code, error_description=description),
             )
 
+    async def _on_unknown_message_type(self, kind: Any, unique_id: str) -> None:
+        if self._schemas.version is OcppVersion.V21 and kind in (
+            MSG_CALLRESULTERROR,
+            MSG_SEND,
+        ):
+            # 2.1's answer-less messages: an error about our answer, and a SEND. Neither
+            # may be answered; we use neither.
+            self._log(logging.DEBUG, "ignoring a message of type %s", kind)
+            return
+        code = self._framing_error
+        if self._schemas.version.is_2x:
+            code = ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED
+        await self._send_error(unique_id, code, "Unknown message type")
+
+    async def _on_unsafe(self, kind: Any, unique_id: str, action: str, decoded: Decoded) -> None:
+        """A frame holding a value no reader may see (see `boundary`)."""
+        self._dispatcher.refused(action or self._pending_action, "unsafe_value")
+        # The path inside the payload: a CALL's payload is its fourth element.
+        path = decoded.violation_path.partition("/")[2] if kind == MSG_CALL else ""
+        self._log(
+            logging.WARNING,
+            "refused %s: %s at '%s'",
+            action or "an answer",
+            decoded.violation,
+            shorten(path),
+        )
+        if kind == MSG_CALL:
+            await self._send_error(
+                unique_id,
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                str(decoded.violation),
+                {"path": shorten(path)},
+            )
+        elif kind == MSG_CALLRESULT:
+            self._on_answer(
+                unique_id,
+                CallOutcome(
+                    OutcomeStatus.ERROR,
+                    error_code=ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                    error_description=str(decoded.violation),
+                ),
+            )
+        else:
+            self._on_answer(unique_id, CallOutcome(OutcomeStatus.ERROR, error_code="GenericError"))
+
     async def _on_call(self, unique_id: str, message: list[Any]) -> None:
         if len(message) != 4 or not isinstance(message[2], str) or not isinstance(message[3], dict):
             await self._send_error(unique_id, self._framing_error, "A CALL has 4 elements")
@@ -287,7 +375,7 @@ class RpcConnection:
         payload: dict[str, Any] = message[3]
         if not self._schemas.knows_action(action):
             await self._send_error(
-                unique_id, ErrorCode.NOT_IMPLEMENTED, f"{action} is not an OCPP action"
+                unique_id, ErrorCode.NOT_IMPLEMENTED, f"{shorten(action, 50)} is not an OCPP action"
             )
             return
         handler = self._dispatcher.handler_for(action)
@@ -297,20 +385,27 @@ class RpcConnection:
             )
             return
         if problem := self._schemas.request_problem(action, payload):
-            repaired = repair(self._schemas, action, payload)
+            try:
+                repaired = repair(self._schemas, action, payload)
+            except Exception:
+                # A repair that trips over an unforeseen shape: refuse the message, as if
+                # no quirk explained it, and keep the connection.
+                _LOGGER.exception("%s: repairing %s failed", self._label, action)
+                repaired = None
             if repaired is None:
-                _LOGGER.warning(
-                    "%s: %s breaks its schema: %s at '%s'",
-                    self._label,
+                self._dispatcher.refused(action, f"schema_{problem.kind}")
+                self._log(
+                    logging.WARNING,
+                    "%s breaks its schema: %s at '%s'",
                     action,
-                    problem.message,
-                    problem.path,
+                    shorten(problem.message),
+                    shorten(problem.path),
                 )
                 await self._send_error(
                     unique_id,
-                    self._payload_error,
-                    problem.message[:200],
-                    {"path": problem.path, "keyword": problem.kind},
+                    self._violation_code(problem.kind),
+                    shorten(problem.message),
+                    {"path": shorten(problem.path), "keyword": problem.kind},
                 )
                 return
             payload, quirks = repaired
@@ -329,6 +424,32 @@ class RpcConnection:
         if await self._send([MSG_CALLRESULT, unique_id, reply.payload]) and reply.after:
             self.spawn(reply.after())
 
+    def _violation_code(self, keyword: str) -> ErrorCode:
+        """The CALLERROR code for a payload that breaks its schema at `keyword`."""
+        is_16 = not self._schemas.version.is_2x
+        if keyword in _TYPE_KEYWORDS:
+            return ErrorCode.TYPE_CONSTRAINT_VIOLATION
+        if keyword in _OCCURRENCE_KEYWORDS:
+            return (
+                ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION
+                if is_16
+                else ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION
+            )
+        if keyword in _PROPERTY_KEYWORDS:
+            return ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+        return self._payload_error
+
+    def _log(self, level: int, message: str, *args: Any) -> None:
+        """Log about this charger's frames within the shared budget (see `LogBudget`)."""
+        if not _LOGGER.isEnabledFor(level):
+            return
+        left_out = FRAME_LOG_BUDGET.take(self._label)
+        if left_out is None:
+            return
+        if left_out:
+            message += f" ({left_out} similar lines left out)"
+        _LOGGER.log(level, "%s: " + message, self._label, *args)
+
     async def _send_error(
         self,
         unique_id: str,
@@ -346,3 +467,10 @@ class RpcConnection:
             self._shut_down()
             return False
         return True
+
+
+def _unique_id_of(message: Any) -> str:
+    """The message id to name in a CALLERROR about a malformed message, if it has one."""
+    if isinstance(message, list) and len(message) > 1 and isinstance(message[1], str):
+        return message[1]
+    return "-1"

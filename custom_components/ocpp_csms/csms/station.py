@@ -241,6 +241,18 @@ class SecurityEvent:
     tech_info: str | None = None
 
 
+# Bounds on what one charger can make us hold. No charger of a home or a small site has
+# more EVSEs (1.6: connectors) or connectors per EVSE than this; each EVSE costs Home
+# Assistant about a dozen entities, so a message naming an id beyond them is refused
+# instead of creating one.
+MAX_EVSE_ID = 8
+MAX_CONNECTOR_ID = 8
+# Reported configuration settings and reservations kept per station (a 2.x base report
+# of a real charger has a few hundred variables).
+MAX_SETTINGS = 2000
+MAX_RESERVATIONS = 100
+
+
 @dataclass(slots=True)
 class Station:
     """One charging station, connected or not, known or waiting for admission."""
@@ -282,6 +294,36 @@ class Station:
     def accepted(self) -> bool:
         """Whether the station has been accepted and may send any message."""
         return self.registration is RegistrationStatus.ACCEPTED
+
+    def accepts_evse_id(self, evse_id: int) -> bool:
+        """Whether an EVSE (1.6: connector) id is one this station may have.
+
+        Ids it has are; a new one up to what the station reported of itself (if it
+        did), and never beyond MAX_EVSE_ID.
+        """
+        if evse_id in self.evses:
+            return True
+        reported = self.capabilities.number_of_evses if self.capabilities else None
+        highest = min(reported, MAX_EVSE_ID) if reported else MAX_EVSE_ID
+        return 0 <= evse_id <= highest
+
+    def remember_setting(self, name: str, value: str | None, *, read_only: bool) -> None:
+        """Record a configuration setting the station reported (bounded in number)."""
+        if name not in self.configuration and len(self.configuration) >= MAX_SETTINGS:
+            self.warn("too_many_settings")
+            return
+        self.configuration[name] = value
+        if read_only:
+            self.read_only_settings.add(name)
+        else:
+            self.read_only_settings.discard(name)
+
+    def remember_reservation(self, reservation_id: int, status: str) -> None:
+        """Record a reservation's latest status, forgetting the oldest beyond the bound."""
+        self.reservations.pop(reservation_id, None)
+        self.reservations[reservation_id] = status
+        while len(self.reservations) > MAX_RESERVATIONS:
+            del self.reservations[next(iter(self.reservations))]
 
     def evse(self, evse_id: int) -> Evse:
         """The EVSE (1.6: connector) with this id, created when first mentioned."""

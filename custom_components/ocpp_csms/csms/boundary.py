@@ -1,0 +1,191 @@
+"""The boundary: every value a charger sends is made safe here, before anything reads it.
+
+A charger's frame is untrusted text. Python's `json` accepts `NaN`, `Infinity` and
+`1e999` (an infinite float), ints of thousands of digits, lone UTF-16 surrogates that no
+encoder will write back, and nesting deep enough to exhaust the stack of any recursive
+reader after it. Each of those, once in the model, breaks something far away: Home
+Assistant refuses the state, SQLite refuses the row, the device registry cannot save,
+`10**multiplier` runs for minutes. So `decode_frame` turns a frame into values that are
+safe for every reader downstream, or says exactly why it cannot:
+
+- numbers are finite and within +-`MAX_MAGNITUDE` (a JSON peer loses precision beyond it,
+  and no reading, id or limit comes near it);
+- text holds no lone surrogate (each is replaced with U+FFFD and counted);
+- nesting is at most `MAX_DEPTH` deep (OCPP's deepest message is about 8).
+
+An unsafe number inside a `sampledValue` item drops that one sample (the rest of the
+message still counts); anywhere else the frame is refused, and the caller answers a CALL
+with PropertyConstraintViolation naming the place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# Deeper than any OCPP message (2.1's deepest is about 8 levels); a bound that keeps every
+# recursive reader after this one (schema check, repair, copy) far from the stack limit.
+MAX_DEPTH = 32
+# Integers and floats beyond 2**53 lose precision in JSON peers and are no plausible
+# reading, id or limit; SQLite and Home Assistant's state JSON take them safely.
+MAX_MAGNITUDE = 2**53
+# A JSON integer literal longer than this cannot be within MAX_MAGNITUDE; refusing it
+# before `int()` also avoids the quadratic cost of converting very long literals.
+_MAX_INT_DIGITS = 17
+# Lists whose items are single readings: an unsafe number drops the item, not the frame.
+_DROPPABLE_ITEMS = frozenset({"sampledValue"})
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Unsafe:
+    """Stands in, while decoding, for a number no reader may see."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal[:40]
+
+
+def _parse_float(literal: str) -> float | _Unsafe:
+    value = float(literal)
+    return value if math.isfinite(value) and abs(value) <= MAX_MAGNITUDE else _Unsafe(literal)
+
+
+def _parse_int(literal: str) -> int | _Unsafe:
+    if len(literal.lstrip("-")) > _MAX_INT_DIGITS:
+        return _Unsafe(literal)
+    value = int(literal)
+    return value if abs(value) <= MAX_MAGNITUDE else _Unsafe(literal)
+
+
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_int=_parse_int, parse_constant=_Unsafe)
+
+
+class FrameError(Exception):
+    """The text is no JSON at all (or nests beyond what the decoder can follow)."""
+
+
+@dataclass(slots=True)
+class Decoded:
+    """A frame as safe values, and what had to be done or could not be done to it."""
+
+    value: Any
+    # Repairs, by station-warning kind (counted): "invalid_text", "unsafe_number_dropped".
+    repairs: list[str] = field(default_factory=list)
+    # Why the frame cannot be used, and where (a JSON-pointer-like path), if so.
+    violation: str | None = None
+    violation_path: str = ""
+
+
+def decode_frame(text: str) -> Decoded:
+    """Decode one frame's text and make its values safe (see the module's rules).
+
+    Raises FrameError when the text is not JSON.
+    """
+    try:
+        value = _DECODER.decode(text)
+    except (ValueError, RecursionError) as err:
+        raise FrameError(str(err)[:200]) from err
+    decoded = Decoded(value)
+    decoded.value = _make_safe(value, decoded)
+    return decoded
+
+
+def finite_number(text: Any) -> float | None:
+    """A reading sent as text (1.6 `sampledValue.value`), or None if no safe number."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and abs(value) <= MAX_MAGNITUDE else None
+
+
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _make_safe(root: Any, decoded: Decoded) -> Any:
+    """Walk the value without recursion, repairing in place; the (new) root."""
+    if isinstance(root, str):
+        return _safe_text(root, decoded)
+    if isinstance(root, _Unsafe):
+        _refuse(decoded, f"{root.literal} is not a safe number", [])
+        return None
+    # (container, path to it, depth)
+    stack: list[tuple[dict[str, Any] | list[Any], list[str | int], int]] = []
+    if isinstance(root, (dict, list)):
+        stack.append((root, [], 1))
+    while stack and decoded.violation is None:
+        node, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            _refuse(decoded, f"nested deeper than {MAX_DEPTH} levels", path)
+            break
+        if isinstance(node, dict):
+            _safe_dict(node, path, depth, decoded, stack)
+        else:
+            _safe_list(node, path, depth, decoded, stack)
+    return root
+
+
+def _safe_dict(
+    node: dict[str, Any],
+    path: list[str | int],
+    depth: int,
+    decoded: Decoded,
+    stack: list[tuple[dict[str, Any] | list[Any], list[str | int], int]],
+) -> None:
+    for key in [key for key in node if _LONE_SURROGATE.search(key)]:
+        node[clean_text(key)] = node.pop(key)
+        decoded.repairs.append("invalid_text")
+    for key, item in node.items():
+        if isinstance(item, str):
+            node[key] = _safe_text(item, decoded)
+        elif isinstance(item, _Unsafe):
+            _refuse(decoded, f"{item.literal} is not a safe number", [*path, key])
+            return
+        elif isinstance(item, (dict, list)):
+            stack.append((item, [*path, key], depth + 1))
+
+
+def _safe_list(
+    node: list[Any],
+    path: list[str | int],
+    depth: int,
+    decoded: Decoded,
+    stack: list[tuple[dict[str, Any] | list[Any], list[str | int], int]],
+) -> None:
+    droppable = bool(path) and path[-1] in _DROPPABLE_ITEMS
+    if droppable:
+        kept = [item for item in node if not _holds_unsafe_number(item)]
+        if len(kept) != len(node):
+            decoded.repairs.extend(["unsafe_number_dropped"] * (len(node) - len(kept)))
+            node[:] = kept
+    for index, item in enumerate(node):
+        if isinstance(item, str):
+            node[index] = _safe_text(item, decoded)
+        elif isinstance(item, _Unsafe):
+            _refuse(decoded, f"{item.literal} is not a safe number", [*path, index])
+            return
+        elif isinstance(item, (dict, list)):
+            stack.append((item, [*path, index], depth + 1))
+
+
+def _holds_unsafe_number(item: Any) -> bool:
+    """Whether a single reading (a flat object) has an unsafe number among its fields."""
+    return isinstance(item, dict) and any(isinstance(value, _Unsafe) for value in item.values())
+
+
+def _safe_text(text: str, decoded: Decoded) -> str:
+    if text.isascii() or not _LONE_SURROGATE.search(text):
+        return text
+    decoded.repairs.append("invalid_text")
+    return clean_text(text)
+
+
+def _refuse(decoded: Decoded, why: str, path: list[str | int]) -> None:
+    decoded.violation = why
+    decoded.violation_path = "/".join(str(part) for part in path)
