@@ -2,23 +2,67 @@
 
 Everything here runs on the journal's own thread (`sessions.SessionJournal` owns it
 and the event loop never calls in directly); the connection belongs to that thread.
-Also the journal's records as read back, and what the engine restores from them.
+Also the journal's records as read back, and what the engine restores from them, and
+the plain bookkeeping of the write queue (`WriteBatch`, `RefusalLog`) that the event
+loop keeps.
+
+Charger input reaches these rows, so one row's values must never cost other rows: text
+and numbers are made storable at this edge (`_storable`), and a row the database still
+refuses for its own values is dropped and reported, while the rest of its batch is
+written (`SessionStore.write`).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .boundary import clean_text
 from .station import MeterSample, Transaction, TransactionState
 
 _LOGGER = logging.getLogger(__name__)
+
+# SQLite's INTEGER is 64 bits; a Python int beyond raises OverflowError when bound.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Errors that a row's own values cause, so that writing the same row again fails the
+# same way: a constraint (a NOT NULL column given NULL), a value too big for SQLite,
+# text UTF-8 cannot encode (UnicodeEncodeError is a ValueError), an int beyond 64 bits
+# (OverflowError), a type SQLite cannot store (TypeError, from `_storable`). Everything
+# else is the database's state, which may change: busy or locked, I/O, a full disk, a
+# read-only, damaged or newer file, out of memory, even a programming error: rows are
+# never dropped for those, they stay queued and are tried again.
+_ROW_FAULTS: tuple[type[Exception], ...] = (
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    ValueError,
+    ArithmeticError,
+    TypeError,
+)
+
+# Bounds of the write queue while the database cannot be written (locked, full disk,
+# damaged until moved aside): beyond them the oldest writes are shed, samples before late
+# notes before sessions. Sessions are keyed snapshots, so their count is that of
+# transactions waiting, not of messages. 100 000 samples are some 30 MB and a day of 70
+# chargers sampling every minute.
+MAX_QUEUED_SESSIONS = 10_000
+MAX_QUEUED_SAMPLES = 100_000
+MAX_QUEUED_LATE = 10_000
+
+# Refusals are counted per charger for at most this many chargers (admitted chargers
+# are far fewer); beyond, they are counted together under OTHER_CHARGERS, so a flood of
+# identities cannot grow the counter or the log without end.
+MAX_REFUSING_CHARGERS = 1000
+OTHER_CHARGERS = "(other chargers)"
+# Values quoted in a log line are cut to this many characters.
+_LOGGED_CHARS = 200
 
 # Each migration takes the schema from the version before it (its index) to the next.
 _MIGRATIONS: tuple[str, ...] = (
@@ -233,6 +277,27 @@ def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+class RowKind(StrEnum):
+    """What a journal row holds (for reporting the rows refused)."""
+
+    SESSION = "session"
+    SAMPLE = "sample"
+    LATE_MESSAGE = "late message"
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedRow:
+    """A write the database refused for its own values: dropped, never tried again.
+
+    Every text is already fit for a log line: cleaned and cut to a few hundred characters.
+    """
+
+    charger_id: str
+    transaction_id: str
+    kind: RowKind
+    reason: str
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Writes queued together: session snapshots by key, samples, late messages."""
@@ -240,6 +305,9 @@ class WriteBatch:
     sessions: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     samples: list[tuple[Any, ...]] = field(default_factory=list)
     late: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Rows `SessionStore.write` took out of this batch because the database refused
+    # them, for the journal to report; not counted as waiting, never written again.
+    refused: list[RefusedRow] = field(default_factory=list)
 
     def __len__(self) -> int:
         """How many writes wait."""
@@ -250,6 +318,66 @@ class WriteBatch:
         self.sessions.update(newer.sessions)
         self.samples.extend(newer.samples)
         self.late.extend(newer.late)
+
+    def shed(self) -> int:
+        """Drop the oldest writes beyond the queue's bounds; how many went."""
+        shed = 0
+        excess = len(self.samples) - MAX_QUEUED_SAMPLES
+        if excess > 0:
+            del self.samples[:excess]
+            shed += excess
+        excess = len(self.late) - MAX_QUEUED_LATE
+        if excess > 0:
+            del self.late[:excess]
+            shed += excess
+        excess = len(self.sessions) - MAX_QUEUED_SESSIONS
+        if excess > 0:
+            for key in list(itertools.islice(self.sessions, excess)):
+                del self.sessions[key]
+            shed += excess
+        return shed
+
+
+class RefusalLog:
+    """Counts the rows the database refused per charger; logs each charger and kind once.
+
+    Lives on the event loop. Both the counts and the log are bounded (see
+    MAX_REFUSING_CHARGERS): a charger sending bad values with every message must not
+    flood the log, nor grow memory.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Count nothing yet."""
+        self._path = path
+        self._counts: dict[str, int] = {}
+        self._logged: set[tuple[str, RowKind]] = set()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows refused so far, per charger id (a copy)."""
+        return dict(self._counts)
+
+    def report(self, refused: Iterable[RefusedRow]) -> None:
+        """Count (and log, the first time for its charger and kind) each refused row."""
+        for row in refused:
+            charger = row.charger_id
+            if charger not in self._counts and len(self._counts) >= MAX_REFUSING_CHARGERS:
+                charger = OTHER_CHARGERS
+            self._counts[charger] = self._counts.get(charger, 0) + 1
+            if (charger, row.kind) in self._logged:
+                continue
+            self._logged.add((charger, row.kind))
+            _LOGGER.warning(
+                "Session journal %s refused a %s row of charger %s (transaction %s): %s;"
+                " the row is dropped, the rest of its batch is written. Further refused"
+                " %s rows of this charger are only counted",
+                self._path,
+                row.kind,
+                row.charger_id,
+                row.transaction_id,
+                row.reason,
+                row.kind,
+            )
 
 
 class SessionStore:
@@ -303,22 +431,73 @@ class SessionStore:
             self._connection = None
 
     def write(self, batch: WriteBatch) -> None:
-        """Write one batch in one SQLite transaction, or nothing of it."""
+        """Write one batch; a row the database refuses costs only itself.
+
+        The whole batch goes in one SQLite transaction, the usual (fast) case. When that
+        fails for a row's own values, the batch is written again in one transaction, row
+        by row, each in a savepoint: the rows refused move from the batch to
+        `batch.refused` (not written, not to be tried again), the others are written.
+
+        Raises when the database itself cannot be written now (see `_ROW_FAULTS`); then
+        nothing is written and the batch keeps every row but those already refused.
+        """
         connection = self.connection()
-        connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.executemany(_UPSERT_SESSION, batch.sessions.values())
-            connection.executemany(_INSERT_SAMPLE, batch.samples)
-            connection.executemany(_INSERT_LATE, batch.late)
-            connection.executemany(_COUNT_LATE, [(c, t) for c, t, _, _ in batch.late])
-            connection.execute("COMMIT")
+            self._write_together(connection, batch)
         except BaseException as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            if classify_error(error) is not JournalHealth.LOCKED:
-                # Open afresh next time, checking the file again before writing to it.
-                self.close()
+            self._abandon(connection, error)
+            if not isinstance(error, _ROW_FAULTS):
+                raise
+        else:
+            return
+        try:
+            self._write_each(connection, batch)
+        except BaseException as error:
+            self._abandon(connection, error)
             raise
+
+    @staticmethod
+    def _write_together(connection: sqlite3.Connection, batch: WriteBatch) -> None:
+        late = [_storable(row) for row in batch.late]
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(_UPSERT_SESSION, map(_storable, batch.sessions.values()))
+        connection.executemany(_INSERT_SAMPLE, map(_storable, batch.samples))
+        connection.executemany(_INSERT_LATE, late)
+        connection.executemany(_COUNT_LATE, [(c, t) for c, t, _, _ in late])
+        connection.execute("COMMIT")
+
+    def _write_each(self, connection: sqlite3.Connection, batch: WriteBatch) -> None:
+        # One transaction still (one sync to disk); savepoints undo a refused row alone.
+        # Sessions before samples, as in `_write_together`: a sample finds its session row.
+        connection.execute("BEGIN IMMEDIATE")
+        for key, row in list(batch.sessions.items()):
+            error = _write_row(connection, ((_UPSERT_SESSION, row),))
+            if error is not None:
+                del batch.sessions[key]
+                batch.refused.append(_refusal(RowKind.SESSION, row[0], row[1], error))
+        _write_rows(
+            connection,
+            batch.samples,
+            lambda row: ((_INSERT_SAMPLE, row),),
+            lambda row, error: _refusal(RowKind.SAMPLE, row[5], row[6], error),
+            batch.refused,
+        )
+        _write_rows(
+            connection,
+            batch.late,
+            lambda row: ((_INSERT_LATE, row), (_COUNT_LATE, row[:2])),
+            lambda row, error: _refusal(RowKind.LATE_MESSAGE, row[0], row[1], error),
+            batch.refused,
+        )
+        connection.execute("COMMIT")
+
+    def _abandon(self, connection: sqlite3.Connection, error: BaseException) -> None:
+        """Undo a failed write; after a fault of the database, reopen before the next."""
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        if not isinstance(error, _ROW_FAULTS) and classify_error(error) is not JournalHealth.LOCKED:
+            # Open afresh next time, checking the file again before writing to it.
+            self.close()
 
     def restore(self) -> RestoredJournal:
         """What the engine goes on from after a restart."""
@@ -403,6 +582,100 @@ class SessionStore:
             if source.exists():
                 source.rename(target.with_name(target.name + suffix))
         return target
+
+
+def _storable(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A row with every value as SQLite can store it (the journal's own edge).
+
+    The engine's boundary already makes charger input safe; this is the last line, so
+    that a value slipping past it is journaled in a harmless form rather than refused.
+    """
+    return tuple(map(_storable_value, row))
+
+
+def _storable_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        # SQLite stores UTF-8, which cannot hold a lone surrogate: U+FFFD stands in.
+        return value if value.isascii() else clean_text(value)
+    if isinstance(value, int):  # bool too
+        # Beyond 64 bits: NULL, not clamped. A clamped value would be a false reading
+        # that looks real (9.2e18 Wh summed into the energy totals, an id that seems
+        # plausible); NULL says "unknown", which every nullable column's reader already
+        # handles. In a NOT NULL column (EVSE, connector, sequence number) the row is
+        # then refused, and dropped and reported: no value there is worth guessing.
+        return value if _INT64_MIN <= value <= _INT64_MAX else None
+    if isinstance(value, float):
+        # SQLite keeps infinities (and makes NaN NULL): one infinite reading would make
+        # every sum over it infinite, so NULL for these too.
+        return value if math.isfinite(value) else None
+    # Nothing the journal queues is of another type; should charger input ever bring
+    # one (a JSON object where text was expected), the row is refused, not retried.
+    raise TypeError(f"a {type(value).__name__} cannot be journaled")
+
+
+type _Statements = Iterable[tuple[str, Sequence[Any]]]
+
+
+def _write_row(connection: sqlite3.Connection, statements: _Statements) -> Exception | None:
+    """Write one row (its statements) in a savepoint; the row's own fault if refused.
+
+    Raises when the database, not the row, is at fault.
+    """
+    connection.execute("SAVEPOINT journal_row")
+    try:
+        for statement, row in statements:
+            connection.execute(statement, _storable(row))
+    except _ROW_FAULTS as error:
+        connection.execute("ROLLBACK TO journal_row")
+        connection.execute("RELEASE journal_row")
+        return error
+    connection.execute("RELEASE journal_row")
+    return None
+
+
+def _write_rows[R: Sequence[Any]](
+    connection: sqlite3.Connection,
+    rows: list[R],
+    statements: Callable[[R], _Statements],
+    refusal: Callable[[R, Exception], RefusedRow],
+    refused: list[RefusedRow],
+) -> None:
+    """Write each row on its own; take the refused ones out of `rows` into `refused`.
+
+    They are taken out even when the database fails half way, so that they are not
+    queued again.
+    """
+    dropped: set[int] = set()
+    try:
+        for index, row in enumerate(rows):
+            error = _write_row(connection, statements(row))
+            if error is not None:
+                dropped.add(index)
+                refused.append(refusal(row, error))
+    finally:
+        if dropped:
+            rows[:] = [row for index, row in enumerate(rows) if index not in dropped]
+
+
+def _refusal(kind: RowKind, charger_id: Any, transaction_id: Any, error: Exception) -> RefusedRow:
+    return RefusedRow(
+        _loggable(charger_id), _loggable(transaction_id), kind, _loggable(_reason(error))
+    )
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _loggable(value: Any) -> str:
+    """Short text for a log line: never a huge value, never one a log file cannot encode."""
+    if not isinstance(value, str):
+        # Not str(): a huge int has no decimal form (and it would be huge).
+        return f"<{type(value).__name__}>"
+    cut = value[:_LOGGED_CHARS]
+    return clean_text(cut) + ("..." if len(value) > _LOGGED_CHARS else "")
 
 
 def _where(selection: SessionFilter) -> tuple[str, list[Any]]:

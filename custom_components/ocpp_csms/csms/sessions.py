@@ -5,7 +5,10 @@ work runs on one thread of the journal's own (the connection belongs to it); the
 loop only queues writes, which the writer task drains in batches: whatever queued while
 one batch was written goes in the next, one SQLite transaction each. Rows are written
 as whole snapshots (upserts), so a batch that fails stays queued and can be written
-again later, to this file or a fresh one, without losing or doubling anything.
+again later, to this file or a fresh one, without losing or doubling anything. A row
+the database refuses for its own values (hostile charger input) is not retried: it
+alone is dropped, logged and counted (`rows_refused`), and the rest of its batch is
+written. While the database cannot be written the queue is bounded (`writes_shed`).
 
 A database that is locked by another program, damaged, or cannot be opened never
 stops the central system: the journal reports the problem to its observer, keeps the
@@ -28,6 +31,7 @@ from typing import Any, TypeVar
 from .session_store import (
     SCHEMA_VERSION,
     JournalHealth,
+    RefusalLog,
     RestoredJournal,
     SessionFilter,
     SessionRecord,
@@ -99,6 +103,9 @@ class SessionJournal:
         self._failures = 0
         self._state = JournalState(JournalHealth.OK, path)
         self.batches_written = 0
+        self._refusals = RefusalLog(path)
+        self._writes_shed = 0
+        self._shedding_logged = False
         # An unload and Home Assistant's stop can both close the journal, even at once.
         self._closing = asyncio.Lock()
 
@@ -106,6 +113,20 @@ class SessionJournal:
     def state(self) -> JournalState:
         """The journal's health now."""
         return JournalState(self._state.health, self.path, self._state.detail, len(self._pending))
+
+    @property
+    def rows_refused(self) -> dict[str, int]:
+        """Rows the database refused for their own values and the journal dropped.
+
+        Per charger id (a copy); bounded, with chargers beyond the bound counted together
+        under `session_store.OTHER_CHARGERS`.
+        """
+        return self._refusals.counts
+
+    @property
+    def writes_shed(self) -> int:
+        """Queued writes dropped because the database could not be written for too long."""
+        return self._writes_shed
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -255,14 +276,35 @@ class SessionJournal:
             batch, self._pending = self._pending, WriteBatch()
             try:
                 await self._run(self._store.write, batch)
-            except (sqlite3.Error, OSError) as error:
+            except Exception as error:
+                # The store drops the rows at fault itself: what is raised is the
+                # database's state, which may change, so the rest is tried again later.
+                self._refusals.report(batch.refused)
+                batch.refused.clear()
                 batch.put_back(self._pending)
                 self._pending = batch
+                self._shed()
                 self._failed(error)
                 return
+            self._refusals.report(batch.refused)
+            self._shedding_logged = False
             self.batches_written += 1
             if self._state.health is not JournalHealth.OK:
                 self._set_state(JournalHealth.OK)
+
+    def _shed(self) -> None:
+        shed = self._pending.shed()
+        if not shed:
+            return
+        self._writes_shed += shed
+        if not self._shedding_logged:
+            self._shedding_logged = True  # once until a batch is written again
+            _LOGGER.warning(
+                "Session journal %s cannot be written for too long: the oldest of its queued"
+                " writes are dropped to bound memory (%s so far)",
+                self.path,
+                self._writes_shed,
+            )
 
     def _failed(self, error: Exception) -> None:
         health = classify_error(error)
