@@ -25,6 +25,7 @@ async def async_get_config_entry_diagnostics(
     system = hub.system
     registry = hub.tags.registry
     lists = system.local_lists if system else None
+    journal = hub.sessions.journal
     chargers: dict[str, Any] = {}
     for charger_id in sorted(hub.admitted):
         station = system.stations.get(charger_id) if system else None
@@ -49,6 +50,8 @@ async def async_get_config_entry_diagnostics(
             ),
             "features": sorted(capabilities.features) if capabilities else None,
             "warnings": dict(station.warnings) if station else {},
+            # Journal rows refused for this charger's own values (dropped, not retried).
+            "journal_rows_refused": journal.rows_refused.get(charger_id, 0),
             "charging_mode": hub.mode(charger_id).value,
             "schedule_limit_now": system.upkeep.schedule_limit(charger_id) if system else None,
             "local_list": (
@@ -72,6 +75,11 @@ async def async_get_config_entry_diagnostics(
                 "with_limit": sum(1 for tag in registry.tags if tag.max_current_a is not None),
             },
             "chargers": chargers,
+            "journal": {
+                "health": journal.state.health.value,
+                "rows_refused": sum(journal.rows_refused.values()),
+                "writes_shed": journal.writes_shed,
+            },
             "site": _site(hub),
         },
         TO_REDACT,

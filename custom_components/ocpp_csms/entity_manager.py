@@ -9,6 +9,7 @@ every state write saved is Home Assistant time saved.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
 from .csms.events import Event
+from .csms.log_budget import LogBudget
 from .csms.station import Station
 from .identifiers import charger_device_identifier, parse_unique_id, unique_id_for
 
@@ -46,6 +48,8 @@ EVSE_STATUS = frozenset({"evse_status"})  # charger level: one of its EVSEs' sta
 CONNECTION_ONLY: frozenset[str] = frozenset()
 
 type Update = Callable[[], None]
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class _Subscribers:
@@ -98,6 +102,8 @@ class EntityManager:
         # One DeviceInfo per charger, shared by its entities (about 14 KB per charger
         # when each of its 26 entities holds its own).
         self._device_infos: dict[str, DeviceInfo] = {}
+        # Updates that raised, logged within bounds per charger.
+        self._failures = LogBudget(per_source=3, overall=30, period_s=600.0)
 
     def register_platform(
         self, builder: EntityBuilder, add_entities: AddConfigEntryEntitiesCallback
@@ -198,7 +204,7 @@ class EntityManager:
         subscribers = self._subscribers.get((charger_id, evse_id))
         if subscribers is not None:
             for update in subscribers.reached_by(changed):
-                update()
+                self._isolated(charger_id, update)
 
     def notify_sessions(self, charger_id: str) -> None:
         """A session of this charger started, progressed or ended: update its totals."""
@@ -244,4 +250,21 @@ class EntityManager:
     def pass_event(self, charger_id: str, event: Event) -> None:
         """Hand an engine event to the event entities of its charger."""
         for receive in tuple(self._event_subscribers.get(charger_id, ())):
-            receive(event)
+            self._isolated(charger_id, partial(receive, event))
+
+    def _isolated(self, charger_id: str, update: Update) -> None:
+        """Run one entity's update; if it fails, the others still run.
+
+        An entity that cannot take a charger's value (Home Assistant refused its
+        state) must not keep the rest of that charger, or the engine event that
+        carried it, from being handled.
+        """
+        try:
+            update()
+        except Exception:
+            if (left_out := self._failures.take(charger_id)) is not None:
+                _LOGGER.exception(
+                    "Updating an entity of charger %s failed (%s similar failures not logged)",
+                    charger_id,
+                    left_out,
+                )
