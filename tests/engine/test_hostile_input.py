@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from custom_components.ocpp_csms.csms import rpc
+from custom_components.ocpp_csms.csms.commands import GetConfiguration
 from custom_components.ocpp_csms.csms.events import TransactionStarted
 from custom_components.ocpp_csms.csms.log_budget import LogBudget
-from custom_components.ocpp_csms.csms.commands import GetConfiguration
 from custom_components.ocpp_csms.csms.station import (
     MAX_EVSE_ID,
     MAX_RESERVATIONS,

@@ -458,7 +458,7 @@ async def test_truly_malformed_is_refused(raw_charger: ConnectRaw) -> None:
         "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Plugged"}
     )
     assert answer[2] == "PropertyConstraintViolation"
-    answer = await charger.call("StatusNotification", [1])  # type: ignore[arg-type]
+    answer = await charger.call("StatusNotification", [1])
     assert answer[2] == "FormationViolation"
     answer = await charger.call(
         "MeterValues", {"connectorId": 1, "meterValue": [meter_value(T0, {"value": "abc"})]}

@@ -3,26 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 import ssl
 import subprocess
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
 from ocpp.exceptions import SecurityError
 from websockets.asyncio.client import connect
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from custom_components.ocpp_csms.csms.central_system import AdmissionPolicy
 from custom_components.ocpp_csms.csms.credentials import hash_password
 from custom_components.ocpp_csms.csms.server import (
+    MAX_AUTHORIZATION_LENGTH,
     MAX_CHARGER_ID_LENGTH,
+    BadAuthorization,
+    basic_auth_password,
     build_ssl_context,
     charger_id_from_path,
     choose_subprotocol,
 )
 from custom_components.ocpp_csms.csms.station import OcppVersion, RegistrationStatus
-from tests.chargers import FIRMWARE, MODEL, SERIAL, VENDOR, basic_auth_header, charger, wait_for
+from tests.chargers import (
+    FIRMWARE,
+    MODEL,
+    PATIENCE_S,
+    SERIAL,
+    VENDOR,
+    basic_auth_header,
+    charger,
+    wait_for,
+)
 from tests.engine.conftest import StartSystem
 
 
@@ -329,3 +345,106 @@ async def test_a_retrying_charger_with_a_wrong_password_is_logged_once(
         r for r in caplog.records if r.levelname == "WARNING" and "Refused" in r.getMessage()
     ]
     assert len(warnings) == 2
+
+
+def basic(text: bytes) -> str:
+    return "Basic " + base64.b64encode(text).decode()
+
+
+# Authorization values that are Basic credentials no one can read.
+UNREADABLE = {
+    "not base64": "Basic !!!not-base64!!!",
+    "no colon": basic(b"CP-1-and-no-password"),
+    "not UTF-8": basic(b"CP-1:\xff\xfe\xfd"),
+    "oversized": basic(b"CP-1:" + b"x" * MAX_AUTHORIZATION_LENGTH),
+    "not ASCII": "Basic Q1At\u00e9\u00e9",
+}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([], None),
+        (["Bearer abc"], None),
+        ([basic(b"CP-2:pw")], None),
+        ([basic(b"CP-1:pw:with:colons")], "pw:with:colons"),
+        (["  basic " + basic(b"CP-1:")[6:]], ""),
+    ],
+)
+def test_basic_auth_password(values: list[str], expected: str | None) -> None:
+    """No credentials, another scheme or another user: None; else the password."""
+    headers = Headers([("Authorization", value) for value in values])
+    assert basic_auth_password(headers, "CP-1") == expected
+
+
+@pytest.mark.parametrize("value", UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_unreadable_basic_credentials_are_refused(value: str) -> None:
+    """Credentials that cannot be read are a 401, not an exception of another kind."""
+    with pytest.raises(BadAuthorization) as bad:
+        basic_auth_password(Headers([("Authorization", value)]), "CP-1")
+    assert bad.value.status is HTTPStatus.UNAUTHORIZED
+
+
+def test_repeated_authorization_headers_are_a_bad_request() -> None:
+    """Two Authorization headers are ambiguous: 400."""
+    headers = Headers([("Authorization", basic(b"CP-1:a")), ("Authorization", basic(b"CP-1:a"))])
+    with pytest.raises(BadAuthorization) as bad:
+        basic_auth_password(headers, "CP-1")
+    assert bad.value.status is HTTPStatus.BAD_REQUEST
+
+
+async def raw_handshake(port: int, charger_id: str, header_lines: list[bytes]) -> bytes:
+    """Send a WebSocket upgrade with extra header lines as they are; the status line."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            f"GET /ocpp/{charger_id} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n".encode()
+            + b"".join(line + b"\r\n" for line in header_lines)
+            + b"\r\n"
+        )
+        return await asyncio.wait_for(reader.readline(), PATIENCE_S)
+    finally:
+        writer.close()
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize("password_hash", [True, False], ids=["with password", "without"])
+async def test_duplicate_authorization_headers_get_400(
+    start_system: StartSystem, caplog: pytest.LogCaptureFixture, password_hash: bool
+) -> None:
+    """A clean 400 and one short warning; no 500, no traceback."""
+    running = await start_system()
+    running.directory.admit("CP-1", hash_password("pw-1234567890123") if password_hash else None)
+    status = await raw_handshake(
+        running.system.port,
+        "CP-1",
+        [
+            b"Authorization: " + basic(b"CP-1:pw-1234567890123").encode(),
+            b"Authorization: " + basic(b"CP-1:other-password").encode(),
+        ],
+    )
+    assert status.startswith(b"HTTP/1.1 400"), status
+    assert not tracebacks(caplog)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("more than one Authorization header" in line for line in warnings), warnings
+
+
+@pytest.mark.parametrize("value", UNREADABLE.values(), ids=UNREADABLE.keys())
+async def test_unreadable_credentials_get_401(
+    start_system: StartSystem, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    """Whatever the header holds, a clean 401 without a traceback (even for a charger
+    without a password: unreadable credentials are never taken as none)."""
+    running = await start_system()
+    running.directory.admit("CP-1", hash_password("pw-1234567890123"))
+    running.directory.admit("CP-2")
+    for charger_id in ("CP-1", "CP-2"):
+        line = b"Authorization: " + value.encode("latin-1")
+        status = await raw_handshake(running.system.port, charger_id, [line])
+        assert status.startswith(b"HTTP/1.1 401"), status
+    assert not tracebacks(caplog)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
+from websockets.protocol import State
 
 from .adapter import BootDecision, StationAdapter
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
 from .commands import Command, CommandResult, CommandStatus
-from .credentials import verify_password
 from .events import (
     AdmissionRequested,
     Event,
@@ -36,8 +36,10 @@ from .events import (
     TransactionUpdated,
 )
 from .local_list import LocalListSync
+from .log_budget import LogBudget
 from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
+from .password_gate import PasswordGate
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .sessions import RestoredJournal, SessionJournal
@@ -56,7 +58,8 @@ _ADAPTERS: dict[OcppVersion, type[StationAdapter]] = {
 
 # WebSocket close code for a connection superseded by a newer one from the same charger.
 CLOSE_REPLACED = 4000
-# How long a replaced or forgotten connection may take to close before we move on.
+# How long a replaced or forgotten connection gets to finish the close handshake before
+# its socket is cut: a charger that reconnected left the old one dead, as a rule.
 _CLOSE_WAIT = 5.0
 
 
@@ -148,7 +151,13 @@ class CentralSystem:
         self._schemas: Mapping[OcppVersion, VersionSchemas] = {}
         self._stations: dict[str, Station] = {}
         self._sessions: dict[str, StationAdapter] = {}
+        # Each live session's socket: what is cut when a session will not close.
+        self._sockets: dict[StationAdapter, ServerConnection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._passwords = PasswordGate()
+        # What failing listeners (and upkeep) may make us log: a few tracebacks per
+        # charger per ten minutes, and a bound for all chargers together.
+        self._failure_log = LogBudget(per_source=3, overall=30, period_s=600.0)
         self.counters = _Counters()
         self.upkeep = ChargerUpkeep(
             self.authorizer,
@@ -188,7 +197,10 @@ class CentralSystem:
         self.upkeep.stop()
         for task in self._tasks:
             task.cancel()
+        # Cancelled closes cut their sockets as they end (see `_close_within`).
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.stop()
+        await self._passwords.close()
         if self.journal is not None:
             await self.journal.close()
 
@@ -259,7 +271,7 @@ class CentralSystem:
 
     # -- admission ----------------------------------------------------------------
 
-    async def check(self, charger_id: str, password: str | None) -> Verdict:
+    async def check(self, charger_id: str, password: str | None, address: str) -> Verdict:
         """ConnectionGate: decide whether this charger may connect with this password."""
         record = self._directory.find(charger_id)
         if record is None:
@@ -272,11 +284,10 @@ class CentralSystem:
             return Verdict.ALLOW
         if record.password_hash is None:
             return Verdict.ALLOW
-        if password is not None and await asyncio.to_thread(
-            verify_password, record.password_hash, password
-        ):
-            return Verdict.ALLOW
-        return self._refuse(Verdict.UNAUTHORIZED)
+        if password is None:
+            return self._refuse(Verdict.UNAUTHORIZED)
+        verdict = await self._passwords.check(charger_id, address, record.password_hash, password)
+        return verdict if verdict is Verdict.ALLOW else self._refuse(verdict)
 
     def _refuse(self, verdict: Verdict) -> Verdict:
         refused = self.counters.refused
@@ -293,9 +304,9 @@ class CentralSystem:
         station.registration = decision.status
         if self._directory.find(station.id) is None:
             if decision.status is RegistrationStatus.ACCEPTED:
-                self._listener.handle(StationAutoAdmitted(station))
+                self._tell(StationAutoAdmitted(station))
             elif decision.status is RegistrationStatus.PENDING:
-                self._listener.handle(AdmissionRequested(station))
+                self._tell(AdmissionRequested(station))
         return decision
 
     def _boot_decision(self, station: Station) -> BootDecision:
@@ -332,7 +343,7 @@ class CentralSystem:
         """The user removed a charger: close its connection and drop its state."""
         session = self._sessions.get(charger_id)
         if session is not None:
-            await _close_quietly(session, 1000, "Removed")
+            await self._close_within(session, 1000, "Removed")
         self._stations.pop(charger_id, None)
         self.upkeep.forget(charger_id)
 
@@ -341,11 +352,67 @@ class CentralSystem:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _close_within(self, session: StationAdapter, code: int, reason: str) -> None:
+        """Close a session's socket, cutting it when the close handshake takes too long.
+
+        Also cut when cancelled (at stop): a socket we gave up on must not linger until
+        pings find it dead.
+        """
+        try:
+            async with asyncio.timeout(_CLOSE_WAIT):
+                await session.close(code, reason)
+        except TimeoutError:
+            _LOGGER.info(
+                "Charger %s did not finish closing a connection in time; cut it",
+                session.station.id,
+            )
+        finally:
+            socket = self._sockets.get(session)
+            if socket is not None and socket.state is not State.CLOSED:
+                socket.transport.abort()
+
     # -- station sessions ---------------------------------------------------------
 
     async def _run_station(
         self, charger_id: str, version: OcppVersion, connection: ServerConnection
     ) -> None:
+        station = self._station_connecting(charger_id, version, connection)
+        session = _ADAPTERS[version](
+            station,
+            connection,
+            self._schemas[version],
+            self,
+            call_timeout=self.settings.call_timeout,
+        )
+        # Register the new session before closing the old one, so that the old one's
+        # end is not reported as the station going offline. From here on, whatever
+        # happens, the `finally` unregisters it: a session left registered would make
+        # every later connection of the charger a replacement, shown online for good.
+        previous = self._sessions.get(charger_id)
+        self._sessions[charger_id] = session
+        self._sockets[session] = connection
+        try:
+            if previous is not None:
+                # The old connection is usually dead (that is why the charger came
+                # back): serve the new one now, and close the old one on the side.
+                _LOGGER.info(
+                    "Charger %s connected again; closing its previous connection", charger_id
+                )
+                self._spawn(
+                    self._close_within(previous, CLOSE_REPLACED, "Replaced by a new connection")
+                )
+            self._session_started(session)
+            await session.serve()
+        finally:
+            del self._sockets[session]
+            if self._sessions.get(charger_id) is session:
+                del self._sessions[charger_id]
+                station.connected = False
+                self._tell(StationDisconnected(station))
+
+    def _station_connecting(
+        self, charger_id: str, version: OcppVersion, connection: ServerConnection
+    ) -> Station:
         station = self.ensure_station(charger_id)
         station.version = version
         station.connected = True
@@ -357,61 +424,81 @@ class CentralSystem:
             station.registration = RegistrationStatus.ACCEPTED
         elif station.registration is RegistrationStatus.ACCEPTED:
             station.registration = None
+        return station
 
-        session = _ADAPTERS[version](
-            station,
-            connection,
-            self._schemas[version],
-            self,
-            call_timeout=self.settings.call_timeout,
-        )
-        # Register the new session before closing the old one, so that the old one's
-        # end is not reported as the station going offline.
-        previous = self._sessions.get(charger_id)
-        self._sessions[charger_id] = session
-        if previous is not None:
-            _LOGGER.info("Charger %s connected again; closing its previous connection", charger_id)
-            await _close_quietly(previous, CLOSE_REPLACED, "Replaced by a new connection")
+    def _session_started(self, session: StationAdapter) -> None:
+        station = session.station
         self.counters.connections += 1
         if station.accepted and station.capabilities is None and self.settings.learn_capabilities:
             # Known but not learnt in this run (Home Assistant restarted): chargers only
             # boot when they restart, so learn now.
             session.rpc.spawn(session.learn_capabilities())
         _LOGGER.debug(
-            "Charger %s connected from %s (%s)", charger_id, station.remote_address, version
+            "Charger %s connected from %s (%s)", station.id, station.remote_address, station.version
         )
-        self._listener.handle(StationConnected(station))
+        self._tell(StationConnected(station))
         if station.accepted and station.capabilities is not None:
             # Tags may have changed while it was away. (Not yet learnt: that comes next,
             # and the set-up with it.)
-            self.upkeep.station_ready(station)
-        try:
-            await session.serve()
-        finally:
-            if self._sessions.get(charger_id) is session:
-                del self._sessions[charger_id]
-                station.connected = False
-                self._listener.handle(StationDisconnected(station))
+            self._safely(station.id, "setting it up", self.upkeep.station_ready, station)
 
     # -- StationHost -----------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        """StationHost: journal what concerns sessions, then pass the event on."""
+        """StationHost: journal what concerns sessions, then pass the event on.
+
+        Nothing raised here reaches the charger's message handler (which would answer
+        an InternalError and could leave its state half changed) or another charger:
+        each step fails on its own, logged.
+        """
+        charger_id = event.station.id
         if self.journal is not None:
-            match event:
-                case (
-                    TransactionStarted(station=station, transaction=transaction)
-                    | TransactionUpdated(station=station, transaction=transaction)
-                    | TransactionEnded(station=station, transaction=transaction)
-                ):
-                    self.journal.record(station.id, transaction)
-                case LateTransactionMessage(station=station, transaction_id=tid, action=action):
-                    self.journal.record_late_message(station.id, tid, action)
+            self._safely(charger_id, "journaling an event", self._journal, event)
         if isinstance(event, StationUpdated) and self._became_ready(event):
-            self.upkeep.station_ready(event.station)
+            self._safely(charger_id, "setting it up", self.upkeep.station_ready, event.station)
         if isinstance(event, TransactionStarted | TransactionEnded):
-            self.upkeep.sessions_changed()
-        self._listener.handle(event)
+            self._safely(charger_id, "rebalancing", self.upkeep.sessions_changed)
+        self._tell(event)
+
+    def _journal(self, event: Event) -> None:
+        assert self.journal is not None
+        match event:
+            case (
+                TransactionStarted(station=station, transaction=transaction)
+                | TransactionUpdated(station=station, transaction=transaction)
+                | TransactionEnded(station=station, transaction=transaction)
+            ):
+                self.journal.record(station.id, transaction)
+            case LateTransactionMessage(station=station, transaction_id=tid, action=action):
+                self.journal.record_late_message(station.id, tid, action)
+
+    def _tell(self, event: Event) -> None:
+        """Pass an event to the listener; what it raises is logged, never passed on."""
+        try:
+            self._listener.handle(event)
+        except Exception:
+            self._log_failure(event.station.id, f"handling {type(event).__name__}")
+
+    def _safely[*A](
+        self, charger_id: str, what: str, work: Callable[[*A], None], *args: *A
+    ) -> None:
+        """Run `work` for one charger; a failure is logged, never passed on."""
+        try:
+            work(*args)
+        except Exception:
+            self._log_failure(charger_id, what)
+
+    def _log_failure(self, charger_id: str, what: str) -> None:
+        """Log the exception being handled, within a budget per charger.
+
+        Home Assistant may refuse a state, or a listener may have a bug: that must not
+        end the charger's connection, lock it out, or flood the log.
+        """
+        left_out = self._failure_log.take(charger_id)
+        if left_out is None:
+            return
+        note = f" ({left_out} similar failures left out)" if left_out else ""
+        _LOGGER.exception("Charger %s: failed %s%s", charger_id, what, note)
 
     # -- what the central system keeps set on its chargers -----------------------------
 
@@ -467,11 +554,3 @@ class CentralSystem:
     def wanted_meter_settings(self) -> tuple[tuple[str, ...], int | None]:
         """StationHost: the meter settings to apply to chargers."""
         return self.settings.meter_measurands, self.settings.meter_interval_s
-
-
-async def _close_quietly(session: StationAdapter, code: int, reason: str) -> None:
-    try:
-        async with asyncio.timeout(_CLOSE_WAIT):
-            await session.close(code, reason)
-    except TimeoutError:
-        _LOGGER.warning("Charger %s did not close its connection in time", session.station.id)

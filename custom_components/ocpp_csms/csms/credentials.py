@@ -2,7 +2,9 @@
 
 Only a salted PBKDF2 hash is stored; the plain password is shown to the user once,
 when it is generated. Hashing is deliberately slow, so callers on the event loop run
-`verify_password` in an executor.
+`hash_password` in an executor, and connection attempts are checked through a
+`password_gate.PasswordGate` (its own threads, a cache and limits), never by calling
+`verify_password` on a shared executor.
 """
 
 from __future__ import annotations

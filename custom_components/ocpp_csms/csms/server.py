@@ -3,8 +3,10 @@
 Before a connection is upgraded this module
 - reads the charger id from the last segment of the URL path (URL-decoded);
 - asks a `ConnectionGate` whether the charger may connect, passing the HTTP Basic Auth
-  password (OCPP security profiles 1 and 2: the user name is the charger id);
-- answers HTTP 400 / 401 / 403 instead of upgrading when it may not;
+  password (OCPP security profiles 1 and 2: the user name is the charger id) and the
+  peer's address;
+- answers HTTP 400 / 401 / 403 / 429 / 503 instead of upgrading when it may not (a
+  request it cannot read is refused too, never answered with a 500);
 - picks the subprotocol, preferring 2.1, then 2.0.1, then 1.6.
 An admitted connection is handed to a `StationRunner` together with its version.
 """
@@ -28,6 +30,7 @@ from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFact
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from .log_budget import LogBudget
 from .station import SUBPROTOCOL_PREFERENCE, OcppVersion
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,6 +38,12 @@ _LOGGER = logging.getLogger(__name__)
 # OCPP 2.x limits the identity to 48 characters; 1.6 chargers use fewer.
 MAX_CHARGER_ID_LENGTH = 48
 _MAX_REMEMBERED_REFUSALS = 1000
+# Longer than any Basic credentials a charger sends (a 48-character id and a password
+# of a few dozen), short enough that nothing is decoded from a header built to cost.
+MAX_AUTHORIZATION_LENGTH = 1024
+# What a refused charger is told to wait (few honour it): a failure window, and a pause
+# for the password checks in progress to drain.
+_RETRY_AFTER_S = {HTTPStatus.TOO_MANY_REQUESTS: 60, HTTPStatus.SERVICE_UNAVAILABLE: 10}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +86,23 @@ class Verdict(StrEnum):
     ALLOW = "allow"
     UNAUTHORIZED = "unauthorized"  # missing or wrong password: HTTP 401
     FORBIDDEN = "forbidden"  # refused outright: HTTP 403
+    THROTTLED = "throttled"  # too many wrong passwords lately: HTTP 429
+    BUSY = "busy"  # too many password checks waiting: HTTP 503
+
+
+_STATUS_OF = {
+    Verdict.UNAUTHORIZED: HTTPStatus.UNAUTHORIZED,
+    Verdict.FORBIDDEN: HTTPStatus.FORBIDDEN,
+    Verdict.THROTTLED: HTTPStatus.TOO_MANY_REQUESTS,
+    Verdict.BUSY: HTTPStatus.SERVICE_UNAVAILABLE,
+}
 
 
 class ConnectionGate(Protocol):
     """Decides, before the upgrade, whether a charger may connect."""
 
-    async def check(self, charger_id: str, password: str | None) -> Verdict:
-        """The verdict for `charger_id` presenting `password` (None: no credentials)."""
+    async def check(self, charger_id: str, password: str | None, address: str) -> Verdict:
+        """The verdict for `charger_id` presenting `password` (None: none) from `address`."""
 
 
 StationRunner = Callable[[str, OcppVersion, ServerConnection], Awaitable[None]]
@@ -97,20 +116,39 @@ def charger_id_from_path(path: str) -> str | None:
     return segment
 
 
+class BadAuthorization(Exception):
+    """An Authorization header that cannot be read; refused with `status`."""
+
+    def __init__(self, status: HTTPStatus, reason: str) -> None:
+        """A refusal with `status`, and a short `reason` for the log."""
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
 def basic_auth_password(headers: Headers, charger_id: str) -> str | None:
     """The Basic Auth password sent for `charger_id`, or None when there is none.
 
-    Credentials for another user name count as none.
+    Credentials for another user name, or of another scheme, count as none. Raises
+    BadAuthorization for a header that is repeated (400) or unreadable (401).
     """
-    header = headers.get("Authorization")
-    if not header or not header.lower().startswith("basic "):
+    values = headers.get_all("Authorization")
+    if len(values) > 1:
+        raise BadAuthorization(HTTPStatus.BAD_REQUEST, "more than one Authorization header")
+    header = values[0].strip() if values else ""
+    if not header.lower().startswith("basic "):
         return None
+    if len(header) > MAX_AUTHORIZATION_LENGTH:
+        raise BadAuthorization(HTTPStatus.UNAUTHORIZED, "oversized credentials")
     try:
+        # ValueError too: headers are read as Latin-1, and b64decode refuses non-ASCII.
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except binascii.Error, UnicodeDecodeError:
-        return None
+    except binascii.Error, UnicodeDecodeError, ValueError:
+        raise BadAuthorization(HTTPStatus.UNAUTHORIZED, "unreadable credentials") from None
     user, separator, password = decoded.partition(":")
-    if not separator or user != charger_id:
+    if not separator:
+        raise BadAuthorization(HTTPStatus.UNAUTHORIZED, "credentials without a password")
+    if user != charger_id:
         return None
     return password
 
@@ -143,6 +181,8 @@ class OcppServer:
         # Chargers whose refusal was logged: a charger retrying with a wrong password
         # every few seconds gets one warning, not one per attempt.
         self._refusals_logged: set[str] = set()
+        # A storm of chargers refused while password checks are busy: a line a minute.
+        self._busy_log = LogBudget(per_source=1, overall=1, period_s=60.0)
 
     @property
     def port(self) -> int:
@@ -199,35 +239,76 @@ class OcppServer:
         if charger_id is None:
             _LOGGER.warning("Refused a connection from %s: no valid charger id in the URL", address)
             return connection.respond(HTTPStatus.BAD_REQUEST, "No valid charger id in the URL\n")
-        password = basic_auth_password(request.headers, charger_id)
-        verdict = await self._gate.check(charger_id, password)
+        try:
+            password = basic_auth_password(request.headers, charger_id)
+        except BadAuthorization as bad:
+            self._log_refusal(charger_id, address, bad.reason)
+            return _refusal(connection, bad.status)
+        verdict = await self._gate.check(charger_id, password, address)
         if verdict is Verdict.ALLOW:
             self._refusals_logged.discard(charger_id)
             return None
-        first = charger_id not in self._refusals_logged
+        self._log_verdict(verdict, charger_id, address, password is None)
+        return _refusal(connection, _STATUS_OF[verdict])
+
+    def _log_verdict(
+        self, verdict: Verdict, charger_id: str, address: str, no_password: bool
+    ) -> None:
+        match verdict:
+            case Verdict.UNAUTHORIZED:
+                reason = "missing password" if no_password else "wrong password"
+            case Verdict.THROTTLED:
+                reason = "too many wrong passwords lately; refused unchecked for up to a minute"
+            case Verdict.BUSY:
+                self._log_busy(charger_id, address)
+                return
+            case _:
+                reason = "unknown charger"
+        self._log_refusal(charger_id, address, reason)
+
+    def _log_refusal(self, charger_id: str, address: str, reason: str) -> None:
+        """A warning for the first refusal of a charger, debug lines for its retries."""
+        if charger_id in self._refusals_logged:
+            _LOGGER.debug("Refused charger %s from %s: %s", charger_id, address, reason)
+            return
         if len(self._refusals_logged) >= _MAX_REMEMBERED_REFUSALS:
             self._refusals_logged.clear()  # bounded against scans with random ids
         self._refusals_logged.add(charger_id)
-        log = _LOGGER.warning if first else _LOGGER.debug
-        if verdict is Verdict.UNAUTHORIZED:
-            log(
-                "Refused charger %s from %s: %s password%s",
-                charger_id,
-                address,
-                "missing" if password is None else "wrong",
-                "" if not first else " (further attempts are logged at debug level)",
-            )
-            response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
-            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-            return response
-        log("Refused unknown charger %s from %s", charger_id, address)
-        return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        _LOGGER.warning(
+            "Refused charger %s from %s: %s (further attempts are logged at debug level)",
+            charger_id,
+            address,
+            reason,
+        )
+
+    def _log_busy(self, charger_id: str, address: str) -> None:
+        left_out = self._busy_log.take("busy")
+        if left_out is None:
+            _LOGGER.debug("Refused charger %s from %s: password checks busy", charger_id, address)
+            return
+        _LOGGER.warning(
+            "Refused charger %s from %s: too many password checks waiting; it may retry "
+            "(%s more refused so since the last such line)",
+            charger_id,
+            address,
+            left_out,
+        )
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None  # set once the handshake is done
         charger_id = charger_id_from_path(connection.request.path)
         assert charger_id is not None  # _process_request refused the others
         await self._run(charger_id, version_of(connection.subprotocol), connection)
+
+
+def _refusal(connection: ServerConnection, status: HTTPStatus) -> Response:
+    """An HTTP answer refusing the upgrade, with what a client needs to try again."""
+    response = connection.respond(status, f"{status.phrase}\n")
+    if status is HTTPStatus.UNAUTHORIZED:
+        response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+    if (retry_after := _RETRY_AFTER_S.get(status)) is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def remote_host(connection: ServerConnection) -> str:
