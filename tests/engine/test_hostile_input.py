@@ -28,7 +28,8 @@ from custom_components.ocpp_csms.csms.station import (
     Station,
 )
 from tests.chargers import PATIENCE_S
-from tests.engine.conftest import ConnectRaw, RawCharger
+from tests.engine.conftest import ConnectRaw, RawCharger, StartSystem
+from tests.engine.test_server import raw_handshake
 
 T0 = "2026-11-23T10:00:00Z"
 VERSIONS_2X = pytest.mark.parametrize("version", ["ocpp2.0.1", "ocpp2.1"])
@@ -314,3 +315,25 @@ def test_a_station_keeps_a_bounded_configuration_and_reservation_list() -> None:
         station.remember_reservation(index, "Expired")
     assert len(station.reservations) == MAX_RESERVATIONS
     assert 0 not in station.reservations
+
+
+async def test_a_scan_of_charger_ids_writes_a_bounded_number_of_warnings(
+    start_system: StartSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = await start_system()
+    caplog.set_level(logging.WARNING)
+    for index in range(60):
+        # A different id every time, each with unreadable credentials, and no id at all.
+        line = b"Authorization: Basic !!!"
+        status = await raw_handshake(running.system.port, f"SCAN-{index}", [line])
+        assert status.startswith(b"HTTP/1.1 401"), status
+        async with asyncio.timeout(PATIENCE_S):
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.system.port)
+            writer.write(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            assert (await reader.readline()).startswith(b"HTTP/1.1 400")
+            writer.close()
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert 0 < len(warnings) <= 20

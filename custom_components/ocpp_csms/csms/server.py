@@ -183,6 +183,9 @@ class OcppServer:
         self._refusals_logged: set[str] = set()
         # A storm of chargers refused while password checks are busy: a line a minute.
         self._busy_log = LogBudget(per_source=1, overall=1, period_s=60.0)
+        # First refusals are warnings, but a scan with ever new charger ids (or none)
+        # must not write a line per attempt: at most 20 such warnings per 10 minutes.
+        self._refusal_log = LogBudget(per_source=20, overall=20, period_s=600.0)
 
     @property
     def port(self) -> int:
@@ -237,7 +240,10 @@ class OcppServer:
         charger_id = charger_id_from_path(request.path)
         address = remote_host(connection)
         if charger_id is None:
-            _LOGGER.warning("Refused a connection from %s: no valid charger id in the URL", address)
+            level = logging.DEBUG if self._refusal_log.take("refusals") is None else logging.WARNING
+            _LOGGER.log(
+                level, "Refused a connection from %s: no valid charger id in the URL", address
+            )
             return connection.respond(HTTPStatus.BAD_REQUEST, "No valid charger id in the URL\n")
         try:
             password = basic_auth_password(request.headers, charger_id)
@@ -268,7 +274,7 @@ class OcppServer:
 
     def _log_refusal(self, charger_id: str, address: str, reason: str) -> None:
         """A warning for the first refusal of a charger, debug lines for its retries."""
-        if charger_id in self._refusals_logged:
+        if charger_id in self._refusals_logged or self._refusal_log.take("refusals") is None:
             _LOGGER.debug("Refused charger %s from %s: %s", charger_id, address, reason)
             return
         if len(self._refusals_logged) >= _MAX_REMEMBERED_REFUSALS:
