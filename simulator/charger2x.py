@@ -29,10 +29,22 @@ class _Charger2x(SimulatedCharger):
         "ReservationCtrlr/Enabled": "true",
     }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Start with no transaction sequence numbers used."""
+    def __init__(self, *args: Any, seq_numbers: str = "counting", **kwargs: Any) -> None:
+        """Start with no transaction sequence numbers used.
+
+        `seq_numbers="zero"` behaves like chargers that send seqNo 0 with every
+        TransactionEvent (non-conformant, but they exist).
+        """
         super().__init__(*args, **kwargs)
+        self.seq_numbers = seq_numbers
         self._seq = itertools.count()
+
+    def restart_seq_numbers(self) -> None:
+        """Count seqNo from 0 again, as a charger does after a reboot mid-session."""
+        self._seq = itertools.count()
+
+    def _next_seq_no(self) -> int:
+        return 0 if self.seq_numbers == "zero" else next(self._seq)
 
     def _boot_payload(self) -> Any:
         return self._call.BootNotification(
@@ -105,7 +117,7 @@ class _Charger2x(SimulatedCharger):
                 event_type=event_type,
                 timestamp=now_text(),
                 trigger_reason=trigger,
-                seq_no=next(self._seq),
+                seq_no=self._next_seq_no(),
                 evse={"id": connector, "connector_id": 1},
                 **extra,
             )

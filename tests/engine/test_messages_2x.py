@@ -406,6 +406,60 @@ async def test_repeated_and_replayed_events_count_once(
 
 
 @VERSIONS
+async def test_a_charger_that_sends_seq_no_0_every_time_loses_nothing(
+    raw_charger: ConnectRaw, version: str
+) -> None:
+    """Non-conformant, but it exists: every event seqNo 0. Each one is new information."""
+    charger = await raw_charger(version)
+    await _start(charger)
+    meter = [{"timestamp": T1, "sampledValue": [sampled(5000)]}]
+    updated = event("Updated", 0, timestamp=T1, trigger="MeterValuePeriodic", meterValue=meter)
+    await charger.result("TransactionEvent", updated)
+    evse = charger.station.evses[1]
+    assert evse.transaction is not None
+    assert evse.transaction.last_register_wh == 5000
+    ended = event(
+        "Ended",
+        0,
+        timestamp=T2,
+        trigger="StopAuthorized",
+        info={"stoppedReason": "Local"},
+        meterValue=[{"timestamp": T2, "sampledValue": [sampled(9000)]}],
+    )
+    await charger.result("TransactionEvent", ended)
+    [ended_event] = charger.running.recorder.of_type(TransactionEnded)
+    assert ended_event.transaction.energy_wh == 8000
+    assert evse.transaction is None
+    assert charger.station.warnings == {"seq_no_not_increasing": 2}
+
+
+@VERSIONS
+async def test_a_counter_restarted_by_a_reboot_mid_session_loses_nothing(
+    raw_charger: ConnectRaw, version: str
+) -> None:
+    charger = await raw_charger(version)
+    await _start(charger)
+    for seq_no, timestamp in ((1, T0), (2, T1)):
+        await charger.result(
+            "TransactionEvent",
+            event("Updated", seq_no, timestamp=timestamp, trigger="ChargingStateChanged"),
+        )
+    # Rebooted: its counter starts at 0 again, the transaction goes on and ends.
+    await charger.result(
+        "TransactionEvent", event("Updated", 0, timestamp=T2, trigger="MeterValuePeriodic")
+    )
+    await charger.result(
+        "TransactionEvent",
+        event("Ended", 1, timestamp=T2, trigger="StopAuthorized", info={"stoppedReason": "Reboot"}),
+    )
+    assert charger.station.evses[1].transaction is None
+    [ended] = charger.running.recorder.of_type(TransactionEnded)
+    assert ended.transaction.stop_reason == "Reboot"
+    # Only the step backwards is a warning; counting on from there is not.
+    assert charger.station.warnings == {"seq_no_not_increasing": 1}
+
+
+@VERSIONS
 async def test_offline_transaction_is_recorded(raw_charger: ConnectRaw, version: str) -> None:
     """A transaction the charger ran offline arrives with offline=true and its own times."""
     charger = await raw_charger(version)

@@ -8,7 +8,9 @@ EVSE 0 is the station as a whole (its main meter).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
+import json
 import logging
 from typing import Any
 
@@ -315,6 +317,7 @@ class Ocpp201Adapter(StationAdapter):
 
         transaction = self.station.transaction(transaction_id)
         timestamp = self._time(payload["timestamp"])
+        mark = _event_mark(payload)
         is_new = transaction is None
         if transaction is None:
             if payload["eventType"] != "Started":
@@ -328,9 +331,16 @@ class Ocpp201Adapter(StationAdapter):
                 offline=bool(payload.get("offline", False)),
             )
             self.station.evse(transaction.evse_id).transaction = transaction
-        elif payload["seqNo"] <= transaction.seq_no:
+        elif mark in transaction.event_marks:
+            # The same event again (the charger missed our answer): nothing new in it.
             self.station.warn("repeated_transaction_event")
             return Reply(answer)
+        elif payload["seqNo"] <= transaction.seq_no:
+            # A new event all the same: a charger that rebooted mid-session starts its
+            # counter again, and some send 0 every time. Dropping it would lose readings
+            # and, for an Ended, the end of the session.
+            self.station.warn("seq_no_not_increasing")
+        transaction.event_marks.append(mark)
 
         evse = self.station.evse(transaction.evse_id)
         # The EVSE's `transaction` changes when one begins or ends; what happens within
@@ -385,6 +395,22 @@ class Ocpp201Adapter(StationAdapter):
         if payload.get("offline"):
             transaction.offline = True
         return apply_readings(evse, self._readings(payload.get("meterValue") or []), transaction)
+
+
+def _event_mark(payload: dict[str, Any]) -> tuple[object, ...]:
+    """What tells a TransactionEvent sent again from a new one: not its seqNo alone.
+
+    Its seqNo, type, time and trigger, and a digest of the rest: two events in the same
+    second from a charger that sends seqNo 0 every time differ in their readings.
+    """
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return (
+        payload["seqNo"],
+        payload["eventType"],
+        payload["timestamp"],
+        payload["triggerReason"],
+        hashlib.blake2b(text.encode(), digest_size=8).digest(),
+    )
 
 
 class Ocpp21Adapter(Ocpp201Adapter):

@@ -154,6 +154,10 @@ class Transaction:
     offline: bool = False  # reported after the fact by a charger that was offline
     charging_state: str | None = None  # 2.x: Charging, EVConnected, SuspendedEV, ...
     seq_no: int = -1  # 2.x: the last TransactionEvent sequence number seen
+    # 2.x: the latest TransactionEvents seen, by (seqNo, eventType, timestamp, trigger),
+    # to recognise one sent again; not journaled (after a restart a repeat is applied
+    # again, which readings of absolute registers survive).
+    event_marks: deque[tuple[object, ...]] = field(default_factory=lambda: deque(maxlen=16))
     samples: deque[MeterSample] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES_IN_MEMORY))
 
     @property
