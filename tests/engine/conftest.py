@@ -15,6 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from custom_components.ocpp_csms.csms.authorization import Authorizer
 from custom_components.ocpp_csms.csms.central_system import (
+    FIRST_WORD_WAIT_S,
     AdmissionPolicy,
     CentralSystem,
     CentralSystemSettings,
@@ -115,6 +116,7 @@ async def start_system() -> AsyncIterator[StartSystem]:
         directory: Directory | None = None,
         authorizer: Authorizer | None = None,
         site: SiteSettings | None = None,
+        first_word_wait_s: float = FIRST_WORD_WAIT_S,
         **server: Any,
     ) -> Running:
         directory, recorder = directory or Directory(), Recorder()
@@ -128,6 +130,7 @@ async def start_system() -> AsyncIterator[StartSystem]:
             meter_measurands=meter_measurands,
             meter_interval_s=meter_interval_s,
             site=site,
+            first_word_wait_s=first_word_wait_s,
         )
         system = CentralSystem(
             settings, directory, recorder, journal=journal, authorizer=authorizer

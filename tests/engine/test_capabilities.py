@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
+
+import pytest
 
 from custom_components.ocpp_csms.csms.events import StationUpdated
 from custom_components.ocpp_csms.csms.station import Capabilities
-from tests.chargers import wait_for
+from tests.chargers import PATIENCE_S, wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger
 
 CONFIGURATION_16 = [
@@ -179,13 +183,53 @@ async def test_2x_incomplete_report_is_bounded(raw_charger: ConnectRaw, monkeypa
 async def test_known_charger_reconnecting_is_learnt(
     raw_charger: ConnectRaw, start_system: Any
 ) -> None:
-    """After a restart a charger reconnects without booting: it is learnt all the same."""
+    """After a restart a charger reconnects without booting: it is learnt all the same,
+    once it has said something (its first message here is a heartbeat)."""
     from websockets.asyncio.client import connect
 
-    running = await start_system(learn_capabilities=True)
+    running = await start_system(learn_capabilities=True, first_word_wait_s=PATIENCE_S * 10)
+    running.directory.admit("CP-9")
+    async with connect(f"{running.url}/CP-9", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        charger = RawCharger(websocket, running, "CP-9")
+        # Nothing is sent to it before it speaks (some chargers ignore requests then).
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(websocket.recv(), 0.3)
+        assert "currentTime" in await charger.result("Heartbeat", {})
+        unique_id, _ = await charger.expect_call("GetConfiguration")
+        await charger.answer(unique_id, {"configurationKey": CONFIGURATION_16[:1]})
+        await wait_for(lambda: learnt(charger))
+
+
+async def test_a_silent_known_charger_is_brought_up_to_date_after_a_while(
+    start_system: Any,
+) -> None:
+    from websockets.asyncio.client import connect
+
+    running = await start_system(learn_capabilities=True, first_word_wait_s=0.2)
     running.directory.admit("CP-9")
     async with connect(f"{running.url}/CP-9", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
         charger = RawCharger(websocket, running, "CP-9")
         unique_id, _ = await charger.expect_call("GetConfiguration")
         await charger.answer(unique_id, {"configurationKey": CONFIGURATION_16[:1]})
         await wait_for(lambda: learnt(charger))
+
+
+async def test_a_known_charger_that_boots_is_asked_once_and_only_after_its_boot(
+    start_system: Any,
+) -> None:
+    from websockets.asyncio.client import connect
+
+    running = await start_system(learn_capabilities=True, first_word_wait_s=0.2)
+    running.directory.admit("CP-9")
+    async with connect(f"{running.url}/CP-9", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        boot = {"chargePointVendor": "V", "chargePointModel": "M"}
+        await websocket.send(json.dumps([2, "b1", "BootNotification", boot]))
+        first = json.loads(await asyncio.wait_for(websocket.recv(), PATIENCE_S))
+        assert first[:2] == [3, "b1"]  # our answer comes before any request of ours
+        charger = RawCharger(websocket, running, "CP-9")
+        unique_id, _ = await charger.expect_call("GetConfiguration")
+        await charger.answer(unique_id, {"configurationKey": CONFIGURATION_16[:1]})
+        await wait_for(lambda: learnt(charger))
+        # Not a second time once the silence bound has passed (the boot brought it).
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(websocket.recv(), 0.6)

@@ -210,6 +210,9 @@ class StationAdapter(ABC):
         )
         self._handlers: dict[str, Handler] = self._build_handlers()
         self._learning = False
+        # Whether the charger sent a BootNotification on this connection (its answer
+        # then brings the follow-ups; see `CentralSystem._follow_up_reconnect`).
+        self.booted = False
 
     @abstractmethod
     def _build_handlers(self) -> dict[str, Handler]:
@@ -296,6 +299,7 @@ class StationAdapter(ABC):
         The payload of the answer is the same in 1.6 and 2.x.
         """
         self.station.boot = info
+        self.booted = True
         decision = self._host.decide_boot(self.station)
         self._host.emit(StationUpdated(self.station, frozenset({"boot", "registration"})))
         learn = decision.status is RegistrationStatus.ACCEPTED and self._host.learn_capabilities

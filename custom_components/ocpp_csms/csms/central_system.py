@@ -9,6 +9,7 @@ their password hashes) and which were rejected; it answers through a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ _ADAPTERS: dict[OcppVersion, type[StationAdapter]] = {
     OcppVersion.V201: Ocpp201Adapter,
     OcppVersion.V21: Ocpp21Adapter,
 }
+
+# A known charger that connects and says nothing for this long is brought up to date
+# anyway (one that reconnects without rebooting may only send its next heartbeat).
+FIRST_WORD_WAIT_S = 10.0
 
 # WebSocket close code for a connection superseded by a newer one from the same charger.
 CLOSE_REPLACED = 4000
@@ -112,6 +117,9 @@ class CentralSystemSettings:
     # Measurands and sample interval to set on chargers that allow it; () / None: leave.
     meter_measurands: tuple[str, ...] = ()
     meter_interval_s: int | None = None
+    # How long a known charger that connects may stay silent before we send it what it
+    # missed (see `_follow_up_reconnect`).
+    first_word_wait_s: float = FIRST_WORD_WAIT_S
     # Site load balancing; None: chargers are not balanced.
     site: SiteSettings | None = None
 
@@ -429,18 +437,35 @@ class CentralSystem:
     def _session_started(self, session: StationAdapter) -> None:
         station = session.station
         self.counters.connections += 1
-        if station.accepted and station.capabilities is None and self.settings.learn_capabilities:
-            # Known but not learnt in this run (Home Assistant restarted): chargers only
-            # boot when they restart, so learn now.
-            session.rpc.spawn(session.learn_capabilities())
         _LOGGER.debug(
             "Charger %s connected from %s (%s)", station.id, station.remote_address, station.version
         )
         self._tell(StationConnected(station))
-        if station.accepted and station.capabilities is not None:
-            # Tags may have changed while it was away. (Not yet learnt: that comes next,
-            # and the set-up with it.)
-            self._safely(station.id, "setting it up", self.upkeep.station_ready, station)
+        if station.accepted:
+            session.rpc.spawn(self._follow_up_reconnect(session))
+
+    async def _follow_up_reconnect(self, session: StationAdapter) -> None:
+        """Bring a known charger up to date once it has had its say.
+
+        A charger that connects usually boots at once, and some ignore every request
+        until their boot is answered: a call sent the moment the socket opens would
+        cross the boot and wait out its timeout. So wait until the charger's first
+        message is answered (or it stayed silent for FIRST_WORD_WAIT_S). If that was
+        a boot, its answer brings the follow-ups (learning, then the set-up), once.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.first_word_wait_s):
+                await session.rpc.first_answer_sent.wait()
+        station = session.station
+        if session.booted or not station.accepted:
+            return
+        if station.capabilities is None and self.settings.learn_capabilities:
+            # Known but not learnt in this run (Home Assistant restarted): chargers only
+            # boot when they restart, so learn now; the set-up follows it.
+            await session.learn_capabilities()
+            return
+        # Tags may have changed while it was away.
+        self._safely(station.id, "setting it up", self.upkeep.station_ready, station)
 
     # -- StationHost -----------------------------------------------------------------
 

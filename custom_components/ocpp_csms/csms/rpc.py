@@ -186,6 +186,8 @@ class RpcConnection:
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Set once the charger's first CALL has been answered: from then on it listens.
+        self.first_answer_sent = asyncio.Event()
         is_16 = not schemas.version.is_2x
         # What to answer a frame whose payload breaks its schema, and one whose framing
         # is broken; 1.6 has no RpcFrameworkError.
@@ -421,8 +423,10 @@ class RpcConnection:
             _LOGGER.exception("%s: error while handling %s", self._label, action)
             await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
             return
-        if await self._send([MSG_CALLRESULT, unique_id, reply.payload]) and reply.after:
-            self.spawn(reply.after())
+        if await self._send([MSG_CALLRESULT, unique_id, reply.payload]):
+            self.first_answer_sent.set()
+            if reply.after:
+                self.spawn(reply.after())
 
     def _violation_code(self, keyword: str) -> ErrorCode:
         """The CALLERROR code for a payload that breaks its schema at `keyword`."""
@@ -457,7 +461,8 @@ class RpcConnection:
         description: str,
         details: dict[str, Any] | None = None,
     ) -> None:
-        await self._send([MSG_CALLERROR, unique_id, str(code), description, details or {}])
+        if await self._send([MSG_CALLERROR, unique_id, str(code), description, details or {}]):
+            self.first_answer_sent.set()
 
     async def _send(self, frame: list[Any]) -> bool:
         """Send a frame; False when the connection is already gone."""
