@@ -22,6 +22,7 @@ from custom_components.ocpp_csms.csms.central_system import (
     ChargerRecord,
 )
 from custom_components.ocpp_csms.csms.events import Event
+from custom_components.ocpp_csms.csms.metering_setup import MeterWish
 from custom_components.ocpp_csms.csms.server import ServerSettings
 from custom_components.ocpp_csms.csms.sessions import SessionJournal
 from custom_components.ocpp_csms.csms.site import SiteSettings
@@ -112,6 +113,8 @@ async def start_system() -> AsyncIterator[StartSystem]:
         learn_capabilities: bool = False,
         meter_measurands: tuple[str, ...] = (),
         meter_interval_s: int | None = None,
+        meter_edge_measurands: tuple[str, ...] = (),
+        meter_overrides: dict[str, MeterWish] | None = None,
         journal: SessionJournal | None = None,
         directory: Directory | None = None,
         authorizer: Authorizer | None = None,
@@ -129,6 +132,8 @@ async def start_system() -> AsyncIterator[StartSystem]:
             learn_capabilities=learn_capabilities,
             meter_measurands=meter_measurands,
             meter_interval_s=meter_interval_s,
+            meter_edge_measurands=meter_edge_measurands,
+            meter_overrides=meter_overrides or {},
             site=site,
             first_word_wait_s=first_word_wait_s,
         )

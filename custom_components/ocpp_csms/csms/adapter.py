@@ -43,6 +43,7 @@ from .events import (
     TagPresented,
     TransactionEnded,
 )
+from .metering_setup import MeterKeys, MeterWish, plan_meter_settings
 from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
 from .station import (
@@ -90,9 +91,8 @@ class StationHost(Protocol):
     def learn_capabilities(self) -> bool:
         """Whether to read a station's capabilities after it is accepted."""
 
-    @property
-    def wanted_meter_settings(self) -> tuple[tuple[str, ...], int | None]:
-        """The measurands and sample interval the user wants chargers set to, if any."""
+    def meter_wish(self, station: Station) -> MeterWish | None:
+        """What this station should sample (see `metering_setup`), or None: leave it."""
 
     @property
     def balancing_sessions(self) -> bool:
@@ -168,24 +168,6 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError, OverflowError:
         return None
     return moment if moment.year in _PLAUSIBLE_YEARS else None
-
-
-def config_words(value: str | None) -> tuple[str, ...]:
-    """The items of a comma-separated configuration value."""
-    return tuple(word.strip() for word in (value or "").split(",") if word.strip())
-
-
-def config_integer(value: str | None) -> int | None:
-    """An integer configuration value, or None when it is none."""
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def config_flag(value: str | None) -> bool | None:
-    """A boolean configuration value ("true" / "false"), or None when it is neither."""
-    return {"true": True, "false": False}.get((value or "").strip().lower())
 
 
 class StationAdapter(ABC):
@@ -476,8 +458,8 @@ class StationAdapter(ABC):
         """Read the station's configuration and what it can do; None when it would not say."""
 
     @abstractmethod
-    def _meter_setting_keys(self) -> tuple[str, str]:
-        """The configuration keys of the sampled measurands and the sample interval."""
+    def _meter_keys(self) -> MeterKeys:
+        """The configuration keys for metering in this version."""
 
     async def learn_capabilities(self) -> None:
         """Learn what the station can do, then apply the user's meter settings.
@@ -493,26 +475,48 @@ class StationAdapter(ABC):
                 _LOGGER.info("Charger %s did not report its configuration", self.station.id)
                 capabilities = Capabilities()
             self.station.capabilities = capabilities
-            await self._apply_meter_settings(capabilities)
+            await self._apply_meter_settings()
             self._host.emit(
                 StationUpdated(self.station, frozenset({"capabilities", "configuration"}))
             )
         finally:
             self._learning = False
 
-    async def _apply_meter_settings(self, capabilities: Capabilities) -> None:
-        measurands, interval = self._host.wanted_meter_settings
-        measurands_key, interval_key = self._meter_setting_keys()
-        wanted: list[tuple[str, str]] = []
-        if measurands and set(measurands) != set(capabilities.meter_measurands):
-            wanted.append((measurands_key, ",".join(measurands)))
-        if interval is not None and interval != capabilities.meter_interval_s:
-            wanted.append((interval_key, str(interval)))
-        for key, value in wanted:
-            if key in self.station.read_only_settings or key not in self.station.configuration:
-                _LOGGER.info("Charger %s does not let %s be set", self.station.id, key)
-                continue
-            await self.execute(SetConfiguration(key, value))
+    async def _apply_meter_settings(self) -> None:
+        """Set what the station samples, where it differs (see `metering_setup`).
+
+        Never fatal: a refused list is tried shorter, and what is still refused, or
+        cannot be set at all, is a station warning.
+        """
+        wish = self._host.meter_wish(self.station)
+        if wish is None or wish.empty:
+            return
+        station = self.station
+        plan = plan_meter_settings(
+            wish,
+            self._meter_keys(),
+            station.configuration,
+            station.read_only_settings,
+            station.setting_choices,
+        )
+        for key in plan.not_settable:
+            _LOGGER.info("Charger %s does not let %s be set", station.id, key)
+            station.warn("meter_setting_not_settable")
+        for change in plan.changes:
+            for value in change.candidates:
+                result = await self.execute(SetConfiguration(change.key, value))
+                if result.accepted:
+                    break
+                if result.status in (CommandStatus.OFFLINE, CommandStatus.TIMED_OUT):
+                    return  # gone or not listening: the next connection tries again
+            else:
+                _LOGGER.info(
+                    "Charger %s refused every value of %s we tried (%s)",
+                    station.id,
+                    change.key,
+                    " / ".join(change.candidates),
+                )
+                station.warn("meter_setting_refused")
 
     # -- commands -------------------------------------------------------------------------
 

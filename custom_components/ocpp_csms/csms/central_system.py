@@ -38,6 +38,7 @@ from .events import (
 )
 from .local_list import LocalListSync
 from .log_budget import LogBudget
+from .metering_setup import MeterWish
 from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .password_gate import PasswordGate
@@ -115,8 +116,12 @@ class CentralSystemSettings:
     # Read what each charger can do after it is accepted (configuration, reports).
     learn_capabilities: bool = True
     # Measurands and sample interval to set on chargers that allow it; () / None: leave.
+    # What chargers are set to sample (see `metering_setup`); empty: left as they are.
     meter_measurands: tuple[str, ...] = ()
     meter_interval_s: int | None = None
+    meter_edge_measurands: tuple[str, ...] = ()
+    # Per charger id, what it samples instead.
+    meter_overrides: Mapping[str, MeterWish] = field(default_factory=dict)
     # How long a known charger that connects may stay silent before we send it what it
     # missed (see `_follow_up_reconnect`).
     first_word_wait_s: float = FIRST_WORD_WAIT_S
@@ -575,7 +580,12 @@ class CentralSystem:
         """StationHost: whether the site balancer sets session limits."""
         return self.upkeep.site is not None
 
-    @property
-    def wanted_meter_settings(self) -> tuple[tuple[str, ...], int | None]:
-        """StationHost: the meter settings to apply to chargers."""
-        return self.settings.meter_measurands, self.settings.meter_interval_s
+    def meter_wish(self, station: Station) -> MeterWish | None:
+        """StationHost: what this station should sample (its own override, if any)."""
+        if (override := self.settings.meter_overrides.get(station.id)) is not None:
+            return override
+        return MeterWish(
+            self.settings.meter_measurands,
+            self.settings.meter_interval_s,
+            self.settings.meter_edge_measurands,
+        )

@@ -10,11 +10,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from .adapter import StationAdapter, config_flag, config_integer, config_words
+from .adapter import StationAdapter
 from .boundary import finite_number
 from .commands import Call, Command, CommandResult, GetConfiguration
+from .config_values import config_flag, config_integer, config_words
 from .events import EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
 from .metering import apply_readings, reading
+from .metering_setup import MeterKeys
 from .ocpp16_commands import encode, id_tag_info
 from .rpc import Handler, Reply
 from .station import (
@@ -45,6 +47,13 @@ _RECENT_STARTS = 50
 
 
 _RATE_UNITS = {"Current": "A", "Power": "W"}
+
+_METER_KEYS = MeterKeys(
+    sampled="MeterValuesSampledData",
+    interval="MeterValueSampleInterval",
+    edges=("StopTxnSampledData",),
+    max_length="MeterValuesSampledDataMaxLength",
+)
 
 
 def capabilities_from(configuration: dict[str, str | None], read_only: set[str]) -> Capabilities:
@@ -78,8 +87,8 @@ class Ocpp16Adapter(StationAdapter):
             return None
         return capabilities_from(self.station.configuration, self.station.read_only_settings)
 
-    def _meter_setting_keys(self) -> tuple[str, str]:
-        return "MeterValuesSampledData", "MeterValueSampleInterval"
+    def _meter_keys(self) -> MeterKeys:
+        return _METER_KEYS
 
     def _ids_in(self, payload: dict[str, Any]) -> list[tuple[str, Any, bool]]:
         """1.6 names connectors, which are the model's EVSEs."""

@@ -14,9 +14,10 @@ import json
 import logging
 from typing import Any
 
-from .adapter import StationAdapter, config_flag, config_integer, config_words
+from .adapter import StationAdapter
 from .authorization import AuthorizationDecision
 from .commands import Call, Command, CommandResult, GetBaseReport
+from .config_values import config_flag, config_integer, config_words
 from .events import (
     EvseUpdated,
     StationNotice,
@@ -25,6 +26,7 @@ from .events import (
     TransactionUpdated,
 )
 from .metering import apply_readings, reading
+from .metering_setup import MeterKeys
 from .ocpp201_commands import encode, id_token_info, variable_name
 from .rpc import Handler, Reply
 from .station import (
@@ -118,6 +120,13 @@ def capabilities_from(configuration: dict[str, str | None], read_only: set[str])
     )
 
 
+_METER_KEYS = MeterKeys(
+    sampled="SampledDataCtrlr/TxUpdatedMeasurands",
+    interval="SampledDataCtrlr/TxUpdatedInterval",
+    edges=("SampledDataCtrlr/TxStartedMeasurands", "SampledDataCtrlr/TxEndedMeasurands"),
+)
+
+
 class Ocpp201Adapter(StationAdapter):
     """A station speaking OCPP 2.0.1."""
 
@@ -145,8 +154,8 @@ class Ocpp201Adapter(StationAdapter):
             del self._reports[request_id]
         return capabilities_from(self.station.configuration, self.station.read_only_settings)
 
-    def _meter_setting_keys(self) -> tuple[str, str]:
-        return "SampledDataCtrlr/TxUpdatedMeasurands", "SampledDataCtrlr/TxUpdatedInterval"
+    def _meter_keys(self) -> MeterKeys:
+        return _METER_KEYS
 
     def _ids_in(self, payload: dict[str, Any]) -> list[tuple[str, Any, bool]]:
         """2.x names EVSEs at the top (`evseId`) or in an EVSE object (`evse`)."""
@@ -274,6 +283,10 @@ class Ocpp201Adapter(StationAdapter):
         """A part of a base report: record the actual value of every variable."""
         for item in payload.get("reportData", ()):
             name = variable_name(item["component"], item["variable"])
+            characteristics = item.get("variableCharacteristics") or {}
+            if values := characteristics.get("valuesList"):
+                # The measurands (or other members) the station supports for this one.
+                self.station.remember_choices(name, config_words(values))
             for attribute in item.get("variableAttribute", ()):
                 if attribute.get("type", "Actual") == "Actual":
                     self.station.remember_setting(

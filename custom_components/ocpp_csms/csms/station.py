@@ -284,6 +284,8 @@ class Station:
     configuration: dict[str, str | None] = field(default_factory=dict)
     # Settings the station reported as read-only (1.6 readonly, 2.x ReadOnly mutability).
     read_only_settings: set[str] = field(default_factory=set)
+    # 2.x: the values a setting may take, where the station listed them (valuesList).
+    setting_choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Learnt after each boot; None until then.
     capabilities: Capabilities | None = None
     # Counts of schema quirks accepted from this station, by kind; shown in diagnostics.
@@ -321,6 +323,11 @@ class Station:
             self.read_only_settings.add(name)
         else:
             self.read_only_settings.discard(name)
+
+    def remember_choices(self, name: str, choices: tuple[str, ...]) -> None:
+        """Record the values a setting may take (bounded like the settings)."""
+        if name in self.setting_choices or len(self.setting_choices) < MAX_SETTINGS:
+            self.setting_choices[name] = choices[:100]
 
     def remember_reservation(self, reservation_id: int, status: str) -> None:
         """Record a reservation's latest status, forgetting the oldest beyond the bound."""
