@@ -16,6 +16,7 @@ from .const import DOMAIN
 from .exports import async_setup_exports
 from .http import async_setup_http
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .metering_options import meter_wish_from
 from .services import async_setup_services
 from .tag_services import async_setup_tag_services
 from .tag_store import async_remove_tag_storage
@@ -112,6 +113,8 @@ async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) 
         return
     hub.site_link.sync()
     hub.schedule_link.sync()
+    if hub.system is not None:
+        hub.system.set_meter_wish(meter_wish_from(entry.options))
     await hub.async_sync_chargers()
 
 

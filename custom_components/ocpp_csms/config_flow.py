@@ -55,9 +55,10 @@ from .csms.credentials import generate_password, hash_password
 from .csms.server import build_ssl_context, charger_id_from_path
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
+from .metering_options import MeteringOptionsSteps
 from .schedule_options import ScheduleOptionsSteps
 from .selectors import amps_selector
-from .site_options import SITE_KEYS, SiteOptionsSteps
+from .site_options import SiteOptionsSteps
 from .tag_options import TagOptionsSteps
 
 CONF_REMOVE_PASSWORD = "remove_password"
@@ -360,13 +361,15 @@ def _charger_schema(default_name: str, suggested_password: str | None) -> probat
     )
 
 
-class OcppCsmsOptionsFlow(TagOptionsSteps, SiteOptionsSteps, ScheduleOptionsSteps):
+class OcppCsmsOptionsFlow(
+    TagOptionsSteps, SiteOptionsSteps, ScheduleOptionsSteps, MeteringOptionsSteps
+):
     """The central system's settings, tags, site and schedules (each in its module)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Settings, tags, the site or schedules."""
+        """Settings, tags, the site, schedules or metering."""
         return self.async_show_menu(
-            step_id="init", menu_options=["settings", "tags", "site", "schedules"]
+            step_id="init", menu_options=["settings", "tags", "site", "schedules", "metering"]
         )
 
     async def async_step_settings(
@@ -392,10 +395,10 @@ class OcppCsmsOptionsFlow(TagOptionsSteps, SiteOptionsSteps, ScheduleOptionsStep
                     for key in (CONF_ADDRESS, CONF_CITY, CONF_POSTAL_CODE)
                 )
                 options[CONF_PRICE_PER_KWH] = user_input.get(CONF_PRICE_PER_KWH)
-                # The site's options belong to the site step: keep them.
-                site = {k: v for k, v in self.config_entry.options.items() if k in SITE_KEYS}
+                # What other steps own (the site, schedules, metering...): keep it.
+                others = {k: v for k, v in self.config_entry.options.items() if k not in options}
                 kept = {key: value for key, value in options.items() if value not in ("", None)}
-                return self.async_create_entry(data={**site, **kept})
+                return self.async_create_entry(data={**others, **kept})
         current = {**self.config_entry.options, **(user_input or {})}
 
         def suggested(key: str) -> dict[str, Any]:

@@ -56,6 +56,10 @@ CONF_EXPORT_NEGATIVE: Final = "export_negative"
 # short before it pauses (minutes).
 CONF_SOLAR_START_DELAY: Final = "solar_start_delay_min"
 CONF_SOLAR_STOP_DELAY: Final = "solar_stop_delay_min"
+# Metering (options): whether to set what chargers sample, which measurands, how often.
+CONF_METER_CONFIGURE: Final = "meter_configure"
+CONF_METER_MEASURANDS: Final = "meter_measurands"
+CONF_METER_INTERVAL: Final = "meter_interval_s"
 DEFAULT_SOLAR_START_DELAY_MIN: Final = 2
 DEFAULT_SOLAR_STOP_DELAY_MIN: Final = 5
 DEFAULT_SITE_MARGIN_A: Final = 1.0

@@ -75,6 +75,7 @@ from .identifiers import (
     charger_device_identifier,
     charger_unique_id,
 )
+from .metering_options import meter_wish_from
 from .schedules import ScheduleLink
 from .session_book import SessionBook
 from .site_link import SiteLink
@@ -143,11 +144,15 @@ class CentralSystemHub:
             ssl_context = await self.hass.async_add_executor_job(
                 build_ssl_context, data[CONF_CERTFILE], data.get(CONF_KEYFILE)
             )
+        wish = meter_wish_from(self.entry.options)
         settings = CentralSystemSettings(
             server=ServerSettings(
                 host=data[CONF_HOST], port=data[CONF_PORT], ssl_context=ssl_context
             ),
             admission=AdmissionPolicy(data.get(CONF_UNKNOWN_CHARGERS, AdmissionPolicy.ASK)),
+            meter_measurands=wish.measurands,
+            meter_interval_s=wish.interval_s,
+            meter_edge_measurands=wish.edge_measurands,
         )
         await self.tags.async_load()
         self.system = CentralSystem(

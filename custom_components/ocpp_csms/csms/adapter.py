@@ -475,14 +475,14 @@ class StationAdapter(ABC):
                 _LOGGER.info("Charger %s did not report its configuration", self.station.id)
                 capabilities = Capabilities()
             self.station.capabilities = capabilities
-            await self._apply_meter_settings()
+            await self.apply_meter_settings()
             self._host.emit(
                 StationUpdated(self.station, frozenset({"capabilities", "configuration"}))
             )
         finally:
             self._learning = False
 
-    async def _apply_meter_settings(self) -> None:
+    async def apply_meter_settings(self) -> None:
         """Set what the station samples, where it differs (see `metering_setup`).
 
         Never fatal: a refused list is tried shorter, and what is still refused, or

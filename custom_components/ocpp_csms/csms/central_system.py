@@ -168,6 +168,9 @@ class CentralSystem:
         self._sockets: dict[StationAdapter, ServerConnection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._passwords = PasswordGate()
+        self._meter_wish = MeterWish(
+            settings.meter_measurands, settings.meter_interval_s, settings.meter_edge_measurands
+        )
         # What failing listeners (and upkeep) may make us log: a few tracebacks per
         # charger per ten minutes, and a bound for all chargers together.
         self._failure_log = LogBudget(per_source=3, overall=30, period_s=600.0)
@@ -584,8 +587,13 @@ class CentralSystem:
         """StationHost: what this station should sample (its own override, if any)."""
         if (override := self.settings.meter_overrides.get(station.id)) is not None:
             return override
-        return MeterWish(
-            self.settings.meter_measurands,
-            self.settings.meter_interval_s,
-            self.settings.meter_edge_measurands,
-        )
+        return self._meter_wish
+
+    def set_meter_wish(self, wish: MeterWish) -> None:
+        """Change what chargers sample: those connected and learnt are set at once."""
+        if wish == self._meter_wish:
+            return
+        self._meter_wish = wish
+        for session in self._sessions.values():
+            if session.station.capabilities is not None and session.station.accepted:
+                session.rpc.spawn(session.apply_meter_settings())

@@ -1,0 +1,102 @@
+"""The metering options: what chargers are set to sample, kept with every other option."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import ConfigFlowResult
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+from custom_components.ocpp_csms.csms.metering_setup import (
+    DEFAULT_EDGE_MEASURANDS,
+    DEFAULT_INTERVAL_S,
+    DEFAULT_MEASURANDS,
+    MeterWish,
+)
+from tests.ha.conftest import SetUpEntry
+from tests.ha.test_entities import garage
+from tests.ha.test_schedules import NIGHTS
+
+ENERGY = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+
+
+async def metering_step(hass: HomeAssistant, entry_id: str) -> ConfigFlowResult:
+    options = hass.config_entries.options
+    flow = await options.async_init(entry_id)
+    assert "metering" in flow["menu_options"]
+    return await options.async_configure(flow["flow_id"], {"next_step_id": "metering"})
+
+
+async def test_chargers_are_set_to_the_defaults_unless_told_otherwise(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry(chargers=[garage()])
+    system = entry.runtime_data.system
+    assert system.meter_wish(system.ensure_station("CP-1")) == MeterWish(
+        DEFAULT_MEASURANDS, DEFAULT_INTERVAL_S, DEFAULT_EDGE_MEASURANDS
+    )
+    form = await metering_step(hass, entry.entry_id)
+    assert form["step_id"] == "metering"
+    schema = form["data_schema"]
+    assert schema is not None
+    defaults = {str(key): key.default() for key in schema.schema}
+    assert defaults == {
+        "meter_configure": True,
+        "meter_measurands": list(DEFAULT_MEASURANDS),
+        "meter_interval_s": DEFAULT_INTERVAL_S,
+    }
+
+
+async def test_the_metering_step_changes_what_chargers_sample_without_a_reload(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry(chargers=[garage()], options={"currency": "SEK"})
+    hub = entry.runtime_data
+    form = await metering_step(hass, entry.entry_id)
+    refused = await hass.config_entries.options.async_configure(
+        form["flow_id"], {"meter_configure": True, "meter_measurands": [], "meter_interval_s": 20}
+    )
+    assert refused["errors"] == {"meter_measurands": "no_measurands"}
+    done = await hass.config_entries.options.async_configure(
+        form["flow_id"],
+        {"meter_configure": True, "meter_measurands": [POWER, ENERGY], "meter_interval_s": 20},
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.runtime_data is hub  # followed without a reload
+    assert entry.options["currency"] == "SEK"
+    station = hub.system.ensure_station("CP-1")
+    # Kept in order of importance, whatever order they were ticked in.
+    assert hub.system.meter_wish(station) == MeterWish((ENERGY, POWER), 20, (ENERGY,))
+
+    form = await metering_step(hass, entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        form["flow_id"], {"meter_configure": False, "meter_interval_s": 20}
+    )
+    await hass.async_block_till_done()
+    assert hub.system.meter_wish(station) == MeterWish((), None, ())
+
+
+async def test_the_settings_step_keeps_what_other_steps_own(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    """Saving the settings lost the weekly schedules (and would lose metering)."""
+    entry = await setup_entry(
+        chargers=[garage()],
+        options={
+            "currency": "SEK",
+            "schedules": {"CP-1": NIGHTS},
+            "meter_configure": False,
+            "meter_measurands": [ENERGY],
+            "meter_interval_s": 60,
+        },
+    )
+    options = hass.config_entries.options
+    flow = await options.async_init(entry.entry_id)
+    await options.async_configure(flow["flow_id"], {"next_step_id": "settings"})
+    await options.async_configure(flow["flow_id"], {"currency": "EUR"})
+    await hass.async_block_till_done()
+    assert entry.options["currency"] == "EUR"
+    assert entry.options["schedules"] == {"CP-1": NIGHTS}
+    assert entry.options["meter_configure"] is False
+    assert entry.options["meter_interval_s"] == 60
