@@ -5,6 +5,10 @@
                                  time for 10,000 sessions (CSV and OCPI CDRs)
     scripts/bench load           a real Home Assistant under chargers' load, against a
                                  bare WebSocket floor (devtools/bench_load.py)
+    scripts/bench storm          1,000 chargers with passwords drop and reconnect at once;
+                                 REST latency meanwhile (devtools/bench_storm.py)
+    scripts/bench hostile        100,000 hostile frames while a good charger charges:
+                                 lockouts, journal, latency, log (devtools/bench_hostile.py)
 
 Figures are medians of repeated runs; compare them as ratios, not across machines.
 """
@@ -16,15 +20,18 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from custom_components.ocpp_csms.csms.schemas import load_all
 from custom_components.ocpp_csms.csms.station import OcppVersion
+from devtools.bench_hostile import DEFAULT_FRAMES, HOSTILE_CHARGERS, hostile, hostile_table
 from devtools.bench_journal import journal
 from devtools.bench_load import load, load_table
+from devtools.bench_storm import DEFAULT_CHARGERS, storm, storm_table
+from devtools.hostile_frames import BATCH
 
 T0 = "2026-11-23T10:00:00Z"
 
@@ -77,18 +84,48 @@ def validation() -> dict[str, Any]:
 def main() -> None:
     """Run the named benchmark and print its figures as JSON."""
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmark", choices=[*BENCHMARKS, "load"])
+    parser.add_argument("benchmark", choices=[*BENCHMARKS, "load", *SCENARIOS])
     parser.add_argument("--fleets", default="10,100,1000", help="load: fleet sizes")
     parser.add_argument("--saturate", type=int, default=20, help="load: chargers saturating")
     parser.add_argument("--seconds", type=float, default=15, help="load: each window's length")
-    parser.add_argument("--output", type=Path, help="load: also write the JSON here")
+    parser.add_argument("--output", type=Path, help="load, storm, hostile: also write the JSON")
     parser.add_argument(
-        "--profile", action="store_true", help="load: sample Home Assistant with py-spy"
+        "--profile", action="store_true", help="load, storm, hostile: sample Home Assistant"
     )
     parser.add_argument(
         "--memory", type=int, default=0, metavar="N", help="load: trace N chargers' memory"
     )
+    parser.add_argument("--chargers", type=int, default=DEFAULT_CHARGERS, help="storm: chargers")
+    parser.add_argument(
+        "--drop", choices=["abort", "vanish"], default="abort",
+        help="storm: sockets cut (abort) or left open and unread (vanish: replaced)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--first", choices=["status", "heartbeat", "boot"], default="status",
+        help="storm: the message that must be answered for a charger to be back",
+    )  # fmt: skip
+    parser.add_argument("--poll-ms", type=float, default=100, help="storm: REST poll interval")
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="hostile: frames")
+    parser.add_argument(
+        "--hostile-chargers", type=int, default=HOSTILE_CHARGERS, help="hostile: their number"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=0, help="hostile: frames/s in all (0: as fast as read)"
+    )
+    parser.add_argument("--seed", type=int, default=20261207, help="hostile: frame generator")
+    parser.add_argument(
+        "--batch", type=int, default=BATCH,
+        help="hostile: frames between checkpoints (each charger has at most twice this unread)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.benchmark in SCENARIOS:
+        run, table = SCENARIOS[args.benchmark]
+        figures = asyncio.run(run(args))
+        if args.output:
+            args.output.write_text(json.dumps(figures, indent=2) + "\n")
+        print(json.dumps({args.benchmark: figures}, indent=2))
+        print(table(figures))
+        return
     if args.benchmark == "load":
         fleets = [int(size) for size in args.fleets.split(",")]
         figures = asyncio.run(
@@ -105,6 +142,33 @@ def main() -> None:
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "validation": validation,
     "journal": journal,
+}
+
+
+def _storm(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
+    return storm(
+        args.chargers, first=args.first, drop=args.drop, poll_s=args.poll_ms / 1000,
+        profile=args.profile,
+    )  # fmt: skip
+
+
+def _hostile(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
+    return hostile(
+        args.frames, hostile_chargers=args.hostile_chargers, rate=args.rate, seed=args.seed,
+        batch=args.batch, profile=args.profile,
+    )  # fmt: skip
+
+
+# Scenarios against a real Home Assistant: what runs them, and their table.
+SCENARIOS: dict[
+    str,
+    tuple[
+        Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+        Callable[[dict[str, Any]], str],
+    ],
+] = {
+    "storm": (_storm, storm_table),
+    "hostile": (_hostile, hostile_table),
 }
 
 
