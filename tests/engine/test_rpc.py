@@ -210,3 +210,56 @@ async def test_slow_charger_does_not_stall_another(start_system: StartSystem) ->
         assert answer[2]["status"] == "Accepted"
         assert not stuck.done()
         stuck.cancel()
+
+
+class _QueuedFrames:
+    """A socket whose frames have all arrived already (iterating never suspends)."""
+
+    def __init__(self, frames: list[str], handled: list[str], name: str) -> None:
+        self._frames = frames
+        self._handled = handled
+        self._name = name
+
+    async def send(self, message: str) -> None:
+        self._handled.append(self._name)
+
+    def __aiter__(self) -> Any:
+        return self._iterate()
+
+    async def _iterate(self) -> Any:
+        for frame in self._frames:
+            yield frame
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        pass
+
+
+async def test_a_charger_sending_many_frames_at_once_does_not_hold_the_loop() -> None:
+    """Each connection yields after each frame: a pipelining charger gets no priority."""
+    from custom_components.ocpp_csms.csms.rpc import RpcConnection
+    from custom_components.ocpp_csms.csms.schemas import load_all
+    from custom_components.ocpp_csms.csms.station import OcppVersion
+
+    schemas = (await asyncio.to_thread(load_all))[OcppVersion.V16]
+
+    class Nobody:
+        def handler_for(self, action: str) -> None:
+            return None
+
+        def accept_quirks(self, action: str, quirks: list[str]) -> None:
+            pass
+
+        def refused(self, action: str, kind: str) -> None:
+            pass
+
+    handled: list[str] = []
+    flood = _QueuedFrames(['[2, "x", "Heartbeat", {}]'] * 200, handled, "flood")
+    calm = _QueuedFrames(['[2, "y", "Heartbeat", {}]'] * 2, handled, "calm")
+    connections = [
+        RpcConnection(socket, schemas, Nobody(), label=name, call_timeout=1.0)
+        for socket, name in ((flood, "flood"), (calm, "calm"))
+    ]
+    await asyncio.gather(*(connection.serve() for connection in connections))
+    # The calm charger's two frames were answered among the flood's first few.
+    assert handled.index("calm") < 5
+    assert handled[:6].count("calm") == 2

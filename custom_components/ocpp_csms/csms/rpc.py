@@ -206,6 +206,10 @@ class RpcConnection:
         try:
             async for frame in self._ws:
                 await self._on_frame(frame)
+                # Frames already received come without suspending, so a charger that
+                # sends many at once would hold the loop for all of them: give every
+                # other charger (and Home Assistant) a turn after each.
+                await asyncio.sleep(0)
         except ConnectionClosed:
             pass
         finally:
