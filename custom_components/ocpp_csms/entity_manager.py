@@ -229,7 +229,8 @@ class EntityManager:
             # New EVSE or new kinds of measurement: entities may be due.
             if self._known_measurements.get(key) != len(evse.measurements):
                 self._known_measurements[key] = len(evse.measurements)
-                self.build(station, evse_id)
+                # A builder that fails must not cost the updates below.
+                self._isolated(station.id, partial(self.build, station, evse_id))
         self.notify(station.id, evse_id, changed)
         if "status" in changed:
             self.notify(station.id, None, EVSE_STATUS)
@@ -263,8 +264,5 @@ class EntityManager:
             update()
         except Exception:
             if (left_out := self._failures.take(charger_id)) is not None:
-                _LOGGER.exception(
-                    "Updating an entity of charger %s failed (%s similar failures not logged)",
-                    charger_id,
-                    left_out,
-                )
+                more = f" ({left_out} similar failures not logged)" if left_out else ""
+                _LOGGER.exception("Updating an entity of charger %s failed%s", charger_id, more)

@@ -337,3 +337,27 @@ async def test_a_scan_of_charger_ids_writes_a_bounded_number_of_warnings(
             writer.close()
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
     assert 0 < len(warnings) <= 20
+
+
+@VERSIONS_2X
+async def test_vendor_data_with_a_huge_number_costs_nothing_else(
+    raw_charger: ConnectRaw, version: str
+) -> None:
+    """customData and DataTransfer data are passed on, never read: null, not a refusal."""
+    charger = await raw_charger(version)
+    custom = {"vendorId": "x", "ts": "@RAW@"}
+    text = raw_call("hb", "Heartbeat", {"customData": custom}, "1700000000000000000")
+    assert (await exchange_text(charger, "hb", text))[0] == 3
+    text = raw_call("dt", "DataTransfer", {"vendorId": "x", "data": {"n": ["@RAW@"]}}, "NaN")
+    assert (await exchange_text(charger, "dt", text))[0] == 3
+    # A reading whose unit carries the unsafe number is one reading dropped, too.
+    samples = [
+        {"value": 1, "unitOfMeasure": {"unit": "Wh", "multiplier": "@RAW@"}},
+        {"value": 5, "measurand": "Current.Import"},
+    ]
+    payload = {"evseId": 1, "meterValue": [{"timestamp": T0, "sampledValue": samples}]}
+    assert (await exchange_text(charger, "mv", raw_call("mv", "MeterValues", payload, "1e999")))[
+        0
+    ] == 3
+    assert charger.station.evses[1].value(Measurand.CURRENT_IMPORT) == 5
+    assert charger.station.warnings["unsafe_number_dropped"] == 3

@@ -43,6 +43,7 @@ from .events import (
     TagPresented,
     TransactionEnded,
 )
+from .log_budget import shorten
 from .metering_setup import MeterKeys, MeterWish, plan_meter_settings
 from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
@@ -245,7 +246,7 @@ class StationAdapter(ABC):
                     "Charger %s: accepted a %s that bends the OCPP schema (%s); "
                     "further ones are counted in its diagnostics",
                     self.station.id,
-                    action or "message",
+                    shorten(action, 50) or "message",
                     kind.replace("_", " "),
                 )
             self.station.warn(kind)

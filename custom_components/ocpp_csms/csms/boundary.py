@@ -37,6 +37,10 @@ MAX_MAGNITUDE = 2**53
 _MAX_INT_DIGITS = 17
 # Lists whose items are single readings: an unsafe number drops the item, not the frame.
 _DROPPABLE_ITEMS = frozenset({"sampledValue"})
+# Vendor data the engine passes on but never reads (2.x customData, DataTransfer data):
+# an unsafe number there (a nanosecond timestamp, a 64-bit id) becomes null instead of
+# costing the whole message, which may end a session.
+_OPAQUE_KEYS = frozenset({"customData", "data"})
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -141,10 +145,15 @@ def _safe_dict(
     for key in [key for key in node if _LONE_SURROGATE.search(key)]:
         node[clean_text(key)] = node.pop(key)
         decoded.repairs.append("invalid_text")
+    opaque = any(part in _OPAQUE_KEYS for part in path)
     for key, item in node.items():
         if isinstance(item, str):
             node[key] = _safe_text(item, decoded)
         elif isinstance(item, _Unsafe):
+            if opaque or key in _OPAQUE_KEYS:
+                node[key] = None
+                decoded.repairs.append("unsafe_number_dropped")
+                continue
             _refuse(decoded, f"{item.literal} is not a safe number", [*path, key])
             return
         elif isinstance(item, (dict, list)):
@@ -164,10 +173,15 @@ def _safe_list(
         if len(kept) != len(node):
             decoded.repairs.extend(["unsafe_number_dropped"] * (len(node) - len(kept)))
             node[:] = kept
+    opaque = any(part in _OPAQUE_KEYS for part in path)
     for index, item in enumerate(node):
         if isinstance(item, str):
             node[index] = _safe_text(item, decoded)
         elif isinstance(item, _Unsafe):
+            if opaque:
+                node[index] = None
+                decoded.repairs.append("unsafe_number_dropped")
+                continue
             _refuse(decoded, f"{item.literal} is not a safe number", [*path, index])
             return
         elif isinstance(item, (dict, list)):
@@ -175,8 +189,17 @@ def _safe_list(
 
 
 def _holds_unsafe_number(item: Any) -> bool:
-    """Whether a single reading (a flat object) has an unsafe number among its fields."""
-    return isinstance(item, dict) and any(isinstance(value, _Unsafe) for value in item.values())
+    """Whether a single reading has an unsafe number in it (its unitOfMeasure too).
+
+    A reading nests two levels at most; deeper ones are left to the walk, which refuses.
+    """
+    if not isinstance(item, dict):
+        return False
+    return any(
+        isinstance(value, _Unsafe)
+        or (isinstance(value, dict) and any(isinstance(v, _Unsafe) for v in value.values()))
+        for value in item.values()
+    )
 
 
 def _safe_text(text: str, decoded: Decoded) -> str:

@@ -236,7 +236,7 @@ class RpcConnection:
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
-            _LOGGER.error("%s: follow-up work failed", self._label, exc_info=error)
+            self._log(logging.ERROR, "follow-up work failed", exc_info=error)
 
     # -- outgoing CALLs -------------------------------------------------------------
 
@@ -310,11 +310,13 @@ class RpcConnection:
             await self._on_unknown_message_type(kind, unique_id)
             return
         action = message[2] if kind == MSG_CALL and isinstance(message[2], str) else ""
-        if decoded.repairs:
-            self._dispatcher.accept_quirks(action or self._pending_action, decoded.repairs)
+        if not self._schemas.knows_action(action):
+            action = ""  # never a charger's arbitrary text in a log line or a count
         if decoded.violation is not None:
             await self._on_unsafe(kind, unique_id, action, decoded)
             return
+        if decoded.repairs:
+            self._dispatcher.accept_quirks(action or self._pending_action, decoded.repairs)
         if kind == MSG_CALL:
             await self._on_call(unique_id, message)
         elif kind == MSG_CALLRESULT:
@@ -396,7 +398,7 @@ class RpcConnection:
             except Exception:
                 # A repair that trips over an unforeseen shape: refuse the message, as if
                 # no quirk explained it, and keep the connection.
-                _LOGGER.exception("%s: repairing %s failed", self._label, action)
+                self._log(logging.ERROR, "repairing %s failed", action, exc_info=True)
                 repaired = None
             if repaired is None:
                 self._dispatcher.refused(action, f"schema_{problem.kind}")
@@ -424,7 +426,7 @@ class RpcConnection:
             await self._send_error(unique_id, error.code, error.description, error.details)
             return
         except Exception:
-            _LOGGER.exception("%s: error while handling %s", self._label, action)
+            self._log(logging.ERROR, "error while handling %s", action, exc_info=True)
             await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
             return
         if await self._send([MSG_CALLRESULT, unique_id, reply.payload]):
@@ -447,8 +449,12 @@ class RpcConnection:
             return ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
         return self._payload_error
 
-    def _log(self, level: int, message: str, *args: Any) -> None:
-        """Log about this charger's frames within the shared budget (see `LogBudget`)."""
+    def _log(self, level: int, message: str, *args: Any, exc_info: Any = None) -> None:
+        """Log about this charger's frames within the shared budget (see `LogBudget`).
+
+        Tracebacks too: a charger that trips a bug with every frame must not write one
+        per frame.
+        """
         if not _LOGGER.isEnabledFor(level):
             return
         left_out = FRAME_LOG_BUDGET.take(self._label)
@@ -456,7 +462,7 @@ class RpcConnection:
             return
         if left_out:
             message += f" ({left_out} similar lines left out)"
-        _LOGGER.log(level, "%s: " + message, self._label, *args)
+        _LOGGER.log(level, "%s: " + message, self._label, *args, exc_info=exc_info)
 
     async def _send_error(
         self,
