@@ -2,11 +2,17 @@
 
     scripts/simulate --url ws://127.0.0.1:9000 --charger DEV-1:ocpp1.6 --charger DEV-2:ocpp2.0.1
     scripts/simulate --count 10 --version mix --scenario random --speed 60
+    scripts/simulate --charger DEV-1:ocpp2.0.1 --sampling every_60s
 
 Each charger connects, boots until it is accepted (waiting as long as the central
 system says while it is Pending or Rejected), plays its scenario on every connector,
 sends heartbeats, answers the central system's commands, and reconnects with a growing
 back-off when the connection is lost. SIGINT and SIGTERM stop every charger cleanly.
+
+`--sampling` other than "ours" makes the chargers meter as real ones do: they start
+with that metering configuration and, during a session, send what it says at the
+interval it says (on the simulated clock), however the central system changes it; the
+scenario then only lets time pass instead of sending meter values every `--interval`.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ import itertools
 import logging
 import random
 import signal
-from typing import Any
+from typing import Any, cast
 
+from .base import SAMPLING_CHOICES, SimulatedCharger
 from .connection import connected_charger
 from .scenario import KINDS, ScenarioSettings, run_connector
 
@@ -54,16 +61,49 @@ async def _wait_until_accepted(charger: Any, charger_id: str) -> None:
                 return
 
 
+def charger_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options every simulated charger is built with."""
+    return {
+        "connectors": args.connectors,
+        "phases": args.phases,
+        "max_current_a": args.max_current,
+        "sampling": args.sampling,
+        "autonomous_sampling": args.sampling != "ours",
+        "speed": args.speed,
+    }
+
+
+class SelfMetering:
+    """A charger as its scenario sees it when the charger samples on its own.
+
+    The scenario sends meter values every `--interval`; such a charger sends its own at
+    the interval its configuration says, so during a session the scenario's turn only
+    lets the model catch up with the clock (the car's charge rises, and the scenario
+    sees when it is full). Everything else goes to the charger.
+    """
+
+    def __init__(self, charger: SimulatedCharger) -> None:
+        """Wrap `charger`."""
+        self._charger = charger
+
+    def __getattr__(self, name: str) -> Any:
+        """Anything but meter values is the charger's own."""
+        return getattr(self._charger, name)
+
+    async def send_meter_values(self, connector: int = 1, seconds: float = 60.0) -> None:
+        """Catch up during a session; report as before outside one (the idle scenario)."""
+        if connector in self._charger.transactions:
+            self._charger.catch_up(connector)
+        else:
+            await self._charger.send_meter_values(connector, seconds)
+
+
 async def run_charger(
     args: argparse.Namespace, charger_id: str, version: str, settings: ScenarioSettings
 ) -> None:
     """Keep one charger connected, accepted and playing its scenario until cancelled."""
     backoff = 1.0
-    options = {
-        "connectors": args.connectors,
-        "phases": args.phases,
-        "max_current_a": args.max_current,
-    }
+    options = charger_options(args)
     rng = random.Random(charger_id)
     while True:
         try:
@@ -73,9 +113,14 @@ async def run_charger(
                 backoff = 1.0
                 await _wait_until_accepted(charger, charger_id)
                 _LOGGER.info("%s: accepted (%s)", charger_id, version)
+                played = (
+                    cast("SimulatedCharger", SelfMetering(charger))
+                    if options["autonomous_sampling"]
+                    else charger
+                )
                 async with asyncio.TaskGroup() as tasks:
                     for connector in range(1, args.connectors + 1):
-                        tasks.create_task(run_connector(charger, connector, settings, rng))
+                        tasks.create_task(run_connector(played, connector, settings, rng))
                     tasks.create_task(_heartbeats(charger))
         except asyncio.CancelledError:
             raise
@@ -136,6 +181,11 @@ def parser() -> argparse.ArgumentParser:
     add("--max-current", type=float, default=16.0, help="the chargers' maximum current (A)")
     add("--scenario", default="charge", choices=KINDS, help="what the cars do")
     add("--interval", type=float, default=10.0, help="seconds between meter values")
+    add("--sampling", default="ours", choices=SAMPLING_CHOICES,
+        help="ours: the scenario sends meter values every --interval (the default); "
+        "none, every_30s, every_60s: the chargers start with that metering "
+        "configuration (energy register every 30 or 60 s) and sample on their own, "
+        "as the central system configures them")  # fmt: skip
     add("--speed", type=float, default=1.0, help="simulated seconds per real second")
     add("--target-soc", type=float, default=80.0, help="state of charge (%%) a car leaves at")
     add("--idle", type=float, default=60.0, help="seconds a connector rests between cars")

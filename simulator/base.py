@@ -5,6 +5,24 @@ answers the central system's commands as a real charger would: remote start and 
 start and stop sessions, charging profiles cap the power it draws, a trigger sends
 what was asked for. `answers` makes it refuse a command (action -> status), for tests
 and for trying failure paths by hand.
+
+Metering. By default a charger reports meter values only when told to
+(`send_meter_values`), with every measurand it has. Real chargers sample on their own,
+as their configuration says; the options below make a twin of that:
+
+- `sampling`: the metering configuration it starts with (`SAMPLING_PRESETS`):
+  "ours" (the default) reports no metering keys and behaves as above; "none" samples
+  nothing; "every_30s" and "every_60s" sample the energy register at that interval and
+  at the start and end of a session. See `SamplingPreset` for the values.
+- `autonomous_sampling`: follow that configuration while a session runs: periodic
+  readings of the configured measurands at the configured interval (re-read at every
+  tick, so a change takes effect at once), and the configured measurands at the
+  start and end of the session. Off by default, so tests drive the readings; without
+  it the configuration is only reported and stored. `send_meter_values` (and a
+  triggered MeterValues) still sends every measurand after the `seconds` given.
+- `supported_measurands`: what its meter can measure (default `MEASURANDS`). A
+  configuration naming anything else is refused and changes nothing.
+- `speed`: simulated seconds per real second; intervals are simulated seconds.
 """
 
 from __future__ import annotations
@@ -14,7 +32,8 @@ import contextlib
 import functools
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -22,6 +41,59 @@ import aiohttp
 from websockets.exceptions import ConnectionClosed
 
 VOLTAGE_V = 230.0
+
+ENERGY = "Energy.Active.Import.Register"
+# Every measurand a simulated meter can report (what `_meter_sample` produces).
+MEASURANDS: tuple[str, ...] = (
+    ENERGY,
+    "Power.Active.Import",
+    "Current.Import",
+    "Voltage",
+    "Current.Offered",
+    "SoC",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingPreset:
+    """A metering configuration a charger can start with (see `SAMPLING_PRESETS`)."""
+
+    interval_s: int  # between periodic readings during a session; 0: none
+    periodic: tuple[str, ...]  # the measurands of those readings
+    at_ends: tuple[str, ...]  # the measurands read when a session starts and ends
+
+
+# "ours" is absent on purpose: it adds no metering configuration at all.
+SAMPLING_PRESETS: dict[str, SamplingPreset] = {
+    "none": SamplingPreset(0, (), ()),
+    "every_30s": SamplingPreset(30, (ENERGY,), (ENERGY,)),
+    "every_60s": SamplingPreset(60, (ENERGY,), (ENERGY,)),
+}
+SAMPLING_CHOICES = ("ours", *SAMPLING_PRESETS)
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingKeys:
+    """Where a protocol version keeps its metering configuration."""
+
+    interval: str  # seconds between periodic readings during a session (0: none)
+    periodic: str  # the measurands of those readings
+    begin: str  # the measurands read when a session starts
+    end: str  # the measurands read when it ends
+
+
+@dataclass(slots=True)
+class _Sampler:
+    """The periodic readings of one connector's session."""
+
+    task: asyncio.Task[None]
+    # Set when the configuration changes or the session ends: the tick looks again.
+    wake: asyncio.Event
+
+
+def measurand_words(value: str) -> list[str]:
+    """The measurands of a comma-separated configuration value."""
+    return [word.strip() for word in value.split(",") if word.strip()]
 
 
 def now_text() -> str:
@@ -47,6 +119,12 @@ class SimulatedCharger:
     firmware_version = "1.0.0"
     # The configuration a new charger reports (its features); per protocol version.
     default_configuration: ClassVar[dict[str, str]] = {}
+    # Where this protocol version keeps its metering configuration.
+    sampling_keys: ClassVar[SamplingKeys]
+    # 1.6 reports how many measurands a list may hold; 2.x has no such key.
+    measurands_max_length_key: ClassVar[str | None] = None
+    # Keys the central system may read but not change.
+    read_only_keys: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -56,10 +134,28 @@ class SimulatedCharger:
         max_current_a: float = 16.0,
         battery_wh: float = 60000.0,
         car_max_w: float = 11000.0,
+        sampling: str = "ours",
+        autonomous_sampling: bool = False,
+        supported_measurands: Iterable[str] | None = None,
+        speed: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        """Start idle: no session, registers at zero; the base takes (id, connection)."""
+        """Start idle: no session, registers at zero; the base takes (id, connection).
+
+        The metering options (`sampling`, `autonomous_sampling`, `supported_measurands`,
+        `speed`) are described in the module's docstring.
+        """
         super().__init__(*args, **kwargs)
+        if sampling not in SAMPLING_CHOICES:
+            raise ValueError(f"sampling must be one of {SAMPLING_CHOICES}, not {sampling!r}")
+        supported = tuple(MEASURANDS if supported_measurands is None else supported_measurands)
+        if unknown := set(supported) - set(MEASURANDS):
+            raise ValueError(f"the simulated meter cannot measure {sorted(unknown)}")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.supported_measurands = supported
+        self.autonomous_sampling = autonomous_sampling
+        self.speed = speed
         self.boot_statuses: list[str] = []
         self.interval = 60
         self.connectors = connectors
@@ -83,6 +179,7 @@ class SimulatedCharger:
         self.limit_a: float | None = None
         # What the charger reports about itself: its features, as a real one would.
         self.configuration: dict[str, str] = dict(self.default_configuration)
+        self.configuration.update(self._sampling_configuration(sampling))
         # The local authorization list: tag (as sent) -> status, and its version.
         self.local_list: dict[str, str] = {}
         self.local_list_version = 0
@@ -92,6 +189,11 @@ class SimulatedCharger:
         # owns; the charger keeps them instead, so closing it ends them too.
         self._follow_ups: set[asyncio.Task[None]] = set()
         self._own_follow_ups()
+        # Autonomous sampling: each running session's ticks, and when its connector's
+        # model last caught up with the clock (monotonic), so that ticks and a scenario
+        # that both let time pass count it once.
+        self._samplers: dict[int, _Sampler] = {}
+        self._advanced_at: dict[int, float] = {}
 
     def _own_follow_ups(self) -> None:
         """Route every `@after` handler through `_start_follow_up`."""
@@ -116,8 +218,9 @@ class SimulatedCharger:
         task.add_done_callback(self._follow_ups.discard)
 
     async def close(self) -> None:
-        """End the follow-up work still running (the connection is going away)."""
-        tasks = list(self._follow_ups)
+        """End the follow-up work and the sampling still running (the connection is going away)."""
+        tasks = [*self._follow_ups, *(sampler.task for sampler in self._samplers.values())]
+        self._samplers.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -203,6 +306,165 @@ class SimulatedCharger:
         self.energy_wh[connector] += energy
         self.soc[connector] = min(100.0, self.soc[connector] + energy / self.battery_wh * 100)
         return power
+
+    # -- metering: its configuration, and sampling on its own -----------------------------
+
+    def _sampling_configuration(self, preset_name: str) -> dict[str, str]:
+        """The metering keys a preset starts with; "ours" has none (the old behaviour)."""
+        preset = SAMPLING_PRESETS.get(preset_name)
+        if preset is None:
+            return {}
+        keys = self.sampling_keys
+
+        def supported(measurands: tuple[str, ...]) -> str:
+            # A charger configures only what its meter can measure.
+            return ",".join(m for m in measurands if m in self.supported_measurands)
+
+        configuration = {
+            keys.interval: str(preset.interval_s),
+            keys.periodic: supported(preset.periodic),
+            keys.begin: supported(preset.at_ends),
+            keys.end: supported(preset.at_ends),
+        }
+        if self.measurands_max_length_key is not None:
+            configuration[self.measurands_max_length_key] = str(len(self.supported_measurands))
+        return configuration
+
+    def _measurand_keys(self) -> set[str]:
+        keys = self.sampling_keys
+        return {keys.periodic, keys.begin, keys.end}
+
+    def setting_accepted(self, key: str, value: str) -> bool:
+        """Whether the charger takes `value` for `key`: only measurands its meter has.
+
+        Read-only keys, measurands it cannot measure (or more than it can list) and
+        intervals that are not whole seconds are refused; anything else is taken.
+        """
+        if key in self.read_only_keys:
+            return False
+        if key in self._measurand_keys():
+            words = measurand_words(value)
+            return len(words) <= len(self.supported_measurands) and all(
+                word in self.supported_measurands for word in words
+            )
+        if key == self.sampling_keys.interval:
+            return value.isascii() and value.strip().isdigit()
+        return True
+
+    def _configure(self, action: str, payload: dict[str, Any], key: str, value: str) -> str:
+        """Answer a change of configuration (`answers` may override); apply it if accepted."""
+        valid = self.setting_accepted(key, value)
+        status = self._answer(action, payload, "Accepted" if valid else "Rejected")
+        if status == "Accepted":
+            self.configuration[key] = value
+            if key in self._measurand_keys() or key == self.sampling_keys.interval:
+                # The ticks re-read their configuration now, not after the old interval.
+                for sampler in self._samplers.values():
+                    sampler.wake.set()
+        return status
+
+    def _configured_measurands(
+        self, key: str, otherwise: tuple[str, ...] | None
+    ) -> tuple[str, ...] | None:
+        """The measurands configured under `key`, if the charger follows its configuration.
+
+        `otherwise` (None: every measurand) when it does not, or lacks the key: then it
+        does what it did before it had metering configuration.
+        """
+        if not self.autonomous_sampling or key not in self.configuration:
+            return otherwise
+        return tuple(measurand_words(self.configuration[key]))
+
+    def sample_interval_s(self) -> int:
+        """The configured seconds between periodic readings (0: none)."""
+        value = self.configuration.get(self.sampling_keys.interval, "0").strip()
+        return int(value) if value.isascii() and value.isdigit() else 0
+
+    def _reading(
+        self,
+        connector: int,
+        power: float,
+        context: str | None = None,
+        measurands: Collection[str] | None = None,
+    ) -> dict[str, Any] | None:
+        """A meter reading of `measurands` (None: all) that the meter has; None if none."""
+        return self._only(self._meter_sample(connector, power, context), measurands)
+
+    def _only(
+        self, sample: dict[str, Any], measurands: Collection[str] | None
+    ) -> dict[str, Any] | None:
+        """`sample` cut to `measurands` (None: all) that the meter has; None if none."""
+        wanted = set(self.supported_measurands)
+        if measurands is not None:
+            wanted &= set(measurands)
+        values = [value for value in sample["sampled_value"] if value["measurand"] in wanted]
+        if not values:
+            return None  # an empty reading is not valid OCPP: send none
+        return {**sample, "sampled_value": values}
+
+    def catch_up(self, connector: int) -> float:
+        """Let the simulated time since the last catch-up pass; returns the power.
+
+        A charger that samples on its own measures time itself: its ticks (and a
+        scenario driving it, see `__main__`) advance the model by what has passed on
+        its clock, so time is never counted twice.
+        """
+        now = time.monotonic()
+        last = self._advanced_at.get(connector, now)
+        self._advanced_at[connector] = now
+        return self.advance(connector, (now - last) * self.speed)
+
+    async def _begin_sampling(self, connector: int, transaction_id: str) -> None:
+        """Start the ticks of a session that has just started (if sampling on its own)."""
+        if not self.autonomous_sampling:
+            return
+        await self._end_sampling(connector)  # a session replaced without an end
+        # Time before the session drew nothing: the clock of the model starts now.
+        self._advanced_at[connector] = time.monotonic()
+        wake = asyncio.Event()
+        task = asyncio.create_task(
+            self._sample_periodically(connector, transaction_id, wake),
+            name=f"{self.id} sampling connector {connector}",
+        )
+        self._samplers[connector] = _Sampler(task, wake)
+
+    async def _end_sampling(self, connector: int) -> None:
+        """Stop a session's ticks, letting a reading already on its way finish first.
+
+        Cancelling a CALL in flight would leave its answer to confuse the next CALL;
+        the caller waits for the call lock anyway.
+        """
+        sampler = self._samplers.pop(connector, None)
+        if sampler is None or sampler.task is asyncio.current_task():
+            return
+        sampler.wake.set()
+        await asyncio.wait([sampler.task])
+
+    async def _sample_periodically(
+        self, connector: int, transaction_id: str, wake: asyncio.Event
+    ) -> None:
+        """Send the configured readings every configured interval while the session runs."""
+        while self.transactions.get(connector) == transaction_id:
+            wake.clear()  # before reading the configuration, so no change is missed
+            interval = self.sample_interval_s()
+            try:
+                # Woken early by a change: the interval starts again from the new value.
+                await asyncio.wait_for(wake.wait(), interval / self.speed if interval else None)
+                continue
+            except TimeoutError:
+                pass
+            if self.transactions.get(connector) != transaction_id:
+                return
+            try:
+                await self._send_periodic(connector, transaction_id)
+            except ConnectionClosed:
+                return  # the connection is gone; close() follows
+            except TimeoutError:
+                continue  # unanswered: a real charger would queue it; the next tick follows
+
+    async def _send_periodic(self, connector: int, transaction_id: str) -> None:
+        """Send one periodic reading of the configured measurands (per version)."""
+        raise NotImplementedError
 
     async def send_status(self, connector: int, status: str) -> None:
         """Report a connector's status (1.6 words: Available, Preparing, Charging, ...)."""

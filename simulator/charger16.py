@@ -9,7 +9,7 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
-from .base import VOLTAGE_V, SimulatedCharger, now_text
+from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger, now_text
 
 
 class Charger16(SimulatedCharger, ChargePoint16):
@@ -21,6 +21,21 @@ class Charger16(SimulatedCharger, ChargePoint16):
         "LocalAuthListEnabled": "true",
         "LocalAuthListMaxLength": "100",
     }
+    # 1.6 reads a session's start and end only into StopTransaction's transactionData.
+    sampling_keys: ClassVar[SamplingKeys] = SamplingKeys(
+        interval="MeterValueSampleInterval",
+        periodic="MeterValuesSampledData",
+        begin="StopTxnSampledData",
+        end="StopTxnSampledData",
+    )
+    measurands_max_length_key: ClassVar[str | None] = "MeterValuesSampledDataMaxLength"
+    read_only_keys: ClassVar[frozenset[str]] = frozenset({"MeterValuesSampledDataMaxLength"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Start with no session's first reading kept."""
+        super().__init__(*args, **kwargs)
+        # The reading at each running session's start, for its StopTransaction.
+        self._begin_readings: dict[int, dict[str, Any]] = {}
 
     def _boot_payload(self) -> Any:
         return call16.BootNotification(
@@ -48,17 +63,23 @@ class Charger16(SimulatedCharger, ChargePoint16):
 
     async def start_session(self, connector: int = 1, id_tag: str = "SIMTAG") -> str:
         """Start a session (StartTransaction)."""
+        started_at = now_text()
         response = await self.call(
             call16.StartTransaction(
                 connector_id=connector,
                 id_tag=id_tag,
                 meter_start=int(self.energy_wh[connector]),
-                timestamp=now_text(),
+                timestamp=started_at,
             )
         )
-        self.transactions[connector] = str(response.transaction_id)
+        transaction_id = str(response.transaction_id)
+        self.transactions[connector] = transaction_id
+        # Read now (with the car's charge) but sent at the end, as StopTxnSampledData says.
+        begin = self._meter_sample(connector, 0, "Transaction.Begin")
+        self._begin_readings[connector] = {**begin, "timestamp": started_at}
         await self.send_status(connector, "Charging")
-        return str(response.transaction_id)
+        await self._begin_sampling(connector, transaction_id)
+        return transaction_id
 
     def _meter_sample(
         self, connector: int, power: float, context: str | None = None
@@ -100,25 +121,60 @@ class Charger16(SimulatedCharger, ChargePoint16):
     async def send_meter_values(self, connector: int = 1, seconds: float = 60.0) -> None:
         """Report meter values (MeterValues)."""
         power = self.advance(connector, seconds)
-        payload: dict[str, Any] = {
-            "connector_id": connector,
-            "meter_value": [self._meter_sample(connector, power)],
-        }
+        reading = self._reading(connector, power)
+        if reading is None:
+            return  # a meter that measures nothing has nothing to say
+        payload: dict[str, Any] = {"connector_id": connector, "meter_value": [reading]}
         if connector in self.transactions:
             payload["transaction_id"] = int(self.transactions[connector])
         await self.call(call16.MeterValues(**payload))
 
+    async def _send_periodic(self, connector: int, transaction_id: str) -> None:
+        """A MeterValues of the session with the measurands of MeterValuesSampledData."""
+        power = self.catch_up(connector)
+        measurands = self._configured_measurands(self.sampling_keys.periodic, None)
+        reading = self._reading(connector, power, "Sample.Periodic", measurands)
+        if reading is not None:
+            await self.call(
+                call16.MeterValues(
+                    connector_id=connector,
+                    transaction_id=int(transaction_id),
+                    meter_value=[reading],
+                )
+            )
+
     async def stop_session(self, connector: int = 1, reason: str = "Local") -> None:
-        """Stop a session (StopTransaction)."""
+        """Stop a session (StopTransaction).
+
+        A charger sampling on its own puts the start and end readings of the
+        measurands in StopTxnSampledData into transactionData (none when empty).
+        """
+        if self.autonomous_sampling and connector in self.transactions:
+            self.catch_up(connector)  # before the end: power flows only during the session
         transaction_id = self.transactions.pop(connector, None)
         if transaction_id is None:
             return
+        await self._end_sampling(connector)
+        stopped_at = now_text()
+        # transactionData only from a charger sampling on its own, as StopTxnSampledData says.
+        measurands = self._configured_measurands(self.sampling_keys.end, ())
+        begin = self._begin_readings.pop(connector, None)
+        end = self._reading(connector, 0, "Transaction.End", measurands)
+        readings = [
+            reading
+            for reading in (
+                self._only(begin, measurands) if begin else None,
+                {**end, "timestamp": stopped_at} if end else None,
+            )
+            if reading is not None
+        ]
         await self.call(
             call16.StopTransaction(
                 transaction_id=int(transaction_id),
                 meter_stop=int(self.energy_wh[connector]),
-                timestamp=now_text(),
+                timestamp=stopped_at,
                 reason=reason,
+                transaction_data=readings or None,
             )
         )
         await self.send_status(connector, "Finishing")
@@ -289,7 +345,11 @@ class Charger16(SimulatedCharger, ChargePoint16):
         keys = key or list(self.configuration)
         return result16.GetConfiguration(
             configuration_key=[
-                {"key": name, "readonly": False, "value": self.configuration[name]}
+                {
+                    "key": name,
+                    "readonly": name in self.read_only_keys,
+                    "value": self.configuration[name],
+                }
                 for name in keys
                 if name in self.configuration
             ],
@@ -325,10 +385,8 @@ class Charger16(SimulatedCharger, ChargePoint16):
 
     @on("ChangeConfiguration")
     def on_change_configuration(self, key: str, value: str, **_: Any) -> Any:
-        """Change a configuration key."""
-        status = self._answer("ChangeConfiguration", {"key": key, "value": value})
-        if status == "Accepted":
-            self.configuration[key] = value
+        """Change a configuration key (refused: read-only, or a measurand it lacks)."""
+        status = self._configure("ChangeConfiguration", {"key": key, "value": value}, key, value)
         return result16.ChangeConfiguration(status)
 
     @on("TriggerMessage")

@@ -14,7 +14,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
-from .base import VOLTAGE_V, SimulatedCharger, now_text
+from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger, now_text
 
 
 class _Charger2x(SimulatedCharger):
@@ -28,6 +28,12 @@ class _Charger2x(SimulatedCharger):
         "LocalAuthListCtrlr/Entries": "100",
         "ReservationCtrlr/Enabled": "true",
     }
+    sampling_keys: ClassVar[SamplingKeys] = SamplingKeys(
+        interval="SampledDataCtrlr/TxUpdatedInterval",
+        periodic="SampledDataCtrlr/TxUpdatedMeasurands",
+        begin="SampledDataCtrlr/TxStartedMeasurands",
+        end="SampledDataCtrlr/TxEndedMeasurands",
+    )
 
     def __init__(self, *args: Any, seq_numbers: str = "counting", **kwargs: Any) -> None:
         """Start with no transaction sequence numbers used.
@@ -135,20 +141,25 @@ class _Charger2x(SimulatedCharger):
         transaction_id = uuid.uuid4().hex[:16]
         self.transactions[connector] = transaction_id
         await self.send_status(connector, "Charging")
+        measurands = self._configured_measurands(self.sampling_keys.begin, None)
+        reading = self._reading(connector, 0, "Transaction.Begin", measurands)
         await self._transaction_event(
             "Started",
             connector,
             "Authorized",
             transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},
             id_token={"id_token": id_tag, "type": "ISO14443"},
-            meter_value=[self._meter_sample(connector, 0, "Transaction.Begin")],
+            meter_value=[reading] if reading else None,
         )
+        await self._begin_sampling(connector, transaction_id)
         return transaction_id
 
     async def send_meter_values(self, connector: int = 1, seconds: float = 60.0) -> None:
         """Report meter values (in a TransactionEvent during a session)."""
         power = self.advance(connector, seconds)
-        sample = self._meter_sample(connector, power)
+        sample = self._reading(connector, power)
+        if sample is None:
+            return  # a meter that measures nothing has nothing to say
         if (transaction_id := self.transactions.get(connector)) is not None:
             await self._transaction_event(
                 "Updated",
@@ -160,11 +171,30 @@ class _Charger2x(SimulatedCharger):
         else:
             await self.call(self._call.MeterValues(evse_id=connector, meter_value=[sample]))
 
+    async def _send_periodic(self, connector: int, transaction_id: str) -> None:
+        """A TransactionEvent Updated with the measurands of TxUpdatedMeasurands."""
+        power = self.catch_up(connector)
+        measurands = self._configured_measurands(self.sampling_keys.periodic, None)
+        reading = self._reading(connector, power, "Sample.Periodic", measurands)
+        if reading is not None:
+            await self._transaction_event(
+                "Updated",
+                connector,
+                "MeterValuePeriodic",
+                transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},
+                meter_value=[reading],
+            )
+
     async def stop_session(self, connector: int = 1, reason: str = "Local") -> None:
         """Stop a session (TransactionEvent Ended)."""
+        if self.autonomous_sampling and connector in self.transactions:
+            self.catch_up(connector)  # before the end: power flows only during the session
         transaction_id = self.transactions.pop(connector, None)
         if transaction_id is None:
             return
+        await self._end_sampling(connector)
+        measurands = self._configured_measurands(self.sampling_keys.end, None)
+        reading = self._reading(connector, 0, "Transaction.End", measurands)
         await self._transaction_event(
             "Ended",
             connector,
@@ -174,20 +204,37 @@ class _Charger2x(SimulatedCharger):
                 "stopped_reason": reason,
                 "charging_state": "EVConnected",
             },
-            meter_value=[self._meter_sample(connector, 0, "Transaction.End")],
+            meter_value=[reading] if reading else None,
         )
 
     def _report_data(self) -> list[dict[str, Any]]:
         reported = []
+        measurand_keys = self._measurand_keys()
         for name, value in self.configuration.items():
             component, _, variable = name.partition("/")
-            reported.append(
-                {
-                    "component": {"name": component},
-                    "variable": {"name": variable},
-                    "variable_attribute": [{"type": "Actual", "value": value}],
+            item: dict[str, Any] = {
+                "component": {"name": component},
+                "variable": {"name": variable},
+                "variable_attribute": [{"type": "Actual", "value": value}],
+            }
+            # The metering variables are described as real chargers do: writable, and
+            # which measurands (or values) they take.
+            if name in measurand_keys:
+                item["variable_attribute"][0]["mutability"] = "ReadWrite"
+                item["variable_characteristics"] = {
+                    "data_type": "MemberList",
+                    "values_list": ",".join(self.supported_measurands),
+                    "supports_monitoring": False,
                 }
-            )
+            elif name == self.sampling_keys.interval:
+                item["variable_attribute"][0]["mutability"] = "ReadWrite"
+                item["variable_characteristics"] = {
+                    "data_type": "integer",
+                    "unit": "s",
+                    "min_limit": 0,
+                    "supports_monitoring": False,
+                }
+            reported.append(item)
         return reported
 
 
@@ -384,9 +431,9 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
         results = []
         for item in set_variable_data:
             name = f"{item['component']['name']}/{item['variable']['name']}"
-            status = self._answer("SetVariables", {"name": name, "value": item["attribute_value"]})
-            if status == "Accepted":
-                self.configuration[name] = item["attribute_value"]
+            value = item["attribute_value"]
+            # Refused (and unchanged): a measurand the meter lacks, or a bad interval.
+            status = self._configure("SetVariables", {"name": name, "value": value}, name, value)
             results.append(
                 {
                     "attribute_status": status,
