@@ -17,9 +17,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import MIN_CURRENT_A
-from .csms.charging import limit_profile
+from .csms.charging import limit_now_in_amps, limit_profile
 from .csms.commands import (
     CommandStatus,
+    GetCompositeSchedule,
     ProfilePurpose,
     SetChargingProfile,
 )
@@ -32,6 +33,12 @@ PARALLEL_UPDATES = 0
 
 _AS_STATION_MAX = "station_maximum"
 _AS_DEFAULT = "default_profile"
+# Not set from here: what the charger says it applies, or else its configured maximum.
+_AS_READ = "read_from_charger"
+_AS_MAXIMUM = "configured_maximum"
+# How far ahead the charger's composite schedule is asked for: only its first period,
+# the limit now, is shown.
+_READ_WINDOW_S = 60
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +85,9 @@ class CurrentLimit(OcppEntity, RestoreNumber):
     """
 
     _applied_as: str | None = None
+    # The capabilities the limit was last read back for: read again once per learning
+    # (each boot, or reconnect after Home Assistant restarted).
+    _read_for: object = None
 
     @property
     def native_max_value(self) -> float:
@@ -104,6 +114,47 @@ class CurrentLimit(OcppEntity, RestoreNumber):
             self._applied_as = last_state.attributes.get("applied_as")
             if self._applied_as == _AS_DEFAULT and self.hub.system is not None:
                 self.hub.system.upkeep.default_caps[self.station.id] = self.native_value
+
+    def handle_update(self) -> None:
+        """Write the state; once the charger is learnt, read its real limit back."""
+        station = self.station
+        if (
+            station.connected
+            and station.accepted
+            and station.capabilities is not None
+            and station.capabilities is not self._read_for
+        ):
+            self._read_for = station.capabilities
+            # Tracked by the entry: cancelled at unload, awaited by block_till_done.
+            self.hub.entry.async_create_task(
+                self.hass, self._read_limit(), f"{self.entity_id} read back", eager_start=False
+            )
+        super().handle_update()
+
+    async def _read_limit(self) -> None:
+        """Show what the charger applies now (its composite schedule), not "unknown".
+
+        A charger that cannot say is shown at its configured maximum, which is what it
+        charges at when nothing limits it.
+        """
+        result = await self.hub.execute(
+            self.station.id, GetCompositeSchedule(0, _READ_WINDOW_S, "A")
+        )
+        limit = limit_now_in_amps(self.station, result.data) if result.accepted else None
+        applied_as = _AS_READ
+        if limit is None:
+            if result.status in (CommandStatus.OFFLINE, CommandStatus.TIMED_OUT):
+                return  # ask again at its next learning
+            limit, applied_as = float(self.hub.max_current(self.station.id)), _AS_MAXIMUM
+        limit = min(limit, self.native_max_value)
+        if self._applied_as in (_AS_STATION_MAX, _AS_DEFAULT):
+            # A limit the user set stays theirs (a default-profile one is restored from
+            # it after a restart); only the value shows what the charger really does.
+            applied_as = self._applied_as
+        if (limit, applied_as) != (self.native_value, self._applied_as):
+            self._attr_native_value = limit
+            self._applied_as = applied_as
+            self.async_write_ha_state()
 
     async def async_set_native_value(self, value: float) -> None:
         """Send the limit; the value changes only when the charger accepts it."""

@@ -40,6 +40,10 @@ async def online(
     """A booted simulated charger CP-1, its entities settled."""
     async with charger(url_of(entry), "CP-1", version, charger_options=options) as client:
         assert await client.boot() == "Accepted"
+        # Set up as after any boot: learnt, then the current limit read back (a task
+        # Home Assistant tracks), so that a test's own commands come after those.
+        station = entry.runtime_data.system.stations["CP-1"]
+        await wait_for(lambda: station.capabilities is not None)
         await hass.async_block_till_done()
         yield client
 
@@ -215,6 +219,7 @@ async def test_current_limit_uses_the_unit_the_charger_takes(
         client.configuration.update(configuration)
         await client.boot()
         await wait_for(lambda: entry.runtime_data.system.stations["CP-1"].capabilities is not None)
+        await hass.async_block_till_done()  # the limit read back after learning
         await client.start_session(1)
         await client.send_meter_values(1, 60)  # three phases measured
         await _set_limit(hass, 16)
@@ -379,6 +384,8 @@ async def test_assist_starts_and_stops_charging(
         )
         assert result.response.response_type.value == "action_done", result.response.as_dict()
         await wait_for(lambda: state_of(hass, "switch.garage_charging").state == STATE_ON)
+        # As above: a 1.6 charger knows its transaction only once it has our answer.
+        await wait_for(lambda: bool(client.transactions))
         result = await conversation.async_converse(
             hass, "turn off garage charging", None, Context(), language="en"
         )

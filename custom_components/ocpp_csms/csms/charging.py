@@ -61,6 +61,24 @@ def in_charger_unit(station: Station, value: float, unit: str = "A") -> tuple[st
     return "A", round(value / watts_per_amp, 1)
 
 
+def limit_now_in_amps(station: Station, schedule: Mapping[str, object]) -> float | None:
+    """The limit a composite schedule (in `schedule_data` form) sets now, in amperes.
+
+    None when it sets none (no periods, or a limit that is no finite number).
+    """
+    periods = schedule.get("periods")
+    if not isinstance(periods, list) or not periods:
+        return None
+    first = min(periods, key=lambda period: period.get("start_s") or 0)
+    limit = first.get("limit")
+    if not isinstance(limit, int | float) or not math.isfinite(limit) or limit < 0:
+        return None
+    if schedule.get("unit") == "W":
+        phases = first.get("number_phases") or phase_count(station)
+        return round(limit / (line_voltage(station) * phases), 1)
+    return float(limit)
+
+
 def limit_profile(
     station: Station,
     value: float,
