@@ -175,7 +175,13 @@ async def test_a_huge_multiplier_is_refused_at_once(raw_charger: ConnectRaw, ver
 
 
 @pytest.mark.parametrize(
-    "timestamp", ["0001-01-01T00:00+14:00", "9999-12-31T23:59:59-14:00", "1066-10-14T09:00Z"]
+    "timestamp",
+    [
+        "0001-01-01T00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+        "1066-10-14T09:00Z",
+        "1970-01-01T00:00:07Z",  # a charger whose clock was never set
+    ],
 )
 async def test_a_timestamp_at_the_edge_of_time_starts_the_transaction_now(
     raw_charger: ConnectRaw, timestamp: str
@@ -265,17 +271,24 @@ async def test_ids_beyond_the_chargers_bounds_create_nothing(
     assert charger.station.warnings["id_out_of_range"] >= 50
 
 
-async def test_a_charger_that_reported_its_connectors_gets_no_more(
+async def test_a_charger_is_bounded_by_its_own_report_when_it_has_more(
     raw_charger: ConnectRaw,
 ) -> None:
     charger = await raw_charger("ocpp1.6")
-    charger.station.capabilities = Capabilities(number_of_evses=2)
-    status = {"connectorId": 2, "errorCode": "NoError", "status": "Available"}
+    status = {"connectorId": 20, "errorCode": "NoError", "status": "Available"}
+    # Beyond the usual bound, and not reported: refused.
+    assert (await charger.call("StatusNotification", status))[2] == "PropertyConstraintViolation"
+    # A pedestal that says it has 20 sockets may use them all, and no more.
+    charger.station.capabilities = Capabilities(number_of_evses=20)
     assert (await charger.call("StatusNotification", status))[0] == 3
-    answer = await charger.call("StatusNotification", {**status, "connectorId": 3})
-    assert answer[:3][2] == "PropertyConstraintViolation"
+    answer = await charger.call("StatusNotification", {**status, "connectorId": 21})
+    assert answer[2] == "PropertyConstraintViolation"
     assert answer[4] == {"path": "connectorId"}
-    assert set(charger.station.evses) == {2}
+    # One that says it has 2 but uses 3 is not held to its report: that would lose
+    # its sessions.
+    charger.station.capabilities = Capabilities(number_of_evses=2)
+    assert (await charger.call("StatusNotification", {**status, "connectorId": 3}))[0] == 3
+    assert set(charger.station.evses) == {3, 20}
 
 
 async def test_a_2x_connector_id_is_bounded(raw_charger: ConnectRaw) -> None:

@@ -40,12 +40,12 @@ def test_a_charger_that_samples_nothing_is_set_to_the_defaults() -> None:
         "SampledDataCtrlr/TxEndedMeasurands": "",
     }
     plan = plan_meter_settings(MeterWish(), KEYS_2X, configuration, set(), {})
-    everything = ",".join(DEFAULT_MEASURANDS)
+    # A charger refusing one measurand is asked again with one fewer, least important
+    # first (a 1.6 charger without SoC keeps current and voltage).
+    shorter = tuple(",".join(DEFAULT_MEASURANDS[:n]) for n in range(5, 0, -1))
+    assert shorter[1] == f"{ENERGY},{POWER},Current.Import,Voltage"
     assert plan.changes == (
-        MeterChange(
-            "SampledDataCtrlr/TxUpdatedMeasurands",
-            (everything, f"{ENERGY},{POWER}", ENERGY),
-        ),
+        MeterChange("SampledDataCtrlr/TxUpdatedMeasurands", shorter),
         MeterChange("SampledDataCtrlr/TxUpdatedInterval", ("10",)),
         MeterChange("SampledDataCtrlr/TxStartedMeasurands", (ENERGY,)),
         MeterChange("SampledDataCtrlr/TxEndedMeasurands", (ENERGY,)),

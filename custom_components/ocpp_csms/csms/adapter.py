@@ -147,10 +147,11 @@ def time_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# Timestamps outside these years are no charger's clock; they also keep date arithmetic
-# away from datetime's edges (0001-01-01T00:00+14:00 cannot even be turned into UTC).
-# 1970 stays in: chargers without a clock count from the epoch.
-_PLAUSIBLE_YEARS = range(1970, 2200)
+# Timestamps outside these years are no charger's clock: before 2000 it is one that was
+# never set (chargers without a clock count from 1970: a session would last decades),
+# after 2199 nonsense. Both are taken as now, with a warning. The bound also keeps date
+# arithmetic away from datetime's edges (0001-01-01T00:00+14:00 cannot be made UTC).
+_PLAUSIBLE_YEARS = range(2000, 2200)
 
 
 def parse_time(value: Any) -> datetime | None:

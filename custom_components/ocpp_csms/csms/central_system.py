@@ -115,7 +115,6 @@ class CentralSystemSettings:
     call_timeout: float = 30.0
     # Read what each charger can do after it is accepted (configuration, reports).
     learn_capabilities: bool = True
-    # Measurands and sample interval to set on chargers that allow it; () / None: leave.
     # What chargers are set to sample (see `metering_setup`); empty: left as they are.
     meter_measurands: tuple[str, ...] = ()
     meter_interval_s: int | None = None

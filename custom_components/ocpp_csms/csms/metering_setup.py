@@ -15,9 +15,9 @@ charger's capabilities are learnt, the central system sets:
 
 Only what differs from what the charger reports is sent (each write may cost the
 charger a flash write), only measurands it says it supports (2.x lists them; 1.6 has a
-maximum count), and a refusal is never fatal: the list is tried again shorter (the
-measurands come in order of importance), and what is still refused is a station
-warning.
+maximum count), and a refusal is never fatal: the list is tried again one shorter at a
+time (the measurands come in order of importance, the last is dropped first), and what
+is still refused is a station warning.
 """
 
 from __future__ import annotations
@@ -140,6 +140,7 @@ class _Planning:
             wanted = wanted[: self.max_length]
         if not wanted or set(wanted) == set(config_words(self.configuration.get(key))):
             return
-        # Shorter lists to fall back to, for a charger that refuses one measurand of them.
-        lengths = sorted({len(wanted), min(2, len(wanted)), 1}, reverse=True)
+        # Shorter lists to fall back to, for a charger that refuses one measurand of
+        # them: one fewer each time, the least important first.
+        lengths = range(len(wanted), 0, -1)
         self.changes.append(MeterChange(key, tuple(",".join(wanted[:n]) for n in lengths)))

@@ -107,7 +107,7 @@ def capabilities_from(configuration: dict[str, str | None], read_only: set[str])
     measurands_key = "SampledDataCtrlr/TxUpdatedMeasurands"
     return Capabilities(
         features=frozenset(features),
-        number_of_evses=len(evses) or None,
+        number_of_evses=max(evses, default=0) or None,  # the highest id: ids may skip
         charging_rate_units=frozenset(
             config_words(configuration.get("SmartChargingCtrlr/RateUnit"))
         ),

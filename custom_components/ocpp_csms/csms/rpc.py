@@ -186,7 +186,8 @@ class RpcConnection:
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
-        # Set once the charger's first CALL has been answered: from then on it listens.
+        # Set once we first answered the charger (a CALL, or a broken frame): it has had
+        # its say, and from then on it listens.
         self.first_answer_sent = asyncio.Event()
         is_16 = not schemas.version.is_2x
         # What to answer a frame whose payload breaks its schema, and one whose framing

@@ -48,8 +48,8 @@ _ROW_FAULTS: tuple[type[Exception], ...] = (
 )
 
 # Bounds of the write queue while the database cannot be written (locked, full disk,
-# damaged until moved aside): beyond them the oldest writes are shed, samples before late
-# notes before sessions. Sessions are keyed snapshots, so their count is that of
+# damaged until moved aside): beyond them the oldest writes of that kind are shed, each
+# kind bounded on its own. Sessions are keyed snapshots, so their count is that of
 # transactions waiting, not of messages. 100 000 samples are some 30 MB and a day of 70
 # chargers sampling every minute.
 MAX_QUEUED_SESSIONS = 10_000

@@ -154,9 +154,9 @@ class Transaction:
     offline: bool = False  # reported after the fact by a charger that was offline
     charging_state: str | None = None  # 2.x: Charging, EVConnected, SuspendedEV, ...
     seq_no: int = -1  # 2.x: the last TransactionEvent sequence number seen
-    # 2.x: the latest TransactionEvents seen, by (seqNo, eventType, timestamp, trigger),
-    # to recognise one sent again; not journaled (after a restart a repeat is applied
-    # again, which readings of absolute registers survive).
+    # 2.x: the latest TransactionEvents seen, by (seqNo, eventType, timestamp, trigger,
+    # a digest of the whole payload), to recognise one sent again; not journaled (after
+    # a restart a repeat is applied again, which readings of absolute registers survive).
     event_marks: deque[tuple[object, ...]] = field(default_factory=lambda: deque(maxlen=16))
     samples: deque[MeterSample] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES_IN_MEMORY))
 
@@ -245,15 +245,17 @@ class SecurityEvent:
     tech_info: str | None = None
 
 
-# Bounds on what one charger can make us hold. No charger of a home or a small site has
-# more EVSEs (1.6: connectors) or connectors per EVSE than this; each EVSE costs Home
-# Assistant about a dozen entities, so a message naming an id beyond them is refused
-# instead of creating one.
+# Bounds on what one charger can make us hold. Each EVSE (1.6: connector) costs Home
+# Assistant about a dozen entities, so a message naming an id beyond the bound is
+# refused instead of creating one. The bound is 8 (more than any home or small-site
+# charger has), or what the charger reported of itself when that is more (a pedestal
+# with many sockets), never beyond 64.
 MAX_EVSE_ID = 8
+MAX_REPORTED_EVSE_ID = 64
 MAX_CONNECTOR_ID = 8
 # Reported configuration settings and reservations kept per station (a 2.x base report
 # of a real charger has a few hundred variables).
-MAX_SETTINGS = 2000
+MAX_SETTINGS = 5000
 MAX_RESERVATIONS = 100
 
 
@@ -304,13 +306,15 @@ class Station:
     def accepts_evse_id(self, evse_id: int) -> bool:
         """Whether an EVSE (1.6: connector) id is one this station may have.
 
-        Ids it has are; a new one up to what the station reported of itself (if it
-        did), and never beyond MAX_EVSE_ID.
+        Ids it has are; a new one up to MAX_EVSE_ID, or up to what the station reported
+        of itself when that is more (never beyond MAX_REPORTED_EVSE_ID). A charger
+        that reports fewer than it uses is not held to its report: refusing would lose
+        its sessions.
         """
         if evse_id in self.evses:
             return True
         reported = self.capabilities.number_of_evses if self.capabilities else None
-        highest = min(reported, MAX_EVSE_ID) if reported else MAX_EVSE_ID
+        highest = max(MAX_EVSE_ID, min(reported or 0, MAX_REPORTED_EVSE_ID))
         return 0 <= evse_id <= highest
 
     def remember_setting(self, name: str, value: str | None, *, read_only: bool) -> None:
