@@ -233,3 +233,25 @@ async def test_a_known_charger_that_boots_is_asked_once_and_only_after_its_boot(
         # Not a second time once the silence bound has passed (the boot brought it).
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(websocket.recv(), 0.6)
+
+
+async def test_a_boot_while_learning_learns_again(start_system: Any) -> None:
+    """A charger that ignored our first read (it was booting) is read again after it."""
+    from websockets.asyncio.client import connect
+
+    running = await start_system(learn_capabilities=True, first_word_wait_s=0.1, call_timeout=0.5)
+    running.directory.admit("CP-9")
+    async with connect(f"{running.url}/CP-9", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        charger = RawCharger(websocket, running, "CP-9")
+        await charger.expect_call("GetConfiguration")  # ignored: it is booting
+        boot = {"chargePointVendor": "V", "chargePointModel": "M"}
+        assert (await charger.result("BootNotification", boot))["status"] == "Accepted"
+        # The first read times out; the boot asked for learning meanwhile: read again.
+        unique_id, _ = await charger.expect_call("GetConfiguration")
+        await charger.answer(unique_id, {"configurationKey": CONFIGURATION_16})
+        await wait_for(
+            lambda: (
+                charger.station.capabilities is not None
+                and charger.station.capabilities.number_of_evses == 2
+            )
+        )

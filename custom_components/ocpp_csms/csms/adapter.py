@@ -194,6 +194,7 @@ class StationAdapter(ABC):
         )
         self._handlers: dict[str, Handler] = self._build_handlers()
         self._learning = False
+        self._learn_again = False
         # Whether the charger sent a BootNotification on this connection (its answer
         # then brings the follow-ups; see `CentralSystem._follow_up_reconnect`).
         self.booted = False
@@ -467,22 +468,30 @@ class StationAdapter(ABC):
         """Learn what the station can do, then apply the user's meter settings.
 
         Only reads configuration: no command that could reach the hardware is tried.
+        Asked again while learning (the charger booted meanwhile: a charger that ignores
+        requests until its boot is answered may have let the first read time out), it
+        learns once more when done.
         """
         if self._learning:
+            self._learn_again = True
             return
         self._learning = True
         try:
-            capabilities = await self._read_capabilities()
-            if capabilities is None:
-                _LOGGER.info("Charger %s did not report its configuration", self.station.id)
-                capabilities = Capabilities()
-            self.station.capabilities = capabilities
-            await self.apply_meter_settings()
-            self._host.emit(
-                StationUpdated(self.station, frozenset({"capabilities", "configuration"}))
-            )
+            self._learn_again = True
+            while self._learn_again:
+                self._learn_again = False
+                await self._learn_once()
         finally:
             self._learning = False
+
+    async def _learn_once(self) -> None:
+        capabilities = await self._read_capabilities()
+        if capabilities is None:
+            _LOGGER.info("Charger %s did not report its configuration", self.station.id)
+            capabilities = Capabilities()
+        self.station.capabilities = capabilities
+        await self.apply_meter_settings()
+        self._host.emit(StationUpdated(self.station, frozenset({"capabilities", "configuration"})))
 
     async def apply_meter_settings(self) -> None:
         """Set what the station samples, where it differs (see `metering_setup`).
