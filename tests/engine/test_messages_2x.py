@@ -460,6 +460,28 @@ async def test_a_counter_restarted_by_a_reboot_mid_session_loses_nothing(
 
 
 @VERSIONS
+async def test_a_late_retry_of_an_older_event_changes_nothing(
+    raw_charger: ConnectRaw, version: str
+) -> None:
+    """Lower seqNo and older than what we have: a retry from its queue, not news."""
+    charger = await raw_charger(version)
+    await _start(charger)
+    charging = event("Updated", 2, timestamp=T2, info={"chargingState": "Charging"})
+    await charger.result("TransactionEvent", charging)
+    late = event("Updated", 1, timestamp=T1, info={"chargingState": "SuspendedEV"})
+    await charger.result("TransactionEvent", late)
+    transaction = charger.station.evses[1].transaction
+    assert transaction is not None
+    assert transaction.charging_state == "Charging"
+    assert transaction.seq_no == 2
+    assert charger.station.warnings == {"stale_transaction_event": 1}
+    # An end always ends, however late it comes.
+    ended = event("Ended", 1, timestamp=T1, info={"stoppedReason": "Local"})
+    await charger.result("TransactionEvent", ended)
+    assert charger.station.evses[1].transaction is None
+
+
+@VERSIONS
 async def test_offline_transaction_is_recorded(raw_charger: ConnectRaw, version: str) -> None:
     """A transaction the charger ran offline arrives with offline=true and its own times."""
     charger = await raw_charger(version)

@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from .adapter import StationAdapter
@@ -344,16 +345,11 @@ class Ocpp201Adapter(StationAdapter):
                 offline=bool(payload.get("offline", False)),
             )
             self.station.evse(transaction.evse_id).transaction = transaction
-        elif mark in transaction.event_marks:
-            # The same event again (the charger missed our answer): nothing new in it.
-            self.station.warn("repeated_transaction_event")
+        elif self._is_old_news(transaction, payload, timestamp, mark):
             return Reply(answer)
-        elif payload["seqNo"] <= transaction.seq_no:
-            # A new event all the same: a charger that rebooted mid-session starts its
-            # counter again, and some send 0 every time. Dropping it would lose readings
-            # and, for an Ended, the end of the session.
-            self.station.warn("seq_no_not_increasing")
         transaction.event_marks.append(mark)
+        if transaction.last_event_at is None or timestamp > transaction.last_event_at:
+            transaction.last_event_at = timestamp
 
         evse = self.station.evse(transaction.evse_id)
         # The EVSE's `transaction` changes when one begins or ends; what happens within
@@ -385,6 +381,37 @@ class Ocpp201Adapter(StationAdapter):
         if changed:
             self._host.emit(EvseUpdated(self.station, evse, frozenset(changed)))
         return Reply(answer, after=tag_limit if transaction.active else None)
+
+    def _is_old_news(
+        self,
+        transaction: Transaction,
+        payload: dict[str, Any],
+        timestamp: datetime,
+        mark: tuple[object, ...],
+    ) -> bool:
+        """Whether an event of a known transaction tells nothing new (then it is counted).
+
+        Not by seqNo alone: a charger that rebooted mid-session starts its counter
+        again, and some send 0 every time; dropping their events would lose readings
+        and, for an Ended, the end of the session.
+        """
+        if mark in transaction.event_marks:
+            # The same event again (the charger missed our answer).
+            self.station.warn("repeated_transaction_event")
+            return True
+        if payload["seqNo"] > transaction.seq_no:
+            return False
+        if (
+            payload["eventType"] != "Ended"
+            and transaction.last_event_at is not None
+            and timestamp < transaction.last_event_at
+        ):
+            # Older than what we have: a late retry from the charger's queue, whose state
+            # and readings would overwrite newer ones. (An end always ends.)
+            self.station.warn("stale_transaction_event")
+            return True
+        self.station.warn("seq_no_not_increasing")
+        return False
 
     def _apply_transaction_event(
         self,

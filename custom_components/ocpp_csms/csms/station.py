@@ -158,6 +158,8 @@ class Transaction:
     # a digest of the whole payload), to recognise one sent again; not journaled (after
     # a restart a repeat is applied again, which readings of absolute registers survive).
     event_marks: deque[tuple[object, ...]] = field(default_factory=lambda: deque(maxlen=16))
+    # 2.x: the time of the newest TransactionEvent applied (not journaled).
+    last_event_at: datetime | None = None
     samples: deque[MeterSample] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES_IN_MEMORY))
 
     @property
