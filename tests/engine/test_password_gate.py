@@ -223,11 +223,10 @@ async def test_checks_in_progress_count_against_the_limit(
     gate = make_gate(per_charger=FailureLimiter(2, 60.0))
     stored = hash_password("right-password-1")
     burst = [
-        asyncio.create_task(gate.check("CP-1", f"10.0.0.{n}", stored, f"guess-{n}"))
-        for n in range(2)
+        asyncio.create_task(gate.check("CP-1", "10.0.0.9", stored, f"guess-{n}")) for n in range(2)
     ]
     await wait_for(lambda: held.calls == 2)
-    assert await gate.check("CP-1", "10.0.0.7", stored, "guess-7") is Verdict.THROTTLED
+    assert await gate.check("CP-1", "10.0.0.9", stored, "guess-7") is Verdict.THROTTLED
     assert held.hold is not None
     held.hold.set()
     assert await asyncio.gather(*burst) == [Verdict.UNAUTHORIZED] * 2
@@ -323,3 +322,27 @@ def test_the_limiter_is_bounded() -> None:
 def test_address_key(address: str, key: str) -> None:
     """IPv6 hosts are limited by their /64; IPv4-mapped addresses as IPv4."""
     assert address_key(address) == key
+
+
+async def test_guessing_from_elsewhere_does_not_lock_the_real_charger_out(
+    hashing: Hashing, make_gate: MakeGate
+) -> None:
+    """Failures count per charger id and address: an attacker holds only itself."""
+    gate = make_gate(per_charger=FailureLimiter(2, 60.0), per_address=FailureLimiter(3, 60.0))
+    stored = hash_password("right-password-1")
+    guesses = [await gate.check("CP-1", "203.0.113.5", stored, f"g{n}") for n in range(3)]
+    assert guesses == [Verdict.UNAUTHORIZED] * 2 + [Verdict.THROTTLED]
+    # The charger itself, at home, after Home Assistant restarted (nothing cached).
+    assert await gate.check("CP-1", "192.168.1.20", stored, "right-password-1") is Verdict.ALLOW
+
+
+async def test_a_success_clears_its_addresss_failures(
+    hashing: Hashing, make_gate: MakeGate
+) -> None:
+    """A site behind one address: a charger with a stale password holds up no other."""
+    gate = make_gate(per_address=FailureLimiter(2, 60.0))
+    stored = hash_password("right-password-1")
+    assert await gate.check("OLD-1", "192.0.2.1", stored, "stale") is Verdict.UNAUTHORIZED
+    assert await gate.check("CP-2", "192.0.2.1", stored, "right-password-1") is Verdict.ALLOW
+    assert await gate.check("OLD-1", "192.0.2.1", stored, "stale") is Verdict.UNAUTHORIZED
+    assert await gate.check("CP-3", "192.0.2.1", stored, "right-password-1") is Verdict.ALLOW

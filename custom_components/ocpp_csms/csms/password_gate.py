@@ -8,10 +8,14 @@ that executor and the host's own work waits behind it. So a `PasswordGate`
 - remembers, per charger and stored hash, a keyed digest of the password last verified,
   so a charger that reconnects costs one HMAC instead of PBKDF2; a new stored hash has
   another key, so a changed password is verified afresh;
-- refuses without hashing once a charger id, or an address, has failed too often in
-  the last minute (under one id, checks in progress count as failures until they
-  succeed, so a burst of guesses sent at once is cut too; not under one address, which
-  a whole site of chargers may share when they all reconnect);
+- refuses without hashing once a charger id from one address, or an address, has
+  failed too often in the last minute (under one id and address, checks in progress
+  count as failures until they succeed, so a burst of guesses sent at once is cut too;
+  not under one address, which a whole site of chargers may share when they all
+  reconnect). Per id *and* address, so that guessing under a charger's id from
+  elsewhere cannot lock the real charger out; and a success from an address clears
+  its failures, so a site behind one NAT is not held up by a charger with a stale
+  password;
 - refuses without queueing once too many checks are waiting.
 Everything it remembers is bounded.
 """
@@ -178,19 +182,20 @@ class PasswordGate:
             self._verified.move_to_end(cache_key)
             return Verdict.ALLOW
         source = address_key(address)
-        if self._per_charger.blocked(charger_id) or self._per_address.blocked(source):
+        charger_key = f"{charger_id}@{source}"
+        if self._per_charger.blocked(charger_key) or self._per_address.blocked(source):
             return Verdict.THROTTLED
         if self._waiting >= self._max_waiting:
             return Verdict.BUSY
-        if await self._verify(charger_id, source, stored_hash, password):
+        if await self._verify(charger_key, source, stored_hash, password):
             self._remember(cache_key, digest)
             return Verdict.ALLOW
         return Verdict.UNAUTHORIZED
 
-    async def _verify(self, charger_id: str, source: str, stored_hash: str, password: str) -> bool:
+    async def _verify(self, charger_key: str, source: str, stored_hash: str, password: str) -> bool:
         verified: bool | None = None
         self._waiting += 1
-        self._per_charger.begin(charger_id)
+        self._per_charger.begin(charger_key)
         try:
             loop = asyncio.get_running_loop()
             # Cancelled while still queued (the handshake timed out), it is never run.
@@ -200,11 +205,12 @@ class PasswordGate:
         finally:
             # Only a check that ran to its end is evidence of a wrong password.
             self._waiting -= 1
-            self._per_charger.end(charger_id, failed=verified is False)
+            self._per_charger.end(charger_key, failed=verified is False)
             if verified is False:
                 self._per_address.failed(source)
         if verified:
-            self._per_charger.forget(charger_id)
+            self._per_charger.forget(charger_key)
+            self._per_address.forget(source)
         return verified is True
 
     def _threads(self) -> ThreadPoolExecutor:
