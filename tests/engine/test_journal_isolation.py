@@ -283,10 +283,17 @@ async def test_the_queue_is_bounded_while_the_database_cannot_be_written(
     assert not await journal.flush()
     assert journal.state.queued == 1 + 10
     assert journal.writes_shed == 20
+    # While it waits to try again, what keeps coming is bounded too.
+    running.samples.extend(
+        MeterSample(MOMENT + timedelta(minutes=minute), minute) for minute in range(31, 41)
+    )
+    journal.record("CP-1", running)
+    assert journal.state.queued == 1 + 10
+    assert journal.writes_shed == 30
 
     await journal.start_afresh()
     [record] = await journal.sessions(with_samples=True)
-    assert [s.energy_wh for s in record.samples] == list(range(21, 31))  # the newest kept
+    assert [s.energy_wh for s in record.samples] == list(range(31, 41))  # the newest kept
     await journal.close()
 
 

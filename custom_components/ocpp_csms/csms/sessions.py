@@ -267,7 +267,9 @@ class SessionJournal:
 
     def _kick(self) -> None:
         if self._executor is None or self._retry is not None:
-            return  # not open yet, or waiting to retry: the queue keeps
+            # Not open yet, or waiting to retry: the queue keeps, within its bounds.
+            self._shed()
+            return
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_queued())
 
@@ -279,6 +281,10 @@ class SessionJournal:
             except Exception as error:
                 # The store drops the rows at fault itself: what is raised is the
                 # database's state, which may change, so the rest is tried again later.
+                if not isinstance(error, sqlite3.Error | OSError):
+                    # Not the database: a bug of ours. Keep the rows all the same, and
+                    # say where it happened.
+                    _LOGGER.error("Session journal %s: writing failed", self.path, exc_info=error)
                 self._refusals.report(batch.refused)
                 batch.refused.clear()
                 batch.put_back(self._pending)
