@@ -35,7 +35,9 @@ def _discovery_flows(hass: HomeAssistant) -> list[ConfigFlowResult]:
 
 
 async def _pending_flow(hass: HomeAssistant) -> ConfigFlowResult:
-    await hass.async_block_till_done()
+    # Home Assistant starts discovery flows as background tasks, which a plain
+    # block_till_done does not wait for.
+    await hass.async_block_till_done(wait_background_tasks=True)
     flows = _discovery_flows(hass)
     assert len(flows) == 1
     return flows[0]
@@ -60,7 +62,7 @@ async def test_unknown_charger_is_admitted_through_discovery(
 
         # A charger that boots again while waiting does not spawn a second flow.
         assert await client.boot() == "Pending"
-        await hass.async_block_till_done()
+        await hass.async_block_till_done(wait_background_tasks=True)
         assert len(_discovery_flows(hass)) == 1
 
         result = await hass.config_entries.flow.async_configure(
@@ -156,7 +158,7 @@ async def test_rejected_charger_is_ignored_and_rejected(
         assert ignored is not None
         assert ignored.source == SOURCE_IGNORE
         assert await client.boot() == "Rejected"
-        await hass.async_block_till_done()
+        await hass.async_block_till_done(wait_background_tasks=True)
         assert not _discovery_flows(hass)
 
     # Removing the central system takes its rejected chargers along.
@@ -185,7 +187,7 @@ async def test_accept_all_admits_and_keeps(hass: HomeAssistant, setup_entry: Set
     entry = await setup_entry(unknown_chargers="accept_all")
     async with charger(url_of(entry), "CP-AUTO", "ocpp2.0.1") as client:
         assert await client.boot() == "Accepted"
-        await hass.async_block_till_done()
+        await hass.async_block_till_done(wait_background_tasks=True)
     assert [sub.unique_id for sub in entry.subentries.values()] == ["CP-AUTO"]
     assert not _discovery_flows(hass)
     device = dr.async_get(hass).async_get_device_by_identifier(

@@ -70,6 +70,10 @@ async def test_a_schedule_is_edited_in_the_options_and_reaches_the_charger(
         assert entry.options["schedules"] == {"CP-1": NIGHTS}
         assert entry.options["currency"] == "SEK"  # the other options are kept
         await wait_for(lambda: weekly_profiles(client))
+        # The charger holds the profile before our side has its answer, and only a
+        # profile our side knows it sent is cleared when the schedule goes: wait for that.
+        upkeep = entry.runtime_data.system.upkeep
+        await wait_for(lambda: "CP-1" in upkeep._sent_offsets)
         profile = weekly_profiles(client)[-1]
         assert profile["charging_profile_purpose"] == "TxDefaultProfile"
         assert profile["recurrency_kind"] == "Weekly"

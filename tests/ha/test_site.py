@@ -101,6 +101,16 @@ async def test_three_chargers_follow_the_grid_and_fall_back_to_the_failsafe(
 ) -> None:
     set_grid(hass, 3, 3, 3)  # the house alone: no session draws yet
     entry = await setup_entry(chargers=CHARGERS, options=SITE)
+    site = entry.runtime_data.system.site
+    rounds = 0
+    tell = site.on_rebalanced
+
+    def counted() -> None:  # told at the start of every balancing round
+        nonlocal rounds
+        rounds += 1
+        tell()
+
+    site.on_rebalanced = counted
     async with charging_clients(entry, 3, start=False) as clients:
         await wait_for(lambda: all(c.limit_after(0) == 6 for c in clients))  # the failsafe
         for number, client in enumerate(clients, 1):
@@ -113,6 +123,11 @@ async def test_three_chargers_follow_the_grid_and_fall_back_to_the_failsafe(
 
         set_grid(hass, 9, 3, 3)  # the house takes more on L1: 15 A left, not 3 x 6 A
         await wait_for(lambda: clients[2].limit_a == 0)
+        # A round sends its rises after its decreases: let the round end (the next one
+        # starts only then) before saying that none came.
+        before = rounds
+        site.wake()
+        await wait_for(lambda: rounds > before)
         # The others may rise to 7.5 A, but not within 30 s of their last change.
         assert [c.limit_a for c in clients[:2]] == [7.0, 7.0]
 

@@ -23,9 +23,9 @@ from custom_components.ocpp_csms.csms.commands import (
     UploadDiagnostics,
 )
 from custom_components.ocpp_csms.csms.events import TransactionEnded, TransactionStarted
-from custom_components.ocpp_csms.csms.station import Measurand
+from custom_components.ocpp_csms.csms.station import PLUGGED_IN, Measurand
 from simulator.scenario import ScenarioSettings, charge_one_car, run_connector
-from tests.chargers import charger, wait_for
+from tests.chargers import PATIENCE_S, charger, wait_for
 from tests.engine.conftest import StartSystem
 
 # Every 10 ms one simulated hour passes: a car charges in a few steps.
@@ -59,11 +59,15 @@ async def test_remote_scenario_waits_for_the_central_system(
     running.directory.admit("SIM")
     async with charger(running.url, "SIM", version) as client:
         await client.boot()
+        station = running.system.ensure_station("SIM")
         car = asyncio.create_task(charge_one_car(client, 1, FAST, "remote", 50.0))
+        # Plugged in: our side has the car's status. A car that did not wait would start
+        # right after; give it a moment to (not) do so.
+        await wait_for(lambda: 1 in station.evses and station.evses[1].status in PLUGGED_IN)
         await asyncio.sleep(0.05)
         assert not running.recorder.of_type(TransactionStarted)  # plugged in, waiting
         assert (await running.system.execute("SIM", RemoteStart("HA-TAG", evse_id=1))).accepted
-        await asyncio.wait_for(car, 5)
+        await asyncio.wait_for(car, PATIENCE_S)
         [ended] = running.recorder.of_type(TransactionEnded)
         assert ended.transaction.id_tag == "HA-TAG"
 
@@ -183,13 +187,13 @@ async def test_cli_runs_a_mixed_fleet_and_stops_cleanly(start_system: StartSyste
                 {e.station.id for e in running.recorder.of_type(TransactionEnded)}
                 == {"SIM-001", "SIM-002"}
             ),
-            timeout=20,
+            timeout=PATIENCE_S,  # a fresh interpreter starts on a busy machine first
         )
         stations = running.system.stations
         assert stations["SIM-002"].version.value == "ocpp2.0.1"
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(process.communicate(), 10)
+        output, _ = await asyncio.wait_for(process.communicate(), PATIENCE_S)
     assert process.returncode == 0, output.decode()
     assert b"stopping 2 charger(s)" in output
 
