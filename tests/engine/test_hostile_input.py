@@ -8,6 +8,7 @@ a timestamp at datetime's edge.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from custom_components.ocpp_csms.csms.station import (
     Measurand,
     Station,
 )
-from tests.chargers import PATIENCE_S
+from tests.chargers import PATIENCE_S, wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger, StartSystem
 from tests.engine.test_server import raw_handshake
 
@@ -374,3 +375,29 @@ async def test_vendor_data_with_a_huge_number_costs_nothing_else(
     ] == 3
     assert charger.station.evses[1].value(Measurand.CURRENT_IMPORT) == 5
     assert charger.station.warnings["unsafe_number_dropped"] == 3
+
+
+async def test_chargers_nobody_admitted_are_not_kept_without_end(
+    start_system: StartSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from websockets.asyncio.client import connect
+
+    from custom_components.ocpp_csms.csms import central_system
+
+    monkeypatch.setattr(central_system, "MAX_STRANGERS", 3)
+    running = await start_system()
+    running.directory.admit("KNOWN")
+    running.system.ensure_station("KNOWN")
+    system = running.system
+
+    def connected(charger_id: str) -> bool:
+        return system.session(charger_id) is not None
+
+    for index in range(8):
+        charger_id = f"STRANGER-{index}"
+        async with connect(f"{running.url}/{charger_id}", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+            await wait_for(functools.partial(connected, charger_id))
+        await wait_for(functools.partial(lambda cid: not connected(cid), charger_id))
+    strangers = [cid for cid in running.system.stations if cid.startswith("STRANGER")]
+    assert strangers == ["STRANGER-5", "STRANGER-6", "STRANGER-7"]
+    assert "KNOWN" in running.system.stations

@@ -58,6 +58,9 @@ _ADAPTERS: dict[OcppVersion, type[StationAdapter]] = {
     OcppVersion.V21: Ocpp21Adapter,
 }
 
+# Stations kept of chargers that connected, were not admitted and are gone again.
+MAX_STRANGERS = 100
+
 # A known charger that connects and says nothing for this long is brought up to date
 # anyway (one that reconnects without rebooting may only send its next heartbeat).
 FIRST_WORD_WAIT_S = 10.0
@@ -424,6 +427,22 @@ class CentralSystem:
                 del self._sessions[charger_id]
                 station.connected = False
                 self._tell(StationDisconnected(station))
+                self._forget_strangers()
+
+    def _forget_strangers(self) -> None:
+        """Bound the stations of chargers nobody admitted that are gone again.
+
+        Under the ask policy any charger id may connect (to be admitted), and each one
+        leaves a station: a scan with ever new ids must not grow it without end. The
+        oldest of those beyond MAX_STRANGERS are forgotten.
+        """
+        strangers = [
+            charger_id
+            for charger_id, station in self._stations.items()
+            if not station.connected and self._directory.find(charger_id) is None
+        ]
+        for charger_id in strangers[: max(len(strangers) - MAX_STRANGERS, 0)]:
+            del self._stations[charger_id]
 
     def _station_connecting(
         self, charger_id: str, version: OcppVersion, connection: ServerConnection
