@@ -22,6 +22,8 @@ is still refused is a station warning.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from .config_values import config_integer, config_words
@@ -92,9 +94,9 @@ class MeterPlan:
 def plan_meter_settings(
     wish: MeterWish,
     keys: MeterKeys,
-    configuration: dict[str, str | None],
-    read_only: set[str],
-    choices: dict[str, tuple[str, ...]],
+    configuration: Mapping[str, str | None],
+    read_only: AbstractSet[str],
+    choices: Mapping[str, tuple[str, ...]],
 ) -> MeterPlan:
     """What to send a charger whose configuration is known, for `wish`.
 
@@ -114,9 +116,9 @@ def plan_meter_settings(
 
 @dataclass(slots=True)
 class _Planning:
-    configuration: dict[str, str | None]
-    read_only: set[str]
-    choices: dict[str, tuple[str, ...]]
+    configuration: Mapping[str, str | None]
+    read_only: AbstractSet[str]
+    choices: Mapping[str, tuple[str, ...]]
     max_length: int | None = None
     changes: list[MeterChange] = field(default_factory=list)
     not_settable: list[str] = field(default_factory=list)
