@@ -28,6 +28,7 @@ from custom_components.ocpp_csms.csms.schedule import (
 from custom_components.ocpp_csms.csms.site import SiteSettings
 from custom_components.ocpp_csms.csms.station import RegistrationStatus, Station
 from custom_components.ocpp_csms.csms.upkeep import ChargerUpkeep
+from tests.chargers import wait_for
 from tests.engine.conftest import ConnectRaw
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -238,3 +239,28 @@ async def test_a_schedule_reaches_a_raw_charger_and_holds_its_balanced_sessions(
     schedule = payload["csChargingProfiles"]["chargingSchedule"]
     assert schedule["chargingSchedulePeriod"][0]["limit"] == 7
     await charger.answer(uid, {"status": "Accepted"})
+
+
+async def test_a_schedule_removed_while_its_profile_is_on_the_way_is_cleared() -> None:
+    """Sends of the default profile go one at a time per charger, so the clear that
+    follows a send still on its way sees it and goes out."""
+    answered = asyncio.Event()
+    sent: list[Command] = []
+
+    async def slow_execute(charger_id: str, command: Command) -> CommandResult:
+        sent.append(command)
+        if isinstance(command, SetChargingProfile):
+            await answered.wait()  # the charger takes its time to answer
+        return CommandResult(CommandStatus.ACCEPTED)
+
+    station = Station("A", connected=True, registration=RegistrationStatus.ACCEPTED)
+    recorder = Recorder()
+    upkeep = upkeep_for(recorder, [station])
+    upkeep._execute = slow_execute
+    upkeep.set_schedules({"A": NIGHTS})
+    await wait_for(lambda: len(sent) == 1)
+    upkeep.set_schedules({})  # removed before the charger answered the profile
+    await asyncio.sleep(0)
+    answered.set()
+    await wait_for(lambda: len(sent) == 2)
+    assert isinstance(sent[1], ClearChargingProfile)

@@ -9,6 +9,7 @@ when sessions start or end and when chargers are removed; it does the rest.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,8 @@ class ChargerUpkeep:
         self.default_caps: dict[str, float] = {}
         # The UTC offset each charger's weekly profile was sent with (None: not weekly).
         self._sent_offsets: dict[str, timedelta | None] = {}
+        # Default-profile sends in progress, one at a time per charger.
+        self._sending: dict[str, asyncio.Lock] = {}
         # Managed tags are pushed to chargers' local lists; AcceptAll has none to push.
         self.local_lists: LocalListSync | None = None
         self._unsubscribe_tags: Callable[[], None] = lambda: None
@@ -97,6 +100,7 @@ class ChargerUpkeep:
         self.schedules.pop(charger_id, None)
         self.default_caps.pop(charger_id, None)
         self._sent_offsets.pop(charger_id, None)
+        self._sending.pop(charger_id, None)
 
     def set_site(self, settings: SiteSettings | None) -> None:
         """Start, change or stop load balancing while running (no charger reconnects).
@@ -167,7 +171,17 @@ class ChargerUpkeep:
         await self._send_default(station)
 
     async def _send_default(self, station: Station) -> CommandResult:
-        """Send the charger its default profile (or clear ours, with nothing left to hold)."""
+        """Send the charger its default profile (or clear ours, with nothing left to hold).
+
+        One at a time per charger: a clear decided while a profile is still on its way
+        would see nothing sent yet and be skipped, leaving the charger a schedule the
+        user removed.
+        """
+        lock = self._sending.setdefault(station.id, asyncio.Lock())
+        async with lock:
+            return await self._send_default_now(station)
+
+    async def _send_default_now(self, station: Station) -> CommandResult:
         caps = [self.default_caps.get(station.id)]
         if self.site is not None:
             caps.append(self.site.settings.failsafe_a)
