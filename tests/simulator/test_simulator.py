@@ -233,6 +233,9 @@ async def test_reset_reboots(start_system: StartSystem, version: str) -> None:
         [ended] = running.recorder.of_type(TransactionEnded)
         assert ended.transaction.stop_reason in ("HardReset", "ImmediateReset")
         station = running.system.stations["SIM"]
+        # The reboot ends with the connector Available: wait for that, or it may come
+        # after (and undo) the Unavailable below.
+        await wait_for(lambda: station.evses[1].status is ConnectorStatus.AVAILABLE)
         assert (
             await running.system.execute("SIM", ChangeAvailability(1, operative=False))
         ).accepted
