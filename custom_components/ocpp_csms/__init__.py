@@ -16,7 +16,6 @@ from .const import DOMAIN
 from .exports import async_setup_exports
 from .http import async_setup_http
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
-from .metering_options import meter_wish_from
 from .services import async_setup_services
 from .tag_services import async_setup_tag_services
 from .tag_store import async_remove_tag_storage
@@ -113,8 +112,7 @@ async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) 
         return
     hub.site_link.sync()
     hub.schedule_link.sync()
-    if hub.system is not None:
-        hub.system.set_meter_wish(meter_wish_from(entry.options))
+    # Metering (the options' and each charger's) follows there too.
     await hub.async_sync_chargers()
 
 

@@ -26,10 +26,13 @@ from homeassistant.core import callback
 from homeassistant.helpers import selector
 
 from .const import (
+    CHARGER_METERING_CENTRAL,
+    CHARGER_METERING_LEAVE,
     CONF_ADDRESS,
     CONF_BASE_URL,
     CONF_CERTFILE,
     CONF_CHARGER_ID,
+    CONF_CHARGER_METERING,
     CONF_CITY,
     CONF_CURRENCY,
     CONF_DEFAULT_TAG,
@@ -337,6 +340,16 @@ def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any,
         probatio.Required(
             CONF_PHASE_SWITCHING, default=current.get(CONF_PHASE_SWITCHING, False)
         ): selector.BooleanSelector(),
+        probatio.Required(
+            CONF_CHARGER_METERING,
+            default=current.get(CONF_CHARGER_METERING, CHARGER_METERING_CENTRAL),
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=[CHARGER_METERING_CENTRAL, CHARGER_METERING_LEAVE],
+                translation_key=CONF_CHARGER_METERING,
+                mode=selector.SelectSelectorMode.DROPDOWN,
+            )
+        ),
     }
 
 
@@ -346,6 +359,7 @@ def _charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
         CONF_MAX_CURRENT: int(user_input.get(CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A),
         CONF_PRIORITY: user_input.get(CONF_PRIORITY) or "normal",
         CONF_PHASE_SWITCHING: bool(user_input.get(CONF_PHASE_SWITCHING)),
+        CONF_CHARGER_METERING: user_input.get(CONF_CHARGER_METERING) or CHARGER_METERING_CENTRAL,
     }
 
 

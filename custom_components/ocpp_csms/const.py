@@ -60,6 +60,10 @@ CONF_SOLAR_STOP_DELAY: Final = "solar_stop_delay_min"
 CONF_METER_CONFIGURE: Final = "meter_configure"
 CONF_METER_MEASURANDS: Final = "meter_measurands"
 CONF_METER_INTERVAL: Final = "meter_interval_s"
+# Per charger: its metering as the central system's options say, or left as it is.
+CONF_CHARGER_METERING: Final = "metering"
+CHARGER_METERING_CENTRAL: Final = "central"
+CHARGER_METERING_LEAVE: Final = "leave"
 DEFAULT_SOLAR_START_DELAY_MIN: Final = 2
 DEFAULT_SOLAR_STOP_DELAY_MIN: Final = 5
 DEFAULT_SITE_MARGIN_A: Final = 1.0

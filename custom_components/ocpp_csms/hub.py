@@ -75,7 +75,7 @@ from .identifiers import (
     charger_device_identifier,
     charger_unique_id,
 )
-from .metering_options import meter_wish_from
+from .metering_options import meter_overrides_from, meter_wish_from
 from .schedules import ScheduleLink
 from .session_book import SessionBook
 from .site_link import SiteLink
@@ -145,6 +145,7 @@ class CentralSystemHub:
                 build_ssl_context, data[CONF_CERTFILE], data.get(CONF_KEYFILE)
             )
         wish = meter_wish_from(self.entry.options)
+        chargers = [subentry.data for subentry in self._charger_subentries()]
         settings = CentralSystemSettings(
             server=ServerSettings(
                 host=data[CONF_HOST], port=data[CONF_PORT], ssl_context=ssl_context
@@ -153,6 +154,7 @@ class CentralSystemHub:
             meter_measurands=wish.measurands,
             meter_interval_s=wish.interval_s,
             meter_edge_measurands=wish.edge_measurands,
+            meter_overrides=meter_overrides_from(chargers),
         )
         await self.tags.async_load()
         self.system = CentralSystem(
@@ -237,6 +239,10 @@ class CentralSystemHub:
                 self._register_device(subentry)
         if self.system is None:
             return
+        self.system.set_meter_wish(
+            meter_wish_from(self.entry.options),
+            meter_overrides_from(subentry.data for subentry in self._charger_subentries()),
+        )
         for charger_id in set(self._records) - before:
             self.entities.build(self.system.ensure_station(charger_id), None)
             self.system.charger_admitted(charger_id)

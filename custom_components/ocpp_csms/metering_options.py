@@ -8,14 +8,21 @@ leave chargers as they are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import probatio
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 
-from .const import CONF_METER_CONFIGURE, CONF_METER_INTERVAL, CONF_METER_MEASURANDS
+from .const import (
+    CHARGER_METERING_LEAVE,
+    CONF_CHARGER_ID,
+    CONF_CHARGER_METERING,
+    CONF_METER_CONFIGURE,
+    CONF_METER_INTERVAL,
+    CONF_METER_MEASURANDS,
+)
 from .csms.metering_setup import (
     DEFAULT_EDGE_MEASURANDS,
     DEFAULT_INTERVAL_S,
@@ -34,6 +41,15 @@ CHOOSABLE_MEASURANDS: tuple[str, ...] = (
     Measurand.TEMPERATURE,
 )
 _MIN_INTERVAL_S, _MAX_INTERVAL_S = 5, 3600
+
+
+def meter_overrides_from(chargers: Iterable[Mapping[str, Any]]) -> dict[str, MeterWish]:
+    """Per charger id, what it samples instead: nothing set, where its settings say so."""
+    return {
+        data[CONF_CHARGER_ID]: MeterWish((), None, ())
+        for data in chargers
+        if data.get(CONF_CHARGER_METERING) == CHARGER_METERING_LEAVE
+    }
 
 
 def meter_wish_from(options: Mapping[str, Any]) -> MeterWish:

@@ -100,3 +100,23 @@ async def test_the_settings_step_keeps_what_other_steps_own(
     assert entry.options["schedules"] == {"CP-1": NIGHTS}
     assert entry.options["meter_configure"] is False
     assert entry.options["meter_interval_s"] == 60
+
+
+async def test_a_charger_can_be_left_as_it_is(hass: HomeAssistant, setup_entry: SetUpEntry) -> None:
+    """Its settings say: leave its metering alone (a charger on a metered connection)."""
+    entry = await setup_entry(chargers=[garage(), garage("CP-2", "Street", metering="leave")])
+    system = entry.runtime_data.system
+    assert system.meter_wish(system.ensure_station("CP-2")) == MeterWish((), None, ())
+    assert system.meter_wish(system.ensure_station("CP-1")) == MeterWish(
+        DEFAULT_MEASURANDS, DEFAULT_INTERVAL_S, DEFAULT_EDGE_MEASURANDS
+    )
+    # Changed in its settings: followed without a reload.
+    [subentry] = [s for s in entry.subentries.values() if s.unique_id == "CP-1"]
+    flow = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    assert flow["step_id"] == "reconfigure"
+    done = await hass.config_entries.subentries.async_configure(
+        flow["flow_id"], {"metering": "leave"}
+    )
+    assert done["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert system.meter_wish(system.ensure_station("CP-1")) == MeterWish((), None, ())

@@ -173,6 +173,7 @@ class CentralSystem:
         self._meter_wish = MeterWish(
             settings.meter_measurands, settings.meter_interval_s, settings.meter_edge_measurands
         )
+        self._meter_overrides: Mapping[str, MeterWish] = settings.meter_overrides
         # What failing listeners (and upkeep) may make us log: a few tracebacks per
         # charger per ten minutes, and a bound for all chargers together.
         self._failure_log = LogBudget(per_source=3, overall=30, period_s=600.0)
@@ -603,15 +604,25 @@ class CentralSystem:
 
     def meter_wish(self, station: Station) -> MeterWish | None:
         """StationHost: what this station should sample (its own override, if any)."""
-        if (override := self.settings.meter_overrides.get(station.id)) is not None:
+        if (override := self._meter_overrides.get(station.id)) is not None:
             return override
         return self._meter_wish
 
-    def set_meter_wish(self, wish: MeterWish) -> None:
-        """Change what chargers sample: those connected and learnt are set at once."""
-        if wish == self._meter_wish:
-            return
-        self._meter_wish = wish
-        for session in self._sessions.values():
-            if session.station.capabilities is not None and session.station.accepted:
+    def set_meter_wish(
+        self, wish: MeterWish, overrides: Mapping[str, MeterWish] | None = None
+    ) -> None:
+        """Change what chargers sample (per charger: `overrides`).
+
+        Those connected, learnt and concerned are set at once.
+        """
+        overrides = dict(overrides or {})
+        changed = {
+            station.id
+            for station in self._stations.values()
+            if overrides.get(station.id, wish) != self.meter_wish(station)
+        }
+        self._meter_wish, self._meter_overrides = wish, overrides
+        for charger_id in changed:
+            session = self._sessions.get(charger_id)
+            if session and session.station.capabilities is not None and session.station.accepted:
                 session.rpc.spawn(session.apply_meter_settings())
