@@ -7,7 +7,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
@@ -48,8 +48,10 @@ async def test_firmware_file_is_served_once(
     entry, http_client = served
     firmware_file(hass)
     statuses: list[str] = []
+    # A callback runs in the loop, in order; a plain function would run in the
+    # executor, where the statuses can be appended out of order.
     hass.bus.async_listen(
-        f"{DOMAIN}_firmware_status", lambda event: statuses.append(event.data["status"])
+        f"{DOMAIN}_firmware_status", callback(lambda event: statuses.append(event.data["status"]))
     )
     station = entry.runtime_data.system.ensure_station("CP-1")
     async with charger(url_of(entry), "CP-1", version) as client:
@@ -94,7 +96,9 @@ async def test_diagnostics_land_in_the_config_directory(
 ) -> None:
     entry, http_client = served
     received: list[Any] = []
-    hass.bus.async_listen(f"{DOMAIN}_diagnostics_received", lambda e: received.append(e.data))
+    hass.bus.async_listen(
+        f"{DOMAIN}_diagnostics_received", callback(lambda e: received.append(e.data))
+    )
     station = entry.runtime_data.system.ensure_station("CP-1")
     async with charger(url_of(entry), "CP-1", version) as client:
         await client.boot()

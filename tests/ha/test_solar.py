@@ -151,7 +151,11 @@ async def test_the_mode_select_is_not_rewritten_on_every_balancing_round(
     def ours(data: Any) -> bool:
         return bool(data["entity_id"] == SELECT)
 
-    hass.bus.async_listen(EVENT_STATE_REPORTED, reported.append, event_filter=ours)
+    @callback
+    def report(event: Any) -> None:  # in the loop, not the executor
+        reported.append(event)
+
+    hass.bus.async_listen(EVENT_STATE_REPORTED, report, event_filter=ours)
     for _ in range(3):
         await entry.runtime_data.system.site.rebalance([])
     await hass.async_block_till_done()
