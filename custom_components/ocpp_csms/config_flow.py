@@ -43,6 +43,7 @@ from .const import (
     CONF_POSTAL_CODE,
     CONF_PRICE_PER_KWH,
     CONF_PRIORITY,
+    CONF_QUIRKS,
     CONF_TLS,
     CONF_UNKNOWN_CHARGERS,
     DEFAULT_HOST,
@@ -55,6 +56,8 @@ from .const import (
 )
 from .csms.central_system import AdmissionPolicy
 from .csms.credentials import generate_password, hash_password
+from .csms.quirks import AUTOMATIC as AUTOMATIC_QUIRKS
+from .csms.quirks import PROFILES
 from .csms.server import build_ssl_context, charger_id_from_path
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
@@ -318,6 +321,10 @@ def _port_placeholders(user_input: dict[str, Any] | None) -> dict[str, str]:
     return {"port": str((user_input or {}).get(CONF_PORT, DEFAULT_PORT))}
 
 
+# The quirk profiles a user may name for a charger, besides automatic.
+QUIRK_PROFILES = [profile.quirks.key for profile in PROFILES]
+
+
 def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any, Any]:
     """The per-charger settings: the tag of remote starts and the current limit's maximum."""
     current = current or {}
@@ -350,7 +357,21 @@ def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any,
                 mode=selector.SelectSelectorMode.DROPDOWN,
             )
         ),
+        probatio.Required(
+            CONF_QUIRKS, default=_known_quirks(current.get(CONF_QUIRKS))
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=[AUTOMATIC_QUIRKS, *QUIRK_PROFILES],
+                translation_key=CONF_QUIRKS,
+                mode=selector.SelectSelectorMode.DROPDOWN,
+            )
+        ),
     }
+
+
+def _known_quirks(chosen: str | None) -> str:
+    """A quirk profile that still exists; automatic for none (or one since removed)."""
+    return chosen if chosen in QUIRK_PROFILES else AUTOMATIC_QUIRKS
 
 
 def _charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
@@ -360,6 +381,7 @@ def _charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
         CONF_PRIORITY: user_input.get(CONF_PRIORITY) or "normal",
         CONF_PHASE_SWITCHING: bool(user_input.get(CONF_PHASE_SWITCHING)),
         CONF_CHARGER_METERING: user_input.get(CONF_CHARGER_METERING) or CHARGER_METERING_CENTRAL,
+        CONF_QUIRKS: _known_quirks(user_input.get(CONF_QUIRKS)),
     }
 
 

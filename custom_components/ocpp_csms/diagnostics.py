@@ -49,6 +49,10 @@ async def async_get_config_entry_diagnostics(
                 else None
             ),
             "features": sorted(capabilities.features) if capabilities else None,
+            # Its quirk profile and what that changes (see csms/quirks.py).
+            "quirks": (
+                {"profile": station.quirks.key, **station.quirks.differences()} if station else None
+            ),
             "warnings": dict(station.warnings) if station else {},
             # Journal rows refused for this charger's own values (dropped, not retried).
             "journal_rows_refused": journal.rows_refused.get(charger_id, 0),

@@ -35,6 +35,7 @@ from .const import (
     CONF_PASSWORD_HASH,
     CONF_PHASE_SWITCHING,
     CONF_PRIORITY,
+    CONF_QUIRKS,
     CONF_TLS,
     CONF_UNKNOWN_CHARGERS,
     DEFAULT_MAX_CURRENT_A,
@@ -222,7 +223,7 @@ class CentralSystemHub:
             charger_id = subentry.data[CONF_CHARGER_ID]
             self._titles[charger_id] = subentry.title
             self._records[charger_id] = ChargerRecord(
-                charger_id, subentry.data.get(CONF_PASSWORD_HASH)
+                charger_id, subentry.data.get(CONF_PASSWORD_HASH), subentry.data.get(CONF_QUIRKS)
             )
             self._subentry_ids[charger_id] = subentry.subentry_id
 
@@ -243,6 +244,7 @@ class CentralSystemHub:
             meter_wish_from(self.entry.options),
             meter_overrides_from(subentry.data for subentry in self._charger_subentries()),
         )
+        self.system.reapply_quirks()
         for charger_id in set(self._records) - before:
             self.entities.build(self.system.ensure_station(charger_id), None)
             self.system.charger_admitted(charger_id)

@@ -19,6 +19,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import MIN_CURRENT_A
 from .csms.charging import limit_now_in_amps, limit_profile
 from .csms.commands import (
+    CommandResult,
     CommandStatus,
     GetCompositeSchedule,
     ProfilePurpose,
@@ -79,9 +80,10 @@ class CurrentLimit(OcppEntity, RestoreNumber):
     """The most current (A) the charger may give all its sessions together.
 
     Sent as a station-wide maximum profile (1.6 ChargePointMaxProfile, 2.x
-    ChargingStationMaxProfile); a charger that refuses those has its default profile
-    (the one that also carries its schedule and the site's failsafe) held to the limit
-    instead. The value shown is the one the charger accepted; `applied_as` says how.
+    ChargingStationMaxProfile); a charger that refuses those (or is known to ignore
+    them, see `csms.quirks`) has its default profile (the one that also carries its
+    schedule and the site's failsafe) held to the limit instead. The value shown is
+    the one the charger accepted; `applied_as` says how.
     """
 
     _applied_as: str | None = None
@@ -157,9 +159,16 @@ class CurrentLimit(OcppEntity, RestoreNumber):
             self.async_write_ha_state()
 
     async def async_set_native_value(self, value: float) -> None:
-        """Send the limit; the value changes only when the charger accepts it."""
-        profile = limit_profile(self.station, value, ProfilePurpose.STATION_MAX)
-        result = await self.hub.execute(self.station.id, SetChargingProfile(0, profile))
+        """Send the limit; the value changes only when the charger accepts it.
+
+        A charger whose quirk profile says it ignores station maximum profiles gets
+        the limit in its default profile straight away.
+        """
+        if self.station.quirks.limit_in_default_profile:
+            result = CommandResult(CommandStatus.NOT_SUPPORTED, "limit_in_default_profile")
+        else:
+            profile = limit_profile(self.station, value, ProfilePurpose.STATION_MAX)
+            result = await self.hub.execute(self.station.id, SetChargingProfile(0, profile))
         applied_as = _AS_STATION_MAX
         if result.status in (CommandStatus.REJECTED, CommandStatus.NOT_SUPPORTED):
             assert self.hub.system is not None  # it answered: the system runs

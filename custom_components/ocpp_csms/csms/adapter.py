@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from .events import (
 )
 from .log_budget import shorten
 from .metering_setup import MeterKeys, MeterWish, plan_meter_settings
+from .quirks import adapt_capabilities, adapt_command, command_timeout
 from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
 from .station import (
@@ -61,6 +63,11 @@ from .station import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+
+# A boot this soon after we changed a charger's configuration counts as caused by the
+# change; after this many in a row, its configuration is no longer written.
+REBOOT_AFTER_CONFIGURATION_S = 120.0
+REBOOTS_BEFORE_HANDS_OFF = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +292,7 @@ class StationAdapter(ABC):
         """
         self.station.boot = info
         self.booted = True
+        self._count_reboot_after_configuration()
         decision = self._host.decide_boot(self.station)
         self._host.emit(StationUpdated(self.station, frozenset({"boot", "registration"})))
         learn = decision.status is RegistrationStatus.ACCEPTED and self._host.learn_capabilities
@@ -297,6 +305,22 @@ class StationAdapter(ABC):
             # A (re)boot may have changed firmware and settings: learn them again.
             after=self.learn_capabilities if learn else None,
         )
+
+    def _count_reboot_after_configuration(self) -> None:
+        """Count a boot that follows our configuration change closely (see `REBOOT_...`).
+
+        Some chargers reboot when their configuration is written, and come back without
+        the change: writing it again at each boot is a reboot loop.
+        """
+        station = self.station
+        written_at, station.configuration_written_at = station.configuration_written_at, None
+        if written_at is None:
+            return
+        if time.monotonic() - written_at <= REBOOT_AFTER_CONFIGURATION_S:
+            station.reboots_after_configuration += 1
+            station.warn("rebooted_after_configuration")
+        else:
+            station.reboots_after_configuration = 0
 
     def _on_heartbeat(self, _payload: dict[str, Any]) -> Reply:
         """Answer a heartbeat; its shape is the same in 1.6 and 2.x."""
@@ -489,7 +513,7 @@ class StationAdapter(ABC):
         if capabilities is None:
             _LOGGER.info("Charger %s did not report its configuration", self.station.id)
             capabilities = Capabilities()
-        self.station.capabilities = capabilities
+        self.station.capabilities = adapt_capabilities(self.station.quirks, capabilities)
         await self.apply_meter_settings()
         self._host.emit(StationUpdated(self.station, frozenset({"capabilities", "configuration"})))
 
@@ -503,6 +527,19 @@ class StationAdapter(ABC):
         if wish is None or wish.empty:
             return
         station = self.station
+        if not station.quirks.configure_metering:
+            _LOGGER.debug("Charger %s: metering left as it is (%s)", station.id, station.quirks.key)
+            return
+        if station.reboots_after_configuration >= REBOOTS_BEFORE_HANDS_OFF:
+            if "configuration_writes_stopped" not in station.warnings:
+                _LOGGER.warning(
+                    "Charger %s rebooted after each of our last %d configuration changes: "
+                    "its metering settings are left as they are until Home Assistant restarts",
+                    station.id,
+                    station.reboots_after_configuration,
+                )
+            station.warn("configuration_writes_stopped")
+            return
         plan = plan_meter_settings(
             wish,
             self._meter_keys(),
@@ -515,6 +552,7 @@ class StationAdapter(ABC):
             station.warn("meter_setting_not_settable")
         for change in plan.changes:
             for value in change.candidates:
+                station.configuration_written_at = time.monotonic()
                 result = await self.execute(SetConfiguration(change.key, value))
                 if result.accepted:
                     break
@@ -537,9 +575,11 @@ class StationAdapter(ABC):
 
     async def execute(self, command: Command, *, timeout: float | None = None) -> CommandResult:
         """Send a command and wait, bounded, for its typed result."""
-        encoded = self._encode(command)
+        quirks = self.station.quirks
+        encoded = self._encode(adapt_command(quirks, command))
         if isinstance(encoded, CommandResult):
             return encoded
+        timeout = command_timeout(quirks, command, timeout)
         outcome = await self.rpc.call(encoded.action, encoded.payload, timeout=timeout)
         result = result_from_outcome(outcome, encoded.accepted, encoded.decode)
         if not result.accepted:

@@ -42,6 +42,7 @@ from .metering_setup import MeterWish
 from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .password_gate import PasswordGate
+from .quirks import quirks_for
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .sessions import RestoredJournal, SessionJournal
@@ -86,6 +87,8 @@ class ChargerRecord:
 
     charger_id: str
     password_hash: str | None = None
+    # The quirk profile named in its settings (`quirks.BY_KEY`); None: chosen at boot.
+    quirks: str | None = None
 
 
 class ChargerDirectory(Protocol):
@@ -321,7 +324,9 @@ class CentralSystem:
         """
         decision = self._boot_decision(station)
         station.registration = decision.status
-        if self._directory.find(station.id) is None:
+        record = self._directory.find(station.id)
+        station.quirks = quirks_for(station.boot, record.quirks if record else None)
+        if record is None:
             if decision.status is RegistrationStatus.ACCEPTED:
                 self._tell(StationAutoAdmitted(station))
             elif decision.status is RegistrationStatus.PENDING:
@@ -607,6 +612,23 @@ class CentralSystem:
         if (override := self._meter_overrides.get(station.id)) is not None:
             return override
         return self._meter_wish
+
+    def reapply_quirks(self) -> None:
+        """Follow a change of the quirk profiles named in chargers' settings.
+
+        A connected charger whose profile changed learns its capabilities again (they
+        are corrected by the profile) and is told its metering again.
+        """
+        for station in self._stations.values():
+            record = self._directory.find(station.id)
+            quirks = quirks_for(station.boot, record.quirks if record else None)
+            if quirks == station.quirks:
+                continue
+            station.quirks = quirks
+            session = self._sessions.get(station.id)
+            if session is not None and station.accepted and station.capabilities is not None:
+                session.rpc.spawn(session.learn_capabilities())
+            self._tell(StationUpdated(station, frozenset({"quirks"})))
 
     def set_meter_wish(
         self, wish: MeterWish, overrides: Mapping[str, MeterWish] | None = None

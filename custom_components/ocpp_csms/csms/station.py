@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from .quirks import Quirks
+
 
 class OcppVersion(StrEnum):
     """A protocol version, valued by its WebSocket subprotocol name."""
@@ -292,6 +294,13 @@ class Station:
     setting_choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Learnt after each boot; None until then.
     capabilities: Capabilities | None = None
+    # How this kind of charger deviates from the specification (see `quirks`): chosen
+    # at each boot from what it says it is, or named in its settings.
+    quirks: Quirks = field(default_factory=Quirks)
+    # When we last wrote its configuration (monotonic seconds), and how many boots in a
+    # row came right after such a write (see `StationAdapter.apply_meter_settings`).
+    configuration_written_at: float | None = None
+    reboots_after_configuration: int = 0
     # Counts of schema quirks accepted from this station, by kind; shown in diagnostics.
     warnings: dict[str, int] = field(default_factory=dict)
     # Transactions closed lately: messages about them are replays, never counted twice.
