@@ -3,6 +3,7 @@
     scripts/simulate --url ws://127.0.0.1:9000 --charger DEV-1:ocpp1.6 --charger DEV-2:ocpp2.0.1
     scripts/simulate --count 10 --version mix --scenario random --speed 60
     scripts/simulate --charger DEV-1:ocpp2.0.1 --sampling every_60s
+    scripts/simulate --charger ABB-1:ocpp1.6 --twin abb_terra_ac
 
 Each charger connects, boots until it is accepted (waiting as long as the central
 system says while it is Pending or Rejected), plays its scenario on every connector,
@@ -13,6 +14,9 @@ back-off when the connection is lost. SIGINT and SIGTERM stop every charger clea
 with that metering configuration and, during a session, send what it says at the
 interval it says (on the simulated clock), however the central system changes it; the
 scenario then only lets time pass instead of sending meter values every `--interval`.
+
+`--twin` makes every charger a twin of a real brand (`simulator/twins.py`): it names
+itself as that brand does and deviates from OCPP as users reported that brand to.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, cast
 from .base import SAMPLING_CHOICES, SimulatedCharger
 from .connection import connected_charger
 from .scenario import KINDS, ScenarioSettings, run_connector
+from .twins import TWIN_CHOICES
 
 _LOGGER = logging.getLogger("simulator")
 VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
@@ -70,6 +75,7 @@ def charger_options(args: argparse.Namespace) -> dict[str, Any]:
         "sampling": args.sampling,
         "autonomous_sampling": args.sampling != "ours",
         "speed": args.speed,
+        "twin": args.twin,
     }
 
 
@@ -187,6 +193,8 @@ def parser() -> argparse.ArgumentParser:
         "configuration (energy register every 30 or 60 s) and sample on their own, "
         "as the central system configures them")  # fmt: skip
     add("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    add("--twin", choices=TWIN_CHOICES,
+        help="behave like this brand's charger: its name, its deviations from OCPP")  # fmt: skip
     add("--target-soc", type=float, default=80.0, help="state of charge (%%) a car leaves at")
     add("--idle", type=float, default=60.0, help="seconds a connector rests between cars")
     add("--tag", default="SIMTAG", help="the tag cars start sessions with")

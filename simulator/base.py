@@ -40,9 +40,13 @@ from typing import Any, ClassVar
 import aiohttp
 from websockets.exceptions import ConnectionClosed
 
+from .twins import TWIN_CHOICES, TWINS, Deviations, Twin
+
 VOLTAGE_V = 230.0
 
 ENERGY = "Energy.Active.Import.Register"
+# The purposes of a station-wide maximum profile, in 1.6 and 2.x words.
+STATION_MAX_PURPOSES = frozenset({"ChargePointMaxProfile", "ChargingStationMaxProfile"})
 # Every measurand a simulated meter can report (what `_meter_sample` produces).
 MEASURANDS: tuple[str, ...] = (
     ENERGY,
@@ -125,6 +129,10 @@ class SimulatedCharger:
     measurands_max_length_key: ClassVar[str | None] = None
     # Keys the central system may read but not change.
     read_only_keys: ClassVar[frozenset[str]] = frozenset()
+    # Where this version reports the units its profiles take, and how it says "both".
+    rate_units_setting: ClassVar[tuple[str, str]]
+    # Where it reports how many connectors it has (None: nowhere).
+    connectors_setting: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -138,14 +146,19 @@ class SimulatedCharger:
         autonomous_sampling: bool = False,
         supported_measurands: Iterable[str] | None = None,
         speed: float = 1.0,
+        twin: str | None = None,
+        deviations: Deviations | None = None,
         **kwargs: Any,
     ) -> None:
         """Start idle: no session, registers at zero; the base takes (id, connection).
 
         The metering options (`sampling`, `autonomous_sampling`, `supported_measurands`,
-        `speed`) are described in the module's docstring.
+        `speed`) are described in the module's docstring; `twin` and `deviations` in
+        `simulator.twins`.
         """
         super().__init__(*args, **kwargs)
+        if twin is not None and twin not in TWINS:
+            raise ValueError(f"twin must be one of {TWIN_CHOICES}, not {twin!r}")
         if sampling not in SAMPLING_CHOICES:
             raise ValueError(f"sampling must be one of {SAMPLING_CHOICES}, not {sampling!r}")
         supported = tuple(MEASURANDS if supported_measurands is None else supported_measurands)
@@ -180,6 +193,14 @@ class SimulatedCharger:
         # What the charger reports about itself: its features, as a real one would.
         self.configuration: dict[str, str] = dict(self.default_configuration)
         self.configuration.update(self._sampling_configuration(sampling))
+        self.deviations = Deviations()
+        if twin is not None:
+            self._become(TWINS[twin])
+        if deviations is not None:
+            self.deviations = deviations
+        self.configuration.update(self._deviating_configuration())
+        # Boots that followed a configuration change (a twin that reboots on one).
+        self.reboots_after_configuration = 0
         # The local authorization list: tag (as sent) -> status, and its version.
         self.local_list: dict[str, str] = {}
         self.local_list_version = 0
@@ -194,6 +215,59 @@ class SimulatedCharger:
         # that both let time pass count it once.
         self._samplers: dict[int, _Sampler] = {}
         self._advanced_at: dict[int, float] = {}
+
+    def _become(self, twin: Twin) -> None:
+        """Say what a brand's charger says about itself, and deviate as it does."""
+        self.vendor, self.model = twin.vendor, twin.model
+        self.firmware_version = self.firmware_version_installed = twin.firmware_version
+        self.deviations = twin.deviations
+        if twin.max_current_a is not None:
+            self.max_current_a = twin.max_current_a
+
+    def _deviating_configuration(self) -> dict[str, str]:
+        """The settings a deviating charger reports (some of them untrue)."""
+        configuration = {}
+        if self.deviations.watts_only:
+            key, both = self.rate_units_setting
+            configuration[key] = both  # it says so, and refuses amperes
+        if self.deviations.reports_no_connectors and self.connectors_setting:
+            configuration[self.connectors_setting] = "0"
+        return configuration
+
+    def profile_verdict(self, where: int, profile: dict[str, Any]) -> str:
+        """What an accepted profile does: "take" it, "ignore" it, or "Rejected".
+
+        `where` is the connector (1.6) or EVSE (2.x) it was sent to; the deviations
+        decide (a charger without any takes every profile).
+        """
+        deviations = self.deviations
+        purpose = profile.get("charging_profile_purpose")
+        stack_level = int(profile.get("stack_level") or 0)
+        if deviations.max_stack_level is not None and stack_level > deviations.max_stack_level:
+            return "Rejected"
+        schedule = self._schedule(profile) or {}
+        if deviations.watts_only and schedule.get("charging_rate_unit", "A") != "W":
+            return "Rejected"
+        if deviations.ignores_station_max and purpose in STATION_MAX_PURPOSES:
+            return "ignore"
+        needs = deviations.default_profile_connector
+        if needs is not None and purpose == "TxDefaultProfile" and where != needs:
+            return "ignore"
+        return "take"
+
+    def _answered_profile(self, status: str, where: int, profile: dict[str, Any]) -> str:
+        """Apply a profile the charger accepts (as its deviations say); its final status."""
+        if status != "Accepted":
+            return status
+        verdict = self.profile_verdict(where, profile)
+        if verdict == "take":
+            self._take_profile(profile)
+        return "Rejected" if verdict == "Rejected" else status
+
+    async def _slow_answer(self) -> None:
+        """Make the central system wait for an answer, as a deviating charger does."""
+        if self.deviations.remote_start_delay_s:
+            await asyncio.sleep(self.deviations.remote_start_delay_s)
 
     def _own_follow_ups(self) -> None:
         """Route every `@after` handler through `_start_follow_up`."""
@@ -355,6 +429,10 @@ class SimulatedCharger:
         """Answer a change of configuration (`answers` may override); apply it if accepted."""
         valid = self.setting_accepted(key, value)
         status = self._answer(action, payload, "Accepted" if valid else "Rejected")
+        if status == "Accepted" and self.deviations.reboots_on_configuration:
+            # Answers, then reboots before the change is kept.
+            self._start_follow_up(self._detached(self._reboot_after_configuration()))
+            return status
         if status == "Accepted":
             self.configuration[key] = value
             if key in self._measurand_keys() or key == self.sampling_keys.interval:
@@ -473,6 +551,10 @@ class SimulatedCharger:
     async def authorize(self, id_tag: str) -> str:
         """Present a tag to the central system; returns its answer's status."""
         raise NotImplementedError
+
+    async def _reboot_after_configuration(self) -> None:
+        self.reboots_after_configuration += 1
+        await self.reboot("PowerUp")
 
     async def reboot(self, reason: str) -> None:
         """Restart after a reset: running sessions end, then the charger boots again."""

@@ -30,6 +30,11 @@ class Charger16(SimulatedCharger, ChargePoint16):
     )
     measurands_max_length_key: ClassVar[str | None] = "MeterValuesSampledDataMaxLength"
     read_only_keys: ClassVar[frozenset[str]] = frozenset({"MeterValuesSampledDataMaxLength"})
+    rate_units_setting: ClassVar[tuple[str, str]] = (
+        "ChargingScheduleAllowedChargingRateUnit",
+        "Current,Power",
+    )
+    connectors_setting: ClassVar[str | None] = "NumberOfConnectors"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Start with no session's first reading kept."""
@@ -180,8 +185,9 @@ class Charger16(SimulatedCharger, ChargePoint16):
         await self.send_status(connector, "Finishing")
 
     @on("RemoteStartTransaction")
-    def on_remote_start(self, id_tag: str, **payload: Any) -> Any:
+    async def on_remote_start(self, id_tag: str, **payload: Any) -> Any:
         """Accept a remote start (unless told not to)."""
+        await self._slow_answer()
         return result16.RemoteStartTransaction(
             self._answer("RemoteStartTransaction", {"id_tag": id_tag, **payload})
         )
@@ -225,8 +231,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
             {"connector_id": connector_id, "cs_charging_profiles": cs_charging_profiles},
             variant=cs_charging_profiles.get("charging_profile_purpose"),
         )
-        if status == "Accepted":
-            self._take_profile(cs_charging_profiles)
+        status = self._answered_profile(status, connector_id, cs_charging_profiles)
         return result16.SetChargingProfile(status)
 
     @on("ClearChargingProfile")

@@ -34,6 +34,7 @@ class _Charger2x(SimulatedCharger):
         begin="SampledDataCtrlr/TxStartedMeasurands",
         end="SampledDataCtrlr/TxEndedMeasurands",
     )
+    rate_units_setting: ClassVar[tuple[str, str]] = ("SmartChargingCtrlr/RateUnit", "A,W")
 
     def __init__(self, *args: Any, seq_numbers: str = "counting", **kwargs: Any) -> None:
         """Start with no transaction sequence numbers used.
@@ -242,9 +243,10 @@ def _session_handlers_2x(result: Any) -> dict[str, Any]:
     """The 2.x session and control handlers, bound to one version's call_result module."""
 
     @on("RequestStartTransaction")
-    def on_request_start(
+    async def on_request_start(
         self: Any, id_token: dict[str, Any], remote_start_id: int, **payload: Any
     ) -> Any:
+        await self._slow_answer()
         return result.RequestStartTransaction(
             status=self._answer("RequestStartTransaction", {"id_token": id_token, **payload})
         )
@@ -289,8 +291,7 @@ def _session_handlers_2x(result: Any) -> dict[str, Any]:
             {"evse_id": evse_id, "charging_profile": charging_profile},
             variant=charging_profile.get("charging_profile_purpose"),
         )
-        if status == "Accepted":
-            self._take_profile(charging_profile)
+        status = self._answered_profile(status, evse_id, charging_profile)
         return result.SetChargingProfile(status=status)
 
     @on("ClearChargingProfile")

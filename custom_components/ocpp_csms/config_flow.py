@@ -57,7 +57,7 @@ from .const import (
 from .csms.central_system import AdmissionPolicy
 from .csms.credentials import generate_password, hash_password
 from .csms.quirks import AUTOMATIC as AUTOMATIC_QUIRKS
-from .csms.quirks import PROFILES
+from .csms.quirks import BY_KEY
 from .csms.server import build_ssl_context, charger_id_from_path
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
@@ -321,8 +321,9 @@ def _port_placeholders(user_input: dict[str, Any] | None) -> dict[str, str]:
     return {"port": str((user_input or {}).get(CONF_PORT, DEFAULT_PORT))}
 
 
-# The quirk profiles a user may name for a charger, besides automatic.
-QUIRK_PROFILES = [profile.quirks.key for profile in PROFILES]
+# The quirk profiles a user may name for a charger, besides automatic: standard (none)
+# and every known one.
+QUIRK_PROFILES = list(BY_KEY)
 
 
 def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any, Any]:

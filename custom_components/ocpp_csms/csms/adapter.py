@@ -530,16 +530,6 @@ class StationAdapter(ABC):
         if not station.quirks.configure_metering:
             _LOGGER.debug("Charger %s: metering left as it is (%s)", station.id, station.quirks.key)
             return
-        if station.reboots_after_configuration >= REBOOTS_BEFORE_HANDS_OFF:
-            if "configuration_writes_stopped" not in station.warnings:
-                _LOGGER.warning(
-                    "Charger %s rebooted after each of our last %d configuration changes: "
-                    "its metering settings are left as they are until Home Assistant restarts",
-                    station.id,
-                    station.reboots_after_configuration,
-                )
-            station.warn("configuration_writes_stopped")
-            return
         plan = plan_meter_settings(
             wish,
             self._meter_keys(),
@@ -552,6 +542,8 @@ class StationAdapter(ABC):
             station.warn("meter_setting_not_settable")
         for change in plan.changes:
             for value in change.candidates:
+                if not self._may_write_configuration():
+                    return
                 station.configuration_written_at = time.monotonic()
                 result = await self.execute(SetConfiguration(change.key, value))
                 if result.accepted:
@@ -566,6 +558,21 @@ class StationAdapter(ABC):
                     " / ".join(change.candidates),
                 )
                 station.warn("meter_setting_refused")
+
+    def _may_write_configuration(self) -> bool:
+        """Whether to write the charger's configuration: not once its writes reboot it."""
+        station = self.station
+        if station.reboots_after_configuration < REBOOTS_BEFORE_HANDS_OFF:
+            return True
+        if "configuration_writes_stopped" not in station.warnings:
+            _LOGGER.warning(
+                "Charger %s rebooted right after each of our last %d configuration "
+                "changes: its settings are left as they are until Home Assistant restarts",
+                station.id,
+                station.reboots_after_configuration,
+            )
+        station.warn("configuration_writes_stopped")
+        return False
 
     # -- commands -------------------------------------------------------------------------
 

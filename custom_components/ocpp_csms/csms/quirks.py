@@ -161,10 +161,13 @@ def adapt_command(quirks: Quirks, command: Command) -> Command:
     """A command as this charger needs to receive it to do what was meant."""
     match command:
         case SetChargingProfile(evse_id=evse_id, profile=profile):
-            evse_id = _station_default_evse(quirks, evse_id, profile.purpose)
-            return SetChargingProfile(evse_id, _adapt_profile(quirks, profile))
+            adapted_evse = _station_default_evse(quirks, evse_id, profile.purpose)
+            adapted = _adapt_profile(quirks, profile)
+            if (adapted_evse, adapted) != (evse_id, profile):
+                return SetChargingProfile(adapted_evse, adapted)
         case RemoteStart(profile=ChargingProfile() as profile):
-            return dataclasses.replace(command, profile=_adapt_profile(quirks, profile))
+            if (adapted := _adapt_profile(quirks, profile)) is not profile:
+                return dataclasses.replace(command, profile=adapted)
         case ClearChargingProfile(evse_id=0, purpose=ProfilePurpose.TX_DEFAULT):
             evse_id = _station_default_evse(quirks, 0, ProfilePurpose.TX_DEFAULT)
             return dataclasses.replace(command, evse_id=evse_id)

@@ -1,0 +1,342 @@
+"""Quirk profiles: chargers that deviate from OCPP as real brands do, and cope with them.
+
+Each simulated twin (`simulator/twins.py`) names itself as its brand does and deviates
+as users reported it to. A twin is tested twice where it matters: with the profile its
+BootNotification chooses, which must work, and with the standard behaviour (named in
+its settings), which shows the deviation is real.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.ocpp_csms.csms.central_system import ChargerRecord
+from custom_components.ocpp_csms.csms.charging import limit_profile
+from custom_components.ocpp_csms.csms.commands import (
+    ChargingProfile,
+    ClearChargingProfile,
+    CommandStatus,
+    GetCompositeSchedule,
+    ProfilePurpose,
+    RemoteStart,
+    SchedulePeriod,
+    SetChargingProfile,
+)
+from custom_components.ocpp_csms.csms.events import StationUpdated
+from custom_components.ocpp_csms.csms.quirks import (
+    AUTOMATIC,
+    BY_KEY,
+    PROFILES,
+    STANDARD,
+    Quirks,
+    adapt_command,
+    command_timeout,
+    quirks_for,
+)
+from custom_components.ocpp_csms.csms.station import BootInfo, Station
+from simulator.twins import TWINS, Deviations
+from tests.chargers import charger, wait_for
+from tests.engine.conftest import Running, StartSystem
+
+# The profile each twin's BootNotification chooses (None: handled for every charger).
+EXPECTED_PROFILE = {
+    "abb_terra_ac": "abb_terra_ac",
+    "huawei_scharger": "huawei_scharger",
+    "en_plus": "en_plus",
+    "alfen": "alfen",
+    "grizzl_e_firmware_5": "grizzl_e_firmware_5",
+    "grizzl_e_firmware_3": "grizzl_e_firmware_3",
+    "foxess": STANDARD,
+    "autel": STANDARD,
+}
+
+
+def boot_of(twin: str) -> BootInfo:
+    found = TWINS[twin]
+    return BootInfo(found.vendor, found.model, "SN-1", found.firmware_version)
+
+
+@pytest.mark.parametrize("twin", sorted(TWINS))
+def test_each_twin_boots_into_its_profile(twin: str) -> None:
+    assert quirks_for(boot_of(twin)).key == EXPECTED_PROFILE[twin]
+
+
+def test_every_profile_has_a_twin() -> None:
+    assert {profile.quirks.key for profile in PROFILES} <= set(EXPECTED_PROFILE.values())
+
+
+def test_a_charger_nobody_profiled_is_standard() -> None:
+    assert quirks_for(BootInfo("OCPP CSMS Simulator", "SimCharger")) == Quirks()
+    assert quirks_for(None) == Quirks()
+
+
+def test_the_settings_choose_over_the_boot() -> None:
+    abb = boot_of("abb_terra_ac")
+    assert quirks_for(abb, STANDARD).key == STANDARD
+    assert quirks_for(boot_of("autel"), "en_plus").key == "en_plus"
+    # Automatic, or a profile since removed, leaves it to the boot.
+    assert quirks_for(abb, AUTOMATIC).key == "abb_terra_ac"
+    assert quirks_for(abb, "a_profile_we_removed").key == "abb_terra_ac"
+
+
+def test_a_profile_says_what_it_changes() -> None:
+    assert BY_KEY["abb_terra_ac"].differences() == {
+        "max_stack_level": 0,
+        "limit_in_default_profile": True,
+    }
+    assert BY_KEY["huawei_scharger"].differences() == {"rate_units": ["W"]}
+    assert Quirks().differences() == {}
+
+
+def _profile(purpose: ProfilePurpose, stack_level: int = 0) -> ChargingProfile:
+    return ChargingProfile(1, stack_level, purpose, (SchedulePeriod(0, 10.0),))
+
+
+def test_commands_are_adapted_only_where_the_profile_says() -> None:
+    en_plus = BY_KEY["en_plus"]
+    default = SetChargingProfile(0, _profile(ProfilePurpose.TX_DEFAULT))
+    assert adapt_command(en_plus, default) == SetChargingProfile(1, default.profile)
+    # A station maximum stays on EVSE 0, as the specification requires.
+    maximum = SetChargingProfile(0, _profile(ProfilePurpose.STATION_MAX))
+    assert adapt_command(en_plus, maximum) == maximum
+    clear = ClearChargingProfile(evse_id=0, purpose=ProfilePurpose.TX_DEFAULT)
+    assert adapt_command(en_plus, clear) == ClearChargingProfile(
+        evse_id=1, purpose=ProfilePurpose.TX_DEFAULT
+    )
+    assert adapt_command(en_plus, GetCompositeSchedule(0, 60)) == GetCompositeSchedule(1, 60)
+    assert adapt_command(Quirks(), default) is default
+
+    abb = BY_KEY["abb_terra_ac"]
+    high = SetChargingProfile(1, _profile(ProfilePurpose.TX, stack_level=3))
+    assert adapt_command(abb, high) == SetChargingProfile(
+        1, _profile(ProfilePurpose.TX, stack_level=0)
+    )
+    start = RemoteStart("TAG", evse_id=1, profile=_profile(ProfilePurpose.TX, stack_level=2))
+    adapted = adapt_command(abb, start)
+    assert isinstance(adapted, RemoteStart)
+    assert adapted.profile is not None
+    assert adapted.profile.stack_level == 0
+
+    alfen = BY_KEY["alfen"]
+    assert command_timeout(alfen, start, None) == 90.0
+    assert command_timeout(alfen, default, 5.0) == 5.0
+    assert command_timeout(Quirks(), start, None) is None
+
+
+async def _twin_system(
+    start_system: StartSystem, profile: str | None = None, **settings: object
+) -> Running:
+    running = await start_system(**settings)
+    running.directory.known["CP-1"] = ChargerRecord("CP-1", quirks=profile)
+    return running
+
+
+def _learnt(running: Running) -> bool:
+    return any(
+        "capabilities" in event.changed
+        for event in running.recorder.of_type(StationUpdated, "CP-1")
+    )
+
+
+@pytest.mark.parametrize(("profile", "accepted"), [(None, True), (STANDARD, False)])
+async def test_abb_takes_its_profiles_at_stack_level_zero(
+    start_system: StartSystem, profile: str | None, accepted: bool
+) -> None:
+    running = await _twin_system(start_system, profile)
+    options = {"twin": "abb_terra_ac"}
+    async with charger(running.url, "CP-1", charger_options=options) as client:
+        assert await client.boot() == "Accepted"
+        command = SetChargingProfile(1, _profile(ProfilePurpose.TX_DEFAULT, stack_level=2))
+        result = await running.system.execute("CP-1", command)
+        assert result.accepted is accepted
+        assert client.limit_a == (10.0 if accepted else None)
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+@pytest.mark.parametrize(("profile", "accepted"), [(None, True), (STANDARD, False)])
+async def test_huawei_gets_its_limits_in_watts(
+    start_system: StartSystem, version: str, profile: str | None, accepted: bool
+) -> None:
+    """It claims to take amperes and refuses them: its profile sends watts."""
+    running = await _twin_system(start_system, profile, learn_capabilities=True)
+    options = {"twin": "huawei_scharger"}
+    async with charger(running.url, "CP-1", version, charger_options=options) as client:
+        assert await client.boot() == "Accepted"
+        await wait_for(lambda: _learnt(running))
+        station = running.system.stations["CP-1"]
+        profile_sent = limit_profile(station, 10, ProfilePurpose.STATION_MAX)
+        assert profile_sent.unit == ("W" if accepted else "A")
+        result = await running.system.execute("CP-1", SetChargingProfile(0, profile_sent))
+        assert result.accepted is accepted
+        if accepted:
+            # 10 A on the three phases it is assumed to use: the same current.
+            assert client.limit_a == pytest.approx(10 / 3, abs=0.1)
+
+
+@pytest.mark.parametrize(("profile", "applied"), [(None, 10.0), (STANDARD, None)])
+async def test_en_plus_gets_its_default_profile_on_connector_1(
+    start_system: StartSystem, profile: str | None, applied: float | None
+) -> None:
+    """On connector 0 it accepts the profile and never applies it (nor charges)."""
+    running = await _twin_system(start_system, profile)
+    async with charger(running.url, "CP-1", charger_options={"twin": "en_plus"}) as client:
+        assert await client.boot() == "Accepted"
+        station = running.system.stations["CP-1"]
+        result = await running.system.upkeep.set_default_cap(station, 10.0)
+        assert result.accepted
+        assert client.limit_a == applied
+        [(_, payload)] = [r for r in client.received if r[0] == "SetChargingProfile"]
+        assert payload["connector_id"] == (1 if applied else 0)
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+@pytest.mark.parametrize(("profile", "status"), [(None, "accepted"), (STANDARD, "timed_out")])
+async def test_alfen_is_given_time_to_answer_a_remote_start(
+    start_system: StartSystem, version: str, profile: str | None, status: str
+) -> None:
+    """It answers after the usual timeout; the session starts either way and is kept."""
+    running = await _twin_system(start_system, profile, call_timeout=0.3)
+    deviations = Deviations(remote_start_delay_s=1.0)
+    options = {"twin": "alfen", "deviations": deviations}
+    async with charger(running.url, "CP-1", version, charger_options=options) as client:
+        assert await client.boot() == "Accepted"
+        result = await running.system.execute("CP-1", RemoteStart("TAG1", evse_id=1))
+        assert result.status == CommandStatus(status)
+        station = running.system.stations["CP-1"]
+        await wait_for(lambda: station.evses.get(1) is not None and station.evses[1].transaction)
+
+
+async def test_a_charger_that_reconnects_every_minute_keeps_its_session(
+    start_system: StartSystem,
+) -> None:
+    """Alfen-like: the socket drops and comes back without a boot, again and again.
+    The session goes on, nothing is learnt or written again, nothing is lost."""
+    running = await _twin_system(
+        start_system,
+        learn_capabilities=True,
+        meter_measurands=("Energy.Active.Import.Register",),
+        meter_interval_s=10,
+        first_word_wait_s=0.05,
+    )
+    station = running.system.ensure_station("CP-1")
+    async with charger(running.url, "CP-1", charger_options={"twin": "alfen"}) as client:
+        assert await client.boot() == "Accepted"
+        await wait_for(lambda: _learnt(running))
+        learnt_capabilities = station.capabilities
+        await client.send_status(1, "Preparing")
+        transaction_id = await client.start_session(1, "TAG1")
+        await client.send_meter_values(1, 60)
+    for minute in range(3):
+        async with charger(running.url, "CP-1", charger_options={"twin": "alfen"}) as client:
+            client.transactions[1] = transaction_id  # the same session, still running
+            client.energy_wh[1] = 1000.0 * (minute + 1)
+            await client.heartbeat()
+            await client.send_meter_values(1, 60)
+            await wait_for(lambda: station.connected)
+            # The charger was reconnected, not rebooted: nothing to learn or set again.
+            assert not [action for action, _ in client.received if "Configuration" in action]
+    assert station.capabilities is learnt_capabilities
+    transaction = station.evses[1].transaction
+    assert transaction is not None
+    assert transaction.id == str(transaction_id)
+    assert transaction.last_register_wh is not None
+
+
+METERING = {
+    "learn_capabilities": True,
+    "meter_measurands": ("Energy.Active.Import.Register", "Power.Active.Import"),
+    "meter_interval_s": 10,
+    "meter_edge_measurands": ("Energy.Active.Import.Register",),
+}
+
+
+async def test_a_grizzl_e_on_firmware_5_is_not_configured(start_system: StartSystem) -> None:
+    running = await _twin_system(start_system, **METERING)  # type: ignore[arg-type]
+    options = {"twin": "grizzl_e_firmware_5", "sampling": "every_60s"}
+    async with charger(running.url, "CP-1", charger_options=options) as client:
+        assert await client.boot() == "Accepted"
+        await wait_for(lambda: _learnt(running))
+        assert running.system.stations["CP-1"].quirks.key == "grizzl_e_firmware_5"
+        assert not [action for action, _ in client.received if action in WRITES]
+        assert client.reboots_after_configuration == 0
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_charger_that_reboots_on_every_write_is_left_alone(
+    start_system: StartSystem, version: str
+) -> None:
+    """No profile names it: after two boots that follow our writes, we stop writing,
+    instead of a reboot loop."""
+    running = await _twin_system(start_system, **METERING)  # type: ignore[arg-type]
+    options = {"deviations": Deviations(reboots_on_configuration=True), "sampling": "every_60s"}
+    async with charger(running.url, "CP-1", version, charger_options=options) as client:
+        assert await client.boot() == "Accepted"
+        station = running.system.stations["CP-1"]
+        await wait_for(lambda: "configuration_writes_stopped" in station.warnings)
+        reboots = client.reboots_after_configuration
+        # Each write it answers before rebooting; at most one per metering key is on
+        # its way before the reboot it causes is seen.
+        assert 2 <= reboots <= 2 + 4
+        # Another boot of its own: learnt again, still nothing written.
+        learnings, heard = _learnings(running), len(client.received)
+        await client.boot()
+        await wait_for(lambda: _learnings(running) > learnings)
+        assert client.reboots_after_configuration == reboots
+        writes = [a for a, _ in client.received[heard:] if a in WRITES]
+        assert writes == []
+
+
+WRITES = ("ChangeConfiguration", "SetVariables")
+
+
+def _learnings(running: Running) -> int:
+    return sum(
+        "capabilities" in event.changed
+        for event in running.recorder.of_type(StationUpdated, "CP-1")
+    )
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_charger_that_reports_no_connectors_still_charges(
+    start_system: StartSystem, version: str
+) -> None:
+    """FoxESS-like: zero connectors in its report, one in reality."""
+    running = await _twin_system(start_system, learn_capabilities=True)
+    async with charger(running.url, "CP-1", version, charger_options={"twin": "foxess"}) as client:
+        assert await client.boot() == "Accepted"
+        await wait_for(lambda: _learnt(running))
+        station = running.system.stations["CP-1"]
+        assert station.capabilities is not None
+        assert not station.capabilities.number_of_evses
+        await client.send_status(1, "Preparing" if version == "ocpp1.6" else "Occupied")
+        result = await running.system.execute("CP-1", RemoteStart("TAG1", evse_id=1))
+        assert result.accepted
+        await wait_for(lambda: station.evses.get(1) is not None and station.evses[1].transaction)
+
+
+async def test_a_changed_profile_setting_applies_to_a_connected_charger(
+    start_system: StartSystem,
+) -> None:
+    running = await _twin_system(start_system, learn_capabilities=True)
+    options = {"twin": "huawei_scharger"}
+    async with charger(running.url, "CP-1", charger_options=options) as client:
+        assert await client.boot() == "Accepted"
+        await wait_for(lambda: _learnt(running))
+        station: Station = running.system.stations["CP-1"]
+        assert station.capabilities is not None
+        assert station.capabilities.charging_rate_units == {"W"}
+        learnt_before = len(running.recorder.of_type(StationUpdated, "CP-1"))
+        running.directory.known["CP-1"] = ChargerRecord("CP-1", quirks=STANDARD)
+        running.system.reapply_quirks()
+        assert station.quirks.key == STANDARD
+        # Learnt again, now as it reports itself.
+        await wait_for(
+            lambda: (
+                station.capabilities is not None
+                and station.capabilities.charging_rate_units == {"A", "W"}
+            )
+        )
+        assert len(running.recorder.of_type(StationUpdated, "CP-1")) > learnt_before
+        told = len(running.recorder.of_type(StationUpdated, "CP-1"))
+        running.system.reapply_quirks()  # unchanged: nothing to tell, nothing to learn
+        assert len(running.recorder.of_type(StationUpdated, "CP-1")) == told
