@@ -365,7 +365,10 @@ class SimulatedCharger:
         """The current the charger offers the car: its maximum, or the profile's limit."""
         if self.limit_a is None:
             return self.max_current_a
-        return min(self.limit_a, self.max_current_a)
+        offered = min(self.limit_a, self.max_current_a)
+        if self.deviations.min_current_a is not None:
+            offered = max(offered, self.deviations.min_current_a)
+        return offered
 
     def power_w(self, connector: int) -> float:
         """What a session draws: what the car takes, at most what is offered, none when full."""

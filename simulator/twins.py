@@ -34,6 +34,8 @@ class Deviations:
     reboots_on_configuration: bool = False
     # Reports no connectors of its own (1.6 NumberOfConnectors 0), yet has one.
     reports_no_connectors: bool = False
+    # Never offers less than this (A): a 0 A profile does not pause its session.
+    min_current_a: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,11 @@ TWINS: dict[str, Twin] = {
     # Accepts ChargePointMaxProfile and does not apply it.
     "grizzl_e_firmware_3": Twin(
         "United Chargers", "Grizzl-E Ultimate", "03.09.0", Deviations(ignores_station_max=True)
+    ),
+    # Does not pause at 0 A (6 A at least); like every simulated charger, it starts a
+    # session only when told to (a test or the central system), never on plug-in.
+    "wallbox": Twin(
+        "Wall Box Chargers", "PLP1-0-2-4-9-002", "5.17.87", Deviations(min_current_a=6.0)
     ),
     # Reports zero connectors (it has one).
     "foxess": Twin("FoxESS", "A022KP1", "1.10", Deviations(reports_no_connectors=True)),

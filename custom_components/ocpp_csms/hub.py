@@ -318,6 +318,10 @@ class CentralSystemHub:
         """ChargerLimits: whether the charger's settings say it switches phases."""
         return bool(self._charger_setting(charger_id, CONF_PHASE_SWITCHING))
 
+    def start_tag(self, charger_id: str) -> str:
+        """ChargerLimits: sessions the central system starts use the remote-start tag."""
+        return self.default_tag(charger_id)
+
     def command_error(self, charger_id: str, result: CommandResult) -> HomeAssistantError:
         """The translated error for a command that was not accepted, naming the charger."""
         return HomeAssistantError(

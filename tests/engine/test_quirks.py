@@ -8,6 +8,8 @@ its settings), which shows the deviation is real.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from custom_components.ocpp_csms.csms.central_system import ChargerRecord
@@ -15,10 +17,13 @@ from custom_components.ocpp_csms.csms.charging import limit_profile
 from custom_components.ocpp_csms.csms.commands import (
     ChargingProfile,
     ClearChargingProfile,
+    Command,
+    CommandResult,
     CommandStatus,
     GetCompositeSchedule,
     ProfilePurpose,
     RemoteStart,
+    RemoteStop,
     SchedulePeriod,
     SetChargingProfile,
 )
@@ -33,7 +38,16 @@ from custom_components.ocpp_csms.csms.quirks import (
     command_timeout,
     quirks_for,
 )
-from custom_components.ocpp_csms.csms.station import BootInfo, Station
+from custom_components.ocpp_csms.csms.site import NoChargerLimits, SiteBalancer, SiteSettings
+from custom_components.ocpp_csms.csms.solar import ChargingMode
+from custom_components.ocpp_csms.csms.station import (
+    BootInfo,
+    ConnectorStatus,
+    Evse,
+    RegistrationStatus,
+    Station,
+    Transaction,
+)
 from simulator.twins import TWINS, Deviations
 from tests.chargers import charger, wait_for
 from tests.engine.conftest import Running, StartSystem
@@ -44,6 +58,7 @@ EXPECTED_PROFILE = {
     "huawei_scharger": "huawei_scharger",
     "en_plus": "en_plus",
     "alfen": "alfen",
+    "wallbox": "wallbox",
     "grizzl_e_firmware_5": "grizzl_e_firmware_5",
     "grizzl_e_firmware_3": "grizzl_e_firmware_3",
     "foxess": STANDARD,
@@ -340,3 +355,154 @@ async def test_a_changed_profile_setting_applies_to_a_connected_charger(
         told = len(running.recorder.of_type(StationUpdated, "CP-1"))
         running.system.reapply_quirks()  # unchanged: nothing to tell, nothing to learn
         assert len(running.recorder.of_type(StationUpdated, "CP-1")) == told
+
+
+# -- a charger that starts only when told to and goes on at 0 A (Wallbox) ---------------
+
+WALLBOX = BY_KEY["wallbox"]
+FUSE = SiteSettings(fuse_a=16, margin_a=1, min_interval_s=0, profile_duration_s=300)
+
+
+class Commands:
+    """Answers every command Accepted; records them."""
+
+    def __init__(self) -> None:
+        self.sent: list[Command] = []
+
+    async def execute(self, charger_id: str, command: Command) -> CommandResult:
+        self.sent.append(command)
+        return CommandResult(CommandStatus.ACCEPTED)
+
+    def of[T](self, kind: type[T]) -> list[T]:
+        return [command for command in self.sent if isinstance(command, kind)]
+
+
+def wallbox(status: ConnectorStatus, previous: ConnectorStatus) -> tuple[Station, Evse]:
+    station = Station("WB", connected=True, registration=RegistrationStatus.ACCEPTED)
+    station.quirks = WALLBOX
+    evse = station.evses[1] = Evse(1, status=status, previous_status=previous)
+    return station, evse
+
+
+class StartTag(NoChargerLimits):
+    def __init__(self, mode: ChargingMode = ChargingMode.FAST) -> None:
+        self._mode = mode
+
+    def mode(self, charger_id: str) -> ChargingMode:
+        return self._mode
+
+    def start_tag(self, charger_id: str) -> str:
+        return "HOME"
+
+
+async def test_the_site_stops_a_session_it_pauses_and_starts_it_again() -> None:
+    commands = Commands()
+    site = SiteBalancer(FUSE, commands.execute, chargers=StartTag())
+    station, evse = wallbox(ConnectorStatus.CHARGING, ConnectorStatus.PREPARING)
+    evse.transaction = Transaction("T-1", 1, 1, datetime.now(UTC), id_tag="ALICE")
+    # The house alone takes nearly all of the fuse: no room for 6 A.
+    site.set_grid((12.0, 12.0, 12.0))
+    assert await site.rebalance([station]) == {"WB/1": 0.0}
+    [stop] = commands.of(RemoteStop)
+    assert stop.transaction_id == "T-1"
+    assert not commands.of(SetChargingProfile)  # a 0 A profile would not pause it
+    # Until the charger reports the end, the stop is not sent again.
+    await site.rebalance([station])
+    assert len(commands.of(RemoteStop)) == 1
+    # The session ended; the car is still plugged in.
+    evse.transaction = None
+    evse.previous_status, evse.status = ConnectorStatus.CHARGING, ConnectorStatus.FINISHING
+    await site.rebalance([station])
+    assert not commands.of(RemoteStart)
+    # The house needs less: the session starts again, with its own tag and its share.
+    site.set_grid((2.0, 2.0, 2.0))
+    [allocation] = [await site.rebalance([station])]
+    [start] = commands.of(RemoteStart)
+    assert (start.id_tag, start.evse_id) == ("ALICE", 1)
+    assert start.profile is not None
+    assert start.profile.periods[0].limit == allocation["WB/1"] > 0
+
+
+async def test_a_car_that_leaves_while_paused_is_not_started() -> None:
+    commands = Commands()
+    site = SiteBalancer(FUSE, commands.execute, chargers=StartTag())
+    station, evse = wallbox(ConnectorStatus.CHARGING, ConnectorStatus.PREPARING)
+    evse.transaction = Transaction("T-1", 1, 1, datetime.now(UTC), id_tag="ALICE")
+    site.set_grid((12.0, 12.0, 12.0))
+    await site.rebalance([station])
+    evse.transaction = None
+    evse.previous_status, evse.status = ConnectorStatus.FINISHING, ConnectorStatus.AVAILABLE
+    site.set_grid((2.0, 2.0, 2.0))
+    await site.rebalance([station])
+    assert not commands.of(RemoteStart)
+
+
+@pytest.mark.parametrize(("mode", "starts"), [(ChargingMode.FAST, True), (ChargingMode.OFF, False)])
+async def test_the_site_starts_a_car_just_plugged_in_when_it_has_current(
+    mode: ChargingMode, starts: bool
+) -> None:
+    commands = Commands()
+    site = SiteBalancer(FUSE, commands.execute, chargers=StartTag(mode))
+    station, _ = wallbox(ConnectorStatus.PREPARING, ConnectorStatus.AVAILABLE)
+    await site.rebalance([station])
+    assert [(c.id_tag, c.evse_id) for c in commands.of(RemoteStart)] == (
+        [("HOME", 1)] if starts else []
+    )
+
+
+async def test_a_charger_that_pauses_at_zero_gets_a_zero_limit_as_before() -> None:
+    commands = Commands()
+    site = SiteBalancer(FUSE, commands.execute, chargers=StartTag())
+    station, evse = wallbox(ConnectorStatus.CHARGING, ConnectorStatus.PREPARING)
+    station.quirks = Quirks()
+    evse.transaction = Transaction("T-1", 1, 1, datetime.now(UTC), id_tag="ALICE")
+    site.set_grid((12.0, 12.0, 12.0))
+    await site.rebalance([station])
+    assert not commands.of(RemoteStop)
+    [profile] = commands.of(SetChargingProfile)
+    assert profile.profile.periods[0].limit == 0
+
+
+@pytest.mark.parametrize("profile", [None, STANDARD])
+async def test_a_wallbox_starts_charging_when_a_car_is_plugged_in(
+    start_system: StartSystem, profile: str | None
+) -> None:
+    """Without its profile the car would wait in Preparing for ever."""
+    running = await _twin_system(start_system, profile)
+    async with charger(running.url, "CP-1", charger_options={"twin": "wallbox"}) as client:
+        assert await client.boot() == "Accepted"
+        station = running.system.stations["CP-1"]
+        await client.send_status(1, "Available")
+        await client.send_status(1, "Preparing")
+        if profile == STANDARD:
+            # A sentinel command goes out after anything the plug-in might have caused.
+            await running.system.execute("CP-1", GetCompositeSchedule(1, 60))
+            assert not [action for action, _ in client.received if "Start" in action]
+            return
+        await wait_for(lambda: station.evses[1].transaction is not None)
+        [(_, payload)] = [r for r in client.received if r[0] == "RemoteStartTransaction"]
+        assert payload["id_tag"] == "CentralSystem"  # the engine's default tag
+        # The user stops it; the car stays plugged in: it is not started again.
+        transaction = station.evses[1].transaction
+        assert transaction is not None
+        assert (await running.system.execute("CP-1", RemoteStop(transaction.id))).accepted
+        await wait_for(lambda: station.evses[1].transaction is None)
+        await client.send_status(1, "Preparing")
+        await running.system.execute("CP-1", GetCompositeSchedule(1, 60))
+        starts = [r for r in client.received if r[0] == "RemoteStartTransaction"]
+        assert len(starts) == 1
+
+
+async def test_a_wallbox_goes_on_at_6_a_under_a_zero_limit(start_system: StartSystem) -> None:
+    """The deviation itself, as the twin plays it."""
+    running = await _twin_system(start_system)
+    async with charger(running.url, "CP-1", charger_options={"twin": "wallbox"}) as client:
+        assert await client.boot() == "Accepted"
+        await client.start_session(1, "TAG1")
+        station = running.system.stations["CP-1"]
+        transaction = station.evses[1].transaction
+        assert transaction is not None
+        zero = limit_profile(station, 0, ProfilePurpose.TX, transaction_id=transaction.id)
+        assert (await running.system.execute("CP-1", SetChargingProfile(1, zero))).accepted
+        assert client.offered_a() == 6.0
+        assert client.power_w(1) > 0

@@ -422,6 +422,8 @@ class StationAdapter(ABC):
         vendor_error_code: str | None = None,
     ) -> None:
         evse = self.station.evse(evse_id)
+        if status is not evse.status:
+            evse.previous_status = evse.status
         evse.status = status
         evse.status_at = timestamp
         evse.error_code = error_code

@@ -27,6 +27,7 @@ from .commands import Command, CommandResult, CommandStatus
 from .events import (
     AdmissionRequested,
     Event,
+    EvseUpdated,
     LateTransactionMessage,
     StationAutoAdmitted,
     StationConnected,
@@ -515,6 +516,14 @@ class CentralSystem:
             self._safely(charger_id, "setting it up", self.upkeep.station_ready, event.station)
         if isinstance(event, TransactionStarted | TransactionEnded):
             self._safely(charger_id, "rebalancing", self.upkeep.sessions_changed)
+        if isinstance(event, EvseUpdated) and "status" in event.changed:
+            self._safely(
+                charger_id,
+                "starting a session",
+                self.upkeep.evse_changed,
+                event.station,
+                event.evse,
+            )
         self._tell(event)
 
     def _journal(self, event: Event) -> None:

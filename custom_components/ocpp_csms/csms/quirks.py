@@ -13,7 +13,7 @@ read in exactly these places:
   thing and does another (e.g. claims to take amperes);
 - `command_timeout`: commands a charger is known to answer slowly;
 - the fields read by name where a behaviour is chosen (`configure_metering`,
-  `limit_in_default_profile`).
+  `limit_in_default_profile`, `starts_only_remotely`, `pauses_at_zero_current`).
 
 A behaviour handled for every charger (a charger that reconnects every minute, one that
 reports no connectors) needs no profile: the tests with its simulated twin prove it.
@@ -68,6 +68,12 @@ class Quirks:
     # Whether the central system may write the charger's metering settings (a
     # Grizzl-E on firmware 5 reboots when its configuration is written).
     configure_metering: bool = True
+    # The charger starts a session only when told to (RemoteStart), not when a car is
+    # plugged in (Wallbox): the central system starts it (`plug_in`).
+    starts_only_remotely: bool = False
+    # Whether a 0 A limit pauses a session; a Wallbox goes on at 6 A, so a pause
+    # stops the session instead and a remote start resumes it (`site`).
+    pauses_at_zero_current: bool = True
 
     def differences(self) -> dict[str, object]:
         """What this profile changes from the standard behaviour (for diagnostics)."""
@@ -116,6 +122,10 @@ PROFILES: tuple[QuirkProfile, ...] = (
     ),
     QuirkProfile(Quirks("en_plus", station_default_profile_evse=1), vendor=r"^EN\+|^EN ?Plus"),
     QuirkProfile(Quirks("alfen", remote_start_timeout_s=90.0), vendor=r"^Alfen"),
+    QuirkProfile(
+        Quirks("wallbox", starts_only_remotely=True, pauses_at_zero_current=False),
+        vendor=r"^Wall ?box",
+    ),
     QuirkProfile(
         Quirks("grizzl_e_firmware_5", configure_metering=False),
         vendor=r"United ?Chargers|Grizzl",

@@ -32,9 +32,18 @@ from .charging import (
     limit_profile,
     line_voltage,
 )
-from .commands import Command, CommandResult, ProfileKind, ProfilePurpose, SetChargingProfile
+from .commands import (
+    Command,
+    CommandResult,
+    ProfileKind,
+    ProfilePurpose,
+    RemoteStart,
+    RemoteStop,
+    SetChargingProfile,
+)
+from .plug_in import evse_key, waiting_to_start
 from .solar import SOLAR_MODES, ChargingMode, SolarCap, SolarSession, SolarSettings, SurplusSharing
-from .station import Evse, Measurand, Station, Transaction
+from .station import PLUGGED_IN, Evse, Measurand, Station, Transaction
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,6 +67,13 @@ class ChargerLimits(Protocol):
     def switches_phases(self, charger_id: str) -> bool:
         """Whether the charger can switch a session between one and three phases."""
 
+    def start_tag(self, charger_id: str) -> str:
+        """The tag of sessions the central system starts on the charger."""
+
+
+# The tag of sessions the central system starts when nobody set one.
+DEFAULT_START_TAG = "CentralSystem"
+
 
 class NoChargerLimits:
     """32 A and normal priority for every charger."""
@@ -77,6 +93,10 @@ class NoChargerLimits:
     def switches_phases(self, charger_id: str) -> bool:
         """No phase switching."""
         return False
+
+    def start_tag(self, charger_id: str) -> str:
+        """The default tag."""
+        return DEFAULT_START_TAG
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +128,32 @@ class _Session:
     mode: ChargingMode
     # Whether the charger switches phases: then each profile says how many to use.
     switchable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A plugged-in car whose session the balancer starts when it has current for it."""
+
+    key: str
+    station: Station
+    evse: Evse
+    tag: str
+    mode: ChargingMode
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Paused:
+    """A session stopped to pause it: its tag (to start it again) and its id."""
+
+    tag: str
+    transaction_id: str
+
+    def goes_on(self, evse: Evse) -> bool:
+        """Whether the pause still holds: its stop is on its way, or its car waits."""
+        if evse.transaction is not None:
+            return evse.transaction.id == self.transaction_id
+        return evse.status in PLUGGED_IN
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +190,11 @@ class SiteBalancer:
         self.available_a: tuple[float, ...] = (settings.fuse_a,) * 3
         self.allocated: dict[str, float] = {}
         self._sent: dict[str, _Sent] = {}
+        # Sessions stopped to pause them (a charger that goes on at 0 A), by key, until
+        # their car leaves or they start again (see `plug_in`).
+        self._paused_by_stop: dict[str, _Paused] = {}
+        # When each car waiting for its session to be started was first seen waiting.
+        self._waiting_since: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Told after every round (Home Assistant updates its entities).
@@ -281,14 +332,104 @@ class SiteBalancer:
             arrival=session.transaction.started_at.timestamp(),
         )
 
+    # -- cars waiting for us to start their session (see `plug_in`) ---------------------
+
+    def _waiting(self, stations: Iterable[Station]) -> list[_Waiting]:
+        """Cars waiting to be started; forgets pauses whose car left or started again."""
+        now = self._clock()
+        waiting = []
+        paused_now: dict[str, _Paused] = {}
+        for station in stations:
+            for evse in station.evses.values():
+                key = evse_key(station, evse)
+                paused = self._paused_by_stop.get(key)
+                if paused is not None and paused.goes_on(evse):
+                    paused_now[key] = paused
+                else:
+                    paused = None
+                if waiting_to_start(station, evse, paused_by_stop=paused is not None):
+                    since = self._waiting_since.setdefault(key, now)
+                    tag = paused.tag if paused else self._chargers.start_tag(station.id)
+                    mode = self._chargers.mode(station.id)
+                    waiting.append(_Waiting(key, station, evse, tag, mode, since))
+        self._paused_by_stop = paused_now
+        keys = {car.key for car in waiting}
+        self._waiting_since = {key: at for key, at in self._waiting_since.items() if key in keys}
+        return waiting
+
+    def _waiting_demand(self, car: _Waiting) -> Demand:
+        """What a waiting car asks for: as a session would (the surplus, in solar modes)."""
+        maximum = self._chargers.max_current_a(car.station.id)
+        if (scheduled := self.schedule_limit(car.station.id)) is not None:
+            maximum = min(maximum, scheduled)
+        if car.mode is ChargingMode.OFF:
+            maximum = 0.0
+        elif car.mode in SOLAR_MODES:
+            # Started on what the export alone covers on three phases (at its minimum,
+            # with solar + minimum); the solar rules take over once it runs.
+            export_w = (self.export_w or 0.0) if self.settings.export_meter else 0.0
+            surplus_a = max(export_w, 0.0) / (line_voltage(car.station) * 3)
+            if car.mode is ChargingMode.SOLAR_MINIMUM:
+                surplus_a = max(surplus_a, MIN_CHARGING_CURRENT_A)
+            maximum = min(maximum, surplus_a)
+        return Demand(
+            car.key,
+            max_a=maximum,
+            priority=self._chargers.priority(car.station.id),
+            arrival=car.since,
+        )
+
+    async def _start_waiting(self, car: _Waiting, limit_a: float) -> None:
+        """Start a waiting car's session with its share as the session's profile."""
+        profile = limit_profile(
+            car.station,
+            limit_a,
+            ProfilePurpose.TX,
+            kind=ProfileKind.RELATIVE,
+            duration_s=self.settings.profile_duration_s,
+        )
+        result = await self._execute(
+            car.station.id, RemoteStart(car.tag, evse_id=car.evse.id, profile=profile)
+        )
+        if result.accepted:
+            self._sent[car.key] = _Sent(limit_a, self._clock(), None)
+            return
+        _LOGGER.info(
+            "Charger %s did not start the session waiting on %s (%s %s)",
+            car.station.id,
+            car.evse.id,
+            result.status,
+            result.detail,
+        )
+        car.station.warn("site_start_refused")
+
+    async def _stop_to_pause(self, session: _Session) -> None:
+        """Pause a session of a charger that goes on at 0 A: stop it (see `plug_in`)."""
+        result = await self._execute(session.station.id, RemoteStop(session.transaction.id))
+        if result.accepted:
+            tag = session.transaction.id_tag or self._chargers.start_tag(session.station.id)
+            self._paused_by_stop[session.key] = _Paused(tag, session.transaction.id)
+            self._sent.pop(session.key, None)
+            return
+        _LOGGER.warning(
+            "Charger %s did not stop the session the site pauses (%s %s)",
+            session.station.id,
+            result.status,
+            result.detail or "",
+        )
+        session.station.warn("site_limit_not_applied")
+
     # -- balancing -----------------------------------------------------------------------
 
     async def rebalance(self, stations: Iterable[Station]) -> dict[str, float]:
         """Allocate anew and send what changed; returns the allocation (A per session)."""
+        stations = list(stations)
         sessions = self._sessions(stations)
+        waiting = self._waiting(stations)
         self.solar.settings = self.settings.solar  # the settings may have changed
         self._share_surplus(sessions)
         demands = [self._demand(session) for session in sessions]
+        demands += [self._waiting_demand(car) for car in waiting]
         if self.settings.grid_meter and self.grid_a is None:
             allocation = self._failsafe_allocation(demands)
         else:
@@ -301,19 +442,31 @@ class SiteBalancer:
             )
         self.allocated = allocation
         self.on_rebalanced()
-        keys = {session.key for session in sessions}
+        keys = {session.key for session in sessions} | {car.key for car in waiting}
         self._sent = {key: sent for key, sent in self._sent.items() if key in keys}
         # A new session may draw the failsafe or more until its first profile: it counts
         # as rising.
         lowering: list[_Session] = []
         raising: list[_Session] = []
+        stopping: list[_Session] = []
         for session in sessions:
             sent = self._sent.get(session.key)
+            if allocation[session.key] == 0 and not session.station.quirks.pauses_at_zero_current:
+                if session.key not in self._paused_by_stop:  # not stopped already
+                    stopping.append(session)
+                continue
             rises = sent is None or allocation[session.key] > sent.limit_a
             (raising if rises else lowering).append(session)
+        starting = [car for car in waiting if allocation[car.key] > 0]
         # Decreases first and all of them in force before anything rises.
-        await asyncio.gather(*(self._send(s, allocation[s.key], rising=False) for s in lowering))
-        await asyncio.gather(*(self._send(s, allocation[s.key], rising=True) for s in raising))
+        await asyncio.gather(
+            *(self._send(s, allocation[s.key], rising=False) for s in lowering),
+            *(self._stop_to_pause(s) for s in stopping),
+        )
+        await asyncio.gather(
+            *(self._send(s, allocation[s.key], rising=True) for s in raising),
+            *(self._start_waiting(car, allocation[car.key]) for car in starting),
+        )
         return allocation
 
     def _failsafe_allocation(self, demands: list[Demand]) -> dict[str, float]:

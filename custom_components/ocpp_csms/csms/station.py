@@ -184,6 +184,8 @@ class Evse:
 
     id: int
     status: ConnectorStatus = ConnectorStatus.UNKNOWN
+    # The status before the last change: whether a car was just plugged in.
+    previous_status: ConnectorStatus = ConnectorStatus.UNKNOWN
     error_code: str | None = None
     error_info: str | None = None
     vendor_error_code: str | None = None

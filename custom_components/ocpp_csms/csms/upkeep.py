@@ -24,9 +24,10 @@ from .commands import (
     SetChargingProfile,
 )
 from .local_list import LocalListSync
+from .plug_in import PlugInStarter
 from .schedule import DEFAULT_PROFILE_ID, WeeklySchedule, default_profile, utc_offset_of_week
 from .site import ChargerLimits, NoChargerLimits, SiteBalancer, SiteSettings
-from .station import Station
+from .station import Evse, Station
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class ChargerUpkeep:
             self.local_lists = LocalListSync(authorizer, execute, spawn)
             self._unsubscribe_tags = authorizer.subscribe(self._tags_changed)
         self.site: SiteBalancer | None = None
+        limits = chargers or NoChargerLimits()
+        self.plug_in = PlugInStarter(execute, spawn, mode=limits.mode, start_tag=limits.start_tag)
 
     def start(self) -> None:
         """The central system listens: balancing may begin."""
@@ -87,6 +90,17 @@ class ChargerUpkeep:
         if self.local_lists is not None:
             self.local_lists.request(station)
         self._spawn(self._send_default_quietly(station))
+
+    def evse_changed(self, station: Station, evse: Evse) -> None:
+        """An EVSE's status changed: a car may wait for us to start its session.
+
+        With a site the balancer starts it when it has current for it; without one,
+        at once (see `plug_in`).
+        """
+        if self.site is not None:
+            self.site.wake()
+        else:
+            self.plug_in.evse_changed(station, evse)
 
     def sessions_changed(self) -> None:
         """A session started or ended: the site's current is shared anew."""
