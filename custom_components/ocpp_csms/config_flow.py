@@ -32,6 +32,7 @@ from .const import (
     CONF_BASE_URL,
     CONF_CERTFILE,
     CONF_CHARGER_ID,
+    CONF_CHARGER_METER_INTERVAL,
     CONF_CHARGER_METERING,
     CONF_CITY,
     CONF_CURRENCY,
@@ -61,7 +62,7 @@ from .csms.quirks import BY_KEY
 from .csms.server import build_ssl_context, charger_id_from_path
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
-from .metering_options import MeteringOptionsSteps
+from .metering_options import MAX_INTERVAL_S, MIN_INTERVAL_S, MeteringOptionsSteps
 from .schedule_options import ScheduleOptionsSteps
 from .selectors import amps_selector
 from .site_options import SiteOptionsSteps
@@ -358,6 +359,18 @@ def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any,
                 mode=selector.SelectSelectorMode.DROPDOWN,
             )
         ),
+        probatio.Optional(
+            CONF_CHARGER_METER_INTERVAL,
+            description={"suggested_value": current.get(CONF_CHARGER_METER_INTERVAL)},
+        ): selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=MIN_INTERVAL_S,
+                max=MAX_INTERVAL_S,
+                step=1,
+                unit_of_measurement="s",
+                mode=selector.NumberSelectorMode.BOX,
+            )
+        ),
         probatio.Required(
             CONF_QUIRKS, default=_known_quirks(current.get(CONF_QUIRKS))
         ): selector.SelectSelector(
@@ -383,6 +396,9 @@ def _charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
         CONF_PHASE_SWITCHING: bool(user_input.get(CONF_PHASE_SWITCHING)),
         CONF_CHARGER_METERING: user_input.get(CONF_CHARGER_METERING) or CHARGER_METERING_CENTRAL,
         CONF_QUIRKS: _known_quirks(user_input.get(CONF_QUIRKS)),
+        CONF_CHARGER_METER_INTERVAL: (
+            int(interval) if (interval := user_input.get(CONF_CHARGER_METER_INTERVAL)) else None
+        ),
     }
 
 

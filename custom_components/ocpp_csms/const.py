@@ -64,6 +64,8 @@ CONF_METER_INTERVAL: Final = "meter_interval_s"
 CONF_CHARGER_METERING: Final = "metering"
 CHARGER_METERING_CENTRAL: Final = "central"
 CHARGER_METERING_LEAVE: Final = "leave"
+# Per charger: its own interval between readings (empty: the central system's).
+CONF_CHARGER_METER_INTERVAL: Final = "meter_interval_s"
 # Per charger: its quirk profile (csms.quirks), or chosen from its BootNotification.
 CONF_QUIRKS: Final = "quirks"
 DEFAULT_SOLAR_START_DELAY_MIN: Final = 2

@@ -155,7 +155,7 @@ class CentralSystemHub:
             meter_measurands=wish.measurands,
             meter_interval_s=wish.interval_s,
             meter_edge_measurands=wish.edge_measurands,
-            meter_overrides=meter_overrides_from(chargers),
+            meter_overrides=meter_overrides_from(chargers, wish),
         )
         await self.tags.async_load()
         self.system = CentralSystem(
@@ -241,8 +241,8 @@ class CentralSystemHub:
         if self.system is None:
             return
         self.system.set_meter_wish(
-            meter_wish_from(self.entry.options),
-            meter_overrides_from(subentry.data for subentry in self._charger_subentries()),
+            wish := meter_wish_from(self.entry.options),
+            meter_overrides_from((sub.data for sub in self._charger_subentries()), wish),
         )
         self.system.reapply_quirks()
         for charger_id in set(self._records) - before:

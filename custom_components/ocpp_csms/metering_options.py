@@ -8,6 +8,7 @@ leave chargers as they are.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from homeassistant.helpers import selector
 from .const import (
     CHARGER_METERING_LEAVE,
     CONF_CHARGER_ID,
+    CONF_CHARGER_METER_INTERVAL,
     CONF_CHARGER_METERING,
     CONF_METER_CONFIGURE,
     CONF_METER_INTERVAL,
@@ -40,16 +42,25 @@ CHOOSABLE_MEASURANDS: tuple[str, ...] = (
     Measurand.POWER_OFFERED,
     Measurand.TEMPERATURE,
 )
-_MIN_INTERVAL_S, _MAX_INTERVAL_S = 5, 3600
+MIN_INTERVAL_S, MAX_INTERVAL_S = 5, 3600
 
 
-def meter_overrides_from(chargers: Iterable[Mapping[str, Any]]) -> dict[str, MeterWish]:
-    """Per charger id, what it samples instead: nothing set, where its settings say so."""
-    return {
-        data[CONF_CHARGER_ID]: MeterWish((), None, ())
-        for data in chargers
-        if data.get(CONF_CHARGER_METERING) == CHARGER_METERING_LEAVE
-    }
+def meter_overrides_from(
+    chargers: Iterable[Mapping[str, Any]], wish: MeterWish
+) -> dict[str, MeterWish]:
+    """Per charger id, what it samples instead of `wish`, where its settings say so.
+
+    Left as it is: nothing set. Its own interval (a charger on a metered connection,
+    say): the central system's measurands at that interval.
+    """
+    overrides = {}
+    for data in chargers:
+        interval = data.get(CONF_CHARGER_METER_INTERVAL)
+        if data.get(CONF_CHARGER_METERING) == CHARGER_METERING_LEAVE:
+            overrides[data[CONF_CHARGER_ID]] = MeterWish((), None, ())
+        elif interval and not wish.empty:
+            overrides[data[CONF_CHARGER_ID]] = dataclasses.replace(wish, interval_s=int(interval))
+    return overrides
 
 
 def meter_wish_from(options: Mapping[str, Any]) -> MeterWish:
@@ -112,8 +123,8 @@ class MeteringOptionsSteps(OptionsFlow):
                     CONF_METER_INTERVAL, default=current[CONF_METER_INTERVAL]
                 ): selector.NumberSelector(
                     selector.NumberSelectorConfig(
-                        min=_MIN_INTERVAL_S,
-                        max=_MAX_INTERVAL_S,
+                        min=MIN_INTERVAL_S,
+                        max=MAX_INTERVAL_S,
                         step=1,
                         unit_of_measurement="s",
                         mode=selector.NumberSelectorMode.BOX,

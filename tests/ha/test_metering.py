@@ -120,3 +120,35 @@ async def test_a_charger_can_be_left_as_it_is(hass: HomeAssistant, setup_entry: 
     assert done["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert system.meter_wish(system.ensure_station("CP-1")) == MeterWish((), None, ())
+
+
+async def test_a_charger_can_have_its_own_interval(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    """The central system's readings, less often for this one (or more)."""
+    entry = await setup_entry(chargers=[garage(), garage("CP-2", "Street", meter_interval_s=60)])
+    system = entry.runtime_data.system
+    assert system.meter_wish(system.ensure_station("CP-2")) == MeterWish(
+        DEFAULT_MEASURANDS, 60, DEFAULT_EDGE_MEASURANDS
+    )
+    [subentry] = [s for s in entry.subentries.values() if s.unique_id == "CP-1"]
+    flow = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    done = await hass.config_entries.subentries.async_configure(
+        flow["flow_id"], {"meter_interval_s": 30}
+    )
+    assert done["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert subentry.data["meter_interval_s"] == 30
+    assert system.meter_wish(system.ensure_station("CP-1")).interval_s == 30
+    # Cleared: the central system's interval again.
+    flow = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    await hass.config_entries.subentries.async_configure(flow["flow_id"], {})
+    await hass.async_block_till_done()
+    assert system.meter_wish(system.ensure_station("CP-1")).interval_s == DEFAULT_INTERVAL_S
+    # Left as it is wins over an interval; with metering off, no interval is set either.
+    options = await metering_step(hass, entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        options["flow_id"], {"meter_configure": False}
+    )
+    await hass.async_block_till_done()
+    assert system.meter_wish(system.ensure_station("CP-2")) == MeterWish((), None, ())
