@@ -189,6 +189,8 @@ CASES_2X: list[Case] = [
      CommandStatus.ACCEPTED, {}),
     ("reset_hard", Reset(hard=True), "Reset", {"type": "Immediate"}, {"status": "Accepted"},
      CommandStatus.ACCEPTED, {}),
+    ("reset_evse", Reset(hard=True, evse_id=2), "Reset", {"type": "Immediate", "evseId": 2},
+     {"status": "Rejected"}, CommandStatus.REJECTED, {}),
     ("unlock", UnlockConnector(1, 2), "UnlockConnector", {"evseId": 1, "connectorId": 2},
      {"status": "OngoingAuthorizedTransaction"}, CommandStatus.REJECTED, {}),
     ("availability_station", ChangeAvailability(0, operative=True), "ChangeAvailability",
@@ -334,6 +336,7 @@ async def test_commands_16_cannot_carry(raw_charger: ConnectRaw) -> None:
         GetBaseReport(1),
         GetChargingProfiles(1),
         TriggerMessage("TransactionEvent"),
+        Reset(evse_id=1),  # 1.6 restarts only the whole charger
     ):
         assert (await system.execute("CP-1", command)).status is CommandStatus.NOT_SUPPORTED
     result = await system.execute("CP-1", RemoteStop("TX-abc"))

@@ -112,9 +112,10 @@ class RemoteStop:
 
 @dataclass(frozen=True, slots=True)
 class Reset:
-    """Restart the station: hard (now) or soft (when idle)."""
+    """Restart the station, or one EVSE of it (2.x only): hard (now) or soft (when idle)."""
 
     hard: bool = False
+    evse_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

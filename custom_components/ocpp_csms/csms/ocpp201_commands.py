@@ -200,12 +200,11 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
             )
         case RemoteStop(transaction_id=transaction_id):
             return Call("RequestStopTransaction", {"transactionId": transaction_id})
-        case Reset(hard=hard):
-            return Call(
-                "Reset",
-                {"type": "Immediate" if hard else "OnIdle"},
-                frozenset({"Accepted", "Scheduled"}),
-            )
+        case Reset(hard=hard, evse_id=evse_id):
+            payload = {"type": "Immediate" if hard else "OnIdle"}
+            if evse_id is not None:
+                payload["evseId"] = evse_id
+            return Call("Reset", payload, frozenset({"Accepted", "Scheduled"}))
         case UnlockConnector(evse_id=evse_id, connector_id=connector_id):
             return Call(
                 "UnlockConnector",
