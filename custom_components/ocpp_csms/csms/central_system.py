@@ -42,6 +42,7 @@ from .metering_setup import MeterWish
 from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .password_gate import PasswordGate
+from .reservations import ReservationExpiry
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .sessions import RestoredJournal, SessionJournal
@@ -178,6 +179,7 @@ class CentralSystem:
         # charger per ten minutes, and a bound for all chargers together.
         self._failure_log = LogBudget(per_source=3, overall=30, period_s=600.0)
         self.counters = _Counters()
+        self._reservation_expiry = ReservationExpiry(self._announce_reservations)
         self.upkeep = ChargerUpkeep(
             self.authorizer,
             self.execute,
@@ -214,6 +216,7 @@ class CentralSystem:
     async def stop(self) -> None:
         """Close every charger connection and stop listening."""
         self.upkeep.stop()
+        self._reservation_expiry.stop()
         for task in self._tasks:
             task.cancel()
         # Cancelled closes cut their sockets as they end (see `_close_within`).
@@ -365,6 +368,7 @@ class CentralSystem:
             await self._close_within(session, 1000, "Removed")
         self._stations.pop(charger_id, None)
         self.upkeep.forget(charger_id)
+        self._reservation_expiry.forget(charger_id)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -510,7 +514,15 @@ class CentralSystem:
             self._safely(charger_id, "setting it up", self.upkeep.station_ready, event.station)
         if isinstance(event, TransactionStarted | TransactionEnded):
             self._safely(charger_id, "rebalancing", self.upkeep.sessions_changed)
+        if isinstance(event, StationUpdated) and "reservations" in event.changed:
+            self._safely(
+                charger_id, "timing reservations", self._reservation_expiry.watch, event.station
+            )
         self._tell(event)
+
+    def _announce_reservations(self, station: Station) -> None:
+        """Reservations of a station expired: tell it as any change of them."""
+        self.emit(StationUpdated(station, frozenset({"reservations"})))
 
     def _journal(self, event: Event) -> None:
         assert self.journal is not None
