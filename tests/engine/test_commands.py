@@ -193,6 +193,8 @@ CASES_2X: list[Case] = [
      {"status": "Rejected"}, CommandStatus.REJECTED, {}),
     ("unlock", UnlockConnector(1, 2), "UnlockConnector", {"evseId": 1, "connectorId": 2},
      {"status": "OngoingAuthorizedTransaction"}, CommandStatus.REJECTED, {}),
+    ("unlock_unknown", UnlockConnector(3), "UnlockConnector", {"evseId": 3, "connectorId": 1},
+     {"status": "UnknownConnector"}, CommandStatus.REJECTED, {}),
     ("availability_station", ChangeAvailability(0, operative=True), "ChangeAvailability",
      {"operationalStatus": "Operative"}, {"status": "Accepted"}, CommandStatus.ACCEPTED, {}),
     ("availability_evse", ChangeAvailability(2, operative=False), "ChangeAvailability",
@@ -354,6 +356,17 @@ async def test_commands_2x_cannot_carry(raw_charger: ConnectRaw) -> None:
         assert result.status is CommandStatus.FAILED
         result = await system.execute("CP-1", GetConfiguration((key,)))
         assert result.status is CommandStatus.FAILED
+
+
+@pytest.mark.parametrize("version", ["ocpp2.0.1", "ocpp2.1"])
+async def test_2x_unlock_names_the_connector_the_charger_reported(
+    raw_charger: ConnectRaw, version: str
+) -> None:
+    charger = await raw_charger(version)
+    status = {"timestamp": "2026-11-23T10:00:00Z", "connectorStatus": "Occupied"}
+    await charger.result("StatusNotification", {**status, "evseId": 1, "connectorId": 2})
+    frame, _ = await run_command(charger, UnlockConnector(1), {"status": "Unlocked"})
+    assert frame[3] == {"evseId": 1, "connectorId": 2}
 
 
 async def test_accepted_settings_are_remembered(raw_charger: ConnectRaw) -> None:
