@@ -49,6 +49,8 @@ class ReservationBook:
         self._busy = busy
         self._on_expired = on_expired
         self.held: dict[int, HeldReservation] = {}
+        # Every expiry task, also one telling of its expiry after it left `held`.
+        self._timers: set[asyncio.Task[None]] = set()
 
     def answer(self, reservation_id: int, connector: int) -> str:
         """The status a charger answers a ReserveNow with (before `answers` overrides)."""
@@ -72,6 +74,8 @@ class ReservationBook:
         self._drop(reservation_id)
         held = HeldReservation(connector, id_tag, expiry)
         held.timer = asyncio.create_task(self._expire_at(reservation_id, held))
+        self._timers.add(held.timer)
+        held.timer.add_done_callback(self._timers.discard)
         self.held[reservation_id] = held
 
     def cancel(self, reservation_id: int) -> HeldReservation | None:
@@ -96,7 +100,7 @@ class ReservationBook:
 
     async def close(self) -> None:
         """Stop waiting for expiries (the charger is going away)."""
-        timers = [held.timer for held in self.held.values() if held.timer is not None]
+        timers = list(self._timers)
         self.held.clear()
         for timer in timers:
             timer.cancel()
