@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 import aiohttp
 from websockets.exceptions import ConnectionClosed
 
+from .reservations import HeldReservation, ReservationBook, parse_expiry
 from .twins import TWIN_CHOICES, TWINS, Deviations, Twin
 
 VOLTAGE_V = 230.0
@@ -205,6 +206,11 @@ class SimulatedCharger:
         self.local_list: dict[str, str] = {}
         self.local_list_version = 0
         self.cache_cleared = 0
+        self.reservations = ReservationBook(
+            connectors, lambda connector: connector in self.transactions, self._reservation_expired
+        )
+        # Connectors freed by a cancelled reservation, to report Available after the answer.
+        self._released: dict[int, int] = {}
         # Work started after answering a command (a session after a remote start, a
         # reboot after a reset). The ocpp library would start these as tasks nobody
         # owns; the charger keeps them instead, so closing it ends them too.
@@ -298,6 +304,7 @@ class SimulatedCharger:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.reservations.close()
 
     async def call(self, payload: Any, **kwargs: Any) -> Any:
         """Send a CALL (the ChargePoint base class provides it)."""
@@ -336,6 +343,46 @@ class SimulatedCharger:
                 self.local_list[tag] = tag_status
         self.local_list_version = version
         return "Accepted"
+
+    # -- reservations (see `reservations`) ---------------------------------------------
+
+    def take_reservation(
+        self, payload: dict[str, Any], reservation_id: int, connector: int, id_tag: str, expiry: str
+    ) -> str:
+        """Answer a ReserveNow (`answers` may override) and hold it when accepted."""
+        natural = self.reservations.answer(reservation_id, connector)
+        status = self._answer("ReserveNow", payload, natural)
+        if status == "Accepted":
+            self.reservations.take(reservation_id, connector, id_tag, parse_expiry(expiry))
+        return status
+
+    async def reservation_taken(self, reservation_id: int) -> None:
+        """After accepting a reservation: its connector reports Reserved."""
+        held = self.reservations.held.get(reservation_id)
+        if held is not None and held.connector:
+            await self._detached(self.send_status(held.connector, "Reserved"))
+
+    def cancel_reservation(self, reservation_id: int) -> str:
+        """Answer a CancelReservation: Rejected for an id the charger does not hold."""
+        natural = "Accepted" if reservation_id in self.reservations.held else "Rejected"
+        status = self._answer("CancelReservation", {"reservation_id": reservation_id}, natural)
+        held = self.reservations.cancel(reservation_id) if status == "Accepted" else None
+        if held is not None and held.connector:
+            self._released[reservation_id] = held.connector
+        return status
+
+    async def reservation_cancelled(self, reservation_id: int) -> None:
+        """After a cancellation: the connector it held is Available again."""
+        if (connector := self._released.pop(reservation_id, None)) is not None:
+            await self._detached(self.send_status(connector, self.idle_status(connector)))
+
+    async def _reservation_expired(self, reservation_id: int, held: HeldReservation) -> None:
+        """Tell the central system a reservation expired (per version)."""
+        raise NotImplementedError
+
+    def idle_status(self, connector: int) -> str:
+        """The status of a connector without a session: Reserved or Available."""
+        return "Reserved" if self.reservations.reserved(connector) else "Available"
 
     async def _detached(self, work: Any) -> None:
         """Follow-up work after answering (nobody awaits it): a closing socket is fine."""
@@ -711,7 +758,7 @@ class SimulatedCharger:
                 await self._detached(self.boot())
             case "StatusNotification":
                 for each in connectors:
-                    busy = "Charging" if each in self.transactions else "Available"
+                    busy = "Charging" if each in self.transactions else self.idle_status(each)
                     await self._detached(self.send_status(each, busy))
             case "MeterValues":
                 for each in connectors:

@@ -9,7 +9,8 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
-from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger, now_text
+from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger, measurand_words, now_text
+from .reservations import HeldReservation
 
 
 class Charger16(SimulatedCharger, ChargePoint16):
@@ -75,6 +76,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
                 id_tag=id_tag,
                 meter_start=int(self.energy_wh[connector]),
                 timestamp=started_at,
+                reservation_id=self.reservations.use(connector, id_tag),
             )
         )
         transaction_id = str(response.transaction_id)
@@ -272,27 +274,50 @@ class Charger16(SimulatedCharger, ChargePoint16):
 
     @on("UnlockConnector")
     def on_unlock(self, connector_id: int, **_: Any) -> Any:
-        """Release the cable."""
+        """Release the cable; NotSupported for a connector it does not have (1.6 errata)."""
+        known = connector_id in self.energy_wh
         return result16.UnlockConnector(
-            self._answer("UnlockConnector", {"connector_id": connector_id}, "Unlocked")
-        )
-
-    @on("ReserveNow")
-    def on_reserve_now(self, connector_id: int, reservation_id: int, **payload: Any) -> Any:
-        """Take a reservation."""
-        return result16.ReserveNow(
             self._answer(
-                "ReserveNow",
-                {"connector_id": connector_id, "reservation_id": reservation_id, **payload},
+                "UnlockConnector",
+                {"connector_id": connector_id},
+                "Unlocked" if known else "NotSupported",
             )
         )
 
+    @on("ReserveNow")
+    def on_reserve_now(
+        self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **payload: Any
+    ) -> Any:
+        """Hold a connector (0: any) for a tag, if it is free."""
+        answered = {
+            "connector_id": connector_id,
+            "expiry_date": expiry_date,
+            "id_tag": id_tag,
+            "reservation_id": reservation_id,
+            **payload,
+        }
+        status = self.take_reservation(answered, reservation_id, connector_id, id_tag, expiry_date)
+        return result16.ReserveNow(status)
+
+    @after("ReserveNow")
+    async def after_reserve_now(self, reservation_id: int, **_: Any) -> None:
+        """Report the connector Reserved."""
+        await self.reservation_taken(reservation_id)
+
     @on("CancelReservation")
     def on_cancel_reservation(self, reservation_id: int, **_: Any) -> Any:
-        """Cancel a reservation."""
-        return result16.CancelReservation(
-            self._answer("CancelReservation", {"reservation_id": reservation_id})
-        )
+        """Cancel a reservation it holds."""
+        return result16.CancelReservation(self.cancel_reservation(reservation_id))
+
+    @after("CancelReservation")
+    async def after_cancel_reservation(self, reservation_id: int, **_: Any) -> None:
+        """Report the connector free again."""
+        await self.reservation_cancelled(reservation_id)
+
+    async def _reservation_expired(self, reservation_id: int, held: HeldReservation) -> None:
+        """1.6 has no word for an expiry: only the connector's status tells."""
+        if held.connector and held.connector not in self.transactions:
+            await self.send_status(held.connector, self.idle_status(held.connector))
 
     @on("DataTransfer")
     def on_data_transfer(self, vendor_id: str, **payload: Any) -> Any:
@@ -363,9 +388,13 @@ class Charger16(SimulatedCharger, ChargePoint16):
 
     @on("GetLocalListVersion")
     def on_get_local_list_version(self, **_: Any) -> Any:
-        """Say which local list version the charger holds."""
+        """Say which local list version the charger holds; -1 when it has no local list."""
         self._answer("GetLocalListVersion", {})
-        return result16.GetLocalListVersion(list_version=self.local_list_version)
+        features = self.configuration.get("SupportedFeatureProfiles", "")
+        has_list = "LocalAuthListManagement" in measurand_words(features)
+        return result16.GetLocalListVersion(
+            list_version=self.local_list_version if has_list else -1
+        )
 
     @on("SendLocalList")
     def on_send_local_list(

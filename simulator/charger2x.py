@@ -15,6 +15,10 @@ from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
 from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger, now_text
+from .reservations import HeldReservation
+
+# The triggerReason of a session's end, by its stoppedReason.
+_END_TRIGGERS = {"Remote": "RemoteStop", "ImmediateReset": "ResetCommand"}
 
 
 class _Charger2x(SimulatedCharger):
@@ -45,6 +49,8 @@ class _Charger2x(SimulatedCharger):
         super().__init__(*args, **kwargs)
         self.seq_numbers = seq_numbers
         self._seq = itertools.count()
+        # EVSEs to reset once their session ends (a Reset OnIdle answered Scheduled).
+        self.resets_when_idle: set[int] = set()
 
     def restart_seq_numbers(self) -> None:
         """Count seqNo from 0 again, as a charger does after a reboot mid-session."""
@@ -151,6 +157,7 @@ class _Charger2x(SimulatedCharger):
             transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},
             id_token={"id_token": id_tag, "type": "ISO14443"},
             meter_value=[reading] if reading else None,
+            reservation_id=self.reservations.use(connector, id_tag),
         )
         await self._begin_sampling(connector, transaction_id)
         return transaction_id
@@ -199,7 +206,7 @@ class _Charger2x(SimulatedCharger):
         await self._transaction_event(
             "Ended",
             connector,
-            "RemoteStop" if reason == "Remote" else "StopAuthorized",
+            _END_TRIGGERS.get(reason, "StopAuthorized"),
             transaction_info={
                 "transaction_id": transaction_id,
                 "stopped_reason": reason,
@@ -207,6 +214,35 @@ class _Charger2x(SimulatedCharger):
             },
             meter_value=[reading] if reading else None,
         )
+        if connector in self.resets_when_idle:
+            await self.reset_evse(connector)
+
+    def reset_answer(self, reset_type: str, evse_id: int | None) -> str:
+        """How a Reset is answered: one EVSE waits for its session when asked OnIdle."""
+        if evse_id is None:
+            return "Accepted"
+        if evse_id not in self.energy_wh:
+            return "Rejected"
+        if reset_type == "OnIdle" and evse_id in self.transactions:
+            return "Scheduled"
+        return "Accepted"
+
+    async def reset_evse(self, evse_id: int) -> None:
+        """Reset one EVSE: its session ends, it is unavailable a moment, then back."""
+        self.resets_when_idle.discard(evse_id)
+        await self.stop_session(evse_id, "ImmediateReset")
+        await self.send_status(evse_id, "Unavailable")
+        await self.send_status(evse_id, self.idle_status(evse_id))
+
+    async def _reservation_expired(self, reservation_id: int, held: HeldReservation) -> None:
+        """Say the reservation expired, and free its EVSE."""
+        await self.call(
+            self._call.ReservationStatusUpdate(
+                reservation_id=reservation_id, reservation_update_status="Expired"
+            )
+        )
+        if held.connector and held.connector not in self.transactions:
+            await self.send_status(held.connector, self.idle_status(held.connector))
 
     def _report_data(self) -> list[dict[str, Any]]:
         reported = []
@@ -318,18 +354,31 @@ def _session_handlers_2x(result: Any) -> dict[str, Any]:
                 await self._detached(self.send_status(connector, status))
 
     @on("Reset")
-    def on_reset(self: Any, type: str, **_: Any) -> Any:
-        return result.Reset(status=self._answer("Reset", {"type": type}))
+    def on_reset(self: Any, type: str, evse_id: int | None = None, **_: Any) -> Any:
+        answered = {"type": type} if evse_id is None else {"type": type, "evse_id": evse_id}
+        status = self._answer("Reset", answered, self.reset_answer(type, evse_id))
+        if status == "Scheduled" and evse_id is not None:
+            self.resets_when_idle.add(evse_id)
+        return result.Reset(status=status)
 
     @after("Reset")
-    async def after_reset(self: Any, type: str, **_: Any) -> None:
-        if self.answers.get("Reset", "Accepted") == "Accepted":
+    async def after_reset(self: Any, type: str, evse_id: int | None = None, **_: Any) -> None:
+        status = self.answers.get("Reset") or self.reset_answer(type, evse_id)
+        if status != "Accepted":
+            return
+        if evse_id is None:
             await self._detached(self.reboot("ImmediateReset"))
+        else:
+            await self._detached(self.reset_evse(evse_id))
 
     @on("UnlockConnector")
     def on_unlock(self: Any, evse_id: int, connector_id: int, **_: Any) -> Any:
+        # Each simulated EVSE has one connector, number 1.
+        known = evse_id in self.energy_wh and connector_id == 1
         return result.UnlockConnector(
-            status=self._answer("UnlockConnector", {"evse_id": evse_id}, "Unlocked")
+            status=self._answer(
+                "UnlockConnector", {"evse_id": evse_id}, "Unlocked" if known else "UnknownConnector"
+            )
         )
 
     return {
@@ -385,16 +434,6 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
     ) -> None:
         if self.answers.get("GetLog", "Accepted") == "Accepted":
             await self._detached(self.upload_diagnostics(log["remote_location"], request_id))
-
-    @on("ReserveNow")
-    def on_reserve_now(self: Any, id: int, **payload: Any) -> Any:
-        return result.ReserveNow(status=self._answer("ReserveNow", {"id": id, **payload}))
-
-    @on("CancelReservation")
-    def on_cancel_reservation(self: Any, reservation_id: int, **_: Any) -> Any:
-        return result.CancelReservation(
-            status=self._answer("CancelReservation", {"reservation_id": reservation_id})
-        )
 
     @on("DataTransfer")
     def on_data_transfer(self: Any, vendor_id: str, **payload: Any) -> Any:
@@ -488,6 +527,39 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
     }
 
 
+def _reservation_handlers_2x(result: Any) -> dict[str, Any]:
+    """The 2.x reservation handlers for one version."""
+
+    @on("ReserveNow")
+    def on_reserve_now(
+        self: Any, id: int, expiry_date_time: str, id_token: dict[str, Any], **payload: Any
+    ) -> Any:
+        answered = {"id": id, "expiry_date_time": expiry_date_time, "id_token": id_token, **payload}
+        evse_id = payload.get("evse_id") or 0  # none: any EVSE
+        status = self.take_reservation(
+            answered, id, evse_id, id_token["id_token"], expiry_date_time
+        )
+        return result.ReserveNow(status=status)
+
+    @after("ReserveNow")
+    async def after_reserve_now(self: Any, id: int, **_: Any) -> None:
+        await self.reservation_taken(id)
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self: Any, reservation_id: int, **_: Any) -> Any:
+        return result.CancelReservation(status=self.cancel_reservation(reservation_id))
+
+    @after("CancelReservation")
+    async def after_cancel_reservation(self: Any, reservation_id: int, **_: Any) -> None:
+        await self.reservation_cancelled(reservation_id)
+
+    return {
+        name: value
+        for name, value in locals().items()
+        if callable(value) and name.startswith(("on_", "after_"))
+    }
+
+
 Charger201 = type(
     "Charger201",
     (_Charger2x, ChargePoint201),
@@ -497,6 +569,7 @@ Charger201 = type(
         "_result": result201,
         **_session_handlers_2x(result201),
         **_maintenance_handlers_2x(result201),
+        **_reservation_handlers_2x(result201),
     },
 )
 Charger21 = type(
@@ -508,5 +581,6 @@ Charger21 = type(
         "_result": result21,
         **_session_handlers_2x(result21),
         **_maintenance_handlers_2x(result21),
+        **_reservation_handlers_2x(result21),
     },
 )

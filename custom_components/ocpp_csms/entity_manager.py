@@ -44,6 +44,8 @@ TRANSACTION = frozenset({"transaction"})
 # A running session of the EVSE got new readings or a new charging state.
 SESSION_PROGRESS = frozenset({"session_progress"})
 ALLOCATION = frozenset({"allocation"})  # load balancing gave an EVSE another share
+# A station-level change that its EVSEs show too: a reservation may hold any of them.
+RESERVATIONS = frozenset({"reservations"})
 EVSE_STATUS = frozenset({"evse_status"})  # charger level: one of its EVSEs' status
 CONNECTION_ONLY: frozenset[str] = frozenset()
 
@@ -220,6 +222,13 @@ class EntityManager:
         self.notify(station.id, None)
         for evse_id in station.evses:
             self.notify(station.id, evse_id)
+
+    def station_changed(self, station: Station, changed: frozenset[str]) -> None:
+        """Station-level fields changed: its entities, and its EVSEs' if they show them."""
+        self.notify(station.id, None, changed)
+        if evse_changes := changed & RESERVATIONS:
+            for evse_id in station.evses:
+                self.notify(station.id, evse_id, evse_changes)
 
     def evse_changed(self, station: Station, evse_id: int, changed: frozenset[str]) -> None:
         """An EVSE changed: add entities it now reveals, then update its entities."""

@@ -296,6 +296,11 @@ class CentralSystemHub:
         """The idTag that sessions started from Home Assistant use on this charger."""
         return str(self._charger_setting(charger_id, CONF_DEFAULT_TAG) or DEFAULT_REMOTE_TAG)
 
+    def tag_name(self, id_tag: str) -> str | None:
+        """The name the user gave a tag, if the tag is registered with one."""
+        tag = self.tags.registry.get(id_tag)
+        return (tag.name or None) if tag else None
+
     def max_current(self, charger_id: str) -> int:
         """The most current (A) the user lets this charger be set to."""
         return int(self._charger_setting(charger_id, CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A)
@@ -440,7 +445,7 @@ class CentralSystemHub:
             self._firmware_progress(station)
         if "diagnostics_status" in changed and station.diagnostics_status in UPLOAD_OVER:
             self._file_exchange_finish(station.id, "diagnostics")
-        self.entities.notify(station.id, None, changed)
+        self.entities.station_changed(station, changed)
 
     def _file_exchange_finish(self, charger_id: str, kind: str) -> None:
         if (exchange := self.hass.data.get(EXCHANGE)) is not None:

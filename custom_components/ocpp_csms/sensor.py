@@ -33,12 +33,14 @@ from .entity_manager import (
     ALLOCATION,
     CONNECTION_ONLY,
     MEASUREMENTS,
+    RESERVATIONS,
     SESSION_PROGRESS,
     SESSIONS,
     STATUS,
     TRANSACTION,
 )
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .reservation_sensor import ReservationSensor
 from .site_entities import AllocatedCurrentSensor, build_site_sensors
 
 PARALLEL_UPDATES = 0
@@ -335,6 +337,20 @@ ALLOCATED_CURRENT = OcppSensorDescription(
     value_fn=lambda station, evse: None,  # the entity reads the site's allocation
 )
 
+RESERVATION = OcppSensorDescription(
+    key="reservation",
+    follows=RESERVATIONS,
+    translation_key="reservation",
+    per_evse=True,
+    value_fn=lambda station, evse: None,  # the entity reads the station's reservations
+)
+RESERVATION_ANY_CONNECTOR = OcppSensorDescription(
+    key="reservation_any_connector",
+    follows=RESERVATIONS,
+    translation_key="reservation_any_connector",
+    value_fn=lambda station, evse: None,  # the entity reads the station's reservations
+)
+
 ENERGY = OcppSensorDescription(
     key="energy",
     follows=MEASUREMENTS,
@@ -365,8 +381,10 @@ def build_sensors(
         yield AllocatedCurrentSensor(hub, station, evse_id, ALLOCATED_CURRENT)
     if evse_id is None:
         yield MonthEnergySensor(hub, station, None, MONTH_ENERGY)
+        yield ReservationSensor(hub, station, None, RESERVATION_ANY_CONNECTOR)
     else:
         yield EnergyRegisterSensor(hub, station, evse_id, ENERGY)
+        yield ReservationSensor(hub, station, evse_id, RESERVATION)
         yield JournalSensor(hub, station, evse_id, LAST_SESSION_ENERGY)
         if hub.sessions.pricing is not None:
             yield SessionCostSensor(hub, station, evse_id, LAST_SESSION_COST)

@@ -189,8 +189,12 @@ CASES_2X: list[Case] = [
      CommandStatus.ACCEPTED, {}),
     ("reset_hard", Reset(hard=True), "Reset", {"type": "Immediate"}, {"status": "Accepted"},
      CommandStatus.ACCEPTED, {}),
+    ("reset_evse", Reset(hard=True, evse_id=2), "Reset", {"type": "Immediate", "evseId": 2},
+     {"status": "Rejected"}, CommandStatus.REJECTED, {}),
     ("unlock", UnlockConnector(1, 2), "UnlockConnector", {"evseId": 1, "connectorId": 2},
      {"status": "OngoingAuthorizedTransaction"}, CommandStatus.REJECTED, {}),
+    ("unlock_unknown", UnlockConnector(3), "UnlockConnector", {"evseId": 3, "connectorId": 1},
+     {"status": "UnknownConnector"}, CommandStatus.REJECTED, {}),
     ("availability_station", ChangeAvailability(0, operative=True), "ChangeAvailability",
      {"operationalStatus": "Operative"}, {"status": "Accepted"}, CommandStatus.ACCEPTED, {}),
     ("availability_evse", ChangeAvailability(2, operative=False), "ChangeAvailability",
@@ -334,6 +338,7 @@ async def test_commands_16_cannot_carry(raw_charger: ConnectRaw) -> None:
         GetBaseReport(1),
         GetChargingProfiles(1),
         TriggerMessage("TransactionEvent"),
+        Reset(evse_id=1),  # 1.6 restarts only the whole charger
     ):
         assert (await system.execute("CP-1", command)).status is CommandStatus.NOT_SUPPORTED
     result = await system.execute("CP-1", RemoteStop("TX-abc"))
@@ -351,6 +356,17 @@ async def test_commands_2x_cannot_carry(raw_charger: ConnectRaw) -> None:
         assert result.status is CommandStatus.FAILED
         result = await system.execute("CP-1", GetConfiguration((key,)))
         assert result.status is CommandStatus.FAILED
+
+
+@pytest.mark.parametrize("version", ["ocpp2.0.1", "ocpp2.1"])
+async def test_2x_unlock_names_the_connector_the_charger_reported(
+    raw_charger: ConnectRaw, version: str
+) -> None:
+    charger = await raw_charger(version)
+    status = {"timestamp": "2026-11-23T10:00:00Z", "connectorStatus": "Occupied"}
+    await charger.result("StatusNotification", {**status, "evseId": 1, "connectorId": 2})
+    frame, _ = await run_command(charger, UnlockConnector(1), {"status": "Unlocked"})
+    assert frame[3] == {"evseId": 1, "connectorId": 2}
 
 
 async def test_accepted_settings_are_remembered(raw_charger: ConnectRaw) -> None:

@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,9 +21,13 @@ from custom_components.ocpp_csms.csms import rpc
 from custom_components.ocpp_csms.csms.commands import GetConfiguration
 from custom_components.ocpp_csms.csms.events import TransactionStarted
 from custom_components.ocpp_csms.csms.log_budget import LogBudget
+from custom_components.ocpp_csms.csms.reservations import (
+    MAX_RESERVATIONS,
+    Reservation,
+    ReservationStatus,
+)
 from custom_components.ocpp_csms.csms.station import (
     MAX_EVSE_ID,
-    MAX_RESERVATIONS,
     MAX_SETTINGS,
     Capabilities,
     Measurand,
@@ -325,10 +330,11 @@ def test_a_station_keeps_a_bounded_configuration_and_reservation_list() -> None:
     station.remember_setting("Key0", "2", read_only=False)
     assert station.configuration["Key0"] == "2"
     assert "Key0" not in station.read_only_settings
+    until = datetime(2030, 1, 1, tzinfo=UTC)
     for index in range(MAX_RESERVATIONS + 10):
-        station.remember_reservation(index, "Expired")
+        station.reservations.add(Reservation(index, 1, "TAG", until))
     assert len(station.reservations) == MAX_RESERVATIONS
-    assert 0 not in station.reservations
+    assert station.reservations.end(0, ReservationStatus.CANCELLED) is None  # the oldest went
 
 
 async def test_a_scan_of_charger_ids_writes_a_bounded_number_of_warnings(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import probatio
 import pytest
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
@@ -33,43 +34,47 @@ PROFILE = {
 }
 CONFIG_KEY = {"ocpp1.6": "HeartbeatInterval", "ocpp2.0.1": "OCPPCommCtrlr/HeartbeatInterval"}
 
-# (action, data, CALL in 1.6, CALL in 2.x, response expected, needs a running session)
-CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any] | None, bool]] = [
+SESSION, RESERVATION = "a running session", "a reservation with id 7"
+# (action, data, CALL in 1.6, CALL in 2.x, response expected, what it needs first)
+CASES: list[tuple[str, dict[str, Any], str, str, dict[str, Any] | None, str | None]] = [
     ("start_charging", {"connector": 1, "current_limit": 10},
-     "RemoteStartTransaction", "RequestStartTransaction", None, False),
-    ("stop_charging", {}, "RemoteStopTransaction", "RequestStopTransaction", None, True),
-    ("reset", {"type": "hard"}, "Reset", "Reset", None, False),
-    ("unlock_connector", {"connector": 1}, "UnlockConnector", "UnlockConnector", None, False),
+     "RemoteStartTransaction", "RequestStartTransaction", None, None),
+    ("stop_charging", {}, "RemoteStopTransaction", "RequestStopTransaction", None, SESSION),
+    ("reset", {"type": "hard"}, "Reset", "Reset", None, None),
+    ("unlock_connector", {"connector": 1}, "UnlockConnector", "UnlockConnector", None, None),
+    ("get_local_list_version", {}, "GetLocalListVersion", "GetLocalListVersion",
+     {"version": 0}, None),
+    ("clear_authorization_cache", {}, "ClearCache", "ClearCache", None, None),
     ("set_availability", {"available": False}, "ChangeAvailability", "ChangeAvailability",
-     None, False),
+     None, None),
     ("set_charging_limit", {"limit": 10, "unit": "A", "connector": 0, "duration": 3600},
-     "SetChargingProfile", "SetChargingProfile", None, False),
+     "SetChargingProfile", "SetChargingProfile", None, None),
     ("set_charging_profile", {"connector": 1, "profile": PROFILE},
-     "SetChargingProfile", "SetChargingProfile", None, False),
+     "SetChargingProfile", "SetChargingProfile", None, None),
     ("clear_charging_profile", {"purpose": "tx_default"},
-     "ClearChargingProfile", "ClearChargingProfile", None, False),
+     "ClearChargingProfile", "ClearChargingProfile", None, None),
     ("get_composite_schedule", {"connector": 1, "duration": 600},
-     "GetCompositeSchedule", "GetCompositeSchedule", {"unit": "A", "duration_s": 600}, False),
+     "GetCompositeSchedule", "GetCompositeSchedule", {"unit": "A", "duration_s": 600}, None),
     ("get_configuration", {"keys": ["<key>"]}, "GetConfiguration", "GetVariables",
-     {"unknown_keys": []}, False),
+     {"unknown_keys": []}, None),
     ("set_configuration", {"key": "<key>", "value": "120"},
-     "ChangeConfiguration", "SetVariables", None, False),
+     "ChangeConfiguration", "SetVariables", None, None),
     ("trigger_message", {"message": "StatusNotification"},
-     "TriggerMessage", "TriggerMessage", None, False),
+     "TriggerMessage", "TriggerMessage", None, None),
     ("data_transfer", {"vendor_id": "com.example", "data": "ping"},
-     "DataTransfer", "DataTransfer", {"status": "Accepted", "data": "ping"}, False),
+     "DataTransfer", "DataTransfer", {"status": "Accepted", "data": "ping"}, None),
     ("reserve_now",
      {"tag": "T1", "expiry": "2030-01-01T00:00:00+00:00", "connector": 1, "reservation_id": 7},
-     "ReserveNow", "ReserveNow", {"reservation_id": 7}, False),
+     "ReserveNow", "ReserveNow", {"reservation_id": 7}, None),
     ("cancel_reservation", {"reservation_id": 7}, "CancelReservation", "CancelReservation",
-     None, False),
+     None, RESERVATION),
     ("update_firmware", {"url": "http://127.0.0.1:9/fw.bin"}, "UpdateFirmware", "UpdateFirmware",
-     None, False),
+     None, None),
     ("upload_diagnostics", {"url": "http://127.0.0.1:9/up"}, "GetDiagnostics", "GetLog",
-     {"file_name": "CP-1-diagnostics.txt"}, False),
+     {"file_name": "CP-1-diagnostics.txt"}, None),
 ]  # fmt: skip
 RESPONSES = {"get_composite_schedule", "get_configuration", "data_transfer", "reserve_now",
-             "upload_diagnostics"}  # fmt: skip
+             "upload_diagnostics", "get_local_list_version", "list_reservations"}  # fmt: skip
 
 
 def device_id(hass: HomeAssistant, entry: MockConfigEntry) -> str:
@@ -120,11 +125,14 @@ async def booted(hass: HomeAssistant, entry: MockConfigEntry, version: str) -> A
 async def test_action_accepted(
     hass: HomeAssistant, setup_entry: SetUpEntry, version: str, case: tuple[Any, ...]
 ) -> None:
-    action, data, call_16, call_2x, response, needs_session = case
+    action, data, call_16, call_2x, response, needs = case
     entry = await setup_entry(chargers=[garage()])
     async with booted(hass, entry, version) as client:
-        if needs_session:
+        if needs == SESSION:
             await client.start_session(1)
+        elif needs == RESERVATION:
+            reserve = {"tag": "T1", "expiry": "2030-01-01T00:00:00+00:00", "reservation_id": 7}
+            await call(hass, entry, "reserve_now", {**reserve, "connector": 1})
         answer = await call(hass, entry, action, _data(data, version))
         expected = call_16 if version == "ocpp1.6" else call_2x
         await wait_for(lambda: any(name == expected for name, _ in client.received))
@@ -150,6 +158,7 @@ REFUSALS = [
     ("data_transfer", {"vendor_id": "v"}, "DataTransfer", "DataTransfer"),
     ("reserve_now", {"tag": "T", "expiry": "2030-01-01T00:00:00"}, "ReserveNow", "ReserveNow"),
     ("cancel_reservation", {"reservation_id": 3}, "CancelReservation", "CancelReservation"),
+    ("clear_authorization_cache", {}, "ClearCache", "ClearCache"),
     ("update_firmware", {"url": "http://127.0.0.1:9/fw"}, None, "UpdateFirmware"),
     ("upload_diagnostics", {"url": "http://127.0.0.1:9/up"}, None, "GetLog"),
 ]
@@ -182,7 +191,7 @@ async def test_action_refused(
         assert (error.value.translation_placeholders or {})["charger"] == "Garage"
 
 
-SILENT_CASES = [case for case in CASES if not case[5]]
+SILENT_CASES = [case for case in CASES if case[5] != SESSION]
 
 
 @pytest.mark.parametrize("case", SILENT_CASES, ids=[case[0] for case in SILENT_CASES])
@@ -225,7 +234,7 @@ async def test_bad_input_is_refused(hass: HomeAssistant, setup_entry: SetUpEntry
         assert error.value.translation_key == "not_a_charger"
 
         with pytest.raises(ServiceValidationError) as error:
-            await call(hass, entry, "unlock_connector", {"connector": 5})
+            await call(hass, entry, "start_charging", {"connector": 5})
         assert error.value.translation_key == "unknown_connector"
         assert str(error.value) == "Garage has no connector 5 (it has 1)"
 
@@ -266,3 +275,52 @@ async def test_2x_configuration_without_keys_is_the_base_report(
         await wait_for(lambda: station.capabilities is not None)
         answer = await call(hass, entry, "get_configuration", {})
         assert answer["configuration"]["OCPPCommCtrlr/HeartbeatInterval"] == {"value": "300"}
+
+
+async def test_reset_of_one_connector(hass: HomeAssistant, setup_entry: SetUpEntry) -> None:
+    """2.x restarts the connector named; 1.6 cannot, and says so before sending anything."""
+    entry = await setup_entry(chargers=[garage()])
+    async with booted(hass, entry, "ocpp2.0.1") as client:
+        await call(hass, entry, "reset", {"type": "hard", "connector": 1})
+        assert ("Reset", {"type": "Immediate", "evse_id": 1}) in client.received
+    async with booted(hass, entry, "ocpp1.6") as client:
+        with pytest.raises(ServiceValidationError) as error:
+            await call(hass, entry, "reset", {"connector": 1})
+        assert error.value.translation_key == "reset_connector_needs_2x"
+        assert not [name for name, _ in client.received if name == "Reset"]
+        # Connector 0 is the whole charger, in any version.
+        await call(hass, entry, "reset", {"connector": 0})
+        await wait_for(lambda: ("Reset", {"type": "Soft"}) in client.received)
+
+
+@pytest.mark.parametrize(
+    ("version", "error_key"),
+    [("ocpp1.6", "command_not_supported"), ("ocpp2.0.1", "charger_has_no_connector")],
+)
+async def test_unlock_asks_the_charger_about_any_connector(
+    hass: HomeAssistant, setup_entry: SetUpEntry, version: str, error_key: str
+) -> None:
+    """A connector the charger never named still goes to it, and it answers for itself."""
+    entry = await setup_entry(chargers=[garage()])
+    async with booted(hass, entry, version) as client:
+        with pytest.raises(HomeAssistantError) as error:
+            await call(hass, entry, "unlock_connector", {"connector": 5})
+        assert error.value.translation_key == error_key
+        assert any(name == "UnlockConnector" for name, _ in client.received)
+        # Beyond what any charger may have, nothing is sent.
+        with pytest.raises(probatio.Invalid):
+            await call(hass, entry, "unlock_connector", {"connector": 10**30})
+
+
+async def test_a_charger_without_a_local_list_says_so(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry(chargers=[garage()])
+    async with booted(hass, entry, "ocpp1.6") as client:
+        client.local_list_version = 3
+        assert await call(hass, entry, "get_local_list_version", {}) == {"version": 3}
+        client.configuration["SupportedFeatureProfiles"] = "Core"
+        with pytest.raises(HomeAssistantError) as error:
+            await call(hass, entry, "get_local_list_version", {})
+        assert error.value.translation_key == "no_local_list"
+        assert str(error.value) == "Garage has no local authorization list"

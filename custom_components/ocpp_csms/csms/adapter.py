@@ -47,6 +47,7 @@ from .events import (
 from .log_budget import shorten
 from .metering_setup import MeterKeys, MeterWish, plan_meter_settings
 from .quirks import adapt_capabilities, adapt_command, command_timeout
+from .reservations import ReservationStatus, follow_command
 from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
 from .station import (
@@ -469,6 +470,19 @@ class StationAdapter(ABC):
         self.station.closed_transactions.append(transaction.id)
         self._host.emit(TransactionEnded(self.station, transaction))
 
+    def _end_reservation(self, reservation_id: Any, status: ReservationStatus) -> None:
+        """A reservation the charger names ended (used by a transaction, or as it says).
+
+        One we do not hold (made before a restart, or by someone else) changes nothing.
+        """
+        if isinstance(reservation_id, int) and self.station.reservations.end(
+            reservation_id, status
+        ):
+            self._reservations_changed()
+
+    def _reservations_changed(self) -> None:
+        self._host.emit(StationUpdated(self.station, frozenset({"reservations"})))
+
     def _is_replay(self, transaction_id: str, action: str) -> bool:
         """Whether a message concerns a transaction this station already closed.
 
@@ -591,6 +605,8 @@ class StationAdapter(ABC):
         timeout = command_timeout(quirks, command, timeout)
         outcome = await self.rpc.call(encoded.action, encoded.payload, timeout=timeout)
         result = result_from_outcome(outcome, encoded.accepted, encoded.decode)
+        if follow_command(self.station, command, result):
+            self._reservations_changed()
         if not result.accepted:
             _LOGGER.info(
                 "Charger %s: %s ended %s %s",

@@ -44,6 +44,7 @@ from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .password_gate import PasswordGate
 from .quirks import quirks_for
+from .reservations import ReservationExpiry
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .sessions import RestoredJournal, SessionJournal
@@ -182,6 +183,7 @@ class CentralSystem:
         # charger per ten minutes, and a bound for all chargers together.
         self._failure_log = LogBudget(per_source=3, overall=30, period_s=600.0)
         self.counters = _Counters()
+        self._reservation_expiry = ReservationExpiry(self._announce_reservations)
         self.upkeep = ChargerUpkeep(
             self.authorizer,
             self.execute,
@@ -218,6 +220,7 @@ class CentralSystem:
     async def stop(self) -> None:
         """Close every charger connection and stop listening."""
         self.upkeep.stop()
+        self._reservation_expiry.stop()
         for task in self._tasks:
             task.cancel()
         # Cancelled closes cut their sockets as they end (see `_close_within`).
@@ -371,6 +374,7 @@ class CentralSystem:
             await self._close_within(session, 1000, "Removed")
         self._stations.pop(charger_id, None)
         self.upkeep.forget(charger_id)
+        self._reservation_expiry.forget(charger_id)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -524,7 +528,15 @@ class CentralSystem:
                 event.station,
                 event.evse,
             )
+        if isinstance(event, StationUpdated) and "reservations" in event.changed:
+            self._safely(
+                charger_id, "timing reservations", self._reservation_expiry.watch, event.station
+            )
         self._tell(event)
+
+    def _announce_reservations(self, station: Station) -> None:
+        """Reservations of a station expired: tell it as any change of them."""
+        self.emit(StationUpdated(station, frozenset({"reservations"})))
 
     def _journal(self, event: Event) -> None:
         assert self.journal is not None

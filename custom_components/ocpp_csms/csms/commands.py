@@ -112,17 +112,19 @@ class RemoteStop:
 
 @dataclass(frozen=True, slots=True)
 class Reset:
-    """Restart the station: hard (now) or soft (when idle)."""
+    """Restart the station, or one EVSE of it (2.x only): hard (now) or soft (when idle)."""
 
     hard: bool = False
+    evse_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class UnlockConnector:
-    """Release the cable lock of a connector."""
+    """Release the cable lock of a connector (1.6) or of a connector of an EVSE (2.x)."""
 
     evse_id: int
-    connector_id: int = 1
+    # 2.x: the connector within the EVSE; None: the first one the charger reported.
+    connector_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

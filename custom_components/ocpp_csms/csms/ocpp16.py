@@ -18,6 +18,7 @@ from .events import EvseUpdated, StationUpdated, TransactionStarted, Transaction
 from .metering import apply_readings, reading
 from .metering_setup import MeterKeys
 from .ocpp16_commands import encode, id_tag_info
+from .reservations import ReservationStatus
 from .rpc import Handler, Reply
 from .station import (
     BootInfo,
@@ -246,6 +247,7 @@ class Ocpp16Adapter(StationAdapter):
         evse.transaction = transaction
         self._host.emit(TransactionStarted(self.station, transaction))
         self._host.emit(EvseUpdated(self.station, evse, frozenset({"transaction"})))
+        self._end_reservation(payload.get("reservationId"), ReservationStatus.USED)
         return Reply(
             {"transactionId": transaction_id, "idTagInfo": id_tag_info(decision)},
             after=self._tag_limit_after_start(transaction, decision),

@@ -168,7 +168,9 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
                     CommandStatus.FAILED, f"{transaction_id} is no 1.6 transaction id"
                 )
             return Call("RemoteStopTransaction", {"transactionId": int(transaction_id)})
-        case Reset(hard=hard):
+        case Reset(hard=hard, evse_id=evse_id):
+            if evse_id is not None:
+                return not_supported("OCPP 1.6 restarts only the whole charger")
             return Call("Reset", {"type": "Hard" if hard else "Soft"})
         case UnlockConnector(evse_id=evse_id):
             return Call("UnlockConnector", {"connectorId": evse_id}, frozenset({"Unlocked"}))

@@ -29,6 +29,7 @@ from .events import (
 from .metering import apply_readings, reading
 from .metering_setup import MeterKeys
 from .ocpp201_commands import encode, id_token_info, variable_name
+from .reservations import ReservationStatus
 from .rpc import Handler, Reply
 from .station import (
     BootInfo,
@@ -48,6 +49,12 @@ _CONNECTOR_STATUS = {
     "Reserved": ConnectorStatus.RESERVED,
     "Unavailable": ConnectorStatus.UNAVAILABLE,
     "Faulted": ConnectorStatus.FAULTED,
+}
+
+# How a charger says a reservation ended (ReservationUpdateStatusEnumType).
+_RESERVATION_END = {
+    "Expired": ReservationStatus.EXPIRED,
+    "Removed": ReservationStatus.REMOVED,
 }
 
 # An occupied EVSE's finer status, from the transaction's charging state.
@@ -308,10 +315,9 @@ class Ocpp201Adapter(StationAdapter):
         return Reply({})
 
     def _on_reservation_status_update(self, payload: dict[str, Any]) -> Reply:
-        self.station.remember_reservation(
-            payload["reservationId"], payload["reservationUpdateStatus"]
-        )
-        self._host.emit(StationUpdated(self.station, frozenset({"reservations"})))
+        status = _RESERVATION_END.get(payload["reservationUpdateStatus"])
+        if status is not None:
+            self._end_reservation(payload["reservationId"], status)
         return Reply({})
 
     # -- transactions -----------------------------------------------------------------
@@ -380,6 +386,7 @@ class Ocpp201Adapter(StationAdapter):
             changed.add("status")
         if changed:
             self._host.emit(EvseUpdated(self.station, evse, frozenset(changed)))
+        self._end_reservation(payload.get("reservationId"), ReservationStatus.USED)
         return Reply(answer, after=tag_limit if transaction.active else None)
 
     def _is_old_news(

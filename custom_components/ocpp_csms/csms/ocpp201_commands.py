@@ -200,13 +200,14 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
             )
         case RemoteStop(transaction_id=transaction_id):
             return Call("RequestStopTransaction", {"transactionId": transaction_id})
-        case Reset(hard=hard):
-            return Call(
-                "Reset",
-                {"type": "Immediate" if hard else "OnIdle"},
-                frozenset({"Accepted", "Scheduled"}),
-            )
+        case Reset(hard=hard, evse_id=evse_id):
+            payload = {"type": "Immediate" if hard else "OnIdle"}
+            if evse_id is not None:
+                payload["evseId"] = evse_id
+            return Call("Reset", payload, frozenset({"Accepted", "Scheduled"}))
         case UnlockConnector(evse_id=evse_id, connector_id=connector_id):
+            if connector_id is None:
+                connector_id = _first_connector(station, evse_id)
             return Call(
                 "UnlockConnector",
                 {"evseId": evse_id, "connectorId": connector_id},
@@ -364,6 +365,12 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
         case GetConfiguration():
             return not_supported("read the whole configuration with a base report")
     return not_supported(type(command).__name__)
+
+
+def _first_connector(station: Station, evse_id: int) -> int:
+    """The lowest connector of an EVSE the charger reported a status for, else 1."""
+    evse = station.evses.get(evse_id)
+    return min(evse.connector_status, default=1) if evse else 1
 
 
 def _read_variables(answer: dict[str, Any], station: Station) -> CommandResult:

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from .quirks import Quirks
+from .reservations import Reservations
 
 
 class OcppVersion(StrEnum):
@@ -259,10 +260,9 @@ class SecurityEvent:
 MAX_EVSE_ID = 8
 MAX_REPORTED_EVSE_ID = 64
 MAX_CONNECTOR_ID = 8
-# Reported configuration settings and reservations kept per station (a 2.x base report
-# of a real charger has a few hundred variables).
+# Reported configuration settings kept per station (a 2.x base report of a real charger
+# has a few hundred variables).
 MAX_SETTINGS = 5000
-MAX_RESERVATIONS = 100
 
 
 @dataclass(slots=True)
@@ -286,7 +286,8 @@ class Station:
     diagnostics_status: str | None = None  # 1.6 diagnostics / 2.x log upload
     log_request_id: int | None = None
     security_events: deque[SecurityEvent] = field(default_factory=lambda: deque(maxlen=50))
-    reservations: dict[int, str] = field(default_factory=dict)  # id -> last status
+    # The reservations the station holds for us (see `reservations`).
+    reservations: Reservations = field(default_factory=Reservations)
     # Configuration as the station reports it: 1.6 key -> value; 2.x
     # "Component[/instance][@evse]/Variable[/instance]" -> value.
     configuration: dict[str, str | None] = field(default_factory=dict)
@@ -345,13 +346,6 @@ class Station:
         """Record the values a setting may take (bounded like the settings)."""
         if name in self.setting_choices or len(self.setting_choices) < MAX_SETTINGS:
             self.setting_choices[name] = choices[:100]
-
-    def remember_reservation(self, reservation_id: int, status: str) -> None:
-        """Record a reservation's latest status, forgetting the oldest beyond the bound."""
-        self.reservations.pop(reservation_id, None)
-        self.reservations[reservation_id] = status
-        while len(self.reservations) > MAX_RESERVATIONS:
-            del self.reservations[next(iter(self.reservations))]
 
     def evse(self, evse_id: int) -> Evse:
         """The EVSE (1.6: connector) with this id, created when first mentioned."""
