@@ -23,6 +23,12 @@ as their configuration says; the options below make a twin of that:
 - `supported_measurands`: what its meter can measure (default `MEASURANDS`). A
   configuration naming anything else is refused and changes nothing.
 - `speed`: simulated seconds per real second; intervals are simulated seconds.
+
+Its clock (`now_text`) runs with the simulated time: time let pass faster than real
+time (`send_meter_values(1, 3600)` a moment after the start, or a faster `speed`)
+moves it ahead, so that its readings carry the times a real charger's would. The
+central system holds a register to what a charger can deliver in the time between two
+readings; an hour's energy stamped a millisecond later would be a jump.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import inspect
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
@@ -94,15 +100,6 @@ class _Sampler:
 def measurand_words(value: str) -> list[str]:
     """The measurands of a comma-separated configuration value."""
     return [word.strip() for word in value.split(",") if word.strip()]
-
-
-def now_text() -> str:
-    """The current time as OCPP writes it, to the millisecond.
-
-    Whole seconds would make two sessions that an accelerated clock starts within one
-    second look like a charger sending the same StartTransaction twice.
-    """
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class SimulatedCharger:
@@ -194,6 +191,10 @@ class SimulatedCharger:
         # that both let time pass count it once.
         self._samplers: dict[int, _Sampler] = {}
         self._advanced_at: dict[int, float] = {}
+        # The clock: real time plus the simulated time let pass ahead of it, and when
+        # (monotonic) each connector last let time pass.
+        self._clock_ahead_s = 0.0
+        self._time_passed_at: dict[int, float] = {}
 
     def _own_follow_ups(self) -> None:
         """Route every `@after` handler through `_start_follow_up`."""
@@ -299,8 +300,33 @@ class SimulatedCharger:
             return 0.0
         return min(self.car_max_w, self.offered_a() * VOLTAGE_V * self.phases)
 
+    def now_text(self) -> str:
+        """The charger's time as OCPP writes it, to the millisecond.
+
+        Whole seconds would make two sessions that an accelerated clock starts within one
+        second look like a charger sending the same StartTransaction twice.
+        """
+        moment = datetime.now(UTC) + timedelta(seconds=self._clock_ahead_s)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def _mark_time(self, connector: int) -> None:
+        """Time starts to pass for a connector now (its session began)."""
+        self._time_passed_at[connector] = time.monotonic()
+
+    def _let_time_pass(self, connector: int, seconds: float) -> None:
+        """Move the clock ahead by what real time has not covered of `seconds`.
+
+        Real time since the connector's last passage covers part (at speed 1, a scenario
+        that sleeps its interval: all of it); the clock takes the rest.
+        """
+        now = time.monotonic()
+        real = now - self._time_passed_at.get(connector, now)
+        self._time_passed_at[connector] = now
+        self._clock_ahead_s += max(seconds - real, 0.0)
+
     def advance(self, connector: int, seconds: float) -> float:
         """Let time pass: the register and the car's charge rise. Returns the power."""
+        self._let_time_pass(connector, seconds)
         power = self.power_w(connector)
         energy = power * seconds / 3600
         self.energy_wh[connector] += energy
@@ -416,6 +442,7 @@ class SimulatedCharger:
 
     async def _begin_sampling(self, connector: int, transaction_id: str) -> None:
         """Start the ticks of a session that has just started (if sampling on its own)."""
+        self._mark_time(connector)
         if not self.autonomous_sampling:
             return
         await self._end_sampling(connector)  # a session replaced without an end
@@ -602,7 +629,7 @@ class SimulatedCharger:
         """Upload a diagnostics file to `location` (HTTP POST, multipart), reporting it."""
         await self.send_upload_status("Uploading", request_id)
         form = aiohttp.FormData()
-        text = f"Simulated diagnostics of {self.id} at {now_text()}\n"
+        text = f"Simulated diagnostics of {self.id} at {self.now_text()}\n"
         form.add_field("file", text.encode(), filename=self.diagnostics_file_name())
         try:
             async with (

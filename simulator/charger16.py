@@ -9,7 +9,7 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
-from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger, now_text
+from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger
 
 
 class Charger16(SimulatedCharger, ChargePoint16):
@@ -52,7 +52,10 @@ class Charger16(SimulatedCharger, ChargePoint16):
         """Report a connector's status."""
         await self.call(
             call16.StatusNotification(
-                connector_id=connector, error_code="NoError", status=status, timestamp=now_text()
+                connector_id=connector,
+                error_code="NoError",
+                status=status,
+                timestamp=self.now_text(),
             )
         )
 
@@ -63,7 +66,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
 
     async def start_session(self, connector: int = 1, id_tag: str = "SIMTAG") -> str:
         """Start a session (StartTransaction)."""
-        started_at = now_text()
+        started_at = self.now_text()
         response = await self.call(
             call16.StartTransaction(
                 connector_id=connector,
@@ -116,7 +119,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
         if context:
             for value in values:
                 value["context"] = context
-        return {"timestamp": now_text(), "sampled_value": values}
+        return {"timestamp": self.now_text(), "sampled_value": values}
 
     async def send_meter_values(self, connector: int = 1, seconds: float = 60.0) -> None:
         """Report meter values (MeterValues)."""
@@ -155,7 +158,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
         if transaction_id is None:
             return
         await self._end_sampling(connector)
-        stopped_at = now_text()
+        stopped_at = self.now_text()
         # transactionData only from a charger sampling on its own, as StopTxnSampledData says.
         measurands = self._configured_measurands(self.sampling_keys.end, ())
         begin = self._begin_readings.pop(connector, None)
@@ -304,7 +307,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
         return result16.GetCompositeSchedule(
             status=status,
             connector_id=connector_id,
-            schedule_start=now_text(),
+            schedule_start=self.now_text(),
             charging_schedule=self.composite_schedule(duration),
         )
 

@@ -14,7 +14,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
-from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger, now_text
+from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger
 
 
 class _Charger2x(SimulatedCharger):
@@ -72,7 +72,7 @@ class _Charger2x(SimulatedCharger):
                  "SuspendedEVSE": "Occupied", "Finishing": "Occupied"}  # fmt: skip
         await self.call(
             self._call.StatusNotification(
-                timestamp=now_text(),
+                timestamp=self.now_text(),
                 connector_status=words.get(status, status),
                 evse_id=connector,
                 connector_id=1,
@@ -103,7 +103,7 @@ class _Charger2x(SimulatedCharger):
         if context:
             for value in values:
                 value["context"] = context
-        return {"timestamp": now_text(), "sampled_value": values}
+        return {"timestamp": self.now_text(), "sampled_value": values}
 
     upload_failed_status = "UploadFailure"
 
@@ -121,7 +121,7 @@ class _Charger2x(SimulatedCharger):
         return await self.call(
             self._call.TransactionEvent(
                 event_type=event_type,
-                timestamp=now_text(),
+                timestamp=self.now_text(),
                 trigger_reason=trigger,
                 seq_no=self._next_seq_no(),
                 evse={"id": connector, "connector_id": 1},
@@ -354,7 +354,7 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
                 self.call(
                     self._call.NotifyReport(
                         request_id=request_id,
-                        generated_at=now_text(),
+                        generated_at=self.now_text(),
                         seq_no=0,
                         report_data=self._report_data() or None,
                     )
@@ -406,7 +406,7 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
         schedule = self.composite_schedule(duration)
         return result.GetCompositeSchedule(
             status=status,
-            schedule={"evse_id": evse_id, "schedule_start": now_text(), **schedule},
+            schedule={"evse_id": evse_id, "schedule_start": self.now_text(), **schedule},
         )
 
     @on("GetVariables")
