@@ -12,8 +12,10 @@ as their configuration says; the options below make a twin of that:
 
 - `sampling`: the metering configuration it starts with (`SAMPLING_PRESETS`):
   "ours" (the default) reports no metering keys and behaves as above; "none" samples
-  nothing; "every_30s" and "every_60s" sample the energy register at that interval and
-  at the start and end of a session. See `SamplingPreset` for the values.
+  nothing (a 1.6 session still has its meterStart and meterStop); "edges_only" samples
+  the energy register at the start and end of a session only (2.x Started and Ended
+  meter values, 1.6 transactionData); "every_30s" and "every_60s" sample it at that
+  interval and at the start and end too. See `SamplingPreset` for the values.
 - `autonomous_sampling`: follow that configuration while a session runs: periodic
   readings of the configured measurands at the configured interval (re-read at every
   tick, so a change takes effect at once), and the configured measurands at the
@@ -29,6 +31,11 @@ time (`send_meter_values(1, 3600)` a moment after the start, or a faster `speed`
 moves it ahead, so that its readings carry the times a real charger's would. The
 central system holds a register to what a charger can deliver in the time between two
 readings; an hour's energy stamped a millisecond later would be a jump.
+
+`kwh_without_unit` makes a twin of a firmware bug seen in the field: during a session
+its readings (not those of the start and end) give the register in kWh without saying
+so, so a central system that takes the OCPP default unit (Wh) sees it fall a
+thousandfold mid-session. Off by default.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ class SamplingPreset:
 # "ours" is absent on purpose: it adds no metering configuration at all.
 SAMPLING_PRESETS: dict[str, SamplingPreset] = {
     "none": SamplingPreset(0, (), ()),
+    "edges_only": SamplingPreset(0, (), (ENERGY,)),
     "every_30s": SamplingPreset(30, (ENERGY,), (ENERGY,)),
     "every_60s": SamplingPreset(60, (ENERGY,), (ENERGY,)),
 }
@@ -135,12 +143,13 @@ class SimulatedCharger:
         autonomous_sampling: bool = False,
         supported_measurands: Iterable[str] | None = None,
         speed: float = 1.0,
+        kwh_without_unit: bool = False,
         **kwargs: Any,
     ) -> None:
         """Start idle: no session, registers at zero; the base takes (id, connection).
 
         The metering options (`sampling`, `autonomous_sampling`, `supported_measurands`,
-        `speed`) are described in the module's docstring.
+        `speed`) and `kwh_without_unit` are described in the module's docstring.
         """
         super().__init__(*args, **kwargs)
         if sampling not in SAMPLING_CHOICES:
@@ -152,6 +161,7 @@ class SimulatedCharger:
             raise ValueError("speed must be positive")
         self.supported_measurands = supported
         self.autonomous_sampling = autonomous_sampling
+        self.kwh_without_unit = kwh_without_unit
         self.speed = speed
         self.boot_statuses: list[str] = []
         self.interval = 60
@@ -587,6 +597,18 @@ class SimulatedCharger:
         self, connector: int, power: float, context: str | None = None
     ) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _register_in_kwh(self, connector: int, context: str | None) -> bool:
+        """Whether this reading gives the register in kWh without a unit (the bug twin).
+
+        Only readings during a session, not those of its start and end: the firmware
+        bug this copies is in one code path, not all.
+        """
+        return (
+            self.kwh_without_unit
+            and connector in self.transactions
+            and context not in ("Transaction.Begin", "Transaction.End")
+        )
 
     def composite_schedule(self, duration: int) -> dict[str, Any]:
         """What the charger will do: its current limit (or maximum) for the whole time."""

@@ -9,7 +9,7 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
-from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger
+from .base import ENERGY, VOLTAGE_V, SamplingKeys, SimulatedCharger
 
 
 class Charger16(SimulatedCharger, ChargePoint16):
@@ -88,12 +88,15 @@ class Charger16(SimulatedCharger, ChargePoint16):
         self, connector: int, power: float, context: str | None = None
     ) -> dict[str, Any]:
         current = power / (VOLTAGE_V * self.phases)
+        register: dict[str, Any] = {
+            "value": f"{self.energy_wh[connector]:.0f}",
+            "measurand": "Energy.Active.Import.Register",
+            "unit": "Wh",
+        }
+        if self._register_in_kwh(connector, context):
+            register = {"value": f"{self.energy_wh[connector] / 1000:.3f}", "measurand": ENERGY}
         values = [
-            {
-                "value": f"{self.energy_wh[connector]:.0f}",
-                "measurand": "Energy.Active.Import.Register",
-                "unit": "Wh",
-            },
+            register,
             {"value": f"{power:.0f}", "measurand": "Power.Active.Import", "unit": "W"},
             *(
                 {

@@ -14,7 +14,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
-from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger
+from .base import ENERGY, VOLTAGE_V, SamplingKeys, SimulatedCharger
 
 
 class _Charger2x(SimulatedCharger):
@@ -83,11 +83,11 @@ class _Charger2x(SimulatedCharger):
         self, connector: int, power: float, context: str | None = None
     ) -> dict[str, Any]:
         current = power / (VOLTAGE_V * self.phases)
+        # No unit: Wh is the OCPP default (the bug twin sends kWh all the same).
+        in_kwh = self._register_in_kwh(connector, context)
+        register = self.energy_wh[connector] / 1000 if in_kwh else self.energy_wh[connector]
         values: list[dict[str, Any]] = [
-            {
-                "value": round(self.energy_wh[connector], 1),
-                "measurand": "Energy.Active.Import.Register",
-            },
+            {"value": round(register, 3 if in_kwh else 1), "measurand": ENERGY},
             {"value": round(power, 1), "measurand": "Power.Active.Import"},
             *(
                 {"value": round(current, 1), "measurand": "Current.Import", "phase": f"L{n}"}

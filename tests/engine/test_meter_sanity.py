@@ -1,7 +1,8 @@
 """A session's energy from the best evidence a charger gives, and registers that misbehave.
 
 The rule itself (`meter_sanity`) is checked on its own first, then through the engine
-with raw frames of every version.
+with raw frames of every version, then with simulated chargers that meter as real ones
+do (a register sent in kWh without a unit; nothing sampled but a session's edges).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from custom_components.ocpp_csms.csms.meter_sanity import (
 )
 from custom_components.ocpp_csms.csms.metering import take_register
 from custom_components.ocpp_csms.csms.station import Measurand, Transaction
-from tests.engine.conftest import ConnectRaw, RawCharger, Running
+from tests.chargers import charger, wait_for
+from tests.engine.conftest import ConnectRaw, RawCharger, Running, StartSystem
 from tests.engine.test_messages_2x import event, sampled
 
 MOMENT = datetime(2026, 11, 23, 10, tzinfo=UTC)
@@ -354,3 +356,69 @@ async def test_2x_the_evses_register_before_the_start_is_the_start(
     await run_2x(charger, None, [], register(T3, 13700))
     transaction = ended_session(charger.running)
     assert (transaction.meter_start_wh, transaction.energy_wh) == (12_500, 1200)
+
+
+# -- simulated chargers that meter as real ones do ---------------------------------------
+
+
+async def simulated_session(
+    running: Running, version: str, seconds: float, **options: Any
+) -> tuple[Transaction, float]:
+    """One session of `seconds` of charging (simulated at once, no waiting).
+
+    Returns the ended session and what the charger's own register gained.
+    """
+    running.directory.admit("SIM-1")
+    async with charger(f"{running.url}/SIM-1", "SIM-1", version, charger_options=options) as client:
+        client.energy_wh[1] = float(OLD_METER_WH)
+        assert await client.boot() == "Accepted"
+        await client.start_session(1, "TAG1")
+        if options.get("sampling", "ours") == "ours":
+            await client.send_meter_values(1, seconds / 2)
+            await client.send_meter_values(1, seconds / 2)
+        else:
+            client.advance(1, seconds)  # the charger samples nothing meanwhile
+        await client.stop_session(1)
+        await wait_for(lambda: running.recorder.of_type(TransactionEnded))
+        gained = client.energy_wh[1] - OLD_METER_WH
+    return ended_session(running), gained
+
+
+@pytest.mark.parametrize(
+    ("version", "sampling"),
+    [("ocpp1.6", "none"), ("ocpp2.0.1", "edges_only"), ("ocpp2.1", "edges_only")],
+)
+async def test_a_20_s_session_of_a_charger_that_samples_only_its_edges(
+    start_system: StartSystem, version: str, sampling: str
+) -> None:
+    """1.6 meterStart / meterStop, 2.x Started / Ended meter values: the energy is right."""
+    running = await start_system()
+    transaction, gained = await simulated_session(
+        running, version, 20, sampling=sampling, autonomous_sampling=True
+    )
+    assert gained > 0
+    assert transaction.energy_wh == pytest.approx(gained, abs=1)
+
+
+@pytest.mark.parametrize("version", ["ocpp2.0.1", "ocpp2.1"])
+async def test_a_2x_session_of_a_charger_that_samples_nothing_is_unknown(
+    start_system: StartSystem, version: str
+) -> None:
+    running = await start_system()
+    transaction, gained = await simulated_session(
+        running, version, 20, sampling="none", autonomous_sampling=True
+    )
+    assert gained > 0
+    assert transaction.energy_wh is None
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
+async def test_the_kwh_without_a_unit_twin_is_read_right(
+    start_system: StartSystem, version: str
+) -> None:
+    running = await start_system()
+    transaction, gained = await simulated_session(running, version, 1200, kwh_without_unit=True)
+    # Its readings in kWh carry three decimals: the energy is right to the Wh.
+    assert transaction.energy_wh == pytest.approx(gained, abs=2)
+    assert transaction.meter_notes == {MeterNote.REGISTER_IN_KWH}
+    assert told(running) == [MeterNote.REGISTER_IN_KWH]
