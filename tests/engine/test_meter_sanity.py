@@ -146,14 +146,22 @@ def test_time_between_readings_is_the_longer_of_the_chargers_and_ours() -> None:
     assert (step.value_wh, step.note) == (None, MeterNote.REGISTER_JUMPED)
 
 
-def test_no_reading_after_the_start_means_unknown_and_no_start_means_unknown() -> None:
-    assert session(12_500).energy_wh is None
+def test_one_reading_is_no_energy_known_and_a_genuine_zero_stays_zero() -> None:
+    assert session(12_500).energy_wh is None  # the start only
     no_start = session()
-    read(no_start, (30, 13_000), (60, 14_000))
-    assert no_start.energy_wh is None
+    read(no_start, (30, 13_000))
+    assert no_start.energy_wh is None  # one reading during it, none at the start
     genuine_zero = session(12_500)
     read(genuine_zero, (60, 12_500))
     assert genuine_zero.energy_wh == 0
+
+
+def test_without_a_start_the_session_counts_from_its_first_reading_and_says_so() -> None:
+    """Better a little short, and noted, than a whole session unknown."""
+    transaction = session()
+    read(transaction, (30, 13_000), (60, 14_000), (90, 15_000))
+    assert (transaction.meter_start_wh, transaction.energy_wh) == (13_000, 2000)
+    assert transaction.meter_notes == {MeterNote.START_NOT_READ}
 
 
 def test_notes_are_journaled_as_words_and_unknown_words_are_dropped() -> None:
@@ -335,15 +343,34 @@ async def test_2x_a_genuine_zero_stays_zero(raw_charger: ConnectRaw, version: st
 
 
 @VERSIONS_2X
-@pytest.mark.parametrize("begin", [None, register(T0, 12500)], ids=["nothing", "start only"])
+@pytest.mark.parametrize(
+    ("begin", "end"),
+    [(None, None), (register(T0, 12_500), None), (None, register(T3, 13_700))],
+    ids=["nothing", "start only", "end only"],
+)
 async def test_2x_without_evidence_the_energy_is_unknown_not_zero(
-    raw_charger: ConnectRaw, version: str, begin: dict[str, Any] | None
+    raw_charger: ConnectRaw,
+    version: str,
+    begin: dict[str, Any] | None,
+    end: dict[str, Any] | None,
 ) -> None:
-    """No reading at all, or none after the start (a 30 s sampler's 20 s session)."""
+    """No reading at all, or one alone: a 30 s sampler's 20 s session is not 0 kWh."""
     charger = await raw_charger(version)
-    await run_2x(charger, begin, [], None)
+    await run_2x(charger, begin, [], end)
     assert ended_session(charger.running).energy_wh is None
     assert charger.station.warnings == {}
+
+
+@VERSIONS_2X
+async def test_2x_without_a_start_reading_the_energy_counts_from_the_first(
+    raw_charger: ConnectRaw, version: str
+) -> None:
+    charger = await raw_charger(version)
+    await run_2x(charger, None, [register(T1, 12_900)], register(T3, 13_700))
+    transaction = ended_session(charger.running)
+    assert (transaction.meter_start_wh, transaction.energy_wh) == (12_900, 800)
+    assert transaction.meter_notes == {MeterNote.START_NOT_READ}
+    assert told(charger.running) == []  # nothing implausible: no repair
 
 
 @VERSIONS_2X

@@ -58,11 +58,8 @@ class MeterNote(StrEnum):
     REGISTER_JUMPED = "register_jumped"  # more than the charger could deliver: left out
     REGISTER_IN_KWH = "register_in_kwh"  # a thousandth of the session's unit: rescaled
     REGISTER_IN_WH = "register_in_wh"  # a thousand times the session's unit: rescaled
-
-    @property
-    def fell(self) -> bool:
-        """Whether the register seemed to fall (rather than to jump)."""
-        return self in (MeterNote.REGISTER_FELL, MeterNote.REGISTER_IN_KWH)
+    # No reading at the start: counted from the first during the session (a little short).
+    START_NOT_READ = "start_not_read"
 
 
 def notes_text(notes: set[MeterNote]) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .meter_sanity import RegisterAnomaly, Step
+from .meter_sanity import MeterNote, RegisterAnomaly, Step
 from .station import Evse, Measurand, Measurement, MeterSample, Transaction
 
 # unit -> (model unit, factor)
@@ -179,23 +179,25 @@ def take_register(
 ) -> Step:
     """Take a register reading into a session: its start, or a step from the last one.
 
-    A reading that does not open the session while no start is known is a baseline for
-    the next step, and the energy stays unknown. Anomalies are noted on the session and
+    Without a start (none came with the message that began the session, nor before it),
+    the first reading during the session waits, the energy unknown: alone it would make
+    a session of 0 kWh. Once a later one comes, the session counts from the first, a
+    little short, and says so (`START_NOT_READ`). Anomalies are noted on the session and
     appended to `anomalies`.
     """
     track = transaction.register
     seen_at = datetime.now(UTC)
-    if transaction.meter_start_wh is None and opening:
-        transaction.meter_start_wh = read_wh
-        track.counted(at, seen_at)
-        return Step(read_wh)
+    if transaction.meter_start_wh is None:
+        if opening or transaction.last_register_wh is None:
+            _first_reading(transaction, read_wh, opening=opening)
+            track.counted(at, seen_at)
+            return Step(read_wh)
+        transaction.meter_start_wh = transaction.last_register_wh
+        transaction.meter_notes.add(MeterNote.START_NOT_READ)
     last = transaction.last_register_wh
     if last is None:
         last = transaction.meter_start_wh
-    if last is None:
-        transaction.last_register_wh = read_wh
-        track.counted(at, seen_at)
-        return Step(read_wh)
+    assert last is not None
     if track.at is None:
         track.at = transaction.started_at  # gone on from the journal: a generous bound
     step = track.step(last, read_wh, at, seen_at)
@@ -209,6 +211,14 @@ def take_register(
         if anomalies is not None:
             anomalies.append(anomaly)
     return step
+
+
+def _first_reading(transaction: Transaction, read_wh: float, *, opening: bool) -> None:
+    """The session's start, or (not at its start) the reading a later one counts from."""
+    if opening:
+        transaction.meter_start_wh = read_wh
+    else:
+        transaction.last_register_wh = read_wh
 
 
 def _add_sample(

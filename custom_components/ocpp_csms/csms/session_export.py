@@ -288,6 +288,8 @@ _METER_REMARKS = {
     " their unit; they were read as kWh.",
     MeterNote.REGISTER_IN_WH: "Some energy register readings were sent in Wh marked as"
     " kWh; they were read as Wh.",
+    MeterNote.START_NOT_READ: "No energy register reading came at the start; the energy"
+    " counts from the first reading during the session.",
 }
 
 

@@ -176,9 +176,12 @@ class Transaction:
         """Energy delivered so far (or in all, once stopped); None when unknown.
 
         Unknown unless a reading gives the start and a later one the end (or so far):
-        never 0 for want of evidence. The values are continuous, so a register that fell
-        or jumped mid-session costs only the steps left out; the floor at 0 only guards
-        sessions journaled before that.
+        never 0 for want of evidence. The start is the reading at the start (1.6
+        meterStart, the register in the message that began a 2.x transaction), else the
+        EVSE's last reading before it, else the first during the session once a later
+        one comes (`meter_notes` then says so). The values are continuous, so a register
+        that fell or jumped mid-session costs only the steps left out; the floor at 0
+        only guards sessions journaled before that.
         """
         end = self.meter_stop_wh if self.meter_stop_wh is not None else self.last_register_wh
         if end is None or self.meter_start_wh is None:
