@@ -4,6 +4,7 @@
     scripts/simulate --count 10 --version mix --scenario random --speed 60
     scripts/simulate --charger DEV-1:ocpp2.0.1 --sampling every_60s
     scripts/simulate --charger ABB-1:ocpp1.6 --twin abb_terra_ac
+    scripts/simulate --charger DEV-1:ocpp1.6 --kwh-without-unit
 
 Each charger connects, boots until it is accepted (waiting as long as the central
 system says while it is Pending or Rejected), plays its scenario on every connector,
@@ -76,6 +77,7 @@ def charger_options(args: argparse.Namespace) -> dict[str, Any]:
         "autonomous_sampling": args.sampling != "ours",
         "speed": args.speed,
         "twin": args.twin,
+        "kwh_without_unit": args.kwh_without_unit,
     }
 
 
@@ -189,9 +191,13 @@ def parser() -> argparse.ArgumentParser:
     add("--interval", type=float, default=10.0, help="seconds between meter values")
     add("--sampling", default="ours", choices=SAMPLING_CHOICES,
         help="ours: the scenario sends meter values every --interval (the default); "
-        "none, every_30s, every_60s: the chargers start with that metering "
-        "configuration (energy register every 30 or 60 s) and sample on their own, "
-        "as the central system configures them")  # fmt: skip
+        "none, edges_only, every_30s, every_60s: the chargers start with that "
+        "metering configuration (nothing; the energy register at a session's start and "
+        "end only; also every 30 or 60 s) and sample on their own, as the central "
+        "system configures them")  # fmt: skip
+    add("--kwh-without-unit", action="store_true",
+        help="during a session the chargers send their energy register in kWh without "
+        "a unit (a firmware bug: read as Wh, it falls a thousandfold)")  # fmt: skip
     add("--speed", type=float, default=1.0, help="simulated seconds per real second")
     add("--twin", choices=TWIN_CHOICES,
         help="behave like this brand's charger: its name, its deviations from OCPP")  # fmt: skip

@@ -12,8 +12,10 @@ as their configuration says; the options below make a twin of that:
 
 - `sampling`: the metering configuration it starts with (`SAMPLING_PRESETS`):
   "ours" (the default) reports no metering keys and behaves as above; "none" samples
-  nothing; "every_30s" and "every_60s" sample the energy register at that interval and
-  at the start and end of a session. See `SamplingPreset` for the values.
+  nothing (a 1.6 session still has its meterStart and meterStop); "edges_only" samples
+  the energy register at the start and end of a session only (2.x Started and Ended
+  meter values, 1.6 transactionData); "every_30s" and "every_60s" sample it at that
+  interval and at the start and end too. See `SamplingPreset` for the values.
 - `autonomous_sampling`: follow that configuration while a session runs: periodic
   readings of the configured measurands at the configured interval (re-read at every
   tick, so a change takes effect at once), and the configured measurands at the
@@ -23,6 +25,17 @@ as their configuration says; the options below make a twin of that:
 - `supported_measurands`: what its meter can measure (default `MEASURANDS`). A
   configuration naming anything else is refused and changes nothing.
 - `speed`: simulated seconds per real second; intervals are simulated seconds.
+
+Its clock (`now_text`) runs with the simulated time: time let pass faster than real
+time (`send_meter_values(1, 3600)` a moment after the start, or a faster `speed`)
+moves it ahead, so that its readings carry the times a real charger's would. The
+central system holds a register to what a charger can deliver in the time between two
+readings; an hour's energy stamped a millisecond later would be a jump.
+
+`kwh_without_unit` makes a twin of a firmware bug seen in the field: during a session
+its readings (not those of the start and end) give the register in kWh without saying
+so, so a central system that takes the OCPP default unit (Wh) sees it fall a
+thousandfold mid-session. Off by default.
 """
 
 from __future__ import annotations
@@ -34,7 +47,7 @@ import inspect
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
@@ -71,6 +84,7 @@ class SamplingPreset:
 # "ours" is absent on purpose: it adds no metering configuration at all.
 SAMPLING_PRESETS: dict[str, SamplingPreset] = {
     "none": SamplingPreset(0, (), ()),
+    "edges_only": SamplingPreset(0, (), (ENERGY,)),
     "every_30s": SamplingPreset(30, (ENERGY,), (ENERGY,)),
     "every_60s": SamplingPreset(60, (ENERGY,), (ENERGY,)),
 }
@@ -99,15 +113,6 @@ class _Sampler:
 def measurand_words(value: str) -> list[str]:
     """The measurands of a comma-separated configuration value."""
     return [word.strip() for word in value.split(",") if word.strip()]
-
-
-def now_text() -> str:
-    """The current time as OCPP writes it, to the millisecond.
-
-    Whole seconds would make two sessions that an accelerated clock starts within one
-    second look like a charger sending the same StartTransaction twice.
-    """
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class SimulatedCharger:
@@ -149,13 +154,14 @@ class SimulatedCharger:
         speed: float = 1.0,
         twin: str | None = None,
         deviations: Deviations | None = None,
+        kwh_without_unit: bool = False,
         **kwargs: Any,
     ) -> None:
         """Start idle: no session, registers at zero; the base takes (id, connection).
 
         The metering options (`sampling`, `autonomous_sampling`, `supported_measurands`,
-        `speed`) are described in the module's docstring; `twin` and `deviations` in
-        `simulator.twins`.
+        `speed`) and `kwh_without_unit` are described in the module's docstring; `twin`
+        and `deviations` in `simulator.twins`.
         """
         super().__init__(*args, **kwargs)
         if twin is not None and twin not in TWINS:
@@ -169,6 +175,7 @@ class SimulatedCharger:
             raise ValueError("speed must be positive")
         self.supported_measurands = supported
         self.autonomous_sampling = autonomous_sampling
+        self.kwh_without_unit = kwh_without_unit
         self.speed = speed
         self.boot_statuses: list[str] = []
         self.interval = 60
@@ -194,14 +201,7 @@ class SimulatedCharger:
         # What the charger reports about itself: its features, as a real one would.
         self.configuration: dict[str, str] = dict(self.default_configuration)
         self.configuration.update(self._sampling_configuration(sampling))
-        self.deviations = Deviations()
-        if twin is not None:
-            self._become(TWINS[twin])
-        if deviations is not None:
-            self.deviations = deviations
-        self.configuration.update(self._deviating_configuration())
-        # Boots that followed a configuration change (a twin that reboots on one).
-        self.reboots_after_configuration = 0
+        self._deviate(twin, deviations)
         # The local authorization list: tag (as sent) -> status, and its version.
         self.local_list: dict[str, str] = {}
         self.local_list_version = 0
@@ -221,6 +221,21 @@ class SimulatedCharger:
         # that both let time pass count it once.
         self._samplers: dict[int, _Sampler] = {}
         self._advanced_at: dict[int, float] = {}
+        # The clock: real time plus the simulated time let pass ahead of it, and when
+        # (monotonic) each connector last let time pass.
+        self._clock_ahead_s = 0.0
+        self._time_passed_at: dict[int, float] = {}
+
+    def _deviate(self, twin: str | None, deviations: Deviations | None) -> None:
+        """Become a brand's twin and/or deviate as `deviations` say (see `twins`)."""
+        self.deviations = Deviations()
+        if twin is not None:
+            self._become(TWINS[twin])
+        if deviations is not None:
+            self.deviations = deviations
+        self.configuration.update(self._deviating_configuration())
+        # Boots that followed a configuration change (a twin that reboots on one).
+        self.reboots_after_configuration = 0
 
     def _become(self, twin: Twin) -> None:
         """Say what a brand's charger says about itself, and deviate as it does."""
@@ -423,8 +438,33 @@ class SimulatedCharger:
             return 0.0
         return min(self.car_max_w, self.offered_a() * VOLTAGE_V * self.phases)
 
+    def now_text(self) -> str:
+        """The charger's time as OCPP writes it, to the millisecond.
+
+        Whole seconds would make two sessions that an accelerated clock starts within one
+        second look like a charger sending the same StartTransaction twice.
+        """
+        moment = datetime.now(UTC) + timedelta(seconds=self._clock_ahead_s)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def _mark_time(self, connector: int) -> None:
+        """Time starts to pass for a connector now (its session began)."""
+        self._time_passed_at[connector] = time.monotonic()
+
+    def _let_time_pass(self, connector: int, seconds: float) -> None:
+        """Move the clock ahead by what real time has not covered of `seconds`.
+
+        Real time since the connector's last passage covers part (at speed 1, a scenario
+        that sleeps its interval: all of it); the clock takes the rest.
+        """
+        now = time.monotonic()
+        real = now - self._time_passed_at.get(connector, now)
+        self._time_passed_at[connector] = now
+        self._clock_ahead_s += max(seconds - real, 0.0)
+
     def advance(self, connector: int, seconds: float) -> float:
         """Let time pass: the register and the car's charge rise. Returns the power."""
+        self._let_time_pass(connector, seconds)
         power = self.power_w(connector)
         energy = power * seconds / 3600
         self.energy_wh[connector] += energy
@@ -544,6 +584,7 @@ class SimulatedCharger:
 
     async def _begin_sampling(self, connector: int, transaction_id: str) -> None:
         """Start the ticks of a session that has just started (if sampling on its own)."""
+        self._mark_time(connector)
         if not self.autonomous_sampling:
             return
         await self._end_sampling(connector)  # a session replaced without an end
@@ -693,6 +734,18 @@ class SimulatedCharger:
     ) -> dict[str, Any]:
         raise NotImplementedError
 
+    def _register_in_kwh(self, connector: int, context: str | None) -> bool:
+        """Whether this reading gives the register in kWh without a unit (the bug twin).
+
+        Only readings during a session, not those of its start and end: the firmware
+        bug this copies is in one code path, not all.
+        """
+        return (
+            self.kwh_without_unit
+            and connector in self.transactions
+            and context not in ("Transaction.Begin", "Transaction.End")
+        )
+
     def composite_schedule(self, duration: int) -> dict[str, Any]:
         """What the charger will do: its current limit (or maximum) for the whole time."""
         return {
@@ -734,7 +787,7 @@ class SimulatedCharger:
         """Upload a diagnostics file to `location` (HTTP POST, multipart), reporting it."""
         await self.send_upload_status("Uploading", request_id)
         form = aiohttp.FormData()
-        text = f"Simulated diagnostics of {self.id} at {now_text()}\n"
+        text = f"Simulated diagnostics of {self.id} at {self.now_text()}\n"
         form.add_field("file", text.encode(), filename=self.diagnostics_file_name())
         try:
             async with (

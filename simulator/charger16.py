@@ -9,7 +9,7 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
-from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger, measurand_words, now_text
+from .base import ENERGY, VOLTAGE_V, SamplingKeys, SimulatedCharger, measurand_words
 from .reservations import HeldReservation
 
 
@@ -58,7 +58,10 @@ class Charger16(SimulatedCharger, ChargePoint16):
         """Report a connector's status."""
         await self.call(
             call16.StatusNotification(
-                connector_id=connector, error_code="NoError", status=status, timestamp=now_text()
+                connector_id=connector,
+                error_code="NoError",
+                status=status,
+                timestamp=self.now_text(),
             )
         )
 
@@ -69,7 +72,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
 
     async def start_session(self, connector: int = 1, id_tag: str = "SIMTAG") -> str:
         """Start a session (StartTransaction)."""
-        started_at = now_text()
+        started_at = self.now_text()
         response = await self.call(
             call16.StartTransaction(
                 connector_id=connector,
@@ -92,12 +95,15 @@ class Charger16(SimulatedCharger, ChargePoint16):
         self, connector: int, power: float, context: str | None = None
     ) -> dict[str, Any]:
         current = power / (VOLTAGE_V * self.phases)
+        register: dict[str, Any] = {
+            "value": f"{self.energy_wh[connector]:.0f}",
+            "measurand": "Energy.Active.Import.Register",
+            "unit": "Wh",
+        }
+        if self._register_in_kwh(connector, context):
+            register = {"value": f"{self.energy_wh[connector] / 1000:.3f}", "measurand": ENERGY}
         values = [
-            {
-                "value": f"{self.energy_wh[connector]:.0f}",
-                "measurand": "Energy.Active.Import.Register",
-                "unit": "Wh",
-            },
+            register,
             {"value": f"{power:.0f}", "measurand": "Power.Active.Import", "unit": "W"},
             *(
                 {
@@ -123,7 +129,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
         if context:
             for value in values:
                 value["context"] = context
-        return {"timestamp": now_text(), "sampled_value": values}
+        return {"timestamp": self.now_text(), "sampled_value": values}
 
     async def send_meter_values(self, connector: int = 1, seconds: float = 60.0) -> None:
         """Report meter values (MeterValues)."""
@@ -162,7 +168,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
         if transaction_id is None:
             return
         await self._end_sampling(connector)
-        stopped_at = now_text()
+        stopped_at = self.now_text()
         # transactionData only from a charger sampling on its own, as StopTxnSampledData says.
         measurands = self._configured_measurands(self.sampling_keys.end, ())
         begin = self._begin_readings.pop(connector, None)
@@ -334,7 +340,7 @@ class Charger16(SimulatedCharger, ChargePoint16):
         return result16.GetCompositeSchedule(
             status=status,
             connector_id=connector_id,
-            schedule_start=now_text(),
+            schedule_start=self.now_text(),
             charging_schedule=self.composite_schedule(duration),
         )
 

@@ -14,7 +14,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
-from .base import VOLTAGE_V, SamplingKeys, SimulatedCharger, now_text
+from .base import ENERGY, VOLTAGE_V, SamplingKeys, SimulatedCharger
 from .reservations import HeldReservation
 
 # The triggerReason of a session's end, by its stoppedReason.
@@ -79,7 +79,7 @@ class _Charger2x(SimulatedCharger):
                  "SuspendedEVSE": "Occupied", "Finishing": "Occupied"}  # fmt: skip
         await self.call(
             self._call.StatusNotification(
-                timestamp=now_text(),
+                timestamp=self.now_text(),
                 connector_status=words.get(status, status),
                 evse_id=connector,
                 connector_id=1,
@@ -90,11 +90,11 @@ class _Charger2x(SimulatedCharger):
         self, connector: int, power: float, context: str | None = None
     ) -> dict[str, Any]:
         current = power / (VOLTAGE_V * self.phases)
+        # No unit: Wh is the OCPP default (the bug twin sends kWh all the same).
+        in_kwh = self._register_in_kwh(connector, context)
+        register = self.energy_wh[connector] / 1000 if in_kwh else self.energy_wh[connector]
         values: list[dict[str, Any]] = [
-            {
-                "value": round(self.energy_wh[connector], 1),
-                "measurand": "Energy.Active.Import.Register",
-            },
+            {"value": round(register, 3 if in_kwh else 1), "measurand": ENERGY},
             {"value": round(power, 1), "measurand": "Power.Active.Import"},
             *(
                 {"value": round(current, 1), "measurand": "Current.Import", "phase": f"L{n}"}
@@ -110,7 +110,7 @@ class _Charger2x(SimulatedCharger):
         if context:
             for value in values:
                 value["context"] = context
-        return {"timestamp": now_text(), "sampled_value": values}
+        return {"timestamp": self.now_text(), "sampled_value": values}
 
     upload_failed_status = "UploadFailure"
 
@@ -128,7 +128,7 @@ class _Charger2x(SimulatedCharger):
         return await self.call(
             self._call.TransactionEvent(
                 event_type=event_type,
-                timestamp=now_text(),
+                timestamp=self.now_text(),
                 trigger_reason=trigger,
                 seq_no=self._next_seq_no(),
                 evse={"id": connector, "connector_id": 1},
@@ -404,7 +404,7 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
                 self.call(
                     self._call.NotifyReport(
                         request_id=request_id,
-                        generated_at=now_text(),
+                        generated_at=self.now_text(),
                         seq_no=0,
                         report_data=self._report_data() or None,
                     )
@@ -446,7 +446,7 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
         schedule = self.composite_schedule(duration)
         return result.GetCompositeSchedule(
             status=status,
-            schedule={"evse_id": evse_id, "schedule_start": now_text(), **schedule},
+            schedule={"evse_id": evse_id, "schedule_start": self.now_text(), **schedule},
         )
 
     @on("GetVariables")

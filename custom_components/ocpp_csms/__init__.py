@@ -16,6 +16,7 @@ from .const import DOMAIN
 from .exports import async_setup_exports
 from .http import async_setup_http
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .meter_issues import async_delete_register_issues
 from .services import async_setup_services
 from .tag_services import async_setup_tag_services
 from .tag_store import async_remove_tag_storage
@@ -124,8 +125,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
-    """Forget the chargers this central system rejected, and its tags, along with it."""
+    """Forget the chargers this central system rejected, its tags and repairs, along with it."""
     await async_remove_tag_storage(hass, entry.entry_id)
+    async_delete_register_issues(hass, entry.entry_id)
     prefix = f"{entry.entry_id}_"
     for other in hass.config_entries.async_entries(DOMAIN, include_ignore=True):
         if other.source == SOURCE_IGNORE and (other.unique_id or "").startswith(prefix):

@@ -47,8 +47,8 @@ class EnergyRegisterSensor(OcppEntity, RestoreSensor):
 
     @property
     def available(self) -> bool:
-        """A register is worth showing while offline, once it is known."""
-        return self._total_kwh is not None
+        """While connected (unknown until read, as other sensors); offline once known."""
+        return self.station.connected or self._total_kwh is not None
 
     @property
     def native_value(self) -> float | None:

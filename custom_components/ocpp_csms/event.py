@@ -12,6 +12,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .csms.authorization import AuthorizationStatus
 from .csms.events import Event, TagPresented, TransactionEnded, TransactionStarted
+from .csms.meter_sanity import notes_text
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
 from .entity_manager import CONNECTION_ONLY
@@ -131,6 +132,8 @@ class SessionEvent(_ChargerEvent):
                 # False: a tag of another group ended it (the charger let it).
                 "stop_allowed": transaction.stop_allowed,
                 "offline": transaction.offline,
+                # Why the energy is not the register's last reading less its first.
+                "meter_note": notes_text(transaction.meter_notes),
             },
         )
         self.async_write_ha_state()

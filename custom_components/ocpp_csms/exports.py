@@ -157,11 +157,15 @@ async def _async_export_sessions(hass: HomeAssistant, call: ServiceCall) -> Serv
         tag=data.get("tag"),
     )
     rows = await hass.async_add_executor_job(_rows_job(await async_collect(hass, selection)))
+    known = [row["energy_kwh"] for row in rows if row["energy_kwh"] is not None]
     response: dict[str, Any] = {
         "count": len(rows),
-        "energy_kwh": round(sum(row["energy_kwh"] or 0.0 for row in rows), 3),
+        "energy_kwh": round(sum(known), 3),  # of the sessions whose energy is known
         "sessions": rows,
     }
+    if len(known) < len(rows):
+        # Not counted as 0 and not hidden: how many the total leaves out.
+        response["energy_unknown_count"] = len(rows) - len(known)
     costs = [row["cost"] for row in rows if row.get("cost") is not None]
     if costs:
         response["cost"] = round(sum(costs), 2)

@@ -58,6 +58,7 @@ from .csms.events import (
     AdmissionRequested,
     Event,
     EvseUpdated,
+    RegisterImplausible,
     StationAutoAdmitted,
     StationConnected,
     StationDisconnected,
@@ -76,6 +77,7 @@ from .identifiers import (
     charger_device_identifier,
     charger_unique_id,
 )
+from .meter_issues import RegisterIssues
 from .metering_options import meter_overrides_from, meter_wish_from
 from .schedules import ScheduleLink
 from .session_book import SessionBook
@@ -119,6 +121,7 @@ class CentralSystemHub:
             TagRegistry(own_tags=lambda charger_id: (self.default_tag(charger_id),)),
         )
         self.tag_issues = UnknownTagIssues(self)
+        self.register_issues = RegisterIssues(self)
         self._unsubscribe_tags = self.tags.registry.subscribe(self.tag_issues.tags_changed)
         self.site_link = SiteLink(self)
         self.schedule_link = ScheduleLink(self)
@@ -250,6 +253,7 @@ class CentralSystemHub:
             self.system.charger_admitted(charger_id)
         for charger_id in before - set(self._records):
             self.entities.forget(charger_id)
+            self.register_issues.forget(charger_id)
             await self.system.forget_charger(charger_id)
 
     @callback
@@ -418,25 +422,31 @@ class CentralSystemHub:
                 self.sessions.transaction_ended(station, transaction)
                 self.entities.pass_event(station.id, event)
                 self.entities.notify_sessions(station.id)
+            case RegisterImplausible():
+                self.register_issues.report(event)
             case TagPresented():
                 self._tag_presented(event)
             case StationUpdated(station=station, changed=changed):
                 self._station_updated(station, changed)
-            case StationConnected(station=station):
-                if station.id in self._offline_logged:
-                    self._offline_logged.discard(station.id)
-                    _LOGGER.info("Charger %s is connected again", station.id)
-                self.entities.notify_station(station)
-            case StationDisconnected(station=station):
-                if station.id not in self._offline_logged and station.id in self._records:
-                    self._offline_logged.add(station.id)
-                    _LOGGER.info("Charger %s disconnected", station.id)
-                self.entities.notify_station(station)
+            case StationConnected() | StationDisconnected():
+                self._connection_changed(event)
             case AdmissionRequested(station=station):
                 self._request_admission(station)
             case StationAutoAdmitted(station=station):
                 _LOGGER.info("Admitting charger %s (accept-all policy)", station.id)
                 self._add_charger_subentry(station.id, station.id, None)
+
+    def _connection_changed(self, event: StationConnected | StationDisconnected) -> None:
+        """Log a charger going and coming back (once each way), and tell its entities."""
+        station = event.station
+        if isinstance(event, StationConnected):
+            if station.id in self._offline_logged:
+                self._offline_logged.discard(station.id)
+                _LOGGER.info("Charger %s is connected again", station.id)
+        elif station.id not in self._offline_logged and station.id in self._records:
+            self._offline_logged.add(station.id)
+            _LOGGER.info("Charger %s disconnected", station.id)
+        self.entities.notify_station(station)
 
     def _station_updated(self, station: Station, changed: frozenset[str]) -> None:
         if "boot" in changed and (subentry_id := self._subentry_ids.get(station.id)):

@@ -2,6 +2,7 @@
 
 - A damaged session journal is moved aside and a new one started.
 - An unknown tag presented at a charger is added to the central system's tags.
+- An energy register that misbehaved is explained; confirming closes the issue.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import probatio
-from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
+from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow, RepairsFlowResult
 from homeassistant.core import HomeAssistant
 
 from .const import DOMAIN
 from .csms.authorization import DEFAULT_TOKEN_TYPE, Tag, TagConflictError
+from .meter_issues import METER_ISSUE_KIND
 from .selectors import amps_selector
 
 
@@ -103,4 +105,7 @@ async def async_create_fix_flow(
     data = data or {}
     if data.get("kind") == "unknown_tag":
         return UnknownTagRepairFlow(data)
+    if data.get("kind") == METER_ISSUE_KIND:
+        # Nothing to change: the session kept its plausible figures. Read, then close.
+        return ConfirmRepairFlow()
     return JournalRepairFlow(str(data["entry_id"]))

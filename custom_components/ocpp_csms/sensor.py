@@ -26,6 +26,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .csms.meter_sanity import notes_text
 from .csms.station import ConnectorStatus, Evse, Measurand, Station, Transaction
 from .energy_register import EnergyRegisterSensor
 from .entity import OcppEntity, OcppEntityDescription
@@ -54,6 +55,8 @@ class OcppSensorDescription(OcppEntityDescription, SensorEntityDescription):
 
     value_fn: Callable[[Station, Evse | None], Value]
     has_fn: Callable[[Station, Evse | None], bool] = lambda station, evse: True
+    # Attributes beyond the connector (None: none).
+    attributes_fn: Callable[[Station, Evse | None], dict[str, Any]] | None = None
     # Journal readings (sessions) stay available while the charger is offline.
     from_journal: bool = False
 
@@ -121,6 +124,23 @@ def _session_duration(station: Station, evse: Evse | None) -> Value:
         return None
     end = session.stopped_at or datetime.now(UTC)
     return round((end - session.started_at).total_seconds() / 60, 1)
+
+
+def _noted(session: Transaction | None) -> dict[str, Any]:
+    """Why a session's energy is not simply its register's last reading less its first.
+
+    Only when there is a why (`csms/meter_sanity`): the journal and the export say the same.
+    """
+    note = notes_text(session.meter_notes) if session else None
+    return {"meter_note": note} if note else {}
+
+
+def _session_note(station: Station, evse: Evse | None) -> dict[str, Any]:
+    return _noted(_session(evse))
+
+
+def _last_session_note(station: Station, evse: Evse | None) -> dict[str, Any]:
+    return _noted(evse.last_transaction if evse else None)
 
 
 def _last_session_energy(station: Station, evse: Evse | None) -> Value:
@@ -238,6 +258,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
         value_fn=_session_energy,
+        attributes_fn=_session_note,
     ),
     OcppSensorDescription(
         key="session_duration",
@@ -308,6 +329,7 @@ LAST_SESSION_ENERGY = OcppSensorDescription(
     native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
     suggested_display_precision=2,
     value_fn=_last_session_energy,
+    attributes_fn=_last_session_note,
 )
 LAST_SESSION_COST = OcppSensorDescription(
     key="last_session_cost",
@@ -409,6 +431,15 @@ class OcppSensor(OcppEntity, SensorEntity):
     def native_value(self) -> Any:
         """The current reading."""
         return self.entity_description.value_fn(self.station, self.evse)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The connector, and what the description adds."""
+        attributes = super().extra_state_attributes
+        attributes_fn = self.entity_description.attributes_fn
+        if attributes_fn is None:
+            return attributes
+        return {**(attributes or {}), **attributes_fn(self.station, self.evse)} or None
 
 
 class JournalSensor(OcppSensor):

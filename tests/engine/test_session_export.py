@@ -192,3 +192,23 @@ def test_the_cdr_check_finds_departures() -> None:
         "cdr.total_cost: required, missing",
         "cdr.total_energy: not a number ('14')",
     ]
+
+
+def test_a_meter_note_is_a_csv_column_and_a_cdr_remark() -> None:
+    noted = record(meter_note="register_fell,register_in_kwh")
+    rows = list(csv.DictReader(io.StringIO(sessions_csv([noted, record(session_id=8)]))))
+    assert [row["meter_note"] for row in rows] == ["register_fell,register_in_kwh", ""]
+    document = cdr(noted, SETTINGS)
+    assert problems(document, priced=False) == []
+    assert document["remark"].startswith("The energy register fell during the session;")
+    assert "kWh without their unit" in document["remark"]
+    assert "remark" not in cdr(record(), SETTINGS)
+
+
+def test_a_session_of_unknown_energy_has_an_empty_row_and_no_cdr() -> None:
+    """Unknown is never exported as 0: nothing measured, nothing billed."""
+    unknown = record(session_id=2, meter_stop_wh=None, last_register_wh=None, energy_wh=None)
+    zero = record(session_id=3, meter_stop_wh=1000, last_register_wh=1000, energy_wh=0)
+    assert session_row(unknown, Pricing(2.0, "SEK"))["energy_kwh"] is None
+    assert session_row(unknown, Pricing(2.0, "SEK"))["cost"] is None
+    assert [d["id"] for d in cdrs([record(), unknown, zero], SETTINGS)] == ["abc-7", "abc-3"]

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from custom_components.ocpp_csms.csms.meter_sanity import MeterNote
+from custom_components.ocpp_csms.csms.metering import take_register
 from custom_components.ocpp_csms.csms.sessions import (
     SCHEMA_VERSION,
     JournalHealth,
@@ -431,3 +433,107 @@ async def test_the_engine_runs_on_when_the_journal_is_damaged(
     assert moved.read_bytes() == b"garbage" * 1000
     [record] = await journal_of(running).sessions()
     assert record.status is SessionStatus.ACTIVE
+
+
+# -- the schema of older versions ----------------------------------------------------------
+
+# The journal as the first version wrote it (schema 1), kept here as it was: a file
+# written then must open with every row, and take the new columns.
+SCHEMA_1 = """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY, charger_id TEXT NOT NULL, transaction_id TEXT NOT NULL,
+        evse_id INTEGER NOT NULL, connector_id INTEGER NOT NULL, id_tag TEXT,
+        id_tag_type TEXT, tag_name TEXT, stop_id_tag TEXT, started_at TEXT NOT NULL,
+        stopped_at TEXT, meter_start_wh REAL, meter_stop_wh REAL, last_register_wh REAL,
+        energy_wh REAL, stop_reason TEXT, status TEXT NOT NULL,
+        offline INTEGER NOT NULL DEFAULT 0, charging_state TEXT,
+        seq_no INTEGER NOT NULL DEFAULT -1, late_messages INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL, UNIQUE (charger_id, transaction_id)
+    );
+    CREATE INDEX sessions_by_start ON sessions (started_at);
+    CREATE INDEX sessions_by_status ON sessions (status);
+    CREATE TABLE samples (
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        timestamp TEXT NOT NULL, energy_wh REAL, power_w REAL, current_a REAL, soc REAL,
+        PRIMARY KEY (session_id, timestamp)
+    ) WITHOUT ROWID;
+    CREATE TABLE late_messages (
+        id INTEGER PRIMARY KEY, charger_id TEXT NOT NULL, transaction_id TEXT NOT NULL,
+        action TEXT NOT NULL, received_at TEXT NOT NULL
+    );
+    PRAGMA user_version = 1;
+"""
+
+
+def write_schema_1_file(path: Path) -> None:
+    """A journal of schema 1 with one ended session (and a sample) and one running."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(SCHEMA_1)
+        rows = [
+            ("T-1", T0, T1, 1000, 4000, 4000, 3000, "completed"),
+            ("T-2", T2, None, 4000, None, 4500, 500, "active"),
+        ]
+        for tid, started, stopped, start_wh, stop_wh, last_wh, energy, status in rows:
+            connection.execute(
+                "INSERT INTO sessions (charger_id, transaction_id, evse_id, connector_id,"
+                " started_at, stopped_at, meter_start_wh, meter_stop_wh, last_register_wh,"
+                " energy_wh, status, updated_at) VALUES ('CP-1', ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (tid, started, stopped, start_wh, stop_wh, last_wh, energy, status, T3),
+            )
+        connection.execute(
+            "INSERT INTO samples (session_id, timestamp, energy_wh) VALUES (1, ?, 2500)", (T0,)
+        )
+        connection.commit()
+    finally:
+        connection.close()
+
+
+async def test_a_journal_of_schema_1_opens_with_every_row_and_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.db"
+    write_schema_1_file(path)
+    journal = SessionJournal(path)
+    restored = await journal.open()
+    # The running session comes back as it was: read as it came, no note.
+    [running] = restored.active
+    transaction = running.to_transaction()
+    assert (transaction.id, transaction.energy_wh, transaction.meter_notes) == ("T-2", 500, set())
+    assert (transaction.register.scale, transaction.register.offset_wh) == (1.0, 0.0)
+    ended, _ = await journal.sessions(with_samples=True)
+    assert (ended.energy_wh, ended.status, ended.meter_note) == (
+        3000,
+        SessionStatus.COMPLETED,
+        None,
+    )
+    assert [sample.energy_wh for sample in ended.samples] == [2500]
+    # New rows take the new columns.
+    transaction.register.scale = 1000.0
+    transaction.meter_notes.add(MeterNote.REGISTER_IN_KWH)
+    journal.record("CP-1", transaction)
+    [_, again] = await journal.sessions()
+    await journal.close()
+    assert (again.meter_note, again.register_scale) == ("register_in_kwh", 1000.0)
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        connection.close()
+
+
+async def test_a_session_reads_its_register_on_after_a_restart(tmp_path: Path) -> None:
+    """A session whose charger sends kWh without a unit still reads it so when restored."""
+    journal = SessionJournal(tmp_path / "sessions.db")
+    await journal.open()
+    tx = transaction(meter_start_wh=12_500)
+    tx.register.at = MOMENT
+    take_register(tx, 12.9, MOMENT + timedelta(minutes=30))
+    assert tx.meter_notes == {MeterNote.REGISTER_IN_KWH}
+    journal.record("CP-1", tx)
+    await journal.close()
+    reopened = SessionJournal(tmp_path / "sessions.db")
+    [record] = (await reopened.open()).active
+    await reopened.close()
+    restored = record.to_transaction()
+    take_register(restored, 13.3, MOMENT + timedelta(minutes=60))
+    assert restored.energy_wh == pytest.approx(800)
+    assert restored.meter_notes == {MeterNote.REGISTER_IN_KWH}

@@ -390,6 +390,8 @@ def test_the_cli_sampling_option() -> None:
     assert chosen["sampling"] == "every_60s"
     assert chosen["autonomous_sampling"] is True
     assert chosen["speed"] == 60
+    assert default["kwh_without_unit"] is False
+    assert charger_options(parser().parse_args(["--kwh-without-unit"]))["kwh_without_unit"]
     with pytest.raises(SystemExit):
         parser().parse_args(["--sampling", "hourly"])
 
@@ -430,6 +432,16 @@ def test_the_cli_sampling_option() -> None:
             },
         ),
         (
+            "ocpp2.0.1",
+            "edges_only",
+            {
+                "SampledDataCtrlr/TxUpdatedInterval": "0",
+                "SampledDataCtrlr/TxUpdatedMeasurands": "",
+                "SampledDataCtrlr/TxStartedMeasurands": ENERGY,
+                "SampledDataCtrlr/TxEndedMeasurands": ENERGY,
+            },
+        ),
+        (
             "ocpp2.1",
             "every_30s",
             {
@@ -459,3 +471,41 @@ def test_a_meter_cannot_claim_what_it_cannot_measure() -> None:
         CHARGER_CLASSES["ocpp1.6"]("SIM", None, supported_measurands=["Frequency"])
     with pytest.raises(ValueError, match="sampling"):
         CHARGER_CLASSES["ocpp1.6"]("SIM", None, sampling="hourly")
+
+
+@VERSIONS
+async def test_the_kwh_without_unit_twin_sends_kwh_only_between_a_sessions_edges(
+    start_system: StartSystem, version: str
+) -> None:
+    """Its start and end readings in Wh, those in between in kWh with no unit at all."""
+    running: Running = await start_system()
+    running.directory.admit("SIM-1")
+    url = f"{running.url}/SIM-1"
+    options = {"kwh_without_unit": True}
+    async with charger(url, "SIM-1", version, charger_options=options) as client:
+        client.energy_wh[1] = 12_500.0
+        assert await client.boot() == "Accepted"
+        sent = spy(client)
+        await client.start_session(1, "TAG1")
+        await client.send_meter_values(1, 60)
+        await client.stop_session(1)
+    [(_, between)] = periodic_or_triggered(sent, version)
+    [register] = [v for v in between["sampled_value"] if v["measurand"] == ENERGY]
+    assert "unit" not in register
+    assert "unit_of_measure" not in register
+    assert float(register["value"]) == pytest.approx(client.energy_wh[1] / 1000, abs=0.001)
+    if version != "ocpp1.6":
+        begin, end = end_readings(sent, version)
+        assert energy(begin) == 12_500
+        assert energy(end) == pytest.approx(client.energy_wh[1], abs=0.1)
+
+
+def periodic_or_triggered(sent: list[Sent], version: str) -> list[tuple[float, dict[str, Any]]]:
+    """Readings of a session sent between its start and end (asked for by the test)."""
+    if version == "ocpp1.6":
+        return [(m.at, m.payload.meter_value[0]) for m in sent if m.action == "MeterValues"]
+    return [
+        (m.at, m.payload.meter_value[0])
+        for m in sent
+        if m.action == "TransactionEvent" and m.payload.event_type == "Updated"
+    ]

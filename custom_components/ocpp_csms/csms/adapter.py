@@ -39,12 +39,14 @@ from .events import (
     Event,
     EvseUpdated,
     LateTransactionMessage,
+    RegisterImplausible,
     SecurityEventReported,
     StationUpdated,
     TagPresented,
     TransactionEnded,
 )
 from .log_budget import shorten
+from .meter_sanity import RegisterAnomaly
 from .metering_setup import MeterKeys, MeterWish, plan_meter_settings
 from .quirks import adapt_capabilities, adapt_command, command_timeout
 from .reservations import ReservationStatus, follow_command
@@ -438,10 +440,13 @@ class StationAdapter(ABC):
         *,
         stopped_at: datetime,
         reason: str | None,
-        meter_stop_wh: float | None,
         stop_id_tag: str | None = None,
     ) -> None:
-        """Close a transaction and report it, once."""
+        """Close a transaction and report it, once.
+
+        Its stop is the last register reading it counted (a 1.6 meterStop is taken as
+        one first); none after the start leaves the energy unknown, not 0.
+        """
         transaction.stopped_at = stopped_at
         transaction.stop_reason = reason
         transaction.stop_id_tag = stop_id_tag
@@ -458,9 +463,7 @@ class StationAdapter(ABC):
                     transaction.id_tag,
                 )
                 self.station.warn("stopped_by_other_group")
-        if meter_stop_wh is not None:
-            transaction.meter_stop_wh = meter_stop_wh
-        elif transaction.meter_stop_wh is None:
+        if transaction.meter_stop_wh is None:
             transaction.meter_stop_wh = transaction.last_register_wh
         transaction.state = TransactionState.COMPLETED
         evse = self.station.evses.get(transaction.evse_id)
@@ -482,6 +485,31 @@ class StationAdapter(ABC):
 
     def _reservations_changed(self) -> None:
         self._host.emit(StationUpdated(self.station, frozenset({"reservations"})))
+
+    def _report_register_anomalies(
+        self, transaction: Transaction, anomalies: list[RegisterAnomaly]
+    ) -> None:
+        """Count each implausible register reading; tell the first of each kind per session.
+
+        The session has already left it out (or rescaled it); this is for the user.
+        """
+        for anomaly in anomalies:
+            kind = f"meter_{anomaly.note}"
+            if kind not in self.station.warnings:
+                _LOGGER.warning(
+                    "Charger %s: session %s's energy register went from %.6g Wh to %.6g Wh"
+                    " at %s (%s); the session counts only plausible readings. Further ones"
+                    " are counted in its diagnostics",
+                    self.station.id,
+                    shorten(transaction.id, 50),
+                    anomaly.last_wh,
+                    anomaly.read_wh,
+                    anomaly.at.isoformat(),
+                    anomaly.note.replace("_", " "),
+                )
+            self.station.warn(kind)
+            if anomaly.first_of_kind:
+                self._host.emit(RegisterImplausible(self.station, transaction, anomaly))
 
     def _is_replay(self, transaction_id: str, action: str) -> bool:
         """Whether a message concerns a transaction this station already closed.

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .authorization import AuthorizationDecision
+from .meter_sanity import RegisterAnomaly
 from .station import Evse, SecurityEvent, Station, Transaction
 
 
@@ -88,6 +89,19 @@ class TransactionEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class RegisterImplausible:
+    """A session's energy register fell, jumped or changed unit (see `meter_sanity`).
+
+    Told once per session and kind; the session keeps its plausible figures and the
+    note (`Transaction.meter_notes`), which the journal records with it.
+    """
+
+    station: Station
+    transaction: Transaction
+    anomaly: RegisterAnomaly
+
+
+@dataclass(frozen=True, slots=True)
 class LateTransactionMessage:
     """A message came for a transaction already closed (a replay); nothing changed."""
 
@@ -148,6 +162,7 @@ Event = (
     | TransactionStarted
     | TransactionUpdated
     | TransactionEnded
+    | RegisterImplausible
     | LateTransactionMessage
     | TagPresented
     | SecurityEventReported

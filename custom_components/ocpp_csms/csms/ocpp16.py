@@ -15,7 +15,7 @@ from .boundary import finite_number
 from .commands import Call, Command, CommandResult, GetConfiguration
 from .config_values import config_flag, config_integer, config_words
 from .events import EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
-from .metering import apply_readings, reading
+from .metering import apply_readings, reading, take_register
 from .metering_setup import MeterKeys
 from .ocpp16_commands import encode, id_tag_info
 from .reservations import ReservationStatus
@@ -205,9 +205,11 @@ class Ocpp16Adapter(StationAdapter):
             if self._is_replay(transaction_id, "MeterValues"):
                 return Reply({})
             transaction = self.station.transaction(transaction_id) or transaction
-        if apply_readings(evse, self._readings(payload["meterValue"]), transaction):
+        applied = apply_readings(evse, self._readings(payload["meterValue"]), transaction)
+        if applied.recorded:
             self._host.emit(EvseUpdated(self.station, evse, frozenset({"measurements"})))
             if transaction is not None:
+                self._report_register_anomalies(transaction, applied.anomalies)
                 self._host.emit(TransactionUpdated(self.station, transaction))
         return Reply({})
 
@@ -229,9 +231,7 @@ class Ocpp16Adapter(StationAdapter):
         if evse.transaction is not None:
             # The charger never reported the end of the previous one.
             self.station.warn("unfinished_transaction")
-            self._finish_transaction(
-                evse.transaction, stopped_at=started_at, reason="Other", meter_stop_wh=None
-            )
+            self._finish_transaction(evse.transaction, stopped_at=started_at, reason="Other")
         transaction = Transaction(
             id=str(transaction_id),
             evse_id=connector_id,
@@ -241,9 +241,8 @@ class Ocpp16Adapter(StationAdapter):
             tag_name=decision.name,
             max_current_a=decision.max_current_a,
             authorized=decision.accepted,
-            meter_start_wh=float(payload["meterStart"]),
-            last_register_wh=float(payload["meterStart"]),
         )
+        take_register(transaction, float(payload["meterStart"]), started_at, opening=True)
         evse.transaction = transaction
         self._host.emit(TransactionStarted(self.station, transaction))
         self._host.emit(EvseUpdated(self.station, evse, frozenset({"transaction"})))
@@ -270,6 +269,7 @@ class Ocpp16Adapter(StationAdapter):
         stopped_at = self._time(payload["timestamp"])
         readings = self._readings(payload.get("transactionData") or [])
         transaction = self.station.transaction(transaction_id)
+        unknown = transaction is None
         if transaction is None:
             # Started while we did not know (before a restart, or offline): record it
             # from what the stop tells.
@@ -277,12 +277,13 @@ class Ocpp16Adapter(StationAdapter):
             transaction = self._transaction_from_stop(transaction_id, stopped_at, readings)
             self._host.emit(TransactionStarted(self.station, transaction))
         evse = self.station.evse(transaction.evse_id)
-        apply_readings(evse, readings, transaction)
+        anomalies = apply_readings(evse, readings, transaction, opening=unknown).anomalies
+        take_register(transaction, float(payload["meterStop"]), stopped_at, anomalies=anomalies)
+        self._report_register_anomalies(transaction, anomalies)
         self._finish_transaction(
             transaction,
             stopped_at=stopped_at,
             reason=payload.get("reason", "Local"),
-            meter_stop_wh=float(payload["meterStop"]),
             stop_id_tag=id_tag,
         )
         self._host.emit(EvseUpdated(self.station, evse, frozenset({"transaction"})))

@@ -26,7 +26,7 @@ from .events import (
     TransactionStarted,
     TransactionUpdated,
 )
-from .metering import apply_readings, reading
+from .metering import apply_readings, reading, register_reading, start_from_earlier
 from .metering_setup import MeterKeys
 from .ocpp201_commands import encode, id_token_info, variable_name
 from .reservations import ReservationStatus
@@ -258,10 +258,13 @@ class Ocpp201Adapter(StationAdapter):
 
     def _on_meter_values(self, payload: dict[str, Any]) -> Reply:
         evse = self.station.evse(payload["evseId"])
-        if apply_readings(evse, self._readings(payload["meterValue"]), evse.transaction):
+        transaction = evse.transaction
+        applied = apply_readings(evse, self._readings(payload["meterValue"]), transaction)
+        if applied.recorded:
             self._host.emit(EvseUpdated(self.station, evse, frozenset({"measurements"})))
-            if evse.transaction is not None:
-                self._host.emit(TransactionUpdated(self.station, evse.transaction))
+            if transaction is not None:
+                self._report_register_anomalies(transaction, applied.anomalies)
+                self._host.emit(TransactionUpdated(self.station, transaction))
         return Reply({})
 
     def _on_notify_charging_limit(self, payload: dict[str, Any]) -> Reply:
@@ -339,6 +342,7 @@ class Ocpp201Adapter(StationAdapter):
         timestamp = self._time(payload["timestamp"])
         mark = _event_mark(payload)
         is_new = transaction is None
+        earlier: Measurement | None = None
         if transaction is None:
             if payload["eventType"] != "Started":
                 # Started before we knew (offline, or before a restart).
@@ -350,7 +354,9 @@ class Ocpp201Adapter(StationAdapter):
                 started_at=timestamp,
                 offline=bool(payload.get("offline", False)),
             )
-            self.station.evse(transaction.evse_id).transaction = transaction
+            evse = self.station.evse(transaction.evse_id)
+            earlier = register_reading(evse)
+            evse.transaction = transaction
         elif self._is_old_news(transaction, payload, timestamp, mark):
             return Reply(answer)
         transaction.event_marks.append(mark)
@@ -367,16 +373,19 @@ class Ocpp201Adapter(StationAdapter):
             if transaction.id_tag is None
             else None
         )
-        if self._apply_transaction_event(evse, transaction, payload, token, decision):
+        if self._apply_transaction_event(
+            evse, transaction, payload, token, decision, opening=is_new
+        ):
             changed.add("measurements")
         if is_new:
+            # No register reading came with it: the EVSE's last one before is the start.
+            start_from_earlier(transaction, earlier)
             self._host.emit(TransactionStarted(self.station, transaction))
         if payload["eventType"] == "Ended":
             self._finish_transaction(
                 transaction,
                 stopped_at=timestamp,
                 reason=info.get("stoppedReason", "Local"),
-                meter_stop_wh=None,
                 stop_id_tag=token["idToken"] if token else None,
             )
         elif not is_new:
@@ -427,8 +436,13 @@ class Ocpp201Adapter(StationAdapter):
         payload: dict[str, Any],
         token: dict[str, Any] | None,
         decision: AuthorizationDecision | None,
+        *,
+        opening: bool,
     ) -> bool:
-        """Apply an event's fields to its transaction; whether it carried readings."""
+        """Apply an event's fields to its transaction; whether it carried readings.
+
+        `opening`: the event began the transaction, so its register reading is the start.
+        """
         transaction.seq_no = payload["seqNo"]
         info = payload["transactionInfo"]
         if "chargingState" in info:
@@ -441,7 +455,10 @@ class Ocpp201Adapter(StationAdapter):
             transaction.authorized = decision.accepted
         if payload.get("offline"):
             transaction.offline = True
-        return apply_readings(evse, self._readings(payload.get("meterValue") or []), transaction)
+        readings = self._readings(payload.get("meterValue") or [])
+        applied = apply_readings(evse, readings, transaction, opening=opening)
+        self._report_register_anomalies(transaction, applied.anomalies)
+        return applied.recorded
 
 
 def _event_mark(payload: dict[str, Any]) -> tuple[object, ...]:

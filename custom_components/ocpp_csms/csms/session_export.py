@@ -1,8 +1,10 @@
 """Journaled sessions as people and other systems read them: rows, CSV, OCPI CDRs.
 
-The CDRs follow the OCPI 2.2.1 CDR object. One deliberate departure: without a price
-per kWh there is nothing true to put in `currency` and `total_cost`, so those (and
-every other price field) are left out rather than filled with a made-up zero.
+The CDRs follow the OCPI 2.2.1 CDR object. Two deliberate departures, both so that no
+made-up zero is ever billed: without a price per kWh there is nothing true to put in
+`currency` and `total_cost`, so those (and every other price field) are left out; and
+a session whose energy is unknown (no register reading at its start or after it) gets
+no CDR at all, while its row says so with an empty energy.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
+from .meter_sanity import MeterNote, notes_from
 from .sessions import SessionRecord, SessionStatus
 from .station import MeterSample
 
@@ -102,6 +105,9 @@ def session_row(record: SessionRecord, pricing: Pricing | None = None) -> dict[s
         "stop_id_tag": record.stop_id_tag,
         "offline": record.offline,
         "late_messages": record.late_messages,
+        # Why the energy is not the register's last reading less its first (see
+        # `meter_sanity`): empty when it is.
+        "meter_note": record.meter_note,
     }
     if pricing is not None:
         row["cost"] = pricing.cost(record.energy_wh)
@@ -181,6 +187,8 @@ def charging_periods(record: SessionRecord) -> list[dict[str, Any]]:
     periods add up to the session's energy; POWER, CURRENT and STATE_OF_CHARGE are the
     readings that close the period.
     """
+    # CDRs are made of sessions whose energy is known; the fallbacks only keep the
+    # periods of another one well formed.
     start_wh = record.meter_start_wh if record.meter_start_wh is not None else 0.0
     stop_wh = record.meter_stop_wh if record.meter_stop_wh is not None else record.last_register_wh
     end = max(record.stopped_at or record.started_at, record.started_at)
@@ -260,6 +268,8 @@ def cdr(record: SessionRecord, settings: CdrSettings) -> dict[str, Any]:
         "total_time": round(duration_hours(record), 4),
         "last_updated": _iso(record.updated_at or record.stopped_at),
     }
+    if remark := meter_remark(record.meter_note):
+        document["remark"] = remark
     if settings.pricing is not None:
         cost = settings.pricing.cost(total_energy * 1000) or 0.0
         document["currency"] = settings.pricing.currency
@@ -268,6 +278,36 @@ def cdr(record: SessionRecord, settings: CdrSettings) -> dict[str, Any]:
     return document
 
 
+# What a CDR's remark says for each meter note, for the reader of the bill.
+_METER_REMARKS = {
+    MeterNote.REGISTER_FELL: "The energy register fell during the session;"
+    " readings below the last plausible one were left out.",
+    MeterNote.REGISTER_JUMPED: "The energy register jumped by more than the charger can"
+    " deliver; that step was left out.",
+    MeterNote.REGISTER_IN_KWH: "Some energy register readings were sent in kWh without"
+    " their unit; they were read as kWh.",
+    MeterNote.REGISTER_IN_WH: "Some energy register readings were sent in Wh marked as"
+    " kWh; they were read as Wh.",
+    MeterNote.START_NOT_READ: "No energy register reading came at the start; the energy"
+    " counts from the first reading during the session.",
+}
+
+
+def meter_remark(meter_note: str | None) -> str | None:
+    """A CDR remark (at most 255 characters) explaining a session's meter notes."""
+    notes = notes_from(meter_note)
+    text = " ".join(_METER_REMARKS[note] for note in MeterNote if note in notes)
+    return text[:255] or None
+
+
 def cdrs(records: Iterable[SessionRecord], settings: CdrSettings) -> list[dict[str, Any]]:
-    """CDRs of the ended sessions among `records` (running and invalid ones have none)."""
-    return [cdr(record, settings) for record in records if record.status is SessionStatus.COMPLETED]
+    """CDRs of the ended sessions among `records` whose energy is known.
+
+    Running and invalid sessions have none, and neither has one whose energy is unknown:
+    a CDR of 0 kWh would bill what nobody measured.
+    """
+    return [
+        cdr(record, settings)
+        for record in records
+        if record.status is SessionStatus.COMPLETED and record.energy_wh is not None
+    ]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .boundary import clean_text
+from .meter_sanity import RegisterTrack, notes_from
 from .station import MeterSample, Transaction, TransactionState
 
 _LOGGER = logging.getLogger(__name__)
@@ -111,6 +112,14 @@ _MIGRATIONS: tuple[str, ...] = (
         received_at TEXT NOT NULL
     );
     """,
+    # 2: why a session's energy is not its register's last reading less its first
+    # (`meter_sanity`), and how it reads the register, to go on after a restart.
+    # Older rows keep their figures: no note, read as they came.
+    """
+    ALTER TABLE sessions ADD COLUMN meter_note TEXT;
+    ALTER TABLE sessions ADD COLUMN register_offset_wh REAL NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN register_scale REAL NOT NULL DEFAULT 1;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -119,11 +128,12 @@ RESTORED_CLOSED_IDS = 200
 _SESSION_COLUMNS = (
     "charger_id, transaction_id, evse_id, connector_id, id_tag, id_tag_type, tag_name, "
     "stop_id_tag, started_at, stopped_at, meter_start_wh, meter_stop_wh, last_register_wh, "
-    "energy_wh, stop_reason, status, offline, charging_state, seq_no, updated_at"
+    "energy_wh, stop_reason, status, offline, charging_state, seq_no, updated_at, meter_note, "
+    "register_offset_wh, register_scale"
 )
 _UPSERT_SESSION = f"""
     INSERT INTO sessions ({_SESSION_COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (charger_id, transaction_id) DO UPDATE SET
         evse_id = excluded.evse_id, connector_id = excluded.connector_id,
         id_tag = excluded.id_tag, id_tag_type = excluded.id_tag_type,
@@ -133,7 +143,9 @@ _UPSERT_SESSION = f"""
         last_register_wh = excluded.last_register_wh, energy_wh = excluded.energy_wh,
         stop_reason = excluded.stop_reason, status = excluded.status,
         offline = excluded.offline, charging_state = excluded.charging_state,
-        seq_no = excluded.seq_no, updated_at = excluded.updated_at
+        seq_no = excluded.seq_no, updated_at = excluded.updated_at,
+        meter_note = excluded.meter_note, register_offset_wh = excluded.register_offset_wh,
+        register_scale = excluded.register_scale
 """
 _INSERT_SAMPLE = """
     INSERT INTO samples (session_id, timestamp, energy_wh, power_w, current_a, soc)
@@ -203,6 +215,11 @@ class SessionRecord:
     seq_no: int = -1
     late_messages: int = 0
     updated_at: datetime | None = None
+    # Why the energy is not simply the last reading less the first (`MeterNote` words,
+    # comma-separated); None: it is.
+    meter_note: str | None = None
+    register_offset_wh: float = 0.0
+    register_scale: float = 1.0
     samples: list[MeterSample] = field(default_factory=list)
 
     def to_transaction(self) -> Transaction:
@@ -230,6 +247,8 @@ class SessionRecord:
             offline=self.offline,
             charging_state=self.charging_state,
             seq_no=self.seq_no,
+            register=RegisterTrack(self.register_scale, self.register_offset_wh),
+            meter_notes=notes_from(self.meter_note),
         )
 
 
@@ -702,7 +721,7 @@ def _record(row: Sequence[Any]) -> SessionRecord:
         session_id, charger_id, transaction_id, evse_id, connector_id, id_tag, id_tag_type,
         tag_name, stop_id_tag, started_at, stopped_at, meter_start_wh, meter_stop_wh,
         last_register_wh, energy_wh, stop_reason, status, offline, charging_state, seq_no,
-        updated_at, late_messages,
+        updated_at, meter_note, register_offset_wh, register_scale, late_messages,
     ) = row  # fmt: skip
     return SessionRecord(
         session_id=session_id,
@@ -727,6 +746,9 @@ def _record(row: Sequence[Any]) -> SessionRecord:
         seq_no=seq_no,
         late_messages=late_messages,
         updated_at=_moment(updated_at),
+        meter_note=meter_note,
+        register_offset_wh=register_offset_wh,
+        register_scale=register_scale,
     )
 
 

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .meter_sanity import notes_text
 from .session_store import (
     SCHEMA_VERSION,
     JournalHealth,
@@ -217,6 +218,9 @@ class SessionJournal:
             transaction.charging_state,
             transaction.seq_no,
             utc_text(datetime.now(UTC)),
+            notes_text(transaction.meter_notes),
+            transaction.register.offset_wh,
+            transaction.register.scale,
         )
         self._queue_samples(key, transaction.samples)
         if not transaction.active:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from .meter_sanity import MeterNote, RegisterTrack
 from .quirks import Quirks
 from .reservations import Reservations
 
@@ -145,9 +146,16 @@ class Transaction:
     # The starting tag's own maximum current (its "user profile"), if it has one.
     max_current_a: float | None = None
     authorized: bool = True  # whether the central system accepted the starting tag
+    # The register at the start, the latest reading after it, and at the stop, as the
+    # session counts them (`meter_sanity`: continuous, in the start's unit). None: no
+    # reading of it; `last_register_wh` stays None until a reading after the start.
     meter_start_wh: float | None = None
     meter_stop_wh: float | None = None
     last_register_wh: float | None = None
+    # How the session reads its register, and why its energy is not simply the last
+    # reading less the first (falls, jumps and unit mix-ups left out or rescaled).
+    register: RegisterTrack = field(default_factory=RegisterTrack)
+    meter_notes: set[MeterNote] = field(default_factory=set)
     stopped_at: datetime | None = None
     stop_reason: str | None = None
     stop_id_tag: str | None = None
@@ -167,7 +175,16 @@ class Transaction:
 
     @property
     def energy_wh(self) -> float | None:
-        """Energy delivered so far (or in all, once stopped)."""
+        """Energy delivered so far (or in all, once stopped); None when unknown.
+
+        Unknown unless a reading gives the start and a later one the end (or so far):
+        never 0 for want of evidence. The start is the reading at the start (1.6
+        meterStart, the register in the message that began a 2.x transaction), else the
+        EVSE's last reading before it, else the first during the session once a later
+        one comes (`meter_notes` then says so). The values are continuous, so a register
+        that fell or jumped mid-session costs only the steps left out; the floor at 0
+        only guards sessions journaled before that.
+        """
         end = self.meter_stop_wh if self.meter_stop_wh is not None else self.last_register_wh
         if end is None or self.meter_start_wh is None:
             return None
