@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components.sensor import RestoreSensor, SensorExtraStoredData
 from homeassistant.const import UnitOfEnergy
 
+from .csms.events import Event
 from .entity import OcppEntity
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class EnergyRegisterSensor(OcppEntity, RestoreSensor):
         """Energy imported in all, in kWh."""
         return self._total_kwh
 
-    def handle_update(self) -> None:
+    def handle_update(self, event: Event | None = None) -> None:
         """Take the newest register reading, then write the state."""
         self._read()
         self.async_write_ha_state()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .csms.events import Event
+from .csms.events import Change, Event
 from .csms.log_budget import LogBudget
 from .csms.station import Station
 from .identifiers import charger_device_identifier, parse_unique_id, unique_id_for
@@ -31,31 +32,60 @@ if TYPE_CHECKING:
 # Builds a platform's entities for a charger (evse_id None) or one of its EVSEs; the
 # manager adds those it has not added before.
 type EntityBuilder = Callable[[CentralSystemHub, Station, int | None], Iterable[OcppEntity]]
-# Receives the engine events of one charger (event entities).
-type EventCallback = Callable[[Event], None]
-# The subscription key of entities that follow every session of a charger (totals).
-SESSIONS = -1
+# An entity's update: the change reached it; `event` is the engine event that carried
+# it, for entities that show events (None for a state change or a new connection).
+type Update = Callable[[Event | None], None]
 
-# What changed, as entities follow it (`OcppEntityDescription.follows`): the names of
-# the engine's EvseUpdated and StationUpdated `changed`, and three of our own.
-STATUS = frozenset({"status"})
-MEASUREMENTS = frozenset({"measurements"})
-TRANSACTION = frozenset({"transaction"})
-# A running session of the EVSE got new readings or a new charging state.
-SESSION_PROGRESS = frozenset({"session_progress"})
-ALLOCATION = frozenset({"allocation"})  # load balancing gave an EVSE another share
-# A station-level change that its EVSEs show too: a reservation may hold any of them.
-RESERVATIONS = frozenset({"reservations"})
-EVSE_STATUS = frozenset({"evse_status"})  # charger level: one of its EVSEs' status
-CONNECTION_ONLY: frozenset[str] = frozenset()
 
-type Update = Callable[[], None]
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What an entity belongs to, and so which changes can reach it.
+
+    A charger (`evse_id` None), one EVSE of it, every session of it (its totals), or the
+    central system itself (`charger_id` None: the site).
+    """
+
+    charger_id: str | None
+    evse_id: int | None = None
+    sessions: bool = False
+
+    @classmethod
+    def charger(cls, charger_id: str) -> Scope:
+        """A charger's own entities."""
+        return cls(charger_id)
+
+    @classmethod
+    def evse(cls, charger_id: str, evse_id: int) -> Scope:
+        """The entities of one EVSE (1.6: connector)."""
+        return cls(charger_id, evse_id)
+
+    @classmethod
+    def sessions_of(cls, charger_id: str) -> Scope:
+        """Entities that follow every session of a charger (totals)."""
+        return cls(charger_id, sessions=True)
+
+
+# The central system's own entities (the site's).
+SITE = Scope(None)
+
+# What changed, as entities follow it (`OcppEntityDescription.follows`).
+STATUS = frozenset({Change.STATUS})
+MEASUREMENTS = frozenset({Change.MEASUREMENTS})
+TRANSACTION = frozenset({Change.TRANSACTION})
+SESSION_PROGRESS = frozenset({Change.SESSION_PROGRESS})
+ALLOCATION = frozenset({Change.ALLOCATION})
+REPORTED = frozenset({Change.REPORTED})
+RESERVATIONS = frozenset({Change.RESERVATIONS})
+EVSE_STATUS = frozenset({Change.EVSE_STATUS})  # charger level: one of its EVSEs' status
+# Station-level changes its EVSEs show too: a reservation may hold any of them.
+_SHOWN_BY_EVSES = RESERVATIONS
+CONNECTION_ONLY: frozenset[Change] = frozenset()
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class _Subscribers:
-    """The entities of one (charger, EVSE) pair, and which of them each change reaches.
+    """The entities of one scope, and which of them each change reaches.
 
     The handful of distinct `changed` sets are routed once and remembered until the
     subscriptions change: a meter message then costs a dictionary lookup, not a test
@@ -65,10 +95,10 @@ class _Subscribers:
     __slots__ = ("_follows", "_routes")
 
     def __init__(self) -> None:
-        self._follows: dict[Update, frozenset[str] | None] = {}
-        self._routes: dict[frozenset[str] | None, tuple[Update, ...]] = {}
+        self._follows: dict[Update, frozenset[Change] | None] = {}
+        self._routes: dict[frozenset[Change] | None, tuple[Update, ...]] = {}
 
-    def add(self, update: Update, follows: frozenset[str] | None) -> None:
+    def add(self, update: Update, follows: frozenset[Change] | None) -> None:
         self._follows[update] = follows
         self._routes.clear()
 
@@ -76,7 +106,7 @@ class _Subscribers:
         self._follows.pop(update, None)
         self._routes.clear()
 
-    def reached_by(self, changed: frozenset[str] | None) -> tuple[Update, ...]:
+    def reached_by(self, changed: frozenset[Change] | None) -> tuple[Update, ...]:
         """The updates `changed` calls; None (a new connection) calls every one."""
         route = self._routes.get(changed)
         if route is None:
@@ -96,9 +126,8 @@ class EntityManager:
         self._hub = hub
         self._builders: list[tuple[EntityBuilder, AddConfigEntryEntitiesCallback]] = []
         self._entity_ids: set[str] = set()
-        # (charger id, EVSE id or None) -> its entities' update callbacks
-        self._subscribers: dict[tuple[str, int | None], _Subscribers] = {}
-        self._event_subscribers: dict[str, set[EventCallback]] = {}
+        # Each scope's entities' update callbacks.
+        self._subscribers: dict[Scope, _Subscribers] = {}
         # How many measurement kinds each EVSE had when its entities were last built.
         self._known_measurements: dict[tuple[str, int], int] = {}
         # One DeviceInfo per charger, shared by its entities (about 14 KB per charger
@@ -174,63 +203,47 @@ class EntityManager:
         return info
 
     def subscribe(
-        self,
-        charger_id: str,
-        evse_id: int | None,
-        update: Update,
-        follows: frozenset[str] | None = None,
+        self, scope: Scope, update: Update, follows: frozenset[Change] | None = None
     ) -> Callable[[], None]:
-        """Call `update` when this charger (evse_id None) or EVSE changes; returns undo.
+        """Call `update` when something in `scope` changes; returns undo.
 
         With `follows`, only changes named in it (and connection changes) call it.
         """
-        subscribers = self._subscribers.get((charger_id, evse_id))
+        subscribers = self._subscribers.get(scope)
         if subscribers is None:
-            subscribers = self._subscribers[(charger_id, evse_id)] = _Subscribers()
+            subscribers = self._subscribers[scope] = _Subscribers()
         subscribers.add(update, follows)
         return partial(subscribers.remove, update)
 
-    def subscribe_events(self, charger_id: str, receive: EventCallback) -> Callable[[], None]:
-        """Pass this charger's engine events to `receive`; returns undo."""
-        subscribers = self._event_subscribers.setdefault(charger_id, set())
-        subscribers.add(receive)
-        return lambda: subscribers.discard(receive)
-
     def notify(
-        self, charger_id: str, evse_id: int | None, changed: frozenset[str] | None = None
+        self,
+        scope: Scope,
+        changed: frozenset[Change] | None = None,
+        event: Event | None = None,
     ) -> None:
-        """Tell the entities of one charger (evse_id None) or one EVSE to update.
+        """Tell the entities of `scope` that follow `changed` (None: all of them).
 
-        `changed` names what changed; None reaches every entity (a new connection).
+        `event` is the engine event the change came with, for entities showing events.
         """
-        subscribers = self._subscribers.get((charger_id, evse_id))
+        subscribers = self._subscribers.get(scope)
         if subscribers is not None:
             for update in subscribers.reached_by(changed):
-                self._isolated(charger_id, update)
-
-    def notify_sessions(self, charger_id: str) -> None:
-        """A session of this charger started, progressed or ended: update its totals."""
-        self.notify(charger_id, SESSIONS)
-
-    def session_progressed(self, charger_id: str, evse_id: int) -> None:
-        """A running session got readings: its EVSE's session entities and the totals."""
-        self.notify(charger_id, evse_id, SESSION_PROGRESS)
-        self.notify(charger_id, SESSIONS)
+                self._isolated(scope.charger_id, partial(update, event))
 
     def notify_station(self, station: Station) -> None:
         """Everything of one charger changed (its connection): all its entities."""
-        self.notify(station.id, None)
+        self.notify(Scope.charger(station.id))
         for evse_id in station.evses:
-            self.notify(station.id, evse_id)
+            self.notify(Scope.evse(station.id, evse_id))
 
-    def station_changed(self, station: Station, changed: frozenset[str]) -> None:
+    def station_changed(self, station: Station, changed: frozenset[Change]) -> None:
         """Station-level fields changed: its entities, and its EVSEs' if they show them."""
-        self.notify(station.id, None, changed)
-        if evse_changes := changed & RESERVATIONS:
+        self.notify(Scope.charger(station.id), changed)
+        if evse_changes := changed & _SHOWN_BY_EVSES:
             for evse_id in station.evses:
-                self.notify(station.id, evse_id, evse_changes)
+                self.notify(Scope.evse(station.id, evse_id), evse_changes)
 
-    def evse_changed(self, station: Station, evse_id: int, changed: frozenset[str]) -> None:
+    def evse_changed(self, station: Station, evse_id: int, changed: frozenset[Change]) -> None:
         """An EVSE changed: add entities it now reveals, then update its entities."""
         if evse_id > 0:
             key = (station.id, evse_id)
@@ -240,9 +253,19 @@ class EntityManager:
                 self._known_measurements[key] = len(evse.measurements)
                 # A builder that fails must not cost the updates below.
                 self._isolated(station.id, partial(self.build, station, evse_id))
-        self.notify(station.id, evse_id, changed)
-        if "status" in changed:
-            self.notify(station.id, None, EVSE_STATUS)
+        self.notify(Scope.evse(station.id, evse_id), changed)
+        if Change.STATUS in changed:
+            self.notify(Scope.charger(station.id), EVSE_STATUS)
+
+    def session_reported(self, event: Event) -> None:
+        """A session started or ended: the charger's event entities and its totals."""
+        self.notify(Scope.charger(event.station.id), REPORTED, event)
+        self.notify(Scope.sessions_of(event.station.id))
+
+    def session_progressed(self, charger_id: str, evse_id: int) -> None:
+        """A running session got readings: its EVSE's session entities and the totals."""
+        self.notify(Scope.evse(charger_id, evse_id), SESSION_PROGRESS)
+        self.notify(Scope.sessions_of(charger_id))
 
     def forget(self, charger_id: str) -> None:
         """A removed charger's entities are gone: build them anew if it is added again."""
@@ -257,12 +280,7 @@ class EntityManager:
         }
         self._device_infos.pop(charger_id, None)
 
-    def pass_event(self, charger_id: str, event: Event) -> None:
-        """Hand an engine event to the event entities of its charger."""
-        for receive in tuple(self._event_subscribers.get(charger_id, ())):
-            self._isolated(charger_id, partial(receive, event))
-
-    def _isolated(self, charger_id: str, update: Update) -> None:
+    def _isolated(self, charger_id: str | None, update: Callable[[], None]) -> None:
         """Run one entity's update; if it fails, the others still run.
 
         An entity that cannot take a charger's value (Home Assistant refused its
@@ -272,6 +290,7 @@ class EntityManager:
         try:
             update()
         except Exception:
-            if (left_out := self._failures.take(charger_id)) is not None:
+            if (left_out := self._failures.take(charger_id or "")) is not None:
                 more = f" ({left_out} similar failures not logged)" if left_out else ""
-                _LOGGER.exception("Updating an entity of charger %s failed%s", charger_id, more)
+                owner = f"charger {charger_id}" if charger_id else "the central system"
+                _LOGGER.exception("Updating an entity of %s failed%s", owner, more)

@@ -15,7 +15,7 @@ from .csms.events import Event, TagPresented, TransactionEnded, TransactionStart
 from .csms.meter_sanity import notes_text
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
-from .entity_manager import CONNECTION_ONLY
+from .entity_manager import REPORTED
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -32,13 +32,13 @@ TAG = OcppEventDescription(
     key="tag",
     translation_key="tag",
     event_types=["accepted", "rejected", "unknown"],
-    follows=CONNECTION_ONLY,
+    follows=REPORTED,
 )
 SESSION = OcppEventDescription(
     key="session",
     translation_key="session",
     event_types=["started", "ended"],
-    follows=CONNECTION_ONLY,
+    follows=REPORTED,
 )
 
 
@@ -68,13 +68,10 @@ class _ChargerEvent(OcppEntity, EventEntity):
         """An event entity keeps showing its last event."""
         return True
 
-    async def async_added_to_hass(self) -> None:
-        """Receive this charger's engine events."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.hub.entities.subscribe_events(self.station.id, self._receive))
-
-    def handle_update(self) -> None:
-        """Charger updates do not change an event entity."""
+    def handle_update(self, event: Event | None = None) -> None:
+        """Show what the charger reported; its other changes do not alter an event entity."""
+        if event is not None:
+            self._receive(event)
 
     def _receive(self, event: Event) -> None:
         raise NotImplementedError

@@ -56,6 +56,7 @@ from .csms.commands import Command, CommandResult, CommandStatus
 from .csms.credentials import hash_password
 from .csms.events import (
     AdmissionRequested,
+    Change,
     Event,
     EvseUpdated,
     RegisterImplausible,
@@ -71,7 +72,7 @@ from .csms.events import (
 from .csms.server import ServerSettings, build_ssl_context
 from .csms.solar import ChargingMode
 from .csms.station import Station
-from .entity_manager import EntityManager
+from .entity_manager import REPORTED, EntityManager, Scope
 from .http import EXCHANGE
 from .identifiers import (
     charger_device_identifier,
@@ -412,16 +413,14 @@ class CentralSystemHub:
         match event:
             case EvseUpdated(station=station, evse=evse, changed=changed):
                 self.entities.evse_changed(station, evse.id, changed)
-            case TransactionStarted(station=station):
+            case TransactionStarted():
                 # The EVSE's entities follow its EvseUpdated; these feed session events.
-                self.entities.pass_event(station.id, event)
-                self.entities.notify_sessions(station.id)
+                self.entities.session_reported(event)
             case TransactionUpdated(station=station, transaction=transaction):
                 self.entities.session_progressed(station.id, transaction.evse_id)
             case TransactionEnded(station=station, transaction=transaction):
                 self.sessions.transaction_ended(station, transaction)
-                self.entities.pass_event(station.id, event)
-                self.entities.notify_sessions(station.id)
+                self.entities.session_reported(event)
             case RegisterImplausible():
                 self.register_issues.report(event)
             case TagPresented():
@@ -448,12 +447,12 @@ class CentralSystemHub:
             _LOGGER.info("Charger %s disconnected", station.id)
         self.entities.notify_station(station)
 
-    def _station_updated(self, station: Station, changed: frozenset[str]) -> None:
-        if "boot" in changed and (subentry_id := self._subentry_ids.get(station.id)):
+    def _station_updated(self, station: Station, changed: frozenset[Change]) -> None:
+        if Change.BOOT in changed and (subentry_id := self._subentry_ids.get(station.id)):
             self._register_device(self.entry.subentries[subentry_id])
-        if "firmware_status" in changed:
+        if Change.FIRMWARE_STATUS in changed:
             self._firmware_progress(station)
-        if "diagnostics_status" in changed and station.diagnostics_status in UPLOAD_OVER:
+        if Change.DIAGNOSTICS_STATUS in changed and station.diagnostics_status in UPLOAD_OVER:
             self._file_exchange_finish(station.id, "diagnostics")
         self.entities.station_changed(station, changed)
 
@@ -490,7 +489,7 @@ class CentralSystemHub:
     # -- tags ----------------------------------------------------------------------------
 
     def _tag_presented(self, event: TagPresented) -> None:
-        self.entities.pass_event(event.station.id, event)
+        self.entities.notify(Scope.charger(event.station.id), REPORTED, event)
         if not event.decision.known and event.id_tag:
             self.tag_issues.report(event)
 

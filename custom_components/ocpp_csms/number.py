@@ -25,6 +25,7 @@ from .csms.commands import (
     ProfilePurpose,
     SetChargingProfile,
 )
+from .csms.events import Event
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
@@ -117,7 +118,7 @@ class CurrentLimit(OcppEntity, RestoreNumber):
             if self._applied_as == _AS_DEFAULT and self.hub.system is not None:
                 self.hub.system.upkeep.default_caps[self.station.id] = self.native_value
 
-    def handle_update(self) -> None:
+    def handle_update(self, event: Event | None = None) -> None:
         """Write the state; once the charger is learnt, read its real limit back."""
         station = self.station
         if (
@@ -131,7 +132,7 @@ class CurrentLimit(OcppEntity, RestoreNumber):
             self.hub.entry.async_create_task(
                 self.hass, self._read_limit(), f"{self.entity_id} read back", eager_start=False
             )
-        super().handle_update()
+        super().handle_update(event)
 
     async def _read_limit(self) -> None:
         """Show what the charger applies now (its composite schedule), not "unknown".

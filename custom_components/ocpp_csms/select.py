@@ -10,9 +10,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
+from .csms.events import Event
 from .csms.solar import ChargingMode
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
+from .entity_manager import ALLOCATION, SITE
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -73,17 +75,17 @@ class ChargingModeSelect(OcppEntity, SelectEntity, RestoreEntity):
         last = await self.async_get_last_state()
         if last is not None and last.state in MODES:
             self.hub.site_link.set_mode(self.station.id, ChargingMode(last.state))
-        self.async_on_remove(self.hub.site_link.subscribe(self._site_changed))
+        self.async_on_remove(self.hub.entities.subscribe(SITE, self._site_changed, ALLOCATION))
         # Home Assistant writes the first state once this returns: it shows this.
         self._shown = (self.available, self.current_option)
 
-    def _site_changed(self) -> None:
+    def _site_changed(self, event: Event | None = None) -> None:
         """Balancing rounds come every few seconds; write only when this select changed."""
         shown = (self.available, self.current_option)
         if shown != self._shown:
             self._write_state()
 
-    def handle_update(self) -> None:
+    def handle_update(self, event: Event | None = None) -> None:
         """The charger changed (connected, went away): write, remembering what it showed."""
         self._write_state()
 

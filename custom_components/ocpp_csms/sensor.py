@@ -26,6 +26,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .csms.events import Change
 from .csms.meter_sanity import notes_text
 from .csms.station import ConnectorStatus, Evse, Measurand, Station, Transaction
 from .energy_register import EnergyRegisterSensor
@@ -36,9 +37,9 @@ from .entity_manager import (
     MEASUREMENTS,
     RESERVATIONS,
     SESSION_PROGRESS,
-    SESSIONS,
     STATUS,
     TRANSACTION,
+    Scope,
 )
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 from .reservation_sensor import ReservationSensor
@@ -296,7 +297,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="last_heartbeat",
-        follows=frozenset({"last_heartbeat"}),
+        follows=frozenset({Change.LAST_HEARTBEAT}),
         translation_key="last_heartbeat",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -305,14 +306,14 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
     ),
     OcppSensorDescription(
         key="firmware_status",
-        follows=frozenset({"firmware_status"}),
+        follows=frozenset({Change.FIRMWARE_STATUS}),
         translation_key="firmware_status",
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda station, evse: station.firmware_status,
     ),
     OcppSensorDescription(
         key="diagnostics_status",
-        follows=frozenset({"diagnostics_status"}),
+        follows=frozenset({Change.DIAGNOSTICS_STATUS}),
         translation_key="diagnostics_status",
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
@@ -480,7 +481,7 @@ class MonthEnergySensor(JournalSensor):
         """Also follow every session of the charger."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.hub.entities.subscribe(self.station.id, SESSIONS, self.handle_update)
+            self.hub.entities.subscribe(Scope.sessions_of(self.station.id), self.handle_update)
         )
 
     @property

@@ -37,6 +37,7 @@ from .csms.sessions import (
     session_status,
 )
 from .csms.station import Station, Transaction
+from .entity_manager import Scope
 
 if TYPE_CHECKING:
     from .hub import CentralSystemHub
@@ -112,7 +113,7 @@ class SessionBook:
     async def _rollover(self, _now: datetime) -> None:
         await self._async_load_month()
         for charger_id in self._hub.admitted:
-            self._hub.entities.notify_sessions(charger_id)
+            self._hub.entities.notify(Scope.sessions_of(charger_id))
 
     # -- what the journal's health means for the user ----------------------------------
 

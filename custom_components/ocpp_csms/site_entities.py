@@ -21,11 +21,11 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import UnitOfElectricCurrent
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 
-from .const import DOMAIN, MIN_CURRENT_A
-from .entity import OcppEntity
+from .const import MIN_CURRENT_A
+from .entity import OcppEntity, SiteEntity
+from .entity_manager import ALLOCATION
 from .hub import CentralSystemHub
 from .site_link import site_fuse
 
@@ -52,31 +52,7 @@ class AllocatedCurrentSensor(OcppEntity, SensorEntity):
         return 0.0 if allocated is None else allocated
 
 
-class _SiteEntity(Entity):
-    """An entity of the central system's device that follows the site."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-
-    def __init__(self, hub: CentralSystemHub, key: str) -> None:
-        """Belong to the central system of `hub`."""
-        self.hub = hub
-        self._attr_translation_key = key
-        self._attr_unique_id = f"{hub.entry.entry_id}-site-{key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, hub.entry.entry_id)})
-
-    async def async_added_to_hass(self) -> None:
-        """Follow balancing rounds and settings changes."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.hub.site_link.subscribe(self.async_write_ha_state))
-
-    @property
-    def available(self) -> bool:
-        """While balancing is on."""
-        return self.hub.site_link.site is not None
-
-
-class SiteAvailableSensor(_SiteEntity, SensorEntity):
+class SiteAvailableSensor(SiteEntity, SensorEntity):
     """What the house leaves of the fuse for the chargers: the least over the phases."""
 
     _attr_device_class = SensorDeviceClass.CURRENT
@@ -104,7 +80,7 @@ class SiteAvailableSensor(_SiteEntity, SensorEntity):
         return attributes
 
 
-class SiteLimitNumber(_SiteEntity, RestoreNumber):
+class SiteLimitNumber(SiteEntity, RestoreNumber):
     """The site limit per phase: the main fuse, or less (a tariff's peak, a cable)."""
 
     _attr_device_class = NumberDeviceClass.CURRENT
@@ -141,9 +117,9 @@ class SiteLimitNumber(_SiteEntity, RestoreNumber):
 
 def build_site_sensors(hub: CentralSystemHub) -> Iterable[Entity]:
     """The site-level sensors."""
-    yield SiteAvailableSensor(hub, "site_available_current")
+    yield SiteAvailableSensor(hub, "site_available_current", ALLOCATION)
 
 
 def build_site_numbers(hub: CentralSystemHub) -> Iterable[Entity]:
     """The site-level numbers."""
-    yield SiteLimitNumber(hub, "site_limit")
+    yield SiteLimitNumber(hub, "site_limit", ALLOCATION)

@@ -41,7 +41,7 @@ from .const import (
 from .csms.charging import NOMINAL_VOLTAGE_V
 from .csms.site import SiteBalancer, SiteSettings
 from .csms.solar import ChargingMode, SolarSettings
-from .entity_manager import ALLOCATION
+from .entity_manager import ALLOCATION, SITE, Scope
 
 if TYPE_CHECKING:
     from .hub import CentralSystemHub
@@ -120,8 +120,7 @@ class SiteLink:
         self.limit_a: float | None = None
         self._platforms: list[tuple[SiteEntityBuilder, AddConfigEntryEntitiesCallback]] = []
         self._platforms_added = False
-        self._listeners: set[Callable[[], None]] = set()
-        self._allocation: dict[str, float] = {}
+        self._allocation: dict[tuple[str, int], float] = {}
         # Each charger's charging mode, as its select entity set (or restored) it.
         self.modes: dict[str, ChargingMode] = {}
 
@@ -138,12 +137,6 @@ class SiteLink:
         self._platforms.append((builder, add_entities))
         if self._platforms_added:
             add_entities(builder(self._hub))
-
-    @callback
-    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call `listener` after every balancing round and settings change; returns undo."""
-        self._listeners.add(listener)
-        return lambda: self._listeners.discard(listener)
 
     @callback
     def set_limit(self, limit_a: float | None) -> None:
@@ -185,7 +178,7 @@ class SiteLink:
                     self._hub.hass, sensors, self._sensor_changed
                 )
         self._read_meters()
-        self._tell_listeners()
+        self._tell_site()
 
     def _add_entities(self) -> None:
         """Balancing is on: the site's entities, and each EVSE's allocated current."""
@@ -205,22 +198,22 @@ class SiteLink:
     def _rebalanced(self) -> None:
         """Update the entities of the sessions whose share changed, and the site's."""
         site = self.site
-        allocation = dict(site.allocated) if site is not None else {}
-        for key in set(allocation) | set(self._allocation):
+        allocation = dict(site.allocated_by_evse) if site is not None else {}
+        for charger_id, evse_id in set(allocation) | set(self._allocation):
+            key = (charger_id, evse_id)
             if allocation.get(key) != self._allocation.get(key):
-                charger_id, _, evse = key.rpartition("/")
-                self._hub.entities.notify(charger_id, int(evse), ALLOCATION)
+                self._hub.entities.notify(Scope.evse(charger_id, evse_id), ALLOCATION)
         self._allocation = allocation
-        self._tell_listeners()
+        self._tell_site()
 
-    def _tell_listeners(self) -> None:
-        for listener in tuple(self._listeners):
-            listener()
+    def _tell_site(self) -> None:
+        """The site's figures or settings changed: its entities, and the mode selects."""
+        self._hub.entities.notify(SITE, ALLOCATION)
 
     def allocated_a(self, charger_id: str, evse_id: int) -> float | None:
         """The current a charger's EVSE is allotted now (None: no balanced session)."""
         site = self.site
-        return site.allocated.get(f"{charger_id}/{evse_id}") if site is not None else None
+        return site.allocated_by_evse.get((charger_id, evse_id)) if site is not None else None
 
     @callback
     def stop(self) -> None:

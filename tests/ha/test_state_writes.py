@@ -15,7 +15,13 @@ import pytest
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant, callback
 
-from custom_components.ocpp_csms.entity_manager import MEASUREMENTS, STATUS, EntityManager
+from custom_components.ocpp_csms.entity_manager import (
+    MEASUREMENTS,
+    REPORTED,
+    STATUS,
+    EntityManager,
+    Scope,
+)
 from tests.chargers import charger, wait_for
 from tests.ha.conftest import SetUpEntry, url_of
 from tests.ha.test_entities import garage, online, settle, state_of
@@ -135,15 +141,29 @@ def test_routes_change_with_the_subscriptions() -> None:
     """A route remembered for one kind of change is redone when entities come and go."""
     manager = EntityManager(cast(Any, None))
     calls: list[str] = []
-    manager.subscribe("CP-1", 1, lambda: calls.append("meter"), MEASUREMENTS)
-    manager.notify("CP-1", 1, STATUS)
-    manager.notify("CP-1", 1, MEASUREMENTS)
+    evse = Scope.evse("CP-1", 1)
+    manager.subscribe(evse, lambda _event: calls.append("meter"), MEASUREMENTS)
+    manager.notify(evse, STATUS)
+    manager.notify(evse, MEASUREMENTS)
     assert calls == ["meter"]
-    undo = manager.subscribe("CP-1", 1, lambda: calls.append("status"), STATUS)
-    manager.notify("CP-1", 1, STATUS)
+    undo = manager.subscribe(evse, lambda _event: calls.append("status"), STATUS)
+    manager.notify(evse, STATUS)
     assert calls == ["meter", "status"]
     undo()
-    manager.notify("CP-1", 1, STATUS)
-    manager.notify("CP-1", 1)  # a connection change reaches everyone left
-    manager.notify("CP-2", 1)  # nobody there
+    manager.notify(evse, STATUS)
+    manager.notify(evse)  # a connection change reaches everyone left
+    manager.notify(Scope.evse("CP-2", 1))  # nobody there
+    manager.notify(Scope.charger("CP-1"))  # another scope of the same charger
     assert calls == ["meter", "status", "meter"]
+
+
+def test_an_event_reaches_only_the_entities_that_show_it() -> None:
+    """One update path: a session's start comes with its event to the event entities."""
+    manager = EntityManager(cast(Any, None))
+    received: list[object] = []
+    charger = Scope.charger("CP-1")
+    manager.subscribe(charger, received.append, REPORTED)
+    manager.subscribe(charger, lambda _event: received.append("status"), STATUS)
+    sentinel = cast(Any, object())
+    manager.notify(charger, REPORTED, sentinel)
+    assert received == [sentinel]

@@ -35,6 +35,7 @@ from .commands import (
     status_result,
 )
 from .events import (
+    Change,
     DataTransferReceived,
     Event,
     EvseUpdated,
@@ -297,7 +298,7 @@ class StationAdapter(ABC):
         self.booted = True
         self._count_reboot_after_configuration()
         decision = self._host.decide_boot(self.station)
-        self._host.emit(StationUpdated(self.station, frozenset({"boot", "registration"})))
+        self._host.emit(StationUpdated(self.station, frozenset({Change.BOOT, Change.REGISTRATION})))
         learn = decision.status is RegistrationStatus.ACCEPTED and self._host.learn_capabilities
         return Reply(
             {
@@ -328,7 +329,7 @@ class StationAdapter(ABC):
     def _on_heartbeat(self, _payload: dict[str, Any]) -> Reply:
         """Answer a heartbeat; its shape is the same in 1.6 and 2.x."""
         self.station.last_heartbeat = datetime.now(UTC)
-        self._host.emit(StationUpdated(self.station, frozenset({"last_heartbeat"})))
+        self._host.emit(StationUpdated(self.station, frozenset({Change.LAST_HEARTBEAT})))
         return Reply({"currentTime": utc_now_text()})
 
     def _authorize(
@@ -390,9 +391,15 @@ class StationAdapter(ABC):
             )
             self.station.warn("tag_limit_not_applied")
 
-    def _set_station_field(self, name: str, value: Any) -> None:
-        setattr(self.station, name, value)
-        self._host.emit(StationUpdated(self.station, frozenset({name})))
+    def _report_firmware_status(self, status: str) -> None:
+        """A firmware update moved on (1.6, its security extension, 2.x alike)."""
+        self.station.firmware_status = status
+        self._host.emit(StationUpdated(self.station, frozenset({Change.FIRMWARE_STATUS})))
+
+    def _report_upload_status(self, status: str) -> None:
+        """A diagnostics (1.6) or log (2.x) upload moved on."""
+        self.station.diagnostics_status = status
+        self._host.emit(StationUpdated(self.station, frozenset({Change.DIAGNOSTICS_STATUS})))
 
     def _record_security_event(self, payload: dict[str, Any]) -> Reply:
         """SecurityEventNotification: the same shape in 1.6 (security extension) and 2.x."""
@@ -432,7 +439,7 @@ class StationAdapter(ABC):
         evse.error_code = error_code
         evse.error_info = error_info
         evse.vendor_error_code = vendor_error_code
-        self._host.emit(EvseUpdated(self.station, evse, frozenset({"status"})))
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.STATUS})))
 
     def _finish_transaction(
         self,
@@ -484,7 +491,7 @@ class StationAdapter(ABC):
             self._reservations_changed()
 
     def _reservations_changed(self) -> None:
-        self._host.emit(StationUpdated(self.station, frozenset({"reservations"})))
+        self._host.emit(StationUpdated(self.station, frozenset({Change.RESERVATIONS})))
 
     def _report_register_anomalies(
         self, transaction: Transaction, anomalies: list[RegisterAnomaly]
@@ -559,7 +566,9 @@ class StationAdapter(ABC):
             capabilities = Capabilities()
         self.station.capabilities = adapt_capabilities(self.station.quirks, capabilities)
         await self.apply_meter_settings()
-        self._host.emit(StationUpdated(self.station, frozenset({"capabilities", "configuration"})))
+        self._host.emit(
+            StationUpdated(self.station, frozenset({Change.CAPABILITIES, Change.CONFIGURATION}))
+        )
 
     async def apply_meter_settings(self) -> None:
         """Set what the station samples, where it differs (see `metering_setup`).

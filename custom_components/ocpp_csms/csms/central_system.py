@@ -26,6 +26,7 @@ from .authorization import AcceptAll, AuthorizationDecision, Authorizer
 from .commands import Command, CommandResult, CommandStatus
 from .events import (
     AdmissionRequested,
+    Change,
     Event,
     EvseUpdated,
     LateTransactionMessage,
@@ -536,7 +537,7 @@ class CentralSystem:
 
     def _announce_reservations(self, station: Station) -> None:
         """Reservations of a station expired: tell it as any change of them."""
-        self.emit(StationUpdated(station, frozenset({"reservations"})))
+        self.emit(StationUpdated(station, frozenset({Change.RESERVATIONS})))
 
     def _journal(self, event: Event) -> None:
         assert self.journal is not None
@@ -649,7 +650,7 @@ class CentralSystem:
             session = self._sessions.get(station.id)
             if session is not None and station.accepted and station.capabilities is not None:
                 session.rpc.spawn(session.learn_capabilities())
-            self._tell(StationUpdated(station, frozenset({"quirks"})))
+            self._tell(StationUpdated(station, frozenset({Change.QUIRKS})))
 
     def set_meter_wish(
         self, wish: MeterWish, overrides: Mapping[str, MeterWish] | None = None

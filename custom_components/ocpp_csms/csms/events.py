@@ -7,11 +7,49 @@ entities and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from .authorization import AuthorizationDecision
 from .meter_sanity import RegisterAnomaly
 from .station import Evse, SecurityEvent, Station, Transaction
+
+
+class Change(StrEnum):
+    """What changed: the one vocabulary of the engine's events and the entities.
+
+    `StationUpdated.changed` and `EvseUpdated.changed` name members of it, and every
+    entity says which of them can alter what it shows (`follows` in the Home Assistant
+    layer). The same word in a station's and an EVSE's event means that scope's field
+    (a station's status is 1.6 connector 0's).
+    """
+
+    # A station's own fields.
+    BOOT = "boot"
+    REGISTRATION = "registration"
+    LAST_HEARTBEAT = "last_heartbeat"
+    FIRMWARE_STATUS = "firmware_status"
+    DIAGNOSTICS_STATUS = "diagnostics_status"
+    CAPABILITIES = "capabilities"
+    CONFIGURATION = "configuration"
+    RESERVATIONS = "reservations"
+    QUIRKS = "quirks"
+    # One of its EVSEs' status changed (told to the station's own entities).
+    EVSE_STATUS = "evse_status"
+    # A station's or an EVSE's status.
+    STATUS = "status"
+    # An EVSE's fields.
+    MEASUREMENTS = "measurements"
+    TRANSACTION = "transaction"
+    EXTERNAL_LIMIT = "external_limit"
+    EV_CHARGING_NEEDS = "ev_charging_needs"
+    # A running session of the EVSE got new readings or a new charging state.
+    SESSION_PROGRESS = "session_progress"
+    # Load balancing gave an EVSE another share, or the site's figures changed.
+    ALLOCATION = "allocation"
+    # The charger reported something event entities show (a session's start or end, a
+    # tag): the engine event comes with the change.
+    REPORTED = "reported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +71,7 @@ class StationUpdated:
     """Station-level fields named in `changed` changed (boot, registration, firmware...)."""
 
     station: Station
-    changed: frozenset[str]
+    changed: frozenset[Change]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +99,7 @@ class EvseUpdated:
 
     station: Station
     evse: Evse
-    changed: frozenset[str]
+    changed: frozenset[Change]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from .adapter import StationAdapter
 from .boundary import finite_number
 from .commands import Call, Command, CommandResult, GetConfiguration
 from .config_values import config_flag, config_integer, config_words
-from .events import EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
+from .events import Change, EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
 from .metering import apply_readings, reading, take_register
 from .metering_setup import MeterKeys
 from .ocpp16_commands import encode, id_tag_info
@@ -132,21 +132,21 @@ class Ocpp16Adapter(StationAdapter):
         return Reply({"idTagInfo": id_tag_info(decision)})
 
     def _on_diagnostics_status(self, payload: dict[str, Any]) -> Reply:
-        self._set_station_field("diagnostics_status", payload["status"])
+        self._report_upload_status(payload["status"])
         return Reply({})
 
     def _on_firmware_status(self, payload: dict[str, Any]) -> Reply:
-        self._set_station_field("firmware_status", payload["status"])
+        self._report_firmware_status(payload["status"])
         return Reply({})
 
     def _on_signed_firmware_status(self, payload: dict[str, Any]) -> Reply:
         self.station.firmware_request_id = payload.get("requestId")
-        self._set_station_field("firmware_status", payload["status"])
+        self._report_firmware_status(payload["status"])
         return Reply({})
 
     def _on_log_status(self, payload: dict[str, Any]) -> Reply:
         self.station.log_request_id = payload.get("requestId")
-        self._set_station_field("diagnostics_status", payload["status"])
+        self._report_upload_status(payload["status"])
         return Reply({})
 
     def _on_status_notification(self, payload: dict[str, Any]) -> Reply:
@@ -158,7 +158,7 @@ class Ocpp16Adapter(StationAdapter):
         if connector_id == 0:
             self.station.status = status
             self.station.error_code = error_code
-            self._host.emit(StationUpdated(self.station, frozenset({"status"})))
+            self._host.emit(StationUpdated(self.station, frozenset({Change.STATUS})))
         else:
             self._set_evse_status(
                 connector_id,
@@ -207,7 +207,7 @@ class Ocpp16Adapter(StationAdapter):
             transaction = self.station.transaction(transaction_id) or transaction
         applied = apply_readings(evse, self._readings(payload["meterValue"]), transaction)
         if applied.recorded:
-            self._host.emit(EvseUpdated(self.station, evse, frozenset({"measurements"})))
+            self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.MEASUREMENTS})))
             if transaction is not None:
                 self._report_register_anomalies(transaction, applied.anomalies)
                 self._host.emit(TransactionUpdated(self.station, transaction))
@@ -245,7 +245,7 @@ class Ocpp16Adapter(StationAdapter):
         take_register(transaction, float(payload["meterStart"]), started_at, opening=True)
         evse.transaction = transaction
         self._host.emit(TransactionStarted(self.station, transaction))
-        self._host.emit(EvseUpdated(self.station, evse, frozenset({"transaction"})))
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.TRANSACTION})))
         self._end_reservation(payload.get("reservationId"), ReservationStatus.USED)
         return Reply(
             {"transactionId": transaction_id, "idTagInfo": id_tag_info(decision)},
@@ -286,7 +286,7 @@ class Ocpp16Adapter(StationAdapter):
             reason=payload.get("reason", "Local"),
             stop_id_tag=id_tag,
         )
-        self._host.emit(EvseUpdated(self.station, evse, frozenset({"transaction"})))
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.TRANSACTION})))
         return Reply(answer)
 
     def _transaction_from_stop(

@@ -20,6 +20,7 @@ from .authorization import AuthorizationDecision
 from .commands import Call, Command, CommandResult, GetBaseReport
 from .config_values import config_flag, config_integer, config_words
 from .events import (
+    Change,
     EvseUpdated,
     StationNotice,
     StationUpdated,
@@ -218,12 +219,12 @@ class Ocpp201Adapter(StationAdapter):
 
     def _on_firmware_status(self, payload: dict[str, Any]) -> Reply:
         self.station.firmware_request_id = payload.get("requestId")
-        self._set_station_field("firmware_status", payload["status"])
+        self._report_firmware_status(payload["status"])
         return Reply({})
 
     def _on_log_status(self, payload: dict[str, Any]) -> Reply:
         self.station.log_request_id = payload.get("requestId")
-        self._set_station_field("diagnostics_status", payload["status"])
+        self._report_upload_status(payload["status"])
         return Reply({})
 
     def _on_status_notification(self, payload: dict[str, Any]) -> Reply:
@@ -261,7 +262,7 @@ class Ocpp201Adapter(StationAdapter):
         transaction = evse.transaction
         applied = apply_readings(evse, self._readings(payload["meterValue"]), transaction)
         if applied.recorded:
-            self._host.emit(EvseUpdated(self.station, evse, frozenset({"measurements"})))
+            self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.MEASUREMENTS})))
             if transaction is not None:
                 self._report_register_anomalies(transaction, applied.anomalies)
                 self._host.emit(TransactionUpdated(self.station, transaction))
@@ -270,19 +271,19 @@ class Ocpp201Adapter(StationAdapter):
     def _on_notify_charging_limit(self, payload: dict[str, Any]) -> Reply:
         evse = self.station.evse(payload.get("evseId", 0))
         evse.external_limit = {key: value for key, value in payload.items() if key != "evseId"}
-        self._host.emit(EvseUpdated(self.station, evse, frozenset({"external_limit"})))
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.EXTERNAL_LIMIT})))
         return Reply({})
 
     def _on_cleared_charging_limit(self, payload: dict[str, Any]) -> Reply:
         evse = self.station.evse(payload.get("evseId", 0))
         evse.external_limit = None
-        self._host.emit(EvseUpdated(self.station, evse, frozenset({"external_limit"})))
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.EXTERNAL_LIMIT})))
         return Reply({})
 
     def _on_notify_ev_charging_needs(self, payload: dict[str, Any]) -> Reply:
         evse = self.station.evse(payload["evseId"])
         evse.ev_charging_needs = payload["chargingNeeds"]
-        self._host.emit(EvseUpdated(self.station, evse, frozenset({"ev_charging_needs"})))
+        self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.EV_CHARGING_NEEDS})))
         # No schedule will follow from here (yet): say so rather than promise one.
         return Reply({"status": "Rejected"})
 
@@ -310,7 +311,7 @@ class Ocpp201Adapter(StationAdapter):
             if waiting is not None and not waiting.done():
                 waiting.set_result(None)
             else:
-                self._host.emit(StationUpdated(self.station, frozenset({"configuration"})))
+                self._host.emit(StationUpdated(self.station, frozenset({Change.CONFIGURATION})))
         return Reply({})
 
     def _on_report_charging_profiles(self, payload: dict[str, Any]) -> Reply:
@@ -366,7 +367,9 @@ class Ocpp201Adapter(StationAdapter):
         evse = self.station.evse(transaction.evse_id)
         # The EVSE's `transaction` changes when one begins or ends; what happens within
         # it (readings, charging state) is TransactionUpdated's to tell.
-        changed = {"transaction"} if is_new or payload["eventType"] == "Ended" else set()
+        changed: set[Change] = (
+            {Change.TRANSACTION} if is_new or payload["eventType"] == "Ended" else set()
+        )
         # The tag that authorizes a session may come with its start or any event after.
         tag_limit = (
             self._tag_limit_after_start(transaction, decision)
@@ -376,7 +379,7 @@ class Ocpp201Adapter(StationAdapter):
         if self._apply_transaction_event(
             evse, transaction, payload, token, decision, opening=is_new
         ):
-            changed.add("measurements")
+            changed.add(Change.MEASUREMENTS)
         if is_new:
             # No register reading came with it: the EVSE's last one before is the start.
             start_from_earlier(transaction, earlier)
@@ -392,7 +395,7 @@ class Ocpp201Adapter(StationAdapter):
             self._host.emit(TransactionUpdated(self.station, transaction))
         if evse.connector_status and (status := derive_status(evse)) is not evse.status:
             evse.status = status
-            changed.add("status")
+            changed.add(Change.STATUS)
         if changed:
             self._host.emit(EvseUpdated(self.station, evse, frozenset(changed)))
         self._end_reservation(payload.get("reservationId"), ReservationStatus.USED)

@@ -189,6 +189,8 @@ class SiteBalancer:
         self.schedule_limit: Callable[[str], float | None] = lambda _charger_id: None
         self.available_a: tuple[float, ...] = (settings.fuse_a,) * 3
         self.allocated: dict[str, float] = {}
+        # The same shares by (charger id, EVSE id), for those who show them.
+        self.allocated_by_evse: dict[tuple[str, int], float] = {}
         self._sent: dict[str, _Sent] = {}
         # Sessions stopped to pause them (a charger that goes on at 0 A), by key, until
         # their car leaves or they start again (see `plug_in`).
@@ -441,6 +443,9 @@ class SiteBalancer:
                 demands, self.available_a, self.allocated, self.settings.allocation
             )
         self.allocated = allocation
+        self.allocated_by_evse = {
+            (s.station.id, s.evse.id): allocation[s.key] for s in sessions
+        } | {(car.station.id, car.evse.id): allocation[car.key] for car in waiting}
         self.on_rebalanced()
         keys = {session.key for session in sessions} | {car.key for car in waiting}
         self._sent = {key: sent for key, sent in self._sent.items() if key in keys}
