@@ -64,3 +64,89 @@ def test_manifest_pins_match_requirements() -> None:
         assert key in manifest
     assert manifest["iot_class"] == "local_push"
     assert manifest["integration_type"] == "hub"
+
+
+def _module_name(path: Path, root: Path = COMPONENT) -> str:
+    relative = path.relative_to(root).with_suffix("")
+    parts = [part for part in relative.parts if part != "__init__"]
+    return ".".join(parts)
+
+
+def _imports_within(path: Path, modules: set[str], root: Path) -> set[str]:
+    """The package's own modules `path` imports (relatively), typing-only ones included."""
+    name = _module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.ImportFrom) or node.level == 0:
+            continue
+        base = package.split(".") if package else []
+        base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+        target = ".".join([*base, node.module]) if node.module else ".".join(base)
+        for alias in node.names:
+            candidate = f"{target}.{alias.name}" if target else alias.name
+            found.add(candidate if candidate in modules else target)
+    return found & modules
+
+
+def import_cycles(root: Path = COMPONENT) -> list[list[str]]:
+    """Cycles in a package's imports of its own modules (strongly connected groups)."""
+    paths = {_module_name(path, root): path for path in root.rglob("*.py")}
+    modules = set(paths)
+    graph = {name: _imports_within(path, modules, root) - {name} for name, path in paths.items()}
+    # Tarjan's algorithm, iteratively: every group of modules that import each other.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    cycles.append(sorted(group))
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    """No module of the integration imports one that imports it back, even for typing:
+    the layers depend one way (platforms -> hub -> its parts -> engine)."""
+    assert import_cycles() == []
+
+
+def test_a_cycle_through_a_typing_import_is_found(tmp_path: Path) -> None:
+    """The check itself: two modules importing each other, one only for typing."""
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "hub.py").write_text("from .parts import Part\n")
+    (tmp_path / "parts.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .hub import Hub\n"
+    )
+    (tmp_path / "lone.py").write_text("from . import parts\n")
+    assert import_cycles(tmp_path) == [["hub", "parts"]]

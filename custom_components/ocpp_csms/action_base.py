@@ -76,7 +76,7 @@ def charger_of_device(hass: HomeAssistant, device_id: str) -> tuple[CentralSyste
         )
     for entry in hass.config_entries.async_loaded_entries(DOMAIN):
         hub: CentralSystemHub = entry.runtime_data
-        charger_id = hub.charger_for_device(device.identifiers)
+        charger_id = hub.index.charger_for_device(device.identifiers)
         if charger_id is not None and hub.system is not None:
             return hub, hub.system.ensure_station(charger_id)
     raise ServiceValidationError(
@@ -104,7 +104,7 @@ def _check_connector(
             translation_domain=DOMAIN,
             translation_key="unknown_connector",
             translation_placeholders={
-                "charger": hub.charger_name(station.id),
+                "charger": hub.index.charger_name(station.id),
                 "connector": str(connector),
                 "count": str(highest or "?"),
             },

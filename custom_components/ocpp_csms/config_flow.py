@@ -289,7 +289,7 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="central_system_not_loaded")
         hub = entry.runtime_data
         password = user_input.get(CONF_PASSWORD) or None
-        await hub.async_admit_charger(
+        await hub.index.async_admit(
             placeholders["charger_id"],
             user_input.get(CONF_NAME) or placeholders["charger_id"],
             password,

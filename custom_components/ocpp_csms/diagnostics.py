@@ -27,12 +27,12 @@ async def async_get_config_entry_diagnostics(
     lists = system.local_lists if system else None
     journal = hub.sessions.journal
     chargers: dict[str, Any] = {}
-    for charger_id in sorted(hub.admitted):
+    for charger_id in sorted(hub.index.admitted):
         station = system.stations.get(charger_id) if system else None
         state = lists.states.get(charger_id) if lists else None
         capabilities = station.capabilities if station else None
         chargers[charger_id] = {
-            "name": hub.charger_name(charger_id),
+            "name": hub.index.charger_name(charger_id),
             "connected": bool(station and station.connected),
             "version": station.version.value if station else None,
             "registration": (
@@ -56,7 +56,7 @@ async def async_get_config_entry_diagnostics(
             "warnings": dict(station.warnings) if station else {},
             # Journal rows refused for this charger's own values (dropped, not retried).
             "journal_rows_refused": journal.rows_refused.get(charger_id, 0),
-            "charging_mode": hub.mode(charger_id).value,
+            "charging_mode": hub.site_link.mode(charger_id).value,
             "schedule_limit_now": system.upkeep.schedule_limit(charger_id) if system else None,
             "local_list": (
                 {

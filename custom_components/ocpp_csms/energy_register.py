@@ -12,7 +12,7 @@ from .csms.events import Event
 from .entity import OcppEntity
 
 if TYPE_CHECKING:
-    from .sensor import OcppSensorDescription
+    from .sensor_descriptions import OcppSensorDescription
 
 
 class EnergyRegisterSensor(OcppEntity, RestoreSensor):

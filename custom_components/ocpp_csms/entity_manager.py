@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
@@ -26,12 +28,12 @@ from .csms.station import Station
 from .identifiers import charger_device_identifier, parse_unique_id, unique_id_for
 
 if TYPE_CHECKING:
-    from .entity import OcppEntity
-    from .hub import CentralSystemHub
+    from .charger_index import ChargerIndex
+    from .csms.central_system import CentralSystem
 
-# Builds a platform's entities for a charger (evse_id None) or one of its EVSEs; the
-# manager adds those it has not added before.
-type EntityBuilder = Callable[[CentralSystemHub, Station, int | None], Iterable[OcppEntity]]
+# Builds a platform's entities for a charger (evse_id None) or one of its EVSEs, given
+# the runtime data the entities use (`R`); the manager adds those it has not added.
+type EntityBuilder[R] = Callable[[R, Station, int | None], Iterable[Entity]]
 # An entity's update: the change reached it; `event` is the engine event that carried
 # it, for entities that show events (None for a state change or a new connection).
 type Update = Callable[[Event | None], None]
@@ -118,13 +120,20 @@ class _Subscribers:
         return route
 
 
-class EntityManager:
-    """Builds the entities of one central system and routes updates to them."""
+class EntityManager[R]:
+    """Builds the entities of one central system and routes updates to them.
 
-    def __init__(self, hub: CentralSystemHub) -> None:
-        """Serve the hub's chargers."""
-        self._hub = hub
-        self._builders: list[tuple[EntityBuilder, AddConfigEntryEntitiesCallback]] = []
+    `R` is the runtime data builders give the entities they build.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry_id: str, index: ChargerIndex) -> None:
+        """Serve one central system's admitted chargers; `attach` once its engine runs."""
+        self._hass = hass
+        self._entry_id = entry_id
+        self._index = index
+        self._system: CentralSystem | None = None
+        self._context: R | None = None
+        self._builders: list[tuple[EntityBuilder[R], AddConfigEntryEntitiesCallback]] = []
         self._entity_ids: set[str] = set()
         # Each scope's entities' update callbacks.
         self._subscribers: dict[Scope, _Subscribers] = {}
@@ -136,8 +145,13 @@ class EntityManager:
         # Updates that raised, logged within bounds per charger.
         self._failures = LogBudget(per_source=3, overall=30, period_s=600.0)
 
+    def attach(self, system: CentralSystem, context: R) -> None:
+        """The engine whose stations the entities show, and what builders give them."""
+        self._system = system
+        self._context = context
+
     def register_platform(
-        self, builder: EntityBuilder, add_entities: AddConfigEntryEntitiesCallback
+        self, builder: EntityBuilder[R], add_entities: AddConfigEntryEntitiesCallback
     ) -> None:
         """A platform is set up: build its entities for every charger known so far.
 
@@ -146,10 +160,10 @@ class EntityManager:
         before the charger reports again).
         """
         self._builders.append((builder, add_entities))
-        assert self._hub.system is not None
+        assert self._system is not None
         registered = self._registered_evses()
-        for charger_id in self._hub.admitted:
-            station = self._hub.system.ensure_station(charger_id)
+        for charger_id in self._index.admitted:
+            station = self._system.ensure_station(charger_id)
             self._build_with(builder, add_entities, station, None)
             for evse_id in sorted(set(station.evses) | registered.get(charger_id, set())):
                 if evse_id > 0:
@@ -157,48 +171,49 @@ class EntityManager:
 
     def _registered_evses(self) -> dict[str, set[int]]:
         found: dict[str, set[int]] = {}
-        registry = er.async_get(self._hub.hass)
-        for entry in er.async_entries_for_config_entry(registry, self._hub.entry.entry_id):
-            parsed = parse_unique_id(self._hub.entry.entry_id, entry.unique_id)
+        registry = er.async_get(self._hass)
+        for entry in er.async_entries_for_config_entry(registry, self._entry_id):
+            parsed = parse_unique_id(self._entry_id, entry.unique_id)
             if parsed is not None and parsed[1] is not None:
                 found.setdefault(parsed[0], set()).add(parsed[1])
         return found
 
     def is_registered(self, domain: str, charger_id: str, evse_id: int | None, key: str) -> bool:
         """Whether the entity registry has this entity from before (it is restored)."""
-        unique_id = unique_id_for(self._hub.entry.entry_id, charger_id, evse_id, key)
-        registry = er.async_get(self._hub.hass)
+        unique_id = unique_id_for(self._entry_id, charger_id, evse_id, key)
+        registry = er.async_get(self._hass)
         return registry.async_get_entity_id(domain, DOMAIN, unique_id) is not None
 
     def build(self, station: Station, evse_id: int | None) -> None:
         """Add the entities a charger (or EVSE) has now and did not have before."""
-        if station.id not in self._hub.admitted:
+        if station.id not in self._index.admitted:
             return  # not admitted: no device, no entities
         for builder, add_entities in self._builders:
             self._build_with(builder, add_entities, station, evse_id)
 
     def _build_with(
         self,
-        builder: EntityBuilder,
+        builder: EntityBuilder[R],
         add_entities: AddConfigEntryEntitiesCallback,
         station: Station,
         evse_id: int | None,
     ) -> None:
+        assert self._context is not None  # attached before any platform is set up
         new = [
             entity
-            for entity in builder(self._hub, station, evse_id)
+            for entity in builder(self._context, station, evse_id)
             if entity.unique_id not in self._entity_ids
         ]
         if new:
             self._entity_ids.update(str(entity.unique_id) for entity in new)
             # Entities belong to their charger's subentry: removing it removes them.
-            add_entities(new, config_subentry_id=self._hub.subentry_id(station.id))
+            add_entities(new, config_subentry_id=self._index.subentry_id(station.id))
 
     def device_info(self, charger_id: str) -> DeviceInfo:
         """The device a charger's entities belong to (read-only: it is shared)."""
         info = self._device_infos.get(charger_id)
         if info is None:
-            identifier = charger_device_identifier(self._hub.entry.entry_id, charger_id)
+            identifier = charger_device_identifier(self._entry_id, charger_id)
             info = self._device_infos[charger_id] = DeviceInfo(identifiers={identifier})
         return info
 
@@ -269,7 +284,7 @@ class EntityManager:
 
     def forget(self, charger_id: str) -> None:
         """A removed charger's entities are gone: build them anew if it is added again."""
-        entry_id = self._hub.entry.entry_id
+        entry_id = self._entry_id
         self._entity_ids = {
             unique_id
             for unique_id in self._entity_ids

@@ -76,7 +76,7 @@ async def async_collect(
         owners = [
             (hub, charger)
             for hub in hubs
-            if (charger := hub.charger_for_device(device.identifiers)) is not None
+            if (charger := hub.index.charger_for_device(device.identifiers)) is not None
         ]
         if not owners:
             raise ServiceValidationError(
@@ -118,7 +118,10 @@ def _rows_job(found: Found) -> Callable[[], list[dict[str, Any]]]:
     parts = [
         (
             hub.entry.title,
-            {charger: hub.charger_name(charger) for charger in {r.charger_id for r in records}},
+            {
+                charger: hub.index.charger_name(charger)
+                for charger in {r.charger_id for r in records}
+            },
             hub.sessions.pricing,
             records,
         )

@@ -20,7 +20,7 @@ from .const import DOMAIN
 from .csms.events import RegisterImplausible
 
 if TYPE_CHECKING:
-    from .hub import CentralSystemHub
+    from .charger_index import ChargerIndex
 
 # The `data` kind that routes the fix flow (repairs.py).
 METER_ISSUE_KIND = "meter_register"
@@ -48,19 +48,21 @@ def reading_text(wh: float) -> str:
 class RegisterIssues:
     """Raises and clears the energy-register repairs of one central system."""
 
-    def __init__(self, hub: CentralSystemHub) -> None:
-        """Serve the hub's central system."""
-        self._hub = hub
-        self._prefix = _prefix(hub.entry.entry_id)
+    def __init__(self, hass: HomeAssistant, entry_id: str, index: ChargerIndex) -> None:
+        """Serve one central system (its admitted chargers name the issues)."""
+        self._hass = hass
+        self._entry_id = entry_id
+        self._index = index
+        self._prefix = _prefix(entry_id)
 
     def report(self, event: RegisterImplausible) -> None:
         """Tell the user about a register that fell, jumped or changed unit."""
         charger_id = event.station.id
-        if charger_id not in self._hub.admitted:
+        if charger_id not in self._index.admitted:
             return  # a charger nobody admitted has no device to name
         anomaly = event.anomaly
         ir.async_create_issue(
-            self._hub.hass,
+            self._hass,
             DOMAIN,
             self._prefix + charger_id,
             is_fixable=True,
@@ -68,17 +70,17 @@ class RegisterIssues:
             severity=ir.IssueSeverity.WARNING,
             translation_key=f"meter_{anomaly.note}",
             translation_placeholders={
-                "charger": self._hub.charger_name(charger_id),
+                "charger": self._index.charger_name(charger_id),
                 "transaction": event.transaction.id,
                 "last": energy_text(anomaly.last_wh),
                 "read": reading_text(anomaly.read_wh),
             },
-            data={"kind": METER_ISSUE_KIND, "entry_id": self._hub.entry.entry_id},
+            data={"kind": METER_ISSUE_KIND, "entry_id": self._entry_id},
         )
 
     def forget(self, charger_id: str) -> None:
         """The charger was removed: so is its issue."""
-        ir.async_delete_issue(self._hub.hass, DOMAIN, self._prefix + charger_id)
+        ir.async_delete_issue(self._hass, DOMAIN, self._prefix + charger_id)
 
 
 def async_delete_register_issues(hass: HomeAssistant, entry_id: str) -> None:

@@ -95,7 +95,7 @@ class CurrentLimit(OcppEntity, RestoreNumber):
     @property
     def native_max_value(self) -> float:
         """The maximum current set for this charger."""
-        return float(self.hub.max_current(self.station.id))
+        return float(self.hub.index.max_current(self.station.id))
 
     @property
     def available(self) -> bool:
@@ -148,7 +148,7 @@ class CurrentLimit(OcppEntity, RestoreNumber):
         if limit is None:
             if result.status in (CommandStatus.OFFLINE, CommandStatus.TIMED_OUT):
                 return  # ask again at its next learning
-            limit, applied_as = float(self.hub.max_current(self.station.id)), _AS_MAXIMUM
+            limit, applied_as = float(self.hub.index.max_current(self.station.id)), _AS_MAXIMUM
         limit = min(limit, self.native_max_value)
         if self._applied_as in (_AS_STATION_MAX, _AS_DEFAULT):
             # A limit the user set stays theirs (a default-profile one is restored from

@@ -63,7 +63,7 @@ def _held_ids(target: Target) -> list[int]:
         held = [reservation for reservation in held if reservation.evse_id == target.connector]
     if held:
         return [reservation.id for reservation in held]
-    placeholders = {"charger": target.hub.charger_name(target.station.id)}
+    placeholders = {"charger": target.hub.index.charger_name(target.station.id)}
     if target.connector is None:
         key = "no_reservation"
     else:
@@ -87,7 +87,7 @@ async def _list_reservations(hass: HomeAssistant, call: ServiceCall) -> ServiceR
             for hub, station in chargers
             for reservation in station.reservations.active(now)
         ),
-        key=lambda found: (found[0].charger_name(found[1].id), found[2].evse_id or 0),
+        key=lambda found: (found[0].index.charger_name(found[1].id), found[2].evse_id or 0),
     )
     rows: list[JsonValueType] = [_row(hass, *found) for found in held]
     return {"reservations": rows}
@@ -99,7 +99,7 @@ def _every_charger(hass: HomeAssistant) -> list[tuple[CentralSystemHub, Station]
         hub: CentralSystemHub = entry.runtime_data
         if hub.system is None:
             continue
-        for charger_id in sorted(hub.admitted):
+        for charger_id in sorted(hub.index.admitted):
             if (station := hub.system.stations.get(charger_id)) is not None:
                 found.append((hub, station))
     return found
@@ -111,7 +111,7 @@ def _row(
     identifier = charger_device_identifier(hub.entry.entry_id, station.id)
     device = dr.async_get(hass).async_get_device_by_identifier(identifier, hub.entry.entry_id)
     return {
-        "charger": hub.charger_name(station.id),
+        "charger": hub.index.charger_name(station.id),
         "device_id": device.id if device else None,
         "connector": reservation.evse_id,  # None: any connector
         "reservation_id": reservation.id,

@@ -87,14 +87,14 @@ class ScheduleOptionsSteps(OptionsFlow):
         hub = self._schedule_hub
         if hub is None:
             return self.async_abort(reason="not_loaded")
-        if not hub.admitted:
+        if not hub.index.admitted:
             return self.async_abort(reason="no_chargers")
         if user_input is not None:
             self._schedule_charger = user_input[CONF_CHARGER]
             return await self.async_step_schedule()
         chargers = [
-            selector.SelectOptionDict(value=charger_id, label=hub.charger_name(charger_id))
-            for charger_id in sorted(hub.admitted)
+            selector.SelectOptionDict(value=charger_id, label=hub.index.charger_name(charger_id))
+            for charger_id in sorted(hub.index.admitted)
         ]
         return self.async_show_form(
             step_id="schedules",
@@ -135,5 +135,5 @@ class ScheduleOptionsSteps(OptionsFlow):
             step_id="schedule",
             data_schema=self.add_suggested_values_to_schema(_schedule_schema(), current),
             errors=errors,
-            description_placeholders={"charger": hub.charger_name(charger_id)},
+            description_placeholders={"charger": hub.index.charger_name(charger_id)},
         )

@@ -15,7 +15,8 @@ from datetime import timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 import probatio
-from homeassistant.core import callback
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
@@ -24,7 +25,7 @@ from .const import MAX_CURRENT_LIMIT_A
 from .csms.schedule import ScheduleRule, WeeklySchedule
 
 if TYPE_CHECKING:
-    from .hub import CentralSystemHub
+    from .csms.central_system import CentralSystem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -108,22 +109,28 @@ def schedules_in(options: Mapping[str, Any], timezone: tzinfo) -> dict[str, Week
 class ScheduleLink:
     """Keeps the engine's schedules in step with the options."""
 
-    def __init__(self, hub: CentralSystemHub) -> None:
-        """Serve one central system."""
-        self._hub = hub
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+        """Serve one central system's options; `attach` its engine once it runs."""
+        self._hass = hass
+        self._entry = entry
+        self._system: CentralSystem | None = None
         self._cancel_timer: Callable[[], None] | None = None
+
+    def attach(self, system: CentralSystem) -> None:
+        """The engine whose schedules this keeps."""
+        self._system = system
 
     @callback
     def sync(self) -> None:
         """Give the engine the schedules in the options (changed ones are sent)."""
-        system = self._hub.system
+        system = self._system
         if system is None:
             return
         timezone = dt_util.get_default_time_zone()
-        system.upkeep.set_schedules(schedules_in(self._hub.entry.options, timezone))
+        system.upkeep.set_schedules(schedules_in(self._entry.options, timezone))
         if self._cancel_timer is None:
             self._cancel_timer = async_track_time_interval(
-                self._hub.hass,
+                self._hass,
                 lambda _now: system.upkeep.refresh_defaults(),
                 _OFFSET_CHECK_INTERVAL,
             )
@@ -138,12 +145,12 @@ class ScheduleLink:
     @callback
     def set_schedule(self, charger_id: str, schedule: dict[str, Any] | None) -> None:
         """Store a charger's schedule (None: remove it); the options update sends it."""
-        entry = self._hub.entry
+        entry = self._entry
         schedules = dict(entry.options.get(CONF_SCHEDULES) or {})
         if schedule is None:
             schedules.pop(charger_id, None)
         else:
             schedules[charger_id] = schedule
-        self._hub.hass.config_entries.async_update_entry(
+        self._hass.config_entries.async_update_entry(
             entry, options={**entry.options, CONF_SCHEDULES: schedules}
         )

@@ -64,7 +64,7 @@ async def _start_charging(hass: HomeAssistant, call: ServiceCall) -> None:
     profile = None
     if (limit := call.data.get("current_limit")) is not None:
         profile = limit_profile(target.station, limit, ProfilePurpose.TX, kind=ProfileKind.RELATIVE)
-    tag = call.data.get("tag") or target.hub.default_tag(target.station.id)
+    tag = call.data.get("tag") or target.hub.index.default_tag(target.station.id)
     await send(target, RemoteStart(tag, evse_id=target.connector, profile=profile))
 
 
@@ -79,7 +79,7 @@ async def _stop_charging(hass: HomeAssistant, call: ServiceCall) -> None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="no_session",
-            translation_placeholders={"charger": target.hub.charger_name(target.station.id)},
+            translation_placeholders={"charger": target.hub.index.charger_name(target.station.id)},
         )
     for evse in evses:
         assert evse.transaction is not None
@@ -96,7 +96,7 @@ async def _reset(hass: HomeAssistant, call: ServiceCall) -> None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="reset_connector_needs_2x",
-            translation_placeholders={"charger": target.hub.charger_name(station.id)},
+            translation_placeholders={"charger": target.hub.index.charger_name(station.id)},
         )
     await send(target, Reset(hard=call.data["type"] == "hard", evse_id=evse_id))
 
@@ -111,7 +111,7 @@ async def _unlock_connector(hass: HomeAssistant, call: ServiceCall) -> None:
             translation_domain=DOMAIN,
             translation_key="charger_has_no_connector",
             translation_placeholders={
-                "charger": target.hub.charger_name(target.station.id),
+                "charger": target.hub.index.charger_name(target.station.id),
                 "connector": str(evse_id),
             },
         )
@@ -128,7 +128,7 @@ async def _get_local_list_version(hass: HomeAssistant, call: ServiceCall) -> Ser
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="no_local_list",
-            translation_placeholders={"charger": target.hub.charger_name(target.station.id)},
+            translation_placeholders={"charger": target.hub.index.charger_name(target.station.id)},
         )
     return {"version": version}
 

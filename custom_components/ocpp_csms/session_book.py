@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
@@ -40,7 +41,9 @@ from .csms.station import Station, Transaction
 from .entity_manager import Scope
 
 if TYPE_CHECKING:
-    from .hub import CentralSystemHub
+    from .charger_index import ChargerIndex
+    from .csms.central_system import CentralSystem
+    from .entity_manager import EntityManager
 
 JOURNAL_FOLDER = DOMAIN
 
@@ -73,11 +76,20 @@ def _alpha_3(country: str | None) -> str:
 class SessionBook:
     """One central system's journal, its health and its totals."""
 
-    def __init__(self, hub: CentralSystemHub) -> None:
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        index: ChargerIndex,
+        entities: EntityManager[Any],
+    ) -> None:
         """Place the journal file in the configuration directory."""
-        self._hub = hub
-        self.hass: HomeAssistant = hub.hass
-        entry_id = hub.entry.entry_id
+        self.hass = hass
+        self._entry = entry
+        self._index = index
+        self._entities = entities
+        self._system: CentralSystem | None = None
+        entry_id = entry.entry_id
         self.journal = SessionJournal(
             Path(self.hass.config.path(JOURNAL_FOLDER, f"sessions-{entry_id}.db")),
             observer=self._journal_state_changed,
@@ -86,6 +98,10 @@ class SessionBook:
         self._month_ended_wh: dict[str, float] = {}
         self._unsub_rollover: CALLBACK_TYPE | None = None
         self._country_alpha_3 = "ZZZ"
+
+    def attach(self, system: CentralSystem) -> None:
+        """The engine whose chargers' sessions these are."""
+        self._system = system
 
     async def async_start(self) -> None:
         """Read this month's totals (after the journal opened) and follow the calendar."""
@@ -112,14 +128,14 @@ class SessionBook:
 
     async def _rollover(self, _now: datetime) -> None:
         await self._async_load_month()
-        for charger_id in self._hub.admitted:
-            self._hub.entities.notify(Scope.sessions_of(charger_id))
+        for charger_id in self._index.admitted:
+            self._entities.notify(Scope.sessions_of(charger_id))
 
     # -- what the journal's health means for the user ----------------------------------
 
     @callback
     def _journal_state_changed(self, state: JournalState) -> None:
-        issue_id = journal_issue_id(self._hub.entry.entry_id)
+        issue_id = journal_issue_id(self._entry.entry_id)
         if state.health is JournalHealth.OK:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             return
@@ -133,7 +149,7 @@ class SessionBook:
             severity=ir.IssueSeverity.ERROR,
             translation_key="journal_damaged" if damaged else "journal_unavailable",
             translation_placeholders={"path": str(state.path), "error": state.detail},
-            data={"entry_id": self._hub.entry.entry_id},
+            data={"entry_id": self._entry.entry_id},
         )
 
     # -- totals -------------------------------------------------------------------------
@@ -167,7 +183,7 @@ class SessionBook:
     @property
     def pricing(self) -> Pricing | None:
         """The price per kWh from the options, if one is set."""
-        options = self._hub.entry.options
+        options = self._entry.options
         price = options.get(CONF_PRICE_PER_KWH)
         if price is None:
             return None
@@ -175,12 +191,12 @@ class SessionBook:
 
     def cdr_settings(self) -> CdrSettings:
         """How CDRs of this central system are issued."""
-        options: dict[str, Any] = dict(self._hub.entry.options)
+        options: dict[str, Any] = dict(self._entry.options)
         config = self.hass.config
-        hub = self._hub
+        index, system = self._index, self._system
         return CdrSettings(
             country_code=(config.country or "ZZ").upper(),
-            id_prefix=f"{hub.entry.entry_id[:8]}-",
+            id_prefix=f"{self._entry.entry_id[:8]}-",
             site=CdrSite(
                 name=config.location_name,
                 address=options.get(CONF_ADDRESS) or "",
@@ -192,12 +208,12 @@ class SessionBook:
             ),
             pricing=self.pricing,
             remote_tags=frozenset(
-                {DEFAULT_REMOTE_TAG} | {hub.default_tag(charger) for charger in hub.admitted}
+                {DEFAULT_REMOTE_TAG} | {index.default_tag(charger) for charger in index.admitted}
             ),
             power_types={
-                charger: power_type(hub.system.ensure_station(charger))
-                for charger in hub.admitted
-                if hub.system is not None
+                charger: power_type(system.ensure_station(charger))
+                for charger in index.admitted
+                if system is not None
             },
         )
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
-from homeassistant.core import Event, EventStateChangedData, callback
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
@@ -44,7 +45,9 @@ from .csms.solar import ChargingMode, SolarSettings
 from .entity_manager import ALLOCATION, SITE, Scope
 
 if TYPE_CHECKING:
-    from .hub import CentralSystemHub
+    from .charger_index import ChargerIndex
+    from .csms.central_system import CentralSystem
+    from .entity_manager import EntityManager
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,7 +103,8 @@ def export_sensor(options: Mapping[str, object]) -> str | None:
     return sensor if isinstance(sensor, str) and sensor else None
 
 
-type SiteEntityBuilder = Callable[[CentralSystemHub], Iterable[Entity]]
+# Builds the site's entities, given the runtime data the entities use.
+type SiteEntityBuilder = Callable[[Any], Iterable[Entity]]
 
 
 class SiteLink:
@@ -111,9 +115,21 @@ class SiteLink:
     the allocation changes.
     """
 
-    def __init__(self, hub: CentralSystemHub) -> None:
-        """Serve one central system."""
-        self._hub = hub
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        index: ChargerIndex,
+        entities: EntityManager[Any],
+    ) -> None:
+        """Serve one central system; `attach` its engine once it runs."""
+        self._hass = hass
+        self._entry = entry
+        self._index = index
+        self._entities = entities
+        self._system: CentralSystem | None = None
+        # What site entity builders give the entities (the runtime data).
+        self._context: Any = None
         self._unsubscribe: Callable[[], None] = lambda: None
         self._sensors: list[str] = []
         # The site-limit number's value: balancing keeps to it when below the fuse.
@@ -124,10 +140,15 @@ class SiteLink:
         # Each charger's charging mode, as its select entity set (or restored) it.
         self.modes: dict[str, ChargingMode] = {}
 
+    def attach(self, system: CentralSystem, context: Any) -> None:
+        """The engine whose site this keeps, and what site entity builders give."""
+        self._system = system
+        self._context = context
+
     @property
     def site(self) -> SiteBalancer | None:
         """The engine's balancer, while balancing is on."""
-        return self._hub.system.site if self._hub.system is not None else None
+        return self._system.site if self._system is not None else None
 
     @callback
     def register_site_platform(
@@ -136,7 +157,7 @@ class SiteLink:
         """A platform with site-level entities: they are added once balancing is on."""
         self._platforms.append((builder, add_entities))
         if self._platforms_added:
-            add_entities(builder(self._hub))
+            add_entities(builder(self._context))
 
     @callback
     def set_limit(self, limit_a: float | None) -> None:
@@ -158,10 +179,10 @@ class SiteLink:
     @callback
     def sync(self) -> None:
         """Apply the current options: start, change or stop balancing; follow sensors."""
-        system = self._hub.system
+        system = self._system
         if system is None:
             return
-        options = self._hub.entry.options
+        options = self._entry.options
         system.set_site(site_settings(options, self.limit_a))
         if system.site is not None:
             system.site.on_rebalanced = self._rebalanced
@@ -175,7 +196,7 @@ class SiteLink:
             self._sensors = sensors
             if sensors:
                 self._unsubscribe = async_track_state_change_event(
-                    self._hub.hass, sensors, self._sensor_changed
+                    self._hass, sensors, self._sensor_changed
                 )
         self._read_meters()
         self._tell_site()
@@ -185,15 +206,15 @@ class SiteLink:
         if not self._platforms_added:
             self._platforms_added = True
             for builder, add_entities in self._platforms:
-                add_entities(builder(self._hub))
-        system = self._hub.system
+                add_entities(builder(self._context))
+        system = self._system
         assert system is not None
-        for charger_id in self._hub.admitted:
+        for charger_id in self._index.admitted:
             station = system.ensure_station(charger_id)
-            self._hub.entities.build(station, None)
+            self._entities.build(station, None)
             for evse_id in station.evses:
                 if evse_id > 0:
-                    self._hub.entities.build(station, evse_id)
+                    self._entities.build(station, evse_id)
 
     def _rebalanced(self) -> None:
         """Update the entities of the sessions whose share changed, and the site's."""
@@ -202,13 +223,13 @@ class SiteLink:
         for charger_id, evse_id in set(allocation) | set(self._allocation):
             key = (charger_id, evse_id)
             if allocation.get(key) != self._allocation.get(key):
-                self._hub.entities.notify(Scope.evse(charger_id, evse_id), ALLOCATION)
+                self._entities.notify(Scope.evse(charger_id, evse_id), ALLOCATION)
         self._allocation = allocation
         self._tell_site()
 
     def _tell_site(self) -> None:
         """The site's figures or settings changed: its entities, and the mode selects."""
-        self._hub.entities.notify(SITE, ALLOCATION)
+        self._entities.notify(SITE, ALLOCATION)
 
     def allocated_a(self, charger_id: str, evse_id: int) -> float | None:
         """The current a charger's EVSE is allotted now (None: no balanced session)."""
@@ -224,7 +245,7 @@ class SiteLink:
 
     @callback
     def _sensor_changed(self, event: Event[EventStateChangedData]) -> None:
-        options = self._hub.entry.options
+        options = self._entry.options
         site = self.site
         if site is not None and event.data["entity_id"] == export_sensor(options):
             site.set_export(self._export_reading())
@@ -235,14 +256,14 @@ class SiteLink:
         site = self.site
         if site is None:
             return
-        if sensors := grid_sensors(self._hub.entry.options):
+        if sensors := grid_sensors(self._entry.options):
             site.set_grid(self._grid_reading(sensors))
         if export:
             site.set_export(self._export_reading())
 
     def _reading(self, entity_id: str) -> tuple[float, object] | None:
         """A sensor's value and unit, or None when it has no usable value."""
-        state = self._hub.hass.states.get(entity_id)
+        state = self._hass.states.get(entity_id)
         if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             return None
         try:
@@ -279,7 +300,7 @@ class SiteLink:
 
     def _export_reading(self) -> float | None:
         """What the house exports now (W; negative: imports), or None without a reading."""
-        options = self._hub.entry.options
+        options = self._entry.options
         sensor = export_sensor(options)
         watts = self._watts(sensor) if sensor is not None else None
         if watts is None:

@@ -71,7 +71,7 @@ class ChargingSwitch(OcppEntity, SwitchEntity):
         """Ask the charger to start a transaction (the state follows when it does)."""
         if self.is_on:
             return
-        tag = self.hub.default_tag(self.station.id)
+        tag = self.hub.index.default_tag(self.station.id)
         await self.run_command(RemoteStart(tag, evse_id=self.evse_id))
 
     async def async_turn_off(self, **kwargs: Any) -> None:

@@ -7,16 +7,14 @@ it goes away when the tag is added, whichever way.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN
-from .csms.authorization import TagChange, tag_key
+from .csms.authorization import TagChange, TagRegistry, tag_key
 from .csms.events import TagPresented
-
-if TYPE_CHECKING:
-    from .hub import CentralSystemHub
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,15 +25,24 @@ MAX_UNKNOWN_TAG_ISSUES = 20
 class UnknownTagIssues:
     """Raises and clears the unknown-tag repairs of one central system."""
 
-    def __init__(self, hub: CentralSystemHub) -> None:
-        """Serve the hub's central system."""
-        self._hub = hub
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        tags: TagRegistry,
+        charger_name: Callable[[str], str],
+    ) -> None:
+        """Serve one central system: its tags, and how its chargers are named."""
+        self._hass = hass
+        self._entry_id = entry_id
+        self._tags = tags
+        self._charger_name = charger_name
         # Issue ids are this prefix and the tag key.
-        self._prefix = f"unknown_tag_{hub.entry.entry_id}_"
+        self._prefix = f"unknown_tag_{entry_id}_"
 
     def report(self, event: TagPresented) -> None:
         """Offer to add a tag the central system does not know (a fixable repair)."""
-        hass = self._hub.hass
+        hass = self._hass
         registry = ir.async_get(hass)
         issue_id = self._prefix + tag_key(event.id_tag)
         open_issues = sum(
@@ -51,7 +58,7 @@ class UnknownTagIssues:
             # still reports each one; the repairs list does not fill up.
             _LOGGER.info("Unknown tag %s at %s", event.id_tag, event.station.id)
             return
-        charger = self._hub.charger_name(event.station.id)
+        charger = self._charger_name(event.station.id)
         ir.async_create_issue(
             hass,
             DOMAIN,
@@ -63,7 +70,7 @@ class UnknownTagIssues:
             translation_placeholders={"tag": event.id_tag, "charger": charger},
             data={
                 "kind": "unknown_tag",
-                "entry_id": self._hub.entry.entry_id,
+                "entry_id": self._entry_id,
                 "id_tag": event.id_tag,
                 "token_type": event.token_type or "",
                 "charger": charger,
@@ -72,9 +79,9 @@ class UnknownTagIssues:
 
     def tags_changed(self, _change: TagChange) -> None:
         """A tag that is now known needs no "add it?" any more."""
-        hass = self._hub.hass
+        hass = self._hass
         registry = ir.async_get(hass)
-        tags = self._hub.tags.registry
+        tags = self._tags
         for domain, issue_id in list(registry.issues):
             if (
                 domain == DOMAIN

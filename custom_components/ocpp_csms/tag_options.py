@@ -70,7 +70,7 @@ def describe_tags(hub: CentralSystemHub) -> str:
         if tag.parent_id:
             details.append(f"⟶ {tag.parent_id}")
         if tag.chargers:
-            details.append(", ".join(sorted(hub.charger_name(c) for c in tag.chargers)))
+            details.append(", ".join(sorted(hub.index.charger_name(c) for c in tag.chargers)))
         if tag.max_current_a is not None:
             details.append(f"{tag.max_current_a:g} A")
         name = f" {tag.name}" if tag.name else ""
@@ -81,8 +81,8 @@ def describe_tags(hub: CentralSystemHub) -> str:
 
 def _tag_schema(hub: CentralSystemHub, *, with_id: bool) -> probatio.Schema:
     chargers = [
-        selector.SelectOptionDict(value=charger_id, label=hub.charger_name(charger_id))
-        for charger_id in sorted(hub.admitted)
+        selector.SelectOptionDict(value=charger_id, label=hub.index.charger_name(charger_id))
+        for charger_id in sorted(hub.index.admitted)
     ]
     fields: dict[Any, Any] = {}
     if with_id:

@@ -74,7 +74,7 @@ def _charger_ids(
     found = set()
     for device_id in device_ids:
         device = devices.async_get(device_id)
-        charger_id = hub.charger_for_device(device.identifiers) if device else None
+        charger_id = hub.index.charger_for_device(device.identifiers) if device else None
         if charger_id is None:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
@@ -156,13 +156,13 @@ async def _list_tags(hass: HomeAssistant, call: ServiceCall) -> dict[str, Any]:
                 "enabled": tag.enabled,
                 "expiry": tag.expiry.isoformat() if tag.expiry else None,
                 "group": tag.parent_id,
-                "chargers": sorted(hub.charger_name(charger) for charger in tag.chargers),
+                "chargers": sorted(hub.index.charger_name(charger) for charger in tag.chargers),
                 "max_current": tag.max_current_a,
             }
             for tag in registry.tags
         ],
         "local_lists": {
-            hub.charger_name(charger_id): {
+            hub.index.charger_name(charger_id): {
                 "status": state.status.value,
                 "version": state.version,
                 "entries": state.entries,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from custom_components.ocpp_csms.csms.events import StationUpdated
-from custom_components.ocpp_csms.csms.station import Capabilities
+from custom_components.ocpp_csms.csms.station_facts import Capabilities
 from tests.chargers import PATIENCE_S, wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger
 

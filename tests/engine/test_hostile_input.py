@@ -26,13 +26,8 @@ from custom_components.ocpp_csms.csms.reservations import (
     Reservation,
     ReservationStatus,
 )
-from custom_components.ocpp_csms.csms.station import (
-    MAX_EVSE_ID,
-    MAX_SETTINGS,
-    Capabilities,
-    Measurand,
-    Station,
-)
+from custom_components.ocpp_csms.csms.station import MAX_EVSE_ID, MAX_SETTINGS, Measurand, Station
+from custom_components.ocpp_csms.csms.station_facts import Capabilities
 from tests.chargers import PATIENCE_S, wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger, StartSystem
 from tests.engine.test_server import raw_handshake
@@ -355,8 +350,13 @@ async def test_a_scan_of_charger_ids_writes_a_bounded_number_of_warnings(
             )
             assert (await reader.readline()).startswith(b"HTTP/1.1 400")
             writer.close()
-    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
-    assert 0 < len(warnings) <= 20
+    # Ours only: a test before this one in the same process may still be logging.
+    warnings = [
+        record
+        for record in caplog.records
+        if record.levelno == logging.WARNING and record.name.startswith("custom_components")
+    ]
+    assert 0 < len(warnings) <= 20, [record.getMessage() for record in warnings]
 
 
 @VERSIONS_2X

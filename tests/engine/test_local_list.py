@@ -19,7 +19,8 @@ from custom_components.ocpp_csms.csms.local_list import (
     LocalListSync,
     PushedList,
 )
-from custom_components.ocpp_csms.csms.station import Capabilities, OcppVersion, Station
+from custom_components.ocpp_csms.csms.station import OcppVersion, Station
+from custom_components.ocpp_csms.csms.station_facts import Capabilities
 from tests.chargers import wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger
 

@@ -41,13 +41,13 @@ from custom_components.ocpp_csms.csms.quirks import (
 from custom_components.ocpp_csms.csms.site import NoChargerLimits, SiteBalancer, SiteSettings
 from custom_components.ocpp_csms.csms.solar import ChargingMode
 from custom_components.ocpp_csms.csms.station import (
-    BootInfo,
     ConnectorStatus,
     Evse,
     RegistrationStatus,
     Station,
     Transaction,
 )
+from custom_components.ocpp_csms.csms.station_facts import BootInfo
 from simulator.twins import TWINS, Deviations
 from tests.chargers import charger, wait_for
 from tests.engine.conftest import Running, StartSystem

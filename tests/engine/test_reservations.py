@@ -9,9 +9,9 @@ import pytest
 
 from custom_components.ocpp_csms.csms.commands import CancelReservation, ReserveNow
 from custom_components.ocpp_csms.csms.events import StationUpdated
+from custom_components.ocpp_csms.csms.reservation_upkeep import ReservationExpiry
 from custom_components.ocpp_csms.csms.reservations import (
     Reservation,
-    ReservationExpiry,
     Reservations,
     ReservationStatus,
 )

@@ -13,7 +13,7 @@ from custom_components.ocpp_csms.csms.authorization import (
     TagRegistry,
 )
 from custom_components.ocpp_csms.csms.events import TransactionEnded
-from custom_components.ocpp_csms.csms.station import Capabilities
+from custom_components.ocpp_csms.csms.station_facts import Capabilities
 from tests.chargers import wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger
 from tests.engine.test_messages_2x import event

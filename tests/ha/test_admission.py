@@ -135,7 +135,7 @@ async def test_add_without_password(hass: HomeAssistant, setup_entry: SetUpEntry
     # Sensible per-charger defaults.
     assert (subentry.data["default_tag"], subentry.data["max_current"]) == ("HomeAssistant", 32)
     assert subentry.data["priority"] == "normal"
-    assert entry.runtime_data.priority("CP-1") == 0
+    assert entry.runtime_data.index.priority("CP-1") == 0
 
 
 async def test_rejected_charger_is_ignored_and_rejected(

@@ -142,7 +142,7 @@ async def test_a_register_that_falls_is_a_repair_and_removing_the_charger_remove
     assert issue.translation_key == "meter_register_fell"
     assert issue.translation_placeholders["read"] == "10 Wh"  # type: ignore[index]
 
-    subentry_id = entry.runtime_data.subentry_id("CP-1")
+    subentry_id = entry.runtime_data.index.subentry_id("CP-1")
     assert subentry_id is not None
     assert hass.config_entries.async_remove_subentry(entry, subentry_id)
     await hass.async_block_till_done()

@@ -219,4 +219,4 @@ async def test_a_chargers_priority_is_set_in_its_settings(
     )
     await hass.async_block_till_done()
     hub = entry.runtime_data
-    assert (hub.priority("CP-1"), hub.max_current_a("CP-1")) == (1, 16.0)
+    assert (hub.index.priority("CP-1"), hub.index.max_current_a("CP-1")) == (1, 16.0)

@@ -74,10 +74,10 @@ async def test_the_mode_is_restored_after_a_reload(
     set_grid(hass, 0, 0, 0)
     entry = await setup_entry(chargers=CHARGERS[:1], options=SOLAR_SITE)
     await select_mode(hass, "select.garage_charging_mode", "solar_only")
-    assert entry.runtime_data.mode("CP-1") is ChargingMode.SOLAR_ONLY
+    assert entry.runtime_data.index.mode("CP-1") is ChargingMode.SOLAR_ONLY
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.runtime_data.mode("CP-1") is ChargingMode.SOLAR_ONLY
+    assert entry.runtime_data.index.mode("CP-1") is ChargingMode.SOLAR_ONLY
     assert state_of(hass, "select.garage_charging_mode").state == "solar_only"
 
 
@@ -116,12 +116,12 @@ async def test_phase_switching_is_a_charger_setting(
 ) -> None:
     entry = await setup_entry(chargers=CHARGERS[:1])
     hub = entry.runtime_data
-    assert not hub.switches_phases("CP-1")
+    assert not hub.index.switches_phases("CP-1")
     subentry = next(iter(entry.subentries.values()))
     flow = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
     await hass.config_entries.subentries.async_configure(flow["flow_id"], {"phase_switching": True})
     await hass.async_block_till_done()
-    assert hub.switches_phases("CP-1")
+    assert hub.index.switches_phases("CP-1")
 
 
 async def test_diagnostics_show_the_site_and_each_chargers_mode(

@@ -139,7 +139,7 @@ async def test_the_availability_switch_follows_its_evses(
 
 def test_routes_change_with_the_subscriptions() -> None:
     """A route remembered for one kind of change is redone when entities come and go."""
-    manager = EntityManager(cast(Any, None))
+    manager: EntityManager[None] = EntityManager(cast(Any, None), "entry", cast(Any, None))
     calls: list[str] = []
     evse = Scope.evse("CP-1", 1)
     manager.subscribe(evse, lambda _event: calls.append("meter"), MEASUREMENTS)
@@ -159,7 +159,7 @@ def test_routes_change_with_the_subscriptions() -> None:
 
 def test_an_event_reaches_only_the_entities_that_show_it() -> None:
     """One update path: a session's start comes with its event to the event entities."""
-    manager = EntityManager(cast(Any, None))
+    manager: EntityManager[None] = EntityManager(cast(Any, None), "entry", cast(Any, None))
     received: list[object] = []
     charger = Scope.charger("CP-1")
     manager.subscribe(charger, received.append, REPORTED)

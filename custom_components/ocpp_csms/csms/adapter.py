@@ -50,13 +50,12 @@ from .log_budget import shorten
 from .meter_sanity import RegisterAnomaly
 from .metering_setup import MeterKeys, MeterWish, plan_meter_settings
 from .quirks import adapt_capabilities, adapt_command, command_timeout
-from .reservations import ReservationStatus, follow_command
+from .reservation_upkeep import follow_command
+from .reservations import ReservationStatus
 from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
 from .station import (
     MAX_CONNECTOR_ID,
-    BootInfo,
-    Capabilities,
     ConnectorStatus,
     OcppVersion,
     RegistrationStatus,
@@ -65,6 +64,7 @@ from .station import (
     Transaction,
     TransactionState,
 )
+from .station_facts import BootInfo, Capabilities
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .password_gate import PasswordGate
 from .quirks import quirks_for
-from .reservations import ReservationExpiry
+from .reservation_upkeep import ReservationExpiry
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .sessions import RestoredJournal, SessionJournal

@@ -20,14 +20,8 @@ from .metering_setup import MeterKeys
 from .ocpp16_commands import encode, id_tag_info
 from .reservations import ReservationStatus
 from .rpc import Handler, Reply
-from .station import (
-    BootInfo,
-    Capabilities,
-    ConnectorStatus,
-    Measurement,
-    OcppVersion,
-    Transaction,
-)
+from .station import ConnectorStatus, Measurement, OcppVersion, Transaction
+from .station_facts import BootInfo, Capabilities
 
 _LOGGER = logging.getLogger(__name__)
 

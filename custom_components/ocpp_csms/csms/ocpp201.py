@@ -32,15 +32,8 @@ from .metering_setup import MeterKeys
 from .ocpp201_commands import encode, id_token_info, variable_name
 from .reservations import ReservationStatus
 from .rpc import Handler, Reply
-from .station import (
-    BootInfo,
-    Capabilities,
-    ConnectorStatus,
-    Evse,
-    Measurement,
-    OcppVersion,
-    Transaction,
-)
+from .station import ConnectorStatus, Evse, Measurement, OcppVersion, Transaction
+from .station_facts import BootInfo, Capabilities
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .commands import (
     ChargingProfile,
@@ -35,9 +34,7 @@ from .commands import (
     RemoteStart,
     SetChargingProfile,
 )
-
-if TYPE_CHECKING:  # station.py keeps a charger's Quirks: no import at run time
-    from .station import BootInfo, Capabilities
+from .station_facts import BootInfo, Capabilities
 
 STANDARD = "standard"
 # The profile named in a charger's settings when the BootNotification chooses.

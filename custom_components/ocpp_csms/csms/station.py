@@ -16,6 +16,7 @@ from enum import StrEnum
 from .meter_sanity import MeterNote, RegisterTrack
 from .quirks import Quirks
 from .reservations import Reservations
+from .station_facts import BootInfo, Capabilities
 
 
 class OcppVersion(StrEnum):
@@ -224,40 +225,6 @@ class Evse:
         """The latest value of a measurand (and phase), or None."""
         found = self.measurements.get((measurand, phase))
         return found.value if found else None
-
-
-@dataclass(slots=True)
-class BootInfo:
-    """What a station says about itself when it boots."""
-
-    vendor: str
-    model: str
-    serial_number: str | None = None
-    firmware_version: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What a station can do, learnt from its configuration without side effects."""
-
-    # Feature profiles in 1.6 words: Core, FirmwareManagement, LocalAuthListManagement,
-    # Reservation, SmartCharging, RemoteTrigger (2.x: derived from its controllers).
-    features: frozenset[str] = frozenset()
-    number_of_evses: int | None = None
-    # Charging rate units the station accepts in profiles: "A", "W" or both.
-    charging_rate_units: frozenset[str] = frozenset()
-    max_stack_level: int | None = None
-    local_list_enabled: bool | None = None
-    local_list_max_length: int | None = None
-    meter_measurands: tuple[str, ...] = ()
-    meter_interval_s: int | None = None
-    # Whether the measurands and sample interval can be written.
-    meter_settings_writable: bool = False
-
-    @property
-    def smart_charging(self) -> bool:
-        """Whether the station accepts charging profiles."""
-        return "SmartCharging" in self.features
 
 
 @dataclass(frozen=True, slots=True)
