@@ -57,7 +57,7 @@ async def async_get_config_entry_diagnostics(
             # Journal rows refused for this charger's own values (dropped, not retried).
             "journal_rows_refused": journal.rows_refused.get(charger_id, 0),
             "charging_mode": hub.site_link.mode(charger_id).value,
-            "schedule_limit_now": system.upkeep.schedule_limit(charger_id) if system else None,
+            "schedule_limit_now": system.schedule_limit(charger_id) if system else None,
             "local_list": (
                 {
                     "status": state.status.value,

@@ -17,14 +17,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import MIN_CURRENT_A
-from .csms.charging import limit_now_in_amps, limit_profile
-from .csms.commands import (
-    CommandResult,
-    CommandStatus,
-    GetCompositeSchedule,
-    ProfilePurpose,
-    SetChargingProfile,
-)
+from .csms.commands import CommandStatus
+from .csms.current_limit import LimitWay
 from .csms.events import Event
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
@@ -33,14 +27,11 @@ from .site_entities import build_site_numbers
 
 PARALLEL_UPDATES = 0
 
-_AS_STATION_MAX = "station_maximum"
-_AS_DEFAULT = "default_profile"
-# Not set from here: what the charger says it applies, or else its configured maximum.
+# How the limit shown came to be: set by the user (a `LimitWay`), or not set from here:
+# what the charger says it applies, or else its configured maximum.
+_SET_BY_USER = frozenset(way.value for way in LimitWay)
 _AS_READ = "read_from_charger"
 _AS_MAXIMUM = "configured_maximum"
-# How far ahead the charger's composite schedule is asked for: only its first period,
-# the limit now, is shown.
-_READ_WINDOW_S = 60
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,11 +71,8 @@ async def async_setup_entry(
 class CurrentLimit(OcppEntity, RestoreNumber):
     """The most current (A) the charger may give all its sessions together.
 
-    Sent as a station-wide maximum profile (1.6 ChargePointMaxProfile, 2.x
-    ChargingStationMaxProfile); a charger that refuses those (or is known to ignore
-    them, see `csms.quirks`) has its default profile (the one that also carries its
-    schedule and the site's failsafe) held to the limit instead. The value shown is
-    the one the charger accepted; `applied_as` says how.
+    The engine sends it the way the charger takes it (`csms.current_limit`). The value
+    shown is the one the charger accepted; `applied_as` says how.
     """
 
     _applied_as: str | None = None
@@ -115,8 +103,8 @@ class CurrentLimit(OcppEntity, RestoreNumber):
         last_state = await self.async_get_last_state()
         if last_state is not None and self.native_value is not None:
             self._applied_as = last_state.attributes.get("applied_as")
-            if self._applied_as == _AS_DEFAULT and self.hub.system is not None:
-                self.hub.system.upkeep.default_caps[self.station.id] = self.native_value
+            if self._applied_as == LimitWay.DEFAULT_PROFILE and self.hub.system is not None:
+                self.hub.system.limits.keep_in_default_profile(self.station.id, self.native_value)
 
     def handle_update(self, event: Event | None = None) -> None:
         """Write the state; once the charger is learnt, read its real limit back."""
@@ -140,17 +128,15 @@ class CurrentLimit(OcppEntity, RestoreNumber):
         A charger that cannot say is shown at its configured maximum, which is what it
         charges at when nothing limits it.
         """
-        result = await self.hub.execute(
-            self.station.id, GetCompositeSchedule(0, _READ_WINDOW_S, "A")
-        )
-        limit = limit_now_in_amps(self.station, result.data) if result.accepted else None
-        applied_as = _AS_READ
+        assert self.hub.system is not None  # entities exist while the system runs
+        read = await self.hub.system.limits.read(self.station)
+        limit, applied_as = read.limit_a, _AS_READ
         if limit is None:
-            if result.status in (CommandStatus.OFFLINE, CommandStatus.TIMED_OUT):
+            if read.result.status in (CommandStatus.OFFLINE, CommandStatus.TIMED_OUT):
                 return  # ask again at its next learning
             limit, applied_as = float(self.hub.index.max_current(self.station.id)), _AS_MAXIMUM
         limit = min(limit, self.native_max_value)
-        if self._applied_as in (_AS_STATION_MAX, _AS_DEFAULT):
+        if self._applied_as in _SET_BY_USER:
             # A limit the user set stays theirs (a default-profile one is restored from
             # it after a restart); only the value shows what the charger really does.
             applied_as = self._applied_as
@@ -160,22 +146,10 @@ class CurrentLimit(OcppEntity, RestoreNumber):
             self.async_write_ha_state()
 
     async def async_set_native_value(self, value: float) -> None:
-        """Send the limit; the value changes only when the charger accepts it.
-
-        A charger whose quirk profile says it ignores station maximum profiles gets
-        the limit in its default profile straight away.
-        """
-        if self.station.quirks.limit_in_default_profile:
-            result = CommandResult(CommandStatus.NOT_SUPPORTED, "limit_in_default_profile")
-        else:
-            profile = limit_profile(self.station, value, ProfilePurpose.STATION_MAX)
-            result = await self.hub.execute(self.station.id, SetChargingProfile(0, profile))
-        applied_as = _AS_STATION_MAX
-        if result.status in (CommandStatus.REJECTED, CommandStatus.NOT_SUPPORTED):
-            assert self.hub.system is not None  # it answered: the system runs
-            result = await self.hub.system.upkeep.set_default_cap(self.station, value)
-            applied_as = _AS_DEFAULT
-        self.raise_unless_accepted(result)
+        """Send the limit; the value changes only when the charger accepts it."""
+        assert self.hub.system is not None  # entities exist while the system runs
+        done = await self.hub.system.limits.set(self.station, value)
+        self.raise_unless_accepted(done.result)
         self._attr_native_value = value
-        self._applied_as = applied_as
+        self._applied_as = done.way.value
         self.async_write_ha_state()

@@ -127,11 +127,11 @@ class ScheduleLink:
         if system is None:
             return
         timezone = dt_util.get_default_time_zone()
-        system.upkeep.set_schedules(schedules_in(self._entry.options, timezone))
+        system.set_schedules(schedules_in(self._entry.options, timezone))
         if self._cancel_timer is None:
             self._cancel_timer = async_track_time_interval(
                 self._hass,
-                lambda _now: system.upkeep.refresh_defaults(),
+                lambda _now: system.refresh_schedules(),
                 _OFFSET_CHECK_INTERVAL,
             )
 

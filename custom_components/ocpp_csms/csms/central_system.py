@@ -24,6 +24,7 @@ from websockets.protocol import State
 from .adapter import BootDecision, StationAdapter
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
 from .commands import Command, CommandResult, CommandStatus
+from .current_limit import CurrentLimits
 from .events import (
     AdmissionRequested,
     Change,
@@ -46,6 +47,7 @@ from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .password_gate import PasswordGate
 from .quirks import quirks_for
 from .reservation_upkeep import ReservationExpiry
+from .schedule import WeeklySchedule
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, ServerSettings, Verdict, remote_host
 from .sessions import RestoredJournal, SessionJournal
@@ -194,6 +196,8 @@ class CentralSystem:
             chargers=chargers,
         )
         self.upkeep.set_site(settings.site)
+        # Chargers' current limits, set the way each takes them and read back.
+        self.limits = CurrentLimits(self.execute, self.upkeep)
 
     @property
     def port(self) -> int:
@@ -600,6 +604,18 @@ class CentralSystem:
     def site(self) -> SiteBalancer | None:
         """The site balancer (with a site)."""
         return self.upkeep.site
+
+    def set_schedules(self, schedules: Mapping[str, WeeklySchedule]) -> None:
+        """The chargers' weekly schedules (see `ChargerUpkeep.set_schedules`)."""
+        self.upkeep.set_schedules(schedules)
+
+    def refresh_schedules(self) -> None:
+        """Send weekly schedules again where daylight saving time moved them."""
+        self.upkeep.refresh_defaults()
+
+    def schedule_limit(self, charger_id: str) -> float | None:
+        """The limit a charger's weekly schedule sets now (None: none)."""
+        return self.upkeep.schedule_limit(charger_id)
 
     def set_site(self, settings: SiteSettings | None) -> None:
         """Start, change or stop load balancing (see `ChargerUpkeep.set_site`)."""
