@@ -12,6 +12,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_PASSWORD_HASH
+from .csms.station import Station
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 TO_REDACT = {CONF_PASSWORD_HASH, "serial_number", "remote_address"}
@@ -68,6 +69,7 @@ async def async_get_config_entry_diagnostics(
                 if state
                 else None
             ),
+            **_reports(hub, station, charger_id),
         }
     return async_redact_data(
         {
@@ -88,6 +90,32 @@ async def async_get_config_entry_diagnostics(
         },
         TO_REDACT,
     )
+
+
+def _reports(hub: CentralSystemHub, station: Station | None, charger_id: str) -> dict[str, Any]:
+    """What the charger reported beyond its entities: when, security events, notices."""
+    notices = hub.reports.notices.get(charger_id, ())
+    return {
+        "last_seen": station.last_seen.isoformat() if station and station.last_seen else None,
+        "security_events": [
+            {"type": event.type, "timestamp": event.timestamp.isoformat()}
+            for event in (station.security_events if station else ())
+        ][-10:],
+        "notices": [
+            {"kind": notice.kind, "at": notice.at.isoformat(), "data": notice.data}
+            for notice in notices
+        ],
+        "events_left_out": hub.reports.events_left_out.get(charger_id, 0),
+        # 2.x: limits from another source, and what the car asked for, per EVSE.
+        "evses": {
+            evse_id: {
+                "external_limit": evse.external_limit,
+                "ev_charging_needs": evse.ev_charging_needs,
+            }
+            for evse_id, evse in (station.evses.items() if station else ())
+            if evse.external_limit or evse.ev_charging_needs
+        },
+    }
 
 
 def _site(hub: CentralSystemHub) -> dict[str, Any] | None:

@@ -15,16 +15,20 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import discovery_flow
 
 from .charger_index import ChargerIndex
+from .charger_reports import ChargerReports
 from .const import CONF_CHARGER_ID, DOMAIN
 from .csms.events import (
     AdmissionRequested,
     Change,
+    DataTransferReceived,
     Event,
     EvseUpdated,
     RegisterImplausible,
+    SecurityEventReported,
     StationAutoAdmitted,
     StationConnected,
     StationDisconnected,
+    StationNotice,
     StationUpdated,
     TagPresented,
     TransactionEnded,
@@ -55,6 +59,7 @@ class EventRouter:
         entities: EntityManager[Any],
         sessions: SessionBook,
         files: FileProgress,
+        reports: ChargerReports,
         tag_issues: UnknownTagIssues,
         register_issues: RegisterIssues,
     ) -> None:
@@ -66,6 +71,7 @@ class EventRouter:
         self._entities = entities
         self._sessions = sessions
         self._files = files
+        self._reports = reports
         self._tag_issues = tag_issues
         self._register_issues = register_issues
         # Chargers said to be gone (logged once until they come back).
@@ -99,6 +105,8 @@ class EventRouter:
             case StationAutoAdmitted(station=station):
                 _LOGGER.info("Admitting charger %s (accept-all policy)", station.id)
                 self._index.add(station.id, station.id, None)
+            case SecurityEventReported() | DataTransferReceived() | StationNotice():
+                self._reports.report(event)
 
     def _connection_changed(self, event: StationConnected | StationDisconnected) -> None:
         """Log a charger going and coming back (once each way), and tell its entities."""

@@ -17,7 +17,9 @@ from homeassistant.helpers import issue_registry as ir
 from .const import DOMAIN
 from .csms.station import Station
 from .http import EXCHANGE
+from .identifiers import charger_device_id
 
+EVENT_FIRMWARE_STATUS = f"{DOMAIN}_firmware_status"
 # Firmware statuses (1.6, its security extension, 2.x) that end an update in failure.
 FIRMWARE_FAILED = frozenset(
     {"DownloadFailed", "InstallationFailed", "InstallVerificationFailed", "InvalidSignature"}
@@ -49,8 +51,13 @@ class FileProgress:
         """An update moved on: say so, and close its download (a repair if it failed)."""
         status = station.firmware_status
         self._hass.bus.async_fire(
-            f"{DOMAIN}_firmware_status",
-            {"charger_id": station.id, "name": self._charger_name(station.id), "status": status},
+            EVENT_FIRMWARE_STATUS,
+            {
+                "charger_id": station.id,
+                "name": self._charger_name(station.id),
+                "device_id": charger_device_id(self._hass, self._entry_id, station.id),
+                "status": status,
+            },
         )
         issue_id = f"firmware_failed_{self._entry_id}_{station.id}"
         if status in FIRMWARE_FAILED:

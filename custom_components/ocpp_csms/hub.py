@@ -19,6 +19,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.loader import async_get_integration
 
 from .charger_index import ChargerIndex
+from .charger_reports import ChargerReports
 from .const import (
     CONF_CERTFILE,
     CONF_CHARGER_ID,
@@ -74,6 +75,7 @@ class CentralSystemHub:
         self._unsubscribe_tags = self.tags.registry.subscribe(self.tag_issues.tags_changed)
         self.site_link = SiteLink(hass, entry, self.index, self.entities)
         self.schedule_link = ScheduleLink(hass, entry)
+        self.reports = ChargerReports(hass, entry.entry_id, self.index.charger_name)
         self.router = EventRouter(
             hass,
             entry.entry_id,
@@ -82,6 +84,7 @@ class CentralSystemHub:
             entities=self.entities,
             sessions=self.sessions,
             files=FileProgress(hass, entry.entry_id, self.index.charger_name),
+            reports=self.reports,
             tag_issues=self.tag_issues,
             register_issues=self.register_issues,
         )
@@ -191,6 +194,7 @@ class CentralSystemHub:
         for charger_id in before - self.index.admitted:
             self.entities.forget(charger_id)
             self.register_issues.forget(charger_id)
+            self.reports.forget(charger_id)
             await system.forget_charger(charger_id)
 
     # -- commands -----------------------------------------------------------------------

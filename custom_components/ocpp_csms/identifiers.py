@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+
 from .const import DOMAIN
 
 # Scope of a charger-level entity in unique ids; EVSE-level ones use "evse<N>".
@@ -39,3 +42,10 @@ def parse_unique_id(entry_id: str, unique_id: str) -> tuple[str, int | None, str
     if scope.startswith("evse") and scope[4:].isdigit():
         return charger_id, int(scope[4:]), key
     return None
+
+
+def charger_device_id(hass: HomeAssistant, entry_id: str, charger_id: str) -> str | None:
+    """The device-registry id of a charger's device (None: it has none yet)."""
+    identifier = charger_device_identifier(entry_id, charger_id)
+    device = dr.async_get(hass).async_get_device_by_identifier(identifier, entry_id)
+    return device.id if device is not None else None
