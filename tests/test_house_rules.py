@@ -150,3 +150,59 @@ def test_a_cycle_through_a_typing_import_is_found(tmp_path: Path) -> None:
     )
     (tmp_path / "lone.py").write_text("from . import parts\n")
     assert import_cycles(tmp_path) == [["hub", "parts"]]
+
+
+# Home Assistant's quality scale rules (script/hassfest/quality_scale.py, 2026).
+QUALITY_SCALE_RULES = {
+    # bronze
+    "action-setup", "appropriate-polling", "brands", "common-modules", "config-flow",
+    "config-flow-test-coverage", "dependency-transparency", "docs-actions",
+    "docs-conditions", "docs-high-level-description", "docs-installation-instructions",
+    "docs-removal-instructions", "docs-triggers", "entity-event-setup", "entity-unique-id",
+    "has-entity-name", "runtime-data", "test-before-configure", "test-before-setup",
+    "unique-config-entry",
+    # silver
+    "action-exceptions", "config-entry-unloading", "docs-configuration-parameters",
+    "docs-installation-parameters", "entity-unavailable", "integration-owner",
+    "log-when-unavailable", "parallel-updates", "reauthentication-flow", "test-coverage",
+    # gold
+    "devices", "diagnostics", "discovery", "discovery-update-info", "docs-data-update",
+    "docs-examples", "docs-known-limitations", "docs-supported-devices",
+    "docs-supported-functions", "docs-troubleshooting", "docs-use-cases", "dynamic-devices",
+    "entity-category", "entity-device-class", "entity-disabled-by-default",
+    "entity-translations", "exception-translations", "icon-translations",
+    "reconfiguration-flow", "repair-issues", "stale-devices",
+    # platinum
+    "async-dependency", "inject-websession", "strict-typing",
+}  # fmt: skip
+# Rules not done yet, and why (each must say so in quality_scale.yaml too).
+QUALITY_SCALE_PENDING = {"integration-owner": "no public repository or code owner yet"}
+
+
+def test_quality_scale_covers_every_rule() -> None:
+    """Every rule is listed; each is done, or exempt (or pending) with a reason."""
+    from homeassistant.util.yaml import load_yaml_dict
+
+    rules = load_yaml_dict(str(COMPONENT / "quality_scale.yaml"))["rules"]
+    assert set(rules) == QUALITY_SCALE_RULES
+    for name, rule in rules.items():
+        if rule == "done":
+            continue
+        assert isinstance(rule, dict), name
+        assert rule.get("comment"), name
+        if rule["status"] == "todo":
+            assert name in QUALITY_SCALE_PENDING, name
+        else:
+            assert rule["status"] == "exempt", name
+    assert {name for name, rule in rules.items() if rule != "done"} >= set(QUALITY_SCALE_PENDING)
+
+
+def test_platforms_set_parallel_updates() -> None:
+    """quality_scale says parallel-updates is done: every entity platform sets it."""
+    platforms = ("sensor", "binary_sensor", "switch", "number", "button", "event", "select")
+    missing = [
+        name
+        for name in platforms
+        if "PARALLEL_UPDATES" not in (COMPONENT / f"{name}.py").read_text()
+    ]
+    assert missing == []
