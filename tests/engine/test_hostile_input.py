@@ -200,7 +200,7 @@ async def test_a_timestamp_at_the_edge_of_time_starts_the_transaction_now(
 
 async def test_an_unsafe_answer_fails_the_command(raw_charger: ConnectRaw) -> None:
     charger = await raw_charger("ocpp1.6")
-    adapter = charger.running.system.session("CP-1")
+    adapter = charger.running.system.connection("CP-1")
     assert adapter is not None
     command = asyncio.create_task(adapter.request_boot_notification())
     unique_id, _ = await charger.expect_call("TriggerMessage")
@@ -304,7 +304,7 @@ async def test_a_configuration_answer_without_keys_fails_only_that_command(
     raw_charger: ConnectRaw,
 ) -> None:
     charger = await raw_charger("ocpp1.6")
-    adapter = charger.running.system.session("CP-1")
+    adapter = charger.running.system.connection("CP-1")
     assert adapter is not None
     command = asyncio.create_task(adapter.execute(GetConfiguration()))
     unique_id, _ = await charger.expect_call("GetConfiguration")
@@ -397,7 +397,7 @@ async def test_chargers_nobody_admitted_are_not_kept_without_end(
     system = running.system
 
     def connected(charger_id: str) -> bool:
-        return system.session(charger_id) is not None
+        return system.connection(charger_id) is not None
 
     for index in range(8):
         charger_id = f"STRANGER-{index}"

@@ -53,7 +53,7 @@ async def test_a_listener_failing_on_connect_does_not_lock_the_charger_out(
             assert await client.boot() == "Accepted"
             assert (await client.heartbeat()).current_time
         await wait_for(lambda: not station.connected)
-        assert running.system.session("CP-1") is None
+        assert running.system.connection("CP-1") is None
     expected = ["connected", "updated", "updated", "disconnected"]
     assert running.recorder.names("CP-1") == expected * 2
     assert failure_lines(caplog, "CP-1")
@@ -82,7 +82,7 @@ async def test_listener_failures_never_reach_the_charger(
     assert running.recorder.names("CP-2", every=True) == ["connected", "updated", "updated"]
     # Leaving (StationDisconnected fails too) still unregisters it.
     await failing.websocket.close()
-    await wait_for(lambda: running.system.session("CP-1") is None)
+    await wait_for(lambda: running.system.connection("CP-1") is None)
     assert not running.system.stations["CP-1"].connected
 
 
@@ -102,7 +102,7 @@ async def dead_connection(running: Running, charger_id: str) -> Dead:
         "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n".encode()
     )
     assert (await asyncio.wait_for(reader.readline(), PATIENCE_S)).startswith(b"HTTP/1.1 101")
-    await wait_for(lambda: running.system.session(charger_id) is not None)
+    await wait_for(lambda: running.system.connection(charger_id) is not None)
     return reader, writer
 
 

@@ -29,7 +29,7 @@ async def raw_charger(
     """A known charger that speaks raw frames."""
     running.directory.admit(charger_id)
     async with connect(f"{running.url}/{charger_id}", subprotocols=[version]) as ws:  # type: ignore[list-item]
-        await wait_for(lambda: running.system.session(charger_id) is not None)
+        await wait_for(lambda: running.system.connection(charger_id) is not None)
         yield ws
 
 
@@ -41,7 +41,7 @@ async def exchange(ws: ClientConnection, frame: str | bytes) -> list[Any]:
 
 
 def session(running: Running, charger_id: str = "CP-1") -> StationAdapter:
-    found = running.system.session(charger_id)
+    found = running.system.connection(charger_id)
     assert found is not None
     return found
 
@@ -173,7 +173,7 @@ async def test_offline_calls_end_offline(start_system: StartSystem) -> None:
         await ws.recv()
         await ws.close()
         assert (await command).status is CommandStatus.OFFLINE
-    await wait_for(lambda: running.system.session("CP-1") is None)
+    await wait_for(lambda: running.system.connection("CP-1") is None)
     assert (await adapter.request_boot_notification()).status is CommandStatus.OFFLINE
     outcome = await adapter.rpc.call("TriggerMessage", {"requestedMessage": "Heartbeat"})
     assert outcome.status is OutcomeStatus.OFFLINE

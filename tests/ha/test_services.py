@@ -204,12 +204,12 @@ async def test_action_times_out_then_goes_offline(
     system = entry.runtime_data.system
     system.settings = dataclasses.replace(system.settings, call_timeout=0.2)
     async with connect(f"{url_of(entry)}/CP-1", subprotocols=["ocpp1.6"]) as silent:  # type: ignore[list-item]
-        await wait_for(lambda: system.session("CP-1") is not None)
+        await wait_for(lambda: system.connection("CP-1") is not None)
         with pytest.raises(HomeAssistantError) as error:
             await call(hass, entry, action, data)
         assert error.value.translation_key == "command_timed_out"
         await silent.close()
-    await wait_for(lambda: system.session("CP-1") is None)
+    await wait_for(lambda: system.connection("CP-1") is None)
     with pytest.raises(HomeAssistantError) as error:
         # Offline, not timed out; the bound only ends a hang (a busy machine is slow).
         await asyncio.wait_for(call(hass, entry, action, data), PATIENCE_S)

@@ -49,6 +49,7 @@ from .events import (
 from .log_budget import shorten
 from .meter_sanity import RegisterAnomaly
 from .metering_setup import MeterKeys, MeterWish, plan_meter_settings
+from .ocppj import parse_time, utc_now_text
 from .quirks import adapt_capabilities, adapt_command, command_timeout
 from .reservation_upkeep import follow_command
 from .reservations import ReservationStatus
@@ -146,41 +147,6 @@ def result_from_outcome(
                 CommandStatus.FAILED, f"The charger's answer could not be read ({err!r:.100})"
             )
     return status_result(str(outcome.payload.get("status", "")), accepted, outcome.payload)
-
-
-def utc_now_text() -> str:
-    """The current time as OCPP writes it."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def time_text(moment: datetime) -> str:
-    """A moment as OCPP writes it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# Timestamps outside these years are no charger's clock: before 2000 it is one that was
-# never set (chargers without a clock count from 1970: a session would last decades),
-# after 2199 nonsense. Both are taken as now, with a warning. The bound also keeps date
-# arithmetic away from datetime's edges (0001-01-01T00:00+14:00 cannot be made UTC).
-_PLAUSIBLE_YEARS = range(2000, 2200)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An OCPP timestamp as an aware UTC datetime; a missing zone is taken as UTC.
-
-    None when it is unreadable or implausible.
-    """
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except ValueError, OverflowError:
-        return None
-    return moment if moment.year in _PLAUSIBLE_YEARS else None
 
 
 class StationAdapter(ABC):

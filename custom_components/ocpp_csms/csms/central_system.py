@@ -146,7 +146,7 @@ class _Counters:
 
 
 class CentralSystem:
-    """Runs the server and every station session behind it."""
+    """Runs the server and every charger's connection (its version adapter) behind it."""
 
     def __init__(
         self,
@@ -173,8 +173,8 @@ class CentralSystem:
         self._server = OcppServer(settings.server, self, self._run_station)
         self._schemas: Mapping[OcppVersion, VersionSchemas] = {}
         self._stations: dict[str, Station] = {}
-        self._sessions: dict[str, StationAdapter] = {}
-        # Each live session's socket: what is cut when a session will not close.
+        self._connections: dict[str, StationAdapter] = {}
+        # Each live connection's socket: what is cut when a connection will not close.
         self._sockets: dict[StationAdapter, ServerConnection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._passwords = PasswordGate()
@@ -287,18 +287,18 @@ class CentralSystem:
             station = self._stations[charger_id] = Station(charger_id)
         return station
 
-    def session(self, charger_id: str) -> StationAdapter | None:
-        """The live session of a connected charger."""
-        return self._sessions.get(charger_id)
+    def connection(self, charger_id: str) -> StationAdapter | None:
+        """The live connection (its version adapter) of a connected charger."""
+        return self._connections.get(charger_id)
 
     async def execute(
         self, charger_id: str, command: Command, *, timeout: float | None = None
     ) -> CommandResult:
         """Send a command to a charger; an unconnected charger answers OFFLINE at once."""
-        session = self._sessions.get(charger_id)
-        if session is None:
+        connection = self._connections.get(charger_id)
+        if connection is None:
             return CommandResult(CommandStatus.OFFLINE)
-        return await session.execute(command, timeout=timeout)
+        return await connection.execute(command, timeout=timeout)
 
     # -- admission ----------------------------------------------------------------
 
@@ -358,25 +358,25 @@ class CentralSystem:
 
     def charger_admitted(self, charger_id: str) -> None:
         """The user admitted a charger: if it waits, Pending, ask it to boot again now."""
-        session = self._sessions.get(charger_id)
-        if session is None or session.station.accepted:
+        connection = self._connections.get(charger_id)
+        if connection is None or connection.station.accepted:
             return
-        self._spawn(self._retrigger_boot(session))
+        self._spawn(self._retrigger_boot(connection))
 
-    async def _retrigger_boot(self, session: StationAdapter) -> None:
-        result: CommandResult = await session.request_boot_notification()
+    async def _retrigger_boot(self, connection: StationAdapter) -> None:
+        result: CommandResult = await connection.request_boot_notification()
         if not result.accepted:
             _LOGGER.info(
                 "Charger %s did not accept a boot request (%s); it is admitted at its next boot",
-                session.station.id,
+                connection.station.id,
                 result.status,
             )
 
     async def forget_charger(self, charger_id: str) -> None:
         """The user removed a charger: close its connection and drop its state."""
-        session = self._sessions.get(charger_id)
-        if session is not None:
-            await self._close_within(session, 1000, "Removed")
+        connection = self._connections.get(charger_id)
+        if connection is not None:
+            await self._close_within(connection, 1000, "Removed")
         self._stations.pop(charger_id, None)
         self.upkeep.forget(charger_id)
         self._reservation_expiry.forget(charger_id)
@@ -386,45 +386,45 @@ class CentralSystem:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _close_within(self, session: StationAdapter, code: int, reason: str) -> None:
-        """Close a session's socket, cutting it when the close handshake takes too long.
+    async def _close_within(self, connection: StationAdapter, code: int, reason: str) -> None:
+        """Close a connection's socket, cutting it when the close handshake takes too long.
 
         Also cut when cancelled (at stop): a socket we gave up on must not linger until
         pings find it dead.
         """
         try:
             async with asyncio.timeout(_CLOSE_WAIT):
-                await session.close(code, reason)
+                await connection.close(code, reason)
         except TimeoutError:
             _LOGGER.info(
                 "Charger %s did not finish closing a connection in time; cut it",
-                session.station.id,
+                connection.station.id,
             )
         finally:
-            socket = self._sockets.get(session)
+            socket = self._sockets.get(connection)
             if socket is not None and socket.state is not State.CLOSED:
                 socket.transport.abort()
 
-    # -- station sessions ---------------------------------------------------------
+    # -- charger connections ---------------------------------------------------------
 
     async def _run_station(
-        self, charger_id: str, version: OcppVersion, connection: ServerConnection
+        self, charger_id: str, version: OcppVersion, socket: ServerConnection
     ) -> None:
-        station = self._station_connecting(charger_id, version, connection)
-        session = _ADAPTERS[version](
+        station = self._station_connecting(charger_id, version, socket)
+        connection = _ADAPTERS[version](
             station,
-            connection,
+            socket,
             self._schemas[version],
             self,
             call_timeout=self.settings.call_timeout,
         )
-        # Register the new session before closing the old one, so that the old one's
+        # Register the new connection before closing the old one, so that the old one's
         # end is not reported as the station going offline. From here on, whatever
-        # happens, the `finally` unregisters it: a session left registered would make
+        # happens, the `finally` unregisters it: a connection left registered would make
         # every later connection of the charger a replacement, shown online for good.
-        previous = self._sessions.get(charger_id)
-        self._sessions[charger_id] = session
-        self._sockets[session] = connection
+        previous = self._connections.get(charger_id)
+        self._connections[charger_id] = connection
+        self._sockets[connection] = socket
         try:
             if previous is not None:
                 # The old connection is usually dead (that is why the charger came
@@ -435,12 +435,12 @@ class CentralSystem:
                 self._spawn(
                     self._close_within(previous, CLOSE_REPLACED, "Replaced by a new connection")
                 )
-            self._session_started(session)
-            await session.serve()
+            self._connection_started(connection)
+            await connection.serve()
         finally:
-            del self._sockets[session]
-            if self._sessions.get(charger_id) is session:
-                del self._sessions[charger_id]
+            del self._sockets[connection]
+            if self._connections.get(charger_id) is connection:
+                del self._connections[charger_id]
                 station.connected = False
                 self._tell(StationDisconnected(station))
                 self._forget_strangers()
@@ -476,17 +476,17 @@ class CentralSystem:
             station.registration = None
         return station
 
-    def _session_started(self, session: StationAdapter) -> None:
-        station = session.station
+    def _connection_started(self, connection: StationAdapter) -> None:
+        station = connection.station
         self.counters.connections += 1
         _LOGGER.debug(
             "Charger %s connected from %s (%s)", station.id, station.remote_address, station.version
         )
         self._tell(StationConnected(station))
         if station.accepted:
-            session.rpc.spawn(self._follow_up_reconnect(session))
+            connection.rpc.spawn(self._follow_up_reconnect(connection))
 
-    async def _follow_up_reconnect(self, session: StationAdapter) -> None:
+    async def _follow_up_reconnect(self, connection: StationAdapter) -> None:
         """Bring a known charger up to date once it has had its say.
 
         A charger that connects usually boots at once, and some ignore every request
@@ -497,14 +497,14 @@ class CentralSystem:
         """
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.first_word_wait_s):
-                await session.rpc.first_answer_sent.wait()
-        station = session.station
-        if session.booted or not station.accepted:
+                await connection.rpc.first_answer_sent.wait()
+        station = connection.station
+        if connection.booted or not station.accepted:
             return
         if station.capabilities is None and self.settings.learn_capabilities:
             # Known but not learnt in this run (Home Assistant restarted): chargers only
             # boot when they restart, so learn now; the set-up follows it.
-            await session.learn_capabilities()
+            await connection.learn_capabilities()
             return
         # Tags may have changed while it was away.
         self._safely(station.id, "setting it up", self.upkeep.station_ready, station)
@@ -528,7 +528,7 @@ class CentralSystem:
         if isinstance(event, EvseUpdated) and "status" in event.changed:
             self._safely(
                 charger_id,
-                "starting a session",
+                "starting a charging session",
                 self.upkeep.evse_changed,
                 event.station,
                 event.evse,
@@ -663,9 +663,9 @@ class CentralSystem:
             if quirks == station.quirks:
                 continue
             station.quirks = quirks
-            session = self._sessions.get(station.id)
-            if session is not None and station.accepted and station.capabilities is not None:
-                session.rpc.spawn(session.learn_capabilities())
+            connection = self._connections.get(station.id)
+            if connection is not None and station.accepted and station.capabilities is not None:
+                connection.rpc.spawn(connection.learn_capabilities())
             self._tell(StationUpdated(station, frozenset({Change.QUIRKS})))
 
     def set_meter_wish(
@@ -683,6 +683,10 @@ class CentralSystem:
         }
         self._meter_wish, self._meter_overrides = wish, overrides
         for charger_id in changed:
-            session = self._sessions.get(charger_id)
-            if session and session.station.capabilities is not None and session.station.accepted:
-                session.rpc.spawn(session.apply_meter_settings())
+            connection = self._connections.get(charger_id)
+            if (
+                connection
+                and connection.station.capabilities is not None
+                and connection.station.accepted
+            ):
+                connection.rpc.spawn(connection.apply_meter_settings())

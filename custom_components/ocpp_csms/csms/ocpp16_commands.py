@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .adapter import time_text
 from .authorization import AuthorizationDecision, AuthorizationStatus
 from .commands import (
     Call,
@@ -39,6 +38,7 @@ from .commands import (
     not_supported,
     status_result,
 )
+from .ocppj import add_retries, schedule_payload, time_text
 from .station import Station
 
 PURPOSE = {
@@ -80,25 +80,6 @@ def id_tag_info(decision: AuthorizationDecision) -> dict[str, Any]:
     if decision.parent_id:
         info["parentIdTag"] = decision.parent_id[:20]
     return info
-
-
-def schedule_payload(profile: ChargingProfile) -> dict[str, Any]:
-    """A chargingSchedule object; 2.x spells it as 1.6 does (and adds an id)."""
-    schedule: dict[str, Any] = {
-        "chargingRateUnit": profile.unit,
-        "chargingSchedulePeriod": [
-            {"startPeriod": period.start_s, "limit": round(period.limit, 1)}
-            | ({"numberPhases": period.number_phases} if period.number_phases else {})
-            for period in profile.periods
-        ],
-    }
-    if profile.duration_s is not None:
-        schedule["duration"] = profile.duration_s
-    if profile.start_schedule is not None:
-        schedule["startSchedule"] = time_text(profile.start_schedule)
-    if profile.min_rate is not None:
-        schedule["minChargingRate"] = round(profile.min_rate, 1)
-    return schedule
 
 
 def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
@@ -297,14 +278,6 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
         case GetBaseReport() | GetChargingProfiles():
             return not_supported(f"OCPP 1.6 has no {type(command).__name__}")
     return not_supported(type(command).__name__)
-
-
-def add_retries(payload: dict[str, Any], retries: int | None, interval: int | None) -> None:
-    """Add the optional retry fields of a firmware or diagnostics request (same in 2.x)."""
-    if retries is not None:
-        payload["retries"] = retries
-    if interval is not None:
-        payload["retryInterval"] = interval
 
 
 def _accepted_without_status(_answer: dict[str, Any]) -> CommandResult:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .adapter import time_text
 from .authorization import AuthorizationDecision, AuthorizationStatus
 from .commands import (
     Call,
@@ -42,7 +41,7 @@ from .commands import (
     not_supported,
     status_result,
 )
-from .ocpp16_commands import add_retries, schedule_payload
+from .ocppj import add_retries, schedule_payload, time_text
 from .station import Station
 
 PURPOSE = {
