@@ -13,13 +13,13 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .exports import async_setup_exports
 from .http import async_setup_http
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
-from .meter_issues import async_delete_register_issues
 from .services import async_setup_services
-from .tag_services import async_setup_tag_services
-from .tag_store import async_remove_tag_storage
+from .sessions.exports import async_setup_exports
+from .sessions.meter_issues import async_delete_register_issues
+from .tags.services import async_setup_tag_services
+from .tags.store import async_remove_tag_storage
 
 __all__ = ["DOMAIN"]
 

@@ -63,10 +63,10 @@ from .csms.server import build_ssl_context, charger_id_from_path
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
 from .metering_options import MAX_INTERVAL_S, MIN_INTERVAL_S, MeteringOptionsSteps
-from .schedule_options import ScheduleOptionsSteps
+from .schedules.options import ScheduleOptionsSteps
 from .selectors import amps_selector
-from .site_options import SiteOptionsSteps
-from .tag_options import TagOptionsSteps
+from .site.options import SiteOptionsSteps
+from .tags.options import TagOptionsSteps
 
 CONF_REMOVE_PASSWORD = "remove_password"
 

@@ -39,9 +39,9 @@ from .csms.station import Station
 from .devices import DeviceRegistrar
 from .entity_manager import REPORTED, EntityManager, Scope
 from .file_progress import FileProgress
-from .meter_issues import RegisterIssues
-from .session_book import SessionBook
-from .tag_issues import UnknownTagIssues
+from .sessions.book import SessionBook
+from .sessions.meter_issues import RegisterIssues
+from .tags.issues import UnknownTagIssues
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -37,13 +37,13 @@ from .devices import DeviceRegistrar
 from .entity_manager import EntityManager
 from .event_router import EventRouter
 from .file_progress import FileProgress
-from .meter_issues import RegisterIssues
 from .metering_options import meter_overrides_from, meter_wish_from
-from .schedules import ScheduleLink
-from .session_book import SessionBook
-from .site_link import SiteLink
-from .tag_issues import UnknownTagIssues
-from .tag_store import TagStore
+from .schedules.link import ScheduleLink
+from .sessions.book import SessionBook
+from .sessions.meter_issues import RegisterIssues
+from .site.link import SiteLink
+from .tags.issues import UnknownTagIssues
+from .tags.store import TagStore
 
 type OcppCsmsConfigEntry = ConfigEntry[CentralSystemHub]
 

@@ -23,7 +23,7 @@ from .csms.events import Event
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
-from .site_entities import build_site_numbers
+from .site.entities import build_site_numbers
 
 PARALLEL_UPDATES = 0
 

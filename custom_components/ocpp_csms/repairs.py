@@ -15,8 +15,8 @@ from homeassistant.core import HomeAssistant
 
 from .const import DOMAIN
 from .csms.authorization import DEFAULT_TOKEN_TYPE, Tag, TagConflictError
-from .meter_issues import METER_ISSUE_KIND
 from .selectors import amps_selector
+from .sessions.meter_issues import METER_ISSUE_KIND
 
 
 class JournalRepairFlow(RepairsFlow):

@@ -17,7 +17,7 @@ from .energy_register import EnergyRegisterSensor
 from .entity import OcppEntity
 from .entity_manager import Scope
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
-from .reservation_sensor import ReservationSensor
+from .reservations.sensor import ReservationSensor
 from .sensor_descriptions import (
     ALLOCATED_CURRENT,
     ENERGY,
@@ -29,7 +29,7 @@ from .sensor_descriptions import (
     SENSORS,
     OcppSensorDescription,
 )
-from .site_entities import AllocatedCurrentSensor, build_site_sensors
+from .site.entities import AllocatedCurrentSensor, build_site_sensors
 
 PARALLEL_UPDATES = 0
 

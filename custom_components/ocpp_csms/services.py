@@ -42,8 +42,8 @@ from .csms.commands import (
 from .http import DIAGNOSTICS_URL, EXCHANGE, FIRMWARE_FOLDER, FIRMWARE_URL, firmware_path
 from .hub import CentralSystemHub
 from .limits import profile_from_input
-from .reservation_services import RESERVATION_ACTIONS
-from .schedules import SCHEDULE_FIELDS, stored_schedule
+from .reservations.services import RESERVATION_ACTIONS
+from .schedules.link import SCHEDULE_FIELDS, stored_schedule
 
 TRIGGERS = (
     "BootNotification",

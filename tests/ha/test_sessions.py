@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.ocpp_csms.const import DOMAIN
 from custom_components.ocpp_csms.csms.sessions import SessionStatus
-from custom_components.ocpp_csms.session_book import journal_issue_id, month_start
+from custom_components.ocpp_csms.sessions.book import journal_issue_id, month_start
 from tests.chargers import charger, wait_for
 from tests.ha.conftest import SetUpEntry, restarted, url_of
 from tests.ha.test_entities import garage, state_of

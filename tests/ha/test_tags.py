@@ -22,7 +22,7 @@ from custom_components.ocpp_csms.const import DOMAIN
 from custom_components.ocpp_csms.csms.authorization import AuthorizationMode, Tag
 from custom_components.ocpp_csms.csms.local_list import LocalListStatus
 from custom_components.ocpp_csms.identifiers import charger_device_identifier
-from custom_components.ocpp_csms.tag_store import storage_key
+from custom_components.ocpp_csms.tags.store import storage_key
 from tests.chargers import charger, wait_for
 from tests.ha.conftest import SetUpEntry, restarted, url_of
 from tests.ha.test_entities import garage

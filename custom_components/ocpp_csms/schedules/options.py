@@ -14,10 +14,10 @@ import probatio
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 
-from .const import MAX_CURRENT_LIMIT_A
-from .hub import CentralSystemHub
-from .schedules import CONF_SCHEDULES, DAYS, RULE_SCHEMA, stored_schedule
-from .selectors import amps_selector
+from ..const import MAX_CURRENT_LIMIT_A
+from ..hub import CentralSystemHub
+from ..selectors import amps_selector
+from .link import CONF_SCHEDULES, DAYS, RULE_SCHEMA, stored_schedule
 
 CONF_CHARGER = "charger"
 CONF_DEFAULT_LIMIT = "default_limit"

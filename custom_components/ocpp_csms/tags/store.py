@@ -13,9 +13,9 @@ from typing import Any
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
-from .const import DOMAIN
-from .csms.authorization import AuthorizationMode, Tag, TagChange, TagRegistry
-from .csms.local_list import LocalListSync, PushedList
+from ..const import DOMAIN
+from ..csms.authorization import AuthorizationMode, Tag, TagChange, TagRegistry
+from ..csms.local_list import LocalListSync, PushedList
 
 _LOGGER = logging.getLogger(__name__)
 

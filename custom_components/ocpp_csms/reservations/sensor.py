@@ -15,8 +15,8 @@ from typing import Any
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
 from homeassistant.util import dt as dt_util
 
-from .csms.reservations import Reservation
-from .entity import OcppEntity
+from ..csms.reservations import Reservation
+from ..entity import OcppEntity
 
 
 class ReservationSensor(OcppEntity, SensorEntity):

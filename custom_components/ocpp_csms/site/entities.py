@@ -23,11 +23,11 @@ from homeassistant.components.sensor import (
 from homeassistant.const import UnitOfElectricCurrent
 from homeassistant.helpers.entity import Entity
 
-from .const import MIN_CURRENT_A
-from .entity import OcppEntity, SiteEntity
-from .entity_manager import ALLOCATION
-from .hub import CentralSystemHub
-from .site_link import site_fuse
+from ..const import MIN_CURRENT_A
+from ..entity import OcppEntity, SiteEntity
+from ..entity_manager import ALLOCATION
+from ..hub import CentralSystemHub
+from .link import site_fuse
 
 _PHASES = ("l1", "l2", "l3")
 

@@ -17,7 +17,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .const import (
+from ..const import (
     CONF_ADDRESS,
     CONF_CITY,
     CONF_CURRENCY,
@@ -26,8 +26,8 @@ from .const import (
     DEFAULT_REMOTE_TAG,
     DOMAIN,
 )
-from .csms.session_export import CdrSettings, CdrSite, Pricing
-from .csms.sessions import (
+from ..csms.session_export import CdrSettings, CdrSite, Pricing
+from ..csms.sessions import (
     JournalHealth,
     JournalState,
     JournalUnavailable,
@@ -37,13 +37,13 @@ from .csms.sessions import (
     SessionStatus,
     session_status,
 )
-from .csms.station import Station, Transaction
-from .entity_manager import Scope
+from ..csms.station import Station, Transaction
+from ..entity_manager import Scope
 
 if TYPE_CHECKING:
-    from .charger_index import ChargerIndex
-    from .csms.central_system import CentralSystem
-    from .entity_manager import EntityManager
+    from ..charger_index import ChargerIndex
+    from ..csms.central_system import CentralSystem
+    from ..entity_manager import EntityManager
 
 JOURNAL_FOLDER = DOMAIN
 

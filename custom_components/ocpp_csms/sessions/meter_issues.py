@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
-from .const import DOMAIN
-from .csms.events import RegisterImplausible
+from ..const import DOMAIN
+from ..csms.events import RegisterImplausible
 
 if TYPE_CHECKING:
-    from .charger_index import ChargerIndex
+    from ..charger_index import ChargerIndex
 
 # The `data` kind that routes the fix flow (repairs.py).
 METER_ISSUE_KIND = "meter_register"

@@ -21,10 +21,10 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service import async_register_admin_service
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, MAX_CURRENT_LIMIT_A, MIN_CURRENT_A
-from .csms.authorization import Tag, TagConflictError, UnknownTagError
-from .hub import CentralSystemHub
-from .tag_options import MAX_TAG_LENGTH
+from ..const import DOMAIN, MAX_CURRENT_LIMIT_A, MIN_CURRENT_A
+from ..csms.authorization import Tag, TagConflictError, UnknownTagError
+from ..hub import CentralSystemHub
+from .options import MAX_TAG_LENGTH
 
 ATTR_TAG = "tag"
 _TAG_ID = probatio.All(cv.string, probatio.Strip, probatio.Length(min=1, max=MAX_TAG_LENGTH))

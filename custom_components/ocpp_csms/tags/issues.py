@@ -12,9 +12,9 @@ from collections.abc import Callable
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
-from .const import DOMAIN
-from .csms.authorization import TagChange, TagRegistry, tag_key
-from .csms.events import TagPresented
+from ..const import DOMAIN
+from ..csms.authorization import TagChange, TagRegistry, tag_key
+from ..csms.events import TagPresented
 
 _LOGGER = logging.getLogger(__name__)
 

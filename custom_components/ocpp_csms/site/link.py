@@ -24,7 +24,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
 
-from .const import (
+from ..const import (
     CONF_EXPORT_NEGATIVE,
     CONF_EXPORT_POWER,
     CONF_GRID_CURRENT,
@@ -39,15 +39,15 @@ from .const import (
     DEFAULT_SOLAR_STOP_DELAY_MIN,
     MIN_CURRENT_A,
 )
-from .csms.charging import NOMINAL_VOLTAGE_V
-from .csms.site import SiteBalancer, SiteSettings
-from .csms.solar import ChargingMode, SolarSettings
-from .entity_manager import ALLOCATION, SITE, Scope
+from ..csms.charging import NOMINAL_VOLTAGE_V
+from ..csms.site import SiteBalancer, SiteSettings
+from ..csms.solar import ChargingMode, SolarSettings
+from ..entity_manager import ALLOCATION, SITE, Scope
 
 if TYPE_CHECKING:
-    from .charger_index import ChargerIndex
-    from .csms.central_system import CentralSystem
-    from .entity_manager import EntityManager
+    from ..charger_index import ChargerIndex
+    from ..csms.central_system import CentralSystem
+    from ..entity_manager import EntityManager
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
-from .const import MAX_CURRENT_LIMIT_A
-from .csms.schedule import ScheduleRule, WeeklySchedule
+from ..const import MAX_CURRENT_LIMIT_A
+from ..csms.schedule import ScheduleRule, WeeklySchedule
 
 if TYPE_CHECKING:
-    from .csms.central_system import CentralSystem
+    from ..csms.central_system import CentralSystem
 
 _LOGGER = logging.getLogger(__name__)
 

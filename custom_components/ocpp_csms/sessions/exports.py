@@ -23,10 +23,10 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
-from .csms.session_export import cdrs, rows_csv, session_row
-from .csms.sessions import SessionFilter, SessionRecord
-from .hub import CentralSystemHub
+from ..const import DOMAIN
+from ..csms.session_export import cdrs, rows_csv, session_row
+from ..csms.sessions import SessionFilter, SessionRecord
+from ..hub import CentralSystemHub
 
 SERVICE_EXPORT_SESSIONS = "export_sessions"
 CSV_URL = "/api/ocpp_csms/sessions.csv"

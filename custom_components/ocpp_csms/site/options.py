@@ -9,7 +9,7 @@ from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 
-from .const import (
+from ..const import (
     CONF_EXPORT_NEGATIVE,
     CONF_EXPORT_POWER,
     CONF_GRID_CURRENT,
@@ -24,7 +24,7 @@ from .const import (
     DEFAULT_SOLAR_STOP_DELAY_MIN,
     MIN_CURRENT_A,
 )
-from .selectors import amps_selector
+from ..selectors import amps_selector
 
 SITE_KEYS = (
     CONF_SITE_FUSE,

@@ -15,7 +15,7 @@ from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 from homeassistant.util import dt as dt_util
 
-from .csms.authorization import (
+from ..csms.authorization import (
     AuthorizationMode,
     Tag,
     TagConflictError,
@@ -23,8 +23,8 @@ from .csms.authorization import (
     UnknownTagError,
     tag_key,
 )
-from .hub import CentralSystemHub
-from .selectors import amps_selector
+from ..hub import CentralSystemHub
+from ..selectors import amps_selector
 
 CONF_ID_TAG = "id_tag"
 CONF_TAG_NAME = "name"

@@ -20,13 +20,13 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 
-from .action_base import ATTR_DEVICE_ID, Action, Target, charger_of_device, resolve, send
-from .const import DOMAIN
-from .csms.commands import CancelReservation, ReserveNow
-from .csms.reservations import Reservation
-from .csms.station import Station
-from .hub import CentralSystemHub
-from .identifiers import charger_device_identifier
+from ..action_base import ATTR_DEVICE_ID, Action, Target, charger_of_device, resolve, send
+from ..const import DOMAIN
+from ..csms.commands import CancelReservation, ReserveNow
+from ..csms.reservations import Reservation
+from ..csms.station import Station
+from ..hub import CentralSystemHub
+from ..identifiers import charger_device_identifier
 
 # OCPP's integers are 32-bit: no larger reservation id reaches a charger.
 MAX_RESERVATION_ID = 2**31 - 1

@@ -1,0 +1,1 @@
+"""Reservations: the actions and the sensors that show them."""

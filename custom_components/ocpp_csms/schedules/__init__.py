@@ -1,0 +1,1 @@
+"""Weekly schedules: kept in the options, given to the engine, edited in the options."""

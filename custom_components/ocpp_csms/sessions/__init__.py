@@ -1,0 +1,1 @@
+"""Charging sessions seen from Home Assistant: the journal, exports, register repairs."""

@@ -1,0 +1,1 @@
+"""The site seen from Home Assistant: balancing and solar options, meters, entities."""

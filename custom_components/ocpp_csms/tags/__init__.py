@@ -1,0 +1,1 @@
+"""Tags (RFID cards): the stored registry, options menu, actions and repairs."""
