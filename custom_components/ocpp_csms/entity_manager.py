@@ -277,9 +277,11 @@ class EntityManager[R]:
         self.notify(Scope.charger(event.station.id), REPORTED, event)
         self.notify(Scope.sessions_of(event.station.id))
 
-    def session_progressed(self, charger_id: str, evse_id: int) -> None:
-        """A running session got readings: its EVSE's session entities and the totals."""
-        self.notify(Scope.evse(charger_id, evse_id), SESSION_PROGRESS)
+    def session_progressed(self, charger_id: str) -> None:
+        """A running session got readings: the charger's totals.
+
+        Its EVSE's session entities were told by the same message's EvseUpdated.
+        """
         self.notify(Scope.sessions_of(charger_id))
 
     def forget(self, charger_id: str) -> None:

@@ -85,8 +85,8 @@ class EventRouter:
             case TransactionStarted():
                 # The EVSE's entities follow its EvseUpdated; these feed session events.
                 self._entities.session_reported(event)
-            case TransactionUpdated(station=station, transaction=transaction):
-                self._entities.session_progressed(station.id, transaction.evse_id)
+            case TransactionUpdated(station=station):
+                self._entities.session_progressed(station.id)
             case TransactionEnded(station=station, transaction=transaction):
                 self._sessions.transaction_ended(station, transaction)
                 self._entities.session_reported(event)

@@ -375,10 +375,11 @@ async def test_a_whole_2x_session(raw_charger: ConnectRaw, version: str) -> None
     assert len(recorder.of_type(TransactionStarted)) == 1
     assert len(recorder.of_type(TransactionUpdated)) == 1
     assert len(recorder.of_type(TransactionEnded)) == 1
-    # The EVSE's transaction changes at the start and the end; readings in between.
+    # The EVSE's transaction changes at the start and the end; in between, readings and
+    # the session's progress (one event for the EVSE's entities).
     assert [set(e.changed) for e in recorder.of_type(EvseUpdated)][-3:] == [
         {"transaction", "measurements", "status"},
-        {"measurements", "status"},
+        {"measurements", "status", "session_progress"},
         {"transaction", "measurements", "status"},
     ]
 
@@ -398,9 +399,10 @@ async def test_repeated_and_replayed_events_count_once(
     recorder = charger.running.recorder
     assert len(recorder.of_type(TransactionUpdated)) == 1
     assert len(recorder.of_type(TransactionEnded)) == 1
-    # A new charging state alone changes nothing an EVSE shows: no EvseUpdated for it.
+    # A new charging state is the session's progress, told once (the repeat is not).
     assert [set(e.changed) for e in recorder.of_type(EvseUpdated)] == [
         {"transaction", "measurements"},
+        {"session_progress"},
         {"transaction"},
     ]
     assert charger.station.warnings == {

@@ -45,9 +45,11 @@ from .events import (
     StationUpdated,
     TagPresented,
     TransactionEnded,
+    TransactionUpdated,
 )
 from .log_budget import shorten
 from .meter_sanity import RegisterAnomaly
+from .metering import apply_readings
 from .metering_setup import MeterKeys, MeterWish, plan_meter_settings
 from .ocppj import parse_time, utc_now_text
 from .quirks import adapt_capabilities, adapt_command, command_timeout
@@ -58,6 +60,8 @@ from .schemas import VersionSchemas
 from .station import (
     MAX_CONNECTOR_ID,
     ConnectorStatus,
+    Evse,
+    Measurement,
     OcppVersion,
     RegistrationStatus,
     SecurityEvent,
@@ -68,6 +72,10 @@ from .station import (
 from .station_facts import BootInfo, Capabilities
 
 _LOGGER = logging.getLogger(__name__)
+
+# What a meter message changes on its EVSE: the readings, and a running session's.
+_MEASUREMENTS = frozenset({Change.MEASUREMENTS})
+_MEASUREMENTS_AND_SESSION = frozenset({Change.MEASUREMENTS, Change.SESSION_PROGRESS})
 
 # A boot this soon after we changed a charger's configuration counts as caused by the
 # change; after this many in a row, its configuration is no longer written.
@@ -458,6 +466,23 @@ class StationAdapter(ABC):
 
     def _reservations_changed(self) -> None:
         self._host.emit(StationUpdated(self.station, frozenset({Change.RESERVATIONS})))
+
+    def _take_readings(
+        self, evse: Evse, transaction: Transaction | None, readings: list[Measurement]
+    ) -> None:
+        """A MeterValues message: the EVSE's readings, and a running session's progress.
+
+        One EvseUpdated tells the EVSE's entities both; TransactionUpdated is for the
+        journal and the charger's session totals.
+        """
+        applied = apply_readings(evse, readings, transaction)
+        if not applied.recorded:
+            return
+        changed = _MEASUREMENTS if transaction is None else _MEASUREMENTS_AND_SESSION
+        self._host.emit(EvseUpdated(self.station, evse, changed))
+        if transaction is not None:
+            self._report_register_anomalies(transaction, applied.anomalies)
+            self._host.emit(TransactionUpdated(self.station, transaction))
 
     def _report_register_anomalies(
         self, transaction: Transaction, anomalies: list[RegisterAnomaly]

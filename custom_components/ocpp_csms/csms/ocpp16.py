@@ -14,7 +14,7 @@ from .adapter import StationAdapter
 from .boundary import finite_number
 from .commands import Call, Command, CommandResult, GetConfiguration
 from .config_values import config_flag, config_integer, config_words
-from .events import Change, EvseUpdated, StationUpdated, TransactionStarted, TransactionUpdated
+from .events import Change, EvseUpdated, StationUpdated, TransactionStarted
 from .metering import apply_readings, reading, take_register
 from .metering_setup import MeterKeys
 from .ocpp16_commands import encode, id_tag_info
@@ -199,12 +199,7 @@ class Ocpp16Adapter(StationAdapter):
             if self._is_replay(transaction_id, "MeterValues"):
                 return Reply({})
             transaction = self.station.transaction(transaction_id) or transaction
-        applied = apply_readings(evse, self._readings(payload["meterValue"]), transaction)
-        if applied.recorded:
-            self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.MEASUREMENTS})))
-            if transaction is not None:
-                self._report_register_anomalies(transaction, applied.anomalies)
-                self._host.emit(TransactionUpdated(self.station, transaction))
+        self._take_readings(evse, transaction, self._readings(payload["meterValue"]))
         return Reply({})
 
     def _on_start_transaction(self, payload: dict[str, Any]) -> Reply:

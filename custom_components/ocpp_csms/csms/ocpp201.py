@@ -253,12 +253,7 @@ class Ocpp201Adapter(StationAdapter):
     def _on_meter_values(self, payload: dict[str, Any]) -> Reply:
         evse = self.station.evse(payload["evseId"])
         transaction = evse.transaction
-        applied = apply_readings(evse, self._readings(payload["meterValue"]), transaction)
-        if applied.recorded:
-            self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.MEASUREMENTS})))
-            if transaction is not None:
-                self._report_register_anomalies(transaction, applied.anomalies)
-                self._host.emit(TransactionUpdated(self.station, transaction))
+        self._take_readings(evse, transaction, self._readings(payload["meterValue"]))
         return Reply({})
 
     def _on_notify_charging_limit(self, payload: dict[str, Any]) -> Reply:
@@ -359,7 +354,7 @@ class Ocpp201Adapter(StationAdapter):
 
         evse = self.station.evse(transaction.evse_id)
         # The EVSE's `transaction` changes when one begins or ends; what happens within
-        # it (readings, charging state) is TransactionUpdated's to tell.
+        # it (readings, charging state) is its progress.
         changed: set[Change] = (
             {Change.TRANSACTION} if is_new or payload["eventType"] == "Ended" else set()
         )
@@ -386,6 +381,7 @@ class Ocpp201Adapter(StationAdapter):
             )
         elif not is_new:
             self._host.emit(TransactionUpdated(self.station, transaction))
+            changed.add(Change.SESSION_PROGRESS)
         if evse.connector_status and (status := derive_status(evse)) is not evse.status:
             evse.status = status
             changed.add(Change.STATUS)
