@@ -149,7 +149,7 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> OcppCsmsOptionsFlow:
+    def async_get_options_flow(config_entry: OcppCsmsConfigEntry) -> OcppCsmsOptionsFlow:
         """Options of a central system."""
         return OcppCsmsOptionsFlow()
 

@@ -45,6 +45,19 @@ CHOOSABLE_MEASURANDS: tuple[str, ...] = (
 MIN_INTERVAL_S, MAX_INTERVAL_S = 5, 3600
 
 
+def measurand_option(measurand: str) -> str:
+    """The select option (and translation key) for an OCPP measurand.
+
+    Translation keys are lowercase `[a-z0-9_-]` (hassfest refuses
+    `Energy.Active.Import.Register`), so the form shows `energy_active_import_register`;
+    the options keep the OCPP name.
+    """
+    return measurand.lower().replace(".", "_")
+
+
+MEASURAND_BY_OPTION: dict[str, str] = {measurand_option(m): m for m in CHOOSABLE_MEASURANDS}
+
+
 def meter_overrides_from(
     chargers: Iterable[Mapping[str, Any]], wish: MeterWish
 ) -> dict[str, MeterWish]:
@@ -93,7 +106,11 @@ class MeteringOptionsSteps(OptionsFlow):
                     if key not in METERING_KEYS
                 }
                 options[CONF_METER_CONFIGURE] = bool(user_input.get(CONF_METER_CONFIGURE, True))
-                options[CONF_METER_MEASURANDS] = list(user_input.get(CONF_METER_MEASURANDS, ()))
+                options[CONF_METER_MEASURANDS] = [
+                    MEASURAND_BY_OPTION[option]
+                    for option in user_input.get(CONF_METER_MEASURANDS, ())
+                    if option in MEASURAND_BY_OPTION
+                ]
                 options[CONF_METER_INTERVAL] = int(
                     user_input.get(CONF_METER_INTERVAL, DEFAULT_INTERVAL_S)
                 )
@@ -101,7 +118,9 @@ class MeteringOptionsSteps(OptionsFlow):
         wish = meter_wish_from(self.config_entry.options)
         current = {
             CONF_METER_CONFIGURE: self.config_entry.options.get(CONF_METER_CONFIGURE, True),
-            CONF_METER_MEASURANDS: list(wish.measurands or DEFAULT_MEASURANDS),
+            CONF_METER_MEASURANDS: [
+                measurand_option(m) for m in wish.measurands or DEFAULT_MEASURANDS
+            ],
             CONF_METER_INTERVAL: wish.interval_s or DEFAULT_INTERVAL_S,
             **(user_input or {}),
         }
@@ -114,7 +133,7 @@ class MeteringOptionsSteps(OptionsFlow):
                     CONF_METER_MEASURANDS, default=current[CONF_METER_MEASURANDS]
                 ): selector.SelectSelector(
                     selector.SelectSelectorConfig(
-                        options=list(CHOOSABLE_MEASURANDS),
+                        options=list(MEASURAND_BY_OPTION),
                         multiple=True,
                         translation_key="measurand",
                     )

@@ -12,6 +12,7 @@ from custom_components.ocpp_csms.csms.metering_setup import (
     DEFAULT_MEASURANDS,
     MeterWish,
 )
+from custom_components.ocpp_csms.metering_options import measurand_option
 from tests.ha.conftest import SetUpEntry
 from tests.ha.test_entities import garage
 from tests.ha.test_schedules import NIGHTS
@@ -42,9 +43,11 @@ async def test_chargers_are_set_to_the_defaults_unless_told_otherwise(
     defaults = {str(key): key.default() for key in schema.schema}
     assert defaults == {
         "meter_configure": True,
-        "meter_measurands": list(DEFAULT_MEASURANDS),
+        "meter_measurands": [measurand_option(m) for m in DEFAULT_MEASURANDS],
         "meter_interval_s": DEFAULT_INTERVAL_S,
     }
+    # The form shows translation keys; the options keep OCPP's names.
+    assert measurand_option(ENERGY) == "energy_active_import_register"
 
 
 async def test_the_metering_step_changes_what_chargers_sample_without_a_reload(
@@ -59,7 +62,11 @@ async def test_the_metering_step_changes_what_chargers_sample_without_a_reload(
     assert refused["errors"] == {"meter_measurands": "no_measurands"}
     done = await hass.config_entries.options.async_configure(
         form["flow_id"],
-        {"meter_configure": True, "meter_measurands": [POWER, ENERGY], "meter_interval_s": 20},
+        {
+            "meter_configure": True,
+            "meter_measurands": ["power_active_import", "energy_active_import_register"],
+            "meter_interval_s": 20,
+        },
     )
     assert done["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -68,6 +75,7 @@ async def test_the_metering_step_changes_what_chargers_sample_without_a_reload(
     station = hub.system.ensure_station("CP-1")
     # Kept in order of importance, whatever order they were ticked in.
     assert hub.system.meter_wish(station) == MeterWish((ENERGY, POWER), 20, (ENERGY,))
+    assert entry.options["meter_measurands"] == [POWER, ENERGY]
 
     form = await metering_step(hass, entry.entry_id)
     await hass.config_entries.options.async_configure(
