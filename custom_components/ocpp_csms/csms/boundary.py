@@ -16,10 +16,17 @@ safe for every reader downstream, or says exactly why it cannot:
 An unsafe number inside a `sampledValue` item drops that one sample (the rest of the
 message still counts); anywhere else the frame is refused, and the caller answers a CALL
 with PropertyConstraintViolation naming the place.
+
+What one frame may cost is bounded too, before the frame is read: nesting is measured
+on the raw text (`_deeper_than`), so a frame nested 100,000 levels deep is refused for
+the price of a few byte scans instead of a decode that builds 100,000 lists and then
+fails. The walk that repairs values only runs when the decode met an unsafe number or
+the text escapes a surrogate; every other frame (nearly all) is used as decoded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -42,15 +49,33 @@ _DROPPABLE_ITEMS = frozenset({"sampledValue"})
 # costing the whole message, which may end a session.
 _OPAQUE_KEYS = frozenset({"customData", "data"})
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# The only way a lone surrogate gets into a decoded frame: text that arrived as valid
+# UTF-8 holds none, so one can only come from a JSON escape of U+D800..U+DFFF.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+# Nesting measured on the bytes of a frame: `{` and `}` count as `[` and `]`; escaped
+# backslashes and quotes are removed first, so that quotes delimit the strings.
+_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'[]{}"')
+# The start of an OCPP-J frame: its message type, unique id and (a CALL's) action, read
+# without decoding the rest (a frame refused for its nesting is still answered by id).
+_FRAME_HEAD = re.compile(
+    r'\s*\[\s*(\d{1,2})\s*,\s*("(?:[^"\\]|\\.){0,100}")\s*(?:,\s*("(?:[^"\\]|\\.){0,100}"))?'
+)
 
 
 class _Unsafe:
     """Stands in, while decoding, for a number no reader may see."""
 
     __slots__ = ("literal",)
+    # How many were ever made: a decode that made none needs no walk for numbers. (Only
+    # compared before and after one decode; another thread's decode meanwhile can only
+    # make a walk happen that was not needed.)
+    made = 0
 
     def __init__(self, literal: str) -> None:
         self.literal = literal[:40]
+        _Unsafe.made += 1
 
 
 def _parse_float(literal: str) -> float | _Unsafe:
@@ -59,6 +84,8 @@ def _parse_float(literal: str) -> float | _Unsafe:
 
 
 def _parse_int(literal: str) -> int | _Unsafe:
+    if len(literal) < 16:
+        return int(literal)  # nearly every int: 15 digits at most, far within the bound
     if len(literal.lstrip("-")) > _MAX_INT_DIGITS:
         return _Unsafe(literal)
     value = int(literal)
@@ -89,12 +116,64 @@ def decode_frame(text: str) -> Decoded:
 
     Raises FrameError when the text is not JSON.
     """
+    if _deeper_than(text, MAX_DEPTH):
+        return _refused_by_depth(text)
+    unsafe_before = _Unsafe.made
     try:
         value = _DECODER.decode(text)
     except (ValueError, RecursionError) as err:
         raise FrameError(str(err)[:200]) from err
     decoded = Decoded(value)
-    decoded.value = _make_safe(value, decoded)
+    if _Unsafe.made != unsafe_before or ("\\u" in text and _SURROGATE_ESCAPE.search(text)):
+        decoded.value = _make_safe(value, decoded)
+    return decoded
+
+
+def _deeper_than(text: str, limit: int) -> bool:
+    """Whether the JSON `text` nests deeper than `limit`, found without decoding it.
+
+    Linear in the text, in C (a few scans of its bytes), and stopping as soon as a run
+    of `limit + 1` openings shows. Brackets inside strings do not count. For text that
+    is no JSON the answer may be either; the decoder then says what is wrong.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False  # nearly every frame: too few openings to nest that deep
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\\" in data:
+        # Escaped backslashes first, so that what is left of `\\"` is a string's end.
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Only brackets and quotes are left; a string then holds only the brackets it had.
+    data = data.translate(_AS_SQUARE, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in data:
+        data = b"".join(data.split(b'"')[::2])  # strings with brackets in them
+    run = b"[" * (limit + 1)
+    # Each round takes the innermost level away: a text that nests at most `limit`
+    # deep is gone after `limit` rounds.
+    for _ in range(limit):
+        if not data:
+            return False
+        if run in data:
+            return True
+        shorter = data.replace(b"[]", b"")
+        if len(shorter) == len(data):
+            return False  # unbalanced: no JSON
+        data = shorter
+    return bool(data)
+
+
+def _refused_by_depth(text: str) -> Decoded:
+    """A frame nested too deep, refused undecoded: its head (type, id, action) if it has one."""
+    decoded = Decoded(None, violation=f"nested deeper than {MAX_DEPTH} levels")
+    if (head := _FRAME_HEAD.match(text)) is None:
+        return decoded
+    kind, unique_id, action = head.groups()
+    # An id that is no JSON string leaves the frame without one (answered as such).
+    with contextlib.suppress(ValueError):
+        decoded.value = [
+            int(kind),
+            clean_text(json.loads(unique_id)),
+            None if action is None else clean_text(json.loads(action)),
+        ]
     return decoded
 
 
