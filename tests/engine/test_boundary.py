@@ -1,11 +1,13 @@
 """The boundary bounds what one frame can cost before anything reads it.
 
-Counted, not timed: a frame nested 100,000 deep never reaches the JSON decoder, and a
-plain frame is not walked value by value.
+Counted, not timed: a frame nested 100,000 deep never reaches the JSON decoder, a plain
+frame is not walked value by value, and a message's meter values are thinned to a
+bounded number before they are validated or applied.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from typing import Any
@@ -15,6 +17,8 @@ import pytest
 from custom_components.ocpp_csms.csms import boundary
 from custom_components.ocpp_csms.csms.boundary import (
     MAX_DEPTH,
+    MAX_VALUES_PER_MESSAGE,
+    MAX_VALUES_PER_METER_VALUE,
     decode_frame,
 )
 
@@ -110,3 +114,62 @@ def test_only_frames_that_need_it_are_walked(monkeypatch: pytest.MonkeyPatch) ->
     pair = decode_frame('[2, "pair", "Heartbeat", {"note": "\\ud83d\\ude00"}]')
     assert (pair.value[3], pair.repairs) == ({"note": "\U0001f600"}, [])
     assert walked == ["nan", "lone", "pair"]
+
+
+def _meter_values(entries: int, values: int) -> list[Any]:
+    return [
+        {
+            "timestamp": f"2026-11-23T10:{entry // 60:02d}:{entry % 60:02d}Z",
+            "sampledValue": [{"value": f"{entry}.{value}"} for value in range(values)],
+        }
+        for entry in range(entries)
+    ]
+
+
+def _call(action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The payload of a CALL as the boundary passes it on, and its repairs."""
+    decoded = decode_frame(json.dumps([2, "m", action, payload]))
+    assert decoded.violation is None
+    return decoded.value[3], decoded.repairs
+
+
+def test_one_meter_value_keeps_a_bounded_number_of_values() -> None:
+    payload, repairs = _call(
+        "MeterValues", {"connectorId": 1, "meterValue": _meter_values(1, 2000)}
+    )
+    values = payload["meterValue"][0]["sampledValue"]
+    assert len(values) == MAX_VALUES_PER_METER_VALUE
+    assert values[0] == {"value": "0.0"}
+    assert repairs == ["meter_values_thinned"]
+
+
+def test_a_message_keeps_evenly_spread_meter_values_with_the_first_and_the_last() -> None:
+    given = _meter_values(500, 3)
+    payload, repairs = _call("StopTransaction", {"transactionId": 1, "transactionData": given})
+    kept = payload["transactionData"]
+    assert sum(len(entry["sampledValue"]) for entry in kept) <= MAX_VALUES_PER_MESSAGE
+    assert len(kept) == MAX_VALUES_PER_MESSAGE // 3
+    assert (kept[0], kept[-1]) == (given[0], given[-1])
+    order = [given.index(entry) for entry in kept]
+    assert order == sorted(order)
+    assert max(later - earlier for earlier, later in itertools.pairwise(order)) <= 2
+    assert repairs == ["meter_values_thinned"]
+
+
+def test_meter_values_within_the_bounds_are_untouched() -> None:
+    given = _meter_values(MAX_VALUES_PER_MESSAGE // 5, 5)
+    payload, repairs = _call("TransactionEvent", {"seqNo": 1, "meterValue": given})
+    assert payload["meterValue"] == given
+    assert repairs == []
+    # Shapes the schema will refuse are left for it to refuse.
+    for odd in ("often", [1, "x", None], [{"sampledValue": "many"}]):
+        payload, repairs = _call("MeterValues", {"evseId": 1, "meterValue": odd})
+        assert (payload["meterValue"], repairs) == (odd, [])
+
+
+def test_meter_values_of_very_different_sizes_are_bounded() -> None:
+    given = _meter_values(1, 200) * 3 + _meter_values(900, 1) + _meter_values(1, 200)
+    payload, _repairs = _call("MeterValues", {"connectorId": 1, "meterValue": given})
+    kept = payload["meterValue"]
+    assert sum(len(entry["sampledValue"]) for entry in kept) <= MAX_VALUES_PER_MESSAGE
+    assert (kept[0], kept[-1]) == (given[0], given[-1])

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from custom_components.ocpp_csms.csms import rpc
+from custom_components.ocpp_csms.csms.boundary import MAX_VALUES_PER_METER_VALUE
 from custom_components.ocpp_csms.csms.commands import GetConfiguration
 from custom_components.ocpp_csms.csms.events import TransactionStarted
 from custom_components.ocpp_csms.csms.log_budget import LogBudget
@@ -407,3 +408,17 @@ async def test_chargers_nobody_admitted_are_not_kept_without_end(
     strangers = [cid for cid in running.system.stations if cid.startswith("STRANGER")]
     assert strangers == ["STRANGER-5", "STRANGER-6", "STRANGER-7"]
     assert "KNOWN" in running.system.stations
+
+
+async def test_thousands_of_sampled_values_are_thinned_and_the_message_accepted(
+    raw_charger: ConnectRaw,
+) -> None:
+    charger = await raw_charger("ocpp1.6")
+    sampled = [{"value": str(n), "measurand": "Power.Active.Import"} for n in range(2000)]
+    reading = {"timestamp": T0, "sampledValue": sampled}
+    answer = await charger.call("MeterValues", {"connectorId": 1, "meterValue": [reading]})
+    assert answer[0] == 3
+    assert charger.station.warnings["meter_values_thinned"] == 1
+    # The first MAX_VALUES_PER_METER_VALUE of them were read, the last of those is kept.
+    power = charger.station.evses[1].measurements[(Measurand.POWER_IMPORT, None)]
+    assert power.value == MAX_VALUES_PER_METER_VALUE - 1

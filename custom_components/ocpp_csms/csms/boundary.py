@@ -11,7 +11,9 @@ safe for every reader downstream, or says exactly why it cannot:
 - numbers are finite and within +-`MAX_MAGNITUDE` (a JSON peer loses precision beyond it,
   and no reading, id or limit comes near it);
 - text holds no lone surrogate (each is replaced with U+FFFD and counted);
-- nesting is at most `MAX_DEPTH` deep (OCPP's deepest message is about 8).
+- nesting is at most `MAX_DEPTH` deep (OCPP's deepest message is about 8);
+- a CALL carries at most `MAX_VALUES_PER_METER_VALUE` sampled values in one meter value
+  and `MAX_VALUES_PER_MESSAGE` in all.
 
 An unsafe number inside a `sampledValue` item drops that one sample (the rest of the
 message still counts); anywhere else the frame is refused, and the caller answers a CALL
@@ -21,7 +23,10 @@ What one frame may cost is bounded too, before the frame is read: nesting is mea
 on the raw text (`_deeper_than`), so a frame nested 100,000 levels deep is refused for
 the price of a few byte scans instead of a decode that builds 100,000 lists and then
 fails. The walk that repairs values only runs when the decode met an unsafe number or
-the text escapes a surrogate; every other frame (nearly all) is used as decoded.
+the text escapes a surrogate; every other frame (nearly all) is used as decoded. Meter
+values beyond the bounds are thinned before anything validates or applies them, so a
+message's readings cost a bounded amount (a meter with every measurand on every phase
+sends about 60 per reading).
 """
 
 from __future__ import annotations
@@ -52,6 +57,17 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # The only way a lone surrogate gets into a decoded frame: text that arrived as valid
 # UTF-8 holds none, so one can only come from a JSON escape of U+D800..U+DFFF.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+# Sampled values one meter value (one moment) may carry: OCPP 1.6 knows 22 measurands,
+# a meter sends each on at most a few phases and locations. The rest are left out.
+MAX_VALUES_PER_METER_VALUE = 200
+# Sampled values one message may carry in all (a 1.6 StopTransaction's transactionData,
+# a 2.x TransactionEvent's meterValue): beyond it, whole meter values are left out,
+# evenly over the message, the first and the last kept.
+MAX_VALUES_PER_MESSAGE = 1000
+# The payload keys that hold meter values (1.6 MeterValues and StopTransaction, 2.x
+# MeterValues and TransactionEvent).
+_METER_VALUE_KEYS = ("meterValue", "transactionData")
 
 # Nesting measured on the bytes of a frame: `{` and `}` count as `[` and `]`; escaped
 # backslashes and quotes are removed first, so that quotes delimit the strings.
@@ -104,7 +120,8 @@ class Decoded:
     """A frame as safe values, and what had to be done or could not be done to it."""
 
     value: Any
-    # Repairs, by station-warning kind (counted): "invalid_text", "unsafe_number_dropped".
+    # Repairs, by station-warning kind (counted): "invalid_text", "unsafe_number_dropped",
+    # "meter_values_thinned".
     repairs: list[str] = field(default_factory=list)
     # Why the frame cannot be used, and where (a JSON-pointer-like path), if so.
     violation: str | None = None
@@ -126,6 +143,8 @@ def decode_frame(text: str) -> Decoded:
     decoded = Decoded(value)
     if _Unsafe.made != unsafe_before or ("\\u" in text and _SURROGATE_ESCAPE.search(text)):
         decoded.value = _make_safe(value, decoded)
+    if decoded.violation is None:
+        _bound_meter_values(decoded)
     return decoded
 
 
@@ -175,6 +194,55 @@ def _refused_by_depth(text: str) -> Decoded:
             None if action is None else clean_text(json.loads(action)),
         ]
     return decoded
+
+
+def _bound_meter_values(decoded: Decoded) -> None:
+    """Thin out a CALL's meter values beyond the bounds (see `MAX_VALUES_PER_MESSAGE`)."""
+    message = decoded.value
+    if not (
+        isinstance(message, list)
+        and len(message) == 4
+        and message[0] == 2
+        and isinstance(message[3], dict)
+    ):
+        return
+    for key in _METER_VALUE_KEYS:
+        entries = message[3].get(key)
+        if isinstance(entries, list) and _thin(entries):
+            decoded.repairs.append("meter_values_thinned")
+
+
+def _thin(entries: list[Any]) -> bool:
+    """Bound a list of meter values in place; whether anything was left out."""
+    thinned = False
+    sizes: list[int] = []
+    for entry in entries:
+        values = entry.get("sampledValue") if isinstance(entry, dict) else None
+        if not isinstance(values, list):
+            sizes.append(1)
+            continue
+        if len(values) > MAX_VALUES_PER_METER_VALUE:
+            del values[MAX_VALUES_PER_METER_VALUE:]
+            thinned = True
+        sizes.append(max(len(values), 1))
+    kept = list(range(len(entries)))
+    total = sum(sizes)
+    while total > MAX_VALUES_PER_MESSAGE:
+        # Fewer each round (meter values differ in size); one alone always fits.
+        keep = max(1, min(len(kept) - 1, len(kept) * MAX_VALUES_PER_MESSAGE // total))
+        kept = _evenly(len(entries), keep)
+        total = sum(sizes[index] for index in kept)
+    if len(kept) == len(entries):
+        return thinned
+    entries[:] = [entries[index] for index in kept]
+    return True
+
+
+def _evenly(count: int, keep: int) -> list[int]:
+    """`keep` indexes of `count`, spread evenly, the first and the last among them."""
+    if keep == 1:
+        return [count - 1]
+    return sorted({round(step * (count - 1) / (keep - 1)) for step in range(keep)})
 
 
 def finite_number(text: Any) -> float | None:
