@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from .boundary import Decoded, FrameError, decode_frame
 from .leniency import repair
 from .log_budget import LogBudget, shorten
-from .schemas import VersionSchemas
+from .schemas import VersionSchemas, problem_of
 from .station import OcppVersion
 
 _LOGGER = logging.getLogger(__name__)
@@ -393,9 +393,10 @@ class RpcConnection:
                 unique_id, ErrorCode.NOT_SUPPORTED, f"{action} is not supported here"
             )
             return
-        if problem := self._schemas.request_problem(action, payload):
+        if errors := self._schemas.request_errors(action, payload):
+            problem = problem_of(errors[0])
             try:
-                repaired = repair(self._schemas, action, payload)
+                repaired = repair(self._schemas, action, payload, errors)
             except Exception:
                 # A repair that trips over an unforeseen shape: refuse the message, as if
                 # no quirk explained it, and keep the connection.
