@@ -122,13 +122,12 @@ def test_errors_the_caller_has_are_not_computed_again(
     assert [error.validator for error in errors] == ["required"]
     computed: list[str] = []
     request_errors = VersionSchemas.request_errors
-    monkeypatch.setattr(
-        VersionSchemas,
-        "request_errors",
-        lambda self, action, payload: (
-            computed.append(action) or request_errors(self, action, payload)
-        ),
-    )
+
+    def counting(self: VersionSchemas, action: str, payload: Any) -> list[Any]:
+        computed.append(action)
+        return request_errors(self, action, payload)
+
+    monkeypatch.setattr(VersionSchemas, "request_errors", counting)
     assert repair(v16, "StartTransaction", payload, errors) is None
     assert computed == []
 
