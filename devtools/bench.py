@@ -9,6 +9,8 @@
                                  REST latency meanwhile (devtools/bench_storm.py)
     scripts/bench hostile        100,000 hostile frames while a good charger charges:
                                  lockouts, journal, latency, log (devtools/bench_hostile.py)
+    scripts/bench frames         CPU per hostile frame in the engine alone, by kind
+                                 (the hostile benchmark's frames; devtools/bench_frames.py)
 
 Figures are medians of repeated runs; compare them as ratios, not across machines.
 """
@@ -27,6 +29,7 @@ from typing import Any
 
 from custom_components.ocpp_csms.csms.schemas import load_all
 from custom_components.ocpp_csms.csms.station import OcppVersion
+from devtools.bench_frames import frame_costs, frames_table
 from devtools.bench_hostile import DEFAULT_FRAMES, HOSTILE_CHARGERS, hostile, hostile_table
 from devtools.bench_journal import journal
 from devtools.bench_load import load, load_table
@@ -88,7 +91,9 @@ def main() -> None:
     parser.add_argument("--fleets", default="10,100,1000", help="load: fleet sizes")
     parser.add_argument("--saturate", type=int, default=20, help="load: chargers saturating")
     parser.add_argument("--seconds", type=float, default=15, help="load: each window's length")
-    parser.add_argument("--output", type=Path, help="load, storm, hostile: also write the JSON")
+    parser.add_argument(
+        "--output", type=Path, help="load, storm, hostile, frames: also write the JSON"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="load, storm, hostile: sample Home Assistant"
     )
@@ -105,14 +110,18 @@ def main() -> None:
         help="storm: the message that must be answered for a charger to be back",
     )  # fmt: skip
     parser.add_argument("--poll-ms", type=float, default=100, help="storm: REST poll interval")
-    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="hostile: frames")
+    parser.add_argument(
+        "--frames", type=int, help=f"hostile: frames ({DEFAULT_FRAMES}); frames: 20000"
+    )
     parser.add_argument(
         "--hostile-chargers", type=int, default=HOSTILE_CHARGERS, help="hostile: their number"
     )
     parser.add_argument(
         "--rate", type=float, default=0, help="hostile: frames/s in all (0: as fast as read)"
     )
-    parser.add_argument("--seed", type=int, default=20261207, help="hostile: frame generator")
+    parser.add_argument(
+        "--seed", type=int, default=20261207, help="hostile, frames: frame generator"
+    )
     parser.add_argument(
         "--batch", type=int, default=BATCH,
         help="hostile: frames between checkpoints (each charger has at most twice this unread)",
@@ -154,9 +163,15 @@ def _storm(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
 
 def _hostile(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
     return hostile(
-        args.frames, hostile_chargers=args.hostile_chargers, rate=args.rate, seed=args.seed,
-        batch=args.batch, profile=args.profile,
+        args.frames or DEFAULT_FRAMES, hostile_chargers=args.hostile_chargers, rate=args.rate,
+        seed=args.seed, batch=args.batch, profile=args.profile,
     )  # fmt: skip
+
+
+def _frames(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
+    if args.frames:
+        return frame_costs(args.frames, args.seed)
+    return frame_costs(seed=args.seed)
 
 
 # Scenarios against a real Home Assistant: what runs them, and their table.
@@ -169,6 +184,7 @@ SCENARIOS: dict[
 ] = {
     "storm": (_storm, storm_table),
     "hostile": (_hostile, hostile_table),
+    "frames": (_frames, frames_table),
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from custom_components.ocpp_csms.csms import rpc
+from custom_components.ocpp_csms.csms.boundary import MAX_VALUES_PER_METER_VALUE
 from custom_components.ocpp_csms.csms.commands import GetConfiguration
 from custom_components.ocpp_csms.csms.events import TransactionStarted
 from custom_components.ocpp_csms.csms.log_budget import LogBudget
@@ -124,9 +125,9 @@ async def test_deep_nesting_is_answered_and_the_connection_survives(
     text = raw_call("deep", "DataTransfer", {"vendorId": "x", "data": "@RAW@"}, nested)
     await charger.websocket.send(text)
     frame = json.loads(await asyncio.wait_for(charger.websocket.recv(), PATIENCE_S))
-    assert frame[0] == 4
-    # Too deep to decode at all: no id can be read back; otherwise it is named.
-    assert frame[1] == ("-1" if depth == 100_000 else "deep")
+    # Refused before it is decoded, however deep, and answered by its id.
+    assert frame[:4] == [4, "deep", "PropertyConstraintViolation", "nested deeper than 32 levels"]
+    assert charger.station.warnings["refused_unsafe_value"] == 1
     assert "currentTime" in await charger.result("Heartbeat", {})
 
 
@@ -407,3 +408,17 @@ async def test_chargers_nobody_admitted_are_not_kept_without_end(
     strangers = [cid for cid in running.system.stations if cid.startswith("STRANGER")]
     assert strangers == ["STRANGER-5", "STRANGER-6", "STRANGER-7"]
     assert "KNOWN" in running.system.stations
+
+
+async def test_thousands_of_sampled_values_are_thinned_and_the_message_accepted(
+    raw_charger: ConnectRaw,
+) -> None:
+    charger = await raw_charger("ocpp1.6")
+    sampled = [{"value": str(n), "measurand": "Power.Active.Import"} for n in range(2000)]
+    reading = {"timestamp": T0, "sampledValue": sampled}
+    answer = await charger.call("MeterValues", {"connectorId": 1, "meterValue": [reading]})
+    assert answer[0] == 3
+    assert charger.station.warnings["meter_values_thinned"] == 1
+    # The first MAX_VALUES_PER_METER_VALUE of them were read, the last of those is kept.
+    power = charger.station.evses[1].measurements[(Measurand.POWER_IMPORT, None)]
+    assert power.value == MAX_VALUES_PER_METER_VALUE - 1

@@ -97,10 +97,53 @@ def test_several_quirks_in_one_message(v201: VersionSchemas) -> None:
         "meterValue": [{"timestamp": T0, "sampledValue": [{"value": 7.5, "phase": "L1"}]}],
     }
     assert sorted(repaired[1]) == ["numeric_string", "numeric_string", "unknown_field"]
-    # The original is untouched: the copy is what gets repaired.
-    assert payload["evseId"] == "1"
+    # Repaired in place: a frame's payload is used once.
+    assert repaired[0] is payload
 
 
 def test_an_unknown_enum_without_a_quirk_is_refused(v201: VersionSchemas) -> None:
     payload = {"timestamp": T0, "connectorStatus": "Charging", "evseId": 1, "connectorId": 1}
     assert repair(v201, "StatusNotification", payload) is None
+
+
+def test_an_error_no_quirk_explains_is_refused_before_anything_changes(
+    v16: VersionSchemas,
+) -> None:
+    payload: dict[str, Any] = {"connectorId": 1, "idTag": "A", "extra": 1}  # no meterStart
+    assert repair(v16, "StartTransaction", payload) is None
+    assert payload["extra"] == 1
+
+
+def test_errors_the_caller_has_are_not_computed_again(
+    v16: VersionSchemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload: dict[str, Any] = {"connectorId": 1, "idTag": "A", "timestamp": T0}
+    errors = v16.request_errors("StartTransaction", payload)
+    assert [error.validator for error in errors] == ["required"]
+    computed: list[str] = []
+    request_errors = VersionSchemas.request_errors
+
+    def counting(self: VersionSchemas, action: str, payload: Any) -> list[Any]:
+        computed.append(action)
+        return request_errors(self, action, payload)
+
+    monkeypatch.setattr(VersionSchemas, "request_errors", counting)
+    assert repair(v16, "StartTransaction", payload, errors) is None
+    assert computed == []
+
+
+def test_thousands_of_unknown_fields_are_named_briefly_and_all_dropped(
+    v201: VersionSchemas,
+) -> None:
+    payload: dict[str, Any] = {"idToken": {"idToken": "T", "type": "ISO14443"}}
+    payload.update({f"k{n}": n for n in range(10_000)})
+    problem = v201.request_problem("Authorize", payload)
+    assert problem is not None
+    assert problem.kind == "additionalProperties"
+    assert problem.message == (
+        "Additional properties are not allowed ('k0', 'k1', 'k2' and 9997 more were unexpected)"
+    )
+    repaired = repair(v201, "Authorize", payload)
+    assert repaired is not None
+    assert repaired[0] == {"idToken": {"idToken": "T", "type": "ISO14443"}}
+    assert repaired[1] == ["unknown_field"]

@@ -15,6 +15,7 @@ from custom_components.ocpp_csms.csms.adapter import StationAdapter
 from custom_components.ocpp_csms.csms.commands import CommandStatus
 from custom_components.ocpp_csms.csms.ocpp16 import Ocpp16Adapter
 from custom_components.ocpp_csms.csms.rpc import OutcomeStatus
+from custom_components.ocpp_csms.csms.schemas import VersionSchemas
 from tests.chargers import PATIENCE_S, wait_for
 from tests.engine.conftest import Running, StartSystem
 
@@ -109,6 +110,29 @@ async def test_malformed_frames_get_the_versions_callerror(
         answer = await exchange(ws, json.dumps([2, "u7", "BootNotification", boot]))
         assert answer[:2] == [3, "u7"]
         assert answer[2]["status"] == "Accepted"
+
+
+async def test_a_refused_call_has_its_schema_errors_computed_once(
+    start_system: StartSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """jsonschema's detailed errors are the dearest part of a refused frame."""
+    computed: list[str] = []
+    request_errors = VersionSchemas.request_errors
+
+    def counting(self: VersionSchemas, action: str, payload: Any) -> list[Any]:
+        computed.append(action)
+        return request_errors(self, action, payload)
+
+    monkeypatch.setattr(VersionSchemas, "request_errors", counting)
+    running = await start_system()
+    async with raw_charger(running) as ws:
+        await exchange(ws, json.dumps([2, "b", "BootNotification", BOOT_16]))
+        computed.clear()
+        # A missing field and an unknown one: no quirk explains the first.
+        start = {"connectorId": 1, "idTag": "T", "extra": 1}
+        answer = await exchange(ws, json.dumps([2, "s", "StartTransaction", start]))
+    assert answer[:3] == [4, "s", "FormationViolation"]  # the unknown field, named first
+    assert computed == ["StartTransaction"]
 
 
 async def test_handler_crash_is_an_internal_error(

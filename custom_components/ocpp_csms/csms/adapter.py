@@ -245,8 +245,19 @@ class StationAdapter(ABC):
     # -- life cycle -----------------------------------------------------------------------
 
     async def serve(self) -> None:
-        """Run the conversation until the socket closes."""
-        await self.rpc.serve()
+        """Run the conversation until the socket closes.
+
+        Then let go of the handlers (bound methods: references back to this adapter),
+        as the RPC layer lets go of its dispatcher: nothing of a connection that ended
+        is left in a reference cycle, so it is freed as soon as the central system drops
+        it. Left to the cycle collector, the objects of a thousand connections that end
+        together (a reconnect storm) are freed in one pass over all of Home Assistant's
+        heap, which stopped its event loop for about a second.
+        """
+        try:
+            await self.rpc.serve()
+        finally:
+            self._handlers = {}
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the socket."""

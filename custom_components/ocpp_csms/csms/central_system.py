@@ -435,6 +435,9 @@ class CentralSystem:
                 self._spawn(
                     self._close_within(previous, CLOSE_REPLACED, "Replaced by a new connection")
                 )
+                # This frame lives as long as the new connection: holding the old one
+                # here would keep it (socket, buffers, adapter) for as long.
+                previous = None
             self._connection_started(connection)
             await connection.serve()
         finally:

@@ -3,14 +3,17 @@
 Real chargers send `" 0.0"` where a number belongs, invent error codes and units,
 overrun string lengths, add vendor fields and send empty `sampledValue` arrays.
 Refusing such a message drops data and, for a StopTransaction, a whole session. So
-when a request breaks its schema, `repair` tries the known quirks on a copy. It
-returns the repaired payload and the names of the quirks it accepted (the station
-counts them), or None when the message is truly malformed and deserves a CALLERROR.
+when a request breaks its schema, `repair` tries the known quirks on it. It returns
+the repaired payload and the names of the quirks it accepted (the station counts them),
+or None when the message is truly malformed and deserves a CALLERROR.
+
+A message with an error no quirk explains is refused before anything is changed, and
+the errors the caller already has are not computed again: jsonschema's detailed errors
+are the dearest part of a refused message.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import MutableMapping, MutableSequence
 from typing import Any
 
@@ -23,6 +26,8 @@ from .schemas import VersionSchemas
 _DROPPABLE_ENUM_FIELDS = frozenset({"unit", "phase", "location", "context", "format"})
 # Rounds of repair: removing one thing can reveal an error under it.
 _MAX_ROUNDS = 4
+# The schema keywords whose breaks a quirk may explain (see `_fix`); any other is fatal.
+_FIXABLE = frozenset({"type", "maxLength", "enum", "additionalProperties", "minItems"})
 
 
 class _Fatal(Exception):
@@ -30,15 +35,25 @@ class _Fatal(Exception):
 
 
 def repair(
-    schemas: VersionSchemas, action: str, payload: dict[str, Any]
+    schemas: VersionSchemas,
+    action: str,
+    payload: dict[str, Any],
+    errors: list[ValidationError] | None = None,
 ) -> tuple[dict[str, Any], list[str]] | None:
-    """A schema-valid (or harmlessly invalid) copy of `payload` and the quirks fixed."""
-    repaired = copy.deepcopy(payload)
+    """`payload` made schema-valid (or harmlessly invalid), and the quirks fixed.
+
+    Repairs in place: on None, the payload may be half repaired and is of no further
+    use. `errors`: the payload's schema errors, if the caller has them already.
+    """
+    repaired = payload
     quirks: list[str] = []
-    for _ in range(_MAX_ROUNDS):
-        errors = schemas.request_errors(action, repaired)
+    for round_ in range(_MAX_ROUNDS):
+        if round_ or errors is None:
+            errors = schemas.request_errors(action, repaired)
         if not errors:
             return repaired, quirks
+        if any(error.validator not in _FIXABLE for error in errors):
+            return None
         # Deepest paths first, and among siblings the last first, so removing an item
         # does not shift the paths still to fix.
         errors.sort(key=_fix_order, reverse=True)

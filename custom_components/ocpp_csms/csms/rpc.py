@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from .boundary import Decoded, FrameError, decode_frame
 from .leniency import repair
 from .log_budget import LogBudget, shorten
-from .schemas import VersionSchemas
+from .schemas import VersionSchemas, problem_of
 from .station import OcppVersion
 
 _LOGGER = logging.getLogger(__name__)
@@ -140,6 +140,22 @@ class WebSocketLike(Protocol):
         """Close the connection."""
 
 
+class _Ended:
+    """The dispatcher of a conversation that has ended: no frame reaches it any more."""
+
+    def handler_for(self, action: str) -> Handler | None:
+        return None
+
+    def accept_quirks(self, action: str, quirks: list[str]) -> None:
+        pass
+
+    def refused(self, action: str, kind: str) -> None:
+        pass
+
+
+_ENDED = _Ended()
+
+
 class OutcomeStatus(StrEnum):
     """How an outgoing CALL ended."""
 
@@ -215,6 +231,10 @@ class RpcConnection:
             pass
         finally:
             self._shut_down()
+            # The dispatcher (the station's adapter) holds this connection: let go of
+            # it, so that a connection that ended is freed by reference counting at
+            # once instead of waiting for the cycle collector (see `StationAdapter.serve`).
+            self._dispatcher = _ENDED
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the socket; a call in flight ends as OFFLINE."""
@@ -393,9 +413,10 @@ class RpcConnection:
                 unique_id, ErrorCode.NOT_SUPPORTED, f"{action} is not supported here"
             )
             return
-        if problem := self._schemas.request_problem(action, payload):
+        if errors := self._schemas.request_errors(action, payload):
+            problem = problem_of(errors[0])
             try:
-                repaired = repair(self._schemas, action, payload)
+                repaired = repair(self._schemas, action, payload, errors)
             except Exception:
                 # A repair that trips over an unforeseen shape: refuse the message, as if
                 # no quirk explained it, and keep the connection.

@@ -10,21 +10,22 @@ jsonschema takes about 300 µs for a MeterValues with six values, more than ever
 else a message costs. The messages chargers send all the time (`HOT_ACTIONS`) are
 therefore also compiled to Python with fastjsonschema (about 10 µs). A message that
 passes the compiled check is valid; one that fails it is looked at again by jsonschema,
-whose detailed errors the quirk repair and the CALLERROR need. Formats are not checked
-by either, as the ocpp library does not check them.
+whose detailed errors the quirk repair and the CALLERROR need (computed once per
+message: `request_errors`). Formats are not checked by either, as the ocpp library does
+not check them.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import fastjsonschema
-from jsonschema import Draft4Validator
+from jsonschema import Draft4Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from .station import OcppVersion
@@ -51,6 +52,39 @@ HOT_ACTIONS = frozenset(
 )
 
 type FastValidator = Callable[[Any], Any]
+
+# Unknown keys a schema error names (the repair finds them all itself).
+_NAMED_EXTRAS = 3
+_ADDITIONAL_PROPERTIES = Draft4Validator.VALIDATORS["additionalProperties"]
+
+
+def _additional_properties(
+    validator: Any, allowed: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """The `additionalProperties: false` check, naming only the first few unknown keys.
+
+    jsonschema sorts every unknown key and writes each into its message: for an object
+    with 10,000 of them, that was most of what refusing or repairing it cost.
+    """
+    if allowed is not False or "patternProperties" in schema:
+        yield from _ADDITIONAL_PROPERTIES(validator, allowed, instance, schema)
+        return
+    if not validator.is_type(instance, "object"):
+        return
+    known = schema.get("properties", {})
+    extras = [key for key in instance if key not in known]
+    if not extras:
+        return
+    named = ", ".join(repr(key)[:50] for key in extras[:_NAMED_EXTRAS])
+    if len(extras) > _NAMED_EXTRAS:
+        named += f" and {len(extras) - _NAMED_EXTRAS} more"
+    verb = "was" if len(extras) == 1 else "were"
+    yield ValidationError(f"Additional properties are not allowed ({named} {verb} unexpected)")
+
+
+# Draft4 is what the ocpp library validates with; the schemas declare draft-06 (2.x) or
+# draft-04 (1.6), and the keywords they use are common to both.
+_Validator = validators.extend(Draft4Validator, {"additionalProperties": _additional_properties})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +126,7 @@ class VersionSchemas:
             stem = name.removesuffix(".json")
             # 2.x schemas start with a byte order mark.
             schema = json.loads(entry.read_text(encoding="utf-8-sig"))
-            # The schemas declare draft-06 (2.x) or draft-04 (1.6); the keywords they
-            # use are common to both, and Draft4 is what the ocpp library validates with.
-            validator = Draft4Validator(schema)
+            validator = _Validator(schema)
             if stem.endswith("Response"):
                 responses[stem.removesuffix("Response")] = validator
             else:
@@ -110,28 +142,44 @@ class VersionSchemas:
 
     def request_problem(self, action: str, payload: Any) -> SchemaProblem | None:
         """The first problem of a request payload, or None when it is valid."""
-        if (fast := self._fast_requests.get(action)) is not None:
-            try:
-                fast(payload)
-            except fastjsonschema.JsonSchemaException:
-                pass  # jsonschema says exactly what is wrong
-            else:
-                return None
+        if self._passes_compiled(action, payload):
+            return None
         return _first_problem(self._requests[action], payload)
 
     def request_errors(self, action: str, payload: Any) -> list[ValidationError]:
-        """Every schema error of a request payload (for repairing quirks)."""
+        """Every schema error of a request payload, in jsonschema's order; none if valid.
+
+        The first is the one `request_problem` names; all of them are what the quirk
+        repair works on.
+        """
+        if self._passes_compiled(action, payload):
+            return []
         return list(self._requests[action].iter_errors(payload))
+
+    def _passes_compiled(self, action: str, payload: Any) -> bool:
+        """Whether the compiled check (of the hot actions) finds the payload valid."""
+        if (fast := self._fast_requests.get(action)) is None:
+            return False
+        try:
+            fast(payload)
+        except fastjsonschema.JsonSchemaException:
+            return False  # jsonschema says exactly what is wrong
+        return True
 
     def response_problem(self, action: str, payload: Any) -> SchemaProblem | None:
         """The first problem of a response payload, or None when it is valid."""
         return _first_problem(self._responses[action], payload)
 
 
+def problem_of(error: ValidationError) -> SchemaProblem:
+    """What a CALLERROR says about a schema error."""
+    path = "/".join(str(part) for part in error.absolute_path)
+    return SchemaProblem(kind=str(error.validator), message=error.message, path=path)
+
+
 def _first_problem(validator: Draft4Validator, payload: Any) -> SchemaProblem | None:
     for error in validator.iter_errors(payload):
-        path = "/".join(str(part) for part in error.absolute_path)
-        return SchemaProblem(kind=str(error.validator), message=error.message, path=path)
+        return problem_of(error)
     return None
 
 
