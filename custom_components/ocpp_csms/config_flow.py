@@ -1,7 +1,7 @@
-"""Config flow for the central system and its chargers.
+"""Config flow for the central system: its server, its options, discovered chargers.
 
-Covers the server's settings, admission of discovered chargers, and chargers added or
-changed by hand (config subentries).
+Chargers added or changed by hand (config subentries) and a charger's own settings are
+in `charger_flow`.
 """
 
 from __future__ import annotations
@@ -19,56 +19,38 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
-    SubentryFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
+from .charger_flow import ChargerSubentryFlow, charger_schema, charger_settings
 from .const import (
-    CHARGER_METERING_CENTRAL,
-    CHARGER_METERING_LEAVE,
     CONF_ADDRESS,
     CONF_BASE_URL,
     CONF_CERTFILE,
     CONF_CHARGER_ID,
-    CONF_CHARGER_METER_INTERVAL,
-    CONF_CHARGER_METERING,
     CONF_CITY,
     CONF_CURRENCY,
-    CONF_DEFAULT_TAG,
     CONF_KEYFILE,
-    CONF_MAX_CURRENT,
-    CONF_PASSWORD_HASH,
-    CONF_PHASE_SWITCHING,
     CONF_POSTAL_CODE,
     CONF_PRICE_PER_KWH,
-    CONF_PRIORITY,
-    CONF_QUIRKS,
     CONF_TLS,
     CONF_UNKNOWN_CHARGERS,
     DEFAULT_HOST,
-    DEFAULT_MAX_CURRENT_A,
     DEFAULT_PORT,
-    DEFAULT_REMOTE_TAG,
     DOMAIN,
-    PRIORITIES,
     SUBENTRY_CHARGER,
 )
 from .csms.central_system import AdmissionPolicy
-from .csms.credentials import generate_password, hash_password
-from .csms.quirks import AUTOMATIC as AUTOMATIC_QUIRKS
-from .csms.quirks import BY_KEY
-from .csms.server import build_ssl_context, charger_id_from_path
+from .csms.credentials import generate_password
+from .csms.server import build_ssl_context
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
-from .metering_options import MAX_INTERVAL_S, MIN_INTERVAL_S, MeteringOptionsSteps
+from .metering_options import MeteringOptionsSteps
 from .schedules.options import ScheduleOptionsSteps
-from .selectors import amps_selector
 from .site.options import SiteOptionsSteps
 from .tags.options import TagOptionsSteps
-
-CONF_REMOVE_PASSWORD = "remove_password"
 
 
 def _server_schema(defaults: dict[str, Any]) -> probatio.Schema:
@@ -281,7 +263,7 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is None:
             return self.async_show_form(
                 step_id="add_charger",
-                data_schema=_charger_schema(placeholders["charger_id"], generate_password()),
+                data_schema=charger_schema(placeholders["charger_id"], generate_password()),
                 description_placeholders=placeholders,
             )
         entry = self.hass.config_entries.async_get_entry(self._discovered["entry_id"])
@@ -293,7 +275,7 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
             placeholders["charger_id"],
             user_input.get(CONF_NAME) or placeholders["charger_id"],
             password,
-            _charger_settings(user_input),
+            charger_settings(user_input),
         )
         return self.async_abort(
             reason="charger_added_with_password" if password else "charger_added",
@@ -320,98 +302,6 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
 
 def _port_placeholders(user_input: dict[str, Any] | None) -> dict[str, str]:
     return {"port": str((user_input or {}).get(CONF_PORT, DEFAULT_PORT))}
-
-
-# The quirk profiles a user may name for a charger, besides automatic: standard (none)
-# and every known one.
-QUIRK_PROFILES = list(BY_KEY)
-
-
-def _charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any, Any]:
-    """The per-charger settings: the tag of remote starts and the current limit's maximum."""
-    current = current or {}
-    return {
-        probatio.Required(
-            CONF_DEFAULT_TAG, default=current.get(CONF_DEFAULT_TAG, DEFAULT_REMOTE_TAG)
-        ): probatio.All(str, probatio.Length(min=1, max=20)),
-        probatio.Required(
-            CONF_MAX_CURRENT, default=current.get(CONF_MAX_CURRENT, DEFAULT_MAX_CURRENT_A)
-        ): probatio.All(amps_selector(), probatio.Coerce(int)),
-        probatio.Required(CONF_PRIORITY, default=current.get(CONF_PRIORITY, "normal")): (
-            selector.SelectSelector(
-                selector.SelectSelectorConfig(
-                    options=list(PRIORITIES),
-                    translation_key=CONF_PRIORITY,
-                    mode=selector.SelectSelectorMode.DROPDOWN,
-                )
-            )
-        ),
-        probatio.Required(
-            CONF_PHASE_SWITCHING, default=current.get(CONF_PHASE_SWITCHING, False)
-        ): selector.BooleanSelector(),
-        probatio.Required(
-            CONF_CHARGER_METERING,
-            default=current.get(CONF_CHARGER_METERING, CHARGER_METERING_CENTRAL),
-        ): selector.SelectSelector(
-            selector.SelectSelectorConfig(
-                options=[CHARGER_METERING_CENTRAL, CHARGER_METERING_LEAVE],
-                translation_key=CONF_CHARGER_METERING,
-                mode=selector.SelectSelectorMode.DROPDOWN,
-            )
-        ),
-        probatio.Optional(
-            CONF_CHARGER_METER_INTERVAL,
-            description={"suggested_value": current.get(CONF_CHARGER_METER_INTERVAL)},
-        ): selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=MIN_INTERVAL_S,
-                max=MAX_INTERVAL_S,
-                step=1,
-                unit_of_measurement="s",
-                mode=selector.NumberSelectorMode.BOX,
-            )
-        ),
-        probatio.Required(
-            CONF_QUIRKS, default=_known_quirks(current.get(CONF_QUIRKS))
-        ): selector.SelectSelector(
-            selector.SelectSelectorConfig(
-                options=[AUTOMATIC_QUIRKS, *QUIRK_PROFILES],
-                translation_key=CONF_QUIRKS,
-                mode=selector.SelectSelectorMode.DROPDOWN,
-            )
-        ),
-    }
-
-
-def _known_quirks(chosen: str | None) -> str:
-    """A quirk profile that still exists; automatic for none (or one since removed)."""
-    return chosen if chosen in QUIRK_PROFILES else AUTOMATIC_QUIRKS
-
-
-def _charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
-    return {
-        CONF_DEFAULT_TAG: user_input.get(CONF_DEFAULT_TAG) or DEFAULT_REMOTE_TAG,
-        CONF_MAX_CURRENT: int(user_input.get(CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A),
-        CONF_PRIORITY: user_input.get(CONF_PRIORITY) or "normal",
-        CONF_PHASE_SWITCHING: bool(user_input.get(CONF_PHASE_SWITCHING)),
-        CONF_CHARGER_METERING: user_input.get(CONF_CHARGER_METERING) or CHARGER_METERING_CENTRAL,
-        CONF_QUIRKS: _known_quirks(user_input.get(CONF_QUIRKS)),
-        CONF_CHARGER_METER_INTERVAL: (
-            int(interval) if (interval := user_input.get(CONF_CHARGER_METER_INTERVAL)) else None
-        ),
-    }
-
-
-def _charger_schema(default_name: str, suggested_password: str | None) -> probatio.Schema:
-    return probatio.Schema(
-        {
-            probatio.Optional(CONF_NAME, default=default_name): str,
-            probatio.Optional(
-                CONF_PASSWORD, description={"suggested_value": suggested_password}
-            ): str,
-            **_charger_settings_schema(),
-        }
-    )
 
 
 class OcppCsmsOptionsFlow(
@@ -485,76 +375,3 @@ class OcppCsmsOptionsFlow(
             ),
             errors=errors,
         )
-
-
-class ChargerSubentryFlow(ConfigSubentryFlow):
-    """Add a charger by hand before it connects, or change its name or password."""
-
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Add a charger by its id."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            charger_id = user_input[CONF_CHARGER_ID].strip()
-            entry: OcppCsmsConfigEntry = self._get_entry()
-            if charger_id_from_path("/" + charger_id) != charger_id:
-                errors[CONF_CHARGER_ID] = "invalid_charger_id"
-            elif any(sub.unique_id == charger_id for sub in entry.subentries.values()):
-                errors[CONF_CHARGER_ID] = "charger_exists"
-            else:
-                password = user_input.get(CONF_PASSWORD) or None
-                return self.async_create_entry(
-                    title=user_input.get(CONF_NAME) or charger_id,
-                    data={
-                        CONF_CHARGER_ID: charger_id,
-                        CONF_PASSWORD_HASH: await self._hash(password),
-                        **_charger_settings(user_input),
-                    },
-                    unique_id=charger_id,
-                )
-        schema = probatio.Schema({probatio.Required(CONF_CHARGER_ID): str}).extend(
-            _charger_schema("", generate_password()).schema
-        )
-        return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
-            errors=errors,
-        )
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Rename the charger, set a new password, or remove its password."""
-        entry = self._get_entry()
-        subentry = self._get_reconfigure_subentry()
-        if user_input is not None:
-            data = {**subentry.data, **_charger_settings(user_input)}
-            if user_input.get(CONF_REMOVE_PASSWORD):
-                data[CONF_PASSWORD_HASH] = None
-            elif new_password := user_input.get(CONF_PASSWORD):
-                data[CONF_PASSWORD_HASH] = await self._hash(new_password)
-            return self.async_update_and_abort(
-                entry,
-                subentry,
-                title=user_input.get(CONF_NAME) or subentry.title,
-                data=data,
-            )
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=probatio.Schema(
-                {
-                    probatio.Optional(CONF_NAME, default=subentry.title): str,
-                    probatio.Optional(CONF_PASSWORD): str,
-                    probatio.Optional(CONF_REMOVE_PASSWORD, default=False): bool,
-                    **_charger_settings_schema(dict(subentry.data)),
-                }
-            ),
-            description_placeholders={
-                "charger_id": subentry.data[CONF_CHARGER_ID],
-                "suggested_password": generate_password(),
-            },
-        )
-
-    async def _hash(self, password: str | None) -> str | None:
-        if not password:
-            return None
-        return await self.hass.async_add_executor_job(hash_password, password)
