@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from .commands import (
     ProfileKind,
     ProfilePurpose,
     SetChargingProfile,
-    SetConfiguration,
     TriggerMessage,
     status_result,
 )
@@ -47,12 +45,13 @@ from .events import (
     TransactionEnded,
     TransactionUpdated,
 )
+from .learning import CapabilityLearning
 from .log_budget import shorten
 from .meter_sanity import RegisterAnomaly
 from .metering import apply_readings
-from .metering_setup import MeterKeys, MeterWish, plan_meter_settings
+from .metering_setup import MeterWish
 from .ocppj import parse_time, utc_now_text
-from .quirks import adapt_capabilities, adapt_command, command_timeout
+from .quirks import adapt_command, command_timeout
 from .reservation_upkeep import follow_command
 from .reservations import ReservationStatus
 from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply, RpcConnection
@@ -69,18 +68,13 @@ from .station import (
     Transaction,
     TransactionState,
 )
-from .station_facts import BootInfo, Capabilities
+from .station_facts import BootInfo
 
 _LOGGER = logging.getLogger(__name__)
 
 # What a meter message changes on its EVSE: the readings, and a running session's.
 _MEASUREMENTS = frozenset({Change.MEASUREMENTS})
 _MEASUREMENTS_AND_SESSION = frozenset({Change.MEASUREMENTS, Change.SESSION_PROGRESS})
-
-# A boot this soon after we changed a charger's configuration counts as caused by the
-# change; after this many in a row, its configuration is no longer written.
-REBOOT_AFTER_CONFIGURATION_S = 120.0
-REBOOTS_BEFORE_HANDS_OFF = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +151,14 @@ def result_from_outcome(
     return status_result(str(outcome.payload.get("status", "")), accepted, outcome.payload)
 
 
-class StationAdapter(ABC):
-    """One connected station speaking one protocol version."""
+class StationAdapter(CapabilityLearning, ABC):
+    """One connected station speaking one protocol version.
+
+    What it can do is learnt after each boot (`CapabilityLearning`).
+    """
 
     version: OcppVersion
+    _host: StationHost
 
     def __init__(
         self,
@@ -178,8 +176,6 @@ class StationAdapter(ABC):
             websocket, schemas, self, label=f"Charger {station.id}", call_timeout=call_timeout
         )
         self._handlers: dict[str, Handler] = self._build_handlers()
-        self._learning = False
-        self._learn_again = False
         # Whether the charger sent a BootNotification on this connection (its answer
         # then brings the follow-ups; see `CentralSystem._follow_up_reconnect`).
         self.booted = False
@@ -294,22 +290,6 @@ class StationAdapter(ABC):
             # A (re)boot may have changed firmware and settings: learn them again.
             after=self.learn_capabilities if learn else None,
         )
-
-    def _count_reboot_after_configuration(self) -> None:
-        """Count a boot that follows our configuration change closely (see `REBOOT_...`).
-
-        Some chargers reboot when their configuration is written, and come back without
-        the change: writing it again at each boot is a reboot loop.
-        """
-        station = self.station
-        written_at, station.configuration_written_at = station.configuration_written_at, None
-        if written_at is None:
-            return
-        if time.monotonic() - written_at <= REBOOT_AFTER_CONFIGURATION_S:
-            station.reboots_after_configuration += 1
-            station.warn("rebooted_after_configuration")
-        else:
-            station.reboots_after_configuration = 0
 
     def _on_heartbeat(self, _payload: dict[str, Any]) -> Reply:
         """Answer a heartbeat; its shape is the same in 1.6 and 2.x."""
@@ -529,104 +509,6 @@ class StationAdapter(ABC):
             self.station.warn("replayed_transaction_message")
             self._host.emit(LateTransactionMessage(self.station, transaction_id, action))
             return True
-        return False
-
-    # -- capabilities ---------------------------------------------------------------------
-
-    @abstractmethod
-    async def _read_capabilities(self) -> Capabilities | None:
-        """Read the station's configuration and what it can do; None when it would not say."""
-
-    @abstractmethod
-    def _meter_keys(self) -> MeterKeys:
-        """The configuration keys for metering in this version."""
-
-    async def learn_capabilities(self) -> None:
-        """Learn what the station can do, then apply the user's meter settings.
-
-        Only reads configuration: no command that could reach the hardware is tried.
-        Asked again while learning (the charger booted meanwhile: a charger that ignores
-        requests until its boot is answered may have let the first read time out), it
-        learns once more when done.
-        """
-        if self._learning:
-            self._learn_again = True
-            return
-        self._learning = True
-        try:
-            self._learn_again = True
-            while self._learn_again:
-                self._learn_again = False
-                await self._learn_once()
-        finally:
-            self._learning = False
-
-    async def _learn_once(self) -> None:
-        capabilities = await self._read_capabilities()
-        if capabilities is None:
-            _LOGGER.info("Charger %s did not report its configuration", self.station.id)
-            capabilities = Capabilities()
-        self.station.capabilities = adapt_capabilities(self.station.quirks, capabilities)
-        await self.apply_meter_settings()
-        self._host.emit(
-            StationUpdated(self.station, frozenset({Change.CAPABILITIES, Change.CONFIGURATION}))
-        )
-
-    async def apply_meter_settings(self) -> None:
-        """Set what the station samples, where it differs (see `metering_setup`).
-
-        Never fatal: a refused list is tried shorter, and what is still refused, or
-        cannot be set at all, is a station warning.
-        """
-        wish = self._host.meter_wish(self.station)
-        if wish is None or wish.empty:
-            return
-        station = self.station
-        if not station.quirks.configure_metering:
-            _LOGGER.debug("Charger %s: metering left as it is (%s)", station.id, station.quirks.key)
-            return
-        plan = plan_meter_settings(
-            wish,
-            self._meter_keys(),
-            station.configuration,
-            station.read_only_settings,
-            station.setting_choices,
-        )
-        for key in plan.not_settable:
-            _LOGGER.info("Charger %s does not let %s be set", station.id, key)
-            station.warn("meter_setting_not_settable")
-        for change in plan.changes:
-            for value in change.candidates:
-                if not self._may_write_configuration():
-                    return
-                station.configuration_written_at = time.monotonic()
-                result = await self.execute(SetConfiguration(change.key, value))
-                if result.accepted:
-                    break
-                if result.status in (CommandStatus.OFFLINE, CommandStatus.TIMED_OUT):
-                    return  # gone or not listening: the next connection tries again
-            else:
-                _LOGGER.info(
-                    "Charger %s refused every value of %s we tried (%s)",
-                    station.id,
-                    change.key,
-                    " / ".join(change.candidates),
-                )
-                station.warn("meter_setting_refused")
-
-    def _may_write_configuration(self) -> bool:
-        """Whether to write the charger's configuration: not once its writes reboot it."""
-        station = self.station
-        if station.reboots_after_configuration < REBOOTS_BEFORE_HANDS_OFF:
-            return True
-        if "configuration_writes_stopped" not in station.warnings:
-            _LOGGER.warning(
-                "Charger %s rebooted right after each of our last %d configuration "
-                "changes: its settings are left as they are until Home Assistant restarts",
-                station.id,
-                station.reboots_after_configuration,
-            )
-        station.warn("configuration_writes_stopped")
         return False
 
     # -- commands -------------------------------------------------------------------------
