@@ -23,12 +23,9 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from custom_components.ocpp_csms.csms.central_system import (
-    AdmissionPolicy,
-    CentralSystem,
-    CentralSystemSettings,
-)
+from custom_components.ocpp_csms.csms.central_system import CentralSystem
 from custom_components.ocpp_csms.csms.events import Event
+from custom_components.ocpp_csms.csms.host import AdmissionPolicy, CentralSystemSettings
 from custom_components.ocpp_csms.csms.ocpp16 import Ocpp16Adapter
 from custom_components.ocpp_csms.csms.ocpp201 import Ocpp201Adapter
 from custom_components.ocpp_csms.csms.schemas import load_all

@@ -30,8 +30,8 @@ from .const import (
     PRIORITIES,
     SUBENTRY_CHARGER,
 )
-from .csms.central_system import ChargerRecord
 from .csms.credentials import hash_password
+from .csms.host import ChargerRecord
 from .csms.solar import ChargingMode
 from .identifiers import charger_device_identifier, charger_unique_id
 

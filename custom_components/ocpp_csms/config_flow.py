@@ -42,8 +42,8 @@ from .const import (
     DOMAIN,
     SUBENTRY_CHARGER,
 )
-from .csms.central_system import AdmissionPolicy
 from .csms.credentials import generate_password
+from .csms.host import AdmissionPolicy
 from .csms.server import build_ssl_context
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id

@@ -29,8 +29,9 @@ from .const import (
     DOMAIN,
 )
 from .csms.authorization import TagRegistry
-from .csms.central_system import AdmissionPolicy, CentralSystem, CentralSystemSettings
+from .csms.central_system import CentralSystem
 from .csms.commands import Command, CommandResult, CommandStatus
+from .csms.host import AdmissionPolicy, CentralSystemSettings
 from .csms.server import ServerSettings, build_ssl_context
 from .csms.solar import ChargingMode
 from .devices import DeviceRegistrar

@@ -14,14 +14,14 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from custom_components.ocpp_csms.csms.authorization import Authorizer
-from custom_components.ocpp_csms.csms.central_system import (
+from custom_components.ocpp_csms.csms.central_system import CentralSystem
+from custom_components.ocpp_csms.csms.events import Event
+from custom_components.ocpp_csms.csms.host import (
     FIRST_WORD_WAIT_S,
     AdmissionPolicy,
-    CentralSystem,
     CentralSystemSettings,
     ChargerRecord,
 )
-from custom_components.ocpp_csms.csms.events import Event
 from custom_components.ocpp_csms.csms.metering_setup import MeterWish
 from custom_components.ocpp_csms.csms.server import ServerSettings
 from custom_components.ocpp_csms.csms.sessions import SessionJournal

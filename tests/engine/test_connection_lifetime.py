@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from custom_components.ocpp_csms.csms.central_system import AdmissionPolicy
+from custom_components.ocpp_csms.csms.host import AdmissionPolicy
 from custom_components.ocpp_csms.csms.server import ChargerConnection
 from tests.chargers import wait_for
 from tests.engine.conftest import Running, StartSystem

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from custom_components.ocpp_csms.csms.central_system import ChargerRecord
 from custom_components.ocpp_csms.csms.commands import CommandStatus
 from custom_components.ocpp_csms.csms.current_limit import LimitWay
+from custom_components.ocpp_csms.csms.host import ChargerRecord
 from tests.chargers import charger
 from tests.engine.conftest import StartSystem
 

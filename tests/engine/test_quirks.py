@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from custom_components.ocpp_csms.csms.central_system import ChargerRecord
 from custom_components.ocpp_csms.csms.charging import limit_profile
 from custom_components.ocpp_csms.csms.commands import (
     ChargingProfile,
@@ -28,6 +27,7 @@ from custom_components.ocpp_csms.csms.commands import (
     SetChargingProfile,
 )
 from custom_components.ocpp_csms.csms.events import StationUpdated
+from custom_components.ocpp_csms.csms.host import ChargerRecord
 from custom_components.ocpp_csms.csms.quirks import (
     AUTOMATIC,
     BY_KEY,

@@ -17,8 +17,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
-from custom_components.ocpp_csms.csms.central_system import AdmissionPolicy
 from custom_components.ocpp_csms.csms.credentials import hash_password
+from custom_components.ocpp_csms.csms.host import AdmissionPolicy
 from custom_components.ocpp_csms.csms.server import (
     MAX_AUTHORIZATION_LENGTH,
     MAX_CHARGER_ID_LENGTH,

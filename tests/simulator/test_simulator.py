@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 import pytest
 from aiohttp import web
 
-from custom_components.ocpp_csms.csms.central_system import AdmissionPolicy
 from custom_components.ocpp_csms.csms.commands import (
     ChargingProfile,
     ProfilePurpose,
@@ -23,6 +22,7 @@ from custom_components.ocpp_csms.csms.commands import (
     UploadDiagnostics,
 )
 from custom_components.ocpp_csms.csms.events import TransactionEnded, TransactionStarted
+from custom_components.ocpp_csms.csms.host import AdmissionPolicy
 from custom_components.ocpp_csms.csms.station import PLUGGED_IN, Measurand
 from simulator.scenario import ScenarioSettings, charge_one_car, run_connector
 from tests.chargers import PATIENCE_S, charger, wait_for

@@ -14,9 +14,8 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
@@ -39,6 +38,12 @@ from .events import (
     TransactionStarted,
     TransactionUpdated,
 )
+from .host import (
+    AdmissionPolicy,
+    CentralSystemListener,
+    CentralSystemSettings,
+    ChargerDirectory,
+)
 from .local_list import LocalListSync
 from .log_budget import LogBudget
 from .metering_setup import MeterWish
@@ -49,7 +54,7 @@ from .quirks import quirks_for
 from .reservation_upkeep import ReservationExpiry
 from .schedule import WeeklySchedule
 from .schemas import VersionSchemas, load_all
-from .server import OcppServer, ServerSettings, Verdict, remote_host
+from .server import OcppServer, Verdict, remote_host
 from .sessions import RestoredJournal, SessionJournal
 from .site import ChargerLimits, SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
@@ -67,76 +72,11 @@ _ADAPTERS: dict[OcppVersion, type[StationAdapter]] = {
 # Stations kept of chargers that connected, were not admitted and are gone again.
 MAX_STRANGERS = 100
 
-# A known charger that connects and says nothing for this long is brought up to date
-# anyway (one that reconnects without rebooting may only send its next heartbeat).
-FIRST_WORD_WAIT_S = 10.0
-
 # WebSocket close code for a connection superseded by a newer one from the same charger.
 CLOSE_REPLACED = 4000
 # How long a replaced or forgotten connection gets to finish the close handshake before
 # its socket is cut: a charger that reconnected left the old one dead, as a rule.
 _CLOSE_WAIT = 5.0
-
-
-class AdmissionPolicy(StrEnum):
-    """What happens when a charger the central system does not know connects."""
-
-    ASK = "ask"  # hold it Pending and ask the user
-    ACCEPT_ALL = "accept_all"  # admit it at once
-    REJECT = "reject"  # refuse the connection
-
-
-@dataclass(frozen=True, slots=True)
-class ChargerRecord:
-    """An admitted charger as the directory stores it."""
-
-    charger_id: str
-    password_hash: str | None = None
-    # The quirk profile named in its settings (`quirks.BY_KEY`); None: chosen at boot.
-    quirks: str | None = None
-
-
-class ChargerDirectory(Protocol):
-    """Which chargers are admitted or rejected; kept by the Home Assistant layer."""
-
-    def find(self, charger_id: str) -> ChargerRecord | None:
-        """The admitted charger with this id, or None."""
-
-    def is_rejected(self, charger_id: str) -> bool:
-        """Whether the user rejected this charger."""
-
-
-class CentralSystemListener(Protocol):
-    """Receives what happens in the central system. Called on the event loop."""
-
-    def handle(self, event: Event) -> None:
-        """React to one event; must not block."""
-
-
-@dataclass(frozen=True, slots=True)
-class CentralSystemSettings:
-    """How the central system behaves."""
-
-    server: ServerSettings
-    admission: AdmissionPolicy = AdmissionPolicy.ASK
-    heartbeat_interval: int = 300
-    # How soon a Pending charger boots again; TriggerMessage usually comes first.
-    pending_retry_interval: int = 30
-    rejected_retry_interval: int = 600
-    call_timeout: float = 30.0
-    # Read what each charger can do after it is accepted (configuration, reports).
-    learn_capabilities: bool = True
-    # What chargers are set to sample (see `metering_setup`); empty: left as they are.
-    meter_measurands: tuple[str, ...] = ()
-    meter_interval_s: int | None = None
-    meter_edge_measurands: tuple[str, ...] = ()
-    # Per charger id, what it samples instead.
-    meter_overrides: Mapping[str, MeterWish] = field(default_factory=dict)
-    # How long a known charger that connects may stay silent before we send it what it
-    # missed (see `_follow_up_reconnect`).
-    first_word_wait_s: float = FIRST_WORD_WAIT_S
-    # Site load balancing; None: chargers are not balanced.
-    site: SiteSettings | None = None
 
 
 @dataclass(slots=True)
