@@ -6,6 +6,8 @@ import ast
 import json
 from pathlib import Path
 
+import pytest
+
 COMPONENT = Path(__file__).parents[1] / "custom_components" / "ocpp_csms"
 
 
@@ -46,12 +48,25 @@ def _placeholders(node: object) -> dict[str, set[str]]:
     return {"": set(re.findall(r"\{(\w+)\}", str(node)))}
 
 
-def test_swedish_translation_is_complete() -> None:
-    """sv.json has exactly the keys of en.json, with the same placeholders."""
+TRANSLATIONS = sorted((COMPONENT / "translations").glob("*.json"))
+
+
+@pytest.mark.parametrize(
+    "path", [path for path in TRANSLATIONS if path.stem != "en"], ids=lambda path: path.stem
+)
+def test_every_translation_is_complete(path: Path) -> None:
+    """Each language has exactly the keys of en.json, with the same placeholders."""
     english = json.loads((COMPONENT / "translations" / "en.json").read_text())
-    swedish = json.loads((COMPONENT / "translations" / "sv.json").read_text())
-    assert _keys(swedish) == _keys(english)
-    assert _placeholders(swedish) == _placeholders(english)
+    translated = json.loads(path.read_text())
+    assert _keys(translated) == _keys(english)
+    assert _placeholders(translated) == _placeholders(english)
+    assert all(text.strip() for text in _texts(translated)), "an empty string"
+
+
+def _texts(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [text for value in node.values() for text in _texts(value)]
+    return [str(node)]
 
 
 def test_manifest_pins_match_requirements() -> None:
