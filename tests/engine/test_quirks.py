@@ -120,6 +120,7 @@ def test_commands_are_adapted_only_where_the_profile_says() -> None:
     )
     assert adapt_command(en_plus, GetCompositeSchedule(0, 60)) == GetCompositeSchedule(1, 60)
     assert adapt_command(Quirks(), default) is default
+    assert adapt_command(Quirks(), clear) is clear
 
     abb = BY_KEY["abb_terra_ac"]
     high = SetChargingProfile(1, _profile(ProfilePurpose.TX, stack_level=3))

@@ -175,9 +175,10 @@ def adapt_command(quirks: Quirks, command: Command) -> Command:
         case RemoteStart(profile=ChargingProfile() as profile):
             if (adapted := _adapt_profile(quirks, profile)) is not profile:
                 return dataclasses.replace(command, profile=adapted)
-        case ClearChargingProfile(evse_id=0, purpose=ProfilePurpose.TX_DEFAULT):
-            evse_id = _station_default_evse(quirks, 0, ProfilePurpose.TX_DEFAULT)
-            return dataclasses.replace(command, evse_id=evse_id)
+        case ClearChargingProfile(evse_id=0, purpose=ProfilePurpose.TX_DEFAULT) if (
+            quirks.station_default_profile_evse
+        ):
+            return dataclasses.replace(command, evse_id=quirks.station_default_profile_evse)
         case GetCompositeSchedule(evse_id=0) if quirks.station_default_profile_evse:
             # Its default profile lives on that connector: ask there what it applies.
             return dataclasses.replace(command, evse_id=quirks.station_default_profile_evse)
