@@ -8,7 +8,9 @@ its settings), which shows the deviation is real.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,7 @@ from custom_components.ocpp_csms.csms.commands import (
 )
 from custom_components.ocpp_csms.csms.events import StationUpdated
 from custom_components.ocpp_csms.csms.host import ChargerRecord
+from custom_components.ocpp_csms.csms.plug_in import START_GRACE_S, PlugInStarter
 from custom_components.ocpp_csms.csms.quirks import (
     AUTOMATIC,
     BY_KEY,
@@ -507,3 +510,38 @@ async def test_a_wallbox_goes_on_at_6_a_under_a_zero_limit(start_system: StartSy
         assert (await running.system.execute("CP-1", SetChargingProfile(1, zero))).accepted
         assert client.offered_a() == 6.0
         assert client.power_w(1) > 0
+
+
+async def test_a_start_on_its_way_is_not_sent_twice() -> None:
+    """The charger accepted the start; until its transaction begins (or the grace has
+    passed) the car is not waiting, however often the site rebalances."""
+    commands, now = Commands(), [1000.0]
+    site = SiteBalancer(FUSE, commands.execute, chargers=StartTag(), clock=lambda: now[0])
+    station, _ = wallbox(ConnectorStatus.PREPARING, ConnectorStatus.AVAILABLE)
+    await site.rebalance([station])
+    await site.rebalance([station])
+    assert len(commands.of(RemoteStart)) == 1
+    now[0] += START_GRACE_S + 1  # it never began: the car waits again
+    await site.rebalance([station])
+    assert len(commands.of(RemoteStart)) == 2
+
+
+async def test_without_a_site_a_status_sent_again_starts_once() -> None:
+    commands, now = Commands(), [1000.0]
+    spawned: list[Coroutine[Any, Any, None]] = []
+    starter = PlugInStarter(
+        commands.execute,
+        spawned.append,
+        mode=lambda _charger: ChargingMode.FAST,
+        start_tag=lambda _charger: "HOME",
+        clock=lambda: now[0],
+    )
+    station, evse = wallbox(ConnectorStatus.PREPARING, ConnectorStatus.AVAILABLE)
+    starter.evse_changed(station, evse)
+    await spawned.pop()
+    starter.evse_changed(station, evse)  # Preparing again, before its StartTransaction
+    assert not spawned
+    now[0] += START_GRACE_S + 1
+    starter.evse_changed(station, evse)
+    await spawned.pop()
+    assert len(commands.of(RemoteStart)) == 2

@@ -10,12 +10,15 @@ demand, started when its share reaches the minimum.
 A charger that does not pause at 0 A (`pauses_at_zero_current` false: a Wallbox goes
 on at 6 A) has a session the balancer pauses stopped instead; the car, still plugged
 in, then waits like a new one and its session is started again (with its own tag) when
-there is current. `waiting_to_start` is the one rule for both.
+there is current. `waiting_to_start` is the one rule for both. A start the charger
+accepted has `START_GRACE_S` to begin its transaction before the car counts as waiting
+again, so a status sent twice meanwhile does not start it twice.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -24,6 +27,11 @@ from .solar import ChargingMode
 from .station import PLUGGED_IN, ConnectorStatus, Evse, Station
 
 _LOGGER = logging.getLogger(__name__)
+
+# How long a remote start the charger accepted has to begin its transaction before the
+# car counts as waiting again: a charger that sends its status again meanwhile is not
+# told to start twice.
+START_GRACE_S = 60.0
 
 # What a car just plugged in looks like: 1.6 Preparing, 2.x Occupied.
 _JUST_PLUGGED_IN = frozenset({ConnectorStatus.PREPARING, ConnectorStatus.OCCUPIED})
@@ -66,20 +74,29 @@ class PlugInStarter:
         *,
         mode: Callable[[str], ChargingMode],
         start_tag: Callable[[str], str],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Start sessions with `execute`, in tasks `spawn` owns."""
         self._execute = execute
         self._spawn = spawn
         self._mode = mode
         self._start_tag = start_tag
-        # Starts on their way, by EVSE key: one at a time per EVSE (a status sent twice
-        # must not start two sessions).
+        self._clock = clock
+        # Starts on their way, by EVSE key, and when each was accepted: one at a time
+        # per EVSE (a status sent twice must not start two sessions).
         self._starting: set[str] = set()
+        self._started_at: dict[str, float] = {}
 
     def evse_changed(self, station: Station, evse: Evse) -> None:
         """An EVSE's status changed: start its session if a car waits for one."""
         key = evse_key(station, evse)
-        if key in self._starting or not waiting_to_start(station, evse, paused_by_stop=False):
+        now = self._clock()
+        self._started_at = {
+            started: at for started, at in self._started_at.items() if now - at < START_GRACE_S
+        }
+        if key in self._starting or key in self._started_at:
+            return
+        if not waiting_to_start(station, evse, paused_by_stop=False):
             return
         if self._mode(station.id) is ChargingMode.OFF:
             return  # the user does not want it to charge now
@@ -92,12 +109,14 @@ class PlugInStarter:
             result = await self._execute(station.id, command)
         finally:
             self._starting.discard(key)
-        if not result.accepted:
-            _LOGGER.info(
-                "Charger %s did not start the session of the car plugged into %s (%s %s)",
-                station.id,
-                evse.id,
-                result.status,
-                result.detail,
-            )
-            station.warn("plug_in_start_refused")
+        if result.accepted:
+            self._started_at[key] = self._clock()
+            return
+        _LOGGER.info(
+            "Charger %s did not start the session of the car plugged into %s (%s %s)",
+            station.id,
+            evse.id,
+            result.status,
+            result.detail,
+        )
+        station.warn("plug_in_start_refused")

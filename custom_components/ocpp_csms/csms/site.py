@@ -41,7 +41,7 @@ from .commands import (
     RemoteStop,
     SetChargingProfile,
 )
-from .plug_in import evse_key, waiting_to_start
+from .plug_in import START_GRACE_S, evse_key, waiting_to_start
 from .solar import SOLAR_MODES, ChargingMode, SolarCap, SolarSession, SolarSettings, SurplusSharing
 from .station import PLUGGED_IN, Evse, Measurand, Station, Transaction
 
@@ -195,8 +195,10 @@ class SiteBalancer:
         # Sessions stopped to pause them (a charger that goes on at 0 A), by key, until
         # their car leaves or they start again (see `plug_in`).
         self._paused_by_stop: dict[str, _Paused] = {}
-        # When each car waiting for its session to be started was first seen waiting.
+        # When each car waiting for its session to be started was first seen waiting,
+        # and when the charger accepted the start of a car's session (see START_GRACE_S).
         self._waiting_since: dict[str, float] = {}
+        self._started_at: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Told after every round (Home Assistant updates its entities).
@@ -339,6 +341,9 @@ class SiteBalancer:
     def _waiting(self, stations: Iterable[Station]) -> list[_Waiting]:
         """Cars waiting to be started; forgets pauses whose car left or started again."""
         now = self._clock()
+        self._started_at = {
+            key: at for key, at in self._started_at.items() if now - at < START_GRACE_S
+        }
         waiting = []
         paused_now: dict[str, _Paused] = {}
         for station in stations:
@@ -349,6 +354,8 @@ class SiteBalancer:
                     paused_now[key] = paused
                 else:
                     paused = None
+                if key in self._started_at:
+                    continue  # its start is on its way: not to be told twice
                 if waiting_to_start(station, evse, paused_by_stop=paused is not None):
                     since = self._waiting_since.setdefault(key, now)
                     tag = paused.tag if paused else self._chargers.start_tag(station.id)
@@ -395,6 +402,7 @@ class SiteBalancer:
         )
         if result.accepted:
             self._sent[car.key] = _Sent(limit_a, self._clock(), None)
+            self._started_at[car.key] = self._clock()
             return
         _LOGGER.info(
             "Charger %s did not start the session waiting on %s (%s %s)",
