@@ -243,7 +243,7 @@ class EntityManager[R]:
         subscribers = self._subscribers.get(scope)
         if subscribers is not None:
             for update in subscribers.reached_by(changed):
-                self._isolated(scope.charger_id, partial(update, event))
+                self._isolated(scope.charger_id, update, event)
 
     def notify_station(self, station: Station) -> None:
         """Everything of one charger changed (its connection): all its entities."""
@@ -267,7 +267,7 @@ class EntityManager[R]:
             if self._known_measurements.get(key) != len(evse.measurements):
                 self._known_measurements[key] = len(evse.measurements)
                 # A builder that fails must not cost the updates below.
-                self._isolated(station.id, partial(self.build, station, evse_id))
+                self._isolated(station.id, self.build, station, evse_id)
         self.notify(Scope.evse(station.id, evse_id), changed)
         if Change.STATUS in changed:
             self.notify(Scope.charger(station.id), EVSE_STATUS)
@@ -297,7 +297,9 @@ class EntityManager[R]:
         }
         self._device_infos.pop(charger_id, None)
 
-    def _isolated(self, charger_id: str | None, update: Callable[[], None]) -> None:
+    def _isolated[*A](
+        self, charger_id: str | None, update: Callable[[*A], None], *args: *A
+    ) -> None:
         """Run one entity's update; if it fails, the others still run.
 
         An entity that cannot take a charger's value (Home Assistant refused its
@@ -305,7 +307,7 @@ class EntityManager[R]:
         carried it, from being handled.
         """
         try:
-            update()
+            update(*args)
         except Exception:
             if (left_out := self._failures.take(charger_id or "")) is not None:
                 more = f" ({left_out} similar failures not logged)" if left_out else ""
