@@ -75,6 +75,18 @@ class OcppSensor(OcppEntity, SensorEntity):
 
     entity_description: OcppSensorDescription
 
+    def __init__(
+        self,
+        hub: CentralSystemHub,
+        station: Station,
+        evse_id: int | None,
+        description: OcppSensorDescription,
+    ) -> None:
+        """Bind the sensor; some start disabled or not by what the charger measures."""
+        super().__init__(hub, station, evse_id, description)
+        if description.enabled_fn is not None:
+            self._attr_entity_registry_enabled_default = description.enabled_fn(station, self.evse)
+
     @property
     def native_value(self) -> Any:
         """The current reading."""

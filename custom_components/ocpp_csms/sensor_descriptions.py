@@ -53,6 +53,10 @@ class OcppSensorDescription(OcppEntityDescription, SensorEntityDescription):
     attributes_fn: Callable[[Station, Evse | None], dict[str, Any]] | None = None
     # Journal readings (sessions) stay available while the charger is offline.
     from_journal: bool = False
+    # Whether the entity starts enabled, decided when the charger first reveals it (None:
+    # `entity_registry_enabled_default`). The registry keeps the answer, and the user's
+    # later choice, from then on.
+    enabled_fn: Callable[[Station, Evse | None], bool] | None = None
 
 
 def _measured(measurand: str, phase: str | None = None) -> Callable[[Station, Evse | None], bool]:
@@ -73,6 +77,38 @@ def _any_phase(measurand: str) -> Callable[[Station, Evse | None], bool]:
     return lambda station, evse: (
         evse is not None and any(key[0] == measurand for key in evse.measurements)
     )
+
+
+def _phases_measured(measurand: str, evse: Evse | None) -> int:
+    if evse is None:
+        return 0
+    return sum(1 for (name, phase) in evse.measurements if name == measurand and phase)
+
+
+def _several_phases(measurand: str) -> Callable[[Station, Evse | None], bool]:
+    """Whether the charger measures more than one phase.
+
+    A single-phase charger's one phase says nothing the plain reading does not; a
+    charger first reports all the phases it measures in one message, so this is known
+    when the per-phase entities are made.
+    """
+    return lambda station, evse: _phases_measured(measurand, evse) > 1
+
+
+def _highest(measurand: str) -> Callable[[Station, Evse | None], Value]:
+    """The un-phased value, or the highest phase: what a per-phase limit compares with."""
+
+    def read(station: Station, evse: Evse | None) -> Value:
+        if evse is None:
+            return None
+        if (whole := evse.value(measurand)) is not None:
+            return whole
+        phases = [
+            m.value for (name, phase), m in evse.measurements.items() if name == measurand and phase
+        ]
+        return max(phases) if phases else None
+
+    return read
 
 
 def _total(measurand: str) -> Callable[[Station, Evse | None], Value]:
@@ -188,6 +224,7 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
             native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
             suggested_display_precision=1,
             has_fn=_measured(Measurand.CURRENT_IMPORT, phase),
+            enabled_fn=_several_phases(Measurand.CURRENT_IMPORT),
             value_fn=_value(Measurand.CURRENT_IMPORT, phase),
         )
         for phase in ("L1", "L2", "L3")
@@ -201,8 +238,8 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
         suggested_display_precision=1,
-        has_fn=_measured(Measurand.CURRENT_IMPORT),
-        value_fn=_value(Measurand.CURRENT_IMPORT),
+        has_fn=_any_phase(Measurand.CURRENT_IMPORT),
+        value_fn=_highest(Measurand.CURRENT_IMPORT),
     ),
     OcppSensorDescription(
         key="voltage",
@@ -222,6 +259,8 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
         follows=MEASUREMENTS,
         translation_key="current_offered",
         per_evse=True,
+        # What the charger offers the car follows the limit the user already sees.
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.CURRENT,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
@@ -234,6 +273,8 @@ SENSORS: tuple[OcppSensorDescription, ...] = (
         follows=MEASUREMENTS,
         translation_key="power_offered",
         per_evse=True,
+        # What the charger offers the car follows the limit the user already sees.
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,

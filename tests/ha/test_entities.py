@@ -114,6 +114,46 @@ async def test_entity_set(
         assert entity_table(hass, entry) == snapshot
 
 
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_single_phase_charger_starts_without_per_phase_currents(
+    hass: HomeAssistant, setup_entry: SetUpEntry, version: str
+) -> None:
+    """One phase measured: its current is the charger's current, shown once."""
+    entry = await setup_entry(chargers=[garage()])
+    async with online(hass, entry, version, phases=1) as client:
+        await client.start_session(1, "TAG1")
+        await client.send_meter_values(1, 60)
+        await settle(hass)
+        registry = er.async_get(hass)
+        phase = registry.async_get("sensor.garage_current_l1")
+        assert phase is not None
+        assert phase.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert registry.async_get("sensor.garage_current_l2") is None
+        assert float(state_of(hass, "sensor.garage_current").state) > 6
+        # Not needed on day one whatever the phases: what the charger offers.
+        offered = registry.async_get("sensor.garage_current_offered")
+        assert offered is not None
+        assert offered.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+
+async def test_three_phase_charger_shows_each_phase(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry(chargers=[garage()])
+    async with online(hass, entry, phases=3) as client:
+        await client.start_session(1, "TAG1")
+        await client.send_meter_values(1, 60)
+        await settle(hass)
+        for phase in ("l1", "l2", "l3"):
+            assert float(state_of(hass, f"sensor.garage_current_{phase}").state) > 6
+        # The plain current is the highest phase: what the per-phase limit compares with.
+        highest = max(
+            float(state_of(hass, f"sensor.garage_current_{phase}").state)
+            for phase in ("l1", "l2", "l3")
+        )
+        assert float(state_of(hass, "sensor.garage_current").state) == highest
+
+
 async def _switch(hass: HomeAssistant, service: str, entity_id: str) -> None:
     await hass.services.async_call("switch", service, {ATTR_ENTITY_ID: entity_id}, blocking=True)
 
