@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, Self
 
@@ -79,17 +80,24 @@ def basic_auth(charger_id: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def _hashes(passwords: list[str]) -> list[str]:
-    """PBKDF2 hashes of `passwords`, on every core (about 40 ms each on one).
+def _hashes(passwords: list[str], *, generated: bool) -> list[str]:
+    """The stored hashes of `passwords`, on every core.
 
-    Threads are enough: hashlib's PBKDF2 releases the GIL while it runs.
+    `generated`: kept as the flows suggest them (a fast hash); else chosen by the user
+    (PBKDF2, about 40 ms each on one core). Threads are enough: hashlib's PBKDF2
+    releases the GIL while it runs.
     """
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(pool.map(hash_password, passwords))
+        return list(pool.map(partial(hash_password, generated=generated), passwords))
 
 
 def write_central_system(
-    config_dir: Path, csms_port: int, passwords: Mapping[str, str], entry_id: str
+    config_dir: Path,
+    csms_port: int,
+    passwords: Mapping[str, str],
+    entry_id: str,
+    *,
+    generated: bool = True,
 ) -> None:
     """Write the central system's config entry and its chargers before the first start.
 
@@ -97,7 +105,7 @@ def write_central_system(
     refusal can only mean something is wrong. Blocking (CPU, files): run in a thread.
     """
     now = datetime.now(UTC).isoformat()
-    hashes = _hashes(list(passwords.values()))
+    hashes = _hashes(list(passwords.values()), generated=generated)
     subentries = [
         {
             "data": {
@@ -158,10 +166,17 @@ class AdmittedHomeAssistant:
     without a clean stop, and the journal's last batch would be lost).
     """
 
-    def __init__(self, work: Path, passwords: Mapping[str, str], name: str) -> None:
-        """Prepare in `work`; `name` names the log kept after the run."""
+    def __init__(
+        self, work: Path, passwords: Mapping[str, str], name: str, *, generated: bool = True
+    ) -> None:
+        """Prepare in `work`; `name` names the log kept after the run.
+
+        `generated`: the passwords are stored as kept suggestions (fast hashes), else as
+        passwords the user chose (PBKDF2).
+        """
         self.work = work
         self.passwords = dict(passwords)
+        self.generated = generated
         self.name = name
         self.config = work / "config"
         self.entry_id = uuid.uuid4().hex
@@ -198,8 +213,9 @@ class AdmittedHomeAssistant:
         prepare_config(self.config)
         progress(f"{self.name}: hashing {len(self.passwords)} passwords")
         await asyncio.to_thread(
-            write_central_system, self.config, self.csms_port, self.passwords, self.entry_id
-        )
+            partial(write_central_system, generated=self.generated),
+            self.config, self.csms_port, self.passwords, self.entry_id,
+        )  # fmt: skip
         self._process = await start_hass(self.config, self.work / "hass-output.log", self.ha_port)
         self._session = aiohttp.ClientSession()
         try:

@@ -111,6 +111,10 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--poll-ms", type=float, default=100, help="storm: REST poll interval")
     parser.add_argument(
+        "--chosen-passwords", action="store_true",
+        help="storm: passwords as users chose them (PBKDF2), not kept suggestions",
+    )  # fmt: skip
+    parser.add_argument(
         "--frames", type=int, help=f"hostile: frames ({DEFAULT_FRAMES}); frames: 20000"
     )
     parser.add_argument(
@@ -157,7 +161,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
 def _storm(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
     return storm(
         args.chargers, first=args.first, drop=args.drop, poll_s=args.poll_ms / 1000,
-        profile=args.profile,
+        profile=args.profile, chosen_passwords=args.chosen_passwords,
     )  # fmt: skip
 
 

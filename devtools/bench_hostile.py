@@ -384,7 +384,8 @@ async def hostile(
         passwords_file = work / "hostile.json"
         passwords_file.write_text(json.dumps(hostile_passwords))
         all_passwords = {**hostile_passwords, GOOD_ID: good_password}
-        async with AdmittedHomeAssistant(work, all_passwords, "hostile") as hass:
+        # Guesses against PBKDF2 (passwords users chose) are the costly case.
+        async with AdmittedHomeAssistant(work, all_passwords, "hostile", generated=False) as hass:
             generator = await _hostile_generator(
                 hass.url, passwords_file, frames=frames, rate=rate, seed=seed, batch=batch
             )

@@ -132,8 +132,12 @@ async def storm(
     timeout_s: float = 120.0,
     delayed_work_s: float = REGISTRY_SAVE_DELAY_S,
     profile: bool = False,
+    chosen_passwords: bool = False,
 ) -> dict[str, Any]:
     """Connect `chargers`, let Home Assistant settle, drop them all, time the way back.
+
+    `chosen_passwords`: stored as passwords users chose (PBKDF2), not as the generated
+    ones the flows suggest (a fast hash).
 
     `delayed_work_s`: how long Home Assistant may put off work the first connection
     caused (its registries are saved 10 s after the last change) before the baseline;
@@ -146,7 +150,9 @@ async def storm(
         work = Path(folder)
         passwords_file = work / "passwords.json"
         passwords_file.write_text(json.dumps(passwords))
-        async with AdmittedHomeAssistant(work, passwords, "storm") as hass:
+        async with AdmittedHomeAssistant(
+            work, passwords, "storm", generated=not chosen_passwords
+        ) as hass:
             token = await hass.long_lived_token()
             entity = (await hass.entity_ids())[0]
             generator = await _storm_generator(
@@ -186,6 +192,7 @@ async def storm(
     figures: dict[str, Any] = {
         "chargers": chargers,
         "versions": "half ocpp1.6, half ocpp2.0.1",
+        "passwords": "chosen (PBKDF2)" if chosen_passwords else "generated (HMAC-SHA256)",
         "first_message": first,
         "drop": drop,
         "backoff": asdict(backoff),
@@ -268,6 +275,7 @@ def storm_table(figures: dict[str, Any]) -> str:
         "| Storm | Figure |",
         "|---|---|",
         f"| chargers, each with its own password | {figures['chargers']} ({figures['versions']}) |",
+        f"| passwords stored as | {figures['passwords']} |",
         f"| first connection, no password verified yet: all connected and booted | "
         f"{cold['all_back_s']} s (p50 {cold['back_p50_s']} s; {cold['not_back']} not back) |",
         f"| first connection: attempts per charger | {_ways(cold)} |",

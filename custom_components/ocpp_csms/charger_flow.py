@@ -5,11 +5,13 @@ The same settings are asked when a discovered charger is added (`config_flow`).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import probatio
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_NAME, CONF_PASSWORD
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import selector
 
 from .const import (
@@ -119,6 +121,29 @@ def charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class PasswordSuggestion:
+    """The generated password a flow suggests, one per flow (the same on a form shown again).
+
+    Kept as suggested, it is stored with the fast hash `credentials.hash_password` gives
+    generated passwords; anything else the user types gets PBKDF2.
+    """
+
+    def __init__(self) -> None:
+        """Generate the suggestion."""
+        self.password = generate_password()
+
+    def kept(self, password: str | None) -> bool:
+        """Whether the user kept the suggestion."""
+        return password == self.password
+
+
+async def async_hash(hass: HomeAssistant, password: str, suggestion: PasswordSuggestion) -> str:
+    """The hash to store for a password entered in a flow (off the loop)."""
+    return await hass.async_add_executor_job(
+        partial(hash_password, password, generated=suggestion.kept(password))
+    )
+
+
 def charger_schema(default_name: str, suggested_password: str | None) -> probatio.Schema:
     """The form of a new charger: its name, a password, its settings."""
     return probatio.Schema(
@@ -134,6 +159,11 @@ def charger_schema(default_name: str, suggested_password: str | None) -> probati
 
 class ChargerSubentryFlow(ConfigSubentryFlow):
     """Add a charger by hand before it connects, or change its name or password."""
+
+    def __init__(self) -> None:
+        """Start with a password to suggest."""
+        super().__init__()
+        self._suggestion = PasswordSuggestion()
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Add a charger by its id."""
@@ -157,7 +187,7 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
                     unique_id=charger_id,
                 )
         schema = probatio.Schema({probatio.Required(CONF_CHARGER_ID): str}).extend(
-            charger_schema("", generate_password()).schema
+            charger_schema("", self._suggestion.password).schema
         )
         return self.async_show_form(
             step_id="user",
@@ -195,11 +225,11 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             ),
             description_placeholders={
                 "charger_id": subentry.data[CONF_CHARGER_ID],
-                "suggested_password": generate_password(),
+                "suggested_password": self._suggestion.password,
             },
         )
 
     async def _hash(self, password: str | None) -> str | None:
         if not password:
             return None
-        return await self.hass.async_add_executor_job(hash_password, password)
+        return await async_hash(self.hass, password, self._suggestion)

@@ -30,7 +30,6 @@ from .const import (
     PRIORITIES,
     SUBENTRY_CHARGER,
 )
-from .csms.credentials import hash_password
 from .csms.host import ChargerRecord
 from .csms.solar import ChargingMode
 from .identifiers import charger_device_identifier, charger_unique_id
@@ -152,15 +151,6 @@ class ChargerIndex:
         return self.default_tag(charger_id)
 
     # -- admitting ------------------------------------------------------------------------
-
-    async def async_admit(
-        self, charger_id: str, name: str, password: str | None, settings: dict[str, Any]
-    ) -> None:
-        """Admit a charger (the user confirmed it): store it as a subentry."""
-        password_hash = (
-            await self._hass.async_add_executor_job(hash_password, password) if password else None
-        )
-        self.add(charger_id, name, password_hash, settings)
 
     @callback
     def add(

@@ -24,7 +24,13 @@ from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
-from .charger_flow import ChargerSubentryFlow, charger_schema, charger_settings
+from .charger_flow import (
+    ChargerSubentryFlow,
+    PasswordSuggestion,
+    async_hash,
+    charger_schema,
+    charger_settings,
+)
 from .const import (
     CONF_ADDRESS,
     CONF_BASE_URL,
@@ -42,7 +48,6 @@ from .const import (
     DOMAIN,
     SUBENTRY_CHARGER,
 )
-from .csms.credentials import generate_password
 from .csms.host import AdmissionPolicy
 from .csms.server import build_ssl_context
 from .hub import OcppCsmsConfigEntry
@@ -128,6 +133,7 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing discovered."""
         self._discovered: dict[str, Any] = {}
+        self._suggestion = PasswordSuggestion()
 
     @staticmethod
     @callback
@@ -263,7 +269,7 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is None:
             return self.async_show_form(
                 step_id="add_charger",
-                data_schema=charger_schema(placeholders["charger_id"], generate_password()),
+                data_schema=charger_schema(placeholders["charger_id"], self._suggestion.password),
                 description_placeholders=placeholders,
             )
         entry = self.hass.config_entries.async_get_entry(self._discovered["entry_id"])
@@ -271,10 +277,10 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="central_system_not_loaded")
         hub = entry.runtime_data
         password = user_input.get(CONF_PASSWORD) or None
-        await hub.index.async_admit(
+        hub.index.add(
             placeholders["charger_id"],
             user_input.get(CONF_NAME) or placeholders["charger_id"],
-            password,
+            password and await async_hash(self.hass, password, self._suggestion),
             charger_settings(user_input),
         )
         return self.async_abort(

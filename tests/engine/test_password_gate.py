@@ -12,7 +12,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from custom_components.ocpp_csms.csms import password_gate
-from custom_components.ocpp_csms.csms.credentials import hash_password, verify_password
+from custom_components.ocpp_csms.csms.credentials import (
+    generate_password,
+    hash_password,
+    is_costly,
+    verify_password,
+)
 from custom_components.ocpp_csms.csms.password_gate import (
     FAILURES_PER_CHARGER,
     FailureLimiter,
@@ -29,7 +34,7 @@ _THREAD_PREFIX = "ocpp_csms_password"
 class Hashing:
     """Stands in for `verify_password` in the gate: counts the PBKDF2 runs and their threads.
 
-    With `hold`, each run waits until it is set (the test sets it at the end).
+    With `hold`, each PBKDF2 run waits until it is set (the test sets it at the end).
     """
 
     def __init__(self, hold: threading.Event | None = None) -> None:
@@ -42,7 +47,7 @@ class Hashing:
 
     def __call__(self, stored_hash: str, password: str) -> bool:
         self.threads.append(threading.current_thread().name)
-        if self.hold is not None:
+        if self.hold is not None and is_costly(stored_hash):
             assert self.hold.wait(PATIENCE_S)
         return verify_password(stored_hash, password)
 
@@ -262,6 +267,39 @@ async def test_a_site_reconnecting_at_once_is_not_held_by_its_address(
     assert held.hold is not None
     held.hold.set()
     assert await asyncio.gather(*storm) == [Verdict.ALLOW] * 6
+
+
+async def test_a_generated_password_is_checked_at_once_under_the_same_limits(
+    held: Hashing, make_gate: MakeGate
+) -> None:
+    """No thread and no queue for a generated password, even while PBKDF2 checks wait."""
+    gate = make_gate(workers=1, max_waiting=1, per_charger=FailureLimiter(2, 60.0))
+    costly = hash_password("chosen-password-1")
+    queued = asyncio.create_task(gate.check("CP-0", "10.0.0.1", costly, "chosen-password-1"))
+    await wait_for(lambda: held.calls == 1)  # the one thread is busy, the queue full
+    assert await gate.check("CP-8", "10.0.0.8", costly, "chosen-password-1") is Verdict.BUSY
+
+    password = generate_password()
+    fast = hash_password(password, generated=True)
+    assert await gate.check("CP-1", "10.0.0.2", fast, password) is Verdict.ALLOW
+    assert held.threads[1:] == [threading.current_thread().name]  # on the loop
+    # Wrong guesses are limited as any other.
+    guesses = [await gate.check("CP-2", "10.0.0.3", fast, f"guess-{n}") for n in range(3)]
+    assert guesses == [Verdict.UNAUTHORIZED] * 2 + [Verdict.THROTTLED]
+    assert held.hold is not None
+    held.hold.set()
+    assert await queued is Verdict.ALLOW
+
+
+@pytest.mark.parametrize("generated", [False, True])
+def test_stored_hashes_verify_only_their_password(generated: bool) -> None:
+    stored = hash_password("right-password-1", generated=generated)
+    assert is_costly(stored) is not generated
+    assert verify_password(stored, "right-password-1")
+    assert not verify_password(stored, "right-password-2")
+    assert not verify_password(stored, "\ud800")  # cannot be encoded: never a match
+    assert not verify_password(stored.rsplit("$", 1)[0], "right-password-1")  # damaged
+    assert not verify_password("md5$00$00", "right-password-1")  # unknown scheme
 
 
 async def test_the_cache_is_bounded(hashing: Hashing, make_gate: MakeGate) -> None:

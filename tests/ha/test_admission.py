@@ -7,6 +7,7 @@ from homeassistant.config_entries import (
     SOURCE_IGNORE,
     SOURCE_INTEGRATION_DISCOVERY,
     ConfigFlowResult,
+    SubentryFlowResult,
 )
 from homeassistant.const import CONF_NAME, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
@@ -294,8 +295,69 @@ async def test_discovery_for_an_unloaded_central_system_aborts(hass: HomeAssista
     assert result["reason"] == "central_system_not_loaded"
 
 
-async def test_password_hash_is_not_the_password() -> None:
+@pytest.mark.parametrize("generated", [False, True])
+async def test_password_hash_is_not_the_password(generated: bool) -> None:
     """Only a salted hash is stored; the same password hashes differently each time."""
-    first, second = hash_password("same-password"), hash_password("same-password")
+    first = hash_password("same-password", generated=generated)
+    second = hash_password("same-password", generated=generated)
     assert first != second
     assert "same-password" not in first
+
+
+def _suggested_password(result: ConfigFlowResult | SubentryFlowResult) -> str:
+    schema = result["data_schema"]
+    assert schema is not None
+    return next(
+        str(key.description["suggested_value"])
+        for key in schema.schema
+        if str(key) == CONF_PASSWORD and key.description
+    )
+
+
+async def test_a_kept_suggestion_is_stored_with_the_fast_hash(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    """The generated password verifies in microseconds; one the user typed gets PBKDF2."""
+    entry = await setup_entry(unknown_chargers="reject")
+    for charger_id, keep in (("CP-KEPT", True), ("CP-OWN", False)):
+        result = await hass.config_entries.subentries.async_init(
+            (entry.entry_id, SUBENTRY_CHARGER), context={"source": "user"}
+        )
+        suggested = _suggested_password(result)
+        # Shown again after an error, the form suggests the same password.
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {CONF_CHARGER_ID: "a/b"}
+        )
+        assert _suggested_password(result) == suggested
+        password = suggested if keep else suggested + "x"
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {CONF_CHARGER_ID: charger_id, CONF_PASSWORD: password}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+        subentry = next(sub for sub in entry.subentries.values() if sub.unique_id == charger_id)
+        scheme = "hmac_sha256$" if keep else "pbkdf2_sha256$"
+        assert subentry.data[CONF_PASSWORD_HASH].startswith(scheme)
+        async with charger(url_of(entry), charger_id, password=password) as client:
+            assert await client.boot() == "Accepted"
+
+
+async def test_admission_keeping_the_suggestion_stores_the_fast_hash(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry()
+    async with charger(url_of(entry), "CP-NEW") as client:
+        assert await client.boot() == "Pending"
+        flow = await _pending_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow["flow_id"], {"next_step_id": "add_charger"}
+        )
+        password = _suggested_password(result)
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_NAME: "Garage", CONF_PASSWORD: password}
+        )
+        await hass.async_block_till_done()
+    subentry = next(sub for sub in entry.subentries.values() if sub.unique_id == "CP-NEW")
+    assert subentry.data[CONF_PASSWORD_HASH].startswith("hmac_sha256$")
+    async with charger(url_of(entry), "CP-NEW", password=password) as again:
+        assert await again.boot() == "Accepted"

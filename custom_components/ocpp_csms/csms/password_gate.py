@@ -1,7 +1,8 @@
 """Checking charger passwords without letting connection attempts stall the host.
 
-A password check is PBKDF2 (`credentials.verify_password`): tens of milliseconds of
-CPU on a fast machine, hundreds on a small one. Run for every attempt on a shared
+A check of a password the user chose is PBKDF2 (`credentials.verify_password`): tens of
+milliseconds of CPU on a fast machine, hundreds on a small one (a password we generated
+verifies in microseconds, on the loop, under the same limits). Run for every attempt on a shared
 executor, a flood of wrong passwords or a storm of chargers reconnecting at once fills
 that executor and the host's own work waits behind it. So a `PasswordGate`
 - runs checks on two threads of its own (PBKDF2 releases the GIL: two cores at most);
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .credentials import verify_password
+from .credentials import is_costly, verify_password
 from .server import Verdict
 
 # Two threads: twice the throughput of one in a storm, while a four-core host keeps two
@@ -185,7 +186,7 @@ class PasswordGate:
         charger_key = f"{charger_id}@{source}"
         if self._per_charger.blocked(charger_key) or self._per_address.blocked(source):
             return Verdict.THROTTLED
-        if self._waiting >= self._max_waiting:
+        if is_costly(stored_hash) and self._waiting >= self._max_waiting:
             return Verdict.BUSY
         if await self._verify(charger_key, source, stored_hash, password):
             self._remember(cache_key, digest)
@@ -194,17 +195,11 @@ class PasswordGate:
 
     async def _verify(self, charger_key: str, source: str, stored_hash: str, password: str) -> bool:
         verified: bool | None = None
-        self._waiting += 1
         self._per_charger.begin(charger_key)
         try:
-            loop = asyncio.get_running_loop()
-            # Cancelled while still queued (the handshake timed out), it is never run.
-            verified = await loop.run_in_executor(
-                self._threads(), verify_password, stored_hash, password
-            )
+            verified = await self._run_check(stored_hash, password)
         finally:
             # Only a check that ran to its end is evidence of a wrong password.
-            self._waiting -= 1
             self._per_charger.end(charger_key, failed=verified is False)
             if verified is False:
                 self._per_address.failed(source)
@@ -212,6 +207,19 @@ class PasswordGate:
             self._per_charger.forget(charger_key)
             self._per_address.forget(source)
         return verified is True
+
+    async def _run_check(self, stored_hash: str, password: str) -> bool:
+        if not is_costly(stored_hash):
+            return verify_password(stored_hash, password)  # microseconds: no thread hop
+        self._waiting += 1
+        try:
+            loop = asyncio.get_running_loop()
+            # Cancelled while still queued (the handshake timed out), it is never run.
+            return await loop.run_in_executor(
+                self._threads(), verify_password, stored_hash, password
+            )
+        finally:
+            self._waiting -= 1
 
     def _threads(self) -> ThreadPoolExecutor:
         if self._executor is None:
