@@ -105,7 +105,7 @@ def _reports(hub: CentralSystemHub, station: Station | None, charger_id: str) ->
             {"kind": notice.kind, "at": notice.at.isoformat(), "data": notice.data}
             for notice in notices
         ],
-        "events_left_out": hub.reports.events_left_out.get(charger_id, 0),
+        "events_left_out": hub.reports.events.left_out.get(charger_id, 0),
         # 2.x: limits from another source, and what the car asked for, per EVSE.
         "evses": {
             evse_id: {
