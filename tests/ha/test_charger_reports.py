@@ -82,7 +82,7 @@ async def test_vendor_data_is_an_event_unless_too_big_and_a_flood_is_bounded(
     assert (seen[1].data["data"], seen[1].data["data_left_out"]) == (None, True)
     # A few a minute per charger reach the bus; the rest are counted.
     assert len(seen) == 10
-    assert found["chargers"]["CP-1"]["events_left_out"] == 12
+    assert found["chargers"]["CP-1"]["events_left_out"]["reports"] == 12
 
 
 async def test_notices_and_when_it_was_last_seen_are_in_diagnostics(
