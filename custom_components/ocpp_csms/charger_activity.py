@@ -94,6 +94,8 @@ class ChargerActivity:
 
     def tag(self, event: TagPresented) -> None:
         """A tag was presented and decided on."""
+        if not event.id_tag:
+            return  # a 2.x charger that authorizes nobody itself (NoAuthorization): no tag
         decision = event.decision
         self.tags.fire(
             EVENT_TAG_PRESENTED,

@@ -28,8 +28,15 @@ from custom_components.ocpp_csms.charger_activity import (
     EVENT_SESSION_ENDED,
     EVENT_SESSION_STARTED,
     EVENT_TAG_PRESENTED,
+    ChargerActivity,
 )
 from custom_components.ocpp_csms.const import DOMAIN
+from custom_components.ocpp_csms.csms.authorization import (
+    AuthorizationDecision,
+    AuthorizationStatus,
+)
+from custom_components.ocpp_csms.csms.events import TagPresented
+from custom_components.ocpp_csms.csms.station import Station
 from custom_components.ocpp_csms.logbook import async_describe_events
 from custom_components.ocpp_csms.logbook_phrases import async_load_phrases
 from tests.ha.conftest import SetUpEntry
@@ -228,6 +235,18 @@ async def test_a_flood_of_tags_is_bounded_and_counted(
     assert len(seen) == 10
     left_out = found["chargers"]["CP-1"]["events_left_out"]
     assert left_out == {"reports": 0, "sessions": 0, "tags": 5}
+
+
+async def test_a_token_without_an_id_is_no_tag(hass: HomeAssistant) -> None:
+    """A 2.x charger that authorizes nobody itself sends NoAuthorization with no id."""
+    seen = recorded(hass, EVENT_TAG_PRESENTED)
+    activity = ChargerActivity(hass, "entry", lambda _: "Garage", lambda _: None)
+    free = AuthorizationDecision(AuthorizationStatus.ACCEPTED, known=True)
+    station = Station("CP-1")
+    activity.tag(TagPresented(station, 1, "", "NoAuthorization", free))
+    activity.tag(TagPresented(station, 1, ALICE, "ISO14443", free))
+    await hass.async_block_till_done()
+    assert [event.data["tag"] for event in seen] == [ALICE]
 
 
 def describe_all(hass: HomeAssistant) -> dict[str, Any]:
