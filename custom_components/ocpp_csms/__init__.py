@@ -15,6 +15,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 from .http import async_setup_http
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .logbook_phrases import async_load_phrases
 from .services import async_setup_services
 from .sessions.exports import async_setup_exports
 from .sessions.meter_issues import async_delete_register_issues
@@ -38,11 +39,15 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions, the file views and the session downloads once."""
+    """Register the actions, the file views and the session downloads once.
+
+    Also load the logbook's sentences, which it reads synchronously.
+    """
     async_setup_services(hass)
     async_setup_tag_services(hass)
     async_setup_http(hass)
     async_setup_exports(hass)
+    await async_load_phrases(hass)
     return True
 
 

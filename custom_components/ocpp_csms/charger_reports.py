@@ -6,9 +6,8 @@ automations can trigger on and the logbook shows (`logbook.py`). Other reports w
 a field of their own (2.x NotifyEvent, ReportChargingProfiles) are kept, the last few
 per charger, for its diagnostics.
 
-A charger decides how often it reports: a few events per minute per charger (and for
-all together) reach the bus, the rest are counted and shown in diagnostics, so that a
-misbehaving charger cannot fill the recorder's database.
+A charger decides how often it reports: ten of these events a minute per charger (60
+for all together) reach the bus, the rest are counted for diagnostics (`ChargerEvents`).
 """
 
 from __future__ import annotations
@@ -18,14 +17,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from homeassistant.core import HomeAssistant
 
+from .charger_events import ChargerEvents
 from .const import DOMAIN
 from .csms.events import DataTransferReceived, SecurityEventReported, StationNotice
-from .csms.log_budget import LogBudget, shorten
-from .identifiers import charger_device_id
+from .csms.log_budget import shorten
 
 EVENT_SECURITY = f"{DOMAIN}_security_event"
 EVENT_DATA_TRANSFER = f"{DOMAIN}_data_transfer"
@@ -51,13 +49,8 @@ class ChargerReports:
         self, hass: HomeAssistant, entry_id: str, charger_name: Callable[[str], str]
     ) -> None:
         """Fire on `hass`'s bus; `charger_name` names a charger for the user."""
-        self._hass = hass
-        self._entry_id = entry_id
-        self._charger_name = charger_name
-        self._budget = LogBudget(per_source=10, overall=60, period_s=60.0)
+        self.events = ChargerEvents(hass, entry_id, charger_name, per_charger=10, overall=60)
         self.notices: dict[str, deque[Notice]] = {}
-        # Events a charger sent beyond the budget, by charger (shown in diagnostics).
-        self.events_left_out: dict[str, int] = {}
 
     def report(self, event: SecurityEventReported | DataTransferReceived | StationNotice) -> None:
         """Show one report where a user looks for it."""
@@ -72,7 +65,7 @@ class ChargerReports:
     def _security_event(self, event: SecurityEventReported) -> None:
         """A security event: a Home Assistant event (and a logbook line)."""
         reported = event.event
-        self._fire(
+        self.events.fire(
             EVENT_SECURITY,
             event.station.id,
             {
@@ -86,7 +79,7 @@ class ChargerReports:
         """Vendor data: a Home Assistant event with the data, if it is not too big."""
         text = json.dumps(event.data, default=str)
         fits = len(text) <= MAX_EVENT_DATA_CHARS
-        self._fire(
+        self.events.fire(
             EVENT_DATA_TRANSFER,
             event.station.id,
             {
@@ -106,19 +99,4 @@ class ChargerReports:
     def forget(self, charger_id: str) -> None:
         """A removed charger's notices and counts go with it."""
         self.notices.pop(charger_id, None)
-        self.events_left_out.pop(charger_id, None)
-
-    def _fire(self, event_type: str, charger_id: str, data: dict[str, Any]) -> None:
-        if self._budget.take(charger_id) is None:
-            self.events_left_out[charger_id] = self.events_left_out.get(charger_id, 0) + 1
-            return
-        self._hass.bus.async_fire(
-            event_type,
-            {
-                "charger_id": charger_id,
-                "name": self._charger_name(charger_id),
-                # The logbook shows the line on the charger's device page too.
-                "device_id": charger_device_id(self._hass, self._entry_id, charger_id),
-                **data,
-            },
-        )
+        self.events.forget(charger_id)

@@ -105,7 +105,15 @@ def _reports(hub: CentralSystemHub, station: Station | None, charger_id: str) ->
             {"kind": notice.kind, "at": notice.at.isoformat(), "data": notice.data}
             for notice in notices
         ],
-        "events_left_out": hub.reports.events_left_out.get(charger_id, 0),
+        # Home Assistant events beyond the charger's budgets, by kind.
+        "events_left_out": {
+            kind: events.left_out.get(charger_id, 0)
+            for kind, events in (
+                ("reports", hub.reports.events),
+                ("sessions", hub.activity.sessions),
+                ("tags", hub.activity.tags),
+            )
+        },
         # 2.x: limits from another source, and what the car asked for, per EVSE.
         "evses": {
             evse_id: {

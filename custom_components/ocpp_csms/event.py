@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .csms.authorization import AuthorizationStatus
+from .charger_activity import SESSION_ENTITY, TAG_ENTITY, session_data, tag_decision
 from .csms.events import Event, TagPresented, TransactionEnded, TransactionStarted
-from .csms.meter_sanity import notes_text
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
 from .entity_manager import REPORTED
@@ -29,13 +27,13 @@ class OcppEventDescription(OcppEntityDescription, EventEntityDescription):
 # Event entities show their last event, fed by the engine's events: no charger change
 # alters them.
 TAG = OcppEventDescription(
-    key="tag",
+    key=TAG_ENTITY,
     translation_key="tag",
     event_types=["accepted", "rejected", "unknown"],
     follows=REPORTED,
 )
 SESSION = OcppEventDescription(
-    key="session",
+    key=SESSION_ENTITY,
     translation_key="session",
     event_types=["started", "ended"],
     follows=REPORTED,
@@ -84,14 +82,8 @@ class TagEvent(_ChargerEvent):
         if not isinstance(event, TagPresented):
             return
         decision = event.decision
-        if decision.accepted:
-            kind = "accepted"  # `known` tells a registered tag from one accept-all let in
-        elif decision.status is AuthorizationStatus.UNKNOWN:
-            kind = "unknown"
-        else:
-            kind = "rejected"
         self._trigger_event(
-            kind,
+            tag_decision(decision),
             {
                 "tag": event.id_tag,
                 "name": decision.name,
@@ -114,23 +106,6 @@ class SessionEvent(_ChargerEvent):
         else:
             return
         transaction = event.transaction
-        end = transaction.stopped_at or datetime.now(UTC)
-        energy = transaction.energy_wh
-        self._trigger_event(
-            kind,
-            {
-                "connector": transaction.evse_id,
-                "transaction_id": transaction.id,
-                "tag": transaction.id_tag,
-                "energy_kwh": None if energy is None else round(energy / 1000, 3),
-                "duration_min": round((end - transaction.started_at).total_seconds() / 60, 1),
-                "stop_reason": transaction.stop_reason,
-                "stopped_by": transaction.stop_id_tag,
-                # False: a tag of another group ended it (the charger let it).
-                "stop_allowed": transaction.stop_allowed,
-                "offline": transaction.offline,
-                # Why the energy is not the register's last reading less its first.
-                "meter_note": notes_text(transaction.meter_notes),
-            },
-        )
+        tag_name = self.hub.activity.name_of(transaction.id_tag, transaction.tag_name)
+        self._trigger_event(kind, session_data(transaction, tag_name))
         self.async_write_ha_state()

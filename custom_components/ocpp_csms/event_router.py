@@ -1,4 +1,4 @@
-"""From the engine's events to Home Assistant: entities, devices, repairs, discovery.
+"""From the engine's events to Home Assistant: entities, devices, events, repairs, discovery.
 
 `EventRouter` is the central system's one listener (`CentralSystemListener`). Every
 event names its charger; the router passes it to whoever shows that charger's part of
@@ -14,6 +14,7 @@ from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import discovery_flow
 
+from .charger_activity import ChargerActivity
 from .charger_index import ChargerIndex
 from .charger_reports import ChargerReports
 from .const import CONF_CHARGER_ID, DOMAIN
@@ -60,6 +61,7 @@ class EventRouter:
         sessions: SessionBook,
         files: FileProgress,
         reports: ChargerReports,
+        activity: ChargerActivity,
         tag_issues: UnknownTagIssues,
         register_issues: RegisterIssues,
     ) -> None:
@@ -72,6 +74,7 @@ class EventRouter:
         self._sessions = sessions
         self._files = files
         self._reports = reports
+        self._activity = activity
         self._tag_issues = tag_issues
         self._register_issues = register_issues
         # Chargers said to be gone (logged once until they come back).
@@ -85,15 +88,18 @@ class EventRouter:
             case TransactionStarted():
                 # The EVSE's entities follow its EvseUpdated; these feed session events.
                 self._entities.session_reported(event)
+                self._activity.session(event)
             case TransactionUpdated(station=station):
                 self._entities.session_progressed(station.id)
             case TransactionEnded(station=station, transaction=transaction):
                 self._sessions.transaction_ended(station, transaction)
                 self._entities.session_reported(event)
+                self._activity.session(event)
             case RegisterImplausible():
                 self._register_issues.report(event)
             case TagPresented():
                 self._entities.notify(Scope.charger(event.station.id), REPORTED, event)
+                self._activity.tag(event)
                 if not event.decision.known and event.id_tag:
                     self._tag_issues.report(event)
             case StationUpdated(station=station, changed=changed):

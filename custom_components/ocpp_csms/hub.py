@@ -4,7 +4,8 @@
 Home Assistant parts around it, each in a module of its own and given only what it
 uses: the admitted chargers (`ChargerIndex`), their devices (`DeviceRegistrar`), the
 entities and their one update path (`EntityManager`), the engine's events routed to
-them (`EventRouter`), the journal (`SessionBook`), tags, site, schedules and repairs.
+them (`EventRouter`), the journal (`SessionBook`), tags, site, schedules, repairs and
+the Home Assistant events of chargers (`ChargerReports`, `ChargerActivity`).
 Entities receive the hub, the typed bundle of those parts.
 """
 
@@ -18,6 +19,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.loader import async_get_integration
 
+from .charger_activity import ChargerActivity
 from .charger_index import ChargerIndex
 from .charger_reports import ChargerReports
 from .const import (
@@ -77,6 +79,9 @@ class CentralSystemHub:
         self.site_link = SiteLink(hass, entry, self.index, self.entities)
         self.schedule_link = ScheduleLink(hass, entry)
         self.reports = ChargerReports(hass, entry.entry_id, self.index.charger_name)
+        self.activity = ChargerActivity(
+            hass, entry.entry_id, self.index.charger_name, self.tag_name
+        )
         self.router = EventRouter(
             hass,
             entry.entry_id,
@@ -86,6 +91,7 @@ class CentralSystemHub:
             sessions=self.sessions,
             files=FileProgress(hass, entry.entry_id, self.index.charger_name),
             reports=self.reports,
+            activity=self.activity,
             tag_issues=self.tag_issues,
             register_issues=self.register_issues,
         )
@@ -196,6 +202,7 @@ class CentralSystemHub:
             self.entities.forget(charger_id)
             self.register_issues.forget(charger_id)
             self.reports.forget(charger_id)
+            self.activity.forget(charger_id)
             await system.forget_charger(charger_id)
 
     # -- commands -----------------------------------------------------------------------

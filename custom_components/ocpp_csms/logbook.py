@@ -1,29 +1,41 @@
-"""Logbook lines for the integration's events: what a charger reported, in a sentence.
+"""Logbook lines for the integration's events: what a charger did or reported, in a sentence.
 
-"Garage reported a security event: FirmwareUpdated", "Garage: firmware Installed",
-"Garage sent vendor data (com.vendor)". Each event carries the charger's device, so the
-lines also show on the charger's device page.
+"Garage session ended, 12.3 kWh (Alice's tag)", "Garage tag Alice's tag accepted",
+"Garage reported a security event: FirmwareUpdated", "Garage firmware update:
+Installed", in Home Assistant's language (`logbook_phrases`). Each event carries the
+charger's device, so the lines also show on the charger's device page; session and tag
+lines name the event entity that shows the same, which the logbook links.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from homeassistant.components.logbook.const import LOGBOOK_ENTRY_MESSAGE, LOGBOOK_ENTRY_NAME
+from homeassistant.components.logbook.const import (
+    LOGBOOK_ENTRY_ENTITY_ID,
+    LOGBOOK_ENTRY_MESSAGE,
+    LOGBOOK_ENTRY_NAME,
+)
 from homeassistant.core import Event, HomeAssistant, callback
 
+from .charger_activity import EVENT_SESSION_ENDED, EVENT_SESSION_STARTED, EVENT_TAG_PRESENTED
 from .charger_reports import EVENT_DATA_TRANSFER, EVENT_SECURITY
 from .const import DOMAIN
 from .file_progress import EVENT_FIRMWARE_STATUS
+from .logbook_phrases import decimal, phrase
 
 type Describe = Callable[[Event], dict[str, str]]
 
 
-def _named(event: Event, message: str) -> dict[str, str]:
-    return {
+def _line(event: Event, message: str) -> dict[str, str]:
+    line = {
         LOGBOOK_ENTRY_NAME: str(event.data.get("name") or event.data.get("charger_id")),
         LOGBOOK_ENTRY_MESSAGE: message,
     }
+    if entity_id := event.data.get("entity_id"):
+        line[LOGBOOK_ENTRY_ENTITY_ID] = str(entity_id)
+    return line
 
 
 @callback
@@ -32,18 +44,66 @@ def async_describe_events(
 ) -> None:
     """Describe the integration's events for the logbook."""
 
+    def tag_label(data: Mapping[str, Any]) -> str | None:
+        """The tag by its name, else as "tag <id>"; None: the session had no tag."""
+        if name := data.get("tag_name"):
+            return str(name)
+        return phrase(hass, "tag_id", tag=str(tag)) if (tag := data.get("tag")) else None
+
+    @callback
+    def session_started(event: Event) -> dict[str, str]:
+        label = tag_label(event.data)
+        if label is None:
+            return _line(event, phrase(hass, "session_started"))
+        return _line(event, phrase(hass, "session_started_tag", tag=label))
+
+    @callback
+    def session_ended(event: Event) -> dict[str, str]:
+        label = tag_label(event.data)
+        energy = event.data.get("energy_kwh")
+        if energy is None:
+            key, placeholders = "session_ended", {}
+        else:
+            key, placeholders = "session_ended_energy", {"energy": decimal(hass, float(energy))}
+        if label is not None:
+            key, placeholders = f"{key}_tag", {**placeholders, "tag": label}
+        return _line(event, phrase(hass, key, **placeholders))
+
+    @callback
+    def tag_presented(event: Event) -> dict[str, str]:
+        data = event.data
+        tag = str(data.get("tag_name") or data.get("tag"))
+        match data.get("decision"), data.get("known"):
+            case "accepted", False:
+                key = "tag_unknown_accepted"  # accept-all let a tag it does not know in
+            case "accepted", _:
+                key = "tag_accepted"
+            case "unknown", _:
+                key = "tag_unknown"
+            case _:
+                key = "tag_rejected"
+        return _line(event, phrase(hass, key, tag=tag))
+
     @callback
     def security_event(event: Event) -> dict[str, str]:
-        return _named(event, f"reported a security event: {event.data.get('type')}")
+        return _line(event, phrase(hass, "security_event", type=str(event.data.get("type"))))
 
     @callback
     def data_transfer(event: Event) -> dict[str, str]:
-        return _named(event, f"sent vendor data ({event.data.get('vendor_id')})")
+        vendor = str(event.data.get("vendor_id"))
+        return _line(event, phrase(hass, "data_transfer", vendor=vendor))
 
     @callback
     def firmware_status(event: Event) -> dict[str, str]:
-        return _named(event, f"firmware update: {event.data.get('status')}")
+        status = str(event.data.get("status"))
+        return _line(event, phrase(hass, "firmware_status", status=status))
 
-    async_describe_event(DOMAIN, EVENT_SECURITY, security_event)
-    async_describe_event(DOMAIN, EVENT_DATA_TRANSFER, data_transfer)
-    async_describe_event(DOMAIN, EVENT_FIRMWARE_STATUS, firmware_status)
+    for event_type, describe in (
+        (EVENT_SESSION_STARTED, session_started),
+        (EVENT_SESSION_ENDED, session_ended),
+        (EVENT_TAG_PRESENTED, tag_presented),
+        (EVENT_SECURITY, security_event),
+        (EVENT_DATA_TRANSFER, data_transfer),
+        (EVENT_FIRMWARE_STATUS, firmware_status),
+    ):
+        async_describe_event(DOMAIN, event_type, describe)

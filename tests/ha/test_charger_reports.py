@@ -23,6 +23,7 @@ from custom_components.ocpp_csms.charger_reports import (
 from custom_components.ocpp_csms.file_progress import EVENT_FIRMWARE_STATUS
 from custom_components.ocpp_csms.identifiers import charger_device_identifier
 from custom_components.ocpp_csms.logbook import async_describe_events
+from custom_components.ocpp_csms.logbook_phrases import async_load_phrases
 from tests.ha.conftest import SetUpEntry
 from tests.ha.test_entities import garage, online
 
@@ -82,7 +83,7 @@ async def test_vendor_data_is_an_event_unless_too_big_and_a_flood_is_bounded(
     assert (seen[1].data["data"], seen[1].data["data_left_out"]) == (None, True)
     # A few a minute per charger reach the bus; the rest are counted.
     assert len(seen) == 10
-    assert found["chargers"]["CP-1"]["events_left_out"] == 12
+    assert found["chargers"]["CP-1"]["events_left_out"]["reports"] == 12
 
 
 async def test_notices_and_when_it_was_last_seen_are_in_diagnostics(
@@ -117,7 +118,8 @@ async def test_notices_and_when_it_was_last_seen_are_in_diagnostics(
     assert charger["last_seen"] is not None
 
 
-def test_the_logbook_reads_each_event_as_a_sentence(hass: HomeAssistant) -> None:
+async def test_the_logbook_reads_each_event_as_a_sentence(hass: HomeAssistant) -> None:
+    await async_load_phrases(hass)
     described: dict[str, Any] = {}
     async_describe_events(
         hass, lambda domain, event_type, describe: described.__setitem__(event_type, describe)
