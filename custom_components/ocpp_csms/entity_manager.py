@@ -78,6 +78,7 @@ SESSION_PROGRESS = frozenset({Change.SESSION_PROGRESS})
 ALLOCATION = frozenset({Change.ALLOCATION})
 REPORTED = frozenset({Change.REPORTED})
 RESERVATIONS = frozenset({Change.RESERVATIONS})
+SCHEDULES = frozenset({Change.SCHEDULES})
 EVSE_STATUS = frozenset({Change.EVSE_STATUS})  # charger level: one of its EVSEs' status
 # Station-level changes its EVSEs show too: a reservation may hold any of them.
 _SHOWN_BY_EVSES = RESERVATIONS
@@ -273,9 +274,13 @@ class EntityManager[R]:
             self.notify(Scope.charger(station.id), EVSE_STATUS)
 
     def session_reported(self, event: Event) -> None:
-        """A session started or ended: the charger's event entities and its totals."""
+        """A session started or ended: the charger's event entities, its totals, the site's.
+
+        The central system's calendar (`SITE`) shows every charger's sessions.
+        """
         self.notify(Scope.charger(event.station.id), REPORTED, event)
         self.notify(Scope.sessions_of(event.station.id))
+        self.notify(SITE, REPORTED, event)
 
     def session_progressed(self, charger_id: str) -> None:
         """A running session got readings: the charger's totals.

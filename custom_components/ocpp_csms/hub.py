@@ -77,7 +77,7 @@ class CentralSystemHub:
         self.register_issues = RegisterIssues(hass, entry.entry_id, self.index)
         self._unsubscribe_tags = self.tags.registry.subscribe(self.tag_issues.tags_changed)
         self.site_link = SiteLink(hass, entry, self.index, self.entities)
-        self.schedule_link = ScheduleLink(hass, entry)
+        self.schedule_link = ScheduleLink(hass, entry, self.entities)
         self.reports = ChargerReports(hass, entry.entry_id, self.index.charger_name)
         self.activity = ChargerActivity(
             hass, entry.entry_id, self.index.charger_name, self.tag_name

@@ -84,6 +84,64 @@ def test_limit_at_is_in_local_time() -> None:
     assert NIGHTS.limit_at(datetime(2026, 11, 23, 16, 30, tzinfo=UTC)) == 0
 
 
+def spans_of(schedule: WeeklySchedule, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    """The occurrences between two moments, as local wall-clock texts."""
+    return [
+        (o.start.strftime("%a %d %H:%M %Z"), o.end.strftime("%a %d %H:%M %Z"))
+        for o in schedule.occurrences(start, end)
+    ]
+
+
+def test_occurrences_in_a_period_include_a_night_begun_the_day_before() -> None:
+    # Tuesday 24 November, midnight to midnight in Stockholm.
+    tuesday = datetime(2026, 11, 24, tzinfo=STOCKHOLM)
+    assert spans_of(NIGHTS, tuesday, tuesday + timedelta(days=1)) == [
+        ("Mon 23 22:00 CET", "Tue 24 06:00 CET"),  # Monday's night runs into Tuesday
+        ("Tue 24 17:00 CET", "Tue 24 20:00 CET"),
+        ("Tue 24 22:00 CET", "Wed 25 06:00 CET"),
+    ]
+    # The period's ends are exclusive: an occurrence only touching it is left out.
+    assert spans_of(NIGHTS, tuesday.replace(hour=6), tuesday.replace(hour=17)) == []
+    only_tuesdays = WeeklySchedule(
+        (ScheduleRule(frozenset({1}), time(8), time(9), 10),), timezone=STOCKHOLM
+    )
+    week = list(only_tuesdays.occurrences(tuesday - timedelta(days=7), tuesday + timedelta(days=8)))
+    assert [o.start.day for o in week] == [17, 24, 1]
+    assert {(o.rule_number, o.rule.limit_a) for o in week} == {(0, 10)}
+
+
+def test_occurrences_keep_to_the_wall_clock_across_daylight_saving_changes() -> None:
+    # Stockholm: 2026-03-29 02:00 CET becomes 03:00 CEST; 2026-10-25 03:00 CEST is 02:00 CET.
+    skipped = WeeklySchedule(
+        (
+            ScheduleRule(EVERY_DAY, time(22), time(6), 16),
+            ScheduleRule(frozenset({6}), time(2, 30), time(4), 8),
+        ),
+        timezone=STOCKHOLM,
+    )
+    sunday = datetime(2026, 3, 29, tzinfo=STOCKHOLM)
+    spring = list(skipped.occurrences(sunday, sunday + timedelta(hours=12)))
+    assert [(o.start.strftime("%d %H:%M %Z"), o.end.strftime("%d %H:%M %Z")) for o in spring] == [
+        ("28 22:00 CET", "29 06:00 CEST"),
+        ("29 03:30 CEST", "29 04:00 CEST"),  # 02:30 does not exist: it begins after the jump
+    ]
+    assert [(o.end.astimezone(UTC) - o.start.astimezone(UTC)) for o in spring] == [
+        timedelta(hours=7),  # the short night
+        timedelta(minutes=30),
+    ]
+    autumn_sunday = datetime(2026, 10, 25, tzinfo=STOCKHOLM)
+    [night] = [
+        o
+        for o in skipped.occurrences(autumn_sunday, autumn_sunday + timedelta(hours=1))
+        if o.rule_number == 0
+    ]
+    assert (night.start.strftime("%d %H:%M %Z"), night.end.strftime("%d %H:%M %Z")) == (
+        "24 22:00 CEST",
+        "25 06:00 CET",
+    )
+    assert night.end.astimezone(UTC) - night.start.astimezone(UTC) == timedelta(hours=9)
+
+
 def test_the_default_profile_is_a_weekly_profile_held_to_the_cap() -> None:
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # Wednesday
     profile = default_profile(Station("A"), schedule=NIGHTS, cap_a=10, unlimited_a=32, now=now)

@@ -168,6 +168,36 @@ async def test_filters_select_by_charger_period_and_tag(tmp_path: Path) -> None:
     assert [r.transaction_id for r in by_period] == ["T-1"]
 
 
+async def test_sessions_overlapping_a_period_and_a_limit_keeping_the_oldest(
+    tmp_path: Path,
+) -> None:
+    """What a calendar asks for: sessions running at any time in a period, a bounded few."""
+    journal = SessionJournal(tmp_path / "sessions.db")
+    await journal.open()
+    hour = timedelta(hours=1)
+    spans = {
+        "before": (MOMENT - 3 * hour, MOMENT - hour),  # ended before the period
+        "into": (MOMENT - hour, MOMENT + hour),  # started before, ended inside
+        "inside": (MOMENT + 2 * hour, MOMENT + 3 * hour),
+        "running": (MOMENT - 5 * hour, None),  # still running
+        "after": (MOMENT + 5 * hour, MOMENT + 6 * hour),  # starts when the period ends
+    }
+    for tid, (started, stopped) in spans.items():
+        state = TransactionState.ACTIVE if stopped is None else TransactionState.COMPLETED
+        tx = transaction(tid, started_at=started, stopped_at=stopped, state=state)
+        for minute in range(3):
+            tx.samples.append(MeterSample(started + timedelta(minutes=minute), 1000.0 + minute))
+        journal.record("CP-1", tx)
+    period = SessionFilter(started_before=MOMENT + 5 * hour, running_after=MOMENT)
+    overlapping = await journal.sessions(period)
+    first_two = await journal.sessions(period, limit=2, with_samples=True)
+    await journal.close()
+    assert [r.transaction_id for r in overlapping] == ["running", "into", "inside"]
+    assert [r.transaction_id for r in first_two] == ["running", "into"]
+    # The samples are those of the sessions returned, and all of theirs.
+    assert [len(r.samples) for r in first_two] == [3, 3]
+
+
 def test_refused_tags_and_backward_meters_make_a_session_invalid() -> None:
     assert session_status(transaction()) is SessionStatus.ACTIVE
     done = {"state": TransactionState.COMPLETED}

@@ -47,6 +47,8 @@ class Change(StrEnum):
     SESSION_PROGRESS = "session_progress"
     # Load balancing gave an EVSE another share, or the site's figures changed.
     ALLOCATION = "allocation"
+    # A charger's weekly schedule changed (the site's calendar shows the schedules).
+    SCHEDULES = "schedules"
     # The charger reported something event entities show (a session's start or end, a
     # tag): the engine event comes with the change.
     REPORTED = "reported"

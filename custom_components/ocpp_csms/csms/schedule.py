@@ -15,9 +15,9 @@ last. Recurring profiles count in seconds from a UTC start, so a change of UTC o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from .charging import in_charger_unit
 from .commands import ChargingProfile, ProfileKind, ProfilePurpose, SchedulePeriod
@@ -39,6 +39,12 @@ class ScheduleRule:
     start: time
     end: time
     limit_a: float
+
+    def on(self, day: date, timezone: tzinfo) -> tuple[datetime, datetime]:
+        """When the rule begins and ends if it starts on `day` (local time)."""
+        begin = _local(datetime.combine(day, self.start), timezone)
+        end_day = day if self.end > self.start else day + timedelta(days=1)
+        return begin, _local(datetime.combine(end_day, self.end), timezone)
 
     def spans(self) -> Iterable[tuple[int, int]]:
         """The seconds of the week (from Monday 00:00) the rule covers."""
@@ -97,6 +103,40 @@ class WeeklySchedule:
         monday = local.date() - timedelta(days=local.weekday())
         return datetime.combine(monday, time(), self.timezone)
 
+    def occurrences(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
+        """Each rule's occurrences that overlap `start`..`end`, by their start.
+
+        Rules are local wall-clock times: 22:00-06:00 is 22:00 one day to 06:00 the
+        next whatever daylight saving time does in between (so that night is an hour
+        shorter or longer in real time). A start or end the clock skips (02:30 when it
+        jumps from 02:00 to 03:00) falls at the time after the jump; a time the clock
+        passes twice is taken the first time. Days are expanded lazily, one at a time.
+        """
+        start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+        # A rule of the day before may run past midnight into the period.
+        day = start.astimezone(self.timezone).date() - timedelta(days=1)
+        last = end.astimezone(self.timezone).date()
+        while day <= last:
+            found = [
+                Occurrence(number, rule, begin, finish)
+                for number, rule in enumerate(self.rules)
+                if day.weekday() in rule.days
+                for begin, finish in (rule.on(day, self.timezone),)
+                if begin.astimezone(UTC) < end_utc and finish.astimezone(UTC) > start_utc
+            ]
+            yield from sorted(found, key=lambda o: (o.start.astimezone(UTC), o.rule_number))
+            day += timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One rule (`rule_number` in its schedule) on one day, in the schedule's time zone."""
+
+    rule_number: int
+    rule: ScheduleRule
+    start: datetime
+    end: datetime
+
 
 def utc_offset_of_week(schedule: WeeklySchedule, moment: datetime) -> timedelta | None:
     """The UTC offset a weekly profile sent at `moment` counts with."""
@@ -153,6 +193,14 @@ def _merged(periods: list[tuple[int, float]]) -> list[tuple[int, float]]:
         if not merged or merged[-1][1] != limit:
             merged.append((second, limit))
     return merged
+
+
+def _local(wall: datetime, timezone: tzinfo) -> datetime:
+    """A wall-clock time in `timezone`; one the clock skips is taken after the jump."""
+    moment = wall.replace(tzinfo=timezone)
+    # A skipped time does not come back unchanged from UTC (zoneinfo reads it with the
+    # offset before the jump, which lands after it).
+    return moment.astimezone(UTC).astimezone(timezone)
 
 
 def _seconds(moment: time) -> int:

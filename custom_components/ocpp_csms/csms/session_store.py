@@ -259,6 +259,9 @@ class SessionFilter:
     charger_ids: frozenset[str] | None = None
     started_from: datetime | None = None  # inclusive
     started_before: datetime | None = None  # exclusive
+    # Sessions still running, or stopped after this moment (exclusive): with
+    # `started_before`, the sessions that overlap a period, as a calendar shows them.
+    running_after: datetime | None = None
     id_tag: str | None = None  # matched without regard to case
 
 
@@ -559,21 +562,22 @@ class SessionStore:
         )
         return {(charger, transaction): last for charger, transaction, last in rows}
 
-    def query(self, selection: SessionFilter, with_samples: bool) -> list[SessionRecord]:
-        """The selected sessions, oldest first, with their samples if asked."""
+    def query(
+        self, selection: SessionFilter, with_samples: bool, limit: int | None = None
+    ) -> list[SessionRecord]:
+        """The selected sessions, oldest first (the first `limit`), with samples if asked."""
         where, arguments = _where(selection)
+        chosen = f"FROM sessions {where} ORDER BY started_at, id LIMIT ?"
+        arguments.append(-1 if limit is None else limit)  # SQLite: negative is no limit
         rows = self.connection().execute(
-            f"SELECT id, {_SESSION_COLUMNS}, late_messages FROM sessions {where} "
-            "ORDER BY started_at, id",
-            arguments,
+            f"SELECT id, {_SESSION_COLUMNS}, late_messages {chosen}", arguments
         )
         records = [_record(row) for row in rows]
         if with_samples and records:
             by_id = {record.session_id: record for record in records}
             samples = self.connection().execute(
                 "SELECT session_id, timestamp, energy_wh, power_w, current_a, soc FROM samples "
-                f"WHERE session_id IN (SELECT id FROM sessions {where}) "
-                "ORDER BY session_id, timestamp",
+                f"WHERE session_id IN (SELECT id {chosen}) ORDER BY session_id, timestamp",
                 arguments,
             )
             for session_id, timestamp, energy, power, current, soc in samples:
@@ -710,6 +714,9 @@ def _where(selection: SessionFilter) -> tuple[str, list[Any]]:
     if selection.started_before is not None:
         clauses.append("started_at < ?")
         arguments.append(utc_text(selection.started_before))
+    if selection.running_after is not None:
+        clauses.append("(stopped_at IS NULL OR stopped_at > ?)")
+        arguments.append(utc_text(selection.running_after))
     if selection.id_tag is not None:
         clauses.append("lower(id_tag) = lower(?)")
         arguments.append(selection.id_tag)

@@ -350,15 +350,22 @@ class SessionJournal:
     # -- reading --------------------------------------------------------------------------
 
     async def sessions(
-        self, selection: SessionFilter | None = None, *, with_samples: bool = False
+        self,
+        selection: SessionFilter | None = None,
+        *,
+        with_samples: bool = False,
+        limit: int | None = None,
     ) -> list[SessionRecord]:
         """The sessions matching `selection`, oldest first, with what is queued written first.
 
-        Raises JournalUnavailable when the file cannot be read.
+        With `limit`, only the first (oldest) that many. Raises JournalUnavailable when the
+        file cannot be read.
         """
         await self.flush()
         try:
-            return await self._run(self._store.query, selection or SessionFilter(), with_samples)
+            return await self._run(
+                self._store.query, selection or SessionFilter(), with_samples, limit
+            )
         except (sqlite3.Error, OSError) as error:
             raise JournalUnavailable(str(error)) from error
 

@@ -23,9 +23,11 @@ from homeassistant.util import dt as dt_util
 
 from ..const import MAX_CURRENT_LIMIT_A
 from ..csms.schedule import ScheduleRule, WeeklySchedule
+from ..entity_manager import SCHEDULES, SITE
 
 if TYPE_CHECKING:
     from ..csms.central_system import CentralSystem
+    from ..entity_manager import EntityManager
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,14 +109,22 @@ def schedules_in(options: Mapping[str, Any], timezone: tzinfo) -> dict[str, Week
 
 
 class ScheduleLink:
-    """Keeps the engine's schedules in step with the options."""
+    """Keeps the engine's schedules in step with the options, and tells the site's entities.
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    The site's calendar shows the schedules: a change reaches it as `Change.SCHEDULES`.
+    """
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry[Any], entities: EntityManager[Any]
+    ) -> None:
         """Serve one central system's options; `attach` its engine once it runs."""
         self._hass = hass
         self._entry = entry
+        self._entities = entities
         self._system: CentralSystem | None = None
         self._cancel_timer: Callable[[], None] | None = None
+        # Every charger's schedule as last given to the engine.
+        self.schedules: dict[str, WeeklySchedule] = {}
 
     def attach(self, system: CentralSystem) -> None:
         """The engine whose schedules this keeps."""
@@ -127,7 +137,11 @@ class ScheduleLink:
         if system is None:
             return
         timezone = dt_util.get_default_time_zone()
-        system.set_schedules(schedules_in(self._entry.options, timezone))
+        schedules = schedules_in(self._entry.options, timezone)
+        system.set_schedules(schedules)
+        if schedules != self.schedules:
+            self.schedules = schedules
+            self._entities.notify(SITE, SCHEDULES)
         if self._cancel_timer is None:
             self._cancel_timer = async_track_time_interval(
                 self._hass,

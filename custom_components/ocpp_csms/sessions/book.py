@@ -218,11 +218,14 @@ class SessionBook:
         )
 
     async def async_sessions(
-        self, selection: SessionFilter, *, with_samples: bool = False
+        self, selection: SessionFilter, *, with_samples: bool = False, limit: int | None = None
     ) -> list[SessionRecord]:
-        """Journaled sessions; a journal that cannot be read raises a translated error."""
+        """Journaled sessions (the oldest `limit`, if given).
+
+        A journal that cannot be read raises a translated error.
+        """
         try:
-            return await self.journal.sessions(selection, with_samples=with_samples)
+            return await self.journal.sessions(selection, with_samples=with_samples, limit=limit)
         except JournalUnavailable as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
