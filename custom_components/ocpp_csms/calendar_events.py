@@ -54,6 +54,11 @@ class CalendarTexts:
             return ", ".join(placeholders.values()) or key
         return template.format(**placeholders)
 
+    def number(self, value: float, decimals: int) -> str:
+        """`value` written with the language's decimal separator."""
+        separator = self._translations.get(f"component.{DOMAIN}.common.decimal_separator", ".")
+        return f"{value:.{decimals}f}".replace(".", separator)
+
 
 @dataclass(frozen=True, slots=True)
 class SessionSpan:
@@ -141,11 +146,11 @@ def session_event(span: SessionSpan, context: EventContext) -> CalendarEvent:
         summary = texts("session_unknown_energy", charger=charger)
         lines.append(texts("energy_unknown"))
     else:
-        summary = texts("session", charger=charger, energy=f"{energy_wh / 1000:.1f}")
-        lines.append(texts("energy", energy=f"{energy_wh / 1000:.2f}"))
+        summary = texts("session", charger=charger, energy=texts.number(energy_wh / 1000, 1))
+        lines.append(texts("energy", energy=texts.number(energy_wh / 1000, 2)))
         pricing = context.pricing
         if pricing is not None and (cost := pricing.cost(energy_wh)) is not None:
-            lines.append(texts("cost", cost=f"{cost:.2f}", currency=pricing.currency))
+            lines.append(texts("cost", cost=texts.number(cost, 2), currency=pricing.currency))
     end = span.stopped_at
     if end is None:
         lines.append(texts("running"))

@@ -2,8 +2,8 @@
 
 Home Assistant has no translation category for logbook lines, and hassfest accepts only
 the categories it knows at the top of `translations/<language>.json`. The sentences live
-in `exceptions` (keys `logbook_*`): hassfest accepts any slug there, and each `message`
-may hold `{placeholders}`, which is what a sentence needs. Nothing raises them.
+in `common` (keys `logbook_*`, beside the calendar's `calendar_*`): the category for an
+integration's own strings, any slug to a string, which may hold `{placeholders}`.
 
 The logbook describes events synchronously, so the strings are loaded at set-up
 (`async_load_phrases`) into Home Assistant's translation cache, and read from it per
@@ -12,7 +12,7 @@ no file for gets English, as Home Assistant builds each language's strings over 
 English ones.
 
 Numbers have one decimal and the separator the language's file gives
-(`logbook_decimal_separator`): 12.3 kWh in English, 12,3 kWh in German.
+(`decimal_separator`): 12.3 kWh in English, 12,3 kWh in German.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from homeassistant.helpers.translation import (
 
 from .const import DOMAIN
 
-CATEGORY = "exceptions"
+CATEGORY = "common"
 FALLBACK_LANGUAGE = "en"
 
 
@@ -67,12 +67,12 @@ def phrase(hass: HomeAssistant, name: str, **placeholders: str) -> str:
 @callback
 def decimal(hass: HomeAssistant, value: float) -> str:
     """`value` with one decimal, written with the language's decimal separator."""
-    return f"{value:.1f}".replace(".", _text(hass, "decimal_separator") or ".")
+    return f"{value:.1f}".replace(".", _text(hass, "decimal_separator", prefix="") or ".")
 
 
-def _text(hass: HomeAssistant, name: str) -> str | None:
+def _text(hass: HomeAssistant, name: str, prefix: str = "logbook_") -> str | None:
     """The string `logbook_<name>` in Home Assistant's language, else in English."""
-    key = f"component.{DOMAIN}.{CATEGORY}.logbook_{name}.message"
+    key = f"component.{DOMAIN}.{CATEGORY}.{prefix}{name}"
     for language in (hass.config.language, FALLBACK_LANGUAGE):
         if text := async_get_cached_translations(hass, language, CATEGORY, DOMAIN).get(key):
             return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from tests.ha.conftest import FROZEN_NOW, SetUpEntry, url_of
 from tests.ha.test_entities import garage, state_of
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+TRANSLATIONS = Path(__file__).parents[2] / "custom_components" / "ocpp_csms" / "translations"
 PRICED = {"price_per_kwh": 2.5, "currency": "SEK"}
 
 
@@ -421,3 +423,19 @@ def test_texts_not_loaded_still_say_what_there_is() -> None:
     now = datetime(2026, 6, 17, 10, tzinfo=UTC)
     event = session_event(span(now - timedelta(hours=1), now), context_at(now, CalendarTexts({})))
     assert event.summary == "Garage, 1.0"
+
+
+def test_numbers_are_written_the_languages_way() -> None:
+    german = {
+        f"component.{DOMAIN}.common.{key}": text
+        for key, text in json.loads((TRANSLATIONS / "de.json").read_text(encoding="utf-8"))[
+            "common"
+        ].items()
+    }
+    now = datetime(2026, 6, 17, 10, tzinfo=UTC)
+    event = session_event(
+        span(now - timedelta(hours=1), now), context_at(now, CalendarTexts(german))
+    )
+    assert "1,0 kWh" in event.summary
+    assert event.description is not None
+    assert "1,00 kWh" in event.description
