@@ -1,0 +1,1 @@
+"""Electricity prices for cheapest charging: where they come from and their shapes."""
