@@ -25,7 +25,7 @@ from custom_components.ocpp_csms.csms.host import (
 from custom_components.ocpp_csms.csms.metering_setup import MeterWish
 from custom_components.ocpp_csms.csms.server import ServerSettings
 from custom_components.ocpp_csms.csms.sessions import SessionJournal
-from custom_components.ocpp_csms.csms.site import SiteSettings
+from custom_components.ocpp_csms.csms.site import ChargerLimits, SiteSettings
 from custom_components.ocpp_csms.csms.station import Station
 from tests.chargers import PATIENCE_S
 
@@ -119,6 +119,7 @@ async def start_system() -> AsyncIterator[StartSystem]:
         directory: Directory | None = None,
         authorizer: Authorizer | None = None,
         site: SiteSettings | None = None,
+        chargers: ChargerLimits | None = None,
         first_word_wait_s: float = FIRST_WORD_WAIT_S,
         **server: Any,
     ) -> Running:
@@ -138,7 +139,7 @@ async def start_system() -> AsyncIterator[StartSystem]:
             first_word_wait_s=first_word_wait_s,
         )
         system = CentralSystem(
-            settings, directory, recorder, journal=journal, authorizer=authorizer
+            settings, directory, recorder, journal=journal, authorizer=authorizer, chargers=chargers
         )
         await system.start()
         started.append(system)

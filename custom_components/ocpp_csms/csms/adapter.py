@@ -113,6 +113,13 @@ class StationHost(Protocol):
     def balancing_sessions(self) -> bool:
         """Whether site load balancing sets every session's limit (tag maxima included)."""
 
+    def plan_for_car(self, station: Station) -> bool:
+        """A car on `station` stated its charging needs: whether a plan will serve them.
+
+        True when its sessions charge by a plan (the cheapest mode), which then takes the
+        needs into account and sends the schedule.
+        """
+
     def emit(self, event: Event) -> None:
         """Report an event to the listener."""
 

@@ -588,6 +588,14 @@ class CentralSystem:
         """StationHost: whether the site balancer sets session limits."""
         return self.upkeep.site is not None
 
+    def plan_for_car(self, station: Station) -> bool:
+        """StationHost: a plan serves a car's stated needs in the cheapest mode (at once)."""
+        site = self.upkeep.site
+        if site is None or not site.plans(station.id):
+            return False
+        site.wake()
+        return True
+
     def meter_wish(self, station: Station) -> MeterWish | None:
         """StationHost: what this station should sample (its own override, if any)."""
         if (override := self._meter_overrides.get(station.id)) is not None:

@@ -272,8 +272,9 @@ class Ocpp201Adapter(StationAdapter):
         evse = self.station.evse(payload["evseId"])
         evse.ev_charging_needs = payload["chargingNeeds"]
         self._host.emit(EvseUpdated(self.station, evse, frozenset({Change.EV_CHARGING_NEEDS})))
-        # No schedule will follow from here (yet): say so rather than promise one.
-        return Reply({"status": "Rejected"})
+        # Accepted only where a schedule will follow: the site's plan for the cheapest mode.
+        accepted = self._host.plan_for_car(self.station)
+        return Reply({"status": "Accepted" if accepted else "Rejected"})
 
     def _on_notify_event(self, payload: dict[str, Any]) -> Reply:
         self._host.emit(StationNotice(self.station, "event", payload["eventData"]))

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 from .charging import (
@@ -32,7 +33,9 @@ from .charging import (
     limit_profile,
     line_voltage,
 )
+from .cheapest import CheapestCharging
 from .commands import (
+    ChargingProfile,
     Command,
     CommandResult,
     ProfileKind,
@@ -185,6 +188,8 @@ class SiteBalancer:
         self.export_w: float | None = None
         self.solar = SurplusSharing(settings.solar)
         self._solar_caps: dict[str, SolarCap] = {}
+        # Plans of the sessions in the cheapest mode (prices and goals set from outside).
+        self.cheapest = CheapestCharging()
         # A charger's weekly schedule holds its sessions too (TxProfiles outrank it).
         self.schedule_limit: Callable[[str], float | None] = lambda _charger_id: None
         self.available_a: tuple[float, ...] = (settings.fuse_a,) * 3
@@ -319,11 +324,50 @@ class SiteBalancer:
         export_w = self.export_w if self.settings.export_meter else None
         self._solar_caps = self.solar.caps(solar, export_w, self._clock())
 
+    def plans(self, charger_id: str) -> bool:
+        """Whether the charger's sessions charge by a plan (the cheapest mode)."""
+        return self._chargers.mode(charger_id) is ChargingMode.CHEAPEST
+
+    def _cheapest_cap(
+        self,
+        key: str,
+        station: Station,
+        evse: Evse,
+        transaction: Transaction | None,
+        *,
+        maximum_a: float,
+        phases: int,
+    ) -> float:
+        """A cheapest-mode session's cap now, planned within what the fuse could give."""
+        fuse_a = self.settings.fuse_a - self.settings.margin_a
+        return self.cheapest.cap_a(
+            key,
+            station,
+            evse,
+            transaction,
+            maximum_a=min(maximum_a, fuse_a),
+            phases=phases,
+            voltage_v=line_voltage(station),
+            now=datetime.now(UTC),
+        )
+
     def _demand(self, session: _Session) -> Demand:
         maximum = self._maximum_a(session)
         phases = self._phases(session.evse)
         if session.mode is ChargingMode.OFF:
             maximum = 0.0
+        elif session.mode is ChargingMode.CHEAPEST:
+            maximum = min(
+                maximum,
+                self._cheapest_cap(
+                    session.key,
+                    session.station,
+                    session.evse,
+                    session.transaction,
+                    maximum_a=maximum,
+                    phases=1 if len(phases) == 1 else 3,
+                ),
+            )
         elif (cap := self._solar_caps.get(session.key)) is not None:
             maximum = min(maximum, cap.amps)
             if cap.phases == 3:
@@ -373,6 +417,13 @@ class SiteBalancer:
             maximum = min(maximum, scheduled)
         if car.mode is ChargingMode.OFF:
             maximum = 0.0
+        elif car.mode is ChargingMode.CHEAPEST:
+            maximum = min(
+                maximum,
+                self._cheapest_cap(
+                    car.key, car.station, car.evse, None, maximum_a=maximum, phases=3
+                ),
+            )
         elif car.mode in SOLAR_MODES:
             # Started on what the export alone covers on three phases (at its minimum,
             # with solar + minimum); the solar rules take over once it runs.
@@ -440,6 +491,10 @@ class SiteBalancer:
         self._share_surplus(sessions)
         demands = [self._demand(session) for session in sessions]
         demands += [self._waiting_demand(car) for car in waiting]
+        self.cheapest.forget_others(
+            {s.key for s in sessions if s.mode is ChargingMode.CHEAPEST}
+            | {car.key for car in waiting if car.mode is ChargingMode.CHEAPEST}
+        )
         if self.settings.grid_meter and self.grid_a is None:
             allocation = self._failsafe_allocation(demands)
         else:
@@ -505,15 +560,7 @@ class SiteBalancer:
             and now - sent.at < self.settings.min_interval_s
         ):
             return  # the old, lower limit is safe; rise at a later round
-        profile = limit_profile(
-            session.station,
-            limit_a,
-            ProfilePurpose.TX,
-            kind=ProfileKind.RELATIVE,
-            duration_s=self.settings.profile_duration_s,
-            transaction_id=session.transaction.id,
-            number_phases=phases,
-        )
+        profile = self._session_profile(session, limit_a, phases)
         result = await self._execute(
             session.station.id, SetChargingProfile(session.evse.id, profile)
         )
@@ -528,6 +575,33 @@ class SiteBalancer:
             result.detail or "",
         )
         session.station.warn("site_limit_not_applied")
+
+    def _session_profile(
+        self, session: _Session, limit_a: float, phases: int | None
+    ) -> ChargingProfile:
+        """The share for the profile's duration; in the cheapest mode, the plan after it."""
+        duration_s = self.settings.profile_duration_s
+        if session.mode is ChargingMode.CHEAPEST:
+            planned = self.cheapest.profile(
+                session.key,
+                session.station,
+                now_limit_a=limit_a,
+                now_s=duration_s,
+                failsafe_a=self.settings.failsafe_a,
+                transaction_id=session.transaction.id,
+                number_phases=phases,
+            )
+            if planned is not None:
+                return planned
+        return limit_profile(
+            session.station,
+            limit_a,
+            ProfilePurpose.TX,
+            kind=ProfileKind.RELATIVE,
+            duration_s=duration_s,
+            transaction_id=session.transaction.id,
+            number_phases=phases,
+        )
 
     def _phases_to_send(self, session: _Session) -> int | None:
         """Three phases, or one while a solar session's surplus covers only one."""

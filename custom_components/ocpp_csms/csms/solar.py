@@ -40,6 +40,8 @@ class ChargingMode(StrEnum):
     FAST = "fast"
     SOLAR_ONLY = "solar_only"
     SOLAR_MINIMUM = "solar_minimum"
+    # Only in the cheapest hours before the session's goal (see `cheapest`).
+    CHEAPEST = "cheapest"
     OFF = "off"
 
 

@@ -1,0 +1,165 @@
+"""The cheapest mode: sessions charge in the cheapest hours before their goal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+
+from custom_components.ocpp_csms.csms.cheapest import ChargingGoal, car_goal
+from custom_components.ocpp_csms.csms.commands import ProfileKind
+from custom_components.ocpp_csms.csms.price_plan import PriceSlot
+from custom_components.ocpp_csms.csms.site import SiteBalancer, SiteSettings
+from custom_components.ocpp_csms.csms.solar import ChargingMode
+from tests.engine.conftest import ConnectRaw
+from tests.engine.test_site import Charger, Clock, Limits, charging
+
+EVENING = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+CHEAP_FROM = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+SITE = SiteSettings(fuse_a=16, margin_a=0, failsafe_a=6, profile_duration_s=300)
+# 18:00 to 07:00: dear in the evening, cheapest 02:00-04:00.
+PRICES = [
+    PriceSlot(EVENING + timedelta(hours=n), EVENING + timedelta(hours=n + 1), price)
+    for n, price in enumerate([0.5] * 5 + [0.3] * 3 + [0.05, 0.04] + [0.2] * 3)
+]
+# Two hours at 16 A on three phases.
+GOAL = ChargingGoal(2 * 11_040, ready_at=time(7, 0))
+
+
+def cheapest_site(charger: Charger, clock: Clock | None = None) -> SiteBalancer:
+    limits = Limits(max_a=16, modes={"A": ChargingMode.CHEAPEST})
+    site = SiteBalancer(SITE, charger.execute, chargers=limits, clock=clock or Clock())
+    site.cheapest.set_prices(PRICES)
+    return site
+
+
+async def test_a_session_waits_for_the_cheapest_hours_then_charges() -> None:
+    charger, clock = Charger(), Clock()
+    site = cheapest_site(charger, clock)
+    site.cheapest.set_goal("A", GOAL)
+    station = charging("A")
+    with freeze_time(EVENING):
+        assert await site.rebalance([station]) == {"A/1": 0.0}
+    planned = site.cheapest.plans["A/1"]
+    assert (planned.plan.start, planned.plan.end) == (CHEAP_FROM, CHEAP_FROM + timedelta(hours=2))
+    assert planned.plan.feasible
+    # What the charger keeps without us: nothing now, the failsafe in the cheap hours.
+    profile = charger.sent[-1][1].profile
+    assert profile.kind is ProfileKind.ABSOLUTE
+    assert profile.start_schedule == EVENING
+    cheap_s = int((CHEAP_FROM - EVENING).total_seconds())
+    assert [(p.start_s, p.limit) for p in profile.periods] == [(0, 0.0), (cheap_s, 6.0)]
+    assert profile.duration_s == cheap_s + 2 * 3600
+    clock.now += 8 * 3600
+    with freeze_time(CHEAP_FROM + timedelta(minutes=1)):
+        assert await site.rebalance([station]) == {"A/1": 16.0}
+    profile = charger.sent[-1][1].profile
+    assert profile.periods[0].limit == 16.0
+    assert profile.periods[1].limit == 6.0  # after our share's 300 s: the failsafe
+
+
+async def test_delivered_energy_counts_and_a_met_goal_stops_charging() -> None:
+    charger = Charger()
+    site = cheapest_site(charger)
+    site.cheapest.set_goal("A", GOAL)
+    station = charging("A", meter_start_wh=0, last_register_wh=2 * 11_040)
+    with freeze_time(CHEAP_FROM):
+        assert await site.rebalance([station]) == {"A/1": 0.0}
+    assert site.cheapest.plans["A/1"].plan.slots == ()
+
+
+async def test_without_a_goal_or_prices_it_charges_as_fast() -> None:
+    charger = Charger()
+    site = cheapest_site(charger)
+    with freeze_time(EVENING):
+        assert await site.rebalance([charging("A")]) == {"A/1": 16.0}  # no goal
+        site.cheapest.set_goal("A", GOAL)
+        site.cheapest.set_prices([])
+        assert await site.rebalance([charging("A")]) == {"A/1": 16.0}  # nothing to go by
+    assert site.cheapest.plans["A/1"].plan.estimated_wh == pytest.approx(GOAL.energy_wh)
+
+
+async def test_the_fuse_still_has_the_last_word() -> None:
+    charger = Charger()
+    site = cheapest_site(charger)
+    site.cheapest.set_goal("A", GOAL)
+    site.set_grid((14.0, 14.0, 14.0))  # the house draws 14 A itself
+    with freeze_time(CHEAP_FROM):
+        allocation = await site.rebalance([charging("A")])
+    assert allocation == {"A/1": 0.0}  # 2 A left: below a car's minimum
+
+
+@pytest.mark.parametrize(
+    ("needs", "goal"),
+    [
+        (
+            {
+                "departureTime": "2026-11-24T07:00:00Z",
+                "acChargingParameters": {"energyAmount": 20_000, "evMaxCurrent": 10},
+            },
+            ChargingGoal(20_000, datetime(2026, 11, 24, 7, tzinfo=UTC), max_current_a=10),
+        ),
+        (
+            {
+                "departureTime": "2026-11-24T07:00:00+01:00",
+                "dcChargingParameters": {"energyAmount": 5000},
+            },
+            ChargingGoal(5000, datetime(2026, 11, 24, 6, tzinfo=UTC)),
+        ),
+        ({"requestedEnergyTransfer": "AC_three_phase"}, None),
+        ({"departureTime": "soon", "acChargingParameters": {"energyAmount": 1}}, None),
+        (
+            {"departureTime": "2026-11-24T07:00:00Z", "acChargingParameters": {"energyAmount": 0}},
+            None,
+        ),
+        ({"departureTime": "2026-11-24T07:00:00Z", "acChargingParameters": []}, None),
+        (None, None),
+    ],
+)
+def test_a_cars_stated_needs_are_its_goal(needs: Any, goal: ChargingGoal | None) -> None:
+    assert car_goal(needs) == goal
+
+
+async def test_a_cars_needs_are_accepted_only_where_a_plan_serves_them(
+    raw_charger: ConnectRaw,
+) -> None:
+    needs = {
+        "requestedEnergyTransfer": "AC_three_phase",
+        "departureTime": "2026-11-24T07:00:00Z",
+        "acChargingParameters": {
+            "energyAmount": 20_000, "evMinCurrent": 6, "evMaxCurrent": 16, "evMaxVoltage": 400,
+        },
+    }  # fmt: skip
+    message = {"chargingNeeds": needs, "evseId": 1}
+    planned = await raw_charger(
+        "ocpp2.0.1", site=SITE, chargers=Limits(modes={"CP-1": ChargingMode.CHEAPEST})
+    )
+    assert await planned.result("NotifyEVChargingNeeds", message) == {"status": "Accepted"}
+    fast = await raw_charger("ocpp2.0.1", "CP-2", site=SITE)
+    assert await fast.result("NotifyEVChargingNeeds", message) == {"status": "Rejected"}
+    no_site = await raw_charger("ocpp2.0.1", "CP-3")
+    assert await no_site.result("NotifyEVChargingNeeds", message) == {"status": "Rejected"}
+
+
+def test_a_time_of_day_goal_is_the_first_after_the_session_started() -> None:
+    stockholm = ZoneInfo("Europe/Stockholm")
+    goal = ChargingGoal(10_000, ready_at=time(7, 0), zone=stockholm)
+    evening = datetime(2026, 3, 28, 18, 0, tzinfo=stockholm)
+    # Across the night the clocks go forward: 07:00 is still 07:00 on the wall.
+    assert goal.deadline(evening) == datetime(2026, 3, 29, 7, 0, tzinfo=stockholm)
+    assert goal.deadline(evening).utcoffset() == timedelta(hours=2)
+    early = datetime(2026, 3, 29, 5, 0, tzinfo=stockholm)
+    assert goal.deadline(early) == datetime(2026, 3, 29, 7, 0, tzinfo=stockholm)
+
+
+async def test_past_the_deadline_what_is_missing_comes_as_fast_as_it_can() -> None:
+    charger = Charger()
+    site = cheapest_site(charger)
+    site.cheapest.set_goal("A", GOAL)
+    station = charging("A")  # started at 18:00; the goal was 07:00 the next morning
+    with freeze_time(datetime(2026, 11, 24, 7, 30, tzinfo=UTC)):
+        assert await site.rebalance([station]) == {"A/1": 16.0}
+    assert not site.cheapest.plans["A/1"].plan.feasible
