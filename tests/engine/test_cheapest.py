@@ -163,3 +163,24 @@ async def test_past_the_deadline_what_is_missing_comes_as_fast_as_it_can() -> No
     with freeze_time(datetime(2026, 11, 24, 7, 30, tzinfo=UTC)):
         assert await site.rebalance([station]) == {"A/1": 16.0}
     assert not site.cheapest.plans["A/1"].plan.feasible
+
+
+async def test_the_sessions_cost_so_far_and_planned() -> None:
+    charger, clock = Charger(), Clock()
+    site = cheapest_site(charger, clock)
+    site.cheapest.set_goal("A", GOAL)
+    station = charging("A", meter_start_wh=0, last_register_wh=0)
+    with freeze_time(CHEAP_FROM):
+        await site.rebalance([station])
+    planned = site.cheapest.plans["A/1"]
+    assert planned.spent == 0
+    assert planned.estimated_cost == pytest.approx(11.04 * 0.05 + 11.04 * 0.04)
+    transaction = station.evses[1].transaction
+    assert transaction is not None
+    transaction.last_register_wh = 11_040  # the first hour delivered, at 0.05
+    clock.now += 3600
+    with freeze_time(CHEAP_FROM + timedelta(minutes=59)):
+        await site.rebalance([station])
+    planned = site.cheapest.plans["A/1"]
+    assert planned.spent == pytest.approx(11.04 * 0.05)
+    assert planned.estimated_cost == pytest.approx(11.04 * 0.05 + 11.04 * 0.04, rel=0.02)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from websockets.protocol import State
 
 from .adapter import BootDecision, StationAdapter
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
+from .cheapest import ChargingGoal, CheapestCharging
 from .commands import Command, CommandResult, CommandStatus
 from .current_limit import CurrentLimits
 from .events import (
@@ -50,6 +51,7 @@ from .metering_setup import MeterWish
 from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .password_gate import PasswordGate
+from .price_plan import PriceSlot
 from .quirks import quirks_for
 from .reservation_upkeep import ReservationExpiry
 from .schedule import WeeklySchedule
@@ -559,6 +561,23 @@ class CentralSystem:
     def schedule_limit(self, charger_id: str) -> float | None:
         """The limit a charger's weekly schedule sets now (None: none)."""
         return self.upkeep.schedule_limit(charger_id)
+
+    @property
+    def cheapest(self) -> CheapestCharging:
+        """The cheapest mode's prices, goals and plans."""
+        return self.upkeep.cheapest
+
+    def set_prices(self, prices: Sequence[PriceSlot]) -> None:
+        """The electricity prices now known: plans are made again at once."""
+        self.upkeep.cheapest.set_prices(prices)
+        if self.upkeep.site is not None:
+            self.upkeep.site.wake()
+
+    def set_charging_goal(self, charger_id: str, goal: ChargingGoal | None) -> None:
+        """A charger's goal in the cheapest mode changed: its plan is made again at once."""
+        self.upkeep.cheapest.set_goal(charger_id, goal)
+        if self.upkeep.site is not None:
+            self.upkeep.site.wake()
 
     def set_site(self, settings: SiteSettings | None) -> None:
         """Start, change or stop load balancing (see `ChargerUpkeep.set_site`)."""

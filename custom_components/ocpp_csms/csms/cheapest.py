@@ -99,13 +99,23 @@ def _number(value: object) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class PlannedSession:
-    """A session's plan, and what it was planned for."""
+    """A session's plan, what it was planned for, and what the session has cost so far."""
 
     charger_id: str
     evse_id: int
     goal: ChargingGoal
     from_car: bool
     plan: Plan
+    deadline: datetime
+    # The energy the session delivered, and its cost at the prices of the moments we saw
+    # it delivered (since Home Assistant started: not kept across a restart).
+    delivered_wh: float
+    spent: float
+
+    @property
+    def estimated_cost(self) -> float:
+        """What the session comes to: spent so far, and the plan for the rest."""
+        return self.spent + self.plan.cost
 
 
 class CheapestCharging:
@@ -163,10 +173,28 @@ class CheapestCharging:
         ready_by = min(deadline, now + MAX_GOAL_AHEAD)
         limits = PowerLimits(constant_current(maximum_a), phases=phases, voltage_v=voltage_v)
         plan = plan_cheapest(self.prices, now=now, ready_by=ready_by, energy_wh=left, limits=limits)
-        self.plans[key] = PlannedSession(station.id, evse.id, target, from_car, plan)
+        self.plans[key] = PlannedSession(
+            station.id,
+            evse.id,
+            target,
+            from_car,
+            plan,
+            deadline,
+            delivered,
+            self._spent(key, delivered, now),
+        )
         if left > 0 and ready_by <= now:
             return maximum_a  # late already: what is missing comes as fast as it can
         return plan.current_at(now)
+
+    def _spent(self, key: str, delivered_wh: float, now: datetime) -> float:
+        """The session's cost so far: what it delivered since last seen, at today's price."""
+        earlier = self.plans.get(key)
+        if earlier is None or delivered_wh < earlier.delivered_wh:
+            return 0.0  # a new session (or a register that went back: count afresh)
+        price = next((slot.price for slot in self.prices if slot.start <= now < slot.end), None)
+        added_wh = delivered_wh - earlier.delivered_wh
+        return earlier.spent + (added_wh / 1000 * price if price is not None else 0.0)
 
     def forget_others(self, keys: set[str]) -> None:
         """Keep only the plans of these sessions (the others ended or left the mode)."""

@@ -176,6 +176,7 @@ class SiteBalancer:
         *,
         chargers: ChargerLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        cheapest: CheapestCharging | None = None,
     ) -> None:
         """Balance with `settings`, within each charger's own limits."""
         self.settings = settings
@@ -189,7 +190,7 @@ class SiteBalancer:
         self.solar = SurplusSharing(settings.solar)
         self._solar_caps: dict[str, SolarCap] = {}
         # Plans of the sessions in the cheapest mode (prices and goals set from outside).
-        self.cheapest = CheapestCharging()
+        self.cheapest = cheapest or CheapestCharging()
         # A charger's weekly schedule holds its sessions too (TxProfiles outrank it).
         self.schedule_limit: Callable[[str], float | None] = lambda _charger_id: None
         self.available_a: tuple[float, ...] = (settings.fuse_a,) * 3

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .authorization import Authorizer, TagChange, TagRegistry
+from .cheapest import CheapestCharging
 from .commands import (
     ClearChargingProfile,
     Command,
@@ -69,6 +70,8 @@ class ChargerUpkeep:
             self.local_lists = LocalListSync(authorizer, execute, spawn)
             self._unsubscribe_tags = authorizer.subscribe(self._tags_changed)
         self.site: SiteBalancer | None = None
+        # Prices and goals of the cheapest mode: kept while the site comes and goes.
+        self.cheapest = CheapestCharging()
         limits = chargers or NoChargerLimits()
         self.plug_in = PlugInStarter(execute, spawn, mode=limits.mode, start_tag=limits.start_tag)
 
@@ -131,7 +134,9 @@ class ChargerUpkeep:
         site = self.site
         failsafe_changed = site is None or site.settings.failsafe_a != settings.failsafe_a
         if site is None:
-            site = self.site = SiteBalancer(settings, self._execute, chargers=self._chargers)
+            site = self.site = SiteBalancer(
+                settings, self._execute, chargers=self._chargers, cheapest=self.cheapest
+            )
             site.schedule_limit = self.schedule_limit
             if self._running:
                 site.start(self._stations)
