@@ -33,6 +33,7 @@ PLATFORMS: list[Platform] = [
     Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
+    Platform.TIME,
 ]
 
 
@@ -119,6 +120,7 @@ async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) 
         return
     hub.site_link.sync()
     hub.schedule_link.sync()
+    hub.prices.sync()
     # Metering (the options' and each charger's) follows there too.
     await hub.async_sync_chargers()
 

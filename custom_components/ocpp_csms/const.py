@@ -71,3 +71,6 @@ CONF_QUIRKS: Final = "quirks"
 DEFAULT_SOLAR_START_DELAY_MIN: Final = 2
 DEFAULT_SOLAR_STOP_DELAY_MIN: Final = 5
 DEFAULT_SITE_MARGIN_A: Final = 1.0
+
+# Cheapest charging: the price sensor the site options name.
+CONF_PRICE_SENSOR = "price_sensor"

@@ -58,6 +58,7 @@ async def async_get_config_entry_diagnostics(
             # Journal rows refused for this charger's own values (dropped, not retried).
             "journal_rows_refused": journal.rows_refused.get(charger_id, 0),
             "charging_mode": hub.site_link.mode(charger_id).value,
+            "cheapest": _cheapest(hub, charger_id),
             "schedule_limit_now": system.schedule_limit(charger_id) if system else None,
             "local_list": (
                 {
@@ -126,6 +127,33 @@ def _reports(hub: CentralSystemHub, station: Station | None, charger_id: str) ->
     }
 
 
+def _cheapest(hub: CentralSystemHub, charger_id: str) -> dict[str, Any]:
+    """The charger's goal in the cheapest mode, and its session's plan (if one runs)."""
+    planned = hub.prices.plan(charger_id)
+    plan = planned.plan if planned is not None else None
+    return {
+        "ready_at": hub.prices.ready_at(charger_id).isoformat(),
+        "energy_kwh": hub.prices.energy_kwh(charger_id),
+        "plan": (
+            {
+                "deadline": planned.deadline.isoformat(),
+                "goal_from_car": planned.from_car,
+                "needed_wh": plan.needed_wh,
+                "planned_wh": plan.energy_wh,
+                "estimated_wh": plan.estimated_wh,
+                "cost": plan.cost,
+                "spent": planned.spent,
+                "slots": [
+                    [slot.start.isoformat(), slot.end.isoformat(), slot.current_a, slot.price]
+                    for slot in plan.slots
+                ],
+            }
+            if planned is not None and plan is not None
+            else None
+        ),
+    }
+
+
 def _site(hub: CentralSystemHub) -> dict[str, Any] | None:
     """What load balancing sees and gives (None: no site)."""
     site = hub.site_link.site
@@ -144,4 +172,10 @@ def _site(hub: CentralSystemHub) -> dict[str, Any] | None:
         "surplus_w": site.solar.surplus_w,
         "available_a": site.available_a,
         "allocated_a": dict(site.allocated),
+        "prices": {
+            "slots": len(hub.prices.prices),
+            "from": hub.prices.prices[0].start.isoformat() if hub.prices.prices else None,
+            "until": hub.prices.prices[-1].end.isoformat() if hub.prices.prices else None,
+            "sensor_has_prices": hub.prices.sensor_has_prices,
+        },
     }

@@ -41,6 +41,7 @@ from .entity_manager import EntityManager
 from .event_router import EventRouter
 from .file_progress import FileProgress
 from .metering_options import meter_overrides_from, meter_wish_from
+from .prices.link import PriceLink
 from .schedules.link import ScheduleLink
 from .sessions.book import SessionBook
 from .sessions.meter_issues import RegisterIssues
@@ -78,6 +79,7 @@ class CentralSystemHub:
         self._unsubscribe_tags = self.tags.registry.subscribe(self.tag_issues.tags_changed)
         self.site_link = SiteLink(hass, entry, self.index, self.entities)
         self.schedule_link = ScheduleLink(hass, entry, self.entities)
+        self.prices = PriceLink(hass, entry)
         self.reports = ChargerReports(hass, entry.entry_id, self.index.charger_name)
         self.activity = ChargerActivity(
             hass, entry.entry_id, self.index.charger_name, self.tag_name
@@ -128,6 +130,7 @@ class CentralSystemHub:
             part.attach(system, self)
         self.sessions.attach(system)
         self.schedule_link.attach(system)
+        self.prices.attach(system)
         integration = await async_get_integration(self.hass, DOMAIN)
         self.devices.register_central(str(integration.version))
         for subentry in self.index.subentries():
@@ -136,6 +139,7 @@ class CentralSystemHub:
         await system.start()
         self.site_link.sync()
         self.schedule_link.sync()
+        self.prices.sync()
         await self.sessions.async_start()
 
     async def _settings(self) -> CentralSystemSettings:
@@ -171,6 +175,7 @@ class CentralSystemHub:
                 self.sessions.async_stop()
                 self.site_link.stop()
                 self.schedule_link.stop()
+                self.prices.stop()
                 self._unsubscribe_tags()
                 self.tags.close()
                 if self.system is not None:

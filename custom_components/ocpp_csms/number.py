@@ -23,6 +23,7 @@ from .csms.events import Event
 from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .prices.entities import build_goal_numbers
 from .site.entities import build_site_numbers
 
 PARALLEL_UPDATES = 0
@@ -65,6 +66,7 @@ async def async_setup_entry(
 ) -> None:
     """Set up the current limit of every charger, and the site limit."""
     entry.runtime_data.entities.register_platform(build_numbers, async_add_entities)
+    entry.runtime_data.entities.register_platform(build_goal_numbers, async_add_entities)
     entry.runtime_data.site_link.register_site_platform(build_site_numbers, async_add_entities)
 
 

@@ -17,6 +17,7 @@ from .energy_register import EnergyRegisterSensor
 from .entity import OcppEntity
 from .entity_manager import Scope
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .prices.entities import build_plan_sensors
 from .reservations.sensor import ReservationSensor
 from .sensor_descriptions import (
     ALLOCATED_CURRENT,
@@ -67,6 +68,7 @@ async def async_setup_entry(
 ) -> None:
     """Set up the sensors of every charger, now and as they reveal more, and the site's."""
     entry.runtime_data.entities.register_platform(build_sensors, async_add_entities)
+    entry.runtime_data.entities.register_platform(build_plan_sensors, async_add_entities)
     entry.runtime_data.site_link.register_site_platform(build_site_sensors, async_add_entities)
 
 

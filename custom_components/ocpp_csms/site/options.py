@@ -14,6 +14,7 @@ from ..const import (
     CONF_EXPORT_POWER,
     CONF_GRID_CURRENT,
     CONF_GRID_POWER,
+    CONF_PRICE_SENSOR,
     CONF_SITE_FAILSAFE,
     CONF_SITE_FUSE,
     CONF_SITE_MARGIN,
@@ -36,6 +37,7 @@ SITE_KEYS = (
     CONF_EXPORT_NEGATIVE,
     CONF_SOLAR_START_DELAY,
     CONF_SOLAR_STOP_DELAY,
+    CONF_PRICE_SENSOR,
 )
 
 
@@ -108,6 +110,9 @@ class SiteOptionsSteps(OptionsFlow):
                 probatio.Optional(
                     CONF_SOLAR_STOP_DELAY, default=DEFAULT_SOLAR_STOP_DELAY_MIN
                 ): _minutes(),
+                probatio.Optional(CONF_PRICE_SENSOR): selector.EntitySelector(
+                    selector.EntitySelectorConfig(domain="sensor")
+                ),
             }
         )
         current = {**self.config_entry.options, **(user_input or {})}

@@ -1,0 +1,230 @@
+"""A charger's cheapest-mode entities: its goal (ready by, energy to add) and its plan.
+
+They exist while load balancing is on (the balancer carries out the mode), beside the
+charging-mode select. The goal entities keep their values across restarts. The plan
+sensor shows when charging is planned to start; its attributes say until when, how
+much, at what cost (planned, and for the whole session), and on which prices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.number import (
+    NumberDeviceClass,
+    NumberEntityDescription,
+    NumberMode,
+    RestoreNumber,
+)
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+)
+from homeassistant.components.time import TimeEntity, TimeEntityDescription
+from homeassistant.const import UnitOfEnergy
+from homeassistant.helpers.restore_state import RestoreEntity
+
+from ..csms.events import Event
+from ..csms.station import Station
+from ..entity import OcppEntity, OcppEntityDescription
+from ..entity_manager import ALLOCATION, SITE
+
+if TYPE_CHECKING:
+    from ..hub import CentralSystemHub
+
+# The plan's periods shown in the attributes: a night of quarter hours is fewer.
+MAX_SLOTS_SHOWN = 48
+
+
+@dataclass(frozen=True, kw_only=True)
+class _TimeDescription(OcppEntityDescription, TimeEntityDescription):
+    """A time of a charger."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _NumberDescription(OcppEntityDescription, NumberEntityDescription):
+    """A number of a charger."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SensorDescription(OcppEntityDescription, SensorEntityDescription):
+    """A sensor of a charger."""
+
+
+READY_BY = _TimeDescription(key="ready_by", translation_key="ready_by")
+ENERGY_TO_ADD = _NumberDescription(
+    key="energy_to_add",
+    translation_key="energy_to_add",
+    device_class=NumberDeviceClass.ENERGY,
+    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    native_min_value=1,
+    native_max_value=150,
+    native_step=1,
+    mode=NumberMode.BOX,
+)
+CHARGING_PLAN = _SensorDescription(
+    key="charging_plan", translation_key="charging_plan", device_class=SensorDeviceClass.TIMESTAMP
+)
+
+
+def _with_site(hub: CentralSystemHub, evse_id: int | None) -> bool:
+    return evse_id is None and hub.site_link.site is not None
+
+
+def build_goal_times(
+    hub: CentralSystemHub, station: Station, evse_id: int | None
+) -> Iterable[OcppEntity]:
+    """The ready-by time, while balancing is on."""
+    if _with_site(hub, evse_id):
+        yield ReadyBy(hub, station, None, READY_BY)
+
+
+def build_goal_numbers(
+    hub: CentralSystemHub, station: Station, evse_id: int | None
+) -> Iterable[OcppEntity]:
+    """The energy to add, while balancing is on."""
+    if _with_site(hub, evse_id):
+        yield EnergyToAdd(hub, station, None, ENERGY_TO_ADD)
+
+
+def build_plan_sensors(
+    hub: CentralSystemHub, station: Station, evse_id: int | None
+) -> Iterable[OcppEntity]:
+    """The charging plan, while balancing is on."""
+    if _with_site(hub, evse_id):
+        yield ChargingPlan(hub, station, None, CHARGING_PLAN)
+
+
+class _SiteFollower(OcppEntity):
+    """Shown while balancing is on; written when what it shows changed (rounds are often)."""
+
+    _shown: object = None
+
+    @property
+    def available(self) -> bool:
+        """Usable while balancing is on, even with the charger away."""
+        return self.hub.site_link.site is not None
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the site's rounds."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.hub.entities.subscribe(SITE, self._site_changed, ALLOCATION))
+        self._shown = self._showing()
+
+    def _showing(self) -> object:
+        return self.available
+
+    def _site_changed(self, event: Event | None = None) -> None:
+        if self._showing() != self._shown:
+            self._write_state()
+
+    def handle_update(self, event: Event | None = None) -> None:
+        """The charger changed: write, remembering what it showed."""
+        self._write_state()
+
+    def _write_state(self) -> None:
+        self._shown = self._showing()
+        self.async_write_ha_state()
+
+
+class ReadyBy(_SiteFollower, TimeEntity, RestoreEntity):
+    """By when the car should have its energy, every day (the cheapest mode's deadline)."""
+
+    @property
+    def native_value(self) -> time:
+        """The time of day."""
+        return self.hub.prices.ready_at(self.station.id)
+
+    async def async_added_to_hass(self) -> None:
+        """Go on with the time set before a restart."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_state()
+        if last is not None:
+            try:
+                self.hub.prices.set_ready_at(self.station.id, time.fromisoformat(last.state))
+                return
+            except ValueError:
+                pass  # unknown or unavailable then: the default
+        self.hub.prices.set_ready_at(self.station.id, self.native_value)
+
+    async def async_set_value(self, value: time) -> None:
+        """Be ready by `value` from now on."""
+        self.hub.prices.set_ready_at(self.station.id, value)
+        self._write_state()
+
+
+class EnergyToAdd(_SiteFollower, RestoreNumber):
+    """How much energy a session should add by the ready-by time."""
+
+    @property
+    def native_value(self) -> float:
+        """KWh."""
+        return self.hub.prices.energy_kwh(self.station.id)
+
+    async def async_added_to_hass(self) -> None:
+        """Go on with the energy set before a restart."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_number_data()
+        value = last.native_value if last is not None else None
+        self.hub.prices.set_energy_kwh(
+            self.station.id, float(value) if value is not None else self.native_value
+        )
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Add `value` kWh from now on."""
+        self.hub.prices.set_energy_kwh(self.station.id, value)
+        self._write_state()
+
+
+class ChargingPlan(_SiteFollower, SensorEntity):
+    """When the charger's session is planned to charge, and what it comes to."""
+
+    def _showing(self) -> object:
+        return (self.available, self.native_value, self.extra_state_attributes)
+
+    @property
+    def native_value(self) -> datetime | None:
+        """When charging is planned to start (unknown: nothing planned)."""
+        planned = self.hub.prices.plan(self.station.id)
+        return _minute(planned.plan.start) if planned is not None else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The plan: its end, energy, cost, whether it meets the goal, its periods."""
+        planned = self.hub.prices.plan(self.station.id)
+        if planned is None:
+            return None
+        plan = planned.plan
+        return {
+            "end": _minute(plan.end),
+            "ready_by": planned.deadline,
+            "goal_from_car": planned.from_car,
+            "energy_kwh": round(plan.energy_wh / 1000, 2),
+            "shortfall_kwh": round(plan.shortfall_wh / 1000, 2),
+            "feasible": plan.feasible,
+            "estimated_prices_kwh": round(plan.estimated_wh / 1000, 2),
+            "prices_known": bool(self.hub.prices.prices),
+            "planned_cost": round(plan.cost, 2),
+            "session_cost": round(planned.estimated_cost, 2),
+            "slots": [
+                {
+                    "start": _minute(slot.start),
+                    "end": _minute(slot.end),
+                    "current_a": round(slot.current_a, 1),
+                    "price": slot.price,
+                    "estimated": slot.estimated,
+                }
+                for slot in plan.slots[:MAX_SLOTS_SHOWN]
+            ],
+        }
+
+
+def _minute[T: datetime | None](moment: T) -> T:
+    """To the minute: a plan made afresh every round moves its edges by seconds."""
+    if moment is None:
+        return moment
+    return moment.replace(second=0, microsecond=0)
