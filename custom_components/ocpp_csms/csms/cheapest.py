@@ -205,6 +205,7 @@ class CheapestCharging:
         key: str,
         station: Station,
         *,
+        start: datetime,
         now_limit_a: float,
         now_s: int,
         failsafe_a: float,
@@ -215,7 +216,7 @@ class CheapestCharging:
         planned = self.plans.get(key)
         if planned is None:
             return None
-        start = datetime.now(UTC).replace(microsecond=0)
+        start = start.replace(microsecond=0)
         end = planned.plan.end
         # Past the plan the charger's default profile (the failsafe) applies again.
         duration_s = max(now_s, int((end - start).total_seconds())) if end is not None else now_s

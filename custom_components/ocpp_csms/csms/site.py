@@ -177,12 +177,18 @@ class SiteBalancer:
         chargers: ChargerLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
         cheapest: CheapestCharging | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """Balance with `settings`, within each charger's own limits."""
+        """Balance with `settings`, within each charger's own limits.
+
+        `clock` paces the rounds; `wall_clock` is the time of day prices and goals
+        are planned in (both simulated in `devtools.site_day`).
+        """
         self.settings = settings
         self._execute = execute
         self._chargers = chargers or NoChargerLimits()
         self._clock = clock
+        self._wall_clock = wall_clock
         # Measured at the main fuse, chargers included; None: no grid meter.
         self.grid_a: tuple[float, float, float] | None = None
         # Exported to the grid now (W; negative: imported); None: no reading.
@@ -349,7 +355,7 @@ class SiteBalancer:
             maximum_a=min(maximum_a, fuse_a),
             phases=phases,
             voltage_v=line_voltage(station),
-            now=datetime.now(UTC),
+            now=self._wall_clock(),
         )
 
     def _demand(self, session: _Session) -> Demand:
@@ -586,6 +592,7 @@ class SiteBalancer:
             planned = self.cheapest.profile(
                 session.key,
                 session.station,
+                start=self._wall_clock(),
                 now_limit_a=limit_a,
                 now_s=duration_s,
                 failsafe_a=self.settings.failsafe_a,
