@@ -13,7 +13,7 @@ from custom_components.ocpp_csms.csms.cheapest import ChargingGoal, car_goal
 from custom_components.ocpp_csms.csms.commands import ProfileKind
 from custom_components.ocpp_csms.csms.price_plan import PriceSlot
 from custom_components.ocpp_csms.csms.site import SiteBalancer, SiteSettings
-from custom_components.ocpp_csms.csms.solar import ChargingMode
+from custom_components.ocpp_csms.csms.solar import ChargingMode, SolarSettings
 from tests.engine.conftest import ConnectRaw
 from tests.engine.test_site import Charger, Clock, Limits, charging
 
@@ -184,3 +184,28 @@ async def test_the_sessions_cost_so_far_and_planned() -> None:
     planned = site.cheapest.plans["A/1"]
     assert planned.spent == pytest.approx(11.04 * 0.05)
     assert planned.estimated_cost == pytest.approx(11.04 * 0.05 + 11.04 * 0.04, rel=0.02)
+
+
+async def test_the_sun_is_free_a_surplus_charges_beyond_the_plan() -> None:
+    """Nothing planned now (dear hours), but the house exports: the car takes that."""
+    charger, clock = Charger(), Clock()
+    settings = SiteSettings(
+        fuse_a=16, margin_a=0, failsafe_a=6, export_meter=True,
+        solar=SolarSettings(start_delay_s=60),
+    )  # fmt: skip
+    limits = Limits(max_a=16, modes={"A": ChargingMode.CHEAPEST})
+    site = SiteBalancer(settings, charger.execute, chargers=limits, clock=clock)
+    site.cheapest.set_prices(PRICES)
+    site.cheapest.set_goal("A", GOAL)
+    station = charging("A")
+    site.set_export(6000)
+    with freeze_time(EVENING):
+        assert await site.rebalance([station]) == {"A/1": 0.0}  # the surplus must last
+        clock.now += 60
+        assert await site.rebalance([station]) == {"A/1": 8.6}  # 6,000 W / 690 W/A, down
+        site.set_export(-500)  # a cloud: less than the minimum, for the stop delay
+        clock.now += 10
+        assert await site.rebalance([station]) == {"A/1": 6.0}
+    # In the cheap hours the plan leads again, whatever the sun does.
+    with freeze_time(CHEAP_FROM):
+        assert await site.rebalance([station]) == {"A/1": 16.0}

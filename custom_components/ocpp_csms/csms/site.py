@@ -313,13 +313,19 @@ class SiteBalancer:
         """Cap each solar session at its share of the surplus."""
         solar = []
         for session in sessions:
-            if session.mode in SOLAR_MODES:
+            # The cheapest mode takes the surplus as a solar-only session would: it is
+            # free, so beyond its plan it charges on it (see `_demand`).
+            if session.mode in SOLAR_MODES or session.mode is ChargingMode.CHEAPEST:
                 phases = self._phases(session.evse)
                 volts = line_voltage(session.station)
                 solar.append(
                     SolarSession(
                         session.key,
-                        session.mode,
+                        (
+                            ChargingMode.SOLAR_ONLY
+                            if session.mode is ChargingMode.CHEAPEST
+                            else session.mode
+                        ),
                         volts=volts,
                         phases=1 if len(phases) == 1 else 3,
                         drawing_w=sum(self._draw([session])) * volts,
@@ -364,17 +370,22 @@ class SiteBalancer:
         if session.mode is ChargingMode.OFF:
             maximum = 0.0
         elif session.mode is ChargingMode.CHEAPEST:
-            maximum = min(
-                maximum,
-                self._cheapest_cap(
-                    session.key,
-                    session.station,
-                    session.evse,
-                    session.transaction,
-                    maximum_a=maximum,
-                    phases=1 if len(phases) == 1 else 3,
-                ),
+            planned_a = self._cheapest_cap(
+                session.key,
+                session.station,
+                session.evse,
+                session.transaction,
+                maximum_a=maximum,
+                phases=1 if len(phases) == 1 else 3,
             )
+            surplus = self._solar_caps.get(session.key)
+            if surplus is not None and surplus.amps > planned_a:
+                maximum = min(maximum, surplus.amps)  # the sun gives more than the plan
+                if surplus.phases == 3:
+                    phases = ALL_PHASES
+            else:
+                self._solar_caps.pop(session.key, None)  # the plan leads (three phases)
+                maximum = min(maximum, planned_a)
         elif (cap := self._solar_caps.get(session.key)) is not None:
             maximum = min(maximum, cap.amps)
             if cap.phases == 3:
