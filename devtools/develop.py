@@ -86,6 +86,7 @@ async def bring_up(
     await client.wait_until_up(hass, timeout=args.start_timeout)
     login = Login()
     await client.onboard_or_login(login)
+    await client.keep_http_settings()
     await ensure_central_system(client, args.csms_port)
     command = [sys.executable, "-m", "simulator", "--url", f"ws://127.0.0.1:{args.csms_port}"]
     for charger_id, version in CHARGERS:
