@@ -2,9 +2,9 @@
 
 Starts Home Assistant on http://127.0.0.1:8123 with the config directory `develop/`,
 onboards it with a documented local user, creates the central system (port 9000, on
-127.0.0.1), starts two simulated chargers (OCPP 1.6 and 2.0.1) and admits them through
-the same discovery flow a user would click through. Runs until Ctrl-C, then stops
-everything.
+127.0.0.1) with a site (a 25 A main fuse, for load balancing), starts two simulated
+chargers (OCPP 1.6 and 2.0.1) and admits them through the same discovery flow a user
+would click through. Runs until Ctrl-C, then stops everything.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ CHARGERS = (("DEV-16", "ocpp1.6"), ("DEV-201", "ocpp2.0.1"))
 # Every simulated charger uses this password (OCPP security profile 1).
 CHARGER_PASSWORD = "dev-charger-password"
 DOMAIN = "ocpp_csms"
+# The site's main fuse per phase; without a grid meter the chargers share it (less
+# the default 1 A margin).
+SITE_FUSE_A = 25
 
 
 def say(message: str) -> None:
@@ -49,6 +52,33 @@ async def ensure_central_system(client: HomeAssistantClient, csms_port: int) -> 
         return
     await client.create_central_system(csms_port, unknown_chargers="ask")
     say(f"created the central system on ws://127.0.0.1:{csms_port}")
+
+
+async def ensure_site(client: HomeAssistantClient) -> None:
+    """Describe the site in the central system's options, as a user would, unless it is.
+
+    A main fuse without meters is enough for load balancing, the charging mode of
+    each charger and the site's available current. A site already described (by an
+    earlier run, or changed by hand) is left as it is.
+    """
+    entry_id = (await client.entries(DOMAIN))[0]["entry_id"]
+    menu = await client.start_options_flow(entry_id)
+    form = await client.options_flow_step(menu["flow_id"], {"next_step_id": "site"})
+    fuse = next(
+        (
+            field.get("description", {}).get("suggested_value")
+            for field in form.get("data_schema", [])
+            if field.get("name") == "site_fuse_a"
+        ),
+        None,
+    )
+    if fuse is not None:
+        await client.close_options_flow(form["flow_id"])
+        return
+    result = await client.options_flow_step(form["flow_id"], {"site_fuse_a": SITE_FUSE_A})
+    if result.get("type") != "create_entry":
+        raise HomeAssistantError(f"Could not describe the site: {result.get('errors') or result}")
+    say(f"described the site: a {SITE_FUSE_A} A main fuse, no grid meter")
 
 
 async def admit_waiting_chargers(client: HomeAssistantClient) -> None:
@@ -88,6 +118,7 @@ async def bring_up(
     await client.onboard_or_login(login)
     await client.keep_http_settings()
     await ensure_central_system(client, args.csms_port)
+    await ensure_site(client)
     command = [sys.executable, "-m", "simulator", "--url", f"ws://127.0.0.1:{args.csms_port}"]
     for charger_id, version in CHARGERS:
         command += ["--charger", f"{charger_id}:{version}"]

@@ -281,6 +281,24 @@ class HomeAssistantClient:
                 f"Could not create the central system: {result.get('errors') or result}"
             )
 
+    async def start_options_flow(self, entry_id: str) -> dict[str, Any]:
+        """Open a config entry's options (*Configure*)."""
+        result: dict[str, Any] = await self.json(
+            "POST", "/api/config/config_entries/options/flow", json={"handler": entry_id}
+        )
+        return result
+
+    async def options_flow_step(self, flow_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Submit a step of an options flow."""
+        result: dict[str, Any] = await self.json(
+            "POST", f"/api/config/config_entries/options/flow/{flow_id}", json=data
+        )
+        return result
+
+    async def close_options_flow(self, flow_id: str) -> None:
+        """Close an options flow without saving (the dialog's X)."""
+        await self.json("DELETE", f"/api/config/config_entries/options/flow/{flow_id}")
+
     async def flows_in_progress(self) -> list[dict[str, Any]]:
         """Config flows in progress, discovered ones included."""
         found: list[dict[str, Any]] = await self.command("config_entries/flow/progress")
