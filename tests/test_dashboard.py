@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+from homeassistant.util.yaml import parse_yaml
 
 from custom_components.ocpp_csms.identifiers import unique_id_for
 from devtools.dashboard import TITLE, dashboard_config
+from devtools.homeassistant import ROOT
 
 ENTRY = "01ENTRY"
 OTHER_ENTRY = "01OTHER"
@@ -185,3 +189,28 @@ def test_each_central_system_has_its_site() -> None:
     first, second = sections(config)
     assert tiles(first) == ["sensor.first_available", "number.first_limit"]
     assert tiles(second) == ["sensor.second_available"]
+
+
+def test_the_readme_shows_the_cards_the_main_job_makes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Dashboard\n")
+    part = readme[start : readme.index("\n## ", start)]
+    shown = [parse_yaml(block) for block in re.findall(r"```yaml\n(.*?)```", part, re.S)]
+    made = sections(
+        dashboard_config(
+            [
+                *GARAGE,
+                site_entity(
+                    "sensor.ocpp_central_system_port_9000_available_current",
+                    "site_available_current",
+                ),
+                site_entity(
+                    "number.ocpp_central_system_port_9000_site_current_limit", "site_limit"
+                ),
+            ],
+            DEVICES,
+        )
+    )
+    for section in made:  # a heading made by hand does not know the device
+        del section["cards"][0]["tap_action"]
+    assert shown == made
