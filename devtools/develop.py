@@ -117,8 +117,9 @@ async def update_dashboard(
     """Show every charger's entities on the dashboard; returns what it shows.
 
     `shown` is what this run last made of the registries: while they give the same
-    cards, nothing is written, so edits by hand stay until the chargers' entities
-    change. A dashboard that already shows these cards is not written again either.
+    cards, nothing is read or written, so edits by hand stay until the chargers'
+    entities change (or the job starts again). A dashboard that already shows these
+    cards is not written again either.
     """
     entities = await client.command("config/entity_registry/list")
     devices = await client.command("config/device_registry/list")
