@@ -214,7 +214,7 @@ async def test_dashboard_and_device_page_show_live_values_also_in_german(main_jo
                         r"Charging On",
                         r"Current limit \d+ A",
                         r"Session energy [\d.,]+ kWh",
-                        r"Session duration \d+ ?m",
+                        r"Session duration \d+ ?[hms]",
                         r"Energy this month [\d.,]+ kWh",
                         r"Charging mode Fast",
                     ],
@@ -259,7 +259,6 @@ async def test_dashboard_and_device_page_show_live_values_also_in_german(main_jo
                     rf"{_german('sensor', 'energy_this_month')} [\d.,]+ kWh",
                     fast,
                     _german("number", "current_limit"),
-                    _german("switch", "charging_control"),
                 ],
             )
             await page.screenshot(path=str(ARTIFACTS / "device-page-de.png"), full_page=True)
@@ -268,7 +267,17 @@ async def test_dashboard_and_device_page_show_live_values_also_in_german(main_jo
                 _section(page, "DEV-16"),
                 [
                     rf"{_german('sensor', 'power')} {ABOVE_ZERO} W",
+                    # The switch ("Laden"), not a word that begins alike.
+                    rf"\b{_german('switch', 'charging_control')}\b",
+                    rf"{_german('sensor', 'session_energy')} [\d.,]+ kWh",
                     fast,
+                ],
+            )
+            await _snapshot_with(
+                _section(page, "Site"),
+                [
+                    rf"{_german('sensor', 'site_available_current')} [\d.,]+ A",
+                    rf"{_german('number', 'site_limit')} 25 A",
                 ],
             )
             await page.screenshot(path=str(ARTIFACTS / "dashboard-de.png"))
