@@ -2,23 +2,27 @@
 
 Starts Home Assistant on http://127.0.0.1:8123 with the config directory `develop/`,
 onboards it with a documented local user, creates the central system (port 9000, on
-127.0.0.1), starts two simulated chargers (OCPP 1.6 and 2.0.1) and admits them through
-the same discovery flow a user would click through. Runs until Ctrl-C, then stops
-everything.
+127.0.0.1) with a site (a 25 A main fuse, for load balancing), starts two simulated
+chargers (OCPP 1.6 and 2.0.1), admits them through the same discovery flow a user
+would click through, and keeps a "Chargers" dashboard (the default one) showing them.
+Runs until Ctrl-C, then stops everything.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from .dashboard import ICON, TITLE, URL_PATH, dashboard_config
 from .homeassistant import (
     ROOT,
     HomeAssistantClient,
@@ -36,6 +40,9 @@ CHARGERS = (("DEV-16", "ocpp1.6"), ("DEV-201", "ocpp2.0.1"))
 # Every simulated charger uses this password (OCPP security profile 1).
 CHARGER_PASSWORD = "dev-charger-password"
 DOMAIN = "ocpp_csms"
+# The site's main fuse per phase; without a grid meter the chargers share it (less
+# the default 1 A margin).
+SITE_FUSE_A = 25
 
 
 def say(message: str) -> None:
@@ -49,6 +56,83 @@ async def ensure_central_system(client: HomeAssistantClient, csms_port: int) -> 
         return
     await client.create_central_system(csms_port, unknown_chargers="ask")
     say(f"created the central system on ws://127.0.0.1:{csms_port}")
+
+
+async def ensure_site(client: HomeAssistantClient) -> None:
+    """Describe the site in the central system's options, as a user would, unless it is.
+
+    A main fuse without meters is enough for load balancing, the charging mode of
+    each charger and the site's available current. A site already described (by an
+    earlier run, or changed by hand) is left as it is.
+    """
+    entry_id = (await client.entries(DOMAIN))[0]["entry_id"]
+    menu = await client.start_options_flow(entry_id)
+    form = await client.options_flow_step(menu["flow_id"], {"next_step_id": "site"})
+    fuse = next(
+        (
+            field.get("description", {}).get("suggested_value")
+            for field in form.get("data_schema", [])
+            if field.get("name") == "site_fuse_a"
+        ),
+        None,
+    )
+    if fuse is not None:
+        await client.close_options_flow(form["flow_id"])
+        return
+    result = await client.options_flow_step(form["flow_id"], {"site_fuse_a": SITE_FUSE_A})
+    if result.get("type") != "create_entry":
+        raise HomeAssistantError(f"Could not describe the site: {result.get('errors') or result}")
+    say(f"described the site: a {SITE_FUSE_A} A main fuse, no grid meter")
+
+
+async def create_dashboard(client: HomeAssistantClient) -> bool:
+    """Create the chargers' dashboard (in the sidebar) unless it exists; True if created.
+
+    A new one also becomes the default dashboard, for every user, as *Settings >
+    Dashboards > Set as default* makes it, unless someone chose a default already.
+    """
+    listed: list[dict[str, Any]] = await client.command("lovelace/dashboards/list")
+    if any(dashboard["url_path"] == URL_PATH for dashboard in listed):
+        return False
+    await client.command(
+        "lovelace/dashboards/create",
+        url_path=URL_PATH,
+        title=TITLE,
+        icon=ICON,
+        show_in_sidebar=True,
+        require_admin=False,
+    )
+    core = (await client.command("frontend/get_system_data", key="core"))["value"] or {}
+    if core.get("default_panel") is None:
+        await client.command(
+            "frontend/set_system_data", key="core", value={**core, "default_panel": URL_PATH}
+        )
+    say(f"created the dashboard {client.base_url}/{URL_PATH}")
+    return True
+
+
+async def update_dashboard(
+    client: HomeAssistantClient, shown: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Show every charger's entities on the dashboard; returns what it shows.
+
+    `shown` is what this run last made of the registries: while they give the same
+    cards, nothing is read or written, so edits by hand stay until the chargers'
+    entities change (or the job starts again). A dashboard that already shows these
+    cards is not written again either.
+    """
+    entities = await client.command("config/entity_registry/list")
+    devices = await client.command("config/device_registry/list")
+    config = dashboard_config(entities, devices)
+    if config == shown:
+        return config
+    stored: dict[str, Any] | None = None
+    if not await create_dashboard(client):
+        with contextlib.suppress(HomeAssistantError):  # created, but never saved
+            stored = await client.command("lovelace/config", url_path=URL_PATH)
+    if stored != config:
+        await client.command("lovelace/config/save", url_path=URL_PATH, config=config)
+    return config
 
 
 async def admit_waiting_chargers(client: HomeAssistantClient) -> None:
@@ -86,7 +170,9 @@ async def bring_up(
     await client.wait_until_up(hass, timeout=args.start_timeout)
     login = Login()
     await client.onboard_or_login(login)
+    await client.keep_http_settings()
     await ensure_central_system(client, args.csms_port)
+    await ensure_site(client)
     command = [sys.executable, "-m", "simulator", "--url", f"ws://127.0.0.1:{args.csms_port}"]
     for charger_id, version in CHARGERS:
         command += ["--charger", f"{charger_id}:{version}"]
@@ -127,8 +213,10 @@ async def run(args: argparse.Namespace) -> int:
         async with aiohttp.ClientSession() as session:
             client = HomeAssistantClient(session, f"http://127.0.0.1:{args.port}")
             simulator = await bring_up(client, hass, args)
+            shown: dict[str, Any] | None = None
             while hass.returncode is None:
                 await admit_waiting_chargers(client)
+                shown = await update_dashboard(client, shown)
                 await asyncio.sleep(2)
             say(f"Home Assistant exited ({hass.returncode}); see its log")
             return 1

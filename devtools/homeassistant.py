@@ -36,12 +36,18 @@ def prepare_config(config_dir: Path) -> None:
     Finishing onboarding's core-config step sets up integrations that fetch weather and
     radio stations from the internet; marking that step (and the two after it) done
     before the first start leaves only the user step, which `onboard_or_login` does.
+
+    The HTTP settings (127.0.0.1 and the port asked for) come from configuration.yaml
+    on every start: Home Assistant takes them into its storage on the first start and
+    ignores the YAML after that, so the stored copy is removed first; see
+    `HomeAssistantClient.keep_http_settings`.
     """
     configuration = config_dir / "configuration.yaml"
     if not configuration.exists():
         config_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / "develop" / "configuration.yaml", configuration)
     storage = config_dir / ".storage"
+    (storage / "http").unlink(missing_ok=True)
     onboarding = storage / "onboarding"
     if not onboarding.exists():
         storage.mkdir(parents=True, exist_ok=True)
@@ -126,9 +132,11 @@ class HomeAssistantClient:
                 if process.returncode is not None:
                     raise HomeAssistantError(f"Home Assistant exited with {process.returncode}")
                 try:
-                    # Any answer from the API (401 without a token) means HTTP is up.
-                    async with self._session.get(f"{self.base_url}/api/") as response:
-                        if response.status in (200, 401):
+                    # The login page's list of providers needs no token (asking the API
+                    # without one would be logged, and notified, as a failed login);
+                    # it answers 400 until onboarding is done.
+                    async with self._session.get(f"{self.base_url}/auth/providers") as response:
+                        if response.status in (200, 400):
                             return
                 except aiohttp.ClientError:
                     pass
@@ -208,6 +216,21 @@ class HomeAssistantClient:
             raise HomeAssistantError(f"Could not log in as {login.username}: {result}")
         await self._token_for(result["result"])
 
+    async def keep_http_settings(self) -> bool:
+        """Confirm the HTTP settings taken from the YAML (the frontend's *Confirm*).
+
+        Home Assistant (since 2026.10) tries HTTP settings it took from the YAML for
+        five minutes, asks in the frontend to confirm them, and unless someone does,
+        goes back to its defaults (port 8123 on every address) and restarts. Returns
+        whether there was anything to confirm.
+        """
+        settings = await self.command("http/config")
+        pending = settings.get("pending")
+        if pending is None or pending.get("error") is not None:
+            return False
+        await self.command("http/config/promote")
+        return True
+
     async def state(self, entity_id: str) -> dict[str, Any] | None:
         """An entity's state as the REST API gives it, or None when it has none."""
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -257,6 +280,24 @@ class HomeAssistantClient:
             raise HomeAssistantError(
                 f"Could not create the central system: {result.get('errors') or result}"
             )
+
+    async def start_options_flow(self, entry_id: str) -> dict[str, Any]:
+        """Open a config entry's options (*Configure*)."""
+        result: dict[str, Any] = await self.json(
+            "POST", "/api/config/config_entries/options/flow", json={"handler": entry_id}
+        )
+        return result
+
+    async def options_flow_step(self, flow_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Submit a step of an options flow."""
+        result: dict[str, Any] = await self.json(
+            "POST", f"/api/config/config_entries/options/flow/{flow_id}", json=data
+        )
+        return result
+
+    async def close_options_flow(self, flow_id: str) -> None:
+        """Close an options flow without saving (the dialog's X)."""
+        await self.json("DELETE", f"/api/config/config_entries/options/flow/{flow_id}")
 
     async def flows_in_progress(self) -> list[dict[str, Any]]:
         """Config flows in progress, discovered ones included."""
