@@ -37,6 +37,7 @@ CHARGER_TILES: tuple[tuple[str, tuple[Feature, ...]], ...] = (
     ("energy_this_month", ()),
     ("current_limit", (_BUTTONS,)),
     ("charging_mode", ({"type": "select-options"},)),
+    ("charging_plan", ()),
 )
 # The site's tiles, on the central system's device: translation key and features.
 SITE_TILES: tuple[tuple[str, tuple[Feature, ...]], ...] = (

@@ -67,6 +67,7 @@ GARAGE = [
     charger_entity("sensor.garage_energy_this_month", "CP-1", "energy_this_month", evse=None),
     charger_entity("number.garage_current_limit", "CP-1", "current_limit", evse=None),
     charger_entity("select.garage_charging_mode", "CP-1", "charging_mode", evse=None),
+    charger_entity("sensor.garage_charging_plan", "CP-1", "charging_plan", evse=None),
     charger_entity("sensor.garage_voltage", "CP-1", "voltage"),  # not on the dashboard
 ]
 DEVICES = [
@@ -112,6 +113,7 @@ def test_a_charger_shows_its_readings_and_controls_by_unique_id() -> None:
         "sensor.garage_energy_this_month",
         "number.garage_current_limit",
         "select.garage_charging_mode",
+        "sensor.garage_charging_plan",
     ]
     cards = {card.get("entity"): card for card in garage["cards"]}
     # Controls are on their tiles; each tile names only its entity (the heading says
@@ -135,6 +137,7 @@ def test_two_plain_tiles_a_row_and_a_control_or_one_left_over_a_row_to_itself() 
         "sensor.garage_energy_this_month",  # the third reading after the switch
         "number.garage_current_limit",
         "select.garage_charging_mode",
+        "sensor.garage_charging_plan",  # left over after the last control
     ]
 
 
