@@ -33,6 +33,8 @@ PARALLEL_UPDATES = 0
 _SET_BY_USER = frozenset(way.value for way in LimitWay)
 _AS_READ = "read_from_charger"
 _AS_MAXIMUM = "configured_maximum"
+# A limit read back within this of the site's failsafe is our default profile's.
+_SAME_A = 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,12 +132,27 @@ class CurrentLimit(OcppEntity, RestoreNumber):
         A charger that cannot say is shown at its configured maximum, which is what it
         charges at when nothing limits it.
         """
-        assert self.hub.system is not None  # entities exist while the system runs
-        read = await self.hub.system.limits.read(self.station)
+        system = self.hub.system
+        assert system is not None  # entities exist while the system runs
+        read = await system.limits.read(self.station)
         limit, applied_as = read.limit_a, _AS_READ
+        site = system.site
+        if (
+            site is not None
+            and limit is not None
+            and abs(limit - site.settings.failsafe_a) < _SAME_A
+            and self._applied_as not in _SET_BY_USER
+        ):
+            # What it applies is the site's failsafe in our default profile, which the
+            # balancer's session profiles outrank while we run: no limit of the
+            # charger's. Shown as its maximum, like a charger that cannot say.
+            limit = None
+        elif limit is None and read.result.status in (
+            CommandStatus.OFFLINE,
+            CommandStatus.TIMED_OUT,
+        ):
+            return  # ask again at its next learning
         if limit is None:
-            if read.result.status in (CommandStatus.OFFLINE, CommandStatus.TIMED_OUT):
-                return  # ask again at its next learning
             limit, applied_as = float(self.hub.index.max_current(self.station.id)), _AS_MAXIMUM
         limit = min(limit, self.native_max_value)
         if self._applied_as in _SET_BY_USER:

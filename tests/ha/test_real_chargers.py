@@ -108,3 +108,19 @@ def _number(state: State | None) -> float:
         return float(state.state) if state is not None else 0.0
     except ValueError:
         return 0.0
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_with_a_site_the_failsafe_is_not_shown_as_the_chargers_limit(
+    hass: HomeAssistant, setup_entry: SetUpEntry, version: str
+) -> None:
+    """The failsafe in our default profile is what the charger reports: not its limit."""
+    site = {"site_fuse_a": 25, "site_failsafe_a": 6}
+    entry = await setup_entry(chargers=[garage()], options=site)
+    async with charger(url_of(entry), "CP-1", version) as client:
+        assert await client.boot() == "Accepted"
+        await wait_for(lambda: state_of(hass, "number.garage_current_limit").state == "32.0")
+        limit = state_of(hass, "number.garage_current_limit")
+        assert limit.attributes["applied_as"] == "configured_maximum"
+        # The failsafe went out as the default profile.
+        assert any(action == "SetChargingProfile" for action, _ in client.received)
