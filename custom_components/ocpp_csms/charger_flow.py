@@ -17,6 +17,8 @@ from homeassistant.helpers import selector
 from .const import (
     CHARGER_METERING_CENTRAL,
     CHARGER_METERING_LEAVE,
+    CONF_CAR_BATTERY_KWH,
+    CONF_CAR_SOC_SENSOR,
     CONF_CHARGER_ID,
     CONF_CHARGER_METER_INTERVAL,
     CONF_CHARGER_METERING,
@@ -98,6 +100,23 @@ def charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any, 
                 mode=selector.SelectSelectorMode.DROPDOWN,
             )
         ),
+        probatio.Optional(
+            CONF_CAR_SOC_SENSOR, description={"suggested_value": current.get(CONF_CAR_SOC_SENSOR)}
+        ): selector.EntitySelector(
+            selector.EntitySelectorConfig(domain="sensor", device_class="battery")
+        ),
+        probatio.Optional(
+            CONF_CAR_BATTERY_KWH,
+            description={"suggested_value": current.get(CONF_CAR_BATTERY_KWH)},
+        ): selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=5,
+                max=250,
+                step=0.1,
+                unit_of_measurement="kWh",
+                mode=selector.NumberSelectorMode.BOX,
+            )
+        ),
     }
 
 
@@ -117,6 +136,10 @@ def charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
         CONF_QUIRKS: _known_quirks(user_input.get(CONF_QUIRKS)),
         CONF_CHARGER_METER_INTERVAL: (
             int(interval) if (interval := user_input.get(CONF_CHARGER_METER_INTERVAL)) else None
+        ),
+        CONF_CAR_SOC_SENSOR: user_input.get(CONF_CAR_SOC_SENSOR) or None,
+        CONF_CAR_BATTERY_KWH: (
+            float(battery) if (battery := user_input.get(CONF_CAR_BATTERY_KWH)) else None
         ),
     }
 

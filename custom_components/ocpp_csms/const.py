@@ -74,3 +74,7 @@ DEFAULT_SITE_MARGIN_A: Final = 1.0
 
 # Cheapest charging: the price sensor the site options name.
 CONF_PRICE_SENSOR = "price_sensor"
+# A charger's car: its own state-of-charge sensor and its battery's capacity, for a
+# target state of charge in the cheapest mode.
+CONF_CAR_SOC_SENSOR = "car_soc_sensor"
+CONF_CAR_BATTERY_KWH = "car_battery_kwh"

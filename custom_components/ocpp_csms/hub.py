@@ -79,7 +79,7 @@ class CentralSystemHub:
         self._unsubscribe_tags = self.tags.registry.subscribe(self.tag_issues.tags_changed)
         self.site_link = SiteLink(hass, entry, self.index, self.entities)
         self.schedule_link = ScheduleLink(hass, entry, self.entities)
-        self.prices = PriceLink(hass, entry)
+        self.prices = PriceLink(hass, entry, self.index)
         self.reports = ChargerReports(hass, entry.entry_id, self.index.charger_name)
         self.activity = ChargerActivity(
             hass, entry.entry_id, self.index.charger_name, self.tag_name

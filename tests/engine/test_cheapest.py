@@ -14,6 +14,7 @@ from custom_components.ocpp_csms.csms.commands import ProfileKind
 from custom_components.ocpp_csms.csms.price_plan import PriceSlot
 from custom_components.ocpp_csms.csms.site import SiteBalancer, SiteSettings
 from custom_components.ocpp_csms.csms.solar import ChargingMode, SolarSettings
+from custom_components.ocpp_csms.csms.station import Measurand, Measurement
 from tests.engine.conftest import ConnectRaw
 from tests.engine.test_site import Charger, Clock, Limits, charging
 
@@ -209,3 +210,30 @@ async def test_the_sun_is_free_a_surplus_charges_beyond_the_plan() -> None:
     # In the cheap hours the plan leads again, whatever the sun does.
     with freeze_time(CHEAP_FROM):
         assert await site.rebalance([station]) == {"A/1": 16.0}
+
+
+async def test_a_target_state_of_charge_sets_what_is_left() -> None:
+    """80 % of a 55.2 kWh battery from 60 %: 11.04 kWh, one hour at 16 A on three phases."""
+    charger = Charger()
+    site = cheapest_site(charger)
+    goal = ChargingGoal(50_000, ready_at=time(7, 0), target_soc=80, battery_wh=55_200)
+    site.cheapest.set_goal("A", goal)
+    station = charging("A")
+    # No state of charge known: the energy to add.
+    with freeze_time(EVENING):
+        await site.rebalance([station])
+    assert site.cheapest.plans["A/1"].plan.needed_wh == 50_000
+    # The car's own sensor says 60 %: one hour, the cheapest of the night.
+    site.cheapest.set_car_soc("A", 60)
+    with freeze_time(EVENING):
+        await site.rebalance([station])
+    plan = site.cheapest.plans["A/1"].plan
+    assert plan.energy_wh == pytest.approx(11_040)
+    assert plan.start == CHEAP_FROM + timedelta(hours=1)
+    # The charger's own reading comes first: 80 % reached, nothing left.
+    station.evses[1].measurements[(Measurand.SOC, None)] = Measurement(
+        80, "Percent", EVENING, Measurand.SOC
+    )
+    with freeze_time(EVENING):
+        await site.rebalance([station])
+    assert site.cheapest.plans["A/1"].plan.slots == ()

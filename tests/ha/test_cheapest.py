@@ -200,3 +200,30 @@ async def test_a_2x_car_that_states_its_needs_gets_a_schedule(
                 for action, payload in client.received
             )
         )  # fmt: skip
+
+
+async def test_a_target_state_of_charge_from_the_cars_own_sensor(
+    hass: HomeAssistant, setup_entry: SetUpEntry, stockholm: None, evening: None
+) -> None:
+    """80 % of a 55.2 kWh battery at 60 %: 11.04 kWh to add, whatever the energy entity says."""
+    hass.states.async_set(PRICE, "0.5", nordpool(DAY_PRICES))
+    hass.states.async_set("sensor.car_battery", "60", {"device_class": "battery"})
+    car = garage(car_soc_sensor="sensor.car_battery", car_battery_kwh=55.2)
+    entry = await setup_entry(chargers=[car], options=SITE)
+    await _choose(hass, "select", "select_option", "select.garage_charging_mode", option="cheapest")
+    await _choose(hass, "number", "set_value", "number.garage_target_state_of_charge", value=80)
+    assert state_of(hass, "number.garage_energy_to_add").state == "20.0"
+
+    def needed() -> object:
+        state = hass.states.get("sensor.garage_charging_plan")
+        return state.attributes.get("needed_kwh") if state is not None else None
+
+    async with charger(url_of(entry), "CP-1") as client:
+        assert await client.boot() == "Accepted"
+        await client.start_session(1, "TAG1")
+        await wait_for(lambda: needed() == 11.04)
+        hass.states.async_set("sensor.car_battery", "70", {"device_class": "battery"})
+        await wait_for(lambda: needed() == 5.52)
+        # Not known any more: the energy to add counts again.
+        hass.states.async_set("sensor.car_battery", "unavailable")
+        await wait_for(lambda: needed() == 20.0)

@@ -579,6 +579,12 @@ class CentralSystem:
         if self.upkeep.site is not None:
             self.upkeep.site.wake()
 
+    def set_car_soc(self, charger_id: str, soc: float | None) -> None:
+        """A car's state of charge from its own sensor: its plan is made again at once."""
+        self.upkeep.cheapest.set_car_soc(charger_id, soc)
+        if self.upkeep.site is not None:
+            self.upkeep.site.wake()
+
     def set_site(self, settings: SiteSettings | None) -> None:
         """Start, change or stop load balancing (see `ChargerUpkeep.set_site`)."""
         self.upkeep.set_site(settings)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from .charging import LIMIT_PROFILE_ID, in_charger_unit
 from .commands import ChargingProfile, ProfileKind, ProfilePurpose, SchedulePeriod
 from .price_plan import Plan, PowerLimits, PriceSlot, constant_current, plan_cheapest
-from .station import Evse, Station, Transaction
+from .station import Evse, Measurand, Station, Transaction
 
 # A charging profile holds a bounded number of periods (1.6 chargers often take 24 or
 # fewer: ChargingScheduleMaxPeriods); a plan of two days of quarter hours has more.
@@ -53,6 +53,16 @@ class ChargingGoal:
     ready_at: time | None = None
     zone: tzinfo = UTC
     max_current_a: float | None = None
+    # Or a state of charge to reach (%), for a battery of `battery_wh`: used while the
+    # car's state of charge is known (its charger's SoC reading, or `set_car_soc`).
+    target_soc: float | None = None
+    battery_wh: float | None = None
+
+    def energy_left(self, delivered_wh: float, soc: float | None) -> float:
+        """What is still to add: up to the target state of charge, else `energy_wh`."""
+        if self.target_soc is not None and self.battery_wh and soc is not None:
+            return max(0.0, self.target_soc - soc) / 100 * self.battery_wh
+        return max(0.0, self.energy_wh - delivered_wh)
 
     def deadline(self, since: datetime) -> datetime:
         """When the energy should be in, for a session that started at `since`."""
@@ -125,6 +135,8 @@ class CheapestCharging:
         """No prices and no goals yet."""
         self.prices: tuple[PriceSlot, ...] = ()
         self._goals: dict[str, ChargingGoal] = {}
+        # Cars' states of charge from elsewhere than their charger (a car's own sensor).
+        self._car_soc: dict[str, float] = {}
         # The latest plan of each session in the mode, by session key.
         self.plans: dict[str, PlannedSession] = {}
 
@@ -138,6 +150,18 @@ class CheapestCharging:
             self._goals.pop(charger_id, None)
         else:
             self._goals[charger_id] = goal
+
+    def set_car_soc(self, charger_id: str, soc: float | None) -> None:
+        """The state of charge (%) of the car on a charger, as the car reports it."""
+        if soc is None:
+            self._car_soc.pop(charger_id, None)
+        else:
+            self._car_soc[charger_id] = soc
+
+    def soc(self, station: Station, evse: Evse) -> float | None:
+        """The car's state of charge: the charger's reading first, else the car's own."""
+        reading = evse.value(Measurand.SOC)
+        return reading if reading is not None else self._car_soc.get(station.id)
 
     def goal(self, station: Station, evse: Evse) -> tuple[ChargingGoal, bool] | None:
         """The goal of a session on `evse`, and whether the car set it."""
@@ -168,7 +192,7 @@ class CheapestCharging:
         if target.max_current_a is not None:
             maximum_a = min(maximum_a, target.max_current_a)
         delivered = (transaction.energy_wh if transaction is not None else None) or 0.0
-        left = max(0.0, target.energy_wh - delivered)
+        left = target.energy_left(delivered, self.soc(station, evse))
         deadline = target.deadline(transaction.started_at if transaction is not None else now)
         ready_by = min(deadline, now + MAX_GOAL_AHEAD)
         limits = PowerLimits(constant_current(maximum_a), phases=phases, voltage_v=voltage_v)

@@ -25,7 +25,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
 )
 from homeassistant.components.time import TimeEntity, TimeEntityDescription
-from homeassistant.const import UnitOfEnergy
+from homeassistant.const import PERCENTAGE, UnitOfEnergy
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from ..csms.events import Event
@@ -66,6 +66,16 @@ ENERGY_TO_ADD = _NumberDescription(
     native_step=1,
     mode=NumberMode.BOX,
 )
+TARGET_SOC = _NumberDescription(
+    key="target_soc",
+    translation_key="target_soc",
+    device_class=NumberDeviceClass.BATTERY,
+    native_unit_of_measurement=PERCENTAGE,
+    native_min_value=10,
+    native_max_value=100,
+    native_step=5,
+    mode=NumberMode.SLIDER,
+)
 CHARGING_PLAN = _SensorDescription(
     key="charging_plan", translation_key="charging_plan", device_class=SensorDeviceClass.TIMESTAMP
 )
@@ -86,9 +96,10 @@ def build_goal_times(
 def build_goal_numbers(
     hub: CentralSystemHub, station: Station, evse_id: int | None
 ) -> Iterable[OcppEntity]:
-    """The energy to add, while balancing is on."""
+    """The energy to add and the target state of charge, while balancing is on."""
     if _with_site(hub, evse_id):
         yield EnergyToAdd(hub, station, None, ENERGY_TO_ADD)
+        yield TargetSoc(hub, station, None, TARGET_SOC)
 
 
 def build_plan_sensors(
@@ -180,6 +191,33 @@ class EnergyToAdd(_SiteFollower, RestoreNumber):
         self._write_state()
 
 
+class TargetSoc(_SiteFollower, RestoreNumber):
+    """The state of charge a session should reach by the ready-by time.
+
+    Counts instead of the energy to add while the car's state of charge is known and
+    its battery's capacity is in the charger's settings.
+    """
+
+    @property
+    def native_value(self) -> float:
+        """%."""
+        return self.hub.prices.target_soc(self.station.id)
+
+    async def async_added_to_hass(self) -> None:
+        """Go on with the target set before a restart."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_number_data()
+        value = last.native_value if last is not None else None
+        self.hub.prices.set_target_soc(
+            self.station.id, float(value) if value is not None else self.native_value
+        )
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Reach `value` % from now on."""
+        self.hub.prices.set_target_soc(self.station.id, value)
+        self._write_state()
+
+
 class ChargingPlan(_SiteFollower, SensorEntity):
     """When the charger's session is planned to charge, and what it comes to."""
 
@@ -203,6 +241,7 @@ class ChargingPlan(_SiteFollower, SensorEntity):
             "end": _minute(plan.end),
             "ready_by": planned.deadline,
             "goal_from_car": planned.from_car,
+            "needed_kwh": round(plan.needed_wh / 1000, 2),
             "energy_kwh": round(plan.energy_wh / 1000, 2),
             "shortfall_kwh": round(plan.shortfall_wh / 1000, 2),
             "feasible": plan.feasible,

@@ -7,7 +7,10 @@ and one that holds no prices the planner can read says so in the plan's attribut
 
 Each charger's goal in the cheapest mode comes from its *ready by* time and *energy to
 add* entities, which restore their values and tell this link; a 2.x car that states
-its needs overrides them for its own session (see `csms.cheapest`).
+its needs overrides them for its own session (see `csms.cheapest`). With the car's
+battery capacity in the charger's settings, its *target state of charge* counts
+instead whenever the car's state of charge is known: read by the charger, or from the
+car's own sensor named in the settings (followed here).
 """
 
 from __future__ import annotations
@@ -22,30 +25,37 @@ from homeassistant.core import Event, EventStateChangedData, HomeAssistant, call
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 
-from ..const import CONF_PRICE_SENSOR
+from ..const import CONF_CAR_BATTERY_KWH, CONF_CAR_SOC_SENSOR, CONF_PRICE_SENSOR
 from ..csms.cheapest import ChargingGoal, PlannedSession
 from ..csms.price_plan import PriceSlot
 from .shapes import read_prices
 
 if TYPE_CHECKING:
+    from ..charger_index import ChargerIndex
     from ..csms.central_system import CentralSystem
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_READY_AT = time(7, 0)
 DEFAULT_ENERGY_KWH = 20.0
+DEFAULT_TARGET_SOC = 80.0
 
 
 class PriceLink:
     """Feeds the engine's cheapest mode: prices from the options' sensor, goals per charger."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], index: ChargerIndex) -> None:
         """Serve one central system's options; `attach` its engine once it runs."""
         self._hass = hass
         self._entry = entry
+        self._index = index
         self._system: CentralSystem | None = None
         self._sensor: str | None = None
         self._unsubscribe: Any = lambda: None
+        # The cars' own state-of-charge sensors, by charger, as followed now.
+        self._soc_sensors: dict[str, str] = {}
+        self._unsubscribe_soc: Any = lambda: None
+        self._target_soc: dict[str, float] = {}
         self.prices: tuple[PriceSlot, ...] = ()
         # Whether the sensor's last reading held prices (None: no sensor, or not read).
         self.sensor_has_prices: bool | None = None
@@ -58,7 +68,8 @@ class PriceLink:
 
     @callback
     def sync(self) -> None:
-        """Follow the price sensor the options name (none: no prices)."""
+        """Follow the price sensor the options name, and the cars' sensors and batteries."""
+        self._sync_cars()
         sensor = self._entry.options.get(CONF_PRICE_SENSOR) or None
         if sensor == self._sensor:
             return
@@ -76,10 +87,56 @@ class PriceLink:
 
     @callback
     def stop(self) -> None:
-        """Stop following the sensor."""
+        """Stop following the sensors."""
         self._unsubscribe()
         self._unsubscribe = lambda: None
         self._sensor = None
+        self._unsubscribe_soc()
+        self._unsubscribe_soc = lambda: None
+        self._soc_sensors = {}
+
+    def _sync_cars(self) -> None:
+        """The cars' sensors from the chargers' settings (followed), and their goals."""
+        sensors = {
+            charger_id: str(sensor)
+            for charger_id in sorted(self._index.admitted)
+            if (sensor := self._index.setting(charger_id, CONF_CAR_SOC_SENSOR))
+        }
+        if sensors != self._soc_sensors:
+            self._unsubscribe_soc()
+            self._unsubscribe_soc = lambda: None
+            if self._system is not None:
+                for charger_id in set(self._soc_sensors) - set(sensors):
+                    self._system.set_car_soc(charger_id, None)
+            self._soc_sensors = sensors
+            if sensors:
+                self._unsubscribe_soc = async_track_state_change_event(
+                    self._hass, sorted(set(sensors.values())), self._soc_changed
+                )
+            for charger_id in sensors:
+                self._read_soc(charger_id)
+        for charger_id in self._index.admitted:
+            if charger_id in self._ready_at or charger_id in self._energy_kwh:
+                self._tell_goal(charger_id)  # the battery may have changed
+
+    @callback
+    def _soc_changed(self, event: Event[EventStateChangedData]) -> None:
+        for charger_id, sensor in self._soc_sensors.items():
+            if sensor == event.data["entity_id"]:
+                self._read_soc(charger_id)
+
+    def _read_soc(self, charger_id: str) -> None:
+        state = self._hass.states.get(self._soc_sensors[charger_id])
+        soc: float | None = None
+        if state is not None:
+            try:
+                soc = float(state.state)
+            except ValueError:
+                soc = None  # unavailable or unknown: the car's state of charge is not known
+            if soc is not None and not 0 <= soc <= 100:
+                soc = None
+        if self._system is not None:
+            self._system.set_car_soc(charger_id, soc)
 
     @callback
     def _sensor_changed(self, event: Event[EventStateChangedData]) -> None:
@@ -126,13 +183,25 @@ class PriceLink:
         self._energy_kwh[charger_id] = energy_kwh
         self._tell_goal(charger_id)
 
+    def target_soc(self, charger_id: str) -> float:
+        """The state of charge (%) a charger's car should reach, when it is known."""
+        return self._target_soc.get(charger_id, DEFAULT_TARGET_SOC)
+
+    def set_target_soc(self, charger_id: str, target_soc: float) -> None:
+        """The charger's target state of charge changed (or was restored)."""
+        self._target_soc[charger_id] = target_soc
+        self._tell_goal(charger_id)
+
     def _tell_goal(self, charger_id: str) -> None:
         if self._system is None:
             return
+        battery_kwh = self._index.setting(charger_id, CONF_CAR_BATTERY_KWH)
         goal = ChargingGoal(
             self.energy_kwh(charger_id) * 1000,
             ready_at=self.ready_at(charger_id),
             zone=dt_util.get_default_time_zone(),
+            target_soc=self.target_soc(charger_id),
+            battery_wh=float(battery_kwh) * 1000 if battery_kwh else None,
         )
         self._system.set_charging_goal(charger_id, goal)
 
