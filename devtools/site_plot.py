@@ -409,7 +409,7 @@ the whole run.
   load switches on (the heat pump, the sauna), answered in the next tick (see below).
   The highest peak comes from the sauna starting while Fast charges.
 {what_ifs}
-## The day
+## The whole run (the Commuter in the Cheapest mode, 31 hours)
 
 | Figure | Value |
 | --- | --- |
