@@ -395,9 +395,9 @@ the whole run.
   is a little cheaper ({saving}):
   it fills the cheapest hours first and cuts the dearest of them short, where the
   automation charges its hours in time order and stops when the car is full, in its
-  cheapest hour. On a day like this one the difference is small, and it costs a start:
-  the plan charges the first part of its dearest hour, so the car pauses until the next
-  planned hour begins.
+  cheapest hour. On a day like this one the difference is small. The part of its
+  dearest hour the plan charges is the end of that hour, next to the planned hour after
+  it, so the car does not pause in between.
 - The plan counts on the car's full 16 A. The heat pump takes up to 3.5 A of that for 20
   minutes an hour (the fuse has the last word), and each round the energy still missing
   is planned afresh into the cheapest time left: a few minutes past the plan's first end,

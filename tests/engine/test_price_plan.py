@@ -223,3 +223,18 @@ def test_the_cheapest_n_hours_baseline_ignores_the_energy_needed() -> None:
     )  # fmt: skip
     assert [slot.start.hour for slot in plan.slots] == [1, 3]
     assert not plan.feasible  # two hours deliver 22 kWh of the 40 wanted
+
+
+def test_a_stretch_cut_short_joins_the_planned_hour_after_it() -> None:
+    """Two and a half hours: the half hour ends where the next planned hour begins."""
+    slots = hourly([0.3, 0.1, 0.05, 0.04, 0.3])
+    limits = PowerLimits(max_current_a=constant_current(16), phases=3)
+    plan = plan_cheapest(
+        slots, now=DAY, ready_by=DAY + timedelta(hours=5), energy_wh=2.5 * 11_040, limits=limits
+    )
+    assert [(slot.start, slot.end) for slot in plan.slots] == [
+        (DAY + timedelta(minutes=90), DAY + timedelta(hours=2)),
+        (DAY + timedelta(hours=2), DAY + timedelta(hours=3)),
+        (DAY + timedelta(hours=3), DAY + timedelta(hours=4)),
+    ]
+    assert plan.cost == pytest.approx(11_040 / 1000 * (0.5 * 0.1 + 0.05 + 0.04))

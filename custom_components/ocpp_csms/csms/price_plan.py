@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -215,6 +215,7 @@ def _fill(
     """Take pieces in `order` at their full current until `energy_wh` is planned."""
     left = max(0.0, energy_wh)
     chosen: list[PlannedSlot] = []
+    cut: _Piece | None = None
     for piece in order:
         if left <= 0:
             break
@@ -227,13 +228,29 @@ def _fill(
             if end <= piece.start:
                 break  # less than a microsecond's worth is left
             deliverable = power_w * (end - piece.start).total_seconds() / _HOUR_S
+            cut = piece
         chosen.append(
             PlannedSlot(
                 piece.start, end, piece.current_a, deliverable, piece.price, piece.estimated
             )
         )
         left -= deliverable
+    if cut is not None:
+        chosen[-1] = _next_to_neighbour(chosen[-1], cut, chosen[:-1])
     return Plan(_merged(sorted(chosen, key=lambda slot: slot.start)), energy_wh, ready_by)
+
+
+def _next_to_neighbour(slot: PlannedSlot, piece: _Piece, others: list[PlannedSlot]) -> PlannedSlot:
+    """A stretch cut short sits at the end of its piece when only what follows is planned.
+
+    Same price and energy either way, but no pause (and start again) in between.
+    """
+    follows = any(other.start == piece.end for other in others)
+    precedes = any(other.end == piece.start for other in others)
+    if not follows or precedes:
+        return slot
+    length = slot.end - slot.start
+    return replace(slot, start=piece.end - length, end=piece.end)
 
 
 def _merged(slots: list[PlannedSlot]) -> tuple[PlannedSlot, ...]:
