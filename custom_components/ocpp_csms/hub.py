@@ -208,6 +208,7 @@ class CentralSystemHub:
             self.register_issues.forget(charger_id)
             self.reports.forget(charger_id)
             self.activity.forget(charger_id)
+            self.prices.forget(charger_id)
             await system.forget_charger(charger_id)
 
     # -- commands -----------------------------------------------------------------------

@@ -9,13 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from freezegun import freeze_time
 
-from custom_components.ocpp_csms.csms.cheapest import ChargingGoal, car_goal
-from custom_components.ocpp_csms.csms.commands import ProfileKind
+from custom_components.ocpp_csms.csms.cheapest import MAX_PERIODS, ChargingGoal, car_goal
+from custom_components.ocpp_csms.csms.commands import CommandStatus, ProfileKind
 from custom_components.ocpp_csms.csms.price_plan import PriceSlot
+from custom_components.ocpp_csms.csms.schedule import ScheduleRule, WeeklySchedule
 from custom_components.ocpp_csms.csms.site import SiteBalancer, SiteSettings
 from custom_components.ocpp_csms.csms.solar import ChargingMode, SolarSettings
 from custom_components.ocpp_csms.csms.station import Measurand, Measurement
 from tests.engine.conftest import ConnectRaw
+from tests.engine.test_messages_2x import T2, _start, event
 from tests.engine.test_site import Charger, Clock, Limits, charging
 
 EVENING = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
@@ -237,3 +239,103 @@ async def test_a_target_state_of_charge_sets_what_is_left() -> None:
     with freeze_time(EVENING):
         await site.rebalance([station])
     assert site.cheapest.plans["A/1"].plan.slots == ()
+
+
+async def test_a_plan_with_more_periods_than_a_profile_holds_ends_where_it_is_cut() -> None:
+    """Alternating quarter hours: the profile stops at its last period, not past it."""
+    charger, clock = Charger(), Clock()
+    site = cheapest_site(charger, clock)
+    quarters = [
+        PriceSlot(
+            EVENING + timedelta(minutes=15 * n),
+            EVENING + timedelta(minutes=15 * (n + 1)),
+            0.05 if n % 2 else 0.5,
+        )
+        for n in range(13 * 4)
+    ]
+    site.cheapest.set_prices(quarters)
+    site.cheapest.set_goal("A", ChargingGoal(11_040 * 6, ready_at=time(7, 0)))
+    with freeze_time(EVENING):
+        await site.rebalance([charging("A")])
+    profile = charger.sent[-1][1].profile
+    assert len(profile.periods) == MAX_PERIODS
+    assert profile.duration_s is not None
+    assert profile.duration_s > profile.periods[-1].start_s
+    # The last period lasts until the next change the plan makes, no longer.
+    assert profile.duration_s - profile.periods[-1].start_s == 15 * 60
+
+
+async def test_a_charger_that_refuses_the_plans_profile_gets_its_share_alone() -> None:
+    charger, clock = Charger(CommandStatus.REJECTED), Clock()
+    site = cheapest_site(charger, clock)
+    site.cheapest.set_goal("A", GOAL)
+    station = charging("A")
+    with freeze_time(EVENING):
+        await site.rebalance([station])
+        assert charger.sent[-1][1].profile.kind is ProfileKind.ABSOLUTE
+        clock.now += 10
+        await site.rebalance([station])
+    profile = charger.sent[-1][1].profile
+    assert profile.kind is ProfileKind.RELATIVE
+    assert [period.limit for period in profile.periods] == [0.0]
+
+
+async def test_a_cars_stated_needs_end_with_its_session(raw_charger: ConnectRaw) -> None:
+    """The next car on the charger is not held to the departure the last one stated."""
+    charger = await raw_charger(
+        "ocpp2.0.1", site=SITE, chargers=Limits(modes={"CP-1": ChargingMode.CHEAPEST})
+    )
+    await _start(charger)
+    needs = {
+        "requestedEnergyTransfer": "AC_three_phase",
+        "departureTime": "2026-11-24T07:00:00Z",
+        "acChargingParameters": {
+            "energyAmount": 20_000, "evMinCurrent": 6, "evMaxCurrent": 16, "evMaxVoltage": 400,
+        },
+    }  # fmt: skip
+    message = {"chargingNeeds": needs, "evseId": 1}
+    assert await charger.result("NotifyEVChargingNeeds", message) == {"status": "Accepted"}
+    evse = charger.station.evses[1]
+    assert car_goal(evse.ev_charging_needs) is not None
+    await charger.result(
+        "TransactionEvent",
+        event("Ended", 1, timestamp=T2, trigger="EVDeparted", info={"stoppedReason": "Local"}),
+    )
+    assert evse.transaction is None
+    assert evse.ev_charging_needs is None
+
+
+async def test_a_one_phase_car_is_planned_on_one_phase_while_it_pauses() -> None:
+    """Seen drawing on L1 alone, it needs three times the hours of a three-phase car."""
+    charger, clock = Charger(), Clock()
+    site = cheapest_site(charger, clock)
+    site.cheapest.set_goal("A", ChargingGoal(2 * 3680, ready_at=time(7, 0)))  # 2 h at 16 A
+    station = charging("A", amps={"L1": 16.0})
+    with freeze_time(CHEAP_FROM - timedelta(minutes=1)):
+        await site.rebalance([station])  # drawing on one phase (before its hours)
+    del station.evses[1].measurements[(Measurand.CURRENT_IMPORT, "L1")]  # paused
+    with freeze_time(EVENING + timedelta(hours=1)):
+        await site.rebalance([station])
+    plan = site.cheapest.plans["A/1"].plan
+    assert plan.energy_wh == pytest.approx(2 * 3680)
+    assert sum((slot.end - slot.start).total_seconds() for slot in plan.slots) == 2 * 3600
+
+
+async def test_the_plan_keeps_to_the_weekly_schedule_as_it_will_be() -> None:
+    """A night rule of 8 A from 01:00: the plan takes twice the time in those hours."""
+    charger, clock = Charger(), Clock()
+    site = cheapest_site(charger, clock)
+    night = ScheduleRule(frozenset(range(7)), time(1, 0), time(6, 0), 8.0)
+    schedule = WeeklySchedule((night,), UTC)
+    site.schedule_of = lambda charger_id: schedule
+    site.schedule_limit = lambda charger_id: schedule.limit_at(datetime.now(UTC))
+    site.cheapest.set_goal("A", ChargingGoal(11_040, ready_at=time(7, 0)))  # 1 h at 16 A
+    with freeze_time(EVENING):
+        assert await site.rebalance([charging("A")]) == {"A/1": 0.0}
+    plan = site.cheapest.plans["A/1"].plan
+    assert plan.feasible
+    # Two hours at 8 A in the cheapest of the night (02:00-04:00), never 16 A then.
+    assert [(slot.start, slot.end, slot.current_a) for slot in plan.slots] == [
+        (CHEAP_FROM, CHEAP_FROM + timedelta(hours=1), 8.0),
+        (CHEAP_FROM + timedelta(hours=1), CHEAP_FROM + timedelta(hours=2), 8.0),
+    ]

@@ -238,3 +238,12 @@ def test_a_stretch_cut_short_joins_the_planned_hour_after_it() -> None:
         (DAY + timedelta(hours=3), DAY + timedelta(hours=4)),
     ]
     assert plan.cost == pytest.approx(11_040 / 1000 * (0.5 * 0.1 + 0.05 + 0.04))
+
+
+def test_past_the_deadline_nothing_is_planned() -> None:
+    limits = PowerLimits(max_current_a=constant_current(16), phases=3)
+    now = DAY + timedelta(hours=3)
+    plan = plan_cheapest(hourly([0.1] * 6), now=now, ready_by=DAY, energy_wh=10_000, limits=limits)
+    assert plan.slots == ()
+    assert plan.shortfall_wh == 10_000
+    assert not plan.feasible

@@ -449,6 +449,8 @@ class StationAdapter(CapabilityLearning, ABC):
         if evse is not None and evse.transaction is transaction:
             evse.transaction = None
             evse.last_transaction = transaction
+            # What the car stated was for this session; the next car states its own.
+            evse.ev_charging_needs = None
         self.station.closed_transactions.append(transaction.id)
         self._host.emit(TransactionEnded(self.station, transaction))
 

@@ -79,6 +79,11 @@ def limit_now_in_amps(station: Station, schedule: Mapping[str, object]) -> float
     return float(limit)
 
 
+def limit_profile_id(purpose: ProfilePurpose) -> int:
+    """The id of our limit profiles of `purpose` (a new one replaces the last)."""
+    return LIMIT_PROFILE_ID + list(ProfilePurpose).index(purpose)
+
+
 def limit_profile(
     station: Station,
     value: float,
@@ -93,7 +98,7 @@ def limit_profile(
     """A profile limiting the charger (or a session) to `value` A or W, from now on."""
     charger_unit, limit = in_charger_unit(station, value, unit)
     return ChargingProfile(
-        id=LIMIT_PROFILE_ID + list(ProfilePurpose).index(purpose),
+        id=limit_profile_id(purpose),
         stack_level=0,
         purpose=purpose,
         kind=kind,

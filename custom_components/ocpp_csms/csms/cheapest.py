@@ -25,9 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from .charging import LIMIT_PROFILE_ID, in_charger_unit
+from .charging import in_charger_unit, limit_profile_id
 from .commands import ChargingProfile, ProfileKind, ProfilePurpose, SchedulePeriod
 from .price_plan import Plan, PowerLimits, PriceSlot, constant_current, plan_cheapest
+from .schedule import WeeklySchedule
 from .station import Evse, Measurand, Station, Transaction
 
 # A charging profile holds a bounded number of periods (1.6 chargers often take 24 or
@@ -151,6 +152,11 @@ class CheapestCharging:
         else:
             self._goals[charger_id] = goal
 
+    def forget(self, charger_id: str) -> None:
+        """A charger was removed: its goal and its car's state of charge go too."""
+        self._goals.pop(charger_id, None)
+        self._car_soc.pop(charger_id, None)
+
     def set_car_soc(self, charger_id: str, soc: float | None) -> None:
         """The state of charge (%) of the car on a charger, as the car reports it."""
         if soc is None:
@@ -182,8 +188,12 @@ class CheapestCharging:
         phases: int,
         voltage_v: float,
         now: datetime,
+        schedule: WeeklySchedule | None = None,
     ) -> float:
-        """The most current the session (or car waiting to start) may have now."""
+        """The most current the session (or car waiting to start) may have now.
+
+        `maximum_a`: the most it may ever have; `schedule` lowers that where its rules do.
+        """
         goal = self.goal(station, evse)
         if goal is None:
             self.plans.pop(key, None)
@@ -195,7 +205,7 @@ class CheapestCharging:
         left = target.energy_left(delivered, self.soc(station, evse))
         deadline = target.deadline(transaction.started_at if transaction is not None else now)
         ready_by = min(deadline, now + MAX_GOAL_AHEAD)
-        limits = PowerLimits(constant_current(maximum_a), phases=phases, voltage_v=voltage_v)
+        limits = _limits(maximum_a, schedule, now, ready_by, phases=phases, voltage_v=voltage_v)
         plan = plan_cheapest(self.prices, now=now, ready_by=ready_by, energy_wh=left, limits=limits)
         self.plans[key] = PlannedSession(
             station.id,
@@ -247,13 +257,20 @@ class CheapestCharging:
         periods = [SchedulePeriod(0, _in_unit(station, now_limit_a), number_phases)]
         for offset_s, current_a in _plan_steps(planned.plan, start, now_s, failsafe_a):
             limit = _in_unit(station, current_a)
-            if len(periods) >= MAX_PERIODS or offset_s >= duration_s:
+            if offset_s >= duration_s:
                 break
-            if limit != periods[-1].limit:
-                periods.append(SchedulePeriod(offset_s, limit, number_phases))
+            if limit == periods[-1].limit:
+                continue
+            if len(periods) >= MAX_PERIODS:
+                # No room for the rest: the schedule ends here and the charger's default
+                # profile (the failsafe) takes over, rather than the last period running
+                # on through stretches the plan leaves out.
+                duration_s = offset_s
+                break
+            periods.append(SchedulePeriod(offset_s, limit, number_phases))
         unit, _ = in_charger_unit(station, 0.0)
         return ChargingProfile(
-            id=LIMIT_PROFILE_ID + list(ProfilePurpose).index(ProfilePurpose.TX),
+            id=limit_profile_id(ProfilePurpose.TX),
             stack_level=0,
             purpose=ProfilePurpose.TX,
             kind=ProfileKind.ABSOLUTE,
@@ -263,6 +280,31 @@ class CheapestCharging:
             periods=tuple(periods),
             transaction_id=transaction_id,
         )
+
+
+def _limits(
+    maximum_a: float,
+    schedule: WeeklySchedule | None,
+    now: datetime,
+    ready_by: datetime,
+    *,
+    phases: int,
+    voltage_v: float,
+) -> PowerLimits:
+    """What a plan may use: `maximum_a`, lowered by the schedule's rules as they come."""
+    if schedule is None:
+        return PowerLimits(constant_current(maximum_a), phases=phases, voltage_v=voltage_v)
+
+    def allowed(start: datetime, end: datetime) -> float:
+        scheduled = schedule.limit_at(start)
+        return maximum_a if scheduled is None else min(maximum_a, scheduled)
+
+    changes = tuple(
+        edge
+        for occurrence in schedule.occurrences(now, max(now, ready_by))
+        for edge in (occurrence.start, occurrence.end)
+    )
+    return PowerLimits(allowed, phases=phases, voltage_v=voltage_v, limit_changes=changes)
 
 
 def _in_unit(station: Station, current_a: float) -> float:

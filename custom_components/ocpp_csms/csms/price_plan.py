@@ -23,6 +23,7 @@ charges all it can and reports the shortfall (`Plan.shortfall_wh`), never hiding
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -74,7 +75,7 @@ def constant_current(current_a: float) -> Callable[[datetime, datetime], float]:
 
 @dataclass(frozen=True, slots=True)
 class PlannedSlot:
-    """Charge at `current_a` from `start` to `end`; `price` None: not known (estimated)."""
+    """Charge at `current_a` from `start` to `end`, at `price` (`estimated`: not known yet)."""
 
     start: datetime
     end: datetime
@@ -283,10 +284,13 @@ def _pieces(
 ) -> list[_Piece]:
     """The time from `now` to `ready_by`, cut where the price or the limit changes."""
     end = min(ready_by, now + MAX_HORIZON)
-    known = sorted(
-        (slot for slot in prices if slot.end > slot.start and math.isfinite(slot.price)),
-        key=lambda slot: slot.start,
-    )
+    if end <= now:
+        return []  # the deadline has passed: no time left to plan in
+    known: list[PriceSlot] = []
+    for slot in sorted(prices, key=lambda slot: slot.start):
+        usable = slot.end > slot.start and math.isfinite(slot.price)
+        if usable and (not known or slot.start >= known[-1].end):  # the first one wins
+            known.append(slot)
     cuts = {now, end}
     for slot in known:
         cuts.update(moment for moment in (slot.start, slot.end) if now < moment < end)
@@ -312,9 +316,10 @@ def _pieces(
 
 
 def _price_at(known: Sequence[PriceSlot], moment: datetime) -> float | None:
-    for slot in known:
-        if slot.start <= moment < slot.end:
-            return slot.price
+    """The price at `moment` in `known` (sorted by start, without overlaps)."""
+    index = bisect_right(known, moment, key=lambda slot: slot.start) - 1
+    if index >= 0 and moment < known[index].end:
+        return known[index].price
     return None
 
 

@@ -45,6 +45,7 @@ from .commands import (
     SetChargingProfile,
 )
 from .plug_in import START_GRACE_S, evse_key, waiting_to_start
+from .schedule import WeeklySchedule
 from .solar import SOLAR_MODES, ChargingMode, SolarCap, SolarSession, SolarSettings, SurplusSharing
 from .station import PLUGGED_IN, Evse, Measurand, Station, Transaction
 
@@ -199,11 +200,17 @@ class SiteBalancer:
         self.cheapest = cheapest or CheapestCharging()
         # A charger's weekly schedule holds its sessions too (TxProfiles outrank it).
         self.schedule_limit: Callable[[str], float | None] = lambda _charger_id: None
+        # The whole schedule, for plans that look ahead (None: the charger has none).
+        self.schedule_of: Callable[[str], WeeklySchedule | None] = lambda _charger_id: None
         self.available_a: tuple[float, ...] = (settings.fuse_a,) * 3
         self.allocated: dict[str, float] = {}
         # The same shares by (charger id, EVSE id), for those who show them.
         self.allocated_by_evse: dict[tuple[str, int], float] = {}
         self._sent: dict[str, _Sent] = {}
+        # Sessions whose charger refused their plan's profile: they get their share alone.
+        self._plain_profiles: set[str] = set()
+        # The phases each cheapest-mode session was last seen drawing on (1 or 3).
+        self._drawn_phases: dict[str, int] = {}
         # Sessions stopped to pause them (a charger that goes on at 0 A), by key, until
         # their car leaves or they start again (see `plug_in`).
         self._paused_by_stop: dict[str, _Paused] = {}
@@ -287,6 +294,21 @@ class SiteBalancer:
         }
         return frozenset(drawing) if drawing else ALL_PHASES
 
+    def _plan_phases(self, key: str, evse: Evse) -> int:
+        """The phases a session's plan counts on: as last seen drawing (three at first).
+
+        A paused car draws on none; planned on three, a one-phase car would get a third
+        of the time it needs.
+        """
+        drawing = [
+            name
+            for name in _PHASE_NAMES
+            if (evse.value(Measurand.CURRENT_IMPORT, name) or 0.0) > 0.5
+        ]
+        if drawing:
+            self._drawn_phases[key] = 1 if len(drawing) == 1 else 3
+        return self._drawn_phases.get(key, 3)
+
     def _draw(self, sessions: list[_Session]) -> list[float]:
         """What the chargers draw now, per phase."""
         draw = [0.0, 0.0, 0.0]
@@ -348,20 +370,29 @@ class SiteBalancer:
         evse: Evse,
         transaction: Transaction | None,
         *,
-        maximum_a: float,
         phases: int,
     ) -> float:
-        """A cheapest-mode session's cap now, planned within what the fuse could give."""
-        fuse_a = self.settings.fuse_a - self.settings.margin_a
+        """A cheapest-mode session's cap now, planned within what the fuse could give.
+
+        Planned with the charger's (and its tag's) maximum and the charger's weekly
+        schedule as it will be at each moment, not as it is now.
+        """
+        maximum_a = min(
+            self._chargers.max_current_a(station.id),
+            self.settings.fuse_a - self.settings.margin_a,
+        )
+        if transaction is not None and transaction.max_current_a is not None:
+            maximum_a = min(maximum_a, transaction.max_current_a)
         return self.cheapest.cap_a(
             key,
             station,
             evse,
             transaction,
-            maximum_a=min(maximum_a, fuse_a),
+            maximum_a=maximum_a,
             phases=phases,
             voltage_v=line_voltage(station),
             now=self._wall_clock(),
+            schedule=self.schedule_of(station.id),
         )
 
     def _demand(self, session: _Session) -> Demand:
@@ -375,8 +406,7 @@ class SiteBalancer:
                 session.station,
                 session.evse,
                 session.transaction,
-                maximum_a=maximum,
-                phases=1 if len(phases) == 1 else 3,
+                phases=self._plan_phases(session.key, session.evse),
             )
             surplus = self._solar_caps.get(session.key)
             if surplus is not None and surplus.amps > planned_a:
@@ -438,9 +468,7 @@ class SiteBalancer:
         elif car.mode is ChargingMode.CHEAPEST:
             maximum = min(
                 maximum,
-                self._cheapest_cap(
-                    car.key, car.station, car.evse, None, maximum_a=maximum, phases=3
-                ),
+                self._cheapest_cap(car.key, car.station, car.evse, None, phases=3),
             )
         elif car.mode in SOLAR_MODES:
             # Started on what the export alone covers on three phases (at its minimum,
@@ -530,6 +558,8 @@ class SiteBalancer:
         self.on_rebalanced()
         keys = {session.key for session in sessions} | {car.key for car in waiting}
         self._sent = {key: sent for key, sent in self._sent.items() if key in keys}
+        self._plain_profiles &= keys
+        self._drawn_phases = {k: n for k, n in self._drawn_phases.items() if k in keys}
         # A new session may draw the failsafe or more until its first profile: it counts
         # as rising.
         lowering: list[_Session] = []
@@ -585,6 +615,10 @@ class SiteBalancer:
         if result.accepted:
             self._sent[session.key] = _Sent(limit_a, now, phases)
             return
+        if profile.kind is ProfileKind.ABSOLUTE:
+            # A plan it cannot take (too many periods, no absolute schedules): its share
+            # alone from now on, as in the other modes.
+            self._plain_profiles.add(session.key)
         _LOGGER.warning(
             "Charger %s did not take its site limit of %s A (%s %s)",
             session.station.id,
@@ -599,7 +633,7 @@ class SiteBalancer:
     ) -> ChargingProfile:
         """The share for the profile's duration; in the cheapest mode, the plan after it."""
         duration_s = self.settings.profile_duration_s
-        if session.mode is ChargingMode.CHEAPEST:
+        if session.mode is ChargingMode.CHEAPEST and session.key not in self._plain_profiles:
             planned = self.cheapest.profile(
                 session.key,
                 session.station,

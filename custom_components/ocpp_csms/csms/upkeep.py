@@ -118,6 +118,7 @@ class ChargerUpkeep:
         self.default_caps.pop(charger_id, None)
         self._sent_offsets.pop(charger_id, None)
         self._sending.pop(charger_id, None)
+        self.cheapest.forget(charger_id)
 
     def set_site(self, settings: SiteSettings | None) -> None:
         """Start, change or stop load balancing while running (no charger reconnects).
@@ -138,6 +139,7 @@ class ChargerUpkeep:
                 settings, self._execute, chargers=self._chargers, cheapest=self.cheapest
             )
             site.schedule_limit = self.schedule_limit
+            site.schedule_of = self.schedule_of
             if self._running:
                 site.start(self._stations)
         site.settings = settings
@@ -158,6 +160,10 @@ class ChargerUpkeep:
         self._resend_defaults(s for s in self._stations() if s.id in changed)
         if changed and self.site is not None:
             self.site.wake()
+
+    def schedule_of(self, charger_id: str) -> WeeklySchedule | None:
+        """A charger's weekly schedule (None: none)."""
+        return self.schedules.get(charger_id)
 
     def schedule_limit(self, charger_id: str) -> float | None:
         """The limit a charger's schedule sets now (None: none)."""

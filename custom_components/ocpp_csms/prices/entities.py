@@ -219,10 +219,36 @@ class TargetSoc(_SiteFollower, RestoreNumber):
 
 
 class ChargingPlan(_SiteFollower, SensorEntity):
-    """When the charger's session is planned to charge, and what it comes to."""
+    """When the charger's session is planned to charge, and what it comes to.
+
+    The plan is made afresh at every balancing round and its figures move a little each
+    time; the state is written when what a person reads of it changed (its start, its
+    end to five minutes, whether it meets the goal, the costs to a tenth), and the
+    figures that move most are kept out of the recorder.
+    """
+
+    _unrecorded_attributes = frozenset(
+        {"slots", "needed_kwh", "energy_kwh", "estimated_prices_kwh", "planned_cost"}
+    )
 
     def _showing(self) -> object:
-        return (self.available, self.native_value, self.extra_state_attributes)
+        planned = self.hub.prices.plan(self.station.id)
+        if planned is None:
+            return (self.available, None)
+        plan = planned.plan
+        end = plan.end
+        return (
+            self.available,
+            self.native_value,
+            end.replace(minute=end.minute - end.minute % 5, second=0, microsecond=0)
+            if end is not None
+            else None,
+            plan.feasible,
+            planned.from_car,
+            planned.deadline,
+            round(planned.estimated_cost, 1),
+            round(plan.shortfall_wh / 1000, 1),
+        )
 
     @property
     def native_value(self) -> datetime | None:

@@ -165,6 +165,12 @@ class PriceLink:
 
     # -- goals ------------------------------------------------------------------------------
 
+    def forget(self, charger_id: str) -> None:
+        """A charger was removed: its goal's inputs go too (its car sensor with the sync)."""
+        self._ready_at.pop(charger_id, None)
+        self._energy_kwh.pop(charger_id, None)
+        self._target_soc.pop(charger_id, None)
+
     def ready_at(self, charger_id: str) -> time:
         """The time of day a charger's car should be ready by."""
         return self._ready_at.get(charger_id, DEFAULT_READY_AT)
