@@ -102,8 +102,14 @@ class SessionCalendar(SiteEntity, CalendarEntity):
         records = await self.hub.sessions.async_sessions(
             SessionFilter(started_before=end_date, running_after=start_date), limit=MAX_EVENTS
         )
+        running = {(span.charger_id, span.transaction_id) for span in self._running()}
         return events_between(
-            [SessionSpan.of_record(record) for record in records],
+            [
+                SessionSpan.of_record(
+                    record, running=(record.charger_id, record.transaction_id) in running
+                )
+                for record in records
+            ],
             self._schedules(),
             start_date,
             end_date,

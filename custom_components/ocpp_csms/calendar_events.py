@@ -52,7 +52,12 @@ class CalendarTexts:
         template = self._translations.get(f"component.{DOMAIN}.common.calendar_{key}")
         if template is None:  # translations not loaded: say what there is, untranslated
             return ", ".join(placeholders.values()) or key
-        return template.format(**placeholders)
+        try:
+            return template.format(**placeholders)
+        except KeyError, IndexError, ValueError:
+            # A translation with a placeholder the code does not give: never break the
+            # calendar's state for a wording.
+            return template
 
     def number(self, value: float, decimals: int) -> str:
         """`value` written with the language's decimal separator."""
@@ -73,14 +78,24 @@ class SessionSpan:
     tag_name: str | None  # the tag's name when the session began
 
     @classmethod
-    def of_record(cls, record: SessionRecord) -> SessionSpan:
-        """A journaled session (one ended without a stop time lasts no time)."""
-        running = record.status is SessionStatus.ACTIVE
+    def of_record(cls, record: SessionRecord, *, running: bool) -> SessionSpan:
+        """A journaled session; `running`: the engine holds it as running now.
+
+        One that ended without a stop time lasts no time; one the journal still has as
+        active but nobody runs any more (its stop never came) ends where the journal
+        last heard of it, rather than reaching into every later day.
+        """
+        if running:
+            stopped_at = None
+        elif record.status is SessionStatus.ACTIVE:
+            stopped_at = record.updated_at or record.started_at
+        else:
+            stopped_at = record.stopped_at or record.started_at
         return cls(
             charger_id=record.charger_id,
             transaction_id=record.transaction_id,
             started_at=record.started_at,
-            stopped_at=None if running else (record.stopped_at or record.started_at),
+            stopped_at=stopped_at,
             energy_wh=record.energy_wh,
             id_tag=record.id_tag,
             tag_name=record.tag_name,

@@ -79,10 +79,20 @@ def _any_phase(measurand: str) -> Callable[[Station, Evse | None], bool]:
     )
 
 
+_LINE_PHASES = ("L1", "L2", "L3")
+
+
+def _line_values(measurand: str, evse: Evse) -> list[float]:
+    """The measurand's readings on L1-L3 (not N, not between phases)."""
+    return [
+        m.value
+        for (name, phase), m in evse.measurements.items()
+        if name == measurand and phase in _LINE_PHASES
+    ]
+
+
 def _phases_measured(measurand: str, evse: Evse | None) -> int:
-    if evse is None:
-        return 0
-    return sum(1 for (name, phase) in evse.measurements if name == measurand and phase)
+    return len(_line_values(measurand, evse)) if evse is not None else 0
 
 
 def _several_phases(measurand: str) -> Callable[[Station, Evse | None], bool]:
@@ -103,9 +113,7 @@ def _highest(measurand: str) -> Callable[[Station, Evse | None], Value]:
             return None
         if (whole := evse.value(measurand)) is not None:
             return whole
-        phases = [
-            m.value for (name, phase), m in evse.measurements.items() if name == measurand and phase
-        ]
+        phases = _line_values(measurand, evse)
         return max(phases) if phases else None
 
     return read

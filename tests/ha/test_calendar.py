@@ -30,6 +30,7 @@ from custom_components.ocpp_csms.calendar_events import (
 )
 from custom_components.ocpp_csms.const import DOMAIN
 from custom_components.ocpp_csms.csms.schedule import ScheduleRule, WeeklySchedule
+from custom_components.ocpp_csms.csms.sessions import SessionRecord, SessionStatus
 from custom_components.ocpp_csms.csms.station import Transaction, TransactionState
 from custom_components.ocpp_csms.identifiers import charger_device_identifier
 from tests.chargers import charger, wait_for
@@ -439,3 +440,22 @@ def test_numbers_are_written_the_languages_way() -> None:
     assert "1,0 kWh" in event.summary
     assert event.description is not None
     assert "1,00 kWh" in event.description
+
+
+def test_a_session_whose_stop_never_came_ends_where_the_journal_last_heard_of_it() -> None:
+    start = datetime(2026, 6, 1, 18, tzinfo=UTC)
+    record = SessionRecord(
+        session_id=1, charger_id="CP-1", transaction_id="7", evse_id=1, connector_id=1,
+        started_at=start, status=SessionStatus.ACTIVE, energy_wh=4000,
+        updated_at=start + timedelta(hours=2),
+    )  # fmt: skip
+    lost = SessionSpan.of_record(record, running=False)
+    assert lost.stopped_at == start + timedelta(hours=2)
+    assert SessionSpan.of_record(record, running=True).stopped_at is None
+    event = session_event(lost, context_at(datetime(2026, 6, 17, 10, tzinfo=UTC)))
+    assert (event.start, event.end) == (
+        start.astimezone(STOCKHOLM),
+        (start + timedelta(hours=2)).astimezone(STOCKHOLM),
+    )
+    assert event.description is not None
+    assert "Still charging" not in event.description
