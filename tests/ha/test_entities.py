@@ -165,12 +165,23 @@ async def test_three_phase_charger_shows_each_phase(
         await settle(hass)
         for phase in ("l1", "l2", "l3"):
             assert float(state_of(hass, f"sensor.garage_current_{phase}").state) > 6
-        # The plain current is the highest phase: what the per-phase limit compares with.
-        highest = max(
-            float(state_of(hass, f"sensor.garage_current_{phase}").state)
-            for phase in ("l1", "l2", "l3")
+        # Unequal phases (a car drawing more on one): the plain current is the highest,
+        # what the per-phase limit compares with, not the first or the mean.
+        sampled = [
+            {"value": value, "measurand": "Current.Import", "phase": phase, "unit": "A"}
+            for phase, value in (("L1", "9.0"), ("L2", "13.0"), ("L3", "11.0"), ("N", "20.0"))
+        ]
+        transaction_id = int(client.transactions[1])
+        await client.call(
+            call16.MeterValues(
+                connector_id=1,
+                transaction_id=transaction_id,
+                meter_value=[{"timestamp": client.now_text(), "sampled_value": sampled}],
+            )
         )
-        assert float(state_of(hass, "sensor.garage_current").state) == highest
+        await settle(hass)
+        assert state_of(hass, "sensor.garage_current_l2").state == "13.0"
+        assert state_of(hass, "sensor.garage_current").state == "13.0"
 
 
 async def _switch(hass: HomeAssistant, service: str, entity_id: str) -> None:
