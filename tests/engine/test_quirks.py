@@ -9,12 +9,14 @@ its settings), which shows the deviation is real.
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from freezegun import freeze_time
 
 from custom_components.ocpp_csms.csms.charging import limit_profile
+from custom_components.ocpp_csms.csms.cheapest import ChargingGoal
 from custom_components.ocpp_csms.csms.commands import (
     ChargingProfile,
     ClearChargingProfile,
@@ -31,6 +33,7 @@ from custom_components.ocpp_csms.csms.commands import (
 from custom_components.ocpp_csms.csms.events import StationUpdated
 from custom_components.ocpp_csms.csms.host import ChargerRecord
 from custom_components.ocpp_csms.csms.plug_in import START_GRACE_S, PlugInStarter
+from custom_components.ocpp_csms.csms.price_plan import PriceSlot
 from custom_components.ocpp_csms.csms.quirks import (
     AUTOMATIC,
     BY_KEY,
@@ -425,6 +428,45 @@ async def test_the_site_stops_a_session_it_pauses_and_starts_it_again() -> None:
     assert (start.id_tag, start.evse_id) == ("ALICE", 1)
     assert start.profile is not None
     assert start.profile.periods[0].limit == allocation["WB/1"] > 0
+
+
+async def test_a_cheapest_plan_goes_on_across_the_sessions_a_pause_makes() -> None:
+    """Paused by stopping, resumed as a new session: the car's energy and start carry on."""
+    commands = Commands()
+    site = SiteBalancer(
+        SiteSettings(fuse_a=16, margin_a=0, min_interval_s=0, failsafe_a=6),
+        commands.execute,
+        chargers=StartTag(ChargingMode.CHEAPEST),
+    )
+    evening = datetime(2026, 11, 23, 18, tzinfo=UTC)
+    cheap = datetime(2026, 11, 24, 2, tzinfo=UTC)
+    site.cheapest.set_prices(
+        [PriceSlot(evening + timedelta(hours=n), evening + timedelta(hours=n + 1),
+                   0.05 if 8 <= n < 10 else 0.5) for n in range(13)]
+    )  # fmt: skip
+    site.cheapest.set_goal("WB", ChargingGoal(2 * 11_040, ready_at=time(7, 0)))
+    station, evse = wallbox(ConnectorStatus.CHARGING, ConnectorStatus.PREPARING)
+    evse.transaction = Transaction(
+        "T-1", 1, 1, evening, id_tag="ALICE", meter_start_wh=0, last_register_wh=11_040
+    )
+    with freeze_time(evening + timedelta(hours=1)):
+        assert await site.rebalance([station]) == {"WB/1": 0.0}  # dear now: paused
+    assert commands.of(RemoteStop)
+    evse.transaction = None
+    evse.previous_status, evse.status = ConnectorStatus.CHARGING, ConnectorStatus.FINISHING
+    with freeze_time(cheap):
+        await site.rebalance([station])  # its hour: started again
+    assert commands.of(RemoteStart)
+    evse.transaction = Transaction(
+        "T-2", 1, 1, cheap, id_tag="ALICE", meter_start_wh=11_040, last_register_wh=11_040
+    )
+    evse.status = ConnectorStatus.CHARGING
+    with freeze_time(cheap + timedelta(minutes=1)):
+        await site.rebalance([station])
+    planned = site.cheapest.plans["WB/1"]
+    # Half was in before the pause: one hour left, and the goal still that first night.
+    assert planned.plan.needed_wh == 11_040
+    assert planned.deadline == datetime(2026, 11, 24, 7, tzinfo=UTC)
 
 
 async def test_a_car_that_leaves_while_paused_is_not_started() -> None:

@@ -138,6 +138,10 @@ class CheapestCharging:
         self._goals: dict[str, ChargingGoal] = {}
         # Cars' states of charge from elsewhere than their charger (a car's own sensor).
         self._car_soc: dict[str, float] = {}
+        # Chargers that pause by stopping (see `plug_in`) end a session at each pause:
+        # by session key, the energy the car had and when it first started, carried
+        # into the session that goes on after the pause.
+        self._carried: dict[str, tuple[float, datetime]] = {}
         # The latest plan of each session in the mode, by session key.
         self.plans: dict[str, PlannedSession] = {}
 
@@ -202,8 +206,12 @@ class CheapestCharging:
         if target.max_current_a is not None:
             maximum_a = min(maximum_a, target.max_current_a)
         delivered = (transaction.energy_wh if transaction is not None else None) or 0.0
+        since = transaction.started_at if transaction is not None else now
+        if (carried := self._carried.get(key)) is not None:
+            delivered += carried[0]
+            since = carried[1]
         left = target.energy_left(delivered, self.soc(station, evse))
-        deadline = target.deadline(transaction.started_at if transaction is not None else now)
+        deadline = target.deadline(since)
         ready_by = min(deadline, now + MAX_GOAL_AHEAD)
         limits = _limits(maximum_a, schedule, now, ready_by, phases=phases, voltage_v=voltage_v)
         plan = plan_cheapest(self.prices, now=now, ready_by=ready_by, energy_wh=left, limits=limits)
@@ -230,9 +238,19 @@ class CheapestCharging:
         added_wh = delivered_wh - earlier.delivered_wh
         return earlier.spent + (added_wh / 1000 * price if price is not None else 0.0)
 
+    def paused_by_stop(self, key: str, transaction: Transaction) -> None:
+        """A session was stopped to pause it: its car's energy and start go on after."""
+        energy, since = self._carried.get(key, (0.0, transaction.started_at))
+        self._carried[key] = (energy + (transaction.energy_wh or 0.0), since)
+
     def forget_others(self, keys: set[str]) -> None:
-        """Keep only the plans of these sessions (the others ended or left the mode)."""
+        """Keep only the plans of these sessions (the others ended or left the mode).
+
+        A paused car stays among them while it waits; once it has left, what it carried
+        goes too.
+        """
         self.plans = {key: planned for key, planned in self.plans.items() if key in keys}
+        self._carried = {key: carried for key, carried in self._carried.items() if key in keys}
 
     def profile(
         self,

@@ -517,6 +517,8 @@ class SiteBalancer:
             tag = session.transaction.id_tag or self._chargers.start_tag(session.station.id)
             self._paused_by_stop[session.key] = _Paused(tag, session.transaction.id)
             self._sent.pop(session.key, None)
+            if session.mode is ChargingMode.CHEAPEST:
+                self.cheapest.paused_by_stop(session.key, session.transaction)
             return
         _LOGGER.warning(
             "Charger %s did not stop the session the site pauses (%s %s)",
