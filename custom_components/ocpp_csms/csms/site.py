@@ -40,14 +40,12 @@ from .commands import (
     CommandResult,
     ProfileKind,
     ProfilePurpose,
-    RemoteStart,
-    RemoteStop,
     SetChargingProfile,
 )
-from .plug_in import START_GRACE_S, evse_key, waiting_to_start
 from .schedule import WeeklySchedule
 from .solar import SOLAR_MODES, ChargingMode, SolarCap, SolarSession, SolarSettings, SurplusSharing
-from .station import PLUGGED_IN, Evse, Measurand, Station, Transaction
+from .station import Evse, Measurand, Station, Transaction
+from .waiting_cars import WaitingCar, WaitingCars
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -135,32 +133,6 @@ class _Session:
 
 
 @dataclass(frozen=True, slots=True)
-class _Waiting:
-    """A plugged-in car whose session the balancer starts when it has current for it."""
-
-    key: str
-    station: Station
-    evse: Evse
-    tag: str
-    mode: ChargingMode
-    since: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Paused:
-    """A session stopped to pause it: its tag (to start it again) and its id."""
-
-    tag: str
-    transaction_id: str
-
-    def goes_on(self, evse: Evse) -> bool:
-        """Whether the pause still holds: its stop is on its way, or its car waits."""
-        if evse.transaction is not None:
-            return evse.transaction.id == self.transaction_id
-        return evse.status in PLUGGED_IN
-
-
-@dataclass(frozen=True, slots=True)
 class _Sent:
     limit_a: float
     at: float
@@ -211,13 +183,13 @@ class SiteBalancer:
         self._plain_profiles: set[str] = set()
         # The phases each cheapest-mode session was last seen drawing on (1 or 3).
         self._drawn_phases: dict[str, int] = {}
-        # Sessions stopped to pause them (a charger that goes on at 0 A), by key, until
-        # their car leaves or they start again (see `plug_in`).
-        self._paused_by_stop: dict[str, _Paused] = {}
-        # When each car waiting for its session to be started was first seen waiting,
-        # and when the charger accepted the start of a car's session (see START_GRACE_S).
-        self._waiting_since: dict[str, float] = {}
-        self._started_at: dict[str, float] = {}
+        # Cars of chargers that wait to be told, and sessions paused by stopping them.
+        self.waiting_cars = WaitingCars(
+            execute,
+            start_tag=self._chargers.start_tag,
+            mode=self._chargers.mode,
+            clock=clock,
+        )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Told after every round (Home Assistant updates its entities).
@@ -428,37 +400,9 @@ class SiteBalancer:
             arrival=session.transaction.started_at.timestamp(),
         )
 
-    # -- cars waiting for us to start their session (see `plug_in`) ---------------------
+    # -- cars waiting for us to start their session (see `waiting_cars`) ---------------
 
-    def _waiting(self, stations: Iterable[Station]) -> list[_Waiting]:
-        """Cars waiting to be started; forgets pauses whose car left or started again."""
-        now = self._clock()
-        self._started_at = {
-            key: at for key, at in self._started_at.items() if now - at < START_GRACE_S
-        }
-        waiting = []
-        paused_now: dict[str, _Paused] = {}
-        for station in stations:
-            for evse in station.evses.values():
-                key = evse_key(station, evse)
-                paused = self._paused_by_stop.get(key)
-                if paused is not None and paused.goes_on(evse):
-                    paused_now[key] = paused
-                else:
-                    paused = None
-                if key in self._started_at:
-                    continue  # its start is on its way: not to be told twice
-                if waiting_to_start(station, evse, paused_by_stop=paused is not None):
-                    since = self._waiting_since.setdefault(key, now)
-                    tag = paused.tag if paused else self._chargers.start_tag(station.id)
-                    mode = self._chargers.mode(station.id)
-                    waiting.append(_Waiting(key, station, evse, tag, mode, since))
-        self._paused_by_stop = paused_now
-        keys = {car.key for car in waiting}
-        self._waiting_since = {key: at for key, at in self._waiting_since.items() if key in keys}
-        return waiting
-
-    def _waiting_demand(self, car: _Waiting) -> Demand:
+    def _waiting_demand(self, car: WaitingCar) -> Demand:
         """What a waiting car asks for: as a session would (the surplus, in solar modes)."""
         maximum = self._chargers.max_current_a(car.station.id)
         if (scheduled := self.schedule_limit(car.station.id)) is not None:
@@ -485,48 +429,17 @@ class SiteBalancer:
             arrival=car.since,
         )
 
-    async def _start_waiting(self, car: _Waiting, limit_a: float) -> None:
+    async def _start_waiting(self, car: WaitingCar, limit_a: float) -> None:
         """Start a waiting car's session with its share as the session's profile."""
-        profile = limit_profile(
-            car.station,
-            limit_a,
-            ProfilePurpose.TX,
-            kind=ProfileKind.RELATIVE,
-            duration_s=self.settings.profile_duration_s,
-        )
-        result = await self._execute(
-            car.station.id, RemoteStart(car.tag, evse_id=car.evse.id, profile=profile)
-        )
-        if result.accepted:
+        if await self.waiting_cars.start(car, limit_a, self.settings.profile_duration_s):
             self._sent[car.key] = _Sent(limit_a, self._clock(), None)
-            self._started_at[car.key] = self._clock()
-            return
-        _LOGGER.info(
-            "Charger %s did not start the session waiting on %s (%s %s)",
-            car.station.id,
-            car.evse.id,
-            result.status,
-            result.detail,
-        )
-        car.station.warn("site_start_refused")
 
     async def _stop_to_pause(self, session: _Session) -> None:
         """Pause a session of a charger that goes on at 0 A: stop it (see `plug_in`)."""
-        result = await self._execute(session.station.id, RemoteStop(session.transaction.id))
-        if result.accepted:
-            tag = session.transaction.id_tag or self._chargers.start_tag(session.station.id)
-            self._paused_by_stop[session.key] = _Paused(tag, session.transaction.id)
+        if await self.waiting_cars.pause(session.key, session.station, session.transaction):
             self._sent.pop(session.key, None)
             if session.mode is ChargingMode.CHEAPEST:
                 self.cheapest.paused_by_stop(session.key, session.transaction)
-            return
-        _LOGGER.warning(
-            "Charger %s did not stop the session the site pauses (%s %s)",
-            session.station.id,
-            result.status,
-            result.detail or "",
-        )
-        session.station.warn("site_limit_not_applied")
 
     # -- balancing -----------------------------------------------------------------------
 
@@ -534,7 +447,7 @@ class SiteBalancer:
         """Allocate anew and send what changed; returns the allocation (A per session)."""
         stations = list(stations)
         sessions = self._sessions(stations)
-        waiting = self._waiting(stations)
+        waiting = self.waiting_cars.find(stations)
         self.solar.settings = self.settings.solar  # the settings may have changed
         self._share_surplus(sessions)
         demands = [self._demand(session) for session in sessions]
@@ -570,7 +483,7 @@ class SiteBalancer:
         for session in sessions:
             sent = self._sent.get(session.key)
             if allocation[session.key] == 0 and not session.station.quirks.pauses_at_zero_current:
-                if session.key not in self._paused_by_stop:  # not stopped already
+                if not self.waiting_cars.is_paused(session.key):  # not stopped already
                     stopping.append(session)
                 continue
             rises = sent is None or allocation[session.key] > sent.limit_a
