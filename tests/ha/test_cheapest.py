@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.util import dt as dt_util
 from ocpp.v201 import call as call201
+from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
 
 from custom_components.ocpp_csms.csms.price_plan import PriceSlot
 from custom_components.ocpp_csms.diagnostics import async_get_config_entry_diagnostics
@@ -227,3 +228,14 @@ async def test_a_target_state_of_charge_from_the_cars_own_sensor(
         # Not known any more: the energy to add counts again.
         hass.states.async_set("sensor.car_battery", "unavailable")
         await wait_for(lambda: needed() == 20.0)
+
+
+async def test_the_ready_by_time_survives_a_restart_while_unavailable(
+    hass: HomeAssistant, setup_entry: SetUpEntry, stockholm: None
+) -> None:
+    mock_restore_cache_with_extra_data(
+        hass, [(State("time.garage_ready_by", "unavailable"), {"ready_at": "06:30:00"})]
+    )
+    entry = await setup_entry(chargers=[garage()], options=SITE)
+    assert state_of(hass, "time.garage_ready_by").state == "06:30:00"
+    assert entry.runtime_data.prices.ready_at("CP-1").isoformat() == "06:30:00"

@@ -26,7 +26,11 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.components.time import TimeEntity, TimeEntityDescription
 from homeassistant.const import PERCENTAGE, UnitOfEnergy
-from homeassistant.helpers.restore_state import RestoreEntity
+from homeassistant.helpers.restore_state import (
+    ExtraStoredData,
+    RestoredExtraData,
+    RestoreEntity,
+)
 
 from ..csms.events import Event
 from ..csms.station import Station
@@ -150,17 +154,21 @@ class ReadyBy(_SiteFollower, TimeEntity, RestoreEntity):
         """The time of day."""
         return self.hub.prices.ready_at(self.station.id)
 
+    @property
+    def extra_restore_state_data(self) -> ExtraStoredData:
+        """The time itself, kept even while the entity shows unavailable."""
+        return RestoredExtraData({"ready_at": self.native_value.isoformat()})
+
     async def async_added_to_hass(self) -> None:
         """Go on with the time set before a restart."""
         await super().async_added_to_hass()
-        last = await self.async_get_last_state()
-        if last is not None:
-            try:
-                self.hub.prices.set_ready_at(self.station.id, time.fromisoformat(last.state))
-                return
-            except ValueError:
-                pass  # unknown or unavailable then: the default
-        self.hub.prices.set_ready_at(self.station.id, self.native_value)
+        extra = await self.async_get_last_extra_data()
+        stored = extra.as_dict().get("ready_at") if extra is not None else None
+        try:
+            ready_at = time.fromisoformat(str(stored)) if stored else self.native_value
+        except ValueError:
+            ready_at = self.native_value  # damaged: the default
+        self.hub.prices.set_ready_at(self.station.id, ready_at)
 
     async def async_set_value(self, value: time) -> None:
         """Be ready by `value` from now on."""
