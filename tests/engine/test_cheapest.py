@@ -16,6 +16,7 @@ from custom_components.ocpp_csms.csms.schedule import ScheduleRule, WeeklySchedu
 from custom_components.ocpp_csms.csms.site import SiteBalancer, SiteSettings
 from custom_components.ocpp_csms.csms.solar import ChargingMode, SolarSettings
 from custom_components.ocpp_csms.csms.station import Measurand, Measurement
+from custom_components.ocpp_csms.csms.station_facts import Capabilities
 from tests.engine.conftest import ConnectRaw
 from tests.engine.test_messages_2x import T2, _start, event
 from tests.engine.test_site import Charger, Clock, Limits, charging
@@ -339,3 +340,17 @@ async def test_the_plan_keeps_to_the_weekly_schedule_as_it_will_be() -> None:
         (CHEAP_FROM, CHEAP_FROM + timedelta(hours=1), 8.0),
         (CHEAP_FROM + timedelta(hours=1), CHEAP_FROM + timedelta(hours=2), 8.0),
     ]
+
+
+async def test_a_charger_that_takes_only_watts_gets_the_plans_power_on_its_phases() -> None:
+    """Waiting for its hours the car draws on no phase: the plan's three still count."""
+    charger, clock = Charger(), Clock()
+    site = cheapest_site(charger, clock)
+    site.cheapest.set_goal("A", GOAL)
+    station = charging("A")
+    station.capabilities = Capabilities(charging_rate_units=frozenset({"W"}))
+    with freeze_time(EVENING):
+        await site.rebalance([station])
+    profile = charger.sent[-1][1].profile
+    assert profile.unit == "W"
+    assert [period.limit for period in profile.periods] == [0.0, 6 * 230 * 3]

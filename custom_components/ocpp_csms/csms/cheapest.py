@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from .charging import in_charger_unit, limit_profile_id
+from .charging import in_charger_unit, limit_profile_id, line_voltage
 from .commands import ChargingProfile, ProfileKind, ProfilePurpose, SchedulePeriod
 from .price_plan import Plan, PowerLimits, PriceSlot, constant_current, plan_cheapest
 from .schedule import WeeklySchedule
@@ -118,6 +118,8 @@ class PlannedSession:
     from_car: bool
     plan: Plan
     deadline: datetime
+    # The phases the plan counts on (and a charger that takes only W is sent).
+    phases: int
     # The energy the session delivered, and its cost at the prices of the moments we saw
     # it delivered (since Home Assistant started: not kept across a restart).
     delivered_wh: float
@@ -222,6 +224,7 @@ class CheapestCharging:
             from_car,
             plan,
             deadline,
+            phases,
             delivered,
             self._spent(key, delivered, now),
         )
@@ -272,9 +275,17 @@ class CheapestCharging:
         end = planned.plan.end
         # Past the plan the charger's default profile (the failsafe) applies again.
         duration_s = max(now_s, int((end - start).total_seconds())) if end is not None else now_s
-        periods = [SchedulePeriod(0, _in_unit(station, now_limit_a), number_phases)]
+        unit, _ = in_charger_unit(station, 0.0)
+        # A charger that takes only W gets the plan's power: on the phases the plan counts
+        # on, not on those drawing now (none, while the car waits for its hours).
+        watts_per_amp = line_voltage(station) * planned.phases
+
+        def in_unit(current_a: float) -> float:
+            return float(round(current_a * watts_per_amp)) if unit == "W" else current_a
+
+        periods = [SchedulePeriod(0, in_unit(now_limit_a), number_phases)]
         for offset_s, current_a in _plan_steps(planned.plan, start, now_s, failsafe_a):
-            limit = _in_unit(station, current_a)
+            limit = in_unit(current_a)
             if offset_s >= duration_s:
                 break
             if limit == periods[-1].limit:
@@ -286,7 +297,6 @@ class CheapestCharging:
                 duration_s = offset_s
                 break
             periods.append(SchedulePeriod(offset_s, limit, number_phases))
-        unit, _ = in_charger_unit(station, 0.0)
         return ChargingProfile(
             id=limit_profile_id(ProfilePurpose.TX),
             stack_level=0,
@@ -323,10 +333,6 @@ def _limits(
         for edge in (occurrence.start, occurrence.end)
     )
     return PowerLimits(allowed, phases=phases, voltage_v=voltage_v, limit_changes=changes)
-
-
-def _in_unit(station: Station, current_a: float) -> float:
-    return in_charger_unit(station, current_a)[1]
 
 
 def _plan_steps(
