@@ -16,6 +16,7 @@ car's own sensor named in the settings (followed here).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import time
 from typing import TYPE_CHECKING, Any
 
@@ -51,10 +52,10 @@ class PriceLink:
         self._index = index
         self._system: CentralSystem | None = None
         self._sensor: str | None = None
-        self._unsubscribe: Any = lambda: None
+        self._unsubscribe: Callable[[], None] = lambda: None
         # The cars' own state-of-charge sensors, by charger, as followed now.
         self._soc_sensors: dict[str, str] = {}
-        self._unsubscribe_soc: Any = lambda: None
+        self._unsubscribe_soc: Callable[[], None] = lambda: None
         self._target_soc: dict[str, float] = {}
         self.prices: tuple[PriceSlot, ...] = ()
         # Whether the sensor's last reading held prices (None: no sensor, or not read).
