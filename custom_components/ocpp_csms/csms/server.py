@@ -3,8 +3,8 @@
 Before a connection is upgraded this module
 - reads the charger id from the last segment of the URL path (URL-decoded);
 - asks a `ConnectionGate` whether the charger may connect, passing the HTTP Basic Auth
-  password (OCPP security profiles 1 and 2: the user name is the charger id) and the
-  peer's address;
+  password (OCPP security profiles 1 and 2: the user name is the charger id), the
+  client certificate the charger presented over TLS (profile 3) and the peer's address;
 - answers HTTP 400 / 401 / 403 / 429 / 503 instead of upgrading when it may not (a
   request it cannot read is refused too, never answered with a 500);
 - picks the subprotocol, preferring 2.1, then 2.0.1, then 1.6.
@@ -115,6 +115,10 @@ class Verdict(StrEnum):
     FORBIDDEN = "forbidden"  # refused outright: HTTP 403
     THROTTLED = "throttled"  # too many wrong passwords lately: HTTP 429
     BUSY = "busy"  # too many password checks waiting: HTTP 503
+    # Security profile 3, HTTP 403 (never 401: a password would not do).
+    NO_CERTIFICATE = "no_certificate"  # no client certificate presented
+    WRONG_CERTIFICATE = "wrong_certificate"  # a certificate for another charger
+    EXPIRED_CERTIFICATE = "expired_certificate"  # out of its dates
 
 
 _STATUS_OF = {
@@ -122,14 +126,31 @@ _STATUS_OF = {
     Verdict.FORBIDDEN: HTTPStatus.FORBIDDEN,
     Verdict.THROTTLED: HTTPStatus.TOO_MANY_REQUESTS,
     Verdict.BUSY: HTTPStatus.SERVICE_UNAVAILABLE,
+    Verdict.NO_CERTIFICATE: HTTPStatus.FORBIDDEN,
+    Verdict.WRONG_CERTIFICATE: HTTPStatus.FORBIDDEN,
+    Verdict.EXPIRED_CERTIFICATE: HTTPStatus.FORBIDDEN,
+}
+
+_REASON_OF = {
+    Verdict.FORBIDDEN: "unknown charger",
+    Verdict.THROTTLED: "too many wrong passwords lately; refused unchecked for up to a minute",
+    Verdict.NO_CERTIFICATE: "no client certificate, which security profile 3 requires",
+    Verdict.WRONG_CERTIFICATE: "its client certificate is not this charger's",
+    Verdict.EXPIRED_CERTIFICATE: "its client certificate has expired or is not valid yet",
 }
 
 
 class ConnectionGate(Protocol):
     """Decides, before the upgrade, whether a charger may connect."""
 
-    async def check(self, charger_id: str, password: str | None, address: str) -> Verdict:
-        """The verdict for `charger_id` presenting `password` (None: none) from `address`."""
+    async def check(
+        self, charger_id: str, password: str | None, certificate: bytes | None, address: str
+    ) -> Verdict:
+        """The verdict for `charger_id` presenting `password` and `certificate` from `address`.
+
+        `certificate` is the DER client certificate, already verified by TLS to chain to
+        the trusted CA (all but its dates, see `build_ssl_context`); None: none.
+        """
 
 
 StationRunner = Callable[[str, OcppVersion, ServerConnection], Awaitable[None]]
@@ -278,7 +299,8 @@ class OcppServer:
         except BadAuthorization as bad:
             self._log_refusal(charger_id, address, bad.reason)
             return _refusal(connection, bad.status)
-        verdict = await self._gate.check(charger_id, password, address)
+        certificate = peer_certificate(connection)
+        verdict = await self._gate.check(charger_id, password, certificate, address)
         if verdict is Verdict.ALLOW:
             self._refusals_logged.discard(charger_id)
             return None
@@ -291,13 +313,11 @@ class OcppServer:
         match verdict:
             case Verdict.UNAUTHORIZED:
                 reason = "missing password" if no_password else "wrong password"
-            case Verdict.THROTTLED:
-                reason = "too many wrong passwords lately; refused unchecked for up to a minute"
             case Verdict.BUSY:
                 self._log_busy(charger_id, address)
                 return
             case _:
-                reason = "unknown charger"
+                reason = _REASON_OF.get(verdict, verdict.value)
         self._log_refusal(charger_id, address, reason)
 
     def _log_refusal(self, charger_id: str, address: str, reason: str) -> None:
@@ -354,12 +374,39 @@ def remote_host(connection: ServerConnection) -> str:
     return str(host)
 
 
-def build_ssl_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
+def peer_certificate(connection: ServerConnection) -> bytes | None:
+    """The DER client certificate the peer presented over TLS, or None."""
+    ssl_object = connection.transport.get_extra_info("ssl_object")
+    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+        return None
+    return ssl_object.getpeercert(binary_form=True)
+
+
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME (Python's ssl module has no name for it).
+_NO_CHECK_TIME = 0x200000
+
+
+def build_ssl_context(
+    certfile: str, keyfile: str | None, client_ca_pem: str | None = None
+) -> ssl.SSLContext:
     """A server TLS context from PEM files. Blocking (file I/O): run in an executor.
+
+    With `client_ca_pem` (security profile 3) the server asks every charger for a
+    client certificate, and one that is presented must chain to that CA, the only
+    trust anchor, or the TLS handshake fails (a charger of another CA gets a TLS
+    alert, before any HTTP). Presenting none is allowed here: profile 1 and 2 chargers
+    have none, and `ConnectionGate.check` refuses profile 3 chargers without one. The
+    dates are not checked by TLS but by the gate (`certificates.client_certificate_problem`),
+    so that an expired certificate, the usual trouble after a missed renewal, is
+    refused with HTTP 403 and a log line that says so instead of a bare TLS alert.
 
     Raises OSError when a file is missing and ssl.SSLError when it does not load.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(certfile, keyfile or None)
+    if client_ca_pem is not None:
+        context.load_verify_locations(cadata=client_ca_pem)
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.verify_flags |= _NO_CHECK_TIME
     return context
