@@ -20,7 +20,7 @@ from custom_components.ocpp_csms.csms.certificates import (
 )
 from custom_components.ocpp_csms.csms.credentials import hash_password
 from custom_components.ocpp_csms.csms.host import ChargerRecord, SecurityProfile
-from custom_components.ocpp_csms.csms.server import build_ssl_context
+from custom_components.ocpp_csms.csms.tls import build_ssl_context
 from tests.chargers import charger
 from tests.engine.conftest import Running, StartSystem
 from tests.engine.pki import client_files, server_files

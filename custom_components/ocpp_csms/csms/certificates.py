@@ -201,7 +201,7 @@ def client_certificate_problem(
     """Why the certificate a charger presented does not admit `charger_id`; None: it does.
 
     The TLS layer has verified its chain to the CA already (see
-    `server.build_ssl_context`), except its dates, which are checked here so that an
+    `tls.build_ssl_context`), except its dates, which are checked here so that an
     expired certificate is refused with a reason rather than a bare TLS alert.
     """
     try:

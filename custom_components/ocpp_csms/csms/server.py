@@ -32,6 +32,7 @@ from websockets.typing import Subprotocol
 
 from .log_budget import LogBudget
 from .station import SUBPROTOCOL_PREFERENCE, OcppVersion
+from .tls import peer_certificate
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class ConnectionGate(Protocol):
         """The verdict for `charger_id` presenting `password` and `certificate` from `address`.
 
         `certificate` is the DER client certificate, already verified by TLS to chain to
-        the trusted CA (all but its dates, see `build_ssl_context`); None: none.
+        the trusted CA (all but its dates, see `tls.build_ssl_context`); None: none.
         """
 
 
@@ -372,41 +373,3 @@ def remote_host(connection: ServerConnection) -> str:
     except TypeError, IndexError:
         return "unknown address"
     return str(host)
-
-
-def peer_certificate(connection: ServerConnection) -> bytes | None:
-    """The DER client certificate the peer presented over TLS, or None."""
-    ssl_object = connection.transport.get_extra_info("ssl_object")
-    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-        return None
-    return ssl_object.getpeercert(binary_form=True)
-
-
-# OpenSSL's X509_V_FLAG_NO_CHECK_TIME (Python's ssl module has no name for it).
-_NO_CHECK_TIME = 0x200000
-
-
-def build_ssl_context(
-    certfile: str, keyfile: str | None, client_ca_pem: str | None = None
-) -> ssl.SSLContext:
-    """A server TLS context from PEM files. Blocking (file I/O): run in an executor.
-
-    With `client_ca_pem` (security profile 3) the server asks every charger for a
-    client certificate, and one that is presented must chain to that CA, the only
-    trust anchor, or the TLS handshake fails (a charger of another CA gets a TLS
-    alert, before any HTTP). Presenting none is allowed here: profile 1 and 2 chargers
-    have none, and `ConnectionGate.check` refuses profile 3 chargers without one. The
-    dates are not checked by TLS but by the gate (`certificates.client_certificate_problem`),
-    so that an expired certificate, the usual trouble after a missed renewal, is
-    refused with HTTP 403 and a log line that says so instead of a bare TLS alert.
-
-    Raises OSError when a file is missing and ssl.SSLError when it does not load.
-    """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile, keyfile or None)
-    if client_ca_pem is not None:
-        context.load_verify_locations(cadata=client_ca_pem)
-        context.verify_mode = ssl.CERT_OPTIONAL
-        context.verify_flags |= _NO_CHECK_TIME
-    return context
