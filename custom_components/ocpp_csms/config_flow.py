@@ -49,7 +49,7 @@ from .const import (
     SUBENTRY_CHARGER,
 )
 from .csms.host import AdmissionPolicy
-from .csms.server import build_ssl_context
+from .csms.tls import build_ssl_context
 from .hub import OcppCsmsConfigEntry
 from .identifiers import charger_unique_id
 from .metering_options import MeteringOptionsSteps

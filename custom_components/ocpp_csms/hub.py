@@ -34,8 +34,9 @@ from .csms.authorization import TagRegistry
 from .csms.central_system import CentralSystem
 from .csms.commands import Command, CommandResult, CommandStatus
 from .csms.host import AdmissionPolicy, CentralSystemSettings
-from .csms.server import ServerSettings, build_ssl_context
+from .csms.server import ServerSettings
 from .csms.solar import ChargingMode
+from .csms.tls import build_ssl_context
 from .devices import DeviceRegistrar
 from .entity_manager import EntityManager
 from .event_router import EventRouter

@@ -24,11 +24,11 @@ from custom_components.ocpp_csms.csms.server import (
     MAX_CHARGER_ID_LENGTH,
     BadAuthorization,
     basic_auth_password,
-    build_ssl_context,
     charger_id_from_path,
     choose_subprotocol,
 )
 from custom_components.ocpp_csms.csms.station import OcppVersion, RegistrationStatus
+from custom_components.ocpp_csms.csms.tls import build_ssl_context
 from tests.chargers import (
     FIRMWARE,
     MODEL,

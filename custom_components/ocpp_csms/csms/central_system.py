@@ -22,6 +22,7 @@ from websockets.protocol import State
 
 from .adapter import BootDecision, StationAdapter
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
+from .certificates import CertificateProblem, client_certificate_problem
 from .cheapest import ChargingGoal, CheapestCharging
 from .commands import Command, CommandResult, CommandStatus
 from .current_limit import CurrentLimits
@@ -44,6 +45,7 @@ from .host import (
     CentralSystemListener,
     CentralSystemSettings,
     ChargerDirectory,
+    SecurityProfile,
 )
 from .local_list import LocalListSync
 from .log_budget import LogBudget
@@ -70,6 +72,21 @@ _ADAPTERS: dict[OcppVersion, type[StationAdapter]] = {
     OcppVersion.V201: Ocpp201Adapter,
     OcppVersion.V21: Ocpp21Adapter,
 }
+
+_CERTIFICATE_VERDICT = {
+    None: Verdict.ALLOW,
+    CertificateProblem.UNREADABLE: Verdict.WRONG_CERTIFICATE,
+    CertificateProblem.OTHER_CHARGER: Verdict.WRONG_CERTIFICATE,
+    CertificateProblem.EXPIRED: Verdict.EXPIRED_CERTIFICATE,
+}
+
+
+def certificate_verdict(charger_id: str, certificate: bytes | None) -> Verdict:
+    """Whether a security profile 3 charger's client certificate admits it."""
+    if certificate is None:
+        return Verdict.NO_CERTIFICATE
+    return _CERTIFICATE_VERDICT[client_certificate_problem(certificate, charger_id)]
+
 
 # Stations kept of chargers that connected, were not admitted and are gone again.
 MAX_STRANGERS = 100
@@ -244,8 +261,15 @@ class CentralSystem:
 
     # -- admission ----------------------------------------------------------------
 
-    async def check(self, charger_id: str, password: str | None, address: str) -> Verdict:
-        """ConnectionGate: decide whether this charger may connect with this password."""
+    async def check(
+        self, charger_id: str, password: str | None, certificate: bytes | None, address: str
+    ) -> Verdict:
+        """ConnectionGate: decide whether this charger may connect with what it presents.
+
+        A charger on security profile 3 needs its client certificate and nothing else
+        (a password, even the right one, does not admit it); the others their password
+        when one is set.
+        """
         record = self._directory.find(charger_id)
         if record is None:
             if (
@@ -255,6 +279,9 @@ class CentralSystem:
                 return self._refuse(Verdict.FORBIDDEN)
             # Unknown chargers connect so that their boot can be held or rejected.
             return Verdict.ALLOW
+        if record.security_profile is SecurityProfile.TLS_CLIENT_CERTIFICATE:
+            verdict = certificate_verdict(charger_id, certificate)
+            return verdict if verdict is Verdict.ALLOW else self._refuse(verdict)
         if record.password_hash is None:
             return Verdict.ALLOW
         if password is None:

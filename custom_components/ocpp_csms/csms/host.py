@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Protocol
 
 from .events import Event
@@ -30,6 +30,16 @@ class AdmissionPolicy(StrEnum):
     REJECT = "reject"  # refuse the connection
 
 
+class SecurityProfile(IntEnum):
+    """How an admitted charger proves who it is (OCPP security profiles)."""
+
+    BASIC_AUTH = 1  # its password, when one is set
+    TLS_BASIC_AUTH = 2  # the same over wss:// (the server's TLS settings)
+    # Over wss://, a client certificate from the central system's CA with the charger
+    # id as CN; a password alone never admits it (no downgrade).
+    TLS_CLIENT_CERTIFICATE = 3
+
+
 @dataclass(frozen=True, slots=True)
 class ChargerRecord:
     """An admitted charger as the directory stores it."""
@@ -38,6 +48,7 @@ class ChargerRecord:
     password_hash: str | None = None
     # The quirk profile named in its settings (`quirks.BY_KEY`); None: chosen at boot.
     quirks: str | None = None
+    security_profile: SecurityProfile = SecurityProfile.BASIC_AUTH
 
 
 class ChargerDirectory(Protocol):

@@ -3,8 +3,8 @@
 Before a connection is upgraded this module
 - reads the charger id from the last segment of the URL path (URL-decoded);
 - asks a `ConnectionGate` whether the charger may connect, passing the HTTP Basic Auth
-  password (OCPP security profiles 1 and 2: the user name is the charger id) and the
-  peer's address;
+  password (OCPP security profiles 1 and 2: the user name is the charger id), the
+  client certificate the charger presented over TLS (profile 3) and the peer's address;
 - answers HTTP 400 / 401 / 403 / 429 / 503 instead of upgrading when it may not (a
   request it cannot read is refused too, never answered with a 500);
 - picks the subprotocol, preferring 2.1, then 2.0.1, then 1.6.
@@ -32,6 +32,7 @@ from websockets.typing import Subprotocol
 
 from .log_budget import LogBudget
 from .station import SUBPROTOCOL_PREFERENCE, OcppVersion
+from .tls import peer_certificate
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -115,6 +116,10 @@ class Verdict(StrEnum):
     FORBIDDEN = "forbidden"  # refused outright: HTTP 403
     THROTTLED = "throttled"  # too many wrong passwords lately: HTTP 429
     BUSY = "busy"  # too many password checks waiting: HTTP 503
+    # Security profile 3, HTTP 403 (never 401: a password would not do).
+    NO_CERTIFICATE = "no_certificate"  # no client certificate presented
+    WRONG_CERTIFICATE = "wrong_certificate"  # a certificate for another charger
+    EXPIRED_CERTIFICATE = "expired_certificate"  # out of its dates
 
 
 _STATUS_OF = {
@@ -122,14 +127,31 @@ _STATUS_OF = {
     Verdict.FORBIDDEN: HTTPStatus.FORBIDDEN,
     Verdict.THROTTLED: HTTPStatus.TOO_MANY_REQUESTS,
     Verdict.BUSY: HTTPStatus.SERVICE_UNAVAILABLE,
+    Verdict.NO_CERTIFICATE: HTTPStatus.FORBIDDEN,
+    Verdict.WRONG_CERTIFICATE: HTTPStatus.FORBIDDEN,
+    Verdict.EXPIRED_CERTIFICATE: HTTPStatus.FORBIDDEN,
+}
+
+_REASON_OF = {
+    Verdict.FORBIDDEN: "unknown charger",
+    Verdict.THROTTLED: "too many wrong passwords lately; refused unchecked for up to a minute",
+    Verdict.NO_CERTIFICATE: "no client certificate, which security profile 3 requires",
+    Verdict.WRONG_CERTIFICATE: "its client certificate is not this charger's",
+    Verdict.EXPIRED_CERTIFICATE: "its client certificate has expired or is not valid yet",
 }
 
 
 class ConnectionGate(Protocol):
     """Decides, before the upgrade, whether a charger may connect."""
 
-    async def check(self, charger_id: str, password: str | None, address: str) -> Verdict:
-        """The verdict for `charger_id` presenting `password` (None: none) from `address`."""
+    async def check(
+        self, charger_id: str, password: str | None, certificate: bytes | None, address: str
+    ) -> Verdict:
+        """The verdict for `charger_id` presenting `password` and `certificate` from `address`.
+
+        `certificate` is the DER client certificate, already verified by TLS to chain to
+        the trusted CA (all but its dates, see `tls.build_ssl_context`); None: none.
+        """
 
 
 StationRunner = Callable[[str, OcppVersion, ServerConnection], Awaitable[None]]
@@ -278,7 +300,8 @@ class OcppServer:
         except BadAuthorization as bad:
             self._log_refusal(charger_id, address, bad.reason)
             return _refusal(connection, bad.status)
-        verdict = await self._gate.check(charger_id, password, address)
+        certificate = peer_certificate(connection)
+        verdict = await self._gate.check(charger_id, password, certificate, address)
         if verdict is Verdict.ALLOW:
             self._refusals_logged.discard(charger_id)
             return None
@@ -291,13 +314,11 @@ class OcppServer:
         match verdict:
             case Verdict.UNAUTHORIZED:
                 reason = "missing password" if no_password else "wrong password"
-            case Verdict.THROTTLED:
-                reason = "too many wrong passwords lately; refused unchecked for up to a minute"
             case Verdict.BUSY:
                 self._log_busy(charger_id, address)
                 return
             case _:
-                reason = "unknown charger"
+                reason = _REASON_OF.get(verdict, verdict.value)
         self._log_refusal(charger_id, address, reason)
 
     def _log_refusal(self, charger_id: str, address: str, reason: str) -> None:
@@ -352,14 +373,3 @@ def remote_host(connection: ServerConnection) -> str:
     except TypeError, IndexError:
         return "unknown address"
     return str(host)
-
-
-def build_ssl_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
-    """A server TLS context from PEM files. Blocking (file I/O): run in an executor.
-
-    Raises OSError when a file is missing and ssl.SSLError when it does not load.
-    """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile, keyfile or None)
-    return context
