@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,26 @@ async def test_a_flood_of_upstream_commands_is_answered_and_changes_nothing(
     assert kinds == {(3, "Rejected"), (4, "NotSupported"), (4, "NotImplemented")}
     assert status(ours).commands_refused == 500
     assert status(ours).connected
+
+
+async def test_what_comes_while_the_link_is_replaced_is_relayed_by_the_new_one(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    ours = await forwarding(start_system, upstream.url, tmp_path)
+    async with charger(ours.url, "CP-1") as client:
+        assert await client.boot() == "Accepted"
+        connection = ours.system.connection("CP-1")
+        assert connection is not None
+        hook = connection.rpc.on_answered
+        assert hook is not None
+        settings = UpstreamSettings(upstream.url, "UP-1", OcppVersion.V16)
+        replacing = asyncio.create_task(
+            ours.system.set_upstream("CP-1", settings, queue_path=tmp_path / "upstream-CP-1.db")
+        )
+        await asyncio.sleep(0)  # the old link is gone, the new one not yet started
+        assert ours.system.upstreams.status("CP-1") is None
+        stop = {"transactionId": 5, "meterStop": 1200, "timestamp": "2026-01-01T00:00:00Z"}
+        hook("StopTransaction", stop, {})
+        await replacing
+        await wait_for(lambda: upstream.of("StopTransaction"))
+    assert upstream.of("StopTransaction") == [stop]

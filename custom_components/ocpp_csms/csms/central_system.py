@@ -62,8 +62,8 @@ from .site import ChargerLimits, SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
 from .transaction_ids import TransactionIdAllocator
 from .upkeep import ChargerUpkeep
-from .upstream import Upstreams
 from .upstream_settings import UpstreamSettings, UpstreamStatus
+from .upstreams import Upstreams
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -346,6 +346,7 @@ class CentralSystem:
         if connection is not None:
             await self._close_within(connection, 1000, "Removed")
         self._stations.pop(charger_id, None)
+        await self.upstreams.set(charger_id, None)
         self.upkeep.forget(charger_id)
         self._reservation_expiry.forget(charger_id)
 

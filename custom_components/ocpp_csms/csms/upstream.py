@@ -27,8 +27,7 @@ import contextlib
 import json
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -36,9 +35,8 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
 from .log_budget import LogBudget
-from .rpc import AnsweredHook, CallOutcome, Handler, OutcomeStatus, Reply, RpcConnection
+from .rpc import CallOutcome, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
-from .station import OcppVersion
 from .upstream_queue import Queued, UpstreamQueue
 from .upstream_settings import Backoff, UpstreamSettings, UpstreamState, UpstreamStatus
 
@@ -333,73 +331,3 @@ class UpstreamLink:
     def _log(self, message: str, *args: Any) -> None:
         if _LOG_BUDGET.take(self._label) is not None:
             _LOGGER.info("%s: " + message, self._label, *args)
-
-
-class Upstreams:
-    """Every charger's upstream link, by charger id; none configured costs nothing."""
-
-    def __init__(
-        self,
-        schemas: Callable[[], Awaitable[Mapping[OcppVersion, VersionSchemas]]],
-        *,
-        call_timeout: float,
-    ) -> None:
-        """Prepare; `schemas` gives the validators (loaded off the loop)."""
-        self._schemas = schemas
-        self._call_timeout = call_timeout
-        self._links: dict[str, UpstreamLink] = {}
-
-    async def set(
-        self,
-        charger_id: str,
-        settings: UpstreamSettings | None,
-        *,
-        queue_path: Path | None = None,
-        on_status: Callable[[UpstreamStatus], None] | None = None,
-    ) -> None:
-        """Start (or replace, or with None end) a charger's link; its queue is in `queue_path`."""
-        if (old := self._links.pop(charger_id, None)) is not None:
-            await old.stop()
-        if settings is None:
-            return
-        if queue_path is None:
-            raise ValueError("an upstream needs a file for its queue")
-        schemas = (await self._schemas())[settings.version]
-        link = UpstreamLink(
-            charger_id,
-            settings,
-            schemas,
-            UpstreamQueue(queue_path),
-            call_timeout=self._call_timeout,
-            on_status=on_status,
-        )
-        await link.start()
-        self._links[charger_id] = link
-
-    def hook_for(self, charger_id: str, version: OcppVersion | None) -> AnsweredHook | None:
-        """What a connection of this charger tells of what it answered (None: nothing).
-
-        Only a connection in the upstream's version: there is no translation.
-        """
-        link = self._links.get(charger_id)
-        if link is None:
-            return None
-        if version is not link.settings.version:
-            _LOGGER.warning(
-                "Charger %s speaks %s, its upstream %s: not forwarded",
-                charger_id,
-                version,
-                link.settings.version,
-            )
-            return None
-        return link.relay
-
-    def status(self, charger_id: str) -> UpstreamStatus | None:
-        """A charger's upstream status, None when it has no upstream."""
-        link = self._links.get(charger_id)
-        return None if link is None else link.status
-
-    async def stop(self) -> None:
-        """End every link (their queues stay in their files)."""
-        links, self._links = list(self._links.values()), {}
-        await asyncio.gather(*(link.stop() for link in links))
