@@ -64,6 +64,8 @@ from .site import ChargerLimits, SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
 from .transaction_ids import TransactionIdAllocator
 from .upkeep import ChargerUpkeep
+from .upstream_settings import UpstreamSettings, UpstreamStatus
+from .upstreams import Upstreams
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -157,6 +159,8 @@ class CentralSystem:
         self.upkeep.set_site(settings.site)
         # Chargers' current limits, set the way each takes them and read back.
         self.limits = CurrentLimits(self.execute, self.upkeep)
+        # Second central systems that see what chargers send us (see `upstream`).
+        self.upstreams = Upstreams(self._load_schemas, call_timeout=settings.call_timeout)
 
     @property
     def port(self) -> int:
@@ -173,16 +177,21 @@ class CentralSystem:
 
         Raises OSError when the port cannot be bound.
         """
-        if not self._schemas:
-            self._schemas = await asyncio.to_thread(load_all)
+        await self._load_schemas()
         if self.journal is not None:
             self._restore(await self.journal.open())
         await self._server.start()
         self.upkeep.start()
         _LOGGER.info("Central system listening on %s:%s", self.settings.server.host, self.port)
 
+    async def _load_schemas(self) -> Mapping[OcppVersion, VersionSchemas]:
+        if not self._schemas:
+            self._schemas = await asyncio.to_thread(load_all)
+        return self._schemas
+
     async def stop(self) -> None:
         """Close every charger connection and stop listening."""
+        await self.upstreams.stop()
         self.upkeep.stop()
         self._reservation_expiry.stop()
         for task in self._tasks:
@@ -245,6 +254,23 @@ class CentralSystem:
         if station is None:
             station = self._stations[charger_id] = Station(charger_id)
         return station
+
+    async def set_upstream(
+        self,
+        charger_id: str,
+        settings: UpstreamSettings | None,
+        *,
+        queue_path: Path | None = None,
+        on_status: Callable[[UpstreamStatus], None] | None = None,
+    ) -> None:
+        """Forward a charger's messages to a second central system (None: no longer).
+
+        Its durable queue lives in `queue_path`; a connected charger is forwarded from
+        its next message on.
+        """
+        await self.upstreams.set(charger_id, settings, queue_path=queue_path, on_status=on_status)
+        if (connection := self._connections.get(charger_id)) is not None:
+            connection.rpc.on_answered = self.upstreams.hook_for(charger_id, connection.version)
 
     def connection(self, charger_id: str) -> StationAdapter | None:
         """The live connection (its version adapter) of a connected charger."""
@@ -347,6 +373,7 @@ class CentralSystem:
         if connection is not None:
             await self._close_within(connection, 1000, "Removed")
         self._stations.pop(charger_id, None)
+        await self.upstreams.set(charger_id, None)
         self.upkeep.forget(charger_id)
         self._reservation_expiry.forget(charger_id)
 
@@ -387,6 +414,7 @@ class CentralSystem:
             self,
             call_timeout=self.settings.call_timeout,
         )
+        connection.rpc.on_answered = self.upstreams.hook_for(charger_id, version)
         # Register the new connection before closing the old one, so that the old one's
         # end is not reported as the station going offline. From here on, whatever
         # happens, the `finally` unregisters it: a connection left registered would make

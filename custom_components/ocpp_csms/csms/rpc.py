@@ -113,6 +113,10 @@ class Reply:
 
 Handler = Callable[[dict[str, Any]], Reply | Awaitable[Reply]]
 
+# Told of every CALL the other side sent that we answered with a CALLRESULT, once the
+# answer is on the wire: (action, the request as checked and repaired, our answer).
+AnsweredHook = Callable[[str, dict[str, Any], dict[str, Any]], None]
+
 
 class Dispatcher(Protocol):
     """Finds the handler for a CALL the charger sent."""
@@ -202,6 +206,8 @@ class RpcConnection:
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # See `AnsweredHook`; None (the rule) costs one test per answered CALL.
+        self.on_answered: AnsweredHook | None = None
         # Set once we first answered the charger (a CALL, or a broken frame): it has had
         # its say, and from then on it listens.
         self.first_answer_sent = asyncio.Event()
@@ -453,8 +459,19 @@ class RpcConnection:
             return
         if await self._send([MSG_CALLRESULT, unique_id, reply.payload]):
             self.first_answer_sent.set()
+            if (hook := self.on_answered) is not None:
+                self._tell_answered(hook, action, payload, reply.payload)
             if reply.after:
                 self.spawn(reply.after())
+
+    def _tell_answered(
+        self, hook: AnsweredHook, action: str, payload: dict[str, Any], answer: dict[str, Any]
+    ) -> None:
+        try:
+            hook(action, payload, answer)
+        except Exception:
+            # Whoever listens (forwarding) must never cost the charger its conversation.
+            self._log(logging.ERROR, "the answered hook failed on %s", action, exc_info=True)
 
     def _violation_code(self, keyword: str) -> ErrorCode:
         """The CALLERROR code for a payload that breaks its schema at `keyword`."""

@@ -1,0 +1,333 @@
+"""Forwarding: a charger's messages relayed to a second central system (its *upstream*).
+
+An employer's or installer's backend can keep seeing a charger that talks only to us.
+Per charger, an `UpstreamLink` holds one OCPP-J connection to that backend, as if it
+were the charger (same charge point id or another, the charger's own OCPP version),
+and relays every CALL the charger sent us *after* we answered it (the RPC layer's
+`on_answered` hook): the upstream's answers never delay ours. Each relayed CALL gets a
+message id of our own (`RpcConnection.call`; one in flight at a time, which also keeps
+the order).
+
+What waits for the upstream waits in an `UpstreamQueue`: transactions durably, in
+order, the rest bounded. A 1.6 upstream answers a StartTransaction with an id of its
+own; later MeterValues and StopTransaction of that session carry it instead of ours.
+Each (re)connection first sends the charger's last BootNotification, and nothing else
+until the upstream accepted it, as a charger would. Reconnects back off exponentially
+with jitter.
+
+What the upstream may do to the charger is its `CommandPolicy`. Under `MIRROR_ONLY`
+none of its CALLs reaches the charger: each is answered Rejected where the message's
+answer has that status, else NotSupported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
+
+from .log_budget import LogBudget
+from .rpc import CallOutcome, Handler, OutcomeStatus, Reply, RpcConnection
+from .schemas import VersionSchemas
+from .upstream_queue import Queued, UpstreamQueue
+from .upstream_settings import Backoff, UpstreamSettings, UpstreamState, UpstreamStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+# A frame from the upstream larger than this ends the connection.
+MAX_FRAME_BYTES = 256 * 1024
+OPEN_TIMEOUT_S = 20.0
+# How long to wait before booting again after the upstream did not accept a boot.
+BOOT_RETRY_S = (10, 300)
+
+# 2.x reports that answer requests of ours, by our request ids: not the upstream's.
+_ANSWERS_TO_US = frozenset(
+    {
+        "NotifyReport",
+        "NotifyMonitoringReport",
+        "ReportChargingProfiles",
+        "NotifyCustomerInformation",
+        "NotifyDisplayMessages",
+    }
+)
+_DURABLE_16 = frozenset({"StartTransaction", "StopTransaction"})
+_LAST_BOOT = "last_boot"
+_LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
+
+
+class _MirrorOnly:
+    """The dispatcher for the upstream's CALLs under MIRROR_ONLY: none reaches the charger."""
+
+    def __init__(self, schemas: VersionSchemas, refused: Callable[[str], None]) -> None:
+        self._schemas = schemas
+        self._refused = refused
+
+    def handler_for(self, action: str) -> Handler | None:
+        self._refused(action)
+        if self._schemas.response_problem(action, _REJECTED) is None:
+            return _reject
+        return None  # the RPC layer answers NotSupported
+
+    def accept_quirks(self, action: str, quirks: list[str]) -> None:
+        pass
+
+    def refused(self, action: str, kind: str) -> None:
+        pass
+
+
+_REJECTED = {"status": "Rejected"}
+
+
+def _reject(_payload: dict[str, Any]) -> Reply:
+    return Reply(dict(_REJECTED))
+
+
+class UpstreamLink:
+    """One charger's upstream connection: relays, queues, reconnects."""
+
+    def __init__(
+        self,
+        charger_id: str,
+        settings: UpstreamSettings,
+        schemas: VersionSchemas,
+        queue: UpstreamQueue,
+        *,
+        call_timeout: float = 30.0,
+        backoff: Backoff | None = None,
+        on_status: Callable[[UpstreamStatus], None] | None = None,
+    ) -> None:
+        """Prepare; `start` opens the queue and begins connecting."""
+        self.charger_id = charger_id
+        self.settings = settings
+        self._schemas = schemas
+        self.queue = queue
+        self._call_timeout = call_timeout
+        self._backoff = backoff or Backoff()
+        self._on_status = on_status
+        self._label = f"Upstream of charger {charger_id}"
+        self._state = UpstreamState.STOPPED
+        self._last_error = ""
+        self._commands_refused = 0
+        self._relayed = 0
+        self._task: asyncio.Task[None] | None = None
+        # Set when the upstream should be sent the charger's boot (again) first.
+        self._boot_again = asyncio.Event()
+        self._is_16 = not settings.version.is_2x
+        queue.on_change = self._status_changed
+
+    @property
+    def status(self) -> UpstreamStatus:
+        """The link's state, queue and counts now."""
+        return UpstreamStatus(
+            self._state,
+            self.queue.queued,
+            self.queue.dropped,
+            self._last_error,
+            self._commands_refused,
+            self._relayed,
+        )
+
+    async def start(self) -> None:
+        """Open the queue and keep connected until `stop`."""
+        await self.queue.open()
+        self._set_state(UpstreamState.CONNECTING)
+        self._task = asyncio.create_task(self._run(), name=self._label)
+
+    async def stop(self) -> None:
+        """Disconnect; what is queued durably stays in the file for the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.queue.close()
+        self._set_state(UpstreamState.STOPPED)
+
+    # -- charger -> upstream (the RPC layer's `on_answered` hook) -------------------------
+
+    def relay(self, action: str, request: dict[str, Any], answer: dict[str, Any]) -> None:
+        """Queue a CALL the charger sent us (and we answered) for the upstream."""
+        if action == "BootNotification":
+            # Sent first on every connection: see `_boot`.
+            self.queue.set_meta(_LAST_BOOT, json.dumps(request))
+            self._boot_again.set()
+            return
+        if action in _ANSWERS_TO_US:
+            return
+        ref = None
+        if self._is_16:
+            durable = action in _DURABLE_16 or (
+                action == "MeterValues" and "transactionId" in request
+            )
+            if action == "StartTransaction" and "transactionId" in answer:
+                ref = str(answer["transactionId"])
+        else:
+            durable = action == "TransactionEvent"
+        self.queue.put(action, request, durable=durable, ref=ref)
+
+    # -- the connection ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        context = None
+        if self.settings.url.startswith("wss://"):
+            # Loading the system's certificates reads files: not on the event loop.
+            context = await asyncio.to_thread(ssl.create_default_context)
+        while True:
+            self._set_state(UpstreamState.CONNECTING)
+            try:
+                socket = await connect(
+                    self.settings.endpoint,
+                    subprotocols=[Subprotocol(self.settings.version.value)],
+                    additional_headers=self.settings.headers(),
+                    open_timeout=OPEN_TIMEOUT_S,
+                    max_size=MAX_FRAME_BYTES,
+                    ssl=context,
+                )
+            except InvalidStatus as error:
+                code = error.response.status_code
+                refused = code in (401, 403)
+                self._fail(
+                    UpstreamState.CREDENTIALS_REFUSED if refused else UpstreamState.REFUSED,
+                    f"HTTP {code}",
+                )
+            except (OSError, TimeoutError, InvalidHandshake) as error:
+                self._fail(UpstreamState.UNREACHABLE, f"{type(error).__name__}: {error}")
+            else:
+                await self._converse(socket)
+            await asyncio.sleep(self._backoff.next())
+
+    async def _converse(self, socket: ClientConnection) -> None:
+        rpc = RpcConnection(
+            socket,
+            self._schemas,
+            _MirrorOnly(self._schemas, self._refuse),
+            label=self._label,
+            call_timeout=self._call_timeout,
+        )
+        self._backoff.reset()
+        self._last_error = ""
+        self._set_state(UpstreamState.CONNECTED)
+        reader = asyncio.create_task(rpc.serve())
+        sender = asyncio.create_task(self._send_all(rpc))
+        try:
+            await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await rpc.close()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        self._fail(UpstreamState.UNREACHABLE, self._last_error or "connection closed")
+
+    async def _send_all(self, rpc: RpcConnection) -> None:
+        """Boot, then send the queue in order; return when the connection fails."""
+        self._boot_again.set()
+        while True:
+            if self._boot_again.is_set() and not await self._boot(rpc):
+                return
+            entry = await self._next_or_boot()
+            if entry is None:
+                continue
+            outcome = await rpc.call(entry.action, self._outgoing(entry))
+            if outcome.status in (OutcomeStatus.TIMEOUT, OutcomeStatus.OFFLINE):
+                self._last_error = f"{entry.action}: {outcome.status}"
+                return  # reconnect; the entry stays first in the queue
+            if outcome.error_code == "SecurityError":
+                # It does not know us (yet): boot again, then this entry.
+                if self.queue.meta(_LAST_BOOT) is None:
+                    await self._wait_boot(None)
+                self._boot_again.set()
+                continue
+            self._answered(entry, outcome)
+
+    async def _next_or_boot(self) -> Queued | None:
+        """The next entry, or None when the charger booted in the meantime."""
+        if not self._boot_again.is_set() and (head := self.queue.peek()) is not None:
+            return head
+        entry = asyncio.ensure_future(self.queue.next())
+        boot = asyncio.ensure_future(self._boot_again.wait())
+        try:
+            await asyncio.wait({entry, boot}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            boot.cancel()
+            if not entry.done():
+                entry.cancel()
+        return None if entry.cancelled() or self._boot_again.is_set() else entry.result()
+
+    async def _boot(self, rpc: RpcConnection) -> bool:
+        """Send the charger's last boot until the upstream accepts it; False: reconnect."""
+        while (text := self.queue.meta(_LAST_BOOT)) is not None:
+            self._boot_again.clear()
+            outcome = await rpc.call("BootNotification", json.loads(text))
+            if outcome.status in (OutcomeStatus.TIMEOUT, OutcomeStatus.OFFLINE):
+                self._last_error = f"BootNotification: {outcome.status}"
+                return False
+            status = outcome.payload.get("status") or outcome.error_code
+            if status == "Accepted":
+                return True
+            self._last_error = f"BootNotification: {status}"
+            await self._wait_boot(outcome.payload.get("interval"))
+        self._boot_again.clear()
+        return True
+
+    async def _wait_boot(self, interval: Any) -> None:
+        """Wait as the upstream asked (bounded), or until the charger boots again."""
+        low, high = BOOT_RETRY_S
+        wait = min(max(interval, low), high) if isinstance(interval, int) else low
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._boot_again.wait()
+
+    def _outgoing(self, entry: Queued) -> dict[str, Any]:
+        """The payload as the upstream knows it: its own 1.6 transaction ids."""
+        if not self._is_16 or "transactionId" not in entry.payload:
+            return entry.payload
+        theirs = self.queue.upstream_transaction(str(entry.payload["transactionId"]))
+        if theirs is None or not theirs.lstrip("-").isdigit():
+            return entry.payload
+        return entry.payload | {"transactionId": int(theirs)}
+
+    def _answered(self, entry: Queued, outcome: CallOutcome) -> None:
+        if outcome.status is OutcomeStatus.ERROR:
+            self._log("%s answered %s with %s", entry.action, outcome.error_code)
+        elif entry.ref is not None and "transactionId" in outcome.payload:
+            self.queue.map_transaction(entry.ref, str(outcome.payload["transactionId"]))
+        self._relayed += 1
+        self.queue.done(entry)
+
+    # -- upstream -> charger ----------------------------------------------------------------
+
+    def _refuse(self, action: str) -> None:
+        self._commands_refused += 1
+        self._log("refused its %s (policy %s)", action[:50], self.settings.policy)
+
+    # -- status -----------------------------------------------------------------------------
+
+    def _fail(self, state: UpstreamState, error: str) -> None:
+        self._last_error = error[:200]
+        self._set_state(state)
+
+    def _set_state(self, state: UpstreamState) -> None:
+        if state is not self._state:
+            self._state = state
+            self._status_changed()
+
+    def _status_changed(self) -> None:
+        if self._on_status is not None:
+            self._on_status(self.status)
+
+    def _log(self, message: str, *args: Any) -> None:
+        if _LOG_BUDGET.take(self._label) is not None:
+            _LOGGER.info("%s: " + message, self._label, *args)

@@ -1,0 +1,123 @@
+"""Every charger's upstream link (see `upstream`), and the hook their connections get.
+
+A charger without an upstream gets no hook at all: forwarding then costs nothing. A
+connection's hook names the charger, not its link, so a link that is replaced (new
+settings) loses nothing the charger sends meanwhile: that is held and relayed to the
+new link once it has started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .rpc import AnsweredHook
+from .schemas import VersionSchemas
+from .station import OcppVersion
+from .upstream import UpstreamLink
+from .upstream_queue import UpstreamQueue
+from .upstream_settings import UpstreamSettings, UpstreamStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+# Messages held for a charger while its link is being replaced (then relayed).
+MAX_HELD_WHILE_CHANGING = 1000
+
+
+class Upstreams:
+    """Every charger's upstream link, by charger id; none configured costs nothing."""
+
+    def __init__(
+        self,
+        schemas: Callable[[], Awaitable[Mapping[OcppVersion, VersionSchemas]]],
+        *,
+        call_timeout: float,
+    ) -> None:
+        """Prepare; `schemas` gives the validators (loaded off the loop)."""
+        self._schemas = schemas
+        self._call_timeout = call_timeout
+        self._links: dict[str, UpstreamLink] = {}
+        # What chargers sent while their link was stopped and started again.
+        self._held: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
+
+    async def set(
+        self,
+        charger_id: str,
+        settings: UpstreamSettings | None,
+        *,
+        queue_path: Path | None = None,
+        on_status: Callable[[UpstreamStatus], None] | None = None,
+    ) -> None:
+        """Start (or replace, or with None end) a charger's link; its queue is in `queue_path`."""
+        if settings is not None and queue_path is None:
+            raise ValueError("an upstream needs a file for its queue")
+        held = self._held[charger_id] = []
+        try:
+            if (old := self._links.pop(charger_id, None)) is not None:
+                await old.stop()
+            if settings is None or queue_path is None:
+                return
+            link = UpstreamLink(
+                charger_id,
+                settings,
+                (await self._schemas())[settings.version],
+                UpstreamQueue(queue_path),
+                call_timeout=self._call_timeout,
+                on_status=on_status,
+            )
+            await link.start()
+            self._links[charger_id] = link
+            for message in held:
+                self._relay(charger_id, settings.version, *message)
+        finally:
+            del self._held[charger_id]
+
+    def hook_for(self, charger_id: str, version: OcppVersion | None) -> AnsweredHook | None:
+        """What a connection of this charger tells of what it answered (None: nothing).
+
+        Only a connection in the upstream's version is forwarded: there is no
+        translation between versions.
+        """
+        link = self._links.get(charger_id)
+        if link is None or version is None:
+            return None
+        if version is not link.settings.version:
+            _LOGGER.warning(
+                "Charger %s speaks %s, its upstream %s: not forwarded",
+                charger_id,
+                version,
+                link.settings.version,
+            )
+            return None
+        return functools.partial(self._relay, charger_id, version)
+
+    def _relay(
+        self,
+        charger_id: str,
+        version: OcppVersion,
+        action: str,
+        request: dict[str, Any],
+        answer: dict[str, Any],
+    ) -> None:
+        link = self._links.get(charger_id)
+        if link is not None:
+            if link.settings.version is version:
+                link.relay(action, request, answer)
+            return
+        held = self._held.get(charger_id)
+        if held is not None and len(held) < MAX_HELD_WHILE_CHANGING:
+            held.append((action, request, answer))
+
+    def status(self, charger_id: str) -> UpstreamStatus | None:
+        """A charger's upstream status, None when it has no upstream."""
+        link = self._links.get(charger_id)
+        return None if link is None else link.status
+
+    async def stop(self) -> None:
+        """End every link (their queues stay in their files)."""
+        links, self._links = list(self._links.values()), {}
+        await asyncio.gather(*(link.stop() for link in links))

@@ -1,0 +1,146 @@
+"""A minimal OCPP-J central system for the forwarding tests: records, answers, misbehaves.
+
+It answers what a 1.6 or 2.x charger sends with fixed payloads (StartTransaction with
+transaction ids from 9001 on, so they differ from ours), can be taken down (HTTP 503
+and its connections closed) and brought back, checks a Basic password, and can send
+CALLs of its own and collect their answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+_ANSWERS: dict[str, dict[str, Any]] = {
+    "BootNotification": {
+        "status": "Accepted",
+        "currentTime": "2026-01-01T00:00:00Z",
+        "interval": 300,
+    },
+    "Heartbeat": {"currentTime": "2026-01-01T00:00:00Z"},
+    "Authorize": {"idTagInfo": {"status": "Accepted"}},
+    "StopTransaction": {},
+}
+
+
+@dataclass
+class FakeUpstream:
+    """The server; `calls` are (charge point id, action, payload) in the order received."""
+
+    password: str | None = None
+    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    answers: dict[str, list[Any]] = field(default_factory=dict)
+    down: bool = False
+    boot_status: str = "Accepted"
+    _server: Server | None = None
+    _sockets: set[ServerConnection] = field(default_factory=set)
+    _transaction_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9001))
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port = next(iter(self._server.sockets)).getsockname()[1]
+        return f"ws://127.0.0.1:{port}/ocpp"
+
+    def actions(self, *only: str) -> list[str]:
+        return [action for _, action, _ in self.calls if not only or action in only]
+
+    def of(self, action: str) -> list[dict[str, Any]]:
+        return [payload for _, name, payload in self.calls if name == action]
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle,
+            "127.0.0.1",
+            0,
+            process_request=self._gate,
+            select_subprotocol=lambda _c, offered: offered[0] if offered else None,
+        )
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def go_down(self) -> None:
+        """Refuse new connections and close the open ones."""
+        self.down = True
+        for socket in list(self._sockets):
+            await socket.close()
+
+    def _gate(self, _connection: ServerConnection, request: Request) -> Response | None:
+        if self.down:
+            return _refusal(HTTPStatus.SERVICE_UNAVAILABLE)
+        if self.password is not None:
+            expected = base64.b64encode(f"UP-1:{self.password}".encode()).decode()
+            if request.headers.get("Authorization") != f"Basic {expected}":
+                return _refusal(HTTPStatus.UNAUTHORIZED)
+        return None
+
+    async def _handle(self, socket: ServerConnection) -> None:
+        self._sockets.add(socket)
+        charge_point = socket.request.path.rsplit("/", 1)[-1] if socket.request else ""
+        try:
+            async for frame in socket:
+                message = json.loads(frame)
+                if message[0] == 2:
+                    self.calls.append((charge_point, message[2], message[3]))
+                    answer = self._answer(message[2])
+                    await socket.send(json.dumps([3, message[1], answer]))
+                else:
+                    self.answers.setdefault(message[1], []).append(message)
+        except Exception:
+            pass
+        finally:
+            self._sockets.discard(socket)
+
+    def _answer(self, action: str) -> dict[str, Any]:
+        if action == "BootNotification":
+            return _ANSWERS[action] | {"status": self.boot_status}
+        if action == "StartTransaction":
+            return {
+                "transactionId": next(self._transaction_ids),
+                "idTagInfo": {"status": "Accepted"},
+            }
+        if action == "TransactionEvent":
+            return {}
+        return _ANSWERS.get(action, {})
+
+    async def send_calls(self, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """Send CALLs on every open connection at once; the answers, in order."""
+        ids = []
+        for number, (action, payload) in enumerate(calls):
+            ids.append(f"flood-{number}")
+            for socket in list(self._sockets):
+                await socket.send(json.dumps([2, ids[-1], action, payload]))
+        async with asyncio.timeout(30):
+            while not all(unique_id in self.answers for unique_id in ids):
+                await asyncio.sleep(0.01)
+        return [self.answers[unique_id][0] for unique_id in ids]
+
+
+def _refusal(status: HTTPStatus) -> Response:
+    body = status.phrase.encode()
+    return Response(status.value, status.phrase, Headers({"Content-Length": str(len(body))}), body)
+
+
+@contextlib.asynccontextmanager
+async def fake_upstream(**kwargs: Any) -> AsyncIterator[FakeUpstream]:
+    """A started fake upstream, stopped at the end."""
+    upstream = FakeUpstream(**kwargs)
+    await upstream.start()
+    try:
+        yield upstream
+    finally:
+        await upstream.stop()
