@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from websockets.protocol import State
 from .adapter import BootDecision, StationAdapter
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
 from .certificates import CertificateProblem, client_certificate_problem
-from .cheapest import ChargingGoal, CheapestCharging
+from .cheapest import CheapestCharging
 from .commands import Command, CommandResult, CommandStatus
 from .current_limit import CurrentLimits
 from .events import (
@@ -53,7 +53,6 @@ from .metering_setup import MeterWish
 from .ocpp16 import Ocpp16Adapter
 from .ocpp201 import Ocpp21Adapter, Ocpp201Adapter
 from .password_gate import PasswordGate
-from .price_plan import PriceSlot
 from .quirks import quirks_for
 from .reservation_upkeep import ReservationExpiry
 from .schedule import WeeklySchedule
@@ -619,26 +618,8 @@ class CentralSystem:
 
     @property
     def cheapest(self) -> CheapestCharging:
-        """The cheapest mode's prices, goals and plans."""
+        """The cheapest mode's prices, goals and plans (a change wakes the balancer)."""
         return self.upkeep.cheapest
-
-    def set_prices(self, prices: Sequence[PriceSlot]) -> None:
-        """The electricity prices now known: plans are made again at once."""
-        self.upkeep.cheapest.set_prices(prices)
-        if self.upkeep.site is not None:
-            self.upkeep.site.wake()
-
-    def set_charging_goal(self, charger_id: str, goal: ChargingGoal | None) -> None:
-        """A charger's goal in the cheapest mode changed: its plan is made again at once."""
-        self.upkeep.cheapest.set_goal(charger_id, goal)
-        if self.upkeep.site is not None:
-            self.upkeep.site.wake()
-
-    def set_car_soc(self, charger_id: str, soc: float | None) -> None:
-        """A car's state of charge from its own sensor: its plan is made again at once."""
-        self.upkeep.cheapest.set_car_soc(charger_id, soc)
-        if self.upkeep.site is not None:
-            self.upkeep.site.wake()
 
     def set_site(self, settings: SiteSettings | None) -> None:
         """Start, change or stop load balancing (see `ChargerUpkeep.set_site`)."""

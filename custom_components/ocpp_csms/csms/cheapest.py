@@ -21,7 +21,7 @@ its default profile (the failsafe).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
@@ -136,6 +136,9 @@ class CheapestCharging:
 
     def __init__(self) -> None:
         """No prices and no goals yet."""
+        # Told when prices, a goal or a car's state of charge changed: plans are made
+        # again at once (the balancer is woken; see `ChargerUpkeep`).
+        self.on_change: Callable[[], None] = lambda: None
         self.prices: tuple[PriceSlot, ...] = ()
         self._goals: dict[str, ChargingGoal] = {}
         # Cars' states of charge from elsewhere than their charger (a car's own sensor).
@@ -150,6 +153,7 @@ class CheapestCharging:
     def set_prices(self, prices: Sequence[PriceSlot]) -> None:
         """The prices now known (replacing the earlier ones)."""
         self.prices = tuple(sorted(prices, key=lambda slot: slot.start))
+        self.on_change()
 
     def set_goal(self, charger_id: str, goal: ChargingGoal | None) -> None:
         """The user's goal for a charger's sessions (None: none)."""
@@ -157,6 +161,7 @@ class CheapestCharging:
             self._goals.pop(charger_id, None)
         else:
             self._goals[charger_id] = goal
+        self.on_change()
 
     def forget(self, charger_id: str) -> None:
         """A charger was removed: its goal and its car's state of charge go too."""
@@ -169,6 +174,7 @@ class CheapestCharging:
             self._car_soc.pop(charger_id, None)
         else:
             self._car_soc[charger_id] = soc
+        self.on_change()
 
     def soc(self, station: Station, evse: Evse) -> float | None:
         """The car's state of charge: the charger's reading first, else the car's own."""

@@ -72,6 +72,7 @@ class ChargerUpkeep:
         self.site: SiteBalancer | None = None
         # Prices and goals of the cheapest mode: kept while the site comes and goes.
         self.cheapest = CheapestCharging()
+        self.cheapest.on_change = self._wake_site
         limits = chargers or NoChargerLimits()
         self.plug_in = PlugInStarter(execute, spawn, mode=limits.mode, start_tag=limits.start_tag)
 
@@ -119,6 +120,10 @@ class ChargerUpkeep:
         self._sent_offsets.pop(charger_id, None)
         self._sending.pop(charger_id, None)
         self.cheapest.forget(charger_id)
+
+    def _wake_site(self) -> None:
+        if self.site is not None:
+            self.site.wake()
 
     def set_site(self, settings: SiteSettings | None) -> None:
         """Start, change or stop load balancing while running (no charger reconnects).

@@ -108,7 +108,7 @@ class PriceLink:
             self._unsubscribe_soc = lambda: None
             if self._system is not None:
                 for charger_id in set(self._soc_sensors) - set(sensors):
-                    self._system.set_car_soc(charger_id, None)
+                    self._system.cheapest.set_car_soc(charger_id, None)
             self._soc_sensors = sensors
             if sensors:
                 self._unsubscribe_soc = async_track_state_change_event(
@@ -137,7 +137,7 @@ class PriceLink:
             if soc is not None and not 0 <= soc <= 100:
                 soc = None
         if self._system is not None:
-            self._system.set_car_soc(charger_id, soc)
+            self._system.cheapest.set_car_soc(charger_id, soc)
 
     @callback
     def _sensor_changed(self, event: Event[EventStateChangedData]) -> None:
@@ -162,7 +162,7 @@ class PriceLink:
             return
         self.prices = prices
         if self._system is not None:
-            self._system.set_prices(prices)
+            self._system.cheapest.set_prices(prices)
 
     # -- goals ------------------------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class PriceLink:
             target_soc=self.target_soc(charger_id),
             battery_wh=float(battery_kwh) * 1000 if battery_kwh else None,
         )
-        self._system.set_charging_goal(charger_id, goal)
+        self._system.cheapest.set_goal(charger_id, goal)
 
     def plan(self, charger_id: str) -> PlannedSession | None:
         """The plan of the charger's session in the cheapest mode (None: none now)."""
