@@ -130,14 +130,15 @@ async def test_profile_1_is_the_default_and_needs_nothing(
     assert not _ca_folder(hass).exists()
 
 
-async def test_profile_3_creates_our_ca_and_reloads_the_server(
+async def test_our_ca_with_tls_and_profile_3_reloads_the_server(
     hass: HomeAssistant, setup_entry: SetUpEntry, tmp_path: Path
 ) -> None:
-    """The first profile-3 charger makes the CA (key 0600, folder 0700) under the config
-    folder, and the server starts asking for client certificates."""
+    """With TLS our CA is made at start (key 0600, folder 0700) under the config folder,
+    ready to sign; the first profile-3 charger makes the server ask for certificates."""
     entry = await setup_entry(**_tls(tmp_path))
     hub = entry.runtime_data
     assert hub.client_certificates is False
+    assert hub.ca is not None
     result = await _add(hass, entry, "3")
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
