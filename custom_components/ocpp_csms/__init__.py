@@ -12,7 +12,9 @@ from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
+from .certificate_authority import wants_client_certificates
 from .const import DOMAIN
+from .csms.certificates import CertificateAuthorityError
 from .http import async_setup_http
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 from .logbook_phrases import async_load_phrases
@@ -62,6 +64,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> 
     except asyncio.CancelledError:
         await _async_stop_cancelled(hub)
         raise
+    except CertificateAuthorityError as err:
+        # A charger is on security profile 3 and the CA it needs does not load.
+        await hub.async_stop()
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="ca_unavailable",
+            translation_placeholders={"error": str(err)},
+        ) from err
     except ssl.SSLError as err:
         # The files exist but do not load: retrying will not help, reconfiguring will.
         await hub.async_stop()
@@ -108,12 +118,16 @@ async def _async_stop_cancelled(hub: CentralSystemHub) -> None:
 async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
     """Chargers or the site changed: follow without restarting the server.
 
-    Reconfigured server settings (address, port, TLS, admission) and a price set or
-    cleared (which adds or removes the cost sensors) take a reload.
+    Reconfigured server settings (address, port, TLS, CA, admission), a price set or
+    cleared (which adds or removes the cost sensors) and the first charger moved to
+    security profile 3 or the last one away from it (the server asks for client
+    certificates or stops asking) take a reload.
     """
     hub = entry.runtime_data
+    chargers = [subentry.data for subentry in hub.index.subentries()]
     if (
         dict(entry.data) != hub.started_with_server
+        or wants_client_certificates(entry.data, chargers) != hub.client_certificates
         or (hub.sessions.pricing is None) != hub.started_without_price
     ):
         hass.config_entries.async_schedule_reload(entry.entry_id)

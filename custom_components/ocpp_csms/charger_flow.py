@@ -14,6 +14,7 @@ from homeassistant.const import CONF_NAME, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import selector
 
+from .certificate_authority import async_profile_errors, charger_profile
 from .const import (
     CHARGER_METERING_CENTRAL,
     CHARGER_METERING_LEAVE,
@@ -28,11 +29,13 @@ from .const import (
     CONF_PHASE_SWITCHING,
     CONF_PRIORITY,
     CONF_QUIRKS,
+    CONF_SECURITY_PROFILE,
     DEFAULT_MAX_CURRENT_A,
     DEFAULT_REMOTE_TAG,
     PRIORITIES,
 )
 from .csms.credentials import generate_password, hash_password
+from .csms.host import SecurityProfile
 from .csms.quirks import AUTOMATIC as AUTOMATIC_QUIRKS
 from .csms.quirks import BY_KEY
 from .csms.server import charger_id_from_path
@@ -45,12 +48,23 @@ CONF_REMOVE_PASSWORD = "remove_password"
 # The quirk profiles a user may name for a charger, besides automatic: standard (none)
 # and every known one.
 QUIRK_PROFILES = list(BY_KEY)
+# The security profiles a charger may be on, as the form's options (strings).
+SECURITY_PROFILES = [str(profile.value) for profile in SecurityProfile]
 
 
 def charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any, Any]:
-    """The per-charger settings: the tag of remote starts and the current limit's maximum."""
+    """The per-charger settings: its security profile, the tag of remote starts, limits..."""
     current = current or {}
     return {
+        probatio.Required(
+            CONF_SECURITY_PROFILE, default=str(charger_profile(current).value)
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=SECURITY_PROFILES,
+                translation_key=CONF_SECURITY_PROFILE,
+                mode=selector.SelectSelectorMode.DROPDOWN,
+            )
+        ),
         probatio.Required(
             CONF_DEFAULT_TAG, default=current.get(CONF_DEFAULT_TAG, DEFAULT_REMOTE_TAG)
         ): probatio.All(str, probatio.Length(min=1, max=20)),
@@ -128,6 +142,7 @@ def _known_quirks(chosen: str | None) -> str:
 def charger_settings(user_input: dict[str, Any]) -> dict[str, Any]:
     """A charger's settings from a form, with defaults for what it left out."""
     return {
+        CONF_SECURITY_PROFILE: charger_profile(user_input).value,
         CONF_DEFAULT_TAG: user_input.get(CONF_DEFAULT_TAG) or DEFAULT_REMOTE_TAG,
         CONF_MAX_CURRENT: int(user_input.get(CONF_MAX_CURRENT) or DEFAULT_MAX_CURRENT_A),
         CONF_PRIORITY: user_input.get(CONF_PRIORITY) or "normal",
@@ -199,6 +214,8 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
             elif any(sub.unique_id == charger_id for sub in entry.subentries.values()):
                 errors[CONF_CHARGER_ID] = "charger_exists"
             else:
+                errors = await async_profile_errors(self.hass, entry.data, user_input)
+            if not errors:
                 password = user_input.get(CONF_PASSWORD) or None
                 return self.async_create_entry(
                     title=user_input.get(CONF_NAME) or charger_id,
@@ -224,7 +241,10 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
         """Rename the charger, set a new password, or remove its password."""
         entry = self._get_entry()
         subentry = self._get_reconfigure_subentry()
+        errors: dict[str, str] = {}
         if user_input is not None:
+            errors = await async_profile_errors(self.hass, entry.data, user_input)
+        if user_input is not None and not errors:
             data = {**subentry.data, **charger_settings(user_input)}
             if user_input.get(CONF_REMOVE_PASSWORD):
                 data[CONF_PASSWORD_HASH] = None
@@ -243,9 +263,10 @@ class ChargerSubentryFlow(ConfigSubentryFlow):
                     probatio.Optional(CONF_NAME, default=subentry.title): str,
                     probatio.Optional(CONF_PASSWORD): str,
                     probatio.Optional(CONF_REMOVE_PASSWORD, default=False): bool,
-                    **charger_settings_schema(dict(subentry.data)),
+                    **charger_settings_schema({**subentry.data, **(user_input or {})}),
                 }
             ),
+            errors=errors,
             description_placeholders={
                 "charger_id": subentry.data[CONF_CHARGER_ID],
                 "suggested_password": self._suggestion.password,

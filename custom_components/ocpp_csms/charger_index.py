@@ -16,6 +16,7 @@ from typing import Any
 from homeassistant.config_entries import SOURCE_IGNORE, ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 
+from .certificate_authority import charger_profile
 from .const import (
     CONF_CHARGER_ID,
     CONF_DEFAULT_TAG,
@@ -71,7 +72,10 @@ class ChargerIndex:
             charger_id = subentry.data[CONF_CHARGER_ID]
             self._titles[charger_id] = subentry.title
             self._records[charger_id] = ChargerRecord(
-                charger_id, subentry.data.get(CONF_PASSWORD_HASH), subentry.data.get(CONF_QUIRKS)
+                charger_id,
+                subentry.data.get(CONF_PASSWORD_HASH),
+                subentry.data.get(CONF_QUIRKS),
+                security_profile=charger_profile(subentry.data),
             )
             self._subentry_ids[charger_id] = subentry.subentry_id
 

@@ -24,6 +24,7 @@ from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PASSWORD, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
+from .certificate_authority import async_profile_errors, ca_file_error
 from .charger_flow import (
     ChargerSubentryFlow,
     PasswordSuggestion,
@@ -34,6 +35,8 @@ from .charger_flow import (
 from .const import (
     CONF_ADDRESS,
     CONF_BASE_URL,
+    CONF_CA_CERTFILE,
+    CONF_CA_KEYFILE,
     CONF_CERTFILE,
     CONF_CHARGER_ID,
     CONF_CITY,
@@ -88,6 +91,12 @@ def _server_schema(defaults: dict[str, Any]) -> probatio.Schema:
             ): str,
             probatio.Optional(
                 CONF_KEYFILE, description={"suggested_value": defaults.get(CONF_KEYFILE)}
+            ): str,
+            probatio.Optional(
+                CONF_CA_CERTFILE, description={"suggested_value": defaults.get(CONF_CA_CERTFILE)}
+            ): str,
+            probatio.Optional(
+                CONF_CA_KEYFILE, description={"suggested_value": defaults.get(CONF_CA_KEYFILE)}
             ): str,
         }
     )
@@ -168,6 +177,10 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 _certificate_error, user_input[CONF_CERTFILE], user_input.get(CONF_KEYFILE)
             ):
                 errors[CONF_CERTFILE] = error
+        if error := await self.hass.async_add_executor_job(
+            ca_file_error, user_input.get(CONF_CA_CERTFILE), user_input.get(CONF_CA_KEYFILE)
+        ):
+            errors[CONF_CA_CERTFILE] = error
         return errors
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -266,15 +279,20 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Name the charger and give it a password (empty: none)."""
         placeholders = self._charger_placeholders()
-        if user_input is None:
-            return self.async_show_form(
-                step_id="add_charger",
-                data_schema=charger_schema(placeholders["charger_id"], self._suggestion.password),
-                description_placeholders=placeholders,
-            )
         entry = self.hass.config_entries.async_get_entry(self._discovered["entry_id"])
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="central_system_not_loaded")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = await async_profile_errors(self.hass, entry.data, user_input)
+        if user_input is None or errors:
+            schema = charger_schema(placeholders["charger_id"], self._suggestion.password)
+            return self.async_show_form(
+                step_id="add_charger",
+                data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+                errors=errors,
+                description_placeholders=placeholders,
+            )
         hub = entry.runtime_data
         password = user_input.get(CONF_PASSWORD) or None
         hub.index.add(

@@ -11,6 +11,9 @@ CONF_TLS: Final = "tls"
 CONF_CERTFILE: Final = "certfile"
 CONF_KEYFILE: Final = "keyfile"
 CONF_UNKNOWN_CHARGERS: Final = "unknown_chargers"
+# Security profile 3: the user's own CA (both files), instead of the integration's.
+CONF_CA_CERTFILE: Final = "ca_certfile"
+CONF_CA_KEYFILE: Final = "ca_keyfile"
 
 DEFAULT_HOST: Final = "0.0.0.0"
 DEFAULT_PORT: Final = 9000
@@ -19,6 +22,8 @@ DEFAULT_PORT: Final = 9000
 SUBENTRY_CHARGER: Final = "charger"
 CONF_CHARGER_ID: Final = "charger_id"
 CONF_PASSWORD_HASH: Final = "password_hash"
+# Per charger: its OCPP security profile, 1, 2 or 3 (csms.host.SecurityProfile).
+CONF_SECURITY_PROFILE: Final = "security_profile"
 # Per-charger settings (in the charger's subentry).
 CONF_DEFAULT_TAG: Final = "default_tag"
 CONF_MAX_CURRENT: Final = "max_current"

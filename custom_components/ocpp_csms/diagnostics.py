@@ -1,7 +1,9 @@
 """Diagnostics of a central system: its chargers, their local lists, and the site.
 
 Tag ids are left out (they open doors and charge on someone's bill); counts and the
-state of each charger's local authorization list are what a support thread needs.
+state of each charger's local authorization list are what a support thread needs. Of
+the certificate authority only its subject, fingerprint and validity: never its key,
+nor its certificate's PEM.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_PASSWORD_HASH
+from .const import CONF_CA_CERTFILE, CONF_PASSWORD_HASH
 from .csms.station import Station
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
@@ -32,8 +34,10 @@ async def async_get_config_entry_diagnostics(
         station = system.stations.get(charger_id) if system else None
         state = lists.states.get(charger_id) if lists else None
         capabilities = station.capabilities if station else None
+        record = hub.index.find(charger_id)
         chargers[charger_id] = {
             "name": hub.index.charger_name(charger_id),
+            "security_profile": record.security_profile.value if record else None,
             "connected": bool(station and station.connected),
             "version": station.version.value if station else None,
             "registration": (
@@ -88,9 +92,25 @@ async def async_get_config_entry_diagnostics(
                 "writes_shed": journal.writes_shed,
             },
             "site": _site(hub),
+            "certificate_authority": _certificate_authority(hub),
         },
         TO_REDACT,
     )
+
+
+def _certificate_authority(hub: CentralSystemHub) -> dict[str, Any] | None:
+    """Which CA profile 3 uses and how long it is valid (None: not loaded, no TLS)."""
+    ca = hub.ca
+    if ca is None:
+        return None
+    facts = ca.facts
+    return {
+        "own": not hub.entry.data.get(CONF_CA_CERTFILE),
+        "subject": facts.subject,
+        "sha256_fingerprint": facts.sha256_fingerprint,
+        "not_after": facts.not_after.isoformat(),
+        "client_certificates_requested": hub.client_certificates,
+    }
 
 
 def _reports(hub: CentralSystemHub, station: Station | None, charger_id: str) -> dict[str, Any]:

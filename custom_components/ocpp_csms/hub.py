@@ -12,6 +12,7 @@ Entities receive the hub, the typed bundle of those parts.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -19,6 +20,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.loader import async_get_integration
 
+from .certificate_authority import async_load_ca, wants_client_certificates
 from .charger_activity import ChargerActivity
 from .charger_index import ChargerIndex
 from .charger_reports import ChargerReports
@@ -32,6 +34,7 @@ from .const import (
 )
 from .csms.authorization import TagRegistry
 from .csms.central_system import CentralSystem
+from .csms.certificates import CertificateAuthority, CertificateAuthorityError
 from .csms.commands import Command, CommandResult, CommandStatus
 from .csms.host import AdmissionPolicy, CentralSystemSettings
 from .csms.server import ServerSettings
@@ -49,6 +52,8 @@ from .sessions.meter_issues import RegisterIssues
 from .site.link import SiteLink
 from .tags.issues import UnknownTagIssues
 from .tags.store import TagStore
+
+_LOGGER = logging.getLogger(__name__)
 
 type OcppCsmsConfigEntry = ConfigEntry[CentralSystemHub]
 
@@ -102,6 +107,10 @@ class CentralSystemHub:
         self.started_without_price = self.sessions.pricing is None
         # The server settings it listens with: changing them takes a reload.
         self.started_with_server = dict(entry.data)
+        # Security profile 3: the CA (loaded with TLS) and whether the server asks
+        # chargers for client certificates (a charger on profile 3); set at start.
+        self.ca: CertificateAuthority | None = None
+        self.client_certificates = False
         self._stopping = asyncio.Lock()
         self._stopped = False
 
@@ -146,13 +155,16 @@ class CentralSystemHub:
     async def _settings(self) -> CentralSystemSettings:
         """The engine's settings, from the entry's data and options."""
         data = self.entry.data
+        chargers = [subentry.data for subentry in self.index.subentries()]
         ssl_context = None
         if data.get(CONF_TLS):
+            self.client_certificates = wants_client_certificates(data, chargers)
+            self.ca = await self._async_ca(required=self.client_certificates)
+            client_ca_pem = self.ca.ca_pem if self.client_certificates and self.ca else None
             ssl_context = await self.hass.async_add_executor_job(
-                build_ssl_context, data[CONF_CERTFILE], data.get(CONF_KEYFILE)
+                build_ssl_context, data[CONF_CERTFILE], data.get(CONF_KEYFILE), client_ca_pem
             )
         wish = meter_wish_from(self.entry.options)
-        chargers = [subentry.data for subentry in self.index.subentries()]
         return CentralSystemSettings(
             server=ServerSettings(
                 host=data[CONF_HOST], port=data[CONF_PORT], ssl_context=ssl_context
@@ -163,6 +175,19 @@ class CentralSystemHub:
             meter_edge_measurands=wish.edge_measurands,
             meter_overrides=meter_overrides_from(chargers, wish),
         )
+
+    async def _async_ca(self, *, required: bool) -> CertificateAuthority | None:
+        """The CA; one that cannot be loaded stops the start only when a charger needs it.
+
+        Raises CertificateAuthorityError (required and not loadable).
+        """
+        try:
+            return await async_load_ca(self.hass, self.entry.data)
+        except (CertificateAuthorityError, OSError) as err:
+            if required:
+                raise CertificateAuthorityError(str(err)) from err
+            _LOGGER.warning("The certificate authority cannot be used: %s", err)
+            return None
 
     async def async_stop(self) -> None:
         """Close every charger connection, stop listening and close the journal.
