@@ -261,3 +261,17 @@ async def test_csr_to_profile_3(start_system: StartSystem, tmp_path: Path, versi
     async with charger(running.url, "CP-1", version, ssl=with_certificate) as client:
         assert await client.boot() == "Accepted"
     assert running.system.counters.refused == {}
+
+
+async def test_21_request_id_is_echoed(raw_charger: ConnectRaw, ca: CertificateAuthority) -> None:
+    """2.1 pairs a CertificateSigned with its SignCertificate by requestId."""
+    raw = await raw_charger("ocpp2.1")
+    raw.running.system.set_certificate_authority(ca)
+    csr = make_csr(ec_key(), "CP-1").decode()
+    answer = await raw.result("SignCertificate", {"csr": csr, "requestId": 7})
+    assert answer == {"status": "Accepted"}
+    unique_id, payload = await raw.expect_call("CertificateSigned")
+    assert (payload["requestId"], payload["certificateType"]) == (7, "ChargingStationCertificate")
+    assert load_all()[OcppVersion.V21].request_problem("CertificateSigned", payload) is None
+    await raw.answer(unique_id, {"status": "Accepted"})
+    await wait_for(lambda: raw.station.client_certificate is not None)
