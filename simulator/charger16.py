@@ -9,11 +9,12 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
-from .base import ENERGY, VOLTAGE_V, SamplingKeys, SimulatedCharger, measurand_words
+from .base import ENERGY, VOLTAGE_V, SamplingKeys, measurand_words
+from .certificates import CertificateHolder
 from .reservations import HeldReservation
 
 
-class Charger16(SimulatedCharger, ChargePoint16):
+class Charger16(CertificateHolder, ChargePoint16):
     """An OCPP 1.6J charger."""
 
     default_configuration: ClassVar[dict[str, str]] = {
@@ -53,6 +54,9 @@ class Charger16(SimulatedCharger, ChargePoint16):
 
     def _heartbeat_payload(self) -> Any:
         return call16.Heartbeat()
+
+    def _sign_certificate_payload(self, csr: str) -> Any:
+        return call16.SignCertificate(csr=csr)
 
     async def send_status(self, connector: int, status: str) -> None:
         """Report a connector's status."""
@@ -440,3 +444,26 @@ class Charger16(SimulatedCharger, ChargePoint16):
     async def after_trigger_message(self, requested_message: str, **payload: Any) -> None:
         """Send what was asked for."""
         await self.send_requested(requested_message, payload.get("connector_id"))
+
+    # -- security extension -------------------------------------------------------------
+
+    @on("ExtendedTriggerMessage")
+    def on_extended_trigger_message(self, requested_message: str, **payload: Any) -> Any:
+        """Accept a trigger of the security extension (a CSR among them)."""
+        return result16.ExtendedTriggerMessage(
+            self._answer(
+                "ExtendedTriggerMessage", {"requested_message": requested_message, **payload}
+            )
+        )
+
+    @after("ExtendedTriggerMessage")
+    async def after_extended_trigger_message(self, requested_message: str, **payload: Any) -> None:
+        """Send what was asked for."""
+        if self.answers.get("ExtendedTriggerMessage", "Accepted") == "Accepted":
+            await self.send_requested(requested_message, payload.get("connector_id"))
+
+    @on("CertificateSigned")
+    def on_certificate_signed(self, certificate_chain: str, **_: Any) -> Any:
+        """Keep the client certificate if it is for our key."""
+        self._answer("CertificateSigned", {"certificate_chain": certificate_chain})
+        return result16.CertificateSigned(self.take_certificate_chain(certificate_chain))

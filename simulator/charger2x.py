@@ -14,14 +14,15 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
-from .base import ENERGY, VOLTAGE_V, SamplingKeys, SimulatedCharger
+from .base import ENERGY, VOLTAGE_V, SamplingKeys
+from .certificates import CertificateHolder
 from .reservations import HeldReservation
 
 # The triggerReason of a session's end, by its stoppedReason.
 _END_TRIGGERS = {"Remote": "RemoteStop", "ImmediateReset": "ResetCommand"}
 
 
-class _Charger2x(SimulatedCharger):
+class _Charger2x(CertificateHolder):
     """The 2.0.1 and 2.1 chargers: their messages match for everything simulated."""
 
     _call: Any
@@ -72,6 +73,9 @@ class _Charger2x(SimulatedCharger):
 
     def _heartbeat_payload(self) -> Any:
         return self._call.Heartbeat()
+
+    def _sign_certificate_payload(self, csr: str) -> Any:
+        return self._call.SignCertificate(csr=csr, certificate_type="ChargingStationCertificate")
 
     async def send_status(self, connector: int, status: str) -> None:
         """Report an EVSE's connector status (1.6 words are mapped to 2.x ones)."""
@@ -519,6 +523,11 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
     @after("TriggerMessage")
     async def after_trigger_message(self: Any, requested_message: str, **payload: Any) -> None:
         await self.send_requested(requested_message, (payload.get("evse") or {}).get("id"))
+
+    @on("CertificateSigned")
+    def on_certificate_signed(self: Any, certificate_chain: str, **payload: Any) -> Any:
+        self._answer("CertificateSigned", {"certificate_chain": certificate_chain, **payload})
+        return result.CertificateSigned(status=self.take_certificate_chain(certificate_chain))
 
     return {
         name: value

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .authorization import AuthorizationDecision
+from .certificate_messages import CertificateHost
 from .charging import limit_profile
 from .commands import (
     Call,
@@ -85,8 +86,8 @@ class BootDecision:
     interval: int
 
 
-class StationHost(Protocol):
-    """What an adapter asks of the central system."""
+class StationHost(CertificateHost, Protocol):
+    """What an adapter asks of the central system (its CA too)."""
 
     def decide_boot(self, station: Station) -> BootDecision:
         """Decide (and record on `station`) the answer to a BootNotification."""

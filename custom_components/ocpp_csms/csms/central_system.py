@@ -22,7 +22,7 @@ from websockets.protocol import State
 
 from .adapter import BootDecision, StationAdapter
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
-from .certificates import CertificateProblem, client_certificate_problem
+from .certificates import CertificateAuthority, CertificateProblem, client_certificate_problem
 from .cheapest import CheapestCharging
 from .commands import Command, CommandResult, CommandStatus
 from .current_limit import CurrentLimits
@@ -160,6 +160,8 @@ class CentralSystem:
         self.limits = CurrentLimits(self.execute, self.upkeep)
         # Second central systems that see what chargers send us (see `upstream`).
         self.upstreams = Upstreams(self._load_schemas, call_timeout=settings.call_timeout)
+        # The CA that signs chargers' client certificates (profile 3); None: none signed.
+        self._certificate_authority: CertificateAuthority | None = None
 
     @property
     def port(self) -> int:
@@ -270,6 +272,20 @@ class CentralSystem:
         await self.upstreams.set(charger_id, settings, queue_path=queue_path, on_status=on_status)
         if (connection := self._connections.get(charger_id)) is not None:
             connection.rpc.on_answered = self.upstreams.hook_for(charger_id, connection.version)
+
+    def set_certificate_authority(self, ca: CertificateAuthority | None) -> None:
+        """The CA that signs the certificates chargers ask for (None: sign none).
+
+        Loading it is blocking and the caller's (see `certificates.load_or_create_ca`).
+        A SignCertificate is answered Rejected while there is none; one answered before
+        a change is signed by the CA of its answer.
+        """
+        self._certificate_authority = ca
+
+    @property
+    def certificate_authority(self) -> CertificateAuthority | None:
+        """StationHost: the CA that signs chargers' certificates, if any."""
+        return self._certificate_authority
 
     def connection(self, charger_id: str) -> StationAdapter | None:
         """The live connection (its version adapter) of a connected charger."""

@@ -282,6 +282,67 @@ class DataTransfer:
     data: object = None
 
 
+class CertificateUse(StrEnum):
+    """Which root certificates a command concerns (the kinds both versions know)."""
+
+    # 1.6 CentralSystemRootCertificate, 2.x CSMSRootCertificate: whom it trusts as us.
+    CSMS_ROOT = "csms_root"
+    MANUFACTURER_ROOT = "manufacturer_root"  # whose firmware signatures it trusts
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateHashData:
+    """How OCPP names an installed certificate (hashes are hex, as the charger sent them)."""
+
+    hash_algorithm: str  # SHA256, SHA384 or SHA512
+    issuer_name_hash: str
+    issuer_key_hash: str
+    serial_number: str
+    use: CertificateUse | str | None = None  # what GetInstalledCertificateIds said it is
+
+
+@dataclass(frozen=True, slots=True)
+class InstallCertificate:
+    """Install a root certificate (PEM): by default our CA's, as the CSMS root."""
+
+    certificate_pem: str
+    use: CertificateUse = CertificateUse.CSMS_ROOT
+
+
+@dataclass(frozen=True, slots=True)
+class GetInstalledCertificateIds:
+    """List installed root certificates: `data["certificates"]`, CertificateHashData.
+
+    None installed (the charger's NotFound) is an accepted, empty list.
+    """
+
+    use: CertificateUse = CertificateUse.CSMS_ROOT
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCertificate:
+    """Delete an installed certificate, named as GetInstalledCertificateIds named it."""
+
+    hash_data: CertificateHashData
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCertificateSigning:
+    """Ask the charger for a new CSR for its client certificate (renewal).
+
+    2.x TriggerMessage SignChargingStationCertificate, 1.6 ExtendedTriggerMessage
+    SignChargePointCertificate; the CSR then comes as a SignCertificate.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateSigned:
+    """Send a charger the client certificate chain signed from its CSR (the engine's own)."""
+
+    chain_pem: str
+    request_id: int | None = None  # 2.1: the SignCertificate's requestId, echoed
+
+
 Command = (
     RemoteStart
     | RemoteStop
@@ -304,6 +365,11 @@ Command = (
     | UpdateFirmware
     | UploadDiagnostics
     | DataTransfer
+    | InstallCertificate
+    | GetInstalledCertificateIds
+    | DeleteCertificate
+    | RequestCertificateSigning
+    | CertificateSigned
 )
 
 

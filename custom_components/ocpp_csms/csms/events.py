@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from .authorization import AuthorizationDecision
+from .certificates import CsrProblem
 from .meter_sanity import RegisterAnomaly
 from .station import Evse, SecurityEvent, Station, Transaction
 
@@ -52,6 +53,8 @@ class Change(StrEnum):
     # The charger reported something event entities show (a session's start or end, a
     # tag): the engine event comes with the change.
     REPORTED = "reported"
+    # The client certificate we signed for a station, and its answer (profile 3).
+    CLIENT_CERTIFICATE = "client_certificate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,19 @@ class StationNotice:
     data: Any
 
 
+@dataclass(frozen=True, slots=True)
+class CertificateRefused:
+    """We did not sign a station's certificate signing request, for `problem`.
+
+    No CertificateSigned went out: the station keeps the certificate it had (if any).
+    A repair or a log line is the listener's to make; the engine counts it in the
+    station's warnings (`certificate_refused`).
+    """
+
+    station: Station
+    problem: CsrProblem
+
+
 Event = (
     StationConnected
     | StationDisconnected
@@ -208,4 +224,5 @@ Event = (
     | SecurityEventReported
     | DataTransferReceived
     | StationNotice
+    | CertificateRefused
 )

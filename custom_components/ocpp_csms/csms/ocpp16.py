@@ -12,6 +12,7 @@ from typing import Any
 
 from .adapter import StationAdapter
 from .boundary import finite_number
+from .certificate_messages import CertificateSigning, certificate_call
 from .commands import Call, Command, CommandResult, GetConfiguration
 from .config_values import config_flag, config_integer, config_words
 from .events import Change, EvseUpdated, StationUpdated, TransactionStarted
@@ -105,10 +106,13 @@ class Ocpp16Adapter(StationAdapter):
             "SecurityEventNotification": self._record_security_event,
             "SignedFirmwareStatusNotification": self._on_signed_firmware_status,
             "LogStatusNotification": self._on_log_status,
+            "SignCertificate": CertificateSigning(
+                self.station, self._host, self.execute
+            ).on_sign_certificate,
         }
 
     def _encode(self, command: Command) -> Call | CommandResult:
-        return encode(command, self.station)
+        return certificate_call(command, self.version) or encode(command, self.station)
 
     def _on_boot_notification(self, payload: dict[str, Any]) -> Reply:
         serial = payload.get("chargePointSerialNumber") or payload.get("chargeBoxSerialNumber")

@@ -17,6 +17,7 @@ from typing import Any
 
 from .adapter import StationAdapter
 from .authorization import AuthorizationDecision
+from .certificate_messages import CertificateSigning, certificate_call
 from .commands import Call, Command, CommandResult, GetBaseReport
 from .config_values import config_flag, config_integer, config_words
 from .events import (
@@ -189,10 +190,13 @@ class Ocpp201Adapter(StationAdapter):
             "SecurityEventNotification": self._record_security_event,
             "StatusNotification": self._on_status_notification,
             "TransactionEvent": self._on_transaction_event,
+            "SignCertificate": CertificateSigning(
+                self.station, self._host, self.execute
+            ).on_sign_certificate,
         }
 
     def _encode(self, command: Command) -> Call | CommandResult:
-        return encode(command, self.station)
+        return certificate_call(command, self.version) or encode(command, self.station)
 
     def _on_boot_notification(self, payload: dict[str, Any]) -> Reply:
         info = payload["chargingStation"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from .certificates import CertificateFacts
 from .meter_sanity import MeterNote, RegisterTrack
 from .quirks import Quirks
 from .reservations import Reservations
@@ -249,6 +250,16 @@ MAX_CONNECTOR_ID = 8
 MAX_SETTINGS = 5000
 
 
+@dataclass(frozen=True, slots=True)
+class ClientCertificate:
+    """The client certificate we last signed for a station, and what it answered."""
+
+    facts: CertificateFacts  # fingerprint, serial and validity: never a key
+    installed: bool  # whether it answered CertificateSigned with Accepted
+    answer: str  # its word (Accepted, Rejected), or how the command ended (timed_out)
+    at: datetime
+
+
 @dataclass(slots=True)
 class Station:
     """One charging station, connected or not, known or waiting for admission."""
@@ -295,6 +306,8 @@ class Station:
     # 1.6 StartTransactions seen lately, (connector, tag, timestamp) -> transaction id,
     # so that a start the charger sends again gets the same id.
     recent_starts: dict[tuple[int, str, str], str] = field(default_factory=dict)
+    # The client certificate we last signed for it (security profile 3), in this run.
+    client_certificate: ClientCertificate | None = None
 
     @property
     def accepted(self) -> bool:
