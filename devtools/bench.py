@@ -11,6 +11,8 @@
                                  lockouts, journal, latency, log (devtools/bench_hostile.py)
     scripts/bench frames         CPU per hostile frame in the engine alone, by kind
                                  (the hostile benchmark's frames; devtools/bench_frames.py)
+    scripts/bench forward        CPU per MeterValues, forwarded to an upstream or not
+                                 (the engine alone; devtools/bench_forward.py)
 
 Figures are medians of repeated runs; compare them as ratios, not across machines.
 """
@@ -29,6 +31,7 @@ from typing import Any
 
 from custom_components.ocpp_csms.csms.schemas import load_all
 from custom_components.ocpp_csms.csms.station import OcppVersion
+from devtools.bench_forward import forward, forward_table
 from devtools.bench_frames import frame_costs, frames_table
 from devtools.bench_hostile import DEFAULT_FRAMES, HOSTILE_CHARGERS, hostile, hostile_table
 from devtools.bench_journal import journal
@@ -92,7 +95,7 @@ def main() -> None:
     parser.add_argument("--saturate", type=int, default=20, help="load: chargers saturating")
     parser.add_argument("--seconds", type=float, default=15, help="load: each window's length")
     parser.add_argument(
-        "--output", type=Path, help="load, storm, hostile, frames: also write the JSON"
+        "--output", type=Path, help="load, storm, hostile, frames, forward: also write the JSON"
     )
     parser.add_argument(
         "--profile", action="store_true", help="load, storm, hostile: sample Home Assistant"
@@ -172,6 +175,10 @@ def _hostile(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
     )  # fmt: skip
 
 
+def _forward(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
+    return forward()
+
+
 def _frames(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
     if args.frames:
         return frame_costs(args.frames, args.seed)
@@ -189,6 +196,7 @@ SCENARIOS: dict[
     "storm": (_storm, storm_table),
     "hostile": (_hostile, hostile_table),
     "frames": (_frames, frames_table),
+    "forward": (_forward, forward_table),
 }
 
 

@@ -135,6 +135,8 @@ class CentralSystemHub:
             journal=self.sessions.journal,
             chargers=self.index,
         )
+        # The CA (with TLS) signs the certificates chargers ask for over OCPP.
+        system.set_certificate_authority(self.ca)
         self.tags.attach(system.local_lists)
         for part in (self.entities, self.site_link):
             part.attach(system, self)
