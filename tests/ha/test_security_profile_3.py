@@ -317,3 +317,32 @@ async def test_the_last_profile_3_charger_leaving_stops_asking_for_certificates(
     assert record.security_profile is SecurityProfile.BASIC_AUTH
     async with charger(_url(entry), "CP-3", ssl=_client(entry), password=PASSWORD) as client:
         assert await client.boot() == "Accepted"
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_profile_2_charger_gets_its_csr_signed_by_our_ca(
+    hass: HomeAssistant, setup_entry: SetUpEntry, tmp_path: Path, version: str
+) -> None:
+    """Home Assistant gives the engine its CA: a charger's certificate comes over OCPP,
+    and with it the charger gets in on profile 3."""
+    stored = hash_password(PASSWORD, generated=True)
+    entry = await setup_entry(chargers=[_on_profile("CP-2", 2, stored)], **_tls(tmp_path))
+    async with charger(
+        _url(entry), "CP-2", version, ssl=_client(entry), password=PASSWORD
+    ) as client:
+        assert await client.boot() == "Accepted"
+        assert await client.request_certificate() == "Accepted"
+        await wait_for(lambda: client.client_chain is not None)
+        files = client.write_client_files(tmp_path)
+    station = entry.runtime_data.system.stations["CP-2"]
+    await wait_for(lambda: station.client_certificate is not None)
+    # Moved to profile 3 (the server asks for certificates from then on, after a reload).
+    subentry = next(iter(entry.subentries.values()))
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data={**subentry.data, CONF_SECURITY_PROFILE: 3}
+    )
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_get_entry(entry.entry_id)
+    assert entry is not None
+    async with charger(_url(entry), "CP-2", version, ssl=_client(entry, files)) as client:
+        assert await client.boot() == "Accepted"
