@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
 from .adapter import BootDecision, StationAdapter
+from .admission import Admission, AdmissionCounters
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
-from .certificates import CertificateAuthority, CertificateProblem, client_certificate_problem
+from .certificates import CertificateAuthority
 from .cheapest import CheapestCharging
 from .commands import Command, CommandResult, CommandStatus
 from .current_limit import CurrentLimits
@@ -41,11 +41,9 @@ from .events import (
     TransactionUpdated,
 )
 from .host import (
-    AdmissionPolicy,
     CentralSystemListener,
     CentralSystemSettings,
     ChargerDirectory,
-    SecurityProfile,
 )
 from .local_list import LocalListSync
 from .log_budget import LogBudget
@@ -74,21 +72,6 @@ _ADAPTERS: dict[OcppVersion, type[StationAdapter]] = {
     OcppVersion.V21: Ocpp21Adapter,
 }
 
-_CERTIFICATE_VERDICT = {
-    None: Verdict.ALLOW,
-    CertificateProblem.UNREADABLE: Verdict.WRONG_CERTIFICATE,
-    CertificateProblem.OTHER_CHARGER: Verdict.WRONG_CERTIFICATE,
-    CertificateProblem.EXPIRED: Verdict.EXPIRED_CERTIFICATE,
-}
-
-
-def certificate_verdict(charger_id: str, certificate: bytes | None) -> Verdict:
-    """Whether a security profile 3 charger's client certificate admits it."""
-    if certificate is None:
-        return Verdict.NO_CERTIFICATE
-    return _CERTIFICATE_VERDICT[client_certificate_problem(certificate, charger_id)]
-
-
 # Stations kept of chargers that connected, were not admitted and are gone again.
 MAX_STRANGERS = 100
 
@@ -97,12 +80,6 @@ CLOSE_REPLACED = 4000
 # How long a replaced or forgotten connection gets to finish the close handshake before
 # its socket is cut: a charger that reconnected left the old one dead, as a rule.
 _CLOSE_WAIT = 5.0
-
-
-@dataclass(slots=True)
-class _Counters:
-    connections: int = 0
-    refused: dict[str, int] = field(default_factory=dict)
 
 
 class CentralSystem:
@@ -145,7 +122,8 @@ class CentralSystem:
         # What failing listeners (and upkeep) may make us log: a few tracebacks per
         # charger per ten minutes, and a bound for all chargers together.
         self._failure_log = LogBudget(per_source=3, overall=30, period_s=600.0)
-        self.counters = _Counters()
+        self.counters = AdmissionCounters()
+        self.admission = Admission(settings, directory, self._passwords, self.counters)
         self._reservation_expiry = ReservationExpiry(self._announce_reservations)
         self.upkeep = ChargerUpkeep(
             self.authorizer,
@@ -305,35 +283,8 @@ class CentralSystem:
     async def check(
         self, charger_id: str, password: str | None, certificate: bytes | None, address: str
     ) -> Verdict:
-        """ConnectionGate: decide whether this charger may connect with what it presents.
-
-        A charger on security profile 3 needs its client certificate and nothing else
-        (a password, even the right one, does not admit it); the others their password
-        when one is set.
-        """
-        record = self._directory.find(charger_id)
-        if record is None:
-            if (
-                self.settings.admission is AdmissionPolicy.REJECT
-                and not self._directory.is_rejected(charger_id)
-            ):
-                return self._refuse(Verdict.FORBIDDEN)
-            # Unknown chargers connect so that their boot can be held or rejected.
-            return Verdict.ALLOW
-        if record.security_profile is SecurityProfile.TLS_CLIENT_CERTIFICATE:
-            verdict = certificate_verdict(charger_id, certificate)
-            return verdict if verdict is Verdict.ALLOW else self._refuse(verdict)
-        if record.password_hash is None:
-            return Verdict.ALLOW
-        if password is None:
-            return self._refuse(Verdict.UNAUTHORIZED)
-        verdict = await self._passwords.check(charger_id, address, record.password_hash, password)
-        return verdict if verdict is Verdict.ALLOW else self._refuse(verdict)
-
-    def _refuse(self, verdict: Verdict) -> Verdict:
-        refused = self.counters.refused
-        refused[verdict.value] = refused.get(verdict.value, 0) + 1
-        return verdict
+        """ConnectionGate: see `Admission.check`."""
+        return await self.admission.check(charger_id, password, certificate, address)
 
     def decide_boot(self, station: Station) -> BootDecision:
         """StationHost: decide, and record on `station`, the answer to its boot.
@@ -341,7 +292,7 @@ class CentralSystem:
         The registration is set before any event goes out: listeners react at once
         (Home Assistant runs update listeners eagerly) and must see the outcome.
         """
-        decision = self._boot_decision(station)
+        decision = self.admission.boot_decision(station)
         station.registration = decision.status
         record = self._directory.find(station.id)
         station.quirks = quirks_for(station.boot, record.quirks if record else None)
@@ -351,20 +302,6 @@ class CentralSystem:
             elif decision.status is RegistrationStatus.PENDING:
                 self._tell(AdmissionRequested(station))
         return decision
-
-    def _boot_decision(self, station: Station) -> BootDecision:
-        settings = self.settings
-        if self._directory.find(station.id) is not None:
-            return BootDecision(RegistrationStatus.ACCEPTED, settings.heartbeat_interval)
-        rejected = BootDecision(RegistrationStatus.REJECTED, settings.rejected_retry_interval)
-        if self._directory.is_rejected(station.id):
-            return rejected
-        match settings.admission:
-            case AdmissionPolicy.ACCEPT_ALL:
-                return BootDecision(RegistrationStatus.ACCEPTED, settings.heartbeat_interval)
-            case AdmissionPolicy.ASK:
-                return BootDecision(RegistrationStatus.PENDING, settings.pending_retry_interval)
-        return rejected
 
     def charger_admitted(self, charger_id: str) -> None:
         """The user admitted a charger: if it waits, Pending, ask it to boot again now."""
