@@ -40,7 +40,7 @@ from .csms.quirks import AUTOMATIC as AUTOMATIC_QUIRKS
 from .csms.quirks import BY_KEY
 from .csms.server import charger_id_from_path
 from .hub import OcppCsmsConfigEntry
-from .metering_options import MAX_INTERVAL_S, MIN_INTERVAL_S
+from .metering_options import interval_selector
 from .selectors import amps_selector
 
 CONF_REMOVE_PASSWORD = "remove_password"
@@ -96,15 +96,7 @@ def charger_settings_schema(current: dict[str, Any] | None = None) -> dict[Any, 
         probatio.Optional(
             CONF_CHARGER_METER_INTERVAL,
             description={"suggested_value": current.get(CONF_CHARGER_METER_INTERVAL)},
-        ): selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=MIN_INTERVAL_S,
-                max=MAX_INTERVAL_S,
-                step=1,
-                unit_of_measurement="s",
-                mode=selector.NumberSelectorMode.BOX,
-            )
-        ),
+        ): interval_selector(),
         probatio.Required(
             CONF_QUIRKS, default=_known_quirks(current.get(CONF_QUIRKS))
         ): selector.SelectSelector(

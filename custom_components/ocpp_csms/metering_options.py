@@ -45,6 +45,19 @@ CHOOSABLE_MEASURANDS: tuple[str, ...] = (
 MIN_INTERVAL_S, MAX_INTERVAL_S = 5, 3600
 
 
+def interval_selector() -> selector.NumberSelector:
+    """A sampling interval in seconds, within what chargers take."""
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=MIN_INTERVAL_S,
+            max=MAX_INTERVAL_S,
+            step=1,
+            unit_of_measurement="s",
+            mode=selector.NumberSelectorMode.BOX,
+        )
+    )
+
+
 def measurand_option(measurand: str) -> str:
     """The select option (and translation key) for an OCPP measurand.
 
@@ -140,15 +153,7 @@ class MeteringOptionsSteps(OptionsFlow):
                 ),
                 probatio.Required(
                     CONF_METER_INTERVAL, default=current[CONF_METER_INTERVAL]
-                ): selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=MIN_INTERVAL_S,
-                        max=MAX_INTERVAL_S,
-                        step=1,
-                        unit_of_measurement="s",
-                        mode=selector.NumberSelectorMode.BOX,
-                    )
-                ),
+                ): interval_selector(),
             }
         )
         return self.async_show_form(step_id="metering", data_schema=schema, errors=errors)

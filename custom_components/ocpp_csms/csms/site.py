@@ -139,6 +139,15 @@ class _Sent:
     phases: int | None
 
 
+def _drawing(evse: Evse) -> frozenset[int]:
+    """The phases (0-2 for L1-L3) a session is measured drawing on now; none: not known."""
+    return frozenset(
+        index
+        for index, name in enumerate(_PHASE_NAMES)
+        if (evse.value(Measurand.CURRENT_IMPORT, name) or 0.0) > 0.5
+    )
+
+
 class SiteBalancer:
     """Shares the site's spare current among the sessions of its chargers."""
 
@@ -259,12 +268,7 @@ class SiteBalancer:
     @staticmethod
     def _phases(evse: Evse) -> frozenset[int]:
         """The phases a session draws on: as measured, else all three (the safe guess)."""
-        drawing = {
-            index
-            for index, name in enumerate(_PHASE_NAMES)
-            if (evse.value(Measurand.CURRENT_IMPORT, name) or 0.0) > 0.5
-        }
-        return frozenset(drawing) if drawing else ALL_PHASES
+        return _drawing(evse) or ALL_PHASES
 
     def _plan_phases(self, key: str, evse: Evse) -> int:
         """The phases a session's plan counts on: as last seen drawing (three at first).
@@ -272,12 +276,7 @@ class SiteBalancer:
         A paused car draws on none; planned on three, a one-phase car would get a third
         of the time it needs.
         """
-        drawing = [
-            name
-            for name in _PHASE_NAMES
-            if (evse.value(Measurand.CURRENT_IMPORT, name) or 0.0) > 0.5
-        ]
-        if drawing:
+        if drawing := _drawing(evse):
             self._drawn_phases[key] = 1 if len(drawing) == 1 else 3
         return self._drawn_phases.get(key, 3)
 
