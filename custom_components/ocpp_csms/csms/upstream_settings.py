@@ -19,8 +19,71 @@ class CommandPolicy(StrEnum):
     """What the upstream may have the charger do."""
 
     MIRROR_ONLY = "mirror_only"  # nothing: it only watches
-    SESSIONS_AND_AUTH = "sessions_and_auth"  # its authorizations count too (to come)
-    FULL = "full"  # its commands pass an allow-list (to come)
+    SESSIONS_AND_AUTH = "sessions_and_auth"  # its authorizations and start/stop count too
+    FULL = "full"  # its commands pass the allow-list (`UpstreamSettings.allowed_commands`)
+
+
+# Every command a central system may send a charger, by OCPP action name (1.6 with the
+# security extension, 2.0.1 and 2.1): what an allow-list can name.
+UPSTREAM_COMMANDS_16 = (
+    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ChangeConfiguration",
+    "ClearCache", "ClearChargingProfile", "DataTransfer", "DeleteCertificate",
+    "ExtendedTriggerMessage", "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics",
+    "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "InstallCertificate",
+    "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset",
+    "SendLocalList", "SetChargingProfile", "SignedUpdateFirmware", "TriggerMessage",
+    "UnlockConnector", "UpdateFirmware",
+)  # fmt: skip
+UPSTREAM_COMMANDS_2X = (
+    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache",
+    "ClearChargingProfile", "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated",
+    "CustomerInformation", "DataTransfer", "DeleteCertificate", "GetBaseReport",
+    "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages",
+    "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "GetMonitoringReport",
+    "GetReport", "GetTransactionStatus", "GetVariables", "InstallCertificate",
+    "PublishFirmware", "RequestStartTransaction", "RequestStopTransaction", "ReserveNow",
+    "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage",
+    "SetMonitoringBase", "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring",
+    "SetVariables", "TriggerMessage", "UnlockConnector", "UnpublishFirmware",
+    "UpdateFirmware",
+)  # fmt: skip
+
+# Off by default and flagged in the settings: they can brick, reboot or reconfigure the
+# charger, change what it trusts, or fight our own balancing, tags and reservations.
+DANGEROUS_COMMANDS = frozenset(
+    {
+        "UpdateFirmware", "SignedUpdateFirmware", "PublishFirmware", "UnpublishFirmware",
+        "Reset", "ChangeConfiguration", "SetVariables", "SetNetworkProfile",
+        "ChangeAvailability", "InstallCertificate", "DeleteCertificate", "CertificateSigned",
+        "SetChargingProfile", "ClearChargingProfile", "SendLocalList", "ClearCache",
+        "CustomerInformation", "SetMonitoringBase", "SetMonitoringLevel",
+        "SetVariableMonitoring", "ClearVariableMonitoring",
+    }
+)  # fmt: skip
+# What an upstream under FULL may send unless the user says otherwise: reading, starting
+# and stopping sessions, asking for messages and logs.
+DEFAULT_ALLOWED_COMMANDS = frozenset(
+    {
+        "RemoteStartTransaction", "RemoteStopTransaction", "RequestStartTransaction",
+        "RequestStopTransaction", "TriggerMessage", "ExtendedTriggerMessage",
+        "GetConfiguration", "GetVariables", "GetBaseReport", "GetReport",
+        "GetCompositeSchedule", "GetChargingProfiles", "GetLocalListVersion",
+        "GetInstalledCertificateIds", "GetTransactionStatus", "GetDiagnostics", "GetLog",
+        "GetDisplayMessages", "GetMonitoringReport", "UnlockConnector", "DataTransfer",
+    }
+)  # fmt: skip
+# What an upstream under SESSIONS_AND_AUTH may send: starting and stopping sessions.
+SESSION_COMMANDS = frozenset(
+    {
+        "RemoteStartTransaction", "RemoteStopTransaction", "RequestStartTransaction",
+        "RequestStopTransaction",
+    }
+)  # fmt: skip
+
+
+def upstream_commands(version: OcppVersion) -> tuple[str, ...]:
+    """The commands an upstream of this version could send (what an allow-list names)."""
+    return UPSTREAM_COMMANDS_2X if version.is_2x else UPSTREAM_COMMANDS_16
 
 
 class UpstreamState(StrEnum):
@@ -43,6 +106,8 @@ class UpstreamSettings:
     version: OcppVersion
     password: str | None = None
     policy: CommandPolicy = CommandPolicy.MIRROR_ONLY
+    # Under FULL: the commands that may reach the charger (the others are refused).
+    allowed_commands: frozenset[str] = DEFAULT_ALLOWED_COMMANDS
 
     def __post_init__(self) -> None:
         """Refuse what cannot be an upstream."""
