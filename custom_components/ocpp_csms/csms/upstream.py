@@ -34,6 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
+from .coalesce import Coalescer
 from .log_budget import LogBudget
 from .rpc import CallOutcome, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
@@ -47,6 +48,8 @@ MAX_FRAME_BYTES = 256 * 1024
 OPEN_TIMEOUT_S = 20.0
 # How long to wait before booting again after the upstream did not accept a boot.
 BOOT_RETRY_S = (10, 300)
+# Reports of the queue's and the counts' changes come at most this often (`on_status`).
+STATUS_INTERVAL_S = 1.0
 
 # 2.x reports that answer requests of ours, by our request ids: not the upstream's.
 _ANSWERS_TO_US = frozenset(
@@ -104,7 +107,14 @@ class UpstreamLink:
         backoff: Backoff | None = None,
         on_status: Callable[[UpstreamStatus], None] | None = None,
     ) -> None:
-        """Prepare; `start` opens the queue and begins connecting."""
+        """Prepare; `start` opens the queue and begins connecting.
+
+        `on_status` is called with the link's `status`: at once when its state changes
+        (connected, refused, stopped...), and after changes of the queue or the counts
+        only, coalesced: at most once per `STATUS_INTERVAL_S`, a burst handled in one
+        turn of the event loop reported once, the last change always reported (see
+        `Coalescer`). A burst of 300 messages is a handful of calls, not 600.
+        """
         self.charger_id = charger_id
         self.settings = settings
         self._schemas = schemas
@@ -120,7 +130,10 @@ class UpstreamLink:
         self._task: asyncio.Task[None] | None = None
         # Set when the upstream should be sent the charger's boot (again) first.
         self._boot_again = asyncio.Event()
+        # Set when there is something new for the sender: a message queued, or a boot.
+        self._wake = asyncio.Event()
         self._is_16 = not settings.version.is_2x
+        self._reports = Coalescer(self._report_status, STATUS_INTERVAL_S)
         queue.on_change = self._status_changed
 
     @property
@@ -150,6 +163,7 @@ class UpstreamLink:
             self._task = None
         await self.queue.close()
         self._set_state(UpstreamState.STOPPED)
+        self._reports.cancel()
 
     # -- charger -> upstream (the RPC layer's `on_answered` hook) -------------------------
 
@@ -159,6 +173,7 @@ class UpstreamLink:
             # Sent first on every connection: see `_boot`.
             self.queue.set_meta(_LAST_BOOT, json.dumps(request))
             self._boot_again.set()
+            self._wake.set()
             return
         if action in _ANSWERS_TO_US:
             return
@@ -172,6 +187,7 @@ class UpstreamLink:
         else:
             durable = action == "TransactionEvent"
         self.queue.put(action, request, durable=durable, ref=ref)
+        self._wake.set()
 
     # -- the connection ---------------------------------------------------------------------
 
@@ -190,6 +206,10 @@ class UpstreamLink:
                     open_timeout=OPEN_TIMEOUT_S,
                     max_size=MAX_FRAME_BYTES,
                     ssl=context,
+                    # Optional for a charger (which we are to the upstream): what we
+                    # relay is small, and deflating it cost more CPU than the rest of
+                    # sending it (issue 24's benchmark, `docs/performance.md`).
+                    compression=None,
                 )
             except InvalidStatus as error:
                 code = error.response.status_code
@@ -253,18 +273,18 @@ class UpstreamLink:
             self._answered(entry, outcome)
 
     async def _next_or_boot(self) -> Queued | None:
-        """The next entry, or None when the charger booted in the meantime."""
-        if not self._boot_again.is_set() and (head := self.queue.peek()) is not None:
-            return head
-        entry = asyncio.ensure_future(self.queue.next())
-        boot = asyncio.ensure_future(self._boot_again.wait())
-        try:
-            await asyncio.wait({entry, boot}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            boot.cancel()
-            if not entry.done():
-                entry.cancel()
-        return None if entry.cancelled() or self._boot_again.is_set() else entry.result()
+        """The next entry, or None when the charger booted in the meantime.
+
+        One event wakes the sender for both (no task per message to wait on either).
+        """
+        while not self._boot_again.is_set():
+            if (head := self.queue.peek()) is not None:
+                return head
+            if self.queue.spilled and await self.queue.read_spilled():
+                continue
+            self._wake.clear()
+            await self._wake.wait()
+        return None
 
     async def _boot(self, rpc: RpcConnection) -> bool:
         """Send the charger's last boot until the upstream accepts it; False: reconnect."""
@@ -322,9 +342,15 @@ class UpstreamLink:
     def _set_state(self, state: UpstreamState) -> None:
         if state is not self._state:
             self._state = state
-            self._status_changed()
+            if self._on_status is not None:
+                self._reports.now()
 
     def _status_changed(self) -> None:
+        # The queue or a count changed: reported coalesced (see `__init__`).
+        if self._on_status is not None:
+            self._reports.changed()
+
+    def _report_status(self) -> None:
         if self._on_status is not None:
             self._on_status(self.status)
 

@@ -3,7 +3,8 @@
 A charger without an upstream gets no hook at all: forwarding then costs nothing. A
 connection's hook names the charger, not its link, so a link that is replaced (new
 settings) loses nothing the charger sends meanwhile: that is held and relayed to the
-new link once it has started.
+new link once it has started. Every link's queue writes its file on one shared thread
+(`QueueWriter`), in group commits.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .station import OcppVersion
 from .upstream import UpstreamLink
 from .upstream_queue import UpstreamQueue
 from .upstream_settings import UpstreamSettings, UpstreamStatus
+from .upstream_writer import QueueWriter
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class Upstreams:
         self._schemas = schemas
         self._call_timeout = call_timeout
         self._links: dict[str, UpstreamLink] = {}
+        self._writer = QueueWriter()
         # What chargers sent while their link was stopped and started again.
         self._held: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
 
@@ -65,7 +68,7 @@ class Upstreams:
                 charger_id,
                 settings,
                 (await self._schemas())[settings.version],
-                UpstreamQueue(queue_path),
+                UpstreamQueue(queue_path, writer=self._writer),
                 call_timeout=self._call_timeout,
                 on_status=on_status,
             )
@@ -121,3 +124,4 @@ class Upstreams:
         """End every link (their queues stay in their files)."""
         links, self._links = list(self._links.values()), {}
         await asyncio.gather(*(link.stop() for link in links))
+        await self._writer.close()
