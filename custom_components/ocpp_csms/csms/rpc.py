@@ -268,18 +268,30 @@ class RpcConnection:
     # -- outgoing CALLs -------------------------------------------------------------
 
     async def call(
-        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
+        self,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        check_answer: bool = True,
     ) -> CallOutcome:
-        """Send a CALL and wait, at most `timeout` seconds in all, for its answer."""
+        """Send a CALL and wait, at most `timeout` seconds in all, for its answer.
+
+        The answer is checked against its schema (a break is logged, the answer used
+        anyway) unless `check_answer` is False: for a caller that reads little of it and
+        checks that itself (forwarding, which relays thousands of messages).
+        """
         try:
             async with asyncio.timeout(timeout or self._call_timeout):
                 async with self._call_lock:
-                    return await self._call_locked(action, payload)
+                    return await self._call_locked(action, payload, check_answer)
         except TimeoutError:
             _LOGGER.warning("%s: no answer to %s in time", self._label, action)
             return CallOutcome(OutcomeStatus.TIMEOUT)
 
-    async def _call_locked(self, action: str, payload: dict[str, Any]) -> CallOutcome:
+    async def _call_locked(
+        self, action: str, payload: dict[str, Any], check_answer: bool
+    ) -> CallOutcome:
         if self._closed:
             return CallOutcome(OutcomeStatus.OFFLINE)
         unique_id = f"{self._id_prefix}{next(self._ids)}"
@@ -291,8 +303,10 @@ class RpcConnection:
             outcome = await future
         finally:
             self._pending_id, self._pending, self._pending_action = None, None, ""
-        if outcome.status is OutcomeStatus.RESULT and (
-            problem := self._schemas.response_problem(action, outcome.payload)
+        if (
+            check_answer
+            and outcome.status is OutcomeStatus.RESULT
+            and (problem := self._schemas.response_problem(action, outcome.payload))
         ):
             # Keep what the charger said: a strict reading would turn a working
             # charger's slightly-off answer into a failed command.

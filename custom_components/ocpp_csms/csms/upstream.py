@@ -93,6 +93,11 @@ def _reject(_payload: dict[str, Any]) -> Reply:
     return Reply(dict(_REJECTED))
 
 
+def _is_id(value: Any) -> bool:
+    """Whether an upstream's 1.6 transactionId is one (answers are not schema-checked)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class UpstreamLink:
     """One charger's upstream connection: relays, queues, reconnects."""
 
@@ -260,7 +265,9 @@ class UpstreamLink:
             entry = await self._next_or_boot()
             if entry is None:
                 continue
-            outcome = await rpc.call(entry.action, self._outgoing(entry))
+            # What the upstream answers is not checked against its schema: only a start's
+            # transactionId is read, and checked where it is used (`_outgoing`).
+            outcome = await rpc.call(entry.action, self._outgoing(entry), check_answer=False)
             if outcome.status in (OutcomeStatus.TIMEOUT, OutcomeStatus.OFFLINE):
                 self._last_error = f"{entry.action}: {outcome.status}"
                 return  # reconnect; the entry stays first in the queue
@@ -322,8 +329,8 @@ class UpstreamLink:
     def _answered(self, entry: Queued, outcome: CallOutcome) -> None:
         if outcome.status is OutcomeStatus.ERROR:
             self._log("%s answered %s with %s", entry.action, outcome.error_code)
-        elif entry.ref is not None and "transactionId" in outcome.payload:
-            self.queue.map_transaction(entry.ref, str(outcome.payload["transactionId"]))
+        elif entry.ref is not None and _is_id(theirs := outcome.payload.get("transactionId")):
+            self.queue.map_transaction(entry.ref, str(theirs))
         self._relayed += 1
         self.queue.done(entry)
 
