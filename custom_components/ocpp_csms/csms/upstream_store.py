@@ -66,6 +66,10 @@ class Restored:
     meta: dict[str, str]
 
 
+def _text(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
 class UpstreamStore:
     """One queue's SQLite file; every method runs on the queue's thread."""
 
@@ -105,21 +109,25 @@ class UpstreamStore:
         db = self._connection()
         db.execute("BEGIN")
         try:
-            db.executemany(
-                "INSERT OR REPLACE INTO queued VALUES (?, ?, ?, ?)",
-                [
-                    (entry.seq, entry.action, json.dumps(entry.payload), entry.ref)
-                    for entry in batch.added.values()
-                ],
-            )
-            db.executemany("DELETE FROM queued WHERE seq = ?", [(seq,) for seq in batch.removed])
+            # Only the statements a batch needs: most hold a few rows of one kind or two.
+            if batch.added:
+                db.executemany(
+                    "INSERT OR REPLACE INTO queued VALUES (?, ?, ?, ?)",
+                    [
+                        (entry.seq, entry.action, _text(entry.payload), entry.ref)
+                        for entry in batch.added.values()
+                    ],
+                )
+            if batch.removed:
+                db.executemany("DELETE FROM queued WHERE seq = ?", [(s,) for s in batch.removed])
             for ours, theirs, added, forget in batch.transactions:
                 db.execute(
                     "INSERT OR REPLACE INTO transaction_map VALUES (?, ?, ?)", (ours, theirs, added)
                 )
                 if forget is not None:
                     db.execute("DELETE FROM transaction_map WHERE ours = ?", (forget,))
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch.meta.items())
+            if batch.meta:
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch.meta.items())
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:  # some errors (a full disk) roll back themselves
