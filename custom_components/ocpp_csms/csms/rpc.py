@@ -202,6 +202,8 @@ class RpcConnection:
         self._pending: asyncio.Future[CallOutcome] | None = None
         # The action of the call in flight: what a repaired answer is counted under.
         self._pending_action = ""
+        # Set by the frame that answered the call in flight (see `serve`).
+        self._awaited_answer = False
         self._id_prefix = secrets.token_hex(4) + "-"
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -229,6 +231,11 @@ class RpcConnection:
         try:
             async for frame in self._ws:
                 await self._on_frame(frame)
+                if self._awaited_answer:
+                    # The answer to our call in flight: one per call we made, so it
+                    # cannot flood, and whoever waits for it goes on at once.
+                    self._awaited_answer = False
+                    continue
                 # Frames already received come without suspending, so a charger that
                 # sends many at once would hold the loop for all of them: give every
                 # other charger (and Home Assistant) a turn after each.
@@ -325,6 +332,7 @@ class RpcConnection:
             return
         if not self._pending.done():
             self._pending.set_result(outcome)
+            self._awaited_answer = True
 
     # -- incoming frames --------------------------------------------------------------
 
