@@ -210,6 +210,9 @@ class RpcConnection:
         self._closed = False
         # See `AnsweredHook`; None (the rule) costs one test per answered CALL.
         self.on_answered: AnsweredHook | None = None
+        # Awaited by the reader as soon as a frame answered the call in flight (see
+        # `start_call`).
+        self.after_answer: Callable[[], Awaitable[None]] | None = None
         # Set once we first answered the charger (a CALL, or a broken frame): it has had
         # its say, and from then on it listens.
         self.first_answer_sent = asyncio.Event()
@@ -235,6 +238,8 @@ class RpcConnection:
                     # The answer to our call in flight: one per call we made, so it
                     # cannot flood, and whoever waits for it goes on at once.
                     self._awaited_answer = False
+                    if (after := self.after_answer) is not None:
+                        await self._after_answer(after)
                     continue
                 # Frames already received come without suspending, so a charger that
                 # sends many at once would hold the loop for all of them: give every
@@ -275,30 +280,38 @@ class RpcConnection:
     # -- outgoing CALLs -------------------------------------------------------------
 
     async def call(
-        self,
-        action: str,
-        payload: dict[str, Any],
-        *,
-        timeout: float | None = None,
-        check_answer: bool = True,
+        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
     ) -> CallOutcome:
-        """Send a CALL and wait, at most `timeout` seconds in all, for its answer.
-
-        The answer is checked against its schema (a break is logged, the answer used
-        anyway) unless `check_answer` is False: for a caller that reads little of it and
-        checks that itself (forwarding, which relays thousands of messages).
-        """
+        """Send a CALL and wait, at most `timeout` seconds in all, for its answer."""
         try:
             async with asyncio.timeout(timeout or self._call_timeout):
                 async with self._call_lock:
-                    return await self._call_locked(action, payload, check_answer)
+                    return await self._call_locked(action, payload)
         except TimeoutError:
             _LOGGER.warning("%s: no answer to %s in time", self._label, action)
             return CallOutcome(OutcomeStatus.TIMEOUT)
 
-    async def _call_locked(
-        self, action: str, payload: dict[str, Any], check_answer: bool
-    ) -> CallOutcome:
+    async def start_call(self, action: str, payload: dict[str, Any]) -> asyncio.Future[CallOutcome]:
+        """Send a CALL and return at once: the future gets its outcome.
+
+        For a caller that sends back to back (forwarding): from `after_answer`, run by
+        the reader as soon as the answer is in, it reads the outcome and sends the next
+        CALL in the same turn of the event loop. That caller bounds the wait itself, and
+        answers are not checked against their schemas. The future is OFFLINE at once
+        when the connection is gone; a call already in flight is a caller's mistake.
+        """
+        future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
+        if self._call_lock.locked() or (self._pending is not None and not self._pending.done()):
+            raise RuntimeError("a call is in flight")
+        if self._closed:
+            future.set_result(CallOutcome(OutcomeStatus.OFFLINE))
+            return future
+        unique_id = f"{self._id_prefix}{next(self._ids)}"
+        self._pending_id, self._pending, self._pending_action = unique_id, future, action
+        await self._send([MSG_CALL, unique_id, action, payload])  # if lost: OFFLINE
+        return future
+
+    async def _call_locked(self, action: str, payload: dict[str, Any]) -> CallOutcome:
         if self._closed:
             return CallOutcome(OutcomeStatus.OFFLINE)
         unique_id = f"{self._id_prefix}{next(self._ids)}"
@@ -310,10 +323,8 @@ class RpcConnection:
             outcome = await future
         finally:
             self._pending_id, self._pending, self._pending_action = None, None, ""
-        if (
-            check_answer
-            and outcome.status is OutcomeStatus.RESULT
-            and (problem := self._schemas.response_problem(action, outcome.payload))
+        if outcome.status is OutcomeStatus.RESULT and (
+            problem := self._schemas.response_problem(action, outcome.payload)
         ):
             # Keep what the charger said: a strict reading would turn a working
             # charger's slightly-off answer into a failed command.
@@ -485,6 +496,14 @@ class RpcConnection:
                 self._tell_answered(hook, action, payload, reply.payload)
             if reply.after:
                 self.spawn(reply.after())
+
+    async def _after_answer(self, after: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await after()
+        except Exception:
+            # Its caller's work (forwarding) must not end the conversation; its calls
+            # are bounded by their own timeouts.
+            self._log(logging.ERROR, "the after-answer hook failed", exc_info=True)
 
     def _tell_answered(
         self, hook: AnsweredHook, action: str, payload: dict[str, Any], answer: dict[str, Any]

@@ -39,6 +39,7 @@ from .log_budget import LogBudget
 from .rpc import CallOutcome, Handler, OutcomeStatus, Reply, RpcConnection
 from .schemas import VersionSchemas
 from .upstream_queue import Queued, UpstreamQueue
+from .upstream_relay import RelayRun
 from .upstream_settings import Backoff, UpstreamSettings, UpstreamState, UpstreamStatus
 
 _LOGGER = logging.getLogger(__name__)
@@ -257,27 +258,37 @@ class UpstreamLink:
         self._fail(UpstreamState.UNREACHABLE, self._last_error or "connection closed")
 
     async def _send_all(self, rpc: RpcConnection) -> None:
-        """Boot, then send the queue in order; return when the connection fails."""
+        """Boot, then send the queue in order; return when the connection fails.
+
+        The queue goes back to back, each next message sent by the connection's reader
+        (`RelayRun`). What the upstream answers is not checked against its schema: only
+        a start's transactionId is read, and checked (`_answered`, `_outgoing`).
+        """
+        relay = RelayRun(
+            rpc,
+            self.queue,
+            outgoing=self._outgoing,
+            answered=self._answered,
+            halt=self._boot_again.is_set,
+            call_timeout=self._call_timeout,
+        )
         self._boot_again.set()
         while True:
             if self._boot_again.is_set() and not await self._boot(rpc):
                 return
             entry = await self._next_or_boot()
-            if entry is None:
+            if entry is None or (ended := await relay.run(entry)) is None:
                 continue
-            # What the upstream answers is not checked against its schema: only a start's
-            # transactionId is read, and checked where it is used (`_outgoing`).
-            outcome = await rpc.call(entry.action, self._outgoing(entry), check_answer=False)
+            entry, outcome = ended
             if outcome.status in (OutcomeStatus.TIMEOUT, OutcomeStatus.OFFLINE):
                 self._last_error = f"{entry.action}: {outcome.status}"
+                self._log("%s ended: %s", entry.action, outcome.status)
                 return  # reconnect; the entry stays first in the queue
             if outcome.error_code == "SecurityError":
                 # It does not know us (yet): boot again, then this entry.
                 if self.queue.meta(_LAST_BOOT) is None:
                     await self._wait_boot(None)
                 self._boot_again.set()
-                continue
-            self._answered(entry, outcome)
 
     async def _next_or_boot(self) -> Queued | None:
         """The next entry, or None when the charger booted in the meantime.
