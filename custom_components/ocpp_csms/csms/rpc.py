@@ -45,6 +45,9 @@ MSG_CALLERROR = 4
 MSG_CALLRESULTERROR = 5
 MSG_SEND = 6
 
+# `json.dumps` with separators builds an encoder per call; every frame we send uses this.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
 # What broken frames may make us log: a few lines per charger per ten minutes, and a
 # bound for all chargers together (see `LogBudget`).
 FRAME_LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
@@ -557,7 +560,7 @@ class RpcConnection:
     async def _send(self, frame: list[Any]) -> bool:
         """Send a frame; False when the connection is already gone."""
         try:
-            await self._ws.send(json.dumps(frame, separators=(",", ":")))
+            await self._ws.send(_ENCODER.encode(frame))
         except ConnectionClosed:
             self._shut_down()
             return False
