@@ -5,8 +5,8 @@ Per charger, an `UpstreamLink` holds one OCPP-J connection to that backend, as i
 were the charger (same charge point id or another, the charger's own OCPP version),
 and relays every CALL the charger sent us *after* we answered it (the RPC layer's
 `on_answered` hook): the upstream's answers never delay ours. Each relayed CALL gets a
-message id of our own (`RpcConnection.call`; one in flight at a time, which also keeps
-the order).
+message id of our own (sent back to back by `RelayRun`; one in flight at a time, which
+also keeps the order).
 
 What waits for the upstream waits in an `UpstreamQueue`: transactions durably, in
 order, the rest bounded. A 1.6 upstream answers a StartTransaction with an id of its

@@ -25,7 +25,7 @@ from .upstream_store import PendingWrites, UpstreamStore
 
 # How long writes gather before they go to the thread as one batch; also how much a
 # crash of the whole process can lose (see `upstream_queue`).
-GROUP_COMMIT_S = 0.005
+GROUP_COMMIT_S = 0.01
 
 _T = TypeVar("_T")
 
