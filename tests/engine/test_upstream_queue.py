@@ -183,6 +183,16 @@ async def test_a_closed_queue_writes_nothing_and_counts_it(tmp_path: Path) -> No
     assert not await queue.read_spilled()
 
 
+async def test_a_file_that_cannot_be_opened_is_raised_and_leaves_no_thread(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "q.db").mkdir()  # a folder where the file should be
+    queue = UpstreamQueue(tmp_path / "q.db")
+    with pytest.raises(sqlite3.Error):
+        await queue.open()
+    assert queue._writer._executor is None
+
+
 def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
     highest = Backoff(first=1.0, cap=300.0, rng=lambda: 1.0)
     assert [highest.next() for _ in range(11)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]

@@ -339,7 +339,7 @@ class UpstreamLink:
 
     def _answered(self, entry: Queued, outcome: CallOutcome) -> None:
         if outcome.status is OutcomeStatus.ERROR:
-            self._log("%s answered %s with %s", entry.action, outcome.error_code)
+            self._log("%s answered with %s", entry.action, outcome.error_code)
         elif entry.ref is not None and _is_id(theirs := outcome.payload.get("transactionId")):
             self.queue.map_transaction(entry.ref, str(theirs))
         self._relayed += 1

@@ -20,7 +20,7 @@ message's insert and its delete. A message the upstream answers within that wind
 never written at all: it no longer needs keeping. The price is the session journal's:
 a crash of the whole process within the window, or before the thread has committed,
 loses the durable messages of that window, which the charger was already answered for
-(a few ms; `close`, as on Home Assistant's stop, writes everything); and a delete not
+(10 ms at most; `close`, as on Home Assistant's stop, writes everything); and a delete not
 yet committed has its message sent again after such a crash.
 """
 
@@ -97,7 +97,12 @@ class UpstreamQueue:
 
     async def open(self) -> None:
         """Open the file on the queue's thread and take up what it kept."""
-        restored = await self._writer.run(self._store.restore, self._durable_bound)
+        try:
+            restored = await self._writer.run(self._store.restore, self._durable_bound)
+        except BaseException:
+            if self._own_writer:  # no thread left behind
+                await self._writer.close()
+            raise
         self._open = True
         self._items.extend(restored.head)
         self._spilled = restored.durable - len(restored.head)
