@@ -94,12 +94,13 @@ def certificate_call(command: Command, version: OcppVersion) -> Call | CommandRe
         case GetInstalledCertificateIds(use=None) if is_16:
             return not_supported("OCPP 1.6 lists one kind of certificate at a time")
         case GetInstalledCertificateIds(use=use):
-            payload: dict[str, Any] = {}
+            # None: every kind (2.x only, see above).
+            kinds: dict[str, Any] = {}
             if use is not None:
-                payload["certificateType"] = uses[use] if is_16 else [uses[use]]
+                kinds["certificateType"] = uses[use] if is_16 else [uses[use]]
             return Call(
                 "GetInstalledCertificateIds",
-                payload,
+                kinds,
                 decode=_read_installed_16 if is_16 else _read_installed_2x,
             )
         case DeleteCertificate(hash_data=hash_data):
