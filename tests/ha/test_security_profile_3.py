@@ -147,7 +147,8 @@ async def test_our_ca_with_tls_and_profile_3_asks_for_certificates_without_a_rel
         result = await _add(hass, entry, "3")
         await hass.async_block_till_done()
         assert await client.heartbeat()
-        assert hub.system is not None and hub.system.connection("CP-1") is not None
+        assert hub.system is not None
+        assert hub.system.connection("CP-1") is not None
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     folder = _ca_folder(hass)
