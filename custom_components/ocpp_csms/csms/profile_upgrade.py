@@ -189,6 +189,44 @@ def free_slot(priority: str | None) -> int | None:
     return next((slot for slot in range(1, MAX_SLOT + 1) if str(slot) not in used), None)
 
 
+class CertificateNotObtained(Exception):
+    """No new client certificate: the charger refused to ask (`result`), or `problem`."""
+
+    def __init__(self, result: CommandResult | None = None, problem: Problem | None = None) -> None:
+        """Why no certificate came."""
+        super().__init__(problem.value if problem else f"request {result}")
+        self.result = result
+        self.problem = problem
+
+
+async def request_client_certificate(
+    host: UpgradeHost, charger_id: str, timeout_s: float
+) -> ClientCertificate:
+    """Ask the charger for a CSR and wait for the certificate we sign to be installed.
+
+    Raises CertificateNotObtained: the charger refused the request (or was offline,
+    silent), sent no CSR in time, sent one we refused, or refused the certificate.
+    """
+    station = host.stations.get(charger_id)
+    if station is None:
+        raise CertificateNotObtained(problem=Problem.OFFLINE)
+    before = station.client_certificate
+    refused_before = station.warnings.get("certificate_refused", 0)
+    result = await host.execute(charger_id, RequestCertificateSigning())
+    if not result.accepted:
+        raise CertificateNotObtained(result)
+    deadline = time.monotonic() + timeout_s
+    while (kept := station.client_certificate) is before:
+        if station.warnings.get("certificate_refused", 0) > refused_before:
+            raise CertificateNotObtained(problem=Problem.CERTIFICATE_REFUSED)
+        if time.monotonic() >= deadline:
+            raise CertificateNotObtained(problem=Problem.NO_CERTIFICATE)
+        await asyncio.sleep(POLL_S)
+    if kept is None or not kept.installed:
+        raise CertificateNotObtained(problem=Problem.CERTIFICATE_NOT_INSTALLED)
+    return kept
+
+
 class ProfileUpgrade:
     """One charger's move to security profile 3; `run` returns the steps' results."""
 
@@ -248,18 +286,12 @@ class ProfileUpgrade:
         if policy is CertificatePolicy.AUTO and holds_fresh_certificate(station):
             self._passed(step, Outcome.ALREADY_SIGNED)
             return
-        before = station.client_certificate
-        refused_before = station.warnings.get("certificate_refused", 0)
-        await self._command(step, RequestCertificateSigning(), record=False)
-        deadline = time.monotonic() + self._options.certificate_timeout_s
-        while (kept := station.client_certificate) is before:
-            if station.warnings.get("certificate_refused", 0) > refused_before:
-                self._refuse(step, problem=Problem.CERTIFICATE_REFUSED)
-            if time.monotonic() >= deadline:
-                self._refuse(step, problem=Problem.NO_CERTIFICATE)
-            await asyncio.sleep(POLL_S)
-        if not _installed(kept):
-            self._refuse(step, problem=Problem.CERTIFICATE_NOT_INSTALLED)
+        try:
+            await request_client_certificate(
+                self._host, self._id, self._options.certificate_timeout_s
+            )
+        except CertificateNotObtained as missing:
+            self._refuse(step, result=missing.result, problem=missing.problem)
         self._passed(step, Outcome.SIGNED)
 
     async def _network_profile(self, station: Station, url: str) -> bool:
@@ -331,7 +363,3 @@ class ProfileUpgrade:
         problem: Problem | None = None,
     ) -> NoReturn:
         raise UpgradeRefused(step, list(self._done), result=result, problem=problem)
-
-
-def _installed(kept: ClientCertificate | None) -> bool:
-    return kept is not None and kept.installed
