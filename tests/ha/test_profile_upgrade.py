@@ -164,9 +164,9 @@ async def test_what_the_upgrade_needs_first(
 ) -> None:
     """TLS, a connected charger, a CSR that passes our checks: each missing one says so."""
     plain = await _entry(setup_entry, tmp_path, tls=False)
-    with pytest.raises(ServiceValidationError) as error:
+    with pytest.raises(ServiceValidationError) as invalid:
         await _upgrade(hass, plain)
-    assert error.value.translation_key == "upgrade_needs_tls"
+    assert invalid.value.translation_key == "upgrade_needs_tls"
     await hass.config_entries.async_unload(plain.entry_id)
 
     entry = await _entry(setup_entry, tmp_path)
