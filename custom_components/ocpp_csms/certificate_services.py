@@ -22,7 +22,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 
 from .action_base import Action, Target, resolve
-from .certificate_authority import charger_profile
+from .certificate_authority import charger_profile, wants_client_certificates
 from .certificate_input import async_certificate
 from .const import CONF_CHARGER_ID, CONF_SECURITY_PROFILE, CONF_TLS, DOMAIN
 from .csms.certificate_messages import certificate_uses
@@ -316,10 +316,7 @@ class SubentryProfile:
         if record is None or record.security_profile is not charger_profile(data):
             hub.index.reindex()
         chargers = [each.data for each in hub.index.subentries()]
-        wanted = bool(hub.entry.data.get(CONF_TLS)) and any(
-            charger_profile(each) is SecurityProfile.TLS_CLIENT_CERTIFICATE for each in chargers
-        )
-        hub.follow_client_certificates(wanted)
+        hub.follow_client_certificates(wants_client_certificates(hub.entry.data, chargers))
 
 
 # -- registration --------------------------------------------------------------------------
