@@ -118,17 +118,18 @@ async def _async_stop_cancelled(hub: CentralSystemHub) -> None:
 async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
     """Chargers or the site changed: follow without restarting the server.
 
-    Reconfigured server settings (address, port, TLS, CA, admission), a price set or
-    cleared (which adds or removes the cost sensors) and the first charger moved to
-    security profile 3 or the last one away from it (the server asks for client
-    certificates or stops asking) take a reload.
+    Reconfigured server settings (address, port, TLS, CA, admission) and a price set or
+    cleared (which adds or removes the cost sensors) take a reload. The first charger
+    moved to security profile 3, or the last one away from it, makes the running
+    server ask for client certificates or stop asking (a reload only when the CA did
+    not load at start).
     """
     hub = entry.runtime_data
     chargers = [subentry.data for subentry in hub.index.subentries()]
     if (
         dict(entry.data) != hub.started_with_server
-        or wants_client_certificates(entry.data, chargers) != hub.client_certificates
         or (hub.sessions.pricing is None) != hub.started_without_price
+        or not hub.follow_client_certificates(wants_client_certificates(entry.data, chargers))
     ):
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return

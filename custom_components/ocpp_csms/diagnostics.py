@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_CA_CERTFILE, CONF_PASSWORD_HASH
 from .csms.station import Station
+from .http import CA_CERTIFICATE_URL
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
 
 TO_REDACT = {CONF_PASSWORD_HASH, "serial_number", "remote_address"}
@@ -110,6 +111,8 @@ def _certificate_authority(hub: CentralSystemHub) -> dict[str, Any] | None:
         "sha256_fingerprint": facts.sha256_fingerprint,
         "not_after": facts.not_after.isoformat(),
         "client_certificates_requested": hub.client_certificates,
+        # Where a logged-in user downloads its certificate (never its key).
+        "download_path": f"{CA_CERTIFICATE_URL}?entry_id={hub.entry.entry_id}",
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -39,7 +40,7 @@ from .csms.commands import Command, CommandResult, CommandStatus
 from .csms.host import AdmissionPolicy, CentralSystemSettings
 from .csms.server import ServerSettings
 from .csms.solar import ChargingMode
-from .csms.tls import build_ssl_context
+from .csms.tls import ask_for_client_certificates, build_ssl_context
 from .devices import DeviceRegistrar
 from .entity_manager import EntityManager
 from .event_router import EventRouter
@@ -111,6 +112,7 @@ class CentralSystemHub:
         # chargers for client certificates (a charger on profile 3); set at start.
         self.ca: CertificateAuthority | None = None
         self.client_certificates = False
+        self._ssl_context: ssl.SSLContext | None = None
         self._stopping = asyncio.Lock()
         self._stopped = False
 
@@ -163,7 +165,7 @@ class CentralSystemHub:
             self.client_certificates = wants_client_certificates(data, chargers)
             self.ca = await self._async_ca(required=self.client_certificates)
             client_ca_pem = self.ca.ca_pem if self.client_certificates and self.ca else None
-            ssl_context = await self.hass.async_add_executor_job(
+            ssl_context = self._ssl_context = await self.hass.async_add_executor_job(
                 build_ssl_context, data[CONF_CERTFILE], data.get(CONF_KEYFILE), client_ca_pem
             )
         wish = meter_wish_from(self.entry.options)
@@ -177,6 +179,21 @@ class CentralSystemHub:
             meter_edge_measurands=wish.edge_measurands,
             meter_overrides=meter_overrides_from(chargers, wish),
         )
+
+    def follow_client_certificates(self, wanted: bool) -> bool:
+        """Start or stop asking chargers for client certificates, without a restart.
+
+        False when that takes a reload: no TLS context, or a CA is wanted that did not
+        load at start (the reload then stops with `ca_unavailable`).
+        """
+        if wanted == self.client_certificates:
+            return True
+        context, ca = self._ssl_context, self.ca
+        if context is None or (wanted and ca is None):
+            return False
+        ask_for_client_certificates(context, ca.ca_pem if wanted and ca else None)
+        self.client_certificates = wanted
+        return True
 
     async def _async_ca(self, *, required: bool) -> CertificateAuthority | None:
         """The CA; one that cannot be loaded stops the start only when a charger needs it.

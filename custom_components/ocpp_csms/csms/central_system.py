@@ -55,7 +55,7 @@ from .quirks import quirks_for
 from .reservation_upkeep import ReservationExpiry
 from .schedule import WeeklySchedule
 from .schemas import VersionSchemas, load_all
-from .server import OcppServer, Verdict, remote_host
+from .server import OcppServer, Verdict, central_system_url, remote_host
 from .sessions import RestoredJournal, SessionJournal
 from .site import ChargerLimits, SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
@@ -419,6 +419,9 @@ class CentralSystem:
         station.version = version
         station.connected = True
         station.remote_address = remote_host(connection)
+        station.central_system_url = central_system_url(
+            connection, tls=self.settings.server.ssl_context is not None
+        )
         station.last_seen = datetime.now(UTC)
         # A known charger that reconnects without rebooting (or after Home Assistant
         # restarted) goes on where it was; an unknown one must boot to be admitted.

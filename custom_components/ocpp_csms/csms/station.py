@@ -270,6 +270,9 @@ class Station:
     registration: RegistrationStatus | None = None
     connected: bool = False
     remote_address: str | None = None
+    # The URL it connected to, without its id (Host header and path; see
+    # `server.central_system_url`): where it is told to connect after a profile change.
+    central_system_url: str | None = None
     last_seen: datetime | None = None
     last_heartbeat: datetime | None = None
     # Station-wide status (1.6 connector 0).
