@@ -335,20 +335,32 @@ async def test_newest_certificate_wins(start_system: StartSystem, tmp_path: Path
     assert site.renewed() == []
 
 
-@pytest.mark.parametrize("profile", [SecurityProfile.BASIC_AUTH, SecurityProfile.TLS_BASIC_AUTH])
-async def test_profiles_1_and_2_are_not_renewed(
-    start_system: StartSystem, tmp_path: Path, profile: SecurityProfile
+async def test_a_profile_2_charger_with_a_certificate_is_renewed(
+    start_system: StartSystem, tmp_path: Path
 ) -> None:
-    """Their certificate is known (profile 2 gets one before moving to 3) but they need
-    none to connect: nothing is asked of them, and nothing reported."""
-    site = await _site(start_system, tmp_path, profile=profile)
-    station = site.running.system.ensure_station(CP)
-    site.running.system.renewal.remember(station, site.facts)
+    """It needs none to connect, but one that is known (it is moving to profile 3, or
+    was moved back to 2 as its certificate expired) is kept valid alike."""
+    site = await _site(start_system, tmp_path, profile=SecurityProfile.TLS_BASIC_AUTH)
     async with charger(site.running.url, CP, ssl=site.context()) as client:
         assert await client.boot() == "Accepted"
-        site.at(dt.timedelta(days=70))
+        site.at(dt.timedelta(days=70))  # expired: renewed all the same
+        await wait_for(site.renewed)
+        assert _triggers(client) == ["ExtendedTriggerMessage"]
+    assert [event.reason for event in site.failures()] == [RenewalFailure.EXPIRED]
+
+
+async def test_no_certificate_known_nothing_asked(
+    start_system: StartSystem, tmp_path: Path
+) -> None:
+    """A charger that never presented nor took a certificate of ours is left alone."""
+    site = await _site(start_system, tmp_path, profile=SecurityProfile.TLS_BASIC_AUTH)
+    context = ssl.create_default_context(cafile=str(site.server_cert))
+    async with charger(site.running.url, CP, ssl=context) as client:
+        assert await client.boot() == "Accepted"
+        site.at(dt.timedelta(days=400))
         await client.heartbeat()
         assert _triggers(client) == []
+    assert site.running.system.stations[CP].known_certificate is None
     assert site.failures() == []
 
 

@@ -46,7 +46,6 @@ from .host import (
     CentralSystemListener,
     CentralSystemSettings,
     ChargerDirectory,
-    SecurityProfile,
 )
 from .local_list import LocalListSync
 from .log_budget import LogBudget
@@ -150,7 +149,7 @@ class CentralSystem:
             self.execute,
             self._spawn,
             stations=lambda: list(self._stations.values()),
-            on_profile_3=self._on_profile_3,
+            is_admitted=lambda charger_id: self._directory.find(charger_id) is not None,
         )
         self.upkeep.renewal = self.renewal
 
@@ -277,12 +276,6 @@ class CentralSystem:
     def certificate_authority(self) -> CertificateAuthority | None:
         """StationHost: the CA that signs chargers' certificates, if any."""
         return self._certificate_authority
-
-    def _on_profile_3(self, charger_id: str) -> bool:
-        record = self._directory.find(charger_id)
-        return record is not None and (
-            record.security_profile is SecurityProfile.TLS_CLIENT_CERTIFICATE
-        )
 
     def connection(self, charger_id: str) -> StationAdapter | None:
         """The live connection (its version adapter) of a connected charger."""

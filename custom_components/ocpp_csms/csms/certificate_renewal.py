@@ -11,7 +11,7 @@ key):
 The latest end wins because a charger that accepted a new certificate may go on
 presenting the old one until it reconnects.
 
-Renewing. A charger on profile 3 whose certificate is in its renewal window
+Renewing. An admitted charger whose certificate is in its renewal window
 (`renewal_starts`: the last third of its lifetime, but at most 30 days and at least a
 day before it ends) is asked for a new CSR (`RequestCertificateSigning`) when it is
 ready after connecting and at every hourly check. The CSR is signed by the certificate
@@ -23,8 +23,10 @@ is tried again after a delay that grows from an hour to six (`RETRY_DELAYS`), fo
 long as it fails. A certificate that ends before a renewal succeeds is reported once
 (`RenewalFailure.EXPIRED`). Never more than one renewal is in flight per charger.
 
-Chargers on profile 1 or 2 need no client certificate to connect: theirs is known (a
-profile 2 charger gets one before it moves to 3) but not renewed until they move.
+Profile 3 chargers are the ones that need it, but a charger on profile 2 whose
+certificate is known (it got one before moving to 3, or was moved back to 2 because
+its certificate expired) is renewed alike: that is how it gets a valid one again. The
+host decides what to show of failures by the charger's profile.
 
 Time: `clock` tells the wall-clock time every decision reads (tests move it); waiting
 for the CSR and the hourly check are asyncio waits.
@@ -150,15 +152,15 @@ class CertificateRenewal:
         spawn: Spawn,
         *,
         stations: Callable[[], Iterable[Station]],
-        on_profile_3: Callable[[str], bool],
+        is_admitted: Callable[[str], bool],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """Renew the chargers `stations` lists that are `on_profile_3`."""
+        """Renew the chargers `stations` lists that are admitted."""
         self._host = host
         self._execute = execute
         self._spawn = spawn
         self._stations = stations
-        self._on_profile_3 = on_profile_3
+        self._is_admitted = is_admitted
         # Injectable: every decision reads the time here.
         self.clock = clock
         self.csr_wait_s = CSR_WAIT_S
@@ -264,7 +266,7 @@ class CertificateRenewal:
     def check(self, station: Station) -> None:
         """Report an expired certificate, and renew one in its window (if it can be now)."""
         known = station.known_certificate
-        if known is None or not self._on_profile_3(station.id):
+        if known is None or not self._is_admitted(station.id):
             return
         now = self.clock()
         state = self._states.setdefault(station.id, RenewalState())
