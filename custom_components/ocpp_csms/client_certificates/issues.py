@@ -13,6 +13,7 @@ expired certificate at once, a failing renewal at its next try).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,14 @@ class RenewalIssues:
     def resolved(self, charger_id: str) -> None:
         """Renewed, removed, or no longer on profile 3: no issue."""
         ir.async_delete_issue(self._hass, DOMAIN, self._prefix + charger_id)
+
+    def keep_only(self, charger_ids: Collection[str]) -> None:
+        """Delete the issues of every other charger (moved off profile 3 by a reload)."""
+        for domain, issue_id in list(ir.async_get(self._hass).issues):
+            if domain != DOMAIN or not issue_id.startswith(self._prefix):
+                continue
+            if issue_id.removeprefix(self._prefix) not in charger_ids:
+                ir.async_delete_issue(self._hass, DOMAIN, issue_id)
 
 
 def async_delete_certificate_issues(hass: HomeAssistant, entry_id: str) -> None:

@@ -48,8 +48,12 @@ class CertificateLink:
         await self.memory.async_load()
 
     def attach(self, system: CentralSystem) -> None:
-        """Give the engine what was remembered of its admitted chargers' certificates."""
+        """Give the engine what was remembered of its admitted chargers' certificates.
+
+        Repairs of chargers no longer on profile 3 go: the move reloaded the entry.
+        """
         self._system = system
+        self.issues.keep_only(self._on_profile_3)
         for charger_id, facts in list(self.memory.facts.items()):
             if charger_id in self._index.admitted:
                 system.renewal.remember(system.ensure_station(charger_id), facts)

@@ -16,17 +16,27 @@ from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
 from homeassistant.const import EntityCategory
 
 from ..csms.events import Change
-from ..csms.station import Station
-from ..entity import OcppEntity, OcppEntityDescription
+from ..csms.station import Evse, Station
+from ..entity import OcppEntity
+from ..sensor_descriptions import OcppSensorDescription
 
 if TYPE_CHECKING:
     from ..hub import CentralSystemHub
 
-CLIENT_CERTIFICATE_EXPIRY = OcppEntityDescription(
+
+def _expiry(station: Station, evse: Evse | None) -> datetime | None:
+    """The end of the charger's newest known certificate (None: none known)."""
+    known = station.known_certificate
+    return known.not_after if known is not None else None
+
+
+CLIENT_CERTIFICATE_EXPIRY = OcppSensorDescription(
     key="client_certificate_expiry",
     translation_key="client_certificate_expiry",
     follows=frozenset({Change.CLIENT_CERTIFICATE}),
+    device_class=SensorDeviceClass.TIMESTAMP,
     entity_category=EntityCategory.DIAGNOSTIC,
+    value_fn=_expiry,
 )
 
 
@@ -46,7 +56,7 @@ def build_certificate_sensors(
 class ClientCertificateExpirySensor(OcppEntity, SensorEntity):
     """When the charger's client certificate ends."""
 
-    _attr_device_class = SensorDeviceClass.TIMESTAMP
+    entity_description: OcppSensorDescription
 
     @property
     def available(self) -> bool:
@@ -56,5 +66,4 @@ class ClientCertificateExpirySensor(OcppEntity, SensorEntity):
     @property
     def native_value(self) -> datetime | None:
         """The end of its newest known certificate (None: none known)."""
-        known = self.station.known_certificate
-        return known.not_after if known is not None else None
+        return _expiry(self.station, None)
