@@ -24,6 +24,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.ocpp_csms.client_certificates.memory import facts_to_dict, storage_key
 from custom_components.ocpp_csms.const import CONF_SECURITY_PROFILE, DOMAIN
 from custom_components.ocpp_csms.csms.certificates import (
     CA_KEY_FILE,
@@ -220,3 +221,33 @@ async def test_a_charger_moved_to_profile_3_gets_its_sensor(
     assert entity is not None
     assert entity.entity_category is not None
     assert entity.translation_key == "client_certificate_expiry"
+
+
+async def test_remembered_facts_damaged_ones_dropped_removed_chargers_forgotten(
+    hass: HomeAssistant, setup_entry: SetUpEntry, tmp_path: Path, hass_storage: dict[str, Any]
+) -> None:
+    """What was kept is shown before the chargers connect; a damaged entry is dropped,
+    not fatal; removing a charger, then the central system, removes what was kept."""
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=200)
+    kept = facts_to_dict(
+        CertificateFacts("CN=CP-3", "1f", "AA:BB", end - dt.timedelta(days=365), end)
+    )
+    key = storage_key("central")
+    hass_storage[key] = {
+        "version": 1,
+        "key": key,
+        "data": {"chargers": {CP: kept, "CP-4": {"not_after": "soon"}, "CP-GONE": kept}},
+    }
+    entry = await setup_entry(
+        entry_id="central", chargers=[_on_profile(CP, 3), _on_profile("CP-4", 3)], **_tls(tmp_path)
+    )
+    assert _sensor(hass, entry) == end.isoformat()
+    memory = entry.runtime_data.certificates.memory
+    assert set(memory.facts) == {CP}  # CP-4's was damaged, CP-GONE is no longer admitted
+    subentry = next(s for s in entry.subentries.values() if s.unique_id == CP)
+    assert hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    await hass.async_block_till_done()
+    assert memory.facts == {}
+    await wait_for(lambda: hass_storage[key]["data"] == {"chargers": {}})
+    await hass.config_entries.async_remove(entry.entry_id)
+    assert key not in hass_storage
