@@ -199,11 +199,6 @@ class CertificateRenewal:
         """What the host kept of a charger's certificate from an earlier run."""
         self._learn(station, facts)
 
-    def forget_certificate(self, station: Station) -> None:
-        """Forget what is known of a charger's certificate (and its renewal)."""
-        station.known_certificate = None
-        self.forget(station.id)
-
     def _learn(self, station: Station, facts: CertificateFacts) -> bool:
         """Know `facts` as the charger's certificate if it ends later; whether it did.
 
