@@ -13,6 +13,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .certificate_authority import wants_client_certificates
+from .client_certificates.issues import async_delete_certificate_issues
+from .client_certificates.memory import async_remove_certificate_storage
 from .const import DOMAIN
 from .csms.certificates import CertificateAuthorityError
 from .http import async_setup_http
@@ -148,9 +150,14 @@ async def async_unload_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
-    """Forget the chargers this central system rejected, its tags and repairs, along with it."""
+    """Forget what belonged to this central system along with it.
+
+    The chargers it rejected, its tags, its chargers' certificate facts and its repairs.
+    """
     await async_remove_tag_storage(hass, entry.entry_id)
     async_delete_register_issues(hass, entry.entry_id)
+    await async_remove_certificate_storage(hass, entry.entry_id)
+    async_delete_certificate_issues(hass, entry.entry_id)
     prefix = f"{entry.entry_id}_"
     for other in hass.config_entries.async_entries(DOMAIN, include_ignore=True):
         if other.source == SOURCE_IGNORE and (other.unique_id or "").startswith(prefix):

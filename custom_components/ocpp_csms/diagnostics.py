@@ -3,7 +3,8 @@
 Tag ids are left out (they open doors and charge on someone's bill); counts and the
 state of each charger's local authorization list are what a support thread needs. Of
 the certificate authority only its subject, fingerprint and validity: never its key,
-nor its certificate's PEM.
+nor its certificate's PEM; of a charger's client certificate its end and fingerprint,
+and how its renewal goes.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ async def async_get_config_entry_diagnostics(
                 else None
             ),
             **_reports(hub, station, charger_id),
+            "client_certificate": _client_certificate(hub, station),
         }
     return async_redact_data(
         {
@@ -113,6 +115,28 @@ def _certificate_authority(hub: CentralSystemHub) -> dict[str, Any] | None:
         "client_certificates_requested": hub.client_certificates,
         # Where a logged-in user downloads its certificate (never its key).
         "download_path": f"{CA_CERTIFICATE_URL}?entry_id={hub.entry.entry_id}",
+    }
+
+
+def _client_certificate(hub: CentralSystemHub, station: Station | None) -> dict[str, Any] | None:
+    """A charger's known client certificate (its end and fingerprint only) and renewal."""
+    known = station.known_certificate if station else None
+    if station is None or known is None:
+        return None
+    state = hub.system.renewal.state(station.id) if hub.system else None
+    return {
+        "not_after": known.not_after.isoformat(),
+        "sha256_fingerprint": known.sha256_fingerprint,
+        "renewal": (
+            {
+                "in_flight": state.in_flight,
+                "failures": state.failures,
+                "failure": state.failure.value if state.failure else None,
+                "retry_at": state.retry_at.isoformat() if state.retry_at else None,
+            }
+            if state is not None
+            else None
+        ),
     }
 
 

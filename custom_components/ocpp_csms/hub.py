@@ -5,7 +5,8 @@ Home Assistant parts around it, each in a module of its own and given only what 
 uses: the admitted chargers (`ChargerIndex`), their devices (`DeviceRegistrar`), the
 entities and their one update path (`EntityManager`), the engine's events routed to
 them (`EventRouter`), the journal (`SessionBook`), tags, site, schedules, repairs and
-the Home Assistant events of chargers (`ChargerReports`, `ChargerActivity`).
+the Home Assistant events of chargers (`ChargerReports`, `ChargerActivity`) and their
+client certificates (`CertificateLink`).
 Entities receive the hub, the typed bundle of those parts.
 """
 
@@ -25,6 +26,7 @@ from .certificate_authority import async_load_ca, wants_client_certificates
 from .charger_activity import ChargerActivity
 from .charger_index import ChargerIndex
 from .charger_reports import ChargerReports
+from .client_certificates.link import CertificateLink
 from .const import (
     CONF_CERTFILE,
     CONF_CHARGER_ID,
@@ -88,6 +90,8 @@ class CentralSystemHub:
         self.schedule_link = ScheduleLink(hass, entry, self.entities)
         self.prices = PriceLink(hass, entry, self.index)
         self.reports = ChargerReports(hass, entry.entry_id, self.index.charger_name)
+        # Chargers' client certificates: remembered expiries, renewal repairs.
+        self.certificates = CertificateLink(hass, entry.entry_id, self.index, self.entities)
         self.activity = ChargerActivity(
             hass, entry.entry_id, self.index.charger_name, self.tag_name
         )
@@ -103,6 +107,7 @@ class CentralSystemHub:
             activity=self.activity,
             tag_issues=self.tag_issues,
             register_issues=self.register_issues,
+            certificates=self.certificates,
         )
         # Whether the cost sensors were left out at set-up (no price configured).
         self.started_without_price = self.sessions.pricing is None
@@ -150,6 +155,8 @@ class CentralSystemHub:
         for subentry in self.index.subentries():
             station = system.ensure_station(subentry.data[CONF_CHARGER_ID])
             self.devices.register_charger(subentry, station)
+        await self.certificates.async_load()
+        self.certificates.attach(system)
         await system.start()
         self.site_link.sync()
         self.schedule_link.sync()
@@ -245,6 +252,7 @@ class CentralSystemHub:
         chargers = (subentry.data for subentry in self.index.subentries())
         system.set_meter_wish(wish, meter_overrides_from(chargers, wish))
         system.reapply_quirks()
+        self.certificates.chargers_changed()
         for charger_id in self.index.admitted - before:
             self.entities.build(system.ensure_station(charger_id), None)
             system.charger_admitted(charger_id)
@@ -254,6 +262,7 @@ class CentralSystemHub:
             self.reports.forget(charger_id)
             self.activity.forget(charger_id)
             self.prices.forget(charger_id)
+            self.certificates.forget(charger_id)
             await system.forget_charger(charger_id)
 
     # -- commands -----------------------------------------------------------------------

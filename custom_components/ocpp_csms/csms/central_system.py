@@ -22,12 +22,14 @@ from websockets.protocol import State
 from .adapter import BootDecision, StationAdapter
 from .admission import Admission, AdmissionCounters
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
+from .certificate_renewal import CertificateRenewal
 from .certificates import CertificateAuthority
 from .cheapest import CheapestCharging
 from .commands import Command, CommandResult, CommandStatus
 from .current_limit import CurrentLimits
 from .events import (
     AdmissionRequested,
+    CertificateRefused,
     Change,
     Event,
     EvseUpdated,
@@ -59,6 +61,7 @@ from .server import OcppServer, Verdict, central_system_url, remote_host
 from .sessions import RestoredJournal, SessionJournal
 from .site import ChargerLimits, SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
+from .tls import peer_certificate
 from .transaction_ids import TransactionIdAllocator
 from .upkeep import ChargerUpkeep
 from .upstream_settings import UpstreamSettings, UpstreamStatus
@@ -140,6 +143,15 @@ class CentralSystem:
         self.upstreams = Upstreams(self._load_schemas, call_timeout=settings.call_timeout)
         # The CA that signs chargers' client certificates (profile 3); None: none signed.
         self._certificate_authority: CertificateAuthority | None = None
+        # What is known of chargers' client certificates, and their renewal.
+        self.renewal = CertificateRenewal(
+            self,
+            self.execute,
+            self._spawn,
+            stations=lambda: list(self._stations.values()),
+            is_admitted=lambda charger_id: self._directory.find(charger_id) is not None,
+        )
+        self.upkeep.renewal = self.renewal
 
     @property
     def port(self) -> int:
@@ -387,6 +399,11 @@ class CentralSystem:
                 # This frame lives as long as the new connection: holding the old one
                 # here would keep it (socket, buffers, adapter) for as long.
                 previous = None
+            # Known before the listener hears of the connection (the expiry it shows).
+            certificate = peer_certificate(socket)
+            self._safely(
+                charger_id, "reading its certificate", self.renewal.connected, station, certificate
+            )
             self._connection_started(connection)
             await connection.serve()
         finally:
@@ -488,6 +505,8 @@ class CentralSystem:
                 event.station,
                 event.evse,
             )
+        if isinstance(event, StationUpdated | CertificateRefused):
+            self._safely(charger_id, "following its certificate", self.renewal.observe, event)
         if isinstance(event, StationUpdated) and "reservations" in event.changed:
             self._safely(
                 charger_id, "timing reservations", self._reservation_expiry.watch, event.station

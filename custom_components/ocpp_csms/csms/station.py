@@ -311,6 +311,10 @@ class Station:
     recent_starts: dict[tuple[int, str, str], str] = field(default_factory=dict)
     # The client certificate we last signed for it (security profile 3), in this run.
     client_certificate: ClientCertificate | None = None
+    # The newest client certificate known to be its own (facts, never a key): presented
+    # in its TLS handshake, accepted from us, or remembered from an earlier run (see
+    # `certificate_renewal`). What its renewal watches.
+    known_certificate: CertificateFacts | None = None
 
     @property
     def accepted(self) -> bool:
