@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from pathlib import Path
 
 from homeassistant.config_entries import SOURCE_IGNORE
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
@@ -23,6 +24,7 @@ from .sessions.exports import async_setup_exports
 from .sessions.meter_issues import async_delete_register_issues
 from .tags.services import async_setup_tag_services
 from .tags.store import async_remove_tag_storage
+from .upstream.settings import QUEUE_FOLDER, delete_entry_queues
 
 __all__ = ["DOMAIN"]
 
@@ -147,8 +149,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
-    """Forget the chargers this central system rejected, its tags and repairs, along with it."""
+    """Forget the chargers this central system rejected, its tags, repairs and upstream queues."""
     await async_remove_tag_storage(hass, entry.entry_id)
+    await hass.async_add_executor_job(
+        delete_entry_queues, Path(hass.config.path(QUEUE_FOLDER)), entry.entry_id
+    )
     async_delete_register_issues(hass, entry.entry_id)
     prefix = f"{entry.entry_id}_"
     for other in hass.config_entries.async_entries(DOMAIN, include_ignore=True):

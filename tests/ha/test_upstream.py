@@ -1,0 +1,634 @@
+"""Forwarding a charger to an upstream, seen from Home Assistant (issue 24).
+
+The upstream is a minimal OCPP-J server started in the test on 127.0.0.1
+(`tests/engine/fake_upstream.py`); it checks the password of charge point id UP-1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_PASSWORD, CONF_URL, EVENT_STATE_CHANGED
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from websockets.asyncio.server import ServerConnection, serve
+
+from custom_components.ocpp_csms.const import CONF_CHARGER_ID, DOMAIN, SUBENTRY_UPSTREAM
+from custom_components.ocpp_csms.csms.station import OcppVersion
+from custom_components.ocpp_csms.csms.upstream_settings import (
+    DANGEROUS_COMMANDS,
+    CommandPolicy,
+    UpstreamState,
+    UpstreamStatus,
+    upstream_commands,
+)
+from custom_components.ocpp_csms.upstream.settings import (
+    CONF_ALLOWED_COMMANDS,
+    CONF_POLICY,
+    CONF_UPSTREAM_ID,
+    CONF_VERSION,
+    default_allowed,
+    queue_files,
+    queue_path,
+    subentry_data,
+    upstream_subentries,
+)
+from custom_components.ocpp_csms.upstream.status import Coalescer, UpstreamTracker
+from tests.chargers import charger, wait_for
+from tests.engine.fake_upstream import FakeUpstream, fake_upstream
+from tests.ha.conftest import SetUpEntry, charger_subentry, free_port, restarted, url_of
+
+CONNECTED = "binary_sensor.cp_1_upstream_connected"
+QUEUED = "sensor.cp_1_upstream_queued_messages"
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FakeUpstream]:
+    async with fake_upstream(password="right") as server:
+        yield server
+
+
+def upstream_subentry(url: str, password: str | None = "right", **changes: Any) -> dict[str, Any]:
+    """An upstream subentry of CP-1, as MockConfigEntry takes it."""
+    data = subentry_data(
+        "CP-1",
+        url=url,
+        charge_point_id="UP-1",
+        password=password,
+        version=OcppVersion.V16,
+        policy=CommandPolicy.MIRROR_ONLY,
+        allowed_commands=default_allowed(OcppVersion.V16),
+    )
+    return {
+        "data": data | changes,
+        "subentry_type": SUBENTRY_UPSTREAM,
+        "title": "CP-1 → 127.0.0.1",
+        "unique_id": "upstream/CP-1",
+    }
+
+
+async def exists(path: Path) -> bool:
+    return await asyncio.to_thread(path.exists)
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str | None:
+    found = hass.states.get(entity_id)
+    return found.state if found is not None else None
+
+
+def states_written(hass: HomeAssistant, *entity_ids: str) -> list[str]:
+    """The states written to these entities from now on, in order."""
+    written: list[str] = []
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        if event.data["entity_id"] in entity_ids and (new := event.data["new_state"]):
+            written.append(new.state)
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+    return written
+
+
+def the_upstream(entry: MockConfigEntry) -> ConfigSubentry:
+    [subentry] = upstream_subentries(entry)
+    return subentry
+
+
+async def start_flow(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    return dict(
+        await hass.config_entries.subentries.async_init(
+            (entry.entry_id, SUBENTRY_UPSTREAM), context={"source": "user"}
+        )
+    )
+
+
+def connection(url: str, **changes: Any) -> dict[str, Any]:
+    """What the connection form is given."""
+    return {
+        CONF_URL: url,
+        CONF_UPSTREAM_ID: "UP-1",
+        CONF_PASSWORD: "right",
+        CONF_POLICY: CommandPolicy.MIRROR_ONLY.value,
+        CONF_VERSION: OcppVersion.V16.value,
+    } | changes
+
+
+def detail(result: Mapping[str, Any]) -> str:
+    """What the failed connection test met, as the form shows it."""
+    return str((result.get("description_placeholders") or {})["detail"])
+
+
+def fields(result: dict[str, Any]) -> list[str]:
+    return [str(key) for key in result["data_schema"].schema]
+
+
+# -- setting it up --------------------------------------------------------------------------
+
+
+async def test_an_upstream_is_added_tested_and_forwarded_to(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1")])
+    # The only charger without an upstream is chosen; it never connected: its version is asked.
+    form = await start_flow(hass, entry)
+    assert (form["type"], form["step_id"]) == (FlowResultType.FORM, "connection")
+    assert form["description_placeholders"]["charger"] == "CP-1"
+    assert CONF_VERSION in fields(form)
+    assert "save_anyway" not in fields(form)
+
+    done = await hass.config_entries.subentries.async_configure(
+        form["flow_id"], connection(upstream.url)
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    # The connection test sent nothing: the backend saw no made-up boot.
+    assert upstream.calls == []
+    await hass.async_block_till_done()
+    subentry = the_upstream(entry)
+    assert subentry.title == "CP-1 → " + upstream.url.removeprefix("ws://").removesuffix("/ocpp")
+    assert subentry.unique_id == "upstream/CP-1"
+    assert subentry.data[CONF_PASSWORD] == "right"
+    assert subentry.data[CONF_VERSION] == "ocpp1.6"
+
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    assert state(hass, QUEUED) == "0"
+    registry = er.async_get(hass)
+    for entity_id in (CONNECTED, QUEUED):
+        registered = registry.async_get(entity_id)
+        assert registered is not None
+        # On the charger's device, so in its subentry (a device belongs to one).
+        assert registered.config_subentry_id == entry.runtime_data.index.subentry_id("CP-1")
+        assert registered.entity_category is er.EntityCategory.DIAGNOSTIC
+    assert hass.states.get(QUEUED).attributes["unit_of_measurement"] == "messages"  # type: ignore[union-attr]
+
+    async with charger(url_of(entry), "CP-1") as client:
+        assert await client.boot() == "Accepted"
+        await client.heartbeat()
+        await wait_for(lambda: upstream.actions() == ["BootNotification", "Heartbeat"])
+    assert {charge_point for charge_point, _, _ in upstream.calls} == {"UP-1"}
+    assert await exists(queue_path(hass, entry.entry_id, "CP-1"))
+
+
+async def test_the_charger_is_chosen_when_there_is_a_choice_and_its_version_is_known(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(
+        chargers=[charger_subentry("CP-1"), charger_subentry("CP-2")],
+    )
+    async with charger(url_of(entry), "CP-2", "ocpp2.0.1") as client:
+        assert await client.boot() == "Accepted"
+        form = await start_flow(hass, entry)
+        assert form["step_id"] == "user"
+        form = dict(
+            await hass.config_entries.subentries.async_configure(
+                form["flow_id"], {CONF_CHARGER_ID: "CP-2"}
+            )
+        )
+        assert form["step_id"] == "connection"
+        # CP-2 spoke 2.0.1: the version is its, not asked.
+        assert CONF_VERSION not in fields(form)
+        answer = connection(upstream.url)
+        del answer[CONF_VERSION]
+        done = await hass.config_entries.subentries.async_configure(form["flow_id"], answer)
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    assert the_upstream(entry).data[CONF_VERSION] == "ocpp2.0.1"
+    assert the_upstream(entry).data[CONF_CHARGER_ID] == "CP-2"
+    # CP-1 is the only one left: asked no more.
+    assert (await start_flow(hass, entry))["step_id"] == "connection"
+
+
+async def test_no_charger_left_to_forward_aborts(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    result = await start_flow(hass, entry)
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "no_chargers")
+
+
+async def test_connection_test_errors_are_shown_and_a_backend_down_may_be_saved_anyway(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1")])
+    form = await start_flow(hass, entry)
+    flow_id = form["flow_id"]
+    configure = hass.config_entries.subentries.async_configure
+
+    result = await configure(flow_id, connection("http://127.0.0.1/ocpp"))
+    assert result["errors"] == {CONF_URL: "invalid_url"}
+    result = await configure(flow_id, connection("ws://me:secret@127.0.0.1/ocpp"))
+    assert result["errors"] == {CONF_URL: "invalid_url"}
+    result = await configure(flow_id, connection(upstream.url, charge_point_id="a/b"))
+    assert result["errors"] == {CONF_UPSTREAM_ID: "invalid_charge_point_id"}
+
+    result = await configure(flow_id, connection(upstream.url, password="wrong"))
+    assert result["errors"] == {"base": "credentials_refused"}
+    assert detail(result) == "HTTP 401"
+    assert "save_anyway" in fields(dict(result))
+
+    nowhere = f"ws://127.0.0.1:{free_port()}/ocpp"
+    result = await configure(flow_id, connection(nowhere))
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert "ConnectionRefused" in detail(result)
+
+    done = await configure(flow_id, connection(nowhere, save_anyway=True))
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    await wait_for(lambda: state(hass, CONNECTED) == "off")
+
+
+async def _no_subprotocol(socket: ServerConnection) -> None:
+    await socket.wait_closed()
+
+
+async def test_a_backend_of_another_version_cannot_be_saved(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1")])
+    async with serve(_no_subprotocol, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        form = await start_flow(hass, entry)
+        answer = connection(f"ws://127.0.0.1:{port}/ocpp", version="ocpp2.0.1")
+        result = await hass.config_entries.subentries.async_configure(form["flow_id"], answer)
+    assert result["errors"] == {"base": "version_refused"}
+    assert "save_anyway" not in fields(dict(result))
+
+
+async def test_full_policy_asks_which_commands_with_the_safe_ones_preselected(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1")])
+    form = await start_flow(hass, entry)
+    step: dict[str, Any] = dict(
+        await hass.config_entries.subentries.async_configure(
+            form["flow_id"], connection(upstream.url, policy="full")
+        )
+    )
+    assert step["step_id"] == "commands"
+    [key] = step["data_schema"].schema
+    assert key.default() == default_allowed(OcppVersion.V16)
+    options = step["data_schema"].schema[key].config["options"]
+    assert [option["value"] for option in options] == list(upstream_commands(OcppVersion.V16))
+    labels = {option["value"]: option["label"] for option in options}
+    assert labels["Reset"] == "Reset ⚠"
+    assert labels["TriggerMessage"] == "TriggerMessage"
+    assert all(labels[name].endswith("⚠") for name in labels if name in DANGEROUS_COMMANDS)
+
+    done = await hass.config_entries.subentries.async_configure(
+        step["flow_id"], {CONF_ALLOWED_COMMANDS: ["TriggerMessage", "Reset"]}
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    data = the_upstream(entry).data
+    assert (data[CONF_POLICY], data[CONF_ALLOWED_COMMANDS]) == ("full", ["Reset", "TriggerMessage"])
+    await hass.async_block_till_done()
+    settings = entry.runtime_data.upstreams.settings("CP-1")
+    assert settings is not None
+    assert settings.policy is CommandPolicy.FULL
+    assert settings.allowed_commands == {"Reset", "TriggerMessage"}
+
+
+async def test_reconfigure_keeps_the_password_unless_told_and_restarts_the_link(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    subentry = the_upstream(entry)
+    form = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_UPSTREAM),
+        context={"source": "reconfigure", "subentry_id": subentry.subentry_id},
+    )
+    assert form["step_id"] == "reconfigure"
+    assert "remove_password" in fields(dict(form))
+    answer = connection(upstream.url, policy="sessions_and_auth", password="")
+    done = await hass.config_entries.subentries.async_configure(form["flow_id"], answer)
+    assert (done["type"], done["reason"]) == (FlowResultType.ABORT, "reconfigure_successful")
+    await hass.async_block_till_done()
+    data = the_upstream(entry).data
+    assert (data[CONF_PASSWORD], data[CONF_POLICY]) == ("right", "sessions_and_auth")
+    settings = entry.runtime_data.upstreams.settings("CP-1")
+    assert settings is not None
+    assert settings.policy is CommandPolicy.SESSIONS_AND_AUTH
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+
+    # Removing the password is tested too: this backend wants one.
+    form = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_UPSTREAM),
+        context={"source": "reconfigure", "subentry_id": subentry.subentry_id},
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        form["flow_id"], connection(upstream.url, password="", remove_password=True)
+    )
+    assert result["errors"] == {"base": "credentials_refused"}
+
+
+# -- status ---------------------------------------------------------------------------------
+
+
+async def test_an_outage_shows_disconnected_and_the_queue_rising_then_draining(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    seen = states_written(hass, QUEUED)
+    async with charger(url_of(entry), "CP-1") as client:
+        assert await client.boot() == "Accepted"
+        await client.start_session()
+        await wait_for(lambda: upstream.of("StartTransaction"))
+        await upstream.go_down()
+        await wait_for(lambda: state(hass, CONNECTED) == "off")
+        for _ in range(3):
+            await client.send_meter_values(seconds=600)
+        await client.stop_session()
+        await wait_for(lambda: int(state(hass, QUEUED) or 0) >= 4)
+        upstream.down = False
+        await wait_for(lambda: len(upstream.of("StopTransaction")) == 1)
+        await wait_for(lambda: state(hass, CONNECTED) == "on" and state(hass, QUEUED) == "0")
+    assert len(upstream.of("MeterValues")) == 3
+    counts = [int(value) for value in seen]
+    assert max(counts) >= 4
+    assert counts[-1] == 0
+    # Written only when the count changed (never the same value twice in a row).
+    assert all(a != b for a, b in itertools.pairwise(counts))
+
+
+async def test_what_waits_for_the_upstream_outlives_a_restart(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    """Home Assistant stops during an outage; the new one sends the session's end."""
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    async with charger(url_of(entry), "CP-1") as client:
+        assert await client.boot() == "Accepted"
+        await client.start_session()
+        await wait_for(lambda: upstream.of("StartTransaction"))
+        await upstream.go_down()
+        await wait_for(lambda: state(hass, CONNECTED) == "off")
+        await client.send_meter_values(seconds=600)
+        await client.stop_session()
+        await wait_for(lambda: int(state(hass, QUEUED) or 0) >= 2)
+    async with restarted(hass, entry) as (again, _):
+        # The session's readings and end were in the file; statuses were in memory only.
+        await wait_for(lambda: state(again, QUEUED) == "2")
+        assert state(again, CONNECTED) == "off"
+        upstream.down = False
+        await wait_for(lambda: state(again, CONNECTED) == "on" and state(again, QUEUED) == "0")
+        await again.async_stop(force=True)
+    [stop] = upstream.of("StopTransaction")
+    assert stop["transactionId"] == 9001  # the upstream's own id, remembered in the file
+
+
+async def test_a_flood_of_status_reports_is_one_write(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    """The engine reports every queue change; the entities write at most once a turn."""
+    nowhere = f"ws://127.0.0.1:{free_port()}/ocpp"
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(nowhere)])
+    await wait_for(lambda: state(hass, CONNECTED) == "off")
+    writes = states_written(hass, QUEUED, CONNECTED)
+    link = entry.runtime_data.system.upstreams._links["CP-1"]
+    for number in range(200):  # as the charger's messages arrive
+        link.relay("Heartbeat", {}, {"currentTime": f"2026-01-01T00:00:{number % 60:02d}Z"})
+    assert link.status.queued == 100  # the in-memory bound of such messages
+    await wait_for(lambda: state(hass, QUEUED) == "100")
+    await hass.async_block_till_done()
+    assert writes == ["100"]
+
+
+# -- the repair -----------------------------------------------------------------------------
+
+
+async def test_refused_credentials_are_a_repair_whose_fix_tests_and_stores_new_ones(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream, hass_client: Any
+) -> None:
+    entry = await setup_entry(
+        chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url, password="old")]
+    )
+    issue_id = f"upstream_credentials_{entry.entry_id}_CP-1"
+    issues = ir.async_get(hass)
+    await wait_for(lambda: issues.async_get_issue(DOMAIN, issue_id) is not None)
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    placeholders = issue.translation_placeholders or {}
+    assert placeholders["charger"] == "CP-1"
+    assert placeholders["host"] == upstream.url.removeprefix("ws://").removesuffix("/ocpp")
+    assert state(hass, CONNECTED) == "off"
+
+    assert await async_setup_component(hass, "repairs", {})
+    http = await hass_client()
+    started = await http.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await started.json()
+    assert flow["step_id"] == "confirm"
+    step_url = f"/api/repairs/issues/fix/{flow['flow_id']}"
+    again = await (
+        await http.post(step_url, json={CONF_UPSTREAM_ID: "UP-1", CONF_PASSWORD: "still wrong"})
+    ).json()
+    assert again["errors"] == {"base": "credentials_refused"}
+    assert again["description_placeholders"]["detail"] == "HTTP 401"
+    done = await (
+        await http.post(step_url, json={CONF_UPSTREAM_ID: "UP-1", CONF_PASSWORD: "right"})
+    ).json()
+    assert done["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert the_upstream(entry).data[CONF_PASSWORD] == "right"
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_the_repair_goes_when_the_upstream_is_removed(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(
+        chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url, password="old")]
+    )
+    issue_id = f"upstream_credentials_{entry.entry_id}_CP-1"
+    issues = ir.async_get(hass)
+    await wait_for(lambda: issues.async_get_issue(DOMAIN, issue_id) is not None)
+    hass.config_entries.async_remove_subentry(entry, the_upstream(entry).subentry_id)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+# -- removal --------------------------------------------------------------------------------
+
+
+async def test_removing_the_upstream_removes_its_entities_and_queue(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    path = queue_path(hass, entry.entry_id, "CP-1")
+    assert await exists(path)
+    assert hass.config_entries.async_remove_subentry(entry, the_upstream(entry).subentry_id)
+    await hass.async_block_till_done()
+    registry = er.async_get(hass)
+    for entity_id in (CONNECTED, QUEUED):
+        assert hass.states.get(entity_id) is None
+        assert registry.async_get(entity_id) is None
+    assert not any([await exists(file) for file in queue_files(path)])
+    assert entry.runtime_data.system.upstreams.status("CP-1") is None
+    # The charger's own entities stay.
+    assert hass.states.get("binary_sensor.cp_1_online") is not None
+
+    # Added again, it comes back with its entities.
+    form = await start_flow(hass, entry)
+    await hass.config_entries.subentries.async_configure(form["flow_id"], connection(upstream.url))
+    await hass.async_block_till_done()
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+
+
+async def test_removing_the_charger_removes_its_upstream(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    [charger_entry] = [
+        sub for sub in entry.subentries.values() if sub.subentry_type != SUBENTRY_UPSTREAM
+    ]
+    hass.config_entries.async_remove_subentry(entry, charger_entry.subentry_id)
+    await hass.async_block_till_done()
+    assert upstream_subentries(entry) == []
+    assert hass.states.get(CONNECTED) is None
+    assert not await exists(queue_path(hass, entry.entry_id, "CP-1"))
+
+
+async def test_removing_the_central_system_deletes_its_queues(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    path = queue_path(hass, entry.entry_id, "CP-1")
+    assert await exists(path)
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not any([await exists(file) for file in queue_files(path)])
+
+
+def test_queue_files_are_named_safely_and_apart(hass: HomeAssistant) -> None:
+    plain = queue_path(hass, "E", "CP-1")
+    assert plain.name == "upstream-E-CP-1.db"
+    assert plain.parent == Path(hass.config.path(DOMAIN))
+    odd, other = queue_path(hass, "E", "Garage 1/ä"), queue_path(hass, "E", "Garage 1?ä")
+    assert odd.name.startswith("upstream-E-Garage_1__-")
+    assert odd != other
+    assert odd.parent == plain.parent
+
+
+# -- diagnostics ----------------------------------------------------------------------------
+
+
+async def test_diagnostics_show_the_upstream_without_its_password(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream, hass_client: Any
+) -> None:
+    assert await async_setup_component(hass, "diagnostics", {})
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    found = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    shown = found["chargers"]["CP-1"]["upstream"]
+    assert shown["url"] == upstream.url
+    assert shown["password"] == "**REDACTED**"
+    assert (shown["charge_point_id"], shown["version"], shown["policy"]) == (
+        "UP-1",
+        "ocpp1.6",
+        "mirror_only",
+    )
+    assert shown["allowed_commands"] == sorted(default_allowed(OcppVersion.V16))
+    assert shown["status"]["state"] == "connected"
+    assert "right" not in str(found)
+
+
+# -- coalescing -----------------------------------------------------------------------------
+
+
+class _Handle:
+    def __init__(self, when: float, run: Callable[[], None]) -> None:
+        self.when, self.run, self.cancelled = when, run, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _Clock:
+    """The two loop methods `Coalescer` uses, on a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.handles: list[_Handle] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_soon(self, run: Callable[[], None]) -> _Handle:
+        return self.call_later(0.0, run)
+
+    def call_later(self, delay: float, run: Callable[[], None]) -> _Handle:
+        self.handles.append(handle := _Handle(self.now + delay, run))
+        return handle
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        due = [h for h in self.handles if h.when <= self.now and not h.cancelled]
+        self.handles = [h for h in self.handles if h not in due]
+        for handle in due:
+            handle.run()
+
+
+def test_updates_are_coalesced_to_one_per_turn_and_at_most_one_a_second() -> None:
+    clock = _Clock()
+    runs: list[float] = []
+    coalescer = Coalescer(clock, lambda: runs.append(clock.now))  # type: ignore[arg-type]
+    for _ in range(50):
+        coalescer.poke()
+    clock.advance(0.0)  # the next turn of the loop
+    assert runs == [1000.0]
+    clock.advance(0.2)
+    for _ in range(50):
+        coalescer.poke()
+    clock.advance(0.5)
+    assert runs == [1000.0]  # not within the second
+    clock.advance(0.3)
+    assert runs == [1000.0, 1001.0]  # the last change is shown, a second after the first
+    clock.advance(5.0)
+    coalescer.poke()
+    clock.advance(0.0)
+    assert runs == [1000.0, 1001.0, 1006.0]  # after a quiet second: at once
+    coalescer.poke()
+    coalescer.close()
+    clock.advance(10.0)
+    coalescer.poke()
+    clock.advance(10.0)
+    assert len(runs) == 3
+
+
+def test_a_new_state_is_passed_on_at_once_and_once() -> None:
+    clock = _Clock()
+    shown: list[int] = []
+    states: list[UpstreamState] = []
+    tracker = UpstreamTracker(
+        clock,  # type: ignore[arg-type]
+        show=lambda: shown.append(tracker.status.queued if tracker.status else -1),
+        state_changed=states.append,
+    )
+    tracker.on_status(UpstreamStatus(UpstreamState.CONNECTING))
+    for queued in range(1, 10):
+        tracker.on_status(UpstreamStatus(UpstreamState.UNREACHABLE, queued=queued))
+    assert states == [UpstreamState.CONNECTING, UpstreamState.UNREACHABLE]
+    clock.advance(0.0)
+    assert shown == [9]
+    tracker.close()
+    tracker.on_status(UpstreamStatus(UpstreamState.CONNECTED))
+    clock.advance(5.0)
+    assert (states[-1], shown) == (UpstreamState.UNREACHABLE, [9])
