@@ -321,6 +321,13 @@ async def test_reconfigure_keeps_the_password_unless_told_and_restarts_the_link(
     assert settings.policy is CommandPolicy.SESSIONS_AND_AUTH
     await wait_for(lambda: state(hass, CONNECTED) == "on")
 
+    # Renaming the charger renames its upstream.
+    [charger_entry] = [sub for sub in entry.subentries.values() if sub.subentry_type == "charger"]
+    hass.config_entries.async_update_subentry(entry, charger_entry, title="Garage")
+    await hass.async_block_till_done()
+    host = upstream.url.removeprefix("ws://").removesuffix("/ocpp")
+    assert the_upstream(entry).title == f"Garage → {host}"
+
     # Removing the password is tested too: this backend wants one.
     form = await hass.config_entries.subentries.async_init(
         (entry.entry_id, SUBENTRY_UPSTREAM),

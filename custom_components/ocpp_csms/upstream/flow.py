@@ -48,8 +48,8 @@ from .settings import (
     default_allowed,
     subentry_data,
     upstream_subentries,
+    upstream_title,
     upstream_unique_id,
-    url_host,
 )
 
 CONF_SAVE_ANYWAY = "save_anyway"
@@ -308,7 +308,7 @@ class UpstreamSubentryFlow(ConfigSubentryFlow):
             policy=CommandPolicy(data[CONF_POLICY]),
             allowed_commands=allowed,
         )
-        title = f"{self._charger_name()} → {url_host(data[CONF_URL])}"
+        title = upstream_title(self._charger_name(), data[CONF_URL])
         if self.source == SOURCE_RECONFIGURE:
             return self.async_update_and_abort(
                 self._get_entry(), self._get_reconfigure_subentry(), title=title, data=stored

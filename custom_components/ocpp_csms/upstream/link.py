@@ -30,7 +30,14 @@ from ..const import CONF_CHARGER_ID
 from ..csms.upstream_settings import UpstreamSettings, UpstreamState, UpstreamStatus
 from ..entity_manager import EntityManager, Scope
 from .issues import CredentialIssues
-from .settings import delete_queue, queue_path, settings_from, upstream_subentries, url_host
+from .settings import (
+    delete_queue,
+    queue_path,
+    settings_from,
+    upstream_subentries,
+    upstream_title,
+    url_host,
+)
 from .status import UpstreamTracker
 
 if TYPE_CHECKING:
@@ -153,6 +160,12 @@ class UpstreamLinks[R]:
                     )
                 elif (settings := settings_from(subentry.data)) is not None:
                     wanted[charger_id] = _Applied(subentry.subentry_id, settings)
+                    # Renaming the charger renames its upstream too.
+                    title = upstream_title(self._index.charger_name(charger_id), settings.url)
+                    if subentry.title != title:
+                        self._hass.config_entries.async_update_subentry(
+                            self._entry, subentry, title=title
+                        )
             for charger_id in set(self._applied) - set(wanted):
                 await self._async_end(charger_id)
             for charger_id, applied in wanted.items():

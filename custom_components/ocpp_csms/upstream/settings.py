@@ -134,6 +134,11 @@ def delete_entry_queues(folder: Path, entry_id: str) -> None:
             file.unlink(missing_ok=True)
 
 
+def upstream_title(charger_name: str, url: str) -> str:
+    """How an upstream subentry is listed: "Garage → backend.example.com"."""
+    return f"{charger_name} → {url_host(url)}"
+
+
 def url_host(url: str) -> str:
     """The host (and port) of an upstream's URL, for names and repairs."""
     try:
