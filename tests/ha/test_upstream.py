@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from homeassistant.config_entries import ConfigSubentry
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import CONF_PASSWORD, CONF_URL, EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
@@ -27,6 +27,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from websockets.asyncio.server import ServerConnection, serve
 
 from custom_components.ocpp_csms.const import CONF_CHARGER_ID, DOMAIN, SUBENTRY_UPSTREAM
+from custom_components.ocpp_csms.csms.central_system import CentralSystem
 from custom_components.ocpp_csms.csms.station import OcppVersion
 from custom_components.ocpp_csms.csms.upstream_settings import (
     DANGEROUS_COMMANDS,
@@ -35,6 +36,7 @@ from custom_components.ocpp_csms.csms.upstream_settings import (
     UpstreamStatus,
     upstream_commands,
 )
+from custom_components.ocpp_csms.upstream.repair import UpstreamCredentialsRepairFlow
 from custom_components.ocpp_csms.upstream.settings import (
     CONF_ALLOWED_COMMANDS,
     CONF_POLICY,
@@ -440,6 +442,8 @@ async def test_refused_credentials_are_a_repair_whose_fix_tests_and_stores_new_o
     flow = await started.json()
     assert flow["step_id"] == "confirm"
     step_url = f"/api/repairs/issues/fix/{flow['flow_id']}"
+    bad = await (await http.post(step_url, json={CONF_UPSTREAM_ID: "a/b"})).json()
+    assert bad["errors"] == {CONF_UPSTREAM_ID: "invalid_charge_point_id"}
     again = await (
         await http.post(step_url, json={CONF_UPSTREAM_ID: "UP-1", CONF_PASSWORD: "still wrong"})
     ).json()
@@ -467,6 +471,19 @@ async def test_the_repair_goes_when_the_upstream_is_removed(
     hass.config_entries.async_remove_subentry(entry, the_upstream(entry).subentry_id)
     await hass.async_block_till_done()
     assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_the_fix_of_an_upstream_removed_meanwhile_ends_at_once(
+    hass: HomeAssistant, setup_entry: SetUpEntry
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1")])
+    flow = UpstreamCredentialsRepairFlow({"entry_id": entry.entry_id, "charger_id": "CP-1"})
+    flow.hass = hass
+    result = await flow.async_step_init()
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "upstream_removed")
+    await hass.config_entries.async_unload(entry.entry_id)
+    result = await flow.async_step_init()
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "not_loaded")
 
 
 # -- removal --------------------------------------------------------------------------------
@@ -522,6 +539,25 @@ async def test_removing_the_central_system_deletes_its_queues(
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert not any([await exists(file) for file in queue_files(path)])
+
+
+async def test_an_upstream_that_cannot_start_costs_only_that_chargers_forwarding(
+    hass: HomeAssistant,
+    setup_entry: SetUpEntry,
+    upstream: FakeUpstream,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def cannot(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("disk full")  # its queue's file cannot be opened, say
+
+    monkeypatch.setattr(CentralSystem, "set_upstream", cannot)
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    assert entry.state is ConfigEntryState.LOADED
+    assert "The upstream of charger CP-1 cannot start" in caplog.text
+    assert hass.states.get(CONNECTED) is None
+    async with charger(url_of(entry), "CP-1") as client:
+        assert await client.boot() == "Accepted"
 
 
 def test_queue_files_are_named_safely_and_apart(hass: HomeAssistant) -> None:

@@ -138,7 +138,7 @@ class UpstreamSubentryFlow(ConfigSubentryFlow):
         self._charger_id = ""
         self._version: OcppVersion | None = None  # the charger's, when known
         self._data: dict[str, Any] = {}  # the connection, once tested
-        self._offer_save = False  # a failure the user may save despite was met
+        self._offer_save = False  # the last test failed in a way that may be saved
 
     # -- add ------------------------------------------------------------------------------
 
@@ -211,7 +211,8 @@ class UpstreamSubentryFlow(ConfigSubentryFlow):
                 )
                 if error is not None:
                     errors["base"] = error
-                    self._offer_save = self._offer_save or error in _SAVABLE_ERRORS
+                # Offered after a failure that may be saved despite (the last one).
+                self._offer_save = error in _SAVABLE_ERRORS
             if not errors:
                 self._data = data
                 if data[CONF_POLICY] == CommandPolicy.FULL:

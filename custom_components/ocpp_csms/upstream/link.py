@@ -170,7 +170,12 @@ class UpstreamLinks[R]:
                 await self._async_end(charger_id)
             for charger_id, applied in wanted.items():
                 if self._applied.get(charger_id) != applied:
-                    await self._async_start(charger_id, applied)
+                    try:
+                        await self._async_start(charger_id, applied)
+                    except Exception:
+                        # Its queue's folder or file cannot be used: that costs this
+                        # charger's forwarding only, never the central system's start.
+                        _LOGGER.exception("The upstream of charger %s cannot start", charger_id)
 
     async def _async_start(self, charger_id: str, applied: _Applied) -> None:
         assert self._system is not None

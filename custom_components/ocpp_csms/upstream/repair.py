@@ -61,8 +61,9 @@ class UpstreamCredentialsRepairFlow(RepairsFlow):
                 CONF_UPSTREAM_ID: str(user_input[CONF_UPSTREAM_ID]).strip(),
                 CONF_PASSWORD: user_input.get(CONF_PASSWORD) or None,
             }
-            settings = settings_from(data)
-            if settings is None or not check_charge_point_id(data[CONF_UPSTREAM_ID]):
+            if not check_charge_point_id(data[CONF_UPSTREAM_ID]) or (
+                (settings := settings_from(data)) is None
+            ):
                 errors[CONF_UPSTREAM_ID] = "invalid_charge_point_id"
             else:
                 error, placeholders["detail"] = await async_test(settings, save_anyway=False)
