@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from pathlib import Path
 
 from homeassistant.config_entries import SOURCE_IGNORE
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
@@ -25,6 +26,7 @@ from .sessions.exports import async_setup_exports
 from .sessions.meter_issues import async_delete_register_issues
 from .tags.services import async_setup_tag_services
 from .tags.store import async_remove_tag_storage
+from .upstream.settings import QUEUE_FOLDER, delete_entry_queues
 
 __all__ = ["DOMAIN"]
 
@@ -152,9 +154,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) ->
 async def async_remove_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
     """Forget what belonged to this central system along with it.
 
-    The chargers it rejected, its tags, its chargers' certificate facts and its repairs.
+    The chargers it rejected, its tags, its chargers' certificate facts, its upstream
+    queues and its repairs.
     """
     await async_remove_tag_storage(hass, entry.entry_id)
+    await hass.async_add_executor_job(
+        delete_entry_queues, Path(hass.config.path(QUEUE_FOLDER)), entry.entry_id
+    )
     async_delete_register_issues(hass, entry.entry_id)
     await async_remove_certificate_storage(hass, entry.entry_id)
     async_delete_certificate_issues(hass, entry.entry_id)

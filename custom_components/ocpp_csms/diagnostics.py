@@ -4,7 +4,8 @@ Tag ids are left out (they open doors and charge on someone's bill); counts and 
 state of each charger's local authorization list are what a support thread needs. Of
 the certificate authority only its subject, fingerprint and validity: never its key,
 nor its certificate's PEM; of a charger's client certificate its end and fingerprint,
-and how its renewal goes.
+and how its renewal goes. Of a charger's upstream its URL (no credentials), id there,
+version, policy and status; its password redacted.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_CA_CERTFILE, CONF_PASSWORD_HASH
 from .csms.station import Station
 from .http import CA_CERTIFICATE_URL
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .upstream.settings import shown_url
 
-TO_REDACT = {CONF_PASSWORD_HASH, "serial_number", "remote_address"}
+TO_REDACT = {CONF_PASSWORD_HASH, CONF_PASSWORD, "serial_number", "remote_address"}
 
 
 async def async_get_config_entry_diagnostics(
@@ -78,6 +81,7 @@ async def async_get_config_entry_diagnostics(
             ),
             **_reports(hub, station, charger_id),
             "client_certificate": _client_certificate(hub, station),
+            "upstream": _upstream(hub, charger_id),
         }
     return async_redact_data(
         {
@@ -99,6 +103,34 @@ async def async_get_config_entry_diagnostics(
         },
         TO_REDACT,
     )
+
+
+def _upstream(hub: CentralSystemHub, charger_id: str) -> dict[str, Any] | None:
+    """The charger's upstream: where, as whom, with what rights, and how it is (None: none)."""
+    settings = hub.upstreams.settings(charger_id)
+    if settings is None:
+        return None
+    status = hub.upstreams.status(charger_id)
+    return {
+        "url": shown_url(settings.url),
+        "charge_point_id": settings.charge_point_id,
+        "password": settings.password,  # redacted: says only whether there is one
+        "version": settings.version.value,
+        "policy": settings.policy.value,
+        "allowed_commands": sorted(settings.allowed_commands),
+        "status": (
+            {
+                "state": status.state.value,
+                "queued": status.queued,
+                "dropped": status.dropped,
+                "last_error": status.last_error,
+                "commands_refused": status.commands_refused,
+                "relayed": status.relayed,
+            }
+            if status is not None
+            else None
+        ),
+    }
 
 
 def _certificate_authority(hub: CentralSystemHub) -> dict[str, Any] | None:

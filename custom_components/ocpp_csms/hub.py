@@ -4,9 +4,10 @@
 Home Assistant parts around it, each in a module of its own and given only what it
 uses: the admitted chargers (`ChargerIndex`), their devices (`DeviceRegistrar`), the
 entities and their one update path (`EntityManager`), the engine's events routed to
-them (`EventRouter`), the journal (`SessionBook`), tags, site, schedules, repairs and
-the Home Assistant events of chargers (`ChargerReports`, `ChargerActivity`) and their
-client certificates (`CertificateLink`).
+them (`EventRouter`), the journal (`SessionBook`), tags, site, schedules, repairs,
+the Home Assistant events of chargers (`ChargerReports`, `ChargerActivity`), their
+client certificates (`CertificateLink`) and forwarding to upstream central systems
+(`UpstreamLinks`).
 Entities receive the hub, the typed bundle of those parts.
 """
 
@@ -55,6 +56,7 @@ from .sessions.meter_issues import RegisterIssues
 from .site.link import SiteLink
 from .tags.issues import UnknownTagIssues
 from .tags.store import TagStore
+from .upstream.link import UpstreamLinks
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -89,6 +91,9 @@ class CentralSystemHub:
         self.site_link = SiteLink(hass, entry, self.index, self.entities)
         self.schedule_link = ScheduleLink(hass, entry, self.entities)
         self.prices = PriceLink(hass, entry, self.index)
+        self.upstreams: UpstreamLinks[CentralSystemHub] = UpstreamLinks(
+            hass, entry, self.index, self.entities
+        )
         self.reports = ChargerReports(hass, entry.entry_id, self.index.charger_name)
         # Chargers' client certificates: remembered expiries, renewal repairs.
         self.certificates = CertificateLink(hass, entry.entry_id, self.index, self.entities)
@@ -145,7 +150,7 @@ class CentralSystemHub:
         # The CA (with TLS) signs the certificates chargers ask for over OCPP.
         system.set_certificate_authority(self.ca)
         self.tags.attach(system.local_lists)
-        for part in (self.entities, self.site_link):
+        for part in (self.entities, self.site_link, self.upstreams):
             part.attach(system, self)
         self.sessions.attach(system)
         self.schedule_link.attach(system)
@@ -161,6 +166,7 @@ class CentralSystemHub:
         self.site_link.sync()
         self.schedule_link.sync()
         self.prices.sync()
+        await self.upstreams.async_sync()
         await self.sessions.async_start()
 
     async def _settings(self) -> CentralSystemSettings:
@@ -228,6 +234,7 @@ class CentralSystemHub:
                 self.site_link.stop()
                 self.schedule_link.stop()
                 self.prices.stop()
+                await self.upstreams.async_close()
                 self._unsubscribe_tags()
                 self.tags.close()
                 if self.system is not None:
@@ -264,6 +271,8 @@ class CentralSystemHub:
             self.prices.forget(charger_id)
             self.certificates.forget(charger_id)
             await system.forget_charger(charger_id)
+        # Upstreams added, changed or removed; those of removed chargers go too.
+        await self.upstreams.async_sync()
 
     # -- commands -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Sensors: status, metering, the running session and charger diagnostics."""
+"""Sensors: status, metering, the running session, charger diagnostics, upstream queue."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from .sensor_descriptions import (
     OcppSensorDescription,
 )
 from .site.entities import AllocatedCurrentSensor, build_site_sensors
+from .upstream.entities import build_upstream_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -72,6 +73,7 @@ async def async_setup_entry(
     entry.runtime_data.entities.register_platform(build_plan_sensors, async_add_entities)
     entry.runtime_data.entities.register_platform(build_certificate_sensors, async_add_entities)
     entry.runtime_data.site_link.register_site_platform(build_site_sensors, async_add_entities)
+    entry.runtime_data.upstreams.register_platform(build_upstream_sensors, async_add_entities)
 
 
 class OcppSensor(OcppEntity, SensorEntity):
