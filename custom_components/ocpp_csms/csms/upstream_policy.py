@@ -26,8 +26,9 @@ we cannot map is answered Rejected and not passed on (the number could be one of
 of another session). 2.x transaction ids are the charger's own: nothing to map.
 
 Every command is logged within a budget and reported as an `UpstreamCommand` (through
-`set_upstream`'s `on_command`, at most `REPORTS_PER_MINUTE` per charger: a flood is
-counted in the link's status, not reported one by one).
+`set_upstream`'s `on_command`): each one that reached the charger, and of those that
+did not at most `REPORTS_PER_MINUTE` a minute per charger (a flood is counted in the
+link's status, not reported one by one).
 """
 
 from __future__ import annotations
@@ -77,6 +78,16 @@ class CommandOutcome(StrEnum):
     REFUSED = "refused"  # the policy forbids it; detail: "Rejected" or "NotSupported"
     BUSY = "busy"  # another of the upstream's commands was still with the charger
     UNKNOWN_TRANSACTION = "unknown_transaction"  # a 1.6 transaction id we cannot map
+
+    @property
+    def reached_charger(self) -> bool:
+        """Whether the command was sent to the charger."""
+        return self in _REACHED_CHARGER
+
+
+_REACHED_CHARGER = frozenset(
+    {CommandOutcome.FORWARDED, CommandOutcome.CHARGER_ERROR, CommandOutcome.TIMED_OUT}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +139,15 @@ def permitted_commands(settings: UpstreamSettings) -> frozenset[str]:
 def bounded_reports(
     report: Callable[[UpstreamCommand], None], *, per_minute: int = REPORTS_PER_MINUTE
 ) -> Callable[[UpstreamCommand], None]:
-    """`report`, passed at most `per_minute` commands a minute (the rest left out)."""
+    """`report` with at most `per_minute` a minute of the commands that did not reach the charger.
+
+    Those that did are bounded already (one at a time, each waits for the charger) and
+    always passed on.
+    """
     budget = LogBudget(per_source=per_minute, overall=per_minute, period_s=60.0, max_sources=1)
 
     def bounded(command: UpstreamCommand) -> None:
-        if budget.take(command.charger_id) is not None:
+        if command.outcome.reached_charger or budget.take(command.charger_id) is not None:
             report(command)
 
     return bounded
