@@ -311,9 +311,8 @@ class UpstreamLink:
     # -- upstream -> charger ----------------------------------------------------------------
 
     def _refuse(self, _action: str) -> None:
-        # Counted here, logged by the gate.
+        # Counted here (shown with the next change of status), logged by the gate.
         self._commands_refused += 1
-        self._status_changed()
 
     async def _call_charger(
         self, action: str, payload: dict[str, Any], timeout: float
