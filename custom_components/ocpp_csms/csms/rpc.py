@@ -13,6 +13,11 @@ Rules it enforces, because the protocol and real chargers demand them:
   the charger goes in `Reply.after`, run as a task once the answer is on the wire
   (awaiting a CALL inside a handler would wait for an answer the charger cannot send
   before it gets ours).
+
+A handler may also return an awaitable `Reply`. A charger's connection awaits it before
+reading the next frame (its messages are handled in order). A connection made with
+`background_answers` (the upstream's: its commands wait for the charger) answers it from
+a task instead and reads on; its dispatcher bounds how many such answers it starts.
 """
 
 from __future__ import annotations
@@ -117,6 +122,9 @@ Handler = Callable[[dict[str, Any]], Reply | Awaitable[Reply]]
 # answer is on the wire: (action, the request as checked and repaired, our answer).
 AnsweredHook = Callable[[str, dict[str, Any], dict[str, Any]], None]
 
+# Told how every CALL of ours ended: (action, the request sent, its outcome).
+OutcomeHook = Callable[[str, dict[str, Any], "CallOutcome"], None]
+
 
 class Dispatcher(Protocol):
     """Finds the handler for a CALL the charger sent."""
@@ -190,6 +198,7 @@ class RpcConnection:
         *,
         label: str,
         call_timeout: float,
+        background_answers: bool = False,
     ) -> None:
         """Bind the conversation to a socket; `serve` starts reading."""
         self._ws = websocket
@@ -208,6 +217,9 @@ class RpcConnection:
         self._closed = False
         # See `AnsweredHook`; None (the rule) costs one test per answered CALL.
         self.on_answered: AnsweredHook | None = None
+        # See `OutcomeHook`; None (the rule) costs one test per CALL of ours.
+        self.on_outcome: OutcomeHook | None = None
+        self._background_answers = background_answers
         # Set once we first answered the charger (a CALL, or a broken frame): it has had
         # its say, and from then on it listens.
         self.first_answer_sent = asyncio.Event()
@@ -274,10 +286,16 @@ class RpcConnection:
         try:
             async with asyncio.timeout(timeout or self._call_timeout):
                 async with self._call_lock:
-                    return await self._call_locked(action, payload)
+                    outcome = await self._call_locked(action, payload)
         except TimeoutError:
             _LOGGER.warning("%s: no answer to %s in time", self._label, action)
-            return CallOutcome(OutcomeStatus.TIMEOUT)
+            outcome = CallOutcome(OutcomeStatus.TIMEOUT)
+        if (hook := self.on_outcome) is not None:
+            try:
+                hook(action, payload, outcome)
+            except Exception:
+                self._log(logging.ERROR, "the outcome hook failed on %s", action, exc_info=True)
+        return outcome
 
     async def _call_locked(self, action: str, payload: dict[str, Any]) -> CallOutcome:
         if self._closed:
@@ -448,8 +466,6 @@ class RpcConnection:
             self._dispatcher.accept_quirks(action, quirks)
         try:
             reply = handler(payload)
-            if inspect.isawaitable(reply):
-                reply = await reply
         except CallError as error:
             await self._send_error(unique_id, error.code, error.description, error.details)
             return
@@ -457,6 +473,31 @@ class RpcConnection:
             self._log(logging.ERROR, "error while handling %s", action, exc_info=True)
             await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
             return
+        if not inspect.isawaitable(reply):
+            await self._answer(unique_id, action, payload, reply)
+        elif self._background_answers:
+            self.spawn(self._answer_later(unique_id, action, payload, reply))
+        else:
+            await self._answer_later(unique_id, action, payload, reply)
+
+    async def _answer_later(
+        self, unique_id: str, action: str, payload: dict[str, Any], pending: Awaitable[Reply]
+    ) -> None:
+        """Answer a CALL once its handler's awaitable is done."""
+        try:
+            reply = await pending
+        except CallError as error:
+            await self._send_error(unique_id, error.code, error.description, error.details)
+            return
+        except Exception:
+            self._log(logging.ERROR, "error while handling %s", action, exc_info=True)
+            await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
+            return
+        await self._answer(unique_id, action, payload, reply)
+
+    async def _answer(
+        self, unique_id: str, action: str, payload: dict[str, Any], reply: Reply
+    ) -> None:
         if await self._send([MSG_CALLRESULT, unique_id, reply.payload]):
             self.first_answer_sent.set()
             if (hook := self.on_answered) is not None:
