@@ -130,6 +130,8 @@ def _upstream(hub: CentralSystemHub, charger_id: str) -> dict[str, Any] | None:
             if status is not None
             else None
         ),
+        # Command events beyond the bus's budget: counted, not fired.
+        "command_events_left_out": hub.upstreams.commands.events.left_out.get(charger_id, 0),
     }
 
 

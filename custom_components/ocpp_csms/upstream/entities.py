@@ -1,4 +1,7 @@
-"""A charger's upstream on its device: "Upstream connected" and "Upstream queued messages".
+"""A charger's upstream on its device: its connection, its queue, its commands.
+
+"Upstream connected", "Upstream queued messages", and "Upstream command" (an event
+entity: each command the upstream sent, and how it ended).
 
 Built for chargers with an upstream only, as entities of the upstream's subentry (see
 `UpstreamLinks`). They are told through the one update path (`Scope.upstream_of`),
@@ -12,15 +15,18 @@ from typing import TYPE_CHECKING
 
 from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.components.event import EventEntity
 from homeassistant.components.sensor import SensorEntity, SensorStateClass
 from homeassistant.const import EntityCategory
 from homeassistant.helpers.entity import Entity
 
 from ..csms.events import Event
+from ..csms.upstream_policy import CommandOutcome, UpstreamCommand
 from ..csms.upstream_settings import UpstreamStatus
 from ..entity import CsmsEntity
 from ..entity_manager import Scope
 from ..identifiers import unique_id_for
+from .commands import UPSTREAM_COMMAND_ENTITY, command_data
 
 if TYPE_CHECKING:
     from ..hub import CentralSystemHub
@@ -101,6 +107,39 @@ class UpstreamQueuedSensor(UpstreamEntity, SensorEntity):
     def shown(self) -> tuple[object, ...]:
         """Availability and the count."""
         return (self.available, self.native_value)
+
+
+class UpstreamCommandEvent(UpstreamEntity, EventEntity):
+    """The upstream's last command: its outcome is the event type, the action its data."""
+
+    def __init__(self, hub: CentralSystemHub, charger_id: str, key: str) -> None:
+        """Every outcome is an event type."""
+        super().__init__(hub, charger_id, key)
+        self._attr_event_types = [outcome.value for outcome in CommandOutcome]
+
+    @property
+    def available(self) -> bool:
+        """An event entity keeps showing its last event."""
+        return True
+
+    async def async_added_to_hass(self) -> None:
+        """Receive the upstream's commands."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.hub.upstreams.commands.listen(self.charger_id, self._command))
+
+    def handle_update(self, event: Event | None = None) -> None:
+        """The link's status does not alter the last command."""
+
+    def _command(self, command: UpstreamCommand) -> None:
+        data = command_data(command)
+        del data["outcome"]  # the event type
+        self._trigger_event(command.outcome.value, data)
+        self.async_write_ha_state()
+
+
+def build_upstream_events(hub: CentralSystemHub, charger_id: str) -> Iterable[Entity]:
+    """The event entity of a charger's upstream."""
+    yield UpstreamCommandEvent(hub, charger_id, UPSTREAM_COMMAND_ENTITY)
 
 
 def build_upstream_binary_sensors(hub: CentralSystemHub, charger_id: str) -> Iterable[Entity]:

@@ -4,7 +4,8 @@
 the subentries (`async_sync`) it starts, replaces or ends each charger's link
 (`CentralSystem.set_upstream`), with its queue in `<config>/ocpp_csms/`. A link's
 status reaches the charger's upstream entities (scope `Scope.upstream_of`, coalesced
-by `UpstreamTracker`) and the credentials repair. The entities are on the charger's
+by `UpstreamTracker`) and the credentials repair; the commands it sends reach its event
+entity and the bus (`UpstreamCommands`). The entities are on the charger's
 device and, as a device belongs to one subentry, in the charger's subentry: removing the
 upstream removes them here, removing the charger removes them with it. An upstream
 whose charger was removed is removed with it; a removed upstream's queue file is
@@ -29,6 +30,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from ..const import CONF_CHARGER_ID
 from ..csms.upstream_settings import UpstreamSettings, UpstreamState, UpstreamStatus
 from ..entity_manager import EntityManager, Scope
+from .commands import UpstreamCommands
 from .issues import CredentialIssues
 from .settings import (
     delete_queue,
@@ -74,6 +76,7 @@ class UpstreamLinks[R]:
         self._index = index
         self._entities = entities
         self.issues = CredentialIssues(hass, entry.entry_id)
+        self.commands = UpstreamCommands(hass, entry.entry_id, index.charger_name)
         self._system: CentralSystem | None = None
         self._context: R | None = None
         self._applied: dict[str, _Applied] = {}
@@ -193,7 +196,11 @@ class UpstreamLinks[R]:
         # New settings: a refusal of the old ones says nothing of these.
         self.issues.clear(charger_id)
         await self._system.set_upstream(
-            charger_id, applied.settings, queue_path=path, on_status=tracker.on_status
+            charger_id,
+            applied.settings,
+            queue_path=path,
+            on_status=tracker.on_status,
+            on_command=partial(self.commands.report, charger_id),
         )
         self._applied[charger_id] = applied
         self._build(charger_id)
@@ -206,6 +213,7 @@ class UpstreamLinks[R]:
             tracker.close()
         self.issues.clear(charger_id)
         await self._system.set_upstream(charger_id, None)
+        self.commands.forget(charger_id)
         path = queue_path(self._hass, self._entry.entry_id, charger_id)
         await self._hass.async_add_executor_job(delete_queue, path)
         _LOGGER.debug("Upstream of charger %s removed, with its queue %s", charger_id, path)
