@@ -35,7 +35,7 @@ from typing import Any
 
 from custom_components.ocpp_csms.const import DEFAULT_REMOTE_TAG
 from custom_components.ocpp_csms.csms.credentials import generate_password
-from custom_components.ocpp_csms.csms.session_store import utc_text
+from custom_components.ocpp_csms.csms.session_records import utc_text
 from devtools.admitted_hass import (
     AdmittedHomeAssistant,
     charger_passwords,

@@ -764,8 +764,16 @@ class SimulatedCharger:
         """Report diagnostics-upload progress."""
         raise NotImplementedError
 
-    async def update_firmware(self, location: str, request_id: int | None = None) -> None:
-        """Download firmware from `location` and 'install' it, reporting each step."""
+    async def update_firmware(
+        self,
+        location: str,
+        request_id: int | None = None,
+        signature_check: Callable[[bytes], bool] | None = None,
+    ) -> None:
+        """Download firmware from `location` and 'install' it, reporting each step.
+
+        Signed firmware (`signature_check`) is installed only when its signature holds.
+        """
         await self.send_firmware_status("Downloading", request_id)
         try:
             async with aiohttp.ClientSession() as session, session.get(location) as response:
@@ -775,6 +783,13 @@ class SimulatedCharger:
             await self.send_firmware_status("DownloadFailed", request_id)
             return
         await self.send_firmware_status("Downloaded", request_id)
+        if signature_check is not None:
+            verified = signature_check(image)
+            await self.send_firmware_status(
+                "SignatureVerified" if verified else "InvalidSignature", request_id
+            )
+            if not verified:
+                return
         await self.send_firmware_status("Installing", request_id)
         self.firmware_version_installed = f"{self.firmware_version}+{len(image)}b"
         await self.send_firmware_status("Installed", request_id)

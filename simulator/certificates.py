@@ -4,8 +4,14 @@ Asked for one (a TriggerMessage SignChargingStationCertificate, 1.6 an
 ExtendedTriggerMessage SignChargePointCertificate, or `request_certificate`), a
 charger makes a new EC P-256 key and a CSR with its id as CN, sends a
 SignCertificate, and keeps the chain a CertificateSigned brings when it belongs to
-that key. `write_client_files` puts key and chain where an `ssl` context can load
+that key: the new key and chain replace the ones it had (a renewal), and until then it
+keeps those. `write_client_files` puts key and chain where an `ssl` context can load
 them, to connect again over wss:// with the certificate.
+
+For tests of what goes wrong: `answers` (see `base`) may refuse the trigger
+("TriggerMessage" / "ExtendedTriggerMessage": then no CSR is sent) or the certificate
+("CertificateSigned"), and `csr_on_trigger=False` makes it accept a trigger and never
+send the CSR.
 """
 
 from __future__ import annotations
@@ -29,11 +35,21 @@ SIGN_OWN_CERTIFICATE = frozenset({"SignChargingStationCertificate", "SignChargeP
 class CertificateHolder(SimulatedCharger):
     """A simulated charger that holds a key and a client certificate of its own."""
 
-    def __init__(self, *args: Any, csr_common_name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        csr_common_name: str | None = None,
+        csr_on_trigger: bool = True,
+        **kwargs: Any,
+    ) -> None:
         """Hold no certificate yet; `csr_common_name` makes its CSRs name another id."""
         super().__init__(*args, **kwargs)
         self.csr_common_name = csr_common_name
+        self.csr_on_trigger = csr_on_trigger
+        # The key of the certificate it holds, and the key of its last CSR (until a
+        # certificate for it comes).
         self.client_key: ec.EllipticCurvePrivateKey | None = None
+        self._requested_key: ec.EllipticCurvePrivateKey | None = None
         # The chain a CertificateSigned brought for the current key (leaf first).
         self.client_chain: str | None = None
         # Every chain received, whether kept or not (for tests).
@@ -50,29 +66,40 @@ class CertificateHolder(SimulatedCharger):
     async def send_requested(self, message: str, connector: int | None) -> None:
         """Send what a trigger asked for; a CSR for its own certificate too."""
         if message in SIGN_OWN_CERTIFICATE:
-            with contextlib.suppress(ConnectionClosed, TimeoutError):
-                await self.request_certificate()
+            refused = any(
+                self.answers.get(trigger, "Accepted") != "Accepted"
+                for trigger in ("TriggerMessage", "ExtendedTriggerMessage")
+            )
+            if self.csr_on_trigger and not refused:
+                with contextlib.suppress(ConnectionClosed, TimeoutError):
+                    await self.request_certificate()
             return
         await super().send_requested(message, connector)
 
     def make_csr(self) -> str:
         """A new key, and the PEM CSR of its public key with the charger's id as CN."""
-        self.client_key = ec.generate_private_key(ec.SECP256R1())
+        key = self._requested_key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.csr_common_name or self.id)])
         csr = x509.CertificateSigningRequestBuilder().subject_name(name)
-        signed = csr.sign(self.client_key, hashes.SHA256())
+        signed = csr.sign(key, hashes.SHA256())
         return signed.public_bytes(serialization.Encoding.PEM).decode()
 
     def take_certificate_chain(self, chain: str) -> str:
-        """Keep a signed chain if its leaf is for our key: Accepted, else Rejected."""
+        """Keep a signed chain if its leaf is for our last CSR's key: Accepted, else Rejected.
+
+        `answers["CertificateSigned"]` other than Accepted refuses it whatever it is.
+        """
         self.chains_received.append(chain)
+        if (answer := self.answers.get("CertificateSigned", "Accepted")) != "Accepted":
+            return answer
         try:
             leaf = x509.load_pem_x509_certificate(chain.encode())
         except ValueError:
             return "Rejected"
-        if self.client_key is None or leaf.public_key() != self.client_key.public_key():
+        key = self._requested_key
+        if key is None or leaf.public_key() != key.public_key():
             return "Rejected"
-        self.client_chain = chain
+        self.client_key, self.client_chain = key, chain
         return "Accepted"
 
     def write_client_files(self, folder: Path) -> tuple[Path, Path]:

@@ -10,11 +10,11 @@ from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
 from .base import ENERGY, VOLTAGE_V, SamplingKeys, measurand_words
-from .certificates import CertificateHolder
 from .reservations import HeldReservation
+from .security import Security16
 
 
-class Charger16(CertificateHolder, ChargePoint16):
+class Charger16(Security16, ChargePoint16):
     """An OCPP 1.6J charger."""
 
     default_configuration: ClassVar[dict[str, str]] = {
@@ -349,7 +349,12 @@ class Charger16(CertificateHolder, ChargePoint16):
         )
 
     async def send_firmware_status(self, status: str, request_id: int | None) -> None:
-        """Report firmware progress."""
+        """Report firmware progress (of a signed update: the security extension's message)."""
+        if request_id is not None:
+            await self.call(
+                call16.SignedFirmwareStatusNotification(status=status, request_id=request_id)
+            )
+            return
         await self.call(call16.FirmwareStatusNotification(status=status))
 
     async def send_upload_status(self, status: str, request_id: int | None) -> None:

@@ -15,15 +15,23 @@ from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
 from .base import ENERGY, VOLTAGE_V, SamplingKeys
-from .certificates import CertificateHolder
 from .reservations import HeldReservation
+from .security import (
+    SECURITY_PROFILE_2X,
+    SecurityHolder,
+    firmware_signature_check,
+    readable_certificate,
+    security_handlers_2x,
+)
 
 # The triggerReason of a session's end, by its stoppedReason.
 _END_TRIGGERS = {"Remote": "RemoteStop", "ImmediateReset": "ResetCommand"}
 
 
-class _Charger2x(CertificateHolder):
+class _Charger2x(SecurityHolder):
     """The 2.0.1 and 2.1 chargers: their messages match for everything simulated."""
+
+    security_profile_setting: ClassVar[str] = SECURITY_PROFILE_2X
 
     _call: Any
     _result: Any
@@ -418,14 +426,22 @@ def _maintenance_handlers_2x(result: Any) -> dict[str, Any]:
     @on("UpdateFirmware")
     def on_update_firmware(self: Any, request_id: int, firmware: dict[str, Any], **_: Any) -> Any:
         status = self._answer("UpdateFirmware", {"request_id": request_id, "firmware": firmware})
+        signing = firmware.get("signing_certificate")
+        if status == "Accepted" and signing is not None and not readable_certificate(signing):
+            status = "InvalidCertificate"
         return result.UpdateFirmware(status=status)
 
     @after("UpdateFirmware")
     async def after_update_firmware(
         self: Any, request_id: int, firmware: dict[str, Any], **_: Any
     ) -> None:
-        if self.answers.get("UpdateFirmware", "Accepted") == "Accepted":
-            await self._detached(self.update_firmware(firmware["location"], request_id))
+        if self.answers.get("UpdateFirmware", "Accepted") != "Accepted":
+            return
+        signing, signature = firmware.get("signing_certificate"), firmware.get("signature")
+        if signing is not None and not readable_certificate(signing):
+            return
+        check = firmware_signature_check(signing, signature) if signing and signature else None
+        await self._detached(self.update_firmware(firmware["location"], request_id, check))
 
     @on("GetLog")
     def on_get_log(self: Any, log: dict[str, Any], log_type: str, request_id: int, **_: Any) -> Any:
@@ -579,6 +595,7 @@ Charger201 = type(
         **_session_handlers_2x(result201),
         **_maintenance_handlers_2x(result201),
         **_reservation_handlers_2x(result201),
+        **security_handlers_2x(result201),
     },
 )
 Charger21 = type(
@@ -591,5 +608,6 @@ Charger21 = type(
         **_session_handlers_2x(result21),
         **_maintenance_handlers_2x(result21),
         **_reservation_handlers_2x(result21),
+        **security_handlers_2x(result21),
     },
 )

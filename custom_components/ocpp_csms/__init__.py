@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from pathlib import Path
 
 from homeassistant.config_entries import SOURCE_IGNORE
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
@@ -13,6 +14,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .certificate_authority import wants_client_certificates
+from .client_certificates.issues import async_delete_certificate_issues
+from .client_certificates.memory import async_remove_certificate_storage
 from .const import DOMAIN
 from .csms.certificates import CertificateAuthorityError
 from .http import async_setup_http
@@ -23,6 +26,7 @@ from .sessions.exports import async_setup_exports
 from .sessions.meter_issues import async_delete_register_issues
 from .tags.services import async_setup_tag_services
 from .tags.store import async_remove_tag_storage
+from .upstream.settings import QUEUE_FOLDER, delete_entry_queues
 
 __all__ = ["DOMAIN"]
 
@@ -118,17 +122,18 @@ async def _async_stop_cancelled(hub: CentralSystemHub) -> None:
 async def _async_entry_updated(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
     """Chargers or the site changed: follow without restarting the server.
 
-    Reconfigured server settings (address, port, TLS, CA, admission), a price set or
-    cleared (which adds or removes the cost sensors) and the first charger moved to
-    security profile 3 or the last one away from it (the server asks for client
-    certificates or stops asking) take a reload.
+    Reconfigured server settings (address, port, TLS, CA, admission) and a price set or
+    cleared (which adds or removes the cost sensors) take a reload. The first charger
+    moved to security profile 3, or the last one away from it, makes the running
+    server ask for client certificates or stop asking (a reload only when the CA did
+    not load at start).
     """
     hub = entry.runtime_data
     chargers = [subentry.data for subentry in hub.index.subentries()]
     if (
         dict(entry.data) != hub.started_with_server
-        or wants_client_certificates(entry.data, chargers) != hub.client_certificates
         or (hub.sessions.pricing is None) != hub.started_without_price
+        or not hub.follow_client_certificates(wants_client_certificates(entry.data, chargers))
     ):
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
@@ -147,9 +152,18 @@ async def async_unload_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) -> None:
-    """Forget the chargers this central system rejected, its tags and repairs, along with it."""
+    """Forget what belonged to this central system along with it.
+
+    The chargers it rejected, its tags, its chargers' certificate facts, its upstream
+    queues and its repairs.
+    """
     await async_remove_tag_storage(hass, entry.entry_id)
+    await hass.async_add_executor_job(
+        delete_entry_queues, Path(hass.config.path(QUEUE_FOLDER)), entry.entry_id
+    )
     async_delete_register_issues(hass, entry.entry_id)
+    await async_remove_certificate_storage(hass, entry.entry_id)
+    async_delete_certificate_issues(hass, entry.entry_id)
     prefix = f"{entry.entry_id}_"
     for other in hass.config_entries.async_entries(DOMAIN, include_ignore=True):
         if other.source == SOURCE_IGNORE and (other.unique_id or "").startswith(prefix):

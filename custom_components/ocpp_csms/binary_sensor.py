@@ -1,4 +1,4 @@
-"""Binary sensors: online, vehicle plugged in, charging."""
+"""Binary sensors: online, vehicle plugged in, charging, upstream connected."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .csms.station import PLUGGED_IN, ConnectorStatus, Evse, Station
 from .entity import OcppEntity, OcppEntityDescription
 from .entity_manager import CONNECTION_ONLY, STATUS
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .upstream.entities import build_upstream_binary_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -77,8 +78,11 @@ async def async_setup_entry(
     entry: OcppCsmsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the binary sensors of every charger."""
+    """Set up the binary sensors of every charger, and of every charger's upstream."""
     entry.runtime_data.entities.register_platform(build_binary_sensors, async_add_entities)
+    entry.runtime_data.upstreams.register_platform(
+        build_upstream_binary_sensors, async_add_entities
+    )
 
 
 class OcppBinarySensor(OcppEntity, BinarySensorEntity):

@@ -1,7 +1,7 @@
 """Config flow for the central system: its server, its options, discovered chargers.
 
 Chargers added or changed by hand (config subentries) and a charger's own settings are
-in `charger_flow`.
+in `charger_flow`; a charger's upstream (a subentry of its own) in `upstream.flow`.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from .const import (
     DEFAULT_PORT,
     DOMAIN,
     SUBENTRY_CHARGER,
+    SUBENTRY_UPSTREAM,
 )
 from .csms.host import AdmissionPolicy
 from .csms.tls import build_ssl_context
@@ -59,6 +60,7 @@ from .metering_options import MeteringOptionsSteps
 from .schedules.options import ScheduleOptionsSteps
 from .site.options import SiteOptionsSteps
 from .tags.options import TagOptionsSteps
+from .upstream.flow import UpstreamSubentryFlow
 
 
 def _server_schema(defaults: dict[str, Any]) -> probatio.Schema:
@@ -155,8 +157,8 @@ class OcppCsmsConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Chargers are subentries of their central system."""
-        return {SUBENTRY_CHARGER: ChargerSubentryFlow}
+        """Chargers are subentries of their central system, and so are their upstreams."""
+        return {SUBENTRY_CHARGER: ChargerSubentryFlow, SUBENTRY_UPSTREAM: UpstreamSubentryFlow}
 
     # -- the server -----------------------------------------------------------------------
 

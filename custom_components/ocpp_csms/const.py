@@ -18,8 +18,9 @@ CONF_CA_KEYFILE: Final = "ca_keyfile"
 DEFAULT_HOST: Final = "0.0.0.0"
 DEFAULT_PORT: Final = 9000
 
-# Config subentries: one per admitted charger.
+# Config subentries: one per admitted charger, and one per charger forwarded upstream.
 SUBENTRY_CHARGER: Final = "charger"
+SUBENTRY_UPSTREAM: Final = "upstream"
 CONF_CHARGER_ID: Final = "charger_id"
 CONF_PASSWORD_HASH: Final = "password_hash"
 # Per charger: its OCPP security profile, 1, 2 or 3 (csms.host.SecurityProfile).

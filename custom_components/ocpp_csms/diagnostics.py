@@ -3,7 +3,9 @@
 Tag ids are left out (they open doors and charge on someone's bill); counts and the
 state of each charger's local authorization list are what a support thread needs. Of
 the certificate authority only its subject, fingerprint and validity: never its key,
-nor its certificate's PEM.
+nor its certificate's PEM; of a charger's client certificate its end and fingerprint,
+and how its renewal goes. Of a charger's upstream its URL (no credentials), id there,
+version, policy and status; its password redacted.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_CA_CERTFILE, CONF_PASSWORD_HASH
 from .csms.station import Station
+from .http import CA_CERTIFICATE_URL
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .upstream.settings import shown_url
 
-TO_REDACT = {CONF_PASSWORD_HASH, "serial_number", "remote_address"}
+TO_REDACT = {CONF_PASSWORD_HASH, CONF_PASSWORD, "serial_number", "remote_address"}
 
 
 async def async_get_config_entry_diagnostics(
@@ -75,6 +80,8 @@ async def async_get_config_entry_diagnostics(
                 else None
             ),
             **_reports(hub, station, charger_id),
+            "client_certificate": _client_certificate(hub, station),
+            "upstream": _upstream(hub, charger_id),
         }
     return async_redact_data(
         {
@@ -98,6 +105,36 @@ async def async_get_config_entry_diagnostics(
     )
 
 
+def _upstream(hub: CentralSystemHub, charger_id: str) -> dict[str, Any] | None:
+    """The charger's upstream: where, as whom, with what rights, and how it is (None: none)."""
+    settings = hub.upstreams.settings(charger_id)
+    if settings is None:
+        return None
+    status = hub.upstreams.status(charger_id)
+    return {
+        "url": shown_url(settings.url),
+        "charge_point_id": settings.charge_point_id,
+        "password": settings.password,  # redacted: says only whether there is one
+        "version": settings.version.value,
+        "policy": settings.policy.value,
+        "allowed_commands": sorted(settings.allowed_commands),
+        "status": (
+            {
+                "state": status.state.value,
+                "queued": status.queued,
+                "dropped": status.dropped,
+                "last_error": status.last_error,
+                "commands_refused": status.commands_refused,
+                "relayed": status.relayed,
+            }
+            if status is not None
+            else None
+        ),
+        # Command events beyond the bus's budget: counted, not fired.
+        "command_events_left_out": hub.upstreams.commands.events.left_out.get(charger_id, 0),
+    }
+
+
 def _certificate_authority(hub: CentralSystemHub) -> dict[str, Any] | None:
     """Which CA profile 3 uses and how long it is valid (None: not loaded, no TLS)."""
     ca = hub.ca
@@ -110,6 +147,30 @@ def _certificate_authority(hub: CentralSystemHub) -> dict[str, Any] | None:
         "sha256_fingerprint": facts.sha256_fingerprint,
         "not_after": facts.not_after.isoformat(),
         "client_certificates_requested": hub.client_certificates,
+        # Where a logged-in user downloads its certificate (never its key).
+        "download_path": f"{CA_CERTIFICATE_URL}?entry_id={hub.entry.entry_id}",
+    }
+
+
+def _client_certificate(hub: CentralSystemHub, station: Station | None) -> dict[str, Any] | None:
+    """A charger's known client certificate (its end and fingerprint only) and renewal."""
+    known = station.known_certificate if station else None
+    if station is None or known is None:
+        return None
+    state = hub.system.renewal.state(station.id) if hub.system else None
+    return {
+        "not_after": known.not_after.isoformat(),
+        "sha256_fingerprint": known.sha256_fingerprint,
+        "renewal": (
+            {
+                "in_flight": state.in_flight,
+                "failures": state.failures,
+                "failure": state.failure.value if state.failure else None,
+                "retry_at": state.retry_at.isoformat() if state.retry_at else None,
+            }
+            if state is not None
+            else None
+        ),
     }
 
 

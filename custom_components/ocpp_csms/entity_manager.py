@@ -43,13 +43,15 @@ type Update = Callable[[Event | None], None]
 class Scope:
     """What an entity belongs to, and so which changes can reach it.
 
-    A charger (`evse_id` None), one EVSE of it, every session of it (its totals), or the
-    central system itself (`charger_id` None: the site).
+    A charger (`evse_id` None), one EVSE of it, every session of it (its totals), its
+    link to an upstream central system, or the central system itself (`charger_id`
+    None: the site).
     """
 
     charger_id: str | None
     evse_id: int | None = None
     sessions: bool = False
+    upstream: bool = False
 
     @classmethod
     def charger(cls, charger_id: str) -> Scope:
@@ -65,6 +67,11 @@ class Scope:
     def sessions_of(cls, charger_id: str) -> Scope:
         """Entities that follow every session of a charger (totals)."""
         return cls(charger_id, sessions=True)
+
+    @classmethod
+    def upstream_of(cls, charger_id: str) -> Scope:
+        """Entities that show a charger's upstream link (told by `upstream.link`)."""
+        return cls(charger_id, upstream=True)
 
 
 # The central system's own entities (the site's).

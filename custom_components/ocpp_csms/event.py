@@ -1,4 +1,4 @@
-"""Event entities: tags presented, sessions started and ended."""
+"""Event entities: tags presented, sessions started and ended, an upstream's commands."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .csms.station import Station
 from .entity import OcppEntity, OcppEntityDescription
 from .entity_manager import REPORTED
 from .hub import CentralSystemHub, OcppCsmsConfigEntry
+from .upstream.entities import build_upstream_events
 
 PARALLEL_UPDATES = 0
 
@@ -56,6 +57,7 @@ async def async_setup_entry(
 ) -> None:
     """Set up the event entities of every charger."""
     entry.runtime_data.entities.register_platform(build_events, async_add_entities)
+    entry.runtime_data.upstreams.register_platform(build_upstream_events, async_add_entities)
 
 
 class _ChargerEvent(OcppEntity, EventEntity):

@@ -17,9 +17,12 @@ from homeassistant.helpers import discovery_flow
 from .charger_activity import ChargerActivity
 from .charger_index import ChargerIndex
 from .charger_reports import ChargerReports
+from .client_certificates.link import CertificateLink
 from .const import CONF_CHARGER_ID, DOMAIN
 from .csms.events import (
     AdmissionRequested,
+    CertificateRenewalFailed,
+    CertificateRenewed,
     Change,
     DataTransferReceived,
     Event,
@@ -64,6 +67,7 @@ class EventRouter:
         activity: ChargerActivity,
         tag_issues: UnknownTagIssues,
         register_issues: RegisterIssues,
+        certificates: CertificateLink,
     ) -> None:
         """Route to the given parts of one central system."""
         self._hass = hass
@@ -77,6 +81,7 @@ class EventRouter:
         self._activity = activity
         self._tag_issues = tag_issues
         self._register_issues = register_issues
+        self._certificates = certificates
         # Chargers said to be gone (logged once until they come back).
         self._offline_logged: set[str] = set()
 
@@ -111,8 +116,15 @@ class EventRouter:
             case StationAutoAdmitted(station=station):
                 _LOGGER.info("Admitting charger %s (accept-all policy)", station.id)
                 self._index.add(station.id, station.id, None)
-            case SecurityEventReported() | DataTransferReceived() | StationNotice():
-                self._reports.report(event)
+            case _:
+                self._reported(event)
+
+    def _reported(self, event: Event) -> None:
+        """What a charger reported beyond its state, and how its certificate's renewal went."""
+        if isinstance(event, SecurityEventReported | DataTransferReceived | StationNotice):
+            self._reports.report(event)
+        elif isinstance(event, CertificateRenewalFailed | CertificateRenewed):
+            self._certificates.renewal(event)
 
     def _connection_changed(self, event: StationConnected | StationDisconnected) -> None:
         """Log a charger going and coming back (once each way), and tell its entities."""
@@ -125,6 +137,8 @@ class EventRouter:
             self._offline_logged.add(station.id)
             _LOGGER.info("Charger %s disconnected", station.id)
         self._entities.notify_station(station)
+        if isinstance(event, StationConnected):
+            self._certificates.known(station)  # the certificate it presented
 
     def _station_updated(self, station: Station, changed: frozenset[Change]) -> None:
         if Change.BOOT in changed and (subentry_id := self._index.subentry_id(station.id)):
@@ -134,6 +148,8 @@ class EventRouter:
             self._files.firmware_status(station)
         if Change.DIAGNOSTICS_STATUS in changed:
             self._files.upload_status(station)
+        if Change.CLIENT_CERTIFICATE in changed:
+            self._certificates.known(station)
         self._entities.station_changed(station, changed)
 
     def _request_admission(self, station: Station) -> None:

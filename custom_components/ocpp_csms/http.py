@@ -7,6 +7,9 @@ Firmware placed in `<config>/ocpp_csms/firmware/` is served at
 so each URL carries an unguessable one-time token instead: a firmware token lasts
 until the charger reports the update finished (or 24 hours); an upload token lasts for
 one upload (or 24 hours). Unknown, used or expired tokens get 404.
+
+The CA certificate of security profile 3 is at `/api/ocpp_csms/ca_certificate.pem`,
+for logged-in users (an installer loads it into a charger by hand).
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Final
 
 from aiohttp import BodyPartReader, web
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.http import HomeAssistantView
+from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
@@ -31,6 +35,7 @@ TOKEN_LIFETIME: Final = timedelta(hours=24)
 MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024
 FIRMWARE_URL: Final = "/api/ocpp_csms/firmware"
 DIAGNOSTICS_URL: Final = "/api/ocpp_csms/diagnostics"
+CA_CERTIFICATE_URL: Final = "/api/ocpp_csms/ca_certificate.pem"
 
 
 @dataclass
@@ -86,6 +91,7 @@ def async_setup_http(hass: HomeAssistant) -> None:
     exchange = hass.data.setdefault(EXCHANGE, FileExchange())
     hass.http.register_view(FirmwareView(exchange))
     hass.http.register_view(DiagnosticsUploadView(hass, exchange))
+    hass.http.register_view(CaCertificateView())
 
 
 def firmware_path(hass: HomeAssistant, name: str) -> Path | None:
@@ -114,6 +120,45 @@ class FirmwareView(HomeAssistantView):
             return web.Response(status=404)
         # aiohttp sends the file without blocking the event loop.
         return web.FileResponse(grant.path)
+
+
+class CaCertificateView(HomeAssistantView):
+    """The CA certificate chargers on profile 3 trust, for an installer to load by hand.
+
+    Only the certificate, never the key; for logged-in users (a long-lived token from
+    a script works too). `?entry_id=` names the central system when several use
+    different CAs.
+    """
+
+    url = CA_CERTIFICATE_URL
+    name = "api:ocpp_csms:ca_certificate"
+    requires_auth = True
+
+    async def get(self, request: web.Request) -> web.Response:
+        """The PEM, or 404 (no CA loaded) / 400 (several, none named)."""
+        hass = request.app[KEY_HASS]
+        wanted = request.query.get("entry_id")
+        found: dict[str, str] = {}  # fingerprint -> PEM
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            ca = getattr(entry.runtime_data, "ca", None)
+            if ca is not None and wanted in (None, entry.entry_id):
+                found[ca.facts.sha256_fingerprint] = ca.ca_pem
+        if not found:
+            return self.json_message(
+                "No certificate authority is loaded: it needs a central system with TLS",
+                HTTPStatus.NOT_FOUND,
+            )
+        if len(found) > 1:
+            return self.json_message(
+                "The central systems use different certificate authorities: "
+                "name one with ?entry_id=",
+                HTTPStatus.BAD_REQUEST,
+            )
+        return web.Response(
+            text=next(iter(found.values())),
+            content_type="application/x-pem-file",
+            headers={"Content-Disposition": 'attachment; filename="ocpp_csms_ca.pem"'},
+        )
 
 
 class DiagnosticsUploadView(HomeAssistantView):

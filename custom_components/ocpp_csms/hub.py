@@ -4,8 +4,10 @@
 Home Assistant parts around it, each in a module of its own and given only what it
 uses: the admitted chargers (`ChargerIndex`), their devices (`DeviceRegistrar`), the
 entities and their one update path (`EntityManager`), the engine's events routed to
-them (`EventRouter`), the journal (`SessionBook`), tags, site, schedules, repairs and
-the Home Assistant events of chargers (`ChargerReports`, `ChargerActivity`).
+them (`EventRouter`), the journal (`SessionBook`), tags, site, schedules, repairs,
+the Home Assistant events of chargers (`ChargerReports`, `ChargerActivity`), their
+client certificates (`CertificateLink`) and forwarding to upstream central systems
+(`UpstreamLinks`).
 Entities receive the hub, the typed bundle of those parts.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -24,6 +27,7 @@ from .certificate_authority import async_load_ca, wants_client_certificates
 from .charger_activity import ChargerActivity
 from .charger_index import ChargerIndex
 from .charger_reports import ChargerReports
+from .client_certificates.link import CertificateLink
 from .const import (
     CONF_CERTFILE,
     CONF_CHARGER_ID,
@@ -39,7 +43,7 @@ from .csms.commands import Command, CommandResult, CommandStatus
 from .csms.host import AdmissionPolicy, CentralSystemSettings
 from .csms.server import ServerSettings
 from .csms.solar import ChargingMode
-from .csms.tls import build_ssl_context
+from .csms.tls import ask_for_client_certificates, build_ssl_context
 from .devices import DeviceRegistrar
 from .entity_manager import EntityManager
 from .event_router import EventRouter
@@ -52,6 +56,7 @@ from .sessions.meter_issues import RegisterIssues
 from .site.link import SiteLink
 from .tags.issues import UnknownTagIssues
 from .tags.store import TagStore
+from .upstream.link import UpstreamLinks
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,7 +91,12 @@ class CentralSystemHub:
         self.site_link = SiteLink(hass, entry, self.index, self.entities)
         self.schedule_link = ScheduleLink(hass, entry, self.entities)
         self.prices = PriceLink(hass, entry, self.index)
+        self.upstreams: UpstreamLinks[CentralSystemHub] = UpstreamLinks(
+            hass, entry, self.index, self.entities
+        )
         self.reports = ChargerReports(hass, entry.entry_id, self.index.charger_name)
+        # Chargers' client certificates: remembered expiries, renewal repairs.
+        self.certificates = CertificateLink(hass, entry.entry_id, self.index, self.entities)
         self.activity = ChargerActivity(
             hass, entry.entry_id, self.index.charger_name, self.tag_name
         )
@@ -102,6 +112,7 @@ class CentralSystemHub:
             activity=self.activity,
             tag_issues=self.tag_issues,
             register_issues=self.register_issues,
+            certificates=self.certificates,
         )
         # Whether the cost sensors were left out at set-up (no price configured).
         self.started_without_price = self.sessions.pricing is None
@@ -111,6 +122,7 @@ class CentralSystemHub:
         # chargers for client certificates (a charger on profile 3); set at start.
         self.ca: CertificateAuthority | None = None
         self.client_certificates = False
+        self._ssl_context: ssl.SSLContext | None = None
         self._stopping = asyncio.Lock()
         self._stopped = False
 
@@ -138,7 +150,7 @@ class CentralSystemHub:
         # The CA (with TLS) signs the certificates chargers ask for over OCPP.
         system.set_certificate_authority(self.ca)
         self.tags.attach(system.local_lists)
-        for part in (self.entities, self.site_link):
+        for part in (self.entities, self.site_link, self.upstreams):
             part.attach(system, self)
         self.sessions.attach(system)
         self.schedule_link.attach(system)
@@ -148,10 +160,13 @@ class CentralSystemHub:
         for subentry in self.index.subentries():
             station = system.ensure_station(subentry.data[CONF_CHARGER_ID])
             self.devices.register_charger(subentry, station)
+        await self.certificates.async_load()
+        self.certificates.attach(system)
         await system.start()
         self.site_link.sync()
         self.schedule_link.sync()
         self.prices.sync()
+        await self.upstreams.async_sync()
         await self.sessions.async_start()
 
     async def _settings(self) -> CentralSystemSettings:
@@ -163,7 +178,7 @@ class CentralSystemHub:
             self.client_certificates = wants_client_certificates(data, chargers)
             self.ca = await self._async_ca(required=self.client_certificates)
             client_ca_pem = self.ca.ca_pem if self.client_certificates and self.ca else None
-            ssl_context = await self.hass.async_add_executor_job(
+            ssl_context = self._ssl_context = await self.hass.async_add_executor_job(
                 build_ssl_context, data[CONF_CERTFILE], data.get(CONF_KEYFILE), client_ca_pem
             )
         wish = meter_wish_from(self.entry.options)
@@ -177,6 +192,21 @@ class CentralSystemHub:
             meter_edge_measurands=wish.edge_measurands,
             meter_overrides=meter_overrides_from(chargers, wish),
         )
+
+    def follow_client_certificates(self, wanted: bool) -> bool:
+        """Start or stop asking chargers for client certificates, without a restart.
+
+        False when that takes a reload: no TLS context, or a CA is wanted that did not
+        load at start (the reload then stops with `ca_unavailable`).
+        """
+        if wanted == self.client_certificates:
+            return True
+        context, ca = self._ssl_context, self.ca
+        if context is None or (wanted and ca is None):
+            return False
+        ask_for_client_certificates(context, ca.ca_pem if wanted and ca else None)
+        self.client_certificates = wanted
+        return True
 
     async def _async_ca(self, *, required: bool) -> CertificateAuthority | None:
         """The CA; one that cannot be loaded stops the start only when a charger needs it.
@@ -204,6 +234,7 @@ class CentralSystemHub:
                 self.site_link.stop()
                 self.schedule_link.stop()
                 self.prices.stop()
+                await self.upstreams.async_close()
                 self._unsubscribe_tags()
                 self.tags.close()
                 if self.system is not None:
@@ -228,6 +259,7 @@ class CentralSystemHub:
         chargers = (subentry.data for subentry in self.index.subentries())
         system.set_meter_wish(wish, meter_overrides_from(chargers, wish))
         system.reapply_quirks()
+        self.certificates.chargers_changed()
         for charger_id in self.index.admitted - before:
             self.entities.build(system.ensure_station(charger_id), None)
             system.charger_admitted(charger_id)
@@ -237,7 +269,10 @@ class CentralSystemHub:
             self.reports.forget(charger_id)
             self.activity.forget(charger_id)
             self.prices.forget(charger_id)
+            self.certificates.forget(charger_id)
             await system.forget_charger(charger_id)
+        # Upstreams added, changed or removed; those of removed chargers go too.
+        await self.upstreams.async_sync()
 
     # -- commands -----------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 "Garage session ended, 12.3 kWh (Alice's tag)", "Garage tag Alice's tag accepted",
 "Garage reported a security event: FirmwareUpdated", "Garage firmware update:
-Installed", in Home Assistant's language (`logbook_phrases`). Each event carries the
+Installed", "Garage upstream's Reset refused: not allowed", in Home Assistant's
+language (`logbook_phrases`). Each event carries the
 charger's device, so the lines also show on the charger's device page; session and tag
 lines name the event entity that shows the same, which the logbook links.
 """
@@ -24,6 +25,7 @@ from .charger_reports import EVENT_DATA_TRANSFER, EVENT_SECURITY
 from .const import DOMAIN
 from .file_progress import EVENT_FIRMWARE_STATUS
 from .logbook_phrases import decimal, phrase
+from .upstream.commands import EVENT_UPSTREAM_COMMAND
 
 type Describe = Callable[[Event], dict[str, str]]
 
@@ -98,6 +100,15 @@ def async_describe_events(
         status = str(event.data.get("status"))
         return _line(event, phrase(hass, "firmware_status", status=status))
 
+    @callback
+    def upstream_command(event: Event) -> dict[str, str]:
+        data = event.data
+        outcome, status = str(data.get("outcome")), str(data.get("detail") or "")
+        key = f"upstream_{outcome}"
+        if outcome == "forwarded" and status:
+            key = "upstream_forwarded_status"  # the charger's answer had a status
+        return _line(event, phrase(hass, key, action=str(data.get("action")), status=status))
+
     for event_type, describe in (
         (EVENT_SESSION_STARTED, session_started),
         (EVENT_SESSION_ENDED, session_ended),
@@ -105,5 +116,6 @@ def async_describe_events(
         (EVENT_SECURITY, security_event),
         (EVENT_DATA_TRANSFER, data_transfer),
         (EVENT_FIRMWARE_STATUS, firmware_status),
+        (EVENT_UPSTREAM_COMMAND, upstream_command),
     ):
         async_describe_event(DOMAIN, event_type, describe)

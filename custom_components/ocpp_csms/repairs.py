@@ -3,6 +3,7 @@
 - A damaged session journal is moved aside and a new one started.
 - An unknown tag presented at a charger is added to the central system's tags.
 - An energy register that misbehaved is explained; confirming closes the issue.
+- An upstream that refuses our credentials gets new ones, tested (upstream/repair.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from .const import DOMAIN
 from .csms.authorization import DEFAULT_TOKEN_TYPE, Tag, TagConflictError
 from .selectors import amps_selector
 from .sessions.meter_issues import METER_ISSUE_KIND
+from .upstream.issues import ISSUE_KIND as UPSTREAM_ISSUE_KIND
+from .upstream.repair import UpstreamCredentialsRepairFlow
 
 
 class JournalRepairFlow(RepairsFlow):
@@ -105,6 +108,8 @@ async def async_create_fix_flow(
     data = data or {}
     if data.get("kind") == "unknown_tag":
         return UnknownTagRepairFlow(data)
+    if data.get("kind") == UPSTREAM_ISSUE_KIND:
+        return UpstreamCredentialsRepairFlow(data)
     if data.get("kind") == METER_ISSUE_KIND:
         # Nothing to change: the session kept its plausible figures. Read, then close.
         return ConfirmRepairFlow()

@@ -1,4 +1,4 @@
-"""Sensors: status, metering, the running session and charger diagnostics."""
+"""Sensors: status, metering, the running session, charger diagnostics, upstream queue."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from homeassistant.components.sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .client_certificates.sensor import build_certificate_sensors
 from .csms.station import Station
 from .energy_register import EnergyRegisterSensor
 from .entity import OcppEntity
@@ -31,6 +32,7 @@ from .sensor_descriptions import (
     OcppSensorDescription,
 )
 from .site.entities import AllocatedCurrentSensor, build_site_sensors
+from .upstream.entities import build_upstream_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -69,7 +71,9 @@ async def async_setup_entry(
     """Set up the sensors of every charger, now and as they reveal more, and the site's."""
     entry.runtime_data.entities.register_platform(build_sensors, async_add_entities)
     entry.runtime_data.entities.register_platform(build_plan_sensors, async_add_entities)
+    entry.runtime_data.entities.register_platform(build_certificate_sensors, async_add_entities)
     entry.runtime_data.site_link.register_site_platform(build_site_sensors, async_add_entities)
+    entry.runtime_data.upstreams.register_platform(build_upstream_sensors, async_add_entities)
 
 
 class OcppSensor(OcppEntity, SensorEntity):

@@ -16,6 +16,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
 from .action_base import Action, Target, register_actions, resolve, send
+from .certificate_input import FIRMWARE_SIGNATURE_FIELDS, async_firmware_signature
+from .certificate_services import CERTIFICATE_ACTIONS
 from .const import CONF_BASE_URL, DOMAIN, MAX_CURRENT_LIMIT_A
 from .csms.charging import limit_profile
 from .csms.commands import (
@@ -264,16 +266,29 @@ async def _update_firmware(hass: HomeAssistant, call: ServiceCall) -> None:
     target = resolve(hass, call)
     if not call.data.get("url") and not call.data.get("file"):
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="url_or_file")
+    # Signed firmware: both the signature and its certificate, checked before sending.
+    signing_certificate, signature = await async_firmware_signature(hass, call.data)
     retrieve_at: datetime = call.data.get("retrieve_at") or datetime.now(UTC)
-    await send(
-        target,
-        UpdateFirmware(
-            await _firmware_url(hass, call, target),
-            retrieve_at if retrieve_at.tzinfo else retrieve_at.replace(tzinfo=UTC),
-            retries=call.data.get("retries"),
-            retry_interval_s=call.data.get("retry_interval"),
-        ),
+    command = UpdateFirmware(
+        await _firmware_url(hass, call, target),
+        retrieve_at if retrieve_at.tzinfo else retrieve_at.replace(tzinfo=UTC),
+        retries=call.data.get("retries"),
+        retry_interval_s=call.data.get("retry_interval"),
+        signing_certificate=signing_certificate,
+        signature=signature,
     )
+    result = await target.hub.execute(target.station.id, command)
+    if result.detail in ("InvalidCertificate", "RevokedCertificate"):
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="signing_certificate_refused",
+            translation_placeholders={
+                "charger": target.hub.index.charger_name(target.station.id),
+                "detail": result.detail,
+            },
+        )
+    if not result.accepted:
+        raise target.hub.command_error(target.station.id, result)
 
 
 async def _upload_diagnostics(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
@@ -376,6 +391,7 @@ _ACTIONS: dict[str, Action] = {
             probatio.Optional("retry_interval"): probatio.All(
                 probatio.Coerce(int), probatio.Range(min=1)
             ),
+            **FIRMWARE_SIGNATURE_FIELDS,
         },
         admin=True,
     ),
@@ -396,3 +412,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
     """Register every action once (from async_setup)."""
     register_actions(hass, _ACTIONS)
     register_actions(hass, RESERVATION_ACTIONS)
+    register_actions(hass, CERTIFICATE_ACTIONS)

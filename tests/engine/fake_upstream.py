@@ -1,9 +1,10 @@
 """A minimal OCPP-J central system for the forwarding tests: records, answers, misbehaves.
 
 It answers what a 1.6 or 2.x charger sends with fixed payloads (StartTransaction with
-transaction ids from 9001 on, so they differ from ours), can be taken down (HTTP 503
-and its connections closed) and brought back, checks a Basic password, and can send
-CALLs of its own and collect their answers.
+transaction ids from 9001 on, so they differ from ours), or with `replies` set per
+action, or not at all (`silent`); can be taken down (HTTP 503 and its connections
+closed) and brought back, checks a Basic password, and can send CALLs of its own and
+collect their answers.
 """
 
 from __future__ import annotations
@@ -43,9 +44,13 @@ class FakeUpstream:
     answers: dict[str, list[Any]] = field(default_factory=dict)
     down: bool = False
     boot_status: str = "Accepted"
+    # Answers by action instead of the fixed ones, and actions left unanswered.
+    replies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    silent: set[str] = field(default_factory=set)
     _server: Server | None = None
     _sockets: set[ServerConnection] = field(default_factory=set)
     _transaction_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9001))
+    _call_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
     def url(self) -> str:
@@ -96,6 +101,8 @@ class FakeUpstream:
                 message = json.loads(frame)
                 if message[0] == 2:
                     self.calls.append((charge_point, message[2], message[3]))
+                    if message[2] in self.silent:
+                        continue
                     answer = self._answer(message[2])
                     await socket.send(json.dumps([3, message[1], answer]))
                 else:
@@ -106,6 +113,8 @@ class FakeUpstream:
             self._sockets.discard(socket)
 
     def _answer(self, action: str) -> dict[str, Any]:
+        if action in self.replies:
+            return self.replies[action]
         if action == "BootNotification":
             return _ANSWERS[action] | {"status": self.boot_status}
         if action == "StartTransaction":
@@ -119,15 +128,28 @@ class FakeUpstream:
 
     async def send_calls(self, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
         """Send CALLs on every open connection at once; the answers, in order."""
+        return await self.answers_to(await self.post(calls))
+
+    async def post(self, calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Send CALLs on every open connection without waiting; their message ids."""
         ids = []
-        for number, (action, payload) in enumerate(calls):
-            ids.append(f"flood-{number}")
+        for action, payload in calls:
+            ids.append(f"call-{next(self._call_ids)}")
             for socket in list(self._sockets):
                 await socket.send(json.dumps([2, ids[-1], action, payload]))
+        return ids
+
+    async def answers_to(self, ids: list[str]) -> list[Any]:
+        """The answers (whole frames) to CALLs sent, once all came."""
         async with asyncio.timeout(30):
             while not all(unique_id in self.answers for unique_id in ids):
                 await asyncio.sleep(0.01)
         return [self.answers[unique_id][0] for unique_id in ids]
+
+    async def send_call(self, action: str, payload: dict[str, Any]) -> list[Any]:
+        """Send one CALL; its answer (the whole frame)."""
+        [answer] = await self.send_calls([(action, payload)])
+        return list(answer)
 
 
 def _refusal(status: HTTPStatus) -> Response:

@@ -12,6 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from custom_components.ocpp_csms.csms.certificate_messages import certificate_uses
 from custom_components.ocpp_csms.csms.certificates import (
     CertificateAuthority,
     CsrProblem,
@@ -193,6 +194,14 @@ CASES: dict[OcppVersion, list[Case]] = {
         ("trigger", RequestCertificateSigning(), "TriggerMessage",
          {"requestedMessage": "SignChargingStationCertificate"},
          {"status": "Rejected"}, CommandStatus.REJECTED, {}),
+        ("install_v2g", InstallCertificate(PEM, CertificateUse.V2G_ROOT), "InstallCertificate",
+         {"certificateType": "V2GRootCertificate", "certificate": PEM},
+         {"status": "Accepted"}, CommandStatus.ACCEPTED, {}),
+        ("installed_all", GetInstalledCertificateIds(None), "GetInstalledCertificateIds", {},
+         {"status": "Accepted", "certificateHashDataChain": [
+             {"certificateType": "MORootCertificate", "certificateHashData": HASH_OCPP}]},
+         CommandStatus.ACCEPTED,
+         {"certificates": [dataclasses.replace(HASH, use=CertificateUse.MO_ROOT)]}),
     ],
 }  # fmt: skip
 
@@ -226,6 +235,25 @@ async def test_unknown_to_the_charger_is_not_supported(
         for command in (InstallCertificate(ca.ca_pem), GetInstalledCertificateIds()):
             result = await running.system.execute("CP-1", command)
             assert result.status is CommandStatus.NOT_SUPPORTED, result
+
+
+@pytest.mark.parametrize(
+    ("version", "command"),
+    [
+        ("ocpp1.6", InstallCertificate(PEM, CertificateUse.V2G_ROOT)),
+        ("ocpp1.6", GetInstalledCertificateIds(CertificateUse.MO_ROOT)),
+        ("ocpp1.6", GetInstalledCertificateIds(None)),
+        ("ocpp2.0.1", InstallCertificate(PEM, CertificateUse.OEM_ROOT)),
+    ],
+)
+async def test_kinds_a_version_lacks_are_not_sent(
+    raw_charger: ConnectRaw, version: str, command: Command
+) -> None:
+    """A kind of certificate the version has no word for: not supported, no CALL."""
+    charger_raw = await raw_charger(version)
+    result = await charger_raw.running.system.execute("CP-1", command)
+    assert result.status is CommandStatus.NOT_SUPPORTED, result
+    assert certificate_uses(OcppVersion(version))
 
 
 PASSWORD = "profile-password-123"

@@ -35,6 +35,7 @@ from custom_components.ocpp_csms.csms.commands import (
     SendLocalList,
     SetChargingProfile,
     SetConfiguration,
+    SetNetworkProfile,
     TriggerMessage,
     UnlockConnector,
     UpdateFirmware,
@@ -45,6 +46,7 @@ from custom_components.ocpp_csms.csms.station import OcppVersion
 from tests.engine.conftest import ConnectRaw, RawCharger
 
 WHEN = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+SIGNING_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 PROFILE = ChargingProfile(
     id=7,
     stack_level=2,
@@ -170,6 +172,14 @@ CASES_16: list[Case] = [
      "UpdateFirmware",
      {"location": "https://h/fw.bin", "retrieveDate": "2026-12-01T03:00:00Z", "retries": 2,
       "retryInterval": 60}, {}, CommandStatus.ACCEPTED, {}),
+    ("signed_firmware",
+     UpdateFirmware("https://h/fw.bin", WHEN, request_id=4, retries=1,
+                    signing_certificate=SIGNING_PEM, signature="c2ln"),
+     "SignedUpdateFirmware",
+     {"requestId": 4, "retries": 1,
+      "firmware": {"location": "https://h/fw.bin", "retrieveDateTime": "2026-12-01T03:00:00Z",
+                   "signingCertificate": SIGNING_PEM, "signature": "c2ln"}},
+     {"status": "InvalidCertificate"}, CommandStatus.REJECTED, {}),
     ("diagnostics", UploadDiagnostics("https://h/up", start=WHEN), "GetDiagnostics",
      {"location": "https://h/up", "startTime": "2026-12-01T03:00:00Z"}, {"fileName": "diag.zip"},
      CommandStatus.ACCEPTED, {"file_name": "diag.zip"}),
@@ -269,6 +279,14 @@ CASES_2X: list[Case] = [
      {"requestId": 3, "firmware": {"location": "https://h/fw.bin",
                                    "retrieveDateTime": "2026-12-01T03:00:00Z"}},
      {"status": "InvalidCertificate"}, CommandStatus.REJECTED, {}),
+    ("signed_firmware",
+     UpdateFirmware("https://h/fw.bin", WHEN, request_id=3,
+                    signing_certificate=SIGNING_PEM, signature="c2ln"),
+     "UpdateFirmware",
+     {"requestId": 3, "firmware": {"location": "https://h/fw.bin",
+                                   "retrieveDateTime": "2026-12-01T03:00:00Z",
+                                   "signingCertificate": SIGNING_PEM, "signature": "c2ln"}},
+     {"status": "AcceptedCanceled"}, CommandStatus.ACCEPTED, {}),
     ("log", UploadDiagnostics("https://h/up", request_id=2, stop=WHEN, retries=1), "GetLog",
      {"log": {"remoteLocation": "https://h/up", "latestTimestamp": "2026-12-01T03:00:00Z"},
       "logType": "DiagnosticsLog", "requestId": 2, "retries": 1},
@@ -330,6 +348,31 @@ async def test_timeout_error_and_offline(raw_charger: ConnectRaw, version: str) 
     assert (await system.execute("NOBODY", Reset())).status is CommandStatus.OFFLINE
 
 
+@pytest.mark.parametrize("version", [OcppVersion.V201, OcppVersion.V21])
+async def test_network_profile(raw_charger: ConnectRaw, version: OcppVersion) -> None:
+    """2.0.1 names its version OCPP20 (required); 2.1 leaves the optional word out."""
+    charger = await raw_charger(version.value)
+    command = SetNetworkProfile(2, "wss://ha.local:9000/ocpp", 3, "Wireless0", 40)
+    frame, result = await run_command(charger, command, {"status": "Accepted"})
+    connection = {
+        "ocppTransport": "JSON",
+        "ocppCsmsUrl": "wss://ha.local:9000/ocpp",
+        "messageTimeout": 40,
+        "securityProfile": 3,
+        "ocppInterface": "Wireless0",
+    }
+    if version is OcppVersion.V201:
+        connection["ocppVersion"] = "OCPP20"
+    assert frame[2:] == [
+        "SetNetworkProfile",
+        {"configurationSlot": 2, "connectionData": connection},
+    ]
+    assert load_all()[version].request_problem("SetNetworkProfile", frame[3]) is None
+    assert result.accepted
+    _, result = await run_command(charger, command, {"status": "Failed"})
+    assert result.status is CommandStatus.REJECTED
+
+
 async def test_commands_16_cannot_carry(raw_charger: ConnectRaw) -> None:
     """Commands 1.6 lacks are refused locally, without a CALL."""
     charger = await raw_charger("ocpp1.6")
@@ -337,6 +380,7 @@ async def test_commands_16_cannot_carry(raw_charger: ConnectRaw) -> None:
     for command in (
         GetBaseReport(1),
         GetChargingProfiles(1),
+        SetNetworkProfile(1, "wss://h/ocpp", 3),
         TriggerMessage("TransactionEvent"),
         Reset(evse_id=1),  # 1.6 restarts only the whole charger
     ):

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.ocpp_csms.csms import session_store
+from custom_components.ocpp_csms.csms import journal_queue
 from custom_components.ocpp_csms.csms.sessions import (
     JournalHealth,
     SessionFilter,
@@ -34,7 +34,7 @@ from tests.engine.test_sessions import MOMENT
 
 # Beyond SQLite's 64-bit INTEGER: binding it raises OverflowError.
 HUGE = 2**70
-_STORE_LOGGER = "custom_components.ocpp_csms.csms.session_store"
+_STORE_LOGGER = "custom_components.ocpp_csms.csms.journal_queue"
 
 
 def tx(tid: str, **fields: Any) -> Transaction:
@@ -270,7 +270,7 @@ async def test_a_full_disk_while_writing_row_by_row_keeps_the_good_rows(
 async def test_the_queue_is_bounded_while_the_database_cannot_be_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(session_store, "MAX_QUEUED_SAMPLES", 10)
+    monkeypatch.setattr(journal_queue, "MAX_QUEUED_SAMPLES", 10)
     path = tmp_path / "sessions.db"
     path.write_bytes(b"this is not a database " * 100)
     journal = await opened(path)
@@ -301,14 +301,14 @@ async def test_refusals_are_logged_briefly_and_counted_within_bounds(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.WARNING)
-    monkeypatch.setattr(session_store, "MAX_REFUSING_CHARGERS", 2)
+    monkeypatch.setattr(journal_queue, "MAX_REFUSING_CHARGERS", 2)
     journal = await opened(tmp_path / "sessions.db")
     journal.record("CP-1", poisoned("T" * 100_000 + "\ud800"))
     for charger in ("CP-2", "CP-3", "CP-4"):
         journal.record(charger, poisoned())
     journal.record("CP-1", tx("T-ok"))
     assert await journal.flush()
-    assert journal.rows_refused == {"CP-1": 1, "CP-2": 1, session_store.OTHER_CHARGERS: 2}
+    assert journal.rows_refused == {"CP-1": 1, "CP-2": 1, journal_queue.OTHER_CHARGERS: 2}
     logged = refusals_logged(caplog)
     # One line per charger and kind, the chargers beyond the bound sharing one.
     assert len(logged) == 3

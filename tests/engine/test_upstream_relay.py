@@ -194,3 +194,57 @@ async def _ended(
         ended = await run
     assert ended is not None
     return ended
+
+
+async def test_a_call_of_the_links_own_takes_its_turn_between_relayed_ones(
+    tmp_path: Path,
+) -> None:
+    """The upstream's say on a tag (`UpstreamLink.ask`) does not wait for the queue."""
+    async with harness(tmp_path) as h:
+        put(h.queue, 1, 2)
+        run = asyncio.create_task(h.relay.run(await h.queue.next()))
+        first = await h.upstream.next_call()
+        ask = asyncio.create_task(h.rpc.call("Authorize", {"idTag": "T"}))
+        await asyncio.sleep(0)  # it waits for the line
+        assert h.rpc.calls_waiting
+        h.upstream.answer(first, {})
+        assert await run is None  # the run made way
+        authorize = await h.upstream.next_call()
+        assert authorize[2:] == ["Authorize", {"idTag": "T"}]
+        h.upstream.answer(authorize, {"idTagInfo": {"status": "Accepted"}})
+        assert (await ask).status is OutcomeStatus.RESULT
+        run = asyncio.create_task(h.relay.run(await h.queue.next()))
+        h.upstream.answer(await h.upstream.next_call(), {})
+        assert await run is None
+        sent = [frame[2] for frame in h.upstream.sent]
+        assert sent == ["MeterValues", "Authorize", "MeterValues"]
+
+
+async def test_a_run_waits_its_turn_behind_a_call_in_flight(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        ask = asyncio.create_task(h.rpc.call("Authorize", {"idTag": "T"}))
+        authorize = await h.upstream.next_call()
+        put(h.queue, 1)
+        run = asyncio.create_task(h.relay.run(await h.queue.next()))
+        await asyncio.sleep(0)
+        assert len(h.upstream.sent) == 1  # not while the Authorize is unanswered
+        h.upstream.answer(authorize, {"idTagInfo": {"status": "Accepted"}})
+        await ask
+        h.upstream.answer(await h.upstream.next_call(), {})
+        assert await run is None
+
+
+async def test_every_relayed_outcome_is_told_to_the_outcome_hook(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        told: list[tuple[str, dict[str, Any], OutcomeStatus]] = []
+        h.rpc.on_outcome = lambda action, sent, outcome: told.append((action, sent, outcome.status))
+        put(h.queue, 1, 2)
+        run = asyncio.create_task(h.relay.run(await h.queue.next()))
+        h.upstream.answer(await h.upstream.next_call(), {})
+        await h.upstream.next_call()
+        await h.rpc.close()  # the second ends with the connection
+        await _ended(run)
+        assert told == [
+            ("MeterValues", {"n": 1}, OutcomeStatus.RESULT),
+            ("MeterValues", {"n": 2}, OutcomeStatus.OFFLINE),
+        ]

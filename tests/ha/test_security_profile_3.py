@@ -130,16 +130,25 @@ async def test_profile_1_is_the_default_and_needs_nothing(
     assert not _ca_folder(hass).exists()
 
 
-async def test_our_ca_with_tls_and_profile_3_reloads_the_server(
+async def test_our_ca_with_tls_and_profile_3_asks_for_certificates_without_a_reload(
     hass: HomeAssistant, setup_entry: SetUpEntry, tmp_path: Path
 ) -> None:
     """With TLS our CA is made at start (key 0600, folder 0700) under the config folder,
-    ready to sign; the first profile-3 charger makes the server ask for certificates."""
-    entry = await setup_entry(**_tls(tmp_path))
+    ready to sign; the first profile-3 charger makes the running server ask for
+    certificates, and a charger already connected stays connected."""
+    stored = hash_password(PASSWORD, generated=True)
+    entry = await setup_entry(chargers=[_on_profile("CP-1", 1, stored)], **_tls(tmp_path))
     hub = entry.runtime_data
     assert hub.client_certificates is False
     assert hub.ca is not None
-    result = await _add(hass, entry, "3")
+    context = _client(entry)
+    async with charger(_url(entry), "CP-1", ssl=context, password=PASSWORD) as client:
+        assert await client.boot() == "Accepted"
+        result = await _add(hass, entry, "3")
+        await hass.async_block_till_done()
+        assert await client.heartbeat()
+        assert hub.system is not None
+        assert hub.system.connection("CP-1") is not None
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     folder = _ca_folder(hass)
@@ -147,14 +156,16 @@ async def test_our_ca_with_tls_and_profile_3_reloads_the_server(
     assert stat.S_IMODE((folder / CA_KEY_FILE).stat().st_mode) == 0o600
     assert (folder / CA_CERT_FILE).exists()
     assert entry.state is ConfigEntryState.LOADED
-    reloaded = entry.runtime_data
-    assert reloaded is not hub
-    assert reloaded.client_certificates is True
-    record = reloaded.index.find("CP-NEW")
+    assert entry.runtime_data is hub
+    assert hub.client_certificates is True
+    record = hub.index.find("CP-NEW")
     assert record is not None
     assert record.security_profile is SecurityProfile.TLS_CLIENT_CERTIFICATE
-    assert reloaded.ca is not None
-    assert reloaded.ca.facts == (await _our_ca(hass)).facts
+    assert hub.ca.facts == (await _our_ca(hass)).facts
+    # The next connection is asked for a certificate: ours admits CP-NEW.
+    files = await hass.async_add_executor_job(client_files, tmp_path, hub.ca, "CP-NEW")
+    async with charger(_url(entry), "CP-NEW", ssl=_client(entry, files)) as client:
+        assert await client.boot() == "Accepted"
 
 
 async def test_a_broken_ca_is_a_form_error(
@@ -332,10 +343,11 @@ async def test_a_profile_2_charger_gets_its_csr_signed_by_our_ca(
     ) as client:
         assert await client.boot() == "Accepted"
         assert await client.request_certificate() == "Accepted"
-        await wait_for(lambda: client.client_chain is not None)
+        station = entry.runtime_data.system.stations["CP-2"]
+        # Connected until the charger's answer is read: the charger holds the chain
+        # before its answer is on its way.
+        await wait_for(lambda: station.client_certificate is not None)
         files = client.write_client_files(tmp_path)
-    station = entry.runtime_data.system.stations["CP-2"]
-    await wait_for(lambda: station.client_certificate is not None)
     # Moved to profile 3 (the server asks for certificates from then on, after a reload).
     subentry = next(iter(entry.subentries.values()))
     hass.config_entries.async_update_subentry(

@@ -97,6 +97,19 @@ class StationHost(CertificateHost, Protocol):
     ) -> AuthorizationDecision:
         """Decide whether a presented tag may charge."""
 
+    def upstream_decision(
+        self,
+        id_tag: str,
+        station: Station,
+        token_type: str | None,
+        decision: AuthorizationDecision,
+    ) -> AuthorizationDecision | Awaitable[AuthorizationDecision]:
+        """The answer on a tag: `decision`, or its upstream's, perhaps to be awaited.
+
+        Only a tag the central system does not know may wait (bounded) for the station's
+        upstream central system (see `upstream_authorization`).
+        """
+
     def may_stop(self, start_tag: str, stop_tag: str) -> bool:
         """Whether a session started with `start_tag` may be ended with `stop_tag`."""
 
@@ -308,8 +321,47 @@ class StationAdapter(CapabilityLearning, ABC):
     def _authorize(
         self, id_tag: str, evse_id: int | None, token_type: str | None = None
     ) -> AuthorizationDecision:
-        """Decide on a presented tag and report the presentation."""
+        """Decide on a presented tag (ourselves) and report the presentation."""
         decision = self._host.authorize(id_tag, self.station, evse_id, token_type)
+        return self._presented(id_tag, evse_id, token_type, decision)
+
+    def _decide(
+        self,
+        id_tag: str,
+        evse_id: int | None,
+        token_type: str | None,
+        answer: Callable[[AuthorizationDecision], Reply],
+    ) -> Reply | Awaitable[Reply]:
+        """Decide on a presented tag, report the presentation, and answer with `answer`.
+
+        At once, as a rule; a tag we do not know may wait (bounded) for the charger's
+        upstream, and this connection's next message with it.
+        """
+        local = self._host.authorize(id_tag, self.station, evse_id, token_type)
+        decision = self._host.upstream_decision(id_tag, self.station, token_type, local)
+        if isinstance(decision, AuthorizationDecision):
+            return answer(self._presented(id_tag, evse_id, token_type, decision))
+        return self._answer_when_decided(id_tag, evse_id, token_type, decision, answer)
+
+    async def _answer_when_decided(
+        self,
+        id_tag: str,
+        evse_id: int | None,
+        token_type: str | None,
+        pending: Awaitable[AuthorizationDecision],
+        answer: Callable[[AuthorizationDecision], Reply],
+    ) -> Reply:
+        decision = await pending
+        return answer(self._presented(id_tag, evse_id, token_type, decision))
+
+    def _presented(
+        self,
+        id_tag: str,
+        evse_id: int | None,
+        token_type: str | None,
+        decision: AuthorizationDecision,
+    ) -> AuthorizationDecision:
+        """Report a tag's presentation and what was decided."""
         self._host.emit(TagPresented(self.station, evse_id, id_tag, token_type, decision))
         return decision
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,14 @@ from websockets.protocol import State
 from .adapter import BootDecision, StationAdapter
 from .admission import Admission, AdmissionCounters
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
+from .certificate_renewal import CertificateRenewal
 from .certificates import CertificateAuthority
 from .cheapest import CheapestCharging
 from .commands import Command, CommandResult, CommandStatus
 from .current_limit import CurrentLimits
 from .events import (
     AdmissionRequested,
+    CertificateRefused,
     Change,
     Event,
     EvseUpdated,
@@ -55,12 +57,15 @@ from .quirks import quirks_for
 from .reservation_upkeep import ReservationExpiry
 from .schedule import WeeklySchedule
 from .schemas import VersionSchemas, load_all
-from .server import OcppServer, Verdict, remote_host
+from .server import OcppServer, Verdict, central_system_url, remote_host
 from .sessions import RestoredJournal, SessionJournal
 from .site import ChargerLimits, SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
+from .tls import peer_certificate
 from .transaction_ids import TransactionIdAllocator
 from .upkeep import ChargerUpkeep
+from .upstream_bridge import ChargerBridge
+from .upstream_policy import UpstreamCommand
 from .upstream_settings import UpstreamSettings, UpstreamStatus
 from .upstreams import Upstreams
 
@@ -136,10 +141,26 @@ class CentralSystem:
         self.upkeep.set_site(settings.site)
         # Chargers' current limits, set the way each takes them and read back.
         self.limits = CurrentLimits(self.execute, self.upkeep)
-        # Second central systems that see what chargers send us (see `upstream`).
-        self.upstreams = Upstreams(self._load_schemas, call_timeout=settings.call_timeout)
+        # Second central systems that see what chargers send us (see `upstream`), and
+        # what of the chargers they reach as their policies allow (`upstream_bridge`).
+        self.upstreams = Upstreams(
+            self._load_schemas,
+            call_timeout=settings.call_timeout,
+            chargers=ChargerBridge(
+                self.connection, lambda: self.authorizer, self.execute, self._spawn
+            ),
+        )
         # The CA that signs chargers' client certificates (profile 3); None: none signed.
         self._certificate_authority: CertificateAuthority | None = None
+        # What is known of chargers' client certificates, and their renewal.
+        self.renewal = CertificateRenewal(
+            self,
+            self.execute,
+            self._spawn,
+            stations=lambda: list(self._stations.values()),
+            is_admitted=lambda charger_id: self._directory.find(charger_id) is not None,
+        )
+        self.upkeep.renewal = self.renewal
 
     @property
     def port(self) -> int:
@@ -241,13 +262,21 @@ class CentralSystem:
         *,
         queue_path: Path | None = None,
         on_status: Callable[[UpstreamStatus], None] | None = None,
+        on_command: Callable[[UpstreamCommand], None] | None = None,
     ) -> None:
         """Forward a charger's messages to a second central system (None: no longer).
 
         Its durable queue lives in `queue_path`; a connected charger is forwarded from
-        its next message on.
+        its next message on. `on_status` is told of every change of the link's status,
+        `on_command` of the commands the upstream sent (see `upstream_policy`).
         """
-        await self.upstreams.set(charger_id, settings, queue_path=queue_path, on_status=on_status)
+        await self.upstreams.set(
+            charger_id,
+            settings,
+            queue_path=queue_path,
+            on_status=on_status,
+            on_command=on_command,
+        )
         if (connection := self._connections.get(charger_id)) is not None:
             connection.rpc.on_answered = self.upstreams.hook_for(charger_id, connection.version)
 
@@ -387,6 +416,11 @@ class CentralSystem:
                 # This frame lives as long as the new connection: holding the old one
                 # here would keep it (socket, buffers, adapter) for as long.
                 previous = None
+            # Known before the listener hears of the connection (the expiry it shows).
+            certificate = peer_certificate(socket)
+            self._safely(
+                charger_id, "reading its certificate", self.renewal.connected, station, certificate
+            )
             self._connection_started(connection)
             await connection.serve()
         finally:
@@ -419,6 +453,9 @@ class CentralSystem:
         station.version = version
         station.connected = True
         station.remote_address = remote_host(connection)
+        station.central_system_url = central_system_url(
+            connection, tls=self.settings.server.ssl_context is not None
+        )
         station.last_seen = datetime.now(UTC)
         # A known charger that reconnects without rebooting (or after Home Assistant
         # restarted) goes on where it was; an unknown one must boot to be admitted.
@@ -485,6 +522,8 @@ class CentralSystem:
                 event.station,
                 event.evse,
             )
+        if isinstance(event, StationUpdated | CertificateRefused):
+            self._safely(charger_id, "following its certificate", self.renewal.observe, event)
         if isinstance(event, StationUpdated) and "reservations" in event.changed:
             self._safely(
                 charger_id, "timing reservations", self._reservation_expiry.watch, event.station
@@ -583,6 +622,16 @@ class CentralSystem:
     ) -> AuthorizationDecision:
         """StationHost: decide on a presented tag."""
         return self.authorizer.authorize(id_tag, station, evse_id, token_type)
+
+    def upstream_decision(
+        self,
+        id_tag: str,
+        station: Station,
+        token_type: str | None,
+        decision: AuthorizationDecision,
+    ) -> AuthorizationDecision | Awaitable[AuthorizationDecision]:
+        """StationHost: our decision, or the charger's upstream's on a tag we do not know."""
+        return self.upstreams.decide(station.id, station.version, id_tag, token_type, decision)
 
     def may_stop(self, start_tag: str, stop_tag: str) -> bool:
         """StationHost: the authorizer's rule for stopping with another tag."""

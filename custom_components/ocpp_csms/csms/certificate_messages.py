@@ -33,6 +33,7 @@ from .commands import (
     GetInstalledCertificateIds,
     InstallCertificate,
     RequestCertificateSigning,
+    not_supported,
     status_result,
 )
 from .events import CertificateRefused, Change, Event, StationUpdated
@@ -52,9 +53,20 @@ _USE_16 = {
 _USE_2X = {
     CertificateUse.CSMS_ROOT: "CSMSRootCertificate",
     CertificateUse.MANUFACTURER_ROOT: "ManufacturerRootCertificate",
+    CertificateUse.V2G_ROOT: "V2GRootCertificate",
+    CertificateUse.MO_ROOT: "MORootCertificate",
 }
+_USE_21 = {**_USE_2X, CertificateUse.OEM_ROOT: "OEMRootCertificate"}
+_USES = {OcppVersion.V16: _USE_16, OcppVersion.V201: _USE_2X, OcppVersion.V21: _USE_21}
 # The charger's words for a kind, back to ours (others are kept as the charger said).
-_USE_FROM = {word: use for table in (_USE_16, _USE_2X) for use, word in table.items()}
+_USE_FROM = {word: use for table in (_USE_16, _USE_21) for use, word in table.items()}
+
+
+def certificate_uses(version: OcppVersion) -> tuple[CertificateUse, ...]:
+    """The kinds of root certificate a version can install, list and delete."""
+    return tuple(_USES[version])
+
+
 # The OCPP fields of a certificate's hash data, and their bounds (the schemas').
 _HASH_FIELDS = (
     ("hash_algorithm", "hashAlgorithm", 10),
@@ -64,19 +76,31 @@ _HASH_FIELDS = (
 )
 
 
-def certificate_call(command: Command, version: OcppVersion) -> Call | None:  # noqa: PLR0911
-    """The CALL of a certificate command in `version`; None for any other command."""
+def certificate_call(command: Command, version: OcppVersion) -> Call | CommandResult | None:  # noqa: PLR0911
+    """The CALL of a certificate command in `version`; None for any other command.
+
+    A kind of certificate the version does not know is not supported, without a CALL.
+    """
     is_16 = version is OcppVersion.V16
-    uses = _USE_16 if is_16 else _USE_2X
+    uses = _USES[version]
     match command:
+        case InstallCertificate(use=use) | GetInstalledCertificateIds(use=use) if (
+            use is not None and use not in uses
+        ):
+            return not_supported(f"{version.value} has no {use.value} certificates")
         case InstallCertificate(certificate_pem=pem, use=use):
             # Accepted, Rejected or Failed (1.6 and 2.x alike).
             return Call("InstallCertificate", {"certificateType": uses[use], "certificate": pem})
+        case GetInstalledCertificateIds(use=None) if is_16:
+            return not_supported("OCPP 1.6 lists one kind of certificate at a time")
         case GetInstalledCertificateIds(use=use):
-            kind: Any = uses[use] if is_16 else [uses[use]]
+            # None: every kind (2.x only, see above).
+            kinds: dict[str, Any] = {}
+            if use is not None:
+                kinds["certificateType"] = uses[use] if is_16 else [uses[use]]
             return Call(
                 "GetInstalledCertificateIds",
-                {"certificateType": kind},
+                kinds,
                 decode=_read_installed_16 if is_16 else _read_installed_2x,
             )
         case DeleteCertificate(hash_data=hash_data):

@@ -252,13 +252,25 @@ class CancelReservation:
 
 @dataclass(frozen=True, slots=True)
 class UpdateFirmware:
-    """Download and install firmware from `location`."""
+    """Download and install firmware from `location`.
+
+    Signed firmware (both `signing_certificate`, PEM, and `signature`, base64, given)
+    is 1.6 SignedUpdateFirmware (security extension) and 2.x UpdateFirmware with both
+    in its firmware: the charger checks the signature before it installs.
+    """
 
     location: str
     retrieve_at: datetime
     request_id: int = 1  # 2.x (and 1.6 signed update)
     retries: int | None = None
     retry_interval_s: int | None = None
+    signing_certificate: str | None = None
+    signature: str | None = None
+
+    @property
+    def signed(self) -> bool:
+        """Whether the firmware comes with a signature and its certificate."""
+        return self.signing_certificate is not None and self.signature is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +300,10 @@ class CertificateUse(StrEnum):
     # 1.6 CentralSystemRootCertificate, 2.x CSMSRootCertificate: whom it trusts as us.
     CSMS_ROOT = "csms_root"
     MANUFACTURER_ROOT = "manufacturer_root"  # whose firmware signatures it trusts
+    # 2.x only (ISO 15118): the V2G and mobility operators' roots; 2.1 also the OEM's.
+    V2G_ROOT = "v2g_root"
+    MO_ROOT = "mo_root"
+    OEM_ROOT = "oem_root"
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,10 +329,11 @@ class InstallCertificate:
 class GetInstalledCertificateIds:
     """List installed root certificates: `data["certificates"]`, CertificateHashData.
 
-    None installed (the charger's NotFound) is an accepted, empty list.
+    None installed (the charger's NotFound) is an accepted, empty list. `use` None asks
+    for every kind (2.x; 1.6 must name one).
     """
 
-    use: CertificateUse = CertificateUse.CSMS_ROOT
+    use: CertificateUse | None = CertificateUse.CSMS_ROOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +358,21 @@ class CertificateSigned:
 
     chain_pem: str
     request_id: int | None = None  # 2.1: the SignCertificate's requestId, echoed
+
+
+@dataclass(frozen=True, slots=True)
+class SetNetworkProfile:
+    """2.x: store a way to reach the central system in one of the charger's slots.
+
+    Used before moving a charger to another security profile: the slot is then put
+    first in `OCPPCommCtrlr/NetworkConfigurationPriority` and the charger restarted.
+    """
+
+    slot: int
+    csms_url: str  # without the charger's id, which the charger appends
+    security_profile: int
+    ocpp_interface: str = "Wired0"
+    message_timeout_s: int = 30
 
 
 Command = (
@@ -370,6 +402,7 @@ Command = (
     | DeleteCertificate
     | RequestCertificateSigning
     | CertificateSigned
+    | SetNetworkProfile
 )
 
 

@@ -7,11 +7,12 @@ entities and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from .authorization import AuthorizationDecision
-from .certificates import CsrProblem
+from .certificates import CertificateFacts, CsrProblem
 from .meter_sanity import RegisterAnomaly
 from .station import Evse, SecurityEvent, Station, Transaction
 
@@ -53,7 +54,8 @@ class Change(StrEnum):
     # The charger reported something event entities show (a session's start or end, a
     # tag): the engine event comes with the change.
     REPORTED = "reported"
-    # The client certificate we signed for a station, and its answer (profile 3).
+    # The client certificate we signed for a station, and its answer (profile 3); with
+    # it, what is known of the station's certificate (`Station.known_certificate`).
     CLIENT_CERTIFICATE = "client_certificate"
 
 
@@ -208,6 +210,41 @@ class CertificateRefused:
     problem: CsrProblem
 
 
+class RenewalFailure(StrEnum):
+    """Why a client certificate was not renewed (see `certificate_renewal`)."""
+
+    TRIGGER_REJECTED = "trigger_rejected"  # it refused to send a new CSR
+    TRIGGER_NOT_SUPPORTED = "trigger_not_supported"  # it cannot be asked for one
+    NO_ANSWER = "no_answer"  # it did not answer the request (timed out, failed)
+    NO_CSR = "no_csr"  # it accepted, but no CSR came in time
+    CSR_REFUSED = "csr_refused"  # the CSR it sent did not pass our checks
+    NOT_INSTALLED = "not_installed"  # it did not accept the certificate we signed
+    EXPIRED = "expired"  # the certificate expired before a renewal succeeded
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRenewalFailed:
+    """A station's client certificate was not renewed, for `reason` (or it expired).
+
+    `detail` is the charger's word or the CSR's problem (may be empty); `expires` the
+    end of the certificate it still has; `retry_at` when renewal is tried again.
+    """
+
+    station: Station
+    reason: RenewalFailure
+    detail: str
+    expires: datetime
+    retry_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRenewed:
+    """A station that was being renewed (or had failed to be) holds a newer certificate."""
+
+    station: Station
+    facts: CertificateFacts
+
+
 Event = (
     StationConnected
     | StationDisconnected
@@ -225,4 +262,6 @@ Event = (
     | DataTransferReceived
     | StationNotice
     | CertificateRefused
+    | CertificateRenewalFailed
+    | CertificateRenewed
 )

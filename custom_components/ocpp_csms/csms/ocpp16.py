@@ -6,11 +6,14 @@ connector 0 is the charger as a whole (its status) or its main meter (meter valu
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
 from .adapter import StationAdapter
+from .authorization import AuthorizationDecision
 from .boundary import finite_number
 from .certificate_messages import CertificateSigning, certificate_call
 from .commands import Call, Command, CommandResult, GetConfiguration
@@ -50,6 +53,10 @@ _METER_KEYS = MeterKeys(
     edges=("StopTxnSampledData",),
     max_length="MeterValuesSampledDataMaxLength",
 )
+
+
+def _authorize_answer(decision: AuthorizationDecision) -> Reply:
+    return Reply({"idTagInfo": id_tag_info(decision)})
 
 
 def capabilities_from(configuration: dict[str, str | None], read_only: set[str]) -> Capabilities:
@@ -125,9 +132,8 @@ class Ocpp16Adapter(StationAdapter):
             )
         )
 
-    def _on_authorize(self, payload: dict[str, Any]) -> Reply:
-        decision = self._authorize(payload["idTag"], None)
-        return Reply({"idTagInfo": id_tag_info(decision)})
+    def _on_authorize(self, payload: dict[str, Any]) -> Reply | Awaitable[Reply]:
+        return self._decide(payload["idTag"], None, None, _authorize_answer)
 
     def _on_diagnostics_status(self, payload: dict[str, Any]) -> Reply:
         self._report_upload_status(payload["status"])
@@ -206,10 +212,17 @@ class Ocpp16Adapter(StationAdapter):
         self._take_readings(evse, transaction, self._readings(payload["meterValue"]))
         return Reply({})
 
-    def _on_start_transaction(self, payload: dict[str, Any]) -> Reply:
+    def _on_start_transaction(self, payload: dict[str, Any]) -> Reply | Awaitable[Reply]:
+        return self._decide(
+            payload["idTag"],
+            payload["connectorId"],
+            None,
+            functools.partial(self._start_transaction, payload),
+        )
+
+    def _start_transaction(self, payload: dict[str, Any], decision: AuthorizationDecision) -> Reply:
         connector_id: int = payload["connectorId"]
         id_tag: str = payload["idTag"]
-        decision = self._authorize(id_tag, connector_id)
         key = (connector_id, id_tag, str(payload["timestamp"]))
         if (known := self.station.recent_starts.get(key)) is not None:
             # The charger sent this start again (it missed our answer): same id, no new

@@ -31,6 +31,7 @@ from .commands import (
     SendLocalList,
     SetChargingProfile,
     SetConfiguration,
+    SetNetworkProfile,
     TriggerMessage,
     UnlockConnector,
     UpdateFirmware,
@@ -243,6 +244,8 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
             return Call("ReserveNow", payload)
         case CancelReservation(reservation_id=reservation_id):
             return Call("CancelReservation", {"reservationId": reservation_id})
+        case UpdateFirmware() if command.signed:
+            return _signed_update_firmware(command)
         case UpdateFirmware():
             payload = {"location": command.location, "retrieveDate": time_text(command.retrieve_at)}
             add_retries(payload, command.retries, command.retry_interval_s)
@@ -275,9 +278,28 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
                     answer.get("status", ""), ACCEPTED, {"data": answer.get("data")}
                 ),
             )
-        case GetBaseReport() | GetChargingProfiles():
+        case GetBaseReport() | GetChargingProfiles() | SetNetworkProfile():
             return not_supported(f"OCPP 1.6 has no {type(command).__name__}")
     return not_supported(type(command).__name__)
+
+
+def _signed_update_firmware(command: UpdateFirmware) -> Call:
+    """The security extension's SignedUpdateFirmware: the charger checks the signature.
+
+    Answered Accepted, Rejected, AcceptedCanceled (an earlier update was cancelled for
+    this one), InvalidCertificate or RevokedCertificate.
+    """
+    payload: dict[str, Any] = {
+        "requestId": command.request_id,
+        "firmware": {
+            "location": command.location,
+            "retrieveDateTime": time_text(command.retrieve_at),
+            "signingCertificate": command.signing_certificate,
+            "signature": command.signature,
+        },
+    }
+    add_retries(payload, command.retries, command.retry_interval_s)
+    return Call("SignedUpdateFirmware", payload, frozenset({"Accepted", "AcceptedCanceled"}))
 
 
 def _accepted_without_status(_answer: dict[str, Any]) -> CommandResult:

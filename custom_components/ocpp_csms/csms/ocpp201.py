@@ -8,10 +8,12 @@ EVSE 0 is the station as a whole (its main meter).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import itertools
 import json
 import logging
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -209,10 +211,9 @@ class Ocpp201Adapter(StationAdapter):
             )
         )
 
-    def _on_authorize(self, payload: dict[str, Any]) -> Reply:
+    def _on_authorize(self, payload: dict[str, Any]) -> Reply | Awaitable[Reply]:
         token = payload["idToken"]
-        decision = self._authorize(token["idToken"], None, token.get("type"))
-        return Reply({"idTokenInfo": id_token_info(decision)})
+        return self._decide(token["idToken"], None, token.get("type"), _authorize_answer)
 
     def _on_firmware_status(self, payload: dict[str, Any]) -> Reply:
         self.station.firmware_request_id = payload.get("requestId")
@@ -319,15 +320,31 @@ class Ocpp201Adapter(StationAdapter):
 
     # -- transactions -----------------------------------------------------------------
 
-    def _on_transaction_event(self, payload: dict[str, Any]) -> Reply:
+    def _on_transaction_event(self, payload: dict[str, Any]) -> Reply | Awaitable[Reply]:
+        token = payload.get("idToken")
+        evse_id = (payload.get("evse") or {}).get("id")
+        if not token:
+            return self._transaction_event(payload, None)
+        if payload["eventType"] == "Ended":
+            # The session ends whatever the answer: no reason to wait for an upstream.
+            decision = self._authorize(token["idToken"], evse_id, token.get("type"))
+            return self._transaction_event(payload, decision)
+        return self._decide(
+            token["idToken"],
+            evse_id,
+            token.get("type"),
+            functools.partial(self._transaction_event, payload),
+        )
+
+    def _transaction_event(
+        self, payload: dict[str, Any], decision: AuthorizationDecision | None
+    ) -> Reply:
         info = payload["transactionInfo"]
         transaction_id: str = info["transactionId"]
         answer: dict[str, Any] = {}
         token = payload.get("idToken")
         evse_ref = payload.get("evse") or {}
-        decision: AuthorizationDecision | None = None
-        if token:
-            decision = self._authorize(token["idToken"], evse_ref.get("id"), token.get("type"))
+        if token and decision is not None:
             answer["idTokenInfo"] = id_token_info(decision)
         if self._is_replay(transaction_id, "TransactionEvent"):
             return Reply(answer)
@@ -456,6 +473,10 @@ class Ocpp201Adapter(StationAdapter):
         applied = apply_readings(evse, readings, transaction, opening=opening)
         self._report_register_anomalies(transaction, applied.anomalies)
         return applied.recorded
+
+
+def _authorize_answer(decision: AuthorizationDecision) -> Reply:
+    return Reply({"idTokenInfo": id_token_info(decision)})
 
 
 def _event_mark(payload: dict[str, Any]) -> tuple[object, ...]:

@@ -34,6 +34,7 @@ from .commands import (
     SendLocalList,
     SetChargingProfile,
     SetConfiguration,
+    SetNetworkProfile,
     TriggerMessage,
     UnlockConnector,
     UpdateFirmware,
@@ -42,7 +43,7 @@ from .commands import (
     status_result,
 )
 from .ocppj import add_retries, schedule_payload, time_text
-from .station import Station
+from .station import OcppVersion, Station
 
 PURPOSE = {
     ProfilePurpose.STATION_MAX: "ChargingStationMaxProfile",
@@ -329,8 +330,29 @@ def encode(command: Command, station: Station) -> Call | CommandResult:  # noqa:
                     "retrieveDateTime": time_text(command.retrieve_at),
                 },
             }
+            if command.signed:
+                # The charger checks the signature against the certificate before it
+                # installs; a bad certificate is answered InvalidCertificate.
+                payload["firmware"]["signingCertificate"] = command.signing_certificate
+                payload["firmware"]["signature"] = command.signature
             add_retries(payload, command.retries, command.retry_interval_s)
             return Call("UpdateFirmware", payload, frozenset({"Accepted", "AcceptedCanceled"}))
+        case SetNetworkProfile():
+            connection: dict[str, Any] = {
+                "ocppTransport": "JSON",
+                "ocppCsmsUrl": command.csms_url,
+                "messageTimeout": command.message_timeout_s,
+                "securityProfile": command.security_profile,
+                "ocppInterface": command.ocpp_interface,
+            }
+            if station.version is OcppVersion.V201:
+                # Required in 2.0.1, which knows 2.0 only as OCPP20; 2.1 made it
+                # optional (the WebSocket handshake says the version).
+                connection["ocppVersion"] = "OCPP20"
+            return Call(
+                "SetNetworkProfile",
+                {"configurationSlot": command.slot, "connectionData": connection},
+            )
         case UploadDiagnostics():
             log: dict[str, Any] = {"remoteLocation": command.location}
             if command.start is not None:

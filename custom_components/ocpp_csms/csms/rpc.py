@@ -13,6 +13,11 @@ Rules it enforces, because the protocol and real chargers demand them:
   the charger goes in `Reply.after`, run as a task once the answer is on the wire
   (awaiting a CALL inside a handler would wait for an answer the charger cannot send
   before it gets ours).
+
+A handler may also return an awaitable `Reply`. A charger's connection awaits it before
+reading the next frame (its messages are handled in order). A connection made with
+`background_answers` (the upstream's: its commands wait for the charger) answers it from
+a task instead and reads on; its dispatcher bounds how many such answers it starts.
 """
 
 from __future__ import annotations
@@ -120,6 +125,9 @@ Handler = Callable[[dict[str, Any]], Reply | Awaitable[Reply]]
 # answer is on the wire: (action, the request as checked and repaired, our answer).
 AnsweredHook = Callable[[str, dict[str, Any], dict[str, Any]], None]
 
+# Told how every CALL of ours ended: (action, the request sent, its outcome).
+OutcomeHook = Callable[[str, dict[str, Any], "CallOutcome"], None]
+
 
 class Dispatcher(Protocol):
     """Finds the handler for a CALL the charger sent."""
@@ -193,6 +201,7 @@ class RpcConnection:
         *,
         label: str,
         call_timeout: float,
+        background_answers: bool = False,
     ) -> None:
         """Bind the conversation to a socket; `serve` starts reading."""
         self._ws = websocket
@@ -205,6 +214,11 @@ class RpcConnection:
         self._pending: asyncio.Future[CallOutcome] | None = None
         # The action of the call in flight: what a repaired answer is counted under.
         self._pending_action = ""
+        # A `start_call`'s: the payload sent (for `on_outcome`); it holds the line (the
+        # call lock) until its outcome is in.
+        self._started: dict[str, Any] | None = None
+        # How many callers wait for the line (`call` and `start_call`).
+        self._waiting = 0
         # Set by the frame that answered the call in flight (see `serve`).
         self._awaited_answer = False
         self._id_prefix = secrets.token_hex(4) + "-"
@@ -213,6 +227,9 @@ class RpcConnection:
         self._closed = False
         # See `AnsweredHook`; None (the rule) costs one test per answered CALL.
         self.on_answered: AnsweredHook | None = None
+        # See `OutcomeHook`; None (the rule) costs one test per CALL of ours.
+        self.on_outcome: OutcomeHook | None = None
+        self._background_answers = background_answers
         # Awaited by the reader as soon as a frame answered the call in flight (see
         # `start_call`).
         self.after_answer: Callable[[], Awaitable[None]] | None = None
@@ -265,7 +282,7 @@ class RpcConnection:
     def _shut_down(self) -> None:
         self._closed = True
         if self._pending is not None and not self._pending.done():
-            self._pending.set_result(CallOutcome(OutcomeStatus.OFFLINE))
+            self._settle(CallOutcome(OutcomeStatus.OFFLINE))
         for task in self._tasks:
             task.cancel()
 
@@ -288,31 +305,69 @@ class RpcConnection:
         """Send a CALL and wait, at most `timeout` seconds in all, for its answer."""
         try:
             async with asyncio.timeout(timeout or self._call_timeout):
-                async with self._call_lock:
-                    return await self._call_locked(action, payload)
+                await self._take_line()
+                try:
+                    outcome = await self._call_locked(action, payload)
+                finally:
+                    self._call_lock.release()
         except TimeoutError:
             _LOGGER.warning("%s: no answer to %s in time", self._label, action)
-            return CallOutcome(OutcomeStatus.TIMEOUT)
+            outcome = CallOutcome(OutcomeStatus.TIMEOUT)
+        self._tell_outcome(action, payload, outcome)
+        return outcome
+
+    @property
+    def calls_waiting(self) -> bool:
+        """Whether a caller waits for its turn to send a CALL."""
+        return self._waiting > 0
 
     async def start_call(self, action: str, payload: dict[str, Any]) -> asyncio.Future[CallOutcome]:
-        """Send a CALL and return at once: the future gets its outcome.
+        """Send a CALL, once it is our turn, and return: the future gets its outcome.
 
         For a caller that sends back to back (forwarding): from `after_answer`, run by
         the reader as soon as the answer is in, it reads the outcome and sends the next
-        CALL in the same turn of the event loop. That caller bounds the wait itself, and
-        answers are not checked against their schemas. The future is OFFLINE at once
-        when the connection is gone; a call already in flight is a caller's mistake.
+        CALL in the same turn of the event loop, unless `calls_waiting` (then it must
+        leave the reader, and call again from a task of its own: the others' answers
+        need the reader). The line is held until the outcome is in; the caller bounds
+        the wait, and answers are not checked against their schemas. OFFLINE at once
+        when the connection is gone.
         """
         future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
-        if self._call_lock.locked() or (self._pending is not None and not self._pending.done()):
-            raise RuntimeError("a call is in flight")
+        if not self._closed:
+            await self._take_line()
+            if self._closed:  # while it waited
+                self._call_lock.release()
         if self._closed:
             future.set_result(CallOutcome(OutcomeStatus.OFFLINE))
             return future
         unique_id = f"{self._id_prefix}{next(self._ids)}"
         self._pending_id, self._pending, self._pending_action = unique_id, future, action
+        self._started = payload
         await self._send([MSG_CALL, unique_id, action, payload])  # if lost: OFFLINE
         return future
+
+    async def _take_line(self) -> None:
+        self._waiting += 1
+        try:
+            await self._call_lock.acquire()
+        finally:
+            self._waiting -= 1
+
+    def _settle(self, outcome: CallOutcome) -> None:
+        """The call in flight ended: its future, and for a `start_call`, the line."""
+        assert self._pending is not None
+        self._pending.set_result(outcome)
+        if (payload := self._started) is not None:
+            self._started = None
+            self._call_lock.release()
+            self._tell_outcome(self._pending_action, payload, outcome)
+
+    def _tell_outcome(self, action: str, payload: dict[str, Any], outcome: CallOutcome) -> None:
+        if (hook := self.on_outcome) is not None:
+            try:
+                hook(action, payload, outcome)
+            except Exception:
+                self._log(logging.ERROR, "the outcome hook failed on %s", action, exc_info=True)
 
     async def _call_locked(self, action: str, payload: dict[str, Any]) -> CallOutcome:
         if self._closed:
@@ -345,7 +400,7 @@ class RpcConnection:
             self._log(logging.INFO, "ignoring an answer to unknown call %s", shorten(unique_id))
             return
         if not self._pending.done():
-            self._pending.set_result(outcome)
+            self._settle(outcome)
             self._awaited_answer = True
 
     # -- incoming frames --------------------------------------------------------------
@@ -484,8 +539,6 @@ class RpcConnection:
             self._dispatcher.accept_quirks(action, quirks)
         try:
             reply = handler(payload)
-            if inspect.isawaitable(reply):
-                reply = await reply
         except CallError as error:
             await self._send_error(unique_id, error.code, error.description, error.details)
             return
@@ -493,6 +546,31 @@ class RpcConnection:
             self._log(logging.ERROR, "error while handling %s", action, exc_info=True)
             await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
             return
+        if not inspect.isawaitable(reply):
+            await self._answer(unique_id, action, payload, reply)
+        elif self._background_answers:
+            self.spawn(self._answer_later(unique_id, action, payload, reply))
+        else:
+            await self._answer_later(unique_id, action, payload, reply)
+
+    async def _answer_later(
+        self, unique_id: str, action: str, payload: dict[str, Any], pending: Awaitable[Reply]
+    ) -> None:
+        """Answer a CALL once its handler's awaitable is done."""
+        try:
+            reply = await pending
+        except CallError as error:
+            await self._send_error(unique_id, error.code, error.description, error.details)
+            return
+        except Exception:
+            self._log(logging.ERROR, "error while handling %s", action, exc_info=True)
+            await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
+            return
+        await self._answer(unique_id, action, payload, reply)
+
+    async def _answer(
+        self, unique_id: str, action: str, payload: dict[str, Any], reply: Reply
+    ) -> None:
         if await self._send([MSG_CALLRESULT, unique_id, reply.payload]):
             self.first_answer_sent.set()
             if (hook := self.on_answered) is not None:

@@ -373,3 +373,18 @@ def remote_host(connection: ServerConnection) -> str:
     except TypeError, IndexError:
         return "unknown address"
     return str(host)
+
+
+def central_system_url(connection: ServerConnection, *, tls: bool) -> str | None:
+    """The URL a charger connected to, without its own id: what it would be told to use.
+
+    Built from the request's Host header and path, so it is the address the charger
+    itself reached us at (not our listening address, which may be 0.0.0.0). None when
+    the request has no Host header.
+    """
+    request = connection.request
+    host = request.headers.get("Host") if request is not None else None
+    if request is None or not host or not host.isprintable() or len(host) > 255:
+        return None
+    base = urlsplit(request.path).path.rstrip("/").rsplit("/", 1)[0]
+    return f"{'wss' if tls else 'ws'}://{host}{base}"

@@ -2,9 +2,8 @@
 
 Everything here runs on the journal's own thread (`sessions.SessionJournal` owns it
 and the event loop never calls in directly); the connection belongs to that thread.
-Also the journal's records as read back, and what the engine restores from them, and
-the plain bookkeeping of the write queue (`WriteBatch`, `RefusalLog`) that the event
-loop keeps.
+The records it reads back are in `session_records`; the write queue the event loop
+keeps is in `journal_queue`.
 
 Charger input reaches these rows, so one row's values must never cost other rows: text
 and numbers are made storable at this edge (`_storable`), and a row the database still
@@ -14,20 +13,26 @@ written (`SessionStore.write`).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from .boundary import clean_text
-from .meter_sanity import RegisterTrack, notes_from
-from .station import MeterSample, Transaction, TransactionState
+from .journal_queue import RefusedRow, RowKind, WriteBatch
+from .session_records import (
+    RestoredJournal,
+    SessionFilter,
+    SessionRecord,
+    SessionStatus,
+    moment_of,
+    utc_text,
+)
+from .station import MeterSample
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,20 +53,6 @@ _ROW_FAULTS: tuple[type[Exception], ...] = (
     TypeError,
 )
 
-# Bounds of the write queue while the database cannot be written (locked, full disk,
-# damaged until moved aside): beyond them the oldest writes of that kind are shed, each
-# kind bounded on its own. Sessions are keyed snapshots, so their count is that of
-# transactions waiting, not of messages. 100 000 samples are some 30 MB and a day of 70
-# chargers sampling every minute.
-MAX_QUEUED_SESSIONS = 10_000
-MAX_QUEUED_SAMPLES = 100_000
-MAX_QUEUED_LATE = 10_000
-
-# Refusals are counted per charger for at most this many chargers (admitted chargers
-# are far fewer); beyond, they are counted together under OTHER_CHARGERS, so a flood of
-# identities cannot grow the counter or the log without end.
-MAX_REFUSING_CHARGERS = 1000
-OTHER_CHARGERS = "(other chargers)"
 # Values quoted in a log line are cut to this many characters.
 _LOGGED_CHARS = 200
 
@@ -166,16 +157,6 @@ _COUNT_LATE = (
 )
 
 
-class SessionStatus(StrEnum):
-    """A journaled session's state."""
-
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    # Ended, but not to be billed as it stands: the starting tag was refused, or the
-    # meter ran backwards.
-    INVALID = "invalid"
-
-
 class JournalHealth(StrEnum):
     """Whether the journal can write, and if not, why."""
 
@@ -187,219 +168,6 @@ class JournalHealth(StrEnum):
 
 class JournalIncompatible(sqlite3.DatabaseError):
     """The file was written by a newer version of the journal."""
-
-
-@dataclass(slots=True)
-class SessionRecord:
-    """A session as the journal holds it."""
-
-    session_id: int
-    charger_id: str
-    transaction_id: str
-    evse_id: int
-    connector_id: int
-    started_at: datetime
-    status: SessionStatus
-    id_tag: str | None = None
-    id_tag_type: str | None = None
-    tag_name: str | None = None
-    stop_id_tag: str | None = None
-    stopped_at: datetime | None = None
-    meter_start_wh: float | None = None
-    meter_stop_wh: float | None = None
-    last_register_wh: float | None = None
-    energy_wh: float | None = None
-    stop_reason: str | None = None
-    offline: bool = False
-    charging_state: str | None = None
-    seq_no: int = -1
-    late_messages: int = 0
-    updated_at: datetime | None = None
-    # Why the energy is not simply the last reading less the first (`MeterNote` words,
-    # comma-separated); None: it is.
-    meter_note: str | None = None
-    register_offset_wh: float = 0.0
-    register_scale: float = 1.0
-    samples: list[MeterSample] = field(default_factory=list)
-
-    def to_transaction(self) -> Transaction:
-        """The engine's transaction, to go on from where the journal left it."""
-        return Transaction(
-            id=self.transaction_id,
-            evse_id=self.evse_id,
-            connector_id=self.connector_id,
-            started_at=self.started_at,
-            id_tag=self.id_tag,
-            id_tag_type=self.id_tag_type,
-            tag_name=self.tag_name,
-            authorized=self.status is not SessionStatus.INVALID,
-            meter_start_wh=self.meter_start_wh,
-            meter_stop_wh=self.meter_stop_wh,
-            last_register_wh=self.last_register_wh,
-            stopped_at=self.stopped_at,
-            stop_reason=self.stop_reason,
-            stop_id_tag=self.stop_id_tag,
-            state=(
-                TransactionState.ACTIVE
-                if self.status is SessionStatus.ACTIVE
-                else TransactionState.COMPLETED
-            ),
-            offline=self.offline,
-            charging_state=self.charging_state,
-            seq_no=self.seq_no,
-            register=RegisterTrack(self.register_scale, self.register_offset_wh),
-            meter_notes=notes_from(self.meter_note),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SessionFilter:
-    """Which sessions to read: all when every field is None."""
-
-    charger_ids: frozenset[str] | None = None
-    started_from: datetime | None = None  # inclusive
-    started_before: datetime | None = None  # exclusive
-    # Sessions still running, or stopped after this moment (exclusive): with
-    # `started_before`, the sessions that overlap a period, as a calendar shows them.
-    running_after: datetime | None = None
-    id_tag: str | None = None  # matched without regard to case
-
-
-@dataclass(slots=True)
-class RestoredJournal:
-    """What the journal remembers at start-up, for the engine to go on from."""
-
-    active: list[SessionRecord] = field(default_factory=list)
-    # The last ended session of each (charger, EVSE).
-    last_ended: list[SessionRecord] = field(default_factory=list)
-    # Recently closed transaction ids per charger, oldest first.
-    closed_ids: dict[str, list[str]] = field(default_factory=dict)
-    # The highest numeric transaction id on record (1.6 ids are issued by us).
-    highest_numeric_id: int = 0
-
-
-def session_status(transaction: Transaction) -> SessionStatus:
-    """The journal status of a transaction."""
-    if transaction.state is TransactionState.ACTIVE:
-        return SessionStatus.ACTIVE
-    if not transaction.authorized:
-        return SessionStatus.INVALID
-    start, stop = transaction.meter_start_wh, transaction.meter_stop_wh
-    if start is not None and stop is not None and stop < start:
-        return SessionStatus.INVALID
-    return SessionStatus.COMPLETED
-
-
-def utc_text(moment: datetime | None) -> str | None:
-    """A moment as the journal stores it: ISO 8601 in UTC, to the second."""
-    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-class RowKind(StrEnum):
-    """What a journal row holds (for reporting the rows refused)."""
-
-    SESSION = "session"
-    SAMPLE = "sample"
-    LATE_MESSAGE = "late message"
-
-
-@dataclass(frozen=True, slots=True)
-class RefusedRow:
-    """A write the database refused for its own values: dropped, never tried again.
-
-    Every text is already fit for a log line: cleaned and cut to a few hundred characters.
-    """
-
-    charger_id: str
-    transaction_id: str
-    kind: RowKind
-    reason: str
-
-
-@dataclass(slots=True)
-class WriteBatch:
-    """Writes queued together: session snapshots by key, samples, late messages."""
-
-    sessions: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
-    samples: list[tuple[Any, ...]] = field(default_factory=list)
-    late: list[tuple[str, str, str, str]] = field(default_factory=list)
-    # Rows `SessionStore.write` took out of this batch because the database refused
-    # them, for the journal to report; not counted as waiting, never written again.
-    refused: list[RefusedRow] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        """How many writes wait."""
-        return len(self.sessions) + len(self.samples) + len(self.late)
-
-    def put_back(self, newer: WriteBatch) -> None:
-        """Merge writes queued after this batch was taken: theirs win."""
-        self.sessions.update(newer.sessions)
-        self.samples.extend(newer.samples)
-        self.late.extend(newer.late)
-
-    def shed(self) -> int:
-        """Drop the oldest writes beyond the queue's bounds; how many went."""
-        shed = 0
-        excess = len(self.samples) - MAX_QUEUED_SAMPLES
-        if excess > 0:
-            del self.samples[:excess]
-            shed += excess
-        excess = len(self.late) - MAX_QUEUED_LATE
-        if excess > 0:
-            del self.late[:excess]
-            shed += excess
-        excess = len(self.sessions) - MAX_QUEUED_SESSIONS
-        if excess > 0:
-            for key in list(itertools.islice(self.sessions, excess)):
-                del self.sessions[key]
-            shed += excess
-        return shed
-
-
-class RefusalLog:
-    """Counts the rows the database refused per charger; logs each charger and kind once.
-
-    Lives on the event loop. Both the counts and the log are bounded (see
-    MAX_REFUSING_CHARGERS): a charger sending bad values with every message must not
-    flood the log, nor grow memory.
-    """
-
-    def __init__(self, path: Path) -> None:
-        """Count nothing yet."""
-        self._path = path
-        self._counts: dict[str, int] = {}
-        self._logged: set[tuple[str, RowKind]] = set()
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """Rows refused so far, per charger id (a copy)."""
-        return dict(self._counts)
-
-    def report(self, refused: Iterable[RefusedRow]) -> None:
-        """Count (and log, the first time for its charger and kind) each refused row."""
-        for row in refused:
-            charger = row.charger_id
-            if charger not in self._counts and len(self._counts) >= MAX_REFUSING_CHARGERS:
-                charger = OTHER_CHARGERS
-            self._counts[charger] = self._counts.get(charger, 0) + 1
-            if (charger, row.kind) in self._logged:
-                continue
-            self._logged.add((charger, row.kind))
-            _LOGGER.warning(
-                "Session journal %s refused a %s row of charger %s (transaction %s): %s;"
-                " the row is dropped, the rest of its batch is written. Further refused"
-                " %s rows of this charger are only counted",
-                self._path,
-                row.kind,
-                row.charger_id,
-                row.transaction_id,
-                row.reason,
-                row.kind,
-            )
 
 
 class SessionStore:
@@ -742,7 +510,7 @@ def _record(row: Sequence[Any]) -> SessionRecord:
         id_tag_type=id_tag_type,
         tag_name=tag_name,
         stop_id_tag=stop_id_tag,
-        stopped_at=_moment(stopped_at),
+        stopped_at=moment_of(stopped_at),
         meter_start_wh=meter_start_wh,
         meter_stop_wh=meter_stop_wh,
         last_register_wh=last_register_wh,
@@ -752,7 +520,7 @@ def _record(row: Sequence[Any]) -> SessionRecord:
         charging_state=charging_state,
         seq_no=seq_no,
         late_messages=late_messages,
-        updated_at=_moment(updated_at),
+        updated_at=moment_of(updated_at),
         meter_note=meter_note,
         register_offset_wh=register_offset_wh,
         register_scale=register_scale,

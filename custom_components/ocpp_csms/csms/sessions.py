@@ -28,21 +28,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .journal_queue import RefusalLog, WriteBatch
 from .meter_sanity import notes_text
-from .session_store import (
-    SCHEMA_VERSION,
-    JournalHealth,
-    RefusalLog,
+from .session_records import (
     RestoredJournal,
     SessionFilter,
     SessionRecord,
     SessionStatus,
-    SessionStore,
-    WriteBatch,
-    classify_error,
     session_status,
     utc_text,
 )
+from .session_store import SCHEMA_VERSION, JournalHealth, SessionStore, classify_error
 from .station import MeterSample, Transaction
 
 __all__ = [
@@ -120,7 +116,7 @@ class SessionJournal:
         """Rows the database refused for their own values and the journal dropped.
 
         Per charger id (a copy); bounded, with chargers beyond the bound counted together
-        under `session_store.OTHER_CHARGERS`.
+        under `journal_queue.OTHER_CHARGERS`.
         """
         return self._refusals.counts
 

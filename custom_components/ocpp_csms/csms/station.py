@@ -270,6 +270,9 @@ class Station:
     registration: RegistrationStatus | None = None
     connected: bool = False
     remote_address: str | None = None
+    # The URL it connected to, without its id (Host header and path; see
+    # `server.central_system_url`): where it is told to connect after a profile change.
+    central_system_url: str | None = None
     last_seen: datetime | None = None
     last_heartbeat: datetime | None = None
     # Station-wide status (1.6 connector 0).
@@ -308,6 +311,10 @@ class Station:
     recent_starts: dict[tuple[int, str, str], str] = field(default_factory=dict)
     # The client certificate we last signed for it (security profile 3), in this run.
     client_certificate: ClientCertificate | None = None
+    # The newest client certificate known to be its own (facts, never a key): presented
+    # in its TLS handshake, accepted from us, or remembered from an earlier run (see
+    # `certificate_renewal`). What its renewal watches.
+    known_certificate: CertificateFacts | None = None
 
     @property
     def accepted(self) -> bool:

@@ -43,8 +43,23 @@ def build_ssl_context(
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(certfile, keyfile or None)
-    if client_ca_pem is not None:
-        context.load_verify_locations(cadata=client_ca_pem)
-        context.verify_mode = ssl.CERT_OPTIONAL
-        context.verify_flags |= _NO_CHECK_TIME
+    ask_for_client_certificates(context, client_ca_pem)
     return context
+
+
+def ask_for_client_certificates(context: ssl.SSLContext, client_ca_pem: str | None) -> None:
+    """Ask for client certificates of that CA from now on, or (None) ask for none.
+
+    A running server may change this: each TLS handshake takes the context's settings
+    as they are when it starts, so connections already open are untouched and the
+    next ones are asked. That lets the first charger move to profile 3 without a
+    restart of the server that would drop every other charger (and the very charger
+    being moved, still on its old profile). Raises ssl.SSLError for a PEM that does
+    not load. No file I/O.
+    """
+    if client_ca_pem is None:
+        context.verify_mode = ssl.CERT_NONE
+        return
+    context.load_verify_locations(cadata=client_ca_pem)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    context.verify_flags |= _NO_CHECK_TIME

@@ -1,9 +1,10 @@
 """What the central system keeps set on its chargers: local lists, site limits, defaults.
 
 `ChargerUpkeep` owns the local-list sync (with managed tags), the site balancer (with a
-site) and each charger's default profile (`schedule.default_profile`: its weekly
-schedule, held to the site's failsafe current and to a current limit that went out as
-a default). The central system tells it when a charger becomes ready for our settings,
+site), each charger's default profile (`schedule.default_profile`: its weekly schedule,
+held to the site's failsafe current and to a current limit that went out as a default)
+and starts the renewal of client certificates (`certificate_renewal`), checked when a
+charger is ready. The central system tells it when a charger becomes ready for our settings,
 when sessions start or end and when chargers are removed; it does the rest.
 """
 
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .authorization import Authorizer, TagChange, TagRegistry
+from .certificate_renewal import CertificateRenewal
 from .cheapest import CheapestCharging
 from .commands import (
     ClearChargingProfile,
@@ -75,12 +77,16 @@ class ChargerUpkeep:
         self.cheapest.on_change = self._wake_site
         limits = chargers or NoChargerLimits()
         self.plug_in = PlugInStarter(execute, spawn, mode=limits.mode, start_tag=limits.start_tag)
+        # Client certificates renewed before they end (set by the central system).
+        self.renewal: CertificateRenewal | None = None
 
     def start(self) -> None:
         """The central system listens: balancing may begin."""
         self._running = True
         if self.site is not None:
             self.site.start(self._stations)
+        if self.renewal is not None:
+            self.renewal.start()
 
     def stop(self) -> None:
         """The central system stops: no more balancing or list pushes."""
@@ -90,10 +96,15 @@ class ChargerUpkeep:
         self._unsubscribe_tags()
 
     def station_ready(self, station: Station) -> None:
-        """A charger is ready for our settings: its local list and default profile."""
+        """A charger is ready for our settings: its local list and default profile.
+
+        And a client certificate near its end is renewed.
+        """
         if self.local_lists is not None:
             self.local_lists.request(station)
         self._spawn(self._send_default_quietly(station))
+        if self.renewal is not None:
+            self.renewal.check(station)
 
     def evse_changed(self, station: Station, evse: Evse) -> None:
         """An EVSE's status changed: a car may wait for us to start its session.
@@ -120,6 +131,8 @@ class ChargerUpkeep:
         self._sent_offsets.pop(charger_id, None)
         self._sending.pop(charger_id, None)
         self.cheapest.forget(charger_id)
+        if self.renewal is not None:
+            self.renewal.forget(charger_id)
 
     def _wake_site(self) -> None:
         if self.site is not None:

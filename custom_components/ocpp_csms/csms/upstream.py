@@ -15,9 +15,9 @@ Each (re)connection first sends the charger's last BootNotification, and nothing
 until the upstream accepted it, as a charger would. Reconnects back off exponentially
 with jitter.
 
-What the upstream may do to the charger is its `CommandPolicy`. Under `MIRROR_ONLY`
-none of its CALLs reaches the charger: each is answered Rejected where the message's
-answer has that status, else NotSupported.
+What the upstream may do to the charger is its `CommandPolicy`, applied to each of its
+CALLs by a `CommandGate` (see `upstream_policy`); under SESSIONS_AND_AUTH and FULL its
+word on tags counts too (see `upstream_authorization`, which asks through `ask`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ from websockets.typing import Subprotocol
 
 from .coalesce import Coalescer
 from .log_budget import LogBudget
-from .rpc import CallOutcome, Handler, OutcomeStatus, Reply, RpcConnection
+from .rpc import CallOutcome, OutcomeStatus, RpcConnection
 from .schemas import VersionSchemas
+from .upstream_authorization import honours_upstream
+from .upstream_policy import ChargerAccess, CommandGate, UpstreamCommand
 from .upstream_queue import Queued, UpstreamQueue
 from .upstream_relay import RelayRun
 from .upstream_settings import Backoff, UpstreamSettings, UpstreamState, UpstreamStatus
@@ -67,33 +69,6 @@ _LAST_BOOT = "last_boot"
 _LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
 
 
-class _MirrorOnly:
-    """The dispatcher for the upstream's CALLs under MIRROR_ONLY: none reaches the charger."""
-
-    def __init__(self, schemas: VersionSchemas, refused: Callable[[str], None]) -> None:
-        self._schemas = schemas
-        self._refused = refused
-
-    def handler_for(self, action: str) -> Handler | None:
-        self._refused(action)
-        if self._schemas.response_problem(action, _REJECTED) is None:
-            return _reject
-        return None  # the RPC layer answers NotSupported
-
-    def accept_quirks(self, action: str, quirks: list[str]) -> None:
-        pass
-
-    def refused(self, action: str, kind: str) -> None:
-        pass
-
-
-_REJECTED = {"status": "Rejected"}
-
-
-def _reject(_payload: dict[str, Any]) -> Reply:
-    return Reply(dict(_REJECTED))
-
-
 def _is_id(value: Any) -> bool:
     """Whether an upstream's 1.6 transactionId is one (answers are not schema-checked)."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -112,8 +87,12 @@ class UpstreamLink:
         call_timeout: float = 30.0,
         backoff: Backoff | None = None,
         on_status: Callable[[UpstreamStatus], None] | None = None,
+        chargers: ChargerAccess | None = None,
+        on_command: Callable[[UpstreamCommand], None] | None = None,
     ) -> None:
         """Prepare; `start` opens the queue and begins connecting.
+
+        Without `chargers` none of the upstream's commands reaches the charger.
 
         `on_status` is called with the link's `status`: at once when its state changes
         (connected, refused, stopped...), and after changes of the queue or the counts
@@ -128,6 +107,10 @@ class UpstreamLink:
         self._call_timeout = call_timeout
         self._backoff = backoff or Backoff()
         self._on_status = on_status
+        self._chargers = chargers
+        self._on_command = on_command
+        # The live connection's RPC, for `ask`.
+        self._rpc: RpcConnection | None = None
         self._label = f"Upstream of charger {charger_id}"
         self._state = UpstreamState.STOPPED
         self._last_error = ""
@@ -231,13 +214,29 @@ class UpstreamLink:
             await asyncio.sleep(self._backoff.next())
 
     async def _converse(self, socket: ClientConnection) -> None:
+        gate = CommandGate(
+            self.charger_id,
+            self.settings,
+            self._schemas,
+            charger=self._call_charger if self._chargers is not None else None,
+            our_transaction=self.queue.our_transaction,
+            refused=self._refuse,
+            report=self._on_command,
+            timeout=self._call_timeout,
+        )
+        # The upstream's commands wait for the charger in the background (the gate
+        # bounds them): its connection reads on, answers to what we relay included.
         rpc = RpcConnection(
             socket,
             self._schemas,
-            _MirrorOnly(self._schemas, self._refuse),
+            gate,
             label=self._label,
             call_timeout=self._call_timeout,
+            background_answers=True,
         )
+        if self._chargers is not None and honours_upstream(self.settings.policy):
+            rpc.on_outcome = self._upstream_answered
+        self._rpc = rpc
         self._backoff.reset()
         self._last_error = ""
         self._set_state(UpstreamState.CONNECTED)
@@ -246,6 +245,7 @@ class UpstreamLink:
         try:
             await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._rpc = None
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
@@ -347,9 +347,33 @@ class UpstreamLink:
 
     # -- upstream -> charger ----------------------------------------------------------------
 
-    def _refuse(self, action: str) -> None:
+    def _refuse(self, _action: str) -> None:
+        # Counted here (shown with the next change of status), logged by the gate.
         self._commands_refused += 1
-        self._log("refused its %s (policy %s)", action[:50], self.settings.policy)
+
+    async def _call_charger(
+        self, action: str, payload: dict[str, Any], timeout: float
+    ) -> CallOutcome:
+        assert self._chargers is not None
+        return await self._chargers.call_charger(
+            self.charger_id, self.settings.version, action, payload, timeout
+        )
+
+    def _upstream_answered(
+        self, action: str, request: dict[str, Any], outcome: CallOutcome
+    ) -> None:
+        assert self._chargers is not None
+        self._chargers.upstream_answered(self.charger_id, action, request, outcome)
+
+    async def ask(self, action: str, payload: dict[str, Any], timeout: float) -> CallOutcome:
+        """Send the upstream a CALL of our own (not a relayed one); OFFLINE when not connected.
+
+        It takes its turn with the relayed ones (one in flight at a time), within `timeout`.
+        """
+        rpc = self._rpc
+        if rpc is None or rpc.closed or self._state is not UpstreamState.CONNECTED:
+            return CallOutcome(OutcomeStatus.OFFLINE)
+        return await rpc.call(action, payload, timeout=timeout)
 
     # -- status -----------------------------------------------------------------------------
 

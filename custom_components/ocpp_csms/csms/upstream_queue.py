@@ -215,6 +215,15 @@ class UpstreamQueue:
         """The upstream's id of our 1.6 transaction, when it has answered its start."""
         return self._transactions.get(ours)
 
+    def our_transaction(self, theirs: str) -> str | None:
+        """Our 1.6 transaction id of one the upstream names by its own id (the newest)."""
+        # A scan of at most MAX_TRANSACTION_MAP pairs, only for the upstream's commands
+        # (one at a time): cheaper than a second map to keep in step.
+        for ours, mapped in reversed(self._transactions.items()):
+            if mapped == theirs:
+                return ours
+        return None
+
     def meta(self, key: str) -> str | None:
         """A remembered value (the last boot, for one)."""
         return self._meta.get(key)

@@ -9,8 +9,9 @@ drains as fast as the charger sends it, so its messages are answered within the
 queue's group-commit window and never written (`upstream_queue`).
 
 A `RelayRun` sends from the head of the queue while answers come; it ends when the
-queue runs dry, a boot is due (the caller boots first), or a call ends in a way the
-caller must handle: the connection lost, no answer in time, a SecurityError.
+queue runs dry, a boot is due (the caller boots first), another CALL waits for its turn
+(the upstream's say on a tag, `UpstreamLink.ask`), or a call ends in a way the caller
+must handle: the connection lost, no answer in time, a SecurityError.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ class RelayRun:
             self._end((entry, outcome))
             return
         self._answered(entry, outcome)
-        if self._halt() or (head := self._queue.peek()) is None:
+        # Another CALL of the link's own waits (`UpstreamLink.ask`): it goes first, and
+        # the run goes on from the sender's task, never waiting here on the reader.
+        if self._halt() or self._rpc.calls_waiting or (head := self._queue.peek()) is None:
             self._end(None)
             return
         await self._send(head)

@@ -5,6 +5,9 @@ connection's hook names the charger, not its link, so a link that is replaced (n
 settings) loses nothing the charger sends meanwhile: that is held and relayed to the
 new link once it has started. Every link's queue writes its file on one shared thread
 (`QueueWriter`), in group commits.
+
+A link whose policy lets the upstream's word on tags count has an
+`UpstreamAuthorization` here too, which the central system consults (`decide`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .authorization import AuthorizationDecision
 from .rpc import AnsweredHook
 from .schemas import VersionSchemas
 from .station import OcppVersion
 from .upstream import UpstreamLink
+from .upstream_authorization import AUTHORIZE_TIMEOUT_S, UpstreamAuthorization, honours_upstream
+from .upstream_policy import ChargerAccess, UpstreamCommand, bounded_reports
 from .upstream_queue import UpstreamQueue
 from .upstream_settings import UpstreamSettings, UpstreamStatus
 from .upstream_writer import QueueWriter
@@ -38,12 +44,20 @@ class Upstreams:
         schemas: Callable[[], Awaitable[Mapping[OcppVersion, VersionSchemas]]],
         *,
         call_timeout: float,
+        chargers: ChargerAccess | None = None,
     ) -> None:
-        """Prepare; `schemas` gives the validators (loaded off the loop)."""
+        """Prepare; `schemas` gives the validators (loaded off the loop).
+
+        Without `chargers`, no upstream's command reaches a charger.
+        """
         self._schemas = schemas
         self._call_timeout = call_timeout
+        self._chargers = chargers
         self._links: dict[str, UpstreamLink] = {}
         self._writer = QueueWriter()
+        self._authorizations: dict[str, UpstreamAuthorization] = {}
+        # How long a charger's answer on a tag we do not know may wait for its upstream.
+        self.authorize_timeout = AUTHORIZE_TIMEOUT_S
         # What chargers sent while their link was stopped and started again.
         self._held: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
 
@@ -54,12 +68,17 @@ class Upstreams:
         *,
         queue_path: Path | None = None,
         on_status: Callable[[UpstreamStatus], None] | None = None,
+        on_command: Callable[[UpstreamCommand], None] | None = None,
     ) -> None:
-        """Start (or replace, or with None end) a charger's link; its queue is in `queue_path`."""
+        """Start (or replace, or with None end) a charger's link; its queue is in `queue_path`.
+
+        `on_command` is told of the upstream's commands (a bounded number a minute).
+        """
         if settings is not None and queue_path is None:
             raise ValueError("an upstream needs a file for its queue")
         held = self._held[charger_id] = []
         try:
+            self._authorizations.pop(charger_id, None)
             if (old := self._links.pop(charger_id, None)) is not None:
                 await old.stop()
             if settings is None or queue_path is None:
@@ -71,9 +90,19 @@ class Upstreams:
                 UpstreamQueue(queue_path, writer=self._writer),
                 call_timeout=self._call_timeout,
                 on_status=on_status,
+                chargers=self._chargers,
+                on_command=None if on_command is None else bounded_reports(on_command),
             )
             await link.start()
             self._links[charger_id] = link
+            if honours_upstream(settings.policy):
+                self._authorizations[charger_id] = UpstreamAuthorization(
+                    charger_id,
+                    settings.version,
+                    link.ask,
+                    lambda: link.status.connected,
+                    timeout=self.authorize_timeout,
+                )
             for message in held:
                 self._relay(charger_id, settings.version, *message)
         finally:
@@ -108,12 +137,40 @@ class Upstreams:
     ) -> None:
         link = self._links.get(charger_id)
         if link is not None:
-            if link.settings.version is version:
+            if link.settings.version is version and not self._asked_already(
+                charger_id, action, request
+            ):
                 link.relay(action, request, answer)
             return
         held = self._held.get(charger_id)
         if held is not None and len(held) < MAX_HELD_WHILE_CHANGING:
             held.append((action, request, answer))
+
+    def _asked_already(self, charger_id: str, action: str, request: dict[str, Any]) -> bool:
+        """Whether this is an Authorize of a tag the upstream was asked just now."""
+        if action != "Authorize" or (auth := self._authorizations.get(charger_id)) is None:
+            return False
+        return auth.holds_relay(request)
+
+    def decide(
+        self,
+        charger_id: str,
+        version: OcppVersion | None,
+        id_tag: str,
+        token_type: str | None,
+        local: AuthorizationDecision,
+    ) -> AuthorizationDecision | Awaitable[AuthorizationDecision]:
+        """The answer on a tag: `local`, or its upstream's (see `upstream_authorization`)."""
+        if local.known or not self._authorizations:
+            return local
+        authorization = self._authorizations.get(charger_id)
+        if authorization is None or version is not authorization.version:
+            return local
+        return authorization.decide(id_tag, token_type, local)
+
+    def authorization(self, charger_id: str) -> UpstreamAuthorization | None:
+        """A charger's upstream as the second word on tags, when its policy says so."""
+        return self._authorizations.get(charger_id)
 
     def status(self, charger_id: str) -> UpstreamStatus | None:
         """A charger's upstream status, None when it has no upstream."""
@@ -123,5 +180,6 @@ class Upstreams:
     async def stop(self) -> None:
         """End every link (their queues stay in their files)."""
         links, self._links = list(self._links.values()), {}
+        self._authorizations.clear()
         await asyncio.gather(*(link.stop() for link in links))
         await self._writer.close()
