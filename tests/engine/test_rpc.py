@@ -287,3 +287,33 @@ async def test_a_charger_sending_many_frames_at_once_does_not_hold_the_loop() ->
     # The calm charger's two frames were answered among the flood's first few.
     assert handled.index("calm") < 5
     assert handled[:6].count("calm") == 2
+
+
+async def test_a_flood_of_answers_to_nothing_does_not_hold_the_loop_either() -> None:
+    """Only the answer to our call in flight goes on without a turn for the others."""
+    from custom_components.ocpp_csms.csms.rpc import RpcConnection
+    from custom_components.ocpp_csms.csms.schemas import load_all
+    from custom_components.ocpp_csms.csms.station import OcppVersion
+
+    schemas = (await asyncio.to_thread(load_all))[OcppVersion.V16]
+
+    class Nobody:
+        def handler_for(self, action: str) -> None:
+            return None
+
+        def accept_quirks(self, action: str, quirks: list[str]) -> None:
+            pass
+
+        def refused(self, action: str, kind: str) -> None:
+            pass
+
+    handled: list[str] = []
+    answers = ['[3, "not-ours", {}]'] * 200 + ['[2, "x", "Heartbeat", {}]']
+    flood = _QueuedFrames(answers, handled, "flood")
+    calm = _QueuedFrames(['[2, "y", "Heartbeat", {}]'] * 2, handled, "calm")
+    connections = [
+        RpcConnection(socket, schemas, Nobody(), label=name, call_timeout=1.0)
+        for socket, name in ((flood, "flood"), (calm, "calm"))
+    ]
+    await asyncio.gather(*(connection.serve() for connection in connections))
+    assert handled == ["calm", "calm", "flood"]

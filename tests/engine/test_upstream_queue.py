@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from custom_components.ocpp_csms.csms.upstream_queue import UpstreamQueue
 from custom_components.ocpp_csms.csms.upstream_settings import Backoff
+from custom_components.ocpp_csms.csms.upstream_store import PendingWrites
+from custom_components.ocpp_csms.csms.upstream_writer import QueueWriter
+from tests.chargers import PATIENCE_S
+
+# A window no test waits out: writes go when a test flushes or closes.
+NEVER_S = 3600.0
 
 
 async def drain(queue: UpstreamQueue) -> list[tuple[str, int]]:
@@ -65,6 +76,121 @@ async def test_the_file_keeps_transactions_and_ids_across_a_restart(tmp_path: Pa
     again.put("StopTransaction", {"n": 5}, durable=True, ref=None)
     assert (await again.next()).seq == 6  # numbering goes on after the file's
     await again.close()
+
+
+async def rows(path: Path) -> list[tuple[int, str]]:
+    """What a queue's file holds (read with a queue of its own, as after a restart)."""
+    again = UpstreamQueue(path)
+    await again.open()
+    held = [(entry.seq, entry.action) for entry in list(again._items)]
+    await again.close()
+    return held
+
+
+async def test_a_message_answered_within_the_window_never_touches_the_file(
+    tmp_path: Path,
+) -> None:
+    writer = QueueWriter(group_commit_s=NEVER_S)
+    queue = UpstreamQueue(tmp_path / "q.db", writer=writer)
+    await queue.open()
+    queue.put("MeterValues", {"n": 1}, durable=True, ref=None)
+    queue.done(await queue.next())
+    await queue.close()
+    assert writer.handoffs == 0
+    assert await rows(tmp_path / "q.db") == []
+    await writer.close()
+
+
+async def test_writes_of_a_window_go_as_one_batch_for_every_queue(tmp_path: Path) -> None:
+    """Two chargers' queues, a burst each: one hand-off to the thread, one commit per file."""
+    writer = QueueWriter(group_commit_s=NEVER_S)
+    first = UpstreamQueue(tmp_path / "a.db", writer=writer)
+    second = UpstreamQueue(tmp_path / "b.db", writer=writer)
+    for queue in (first, second):
+        await queue.open()
+        for n in range(5):
+            queue.put("StopTransaction", {"n": n}, durable=True, ref=None)
+        queue.put("Heartbeat", {"n": 9}, durable=False, ref=None)  # never written
+    first.map_transaction("17", "9001")
+    first.set_meta("last_boot", "{}")
+    writer.flush()
+    await writer.run(lambda: None)  # the thread has done what it was handed
+    assert (writer.handoffs, writer.batches_written) == (1, 2)
+    # Answered after its batch went: deleted with the next.
+    first.done(await first.next())
+    for queue in (first, second):
+        await queue.close()
+    assert writer.handoffs == 2
+    assert await rows(tmp_path / "a.db") == [(n, "StopTransaction") for n in range(2, 6)]
+    assert await rows(tmp_path / "b.db") == [(n, "StopTransaction") for n in range(1, 6)]
+    again = UpstreamQueue(tmp_path / "a.db")
+    await again.open()
+    assert again.upstream_transaction("17") == "9001"
+    assert again.meta("last_boot") == "{}"
+    await again.close()
+    await writer.close()
+
+
+async def test_the_window_passes_without_anyone_flushing(tmp_path: Path) -> None:
+    writer = QueueWriter(group_commit_s=0.0)
+    queue = UpstreamQueue(tmp_path / "q.db", writer=writer)
+    await queue.open()
+    queue.put("StopTransaction", {"n": 1}, durable=True, ref=None)
+    async with asyncio.timeout(PATIENCE_S):
+        while writer.batches_written < 1:
+            await asyncio.sleep(0.01)
+    assert writer.handoffs == 1
+    await queue.close()
+    await writer.close()
+
+
+async def test_a_file_that_cannot_be_written_costs_only_its_own_queue(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = QueueWriter(group_commit_s=NEVER_S)
+    broken = UpstreamQueue(tmp_path / "broken.db", writer=writer)
+    fine = UpstreamQueue(tmp_path / "fine.db", writer=writer)
+    await broken.open()
+    await fine.open()
+
+    def refuse(batch: PendingWrites) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    broken._store.write = refuse  # type: ignore[method-assign]
+    for queue in (broken, fine):
+        queue.put("StopTransaction", {"n": 1}, durable=True, ref=None)
+    with caplog.at_level(logging.ERROR):
+        writer.flush()
+        await writer.run(lambda: None)
+        async with asyncio.timeout(PATIENCE_S):
+            while not broken.store_failures:
+                await asyncio.sleep(0.01)
+    assert (broken.store_failures, fine.store_failures) == (1, 0)
+    assert "disk I/O error" in caplog.text
+    assert broken.queued == 1  # still sent, from memory
+    await broken.close()
+    await fine.close()
+    assert await rows(tmp_path / "fine.db") == [(1, "StopTransaction")]
+    await writer.close()
+
+
+async def test_a_closed_queue_writes_nothing_and_counts_it(tmp_path: Path) -> None:
+    queue = UpstreamQueue(tmp_path / "q.db")
+    await queue.open()
+    await queue.close()
+    queue.put("StopTransaction", {"n": 1}, durable=True, ref=None)
+    assert queue.store_failures == 1
+    assert not await queue.read_spilled()
+
+
+async def test_a_file_that_cannot_be_opened_is_raised_and_leaves_no_thread(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "q.db").mkdir()  # a folder where the file should be
+    queue = UpstreamQueue(tmp_path / "q.db")
+    with pytest.raises(sqlite3.Error):
+        await queue.open()
+    assert queue._writer._executor is None
 
 
 def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:

@@ -50,6 +50,9 @@ MSG_CALLERROR = 4
 MSG_CALLRESULTERROR = 5
 MSG_SEND = 6
 
+# `json.dumps` with separators builds an encoder per call; every frame we send uses this.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
 # What broken frames may make us log: a few lines per charger per ten minutes, and a
 # bound for all chargers together (see `LogBudget`).
 FRAME_LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
@@ -211,6 +214,13 @@ class RpcConnection:
         self._pending: asyncio.Future[CallOutcome] | None = None
         # The action of the call in flight: what a repaired answer is counted under.
         self._pending_action = ""
+        # A `start_call`'s: the payload sent (for `on_outcome`); it holds the line (the
+        # call lock) until its outcome is in.
+        self._started: dict[str, Any] | None = None
+        # How many callers wait for the line (`call` and `start_call`).
+        self._waiting = 0
+        # Set by the frame that answered the call in flight (see `serve`).
+        self._awaited_answer = False
         self._id_prefix = secrets.token_hex(4) + "-"
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -220,6 +230,9 @@ class RpcConnection:
         # See `OutcomeHook`; None (the rule) costs one test per CALL of ours.
         self.on_outcome: OutcomeHook | None = None
         self._background_answers = background_answers
+        # Awaited by the reader as soon as a frame answered the call in flight (see
+        # `start_call`).
+        self.after_answer: Callable[[], Awaitable[None]] | None = None
         # Set once we first answered the charger (a CALL, or a broken frame): it has had
         # its say, and from then on it listens.
         self.first_answer_sent = asyncio.Event()
@@ -241,6 +254,13 @@ class RpcConnection:
         try:
             async for frame in self._ws:
                 await self._on_frame(frame)
+                if self._awaited_answer:
+                    # The answer to our call in flight: one per call we made, so it
+                    # cannot flood, and whoever waits for it goes on at once.
+                    self._awaited_answer = False
+                    if (after := self.after_answer) is not None:
+                        await self._after_answer(after)
+                    continue
                 # Frames already received come without suspending, so a charger that
                 # sends many at once would hold the loop for all of them: give every
                 # other charger (and Home Assistant) a turn after each.
@@ -262,7 +282,7 @@ class RpcConnection:
     def _shut_down(self) -> None:
         self._closed = True
         if self._pending is not None and not self._pending.done():
-            self._pending.set_result(CallOutcome(OutcomeStatus.OFFLINE))
+            self._settle(CallOutcome(OutcomeStatus.OFFLINE))
         for task in self._tasks:
             task.cancel()
 
@@ -285,17 +305,69 @@ class RpcConnection:
         """Send a CALL and wait, at most `timeout` seconds in all, for its answer."""
         try:
             async with asyncio.timeout(timeout or self._call_timeout):
-                async with self._call_lock:
+                await self._take_line()
+                try:
                     outcome = await self._call_locked(action, payload)
+                finally:
+                    self._call_lock.release()
         except TimeoutError:
             _LOGGER.warning("%s: no answer to %s in time", self._label, action)
             outcome = CallOutcome(OutcomeStatus.TIMEOUT)
+        self._tell_outcome(action, payload, outcome)
+        return outcome
+
+    @property
+    def calls_waiting(self) -> bool:
+        """Whether a caller waits for its turn to send a CALL."""
+        return self._waiting > 0
+
+    async def start_call(self, action: str, payload: dict[str, Any]) -> asyncio.Future[CallOutcome]:
+        """Send a CALL, once it is our turn, and return: the future gets its outcome.
+
+        For a caller that sends back to back (forwarding): from `after_answer`, run by
+        the reader as soon as the answer is in, it reads the outcome and sends the next
+        CALL in the same turn of the event loop, unless `calls_waiting` (then it must
+        leave the reader, and call again from a task of its own: the others' answers
+        need the reader). The line is held until the outcome is in; the caller bounds
+        the wait, and answers are not checked against their schemas. OFFLINE at once
+        when the connection is gone.
+        """
+        future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
+        if not self._closed:
+            await self._take_line()
+            if self._closed:  # while it waited
+                self._call_lock.release()
+        if self._closed:
+            future.set_result(CallOutcome(OutcomeStatus.OFFLINE))
+            return future
+        unique_id = f"{self._id_prefix}{next(self._ids)}"
+        self._pending_id, self._pending, self._pending_action = unique_id, future, action
+        self._started = payload
+        await self._send([MSG_CALL, unique_id, action, payload])  # if lost: OFFLINE
+        return future
+
+    async def _take_line(self) -> None:
+        self._waiting += 1
+        try:
+            await self._call_lock.acquire()
+        finally:
+            self._waiting -= 1
+
+    def _settle(self, outcome: CallOutcome) -> None:
+        """The call in flight ended: its future, and for a `start_call`, the line."""
+        assert self._pending is not None
+        self._pending.set_result(outcome)
+        if (payload := self._started) is not None:
+            self._started = None
+            self._call_lock.release()
+            self._tell_outcome(self._pending_action, payload, outcome)
+
+    def _tell_outcome(self, action: str, payload: dict[str, Any], outcome: CallOutcome) -> None:
         if (hook := self.on_outcome) is not None:
             try:
                 hook(action, payload, outcome)
             except Exception:
                 self._log(logging.ERROR, "the outcome hook failed on %s", action, exc_info=True)
-        return outcome
 
     async def _call_locked(self, action: str, payload: dict[str, Any]) -> CallOutcome:
         if self._closed:
@@ -328,7 +400,8 @@ class RpcConnection:
             self._log(logging.INFO, "ignoring an answer to unknown call %s", shorten(unique_id))
             return
         if not self._pending.done():
-            self._pending.set_result(outcome)
+            self._settle(outcome)
+            self._awaited_answer = True
 
     # -- incoming frames --------------------------------------------------------------
 
@@ -505,6 +578,14 @@ class RpcConnection:
             if reply.after:
                 self.spawn(reply.after())
 
+    async def _after_answer(self, after: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await after()
+        except Exception:
+            # Its caller's work (forwarding) must not end the conversation; its calls
+            # are bounded by their own timeouts.
+            self._log(logging.ERROR, "the after-answer hook failed", exc_info=True)
+
     def _tell_answered(
         self, hook: AnsweredHook, action: str, payload: dict[str, Any], answer: dict[str, Any]
     ) -> None:
@@ -557,7 +638,7 @@ class RpcConnection:
     async def _send(self, frame: list[Any]) -> bool:
         """Send a frame; False when the connection is already gone."""
         try:
-            await self._ws.send(json.dumps(frame, separators=(",", ":")))
+            await self._ws.send(_ENCODER.encode(frame))
         except ConnectionClosed:
             self._shut_down()
             return False

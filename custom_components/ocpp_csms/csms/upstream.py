@@ -5,8 +5,8 @@ Per charger, an `UpstreamLink` holds one OCPP-J connection to that backend, as i
 were the charger (same charge point id or another, the charger's own OCPP version),
 and relays every CALL the charger sent us *after* we answered it (the RPC layer's
 `on_answered` hook): the upstream's answers never delay ours. Each relayed CALL gets a
-message id of our own (`RpcConnection.call`; one in flight at a time, which also keeps
-the order).
+message id of our own (sent back to back by `RelayRun`; one in flight at a time, which
+also keeps the order).
 
 What waits for the upstream waits in an `UpstreamQueue`: transactions durably, in
 order, the rest bounded. A 1.6 upstream answers a StartTransaction with an id of its
@@ -34,12 +34,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
+from .coalesce import Coalescer
 from .log_budget import LogBudget
 from .rpc import CallOutcome, OutcomeStatus, RpcConnection
 from .schemas import VersionSchemas
 from .upstream_authorization import honours_upstream
 from .upstream_policy import ChargerAccess, CommandGate, UpstreamCommand
 from .upstream_queue import Queued, UpstreamQueue
+from .upstream_relay import RelayRun
 from .upstream_settings import Backoff, UpstreamSettings, UpstreamState, UpstreamStatus
 
 _LOGGER = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ MAX_FRAME_BYTES = 256 * 1024
 OPEN_TIMEOUT_S = 20.0
 # How long to wait before booting again after the upstream did not accept a boot.
 BOOT_RETRY_S = (10, 300)
+# Reports of the queue's and the counts' changes come at most this often (`on_status`).
+STATUS_INTERVAL_S = 1.0
 
 # 2.x reports that answer requests of ours, by our request ids: not the upstream's.
 _ANSWERS_TO_US = frozenset(
@@ -63,6 +67,11 @@ _ANSWERS_TO_US = frozenset(
 _DURABLE_16 = frozenset({"StartTransaction", "StopTransaction"})
 _LAST_BOOT = "last_boot"
 _LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
+
+
+def _is_id(value: Any) -> bool:
+    """Whether an upstream's 1.6 transactionId is one (answers are not schema-checked)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class UpstreamLink:
@@ -84,6 +93,12 @@ class UpstreamLink:
         """Prepare; `start` opens the queue and begins connecting.
 
         Without `chargers` none of the upstream's commands reaches the charger.
+
+        `on_status` is called with the link's `status`: at once when its state changes
+        (connected, refused, stopped...), and after changes of the queue or the counts
+        only, coalesced: at most once per `STATUS_INTERVAL_S`, a burst handled in one
+        turn of the event loop reported once, the last change always reported (see
+        `Coalescer`). A burst of 300 messages is a handful of calls, not 600.
         """
         self.charger_id = charger_id
         self.settings = settings
@@ -104,7 +119,10 @@ class UpstreamLink:
         self._task: asyncio.Task[None] | None = None
         # Set when the upstream should be sent the charger's boot (again) first.
         self._boot_again = asyncio.Event()
+        # Set when there is something new for the sender: a message queued, or a boot.
+        self._wake = asyncio.Event()
         self._is_16 = not settings.version.is_2x
+        self._reports = Coalescer(self._report_status, STATUS_INTERVAL_S)
         queue.on_change = self._status_changed
 
     @property
@@ -134,6 +152,7 @@ class UpstreamLink:
             self._task = None
         await self.queue.close()
         self._set_state(UpstreamState.STOPPED)
+        self._reports.cancel()
 
     # -- charger -> upstream (the RPC layer's `on_answered` hook) -------------------------
 
@@ -143,6 +162,7 @@ class UpstreamLink:
             # Sent first on every connection: see `_boot`.
             self.queue.set_meta(_LAST_BOOT, json.dumps(request))
             self._boot_again.set()
+            self._wake.set()
             return
         if action in _ANSWERS_TO_US:
             return
@@ -156,6 +176,7 @@ class UpstreamLink:
         else:
             durable = action == "TransactionEvent"
         self.queue.put(action, request, durable=durable, ref=ref)
+        self._wake.set()
 
     # -- the connection ---------------------------------------------------------------------
 
@@ -174,6 +195,10 @@ class UpstreamLink:
                     open_timeout=OPEN_TIMEOUT_S,
                     max_size=MAX_FRAME_BYTES,
                     ssl=context,
+                    # Optional for a charger (which we are to the upstream): what we
+                    # relay is small, and deflating it cost more CPU than the rest of
+                    # sending it (issue 24's benchmark, `docs/performance.md`).
+                    compression=None,
                 )
             except InvalidStatus as error:
                 code = error.response.status_code
@@ -233,39 +258,51 @@ class UpstreamLink:
         self._fail(UpstreamState.UNREACHABLE, self._last_error or "connection closed")
 
     async def _send_all(self, rpc: RpcConnection) -> None:
-        """Boot, then send the queue in order; return when the connection fails."""
+        """Boot, then send the queue in order; return when the connection fails.
+
+        The queue goes back to back, each next message sent by the connection's reader
+        (`RelayRun`). What the upstream answers is not checked against its schema: only
+        a start's transactionId is read, and checked (`_answered`, `_outgoing`).
+        """
+        relay = RelayRun(
+            rpc,
+            self.queue,
+            outgoing=self._outgoing,
+            answered=self._answered,
+            halt=self._boot_again.is_set,
+            call_timeout=self._call_timeout,
+        )
         self._boot_again.set()
         while True:
             if self._boot_again.is_set() and not await self._boot(rpc):
                 return
             entry = await self._next_or_boot()
-            if entry is None:
+            if entry is None or (ended := await relay.run(entry)) is None:
                 continue
-            outcome = await rpc.call(entry.action, self._outgoing(entry))
+            entry, outcome = ended
             if outcome.status in (OutcomeStatus.TIMEOUT, OutcomeStatus.OFFLINE):
                 self._last_error = f"{entry.action}: {outcome.status}"
+                self._log("%s ended: %s", entry.action, outcome.status)
                 return  # reconnect; the entry stays first in the queue
             if outcome.error_code == "SecurityError":
                 # It does not know us (yet): boot again, then this entry.
                 if self.queue.meta(_LAST_BOOT) is None:
                     await self._wait_boot(None)
                 self._boot_again.set()
-                continue
-            self._answered(entry, outcome)
 
     async def _next_or_boot(self) -> Queued | None:
-        """The next entry, or None when the charger booted in the meantime."""
-        if not self._boot_again.is_set() and (head := self.queue.peek()) is not None:
-            return head
-        entry = asyncio.ensure_future(self.queue.next())
-        boot = asyncio.ensure_future(self._boot_again.wait())
-        try:
-            await asyncio.wait({entry, boot}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            boot.cancel()
-            if not entry.done():
-                entry.cancel()
-        return None if entry.cancelled() or self._boot_again.is_set() else entry.result()
+        """The next entry, or None when the charger booted in the meantime.
+
+        One event wakes the sender for both (no task per message to wait on either).
+        """
+        while not self._boot_again.is_set():
+            if (head := self.queue.peek()) is not None:
+                return head
+            if self.queue.spilled and await self.queue.read_spilled():
+                continue
+            self._wake.clear()
+            await self._wake.wait()
+        return None
 
     async def _boot(self, rpc: RpcConnection) -> bool:
         """Send the charger's last boot until the upstream accepts it; False: reconnect."""
@@ -302,9 +339,9 @@ class UpstreamLink:
 
     def _answered(self, entry: Queued, outcome: CallOutcome) -> None:
         if outcome.status is OutcomeStatus.ERROR:
-            self._log("%s answered %s with %s", entry.action, outcome.error_code)
-        elif entry.ref is not None and "transactionId" in outcome.payload:
-            self.queue.map_transaction(entry.ref, str(outcome.payload["transactionId"]))
+            self._log("%s answered with %s", entry.action, outcome.error_code)
+        elif entry.ref is not None and _is_id(theirs := outcome.payload.get("transactionId")):
+            self.queue.map_transaction(entry.ref, str(theirs))
         self._relayed += 1
         self.queue.done(entry)
 
@@ -347,9 +384,15 @@ class UpstreamLink:
     def _set_state(self, state: UpstreamState) -> None:
         if state is not self._state:
             self._state = state
-            self._status_changed()
+            if self._on_status is not None:
+                self._reports.now()
 
     def _status_changed(self) -> None:
+        # The queue or a count changed: reported coalesced (see `__init__`).
+        if self._on_status is not None:
+            self._reports.changed()
+
+    def _report_status(self) -> None:
         if self._on_status is not None:
             self._on_status(self.status)
 

@@ -1,32 +1,43 @@
 """What waits to be sent to a charger's upstream central system, in order (see `upstream`).
 
 Two kinds of message wait here. *Durable* ones (transactions) are never dropped: each
-is written to a SQLite file of its own before it is sent and deleted once the upstream
-answered, so an outage or a restart of Home Assistant loses none. The rest (heartbeats,
-statuses, readings outside a session) are kept in memory only, at most
-`MAX_DROPPABLE`, the oldest dropped (and counted) past that.
+is written to a SQLite file of its own and deleted once the upstream answered, so an
+outage or a restart of Home Assistant loses none. The rest (heartbeats, statuses,
+readings outside a session) are kept in memory only, never touch the file, at most
+`MAX_DROPPABLE` of them, the oldest dropped (and counted) past that.
 
 Memory stays bounded however long the upstream is away: at most `DURABLE_IN_MEMORY`
 durable messages are held, the later ones wait in the file only and are read back, in
 order, once those are sent. While some wait only in the file, droppable messages are
 dropped on arrival, as they could not be sent in their place.
 
-Like the session journal, all SQLite work runs on one thread of the queue's own; the
-event loop hands it writes (in order) and never waits for them, except at `open`.
+Like the session journal, all SQLite work runs on a thread (a `QueueWriter`'s, shared
+by every charger's queue); the event loop hands it writes, in order, and never waits
+for them, except at `open`. Writes are grouped (group commit): what is queued,
+answered, mapped or remembered within `GROUP_COMMIT_S` goes to the thread as one batch
+and one SQLite transaction, instead of a thread hand-off and a commit for each
+message's insert and its delete. A message the upstream answers within that window is
+never written at all: it no longer needs keeping. The price is the session journal's:
+a crash of the whole process within the window, or before the thread has committed,
+loses the durable messages of that window, which the charger was already answered for
+(10 ms at most; `close`, as on Home Assistant's stop, writes everything); and a delete not
+yet committed has its message sent again after such a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import sqlite3
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .log_budget import LogBudget
+from .upstream_store import PendingWrites, Queued, UpstreamStore
+from .upstream_writer import GROUP_COMMIT_S, QueueWriter
+
+__all__ = ["DURABLE_IN_MEMORY", "GROUP_COMMIT_S", "MAX_DROPPABLE", "Queued", "UpstreamQueue"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,91 +45,7 @@ DURABLE_IN_MEMORY = 500
 MAX_DROPPABLE = 100
 # Our 1.6 transaction ids and the upstream's, kept for the newest sessions.
 MAX_TRANSACTION_MAP = 1000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS queued (
-    seq INTEGER PRIMARY KEY, action TEXT NOT NULL, payload TEXT NOT NULL, ref TEXT
-);
-CREATE TABLE IF NOT EXISTS transaction_map (
-    ours TEXT PRIMARY KEY, theirs TEXT NOT NULL, added INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    """A message waiting for the upstream; `ref` is our 1.6 transaction id of a start."""
-
-    seq: int
-    action: str
-    payload: dict[str, Any]
-    durable: bool
-    ref: str | None = None
-
-
-@dataclass(slots=True)
-class _Restored:
-    head: list[Queued]
-    durable: int
-    last_seq: int
-    transactions: list[tuple[str, str]]
-    meta: dict[str, str]
-
-
-class _Store:
-    """The SQLite side; every method runs on the queue's thread."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None)
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.executescript(_SCHEMA)
-            self._db = db
-        return self._db
-
-    def restore(self, limit: int) -> _Restored:
-        db = self._connection()
-        durable, last = db.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM queued").fetchone()
-        pairs = db.execute("SELECT ours, theirs FROM transaction_map ORDER BY added").fetchall()
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        return _Restored(self.head(0, limit), int(durable), int(last), pairs, meta)
-
-    def head(self, after: int, limit: int) -> list[Queued]:
-        rows = self._connection().execute(
-            "SELECT seq, action, payload, ref FROM queued WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after, limit),
-        )
-        return [Queued(seq, action, json.loads(text), True, ref) for seq, action, text, ref in rows]
-
-    def add(self, entry: Queued) -> None:
-        self._connection().execute(
-            "INSERT OR REPLACE INTO queued VALUES (?, ?, ?, ?)",
-            (entry.seq, entry.action, json.dumps(entry.payload), entry.ref),
-        )
-
-    def remove(self, seq: int) -> None:
-        self._connection().execute("DELETE FROM queued WHERE seq = ?", (seq,))
-
-    def map_transaction(self, ours: str, theirs: str, added: int, forget: str | None) -> None:
-        db = self._connection()
-        db.execute("INSERT OR REPLACE INTO transaction_map VALUES (?, ?, ?)", (ours, theirs, added))
-        if forget is not None:
-            db.execute("DELETE FROM transaction_map WHERE ours = ?", (forget,))
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._connection().execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+_LOG_BUDGET = LogBudget(per_source=3, overall=30, period_s=600.0)
 
 
 class UpstreamQueue:
@@ -130,13 +57,21 @@ class UpstreamQueue:
         *,
         durable_in_memory: int = DURABLE_IN_MEMORY,
         max_droppable: int = MAX_DROPPABLE,
+        writer: QueueWriter | None = None,
     ) -> None:
-        """Prepare; `open` reads what the file kept."""
+        """Prepare; `open` reads what the file kept.
+
+        `writer` is the thread to write with, shared with other queues; without one the
+        queue has a writer of its own, ended at `close`.
+        """
         self.path = path
-        self._store = _Store(path)
+        self._store = UpstreamStore(path)
         self._durable_bound = durable_in_memory
         self._droppable_bound = max_droppable
-        self._executor: ThreadPoolExecutor | None = None
+        self._own_writer = writer is None
+        self._writer = writer or QueueWriter()
+        self._open = False
+        self._pending = PendingWrites()
         self._items: deque[Queued] = deque()
         self._droppable = 0
         # Durable messages only in the file (after `_cursor`, the last one held here).
@@ -155,12 +90,20 @@ class UpstreamQueue:
         """How many messages wait, in memory and in the file."""
         return len(self._items) + self._spilled
 
+    @property
+    def spilled(self) -> int:
+        """How many durable messages wait in the file only (`next` reads them back)."""
+        return self._spilled
+
     async def open(self) -> None:
         """Open the file on the queue's thread and take up what it kept."""
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="ocpp_csms_upstream")
-        restored = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._store.restore, self._durable_bound
-        )
+        try:
+            restored = await self._writer.run(self._store.restore, self._durable_bound)
+        except BaseException:
+            if self._own_writer:  # no thread left behind
+                await self._writer.close()
+            raise
+        self._open = True
         self._items.extend(restored.head)
         self._spilled = restored.durable - len(restored.head)
         self._cursor = restored.head[-1].seq if restored.head else restored.last_seq
@@ -171,19 +114,22 @@ class UpstreamQueue:
             self._ready.set()
 
     async def close(self) -> None:
-        """Finish the writes handed over, close the file and the thread."""
-        if (executor := self._executor) is None:
+        """Write what is gathered and close the file (and the writer, if the queue's own)."""
+        if not self._open:
             return
-        self._executor = None
-        await asyncio.get_running_loop().run_in_executor(executor, self._store.close)
-        await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+        self._writer.flush()
+        self._open = False
+        await self._writer.run(self._store.close)
+        if self._own_writer:
+            await self._writer.close()
 
     def put(self, action: str, payload: dict[str, Any], *, durable: bool, ref: str | None) -> None:
         """Queue a message behind everything before it."""
         self._seq += 1
         entry = Queued(self._seq, action, payload, durable, ref)
         if durable:
-            self._write(self._store.add, entry)
+            self._pending.added[entry.seq] = entry
+            self._gather()
             if self._spilled or self._durable_count() >= self._durable_bound:
                 self._spilled += 1
             else:
@@ -220,17 +166,28 @@ class UpstreamQueue:
         while True:
             if self._items:
                 return self._items[0]
-            if self._spilled and self._executor is not None:
-                batch = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._store.head, self._cursor, self._durable_bound
-                )
-                if not self._items:  # nothing came in while the file was read
-                    self._items.extend(batch)
-                    self._spilled = max(self._spilled - len(batch), 0) if batch else 0
-                    self._cursor = batch[-1].seq if batch else self._cursor
+            if self._spilled and await self.read_spilled():
                 continue
             self._ready.clear()
             await self._ready.wait()
+
+    async def read_spilled(self) -> bool:
+        """Take up the next messages that wait in the file only; False: the file is closed.
+
+        Nothing is read while messages are held in memory: those go first.
+        """
+        if not self._open:
+            return False
+        if self._items or not self._spilled:
+            return True
+        # What was gathered goes first: the thread writes it, then reads.
+        self._writer.flush()
+        batch = await self._writer.run(self._store.head, self._cursor, self._durable_bound)
+        if not self._items:  # nothing came in while the file was read
+            self._items.extend(batch)
+            self._spilled = max(self._spilled - len(batch), 0) if batch else 0
+            self._cursor = batch[-1].seq if batch else self._cursor
+        return True
 
     def done(self, entry: Queued) -> None:
         """The upstream answered `entry`: it leaves the queue (and the file)."""
@@ -238,8 +195,10 @@ class UpstreamQueue:
             self._items.popleft()
             if not entry.durable:
                 self._droppable -= 1
-        if entry.durable:
-            self._write(self._store.remove, entry.seq)
+        # Not written yet (answered within the window): then it never needs to be.
+        if entry.durable and self._pending.added.pop(entry.seq, None) is None:
+            self._pending.removed.append(entry.seq)
+            self._gather()
         self._changed()
 
     def map_transaction(self, ours: str, theirs: str) -> None:
@@ -249,7 +208,8 @@ class UpstreamQueue:
         forget = None
         if len(self._transactions) > MAX_TRANSACTION_MAP:
             forget, _ = self._transactions.popitem(last=False)
-        self._write(self._store.map_transaction, ours, theirs, self._seq, forget)
+        self._pending.transactions.append((ours, theirs, self._seq, forget))
+        self._gather()
 
     def upstream_transaction(self, ours: str) -> str | None:
         """The upstream's id of our 1.6 transaction, when it has answered its start."""
@@ -272,20 +232,38 @@ class UpstreamQueue:
         """Remember a value across restarts."""
         if self._meta.get(key) != value:
             self._meta[key] = value
-            self._write(self._store.set_meta, key, value)
+            self._pending.meta[key] = value
+            self._gather()
 
-    def _write(self, work: Callable[..., None], *arguments: Any) -> None:
-        if self._executor is None:
-            self.store_failures += 1
-            return
-        future = self._executor.submit(work, *arguments)
-        future.add_done_callback(self._written)
+    # -- group commit (see `upstream_writer`) ----------------------------------------
 
-    def _written(self, future: Future[None]) -> None:
-        # On the queue's thread: count, log; the event loop's state is not touched.
-        if (error := future.exception()) is not None:
+    def _gather(self) -> None:
+        if self._open:
+            self._writer.gather(self)
+        else:
+            # Not open (or closed): nothing can be written.
+            self._pending = PendingWrites()
             self.store_failures += 1
-            _LOGGER.error("Upstream queue %s: a write failed: %s", self.path, error)
+
+    def take_pending(self) -> tuple[UpstreamStore, PendingWrites] | None:
+        """What was gathered since last asked (the writer's), None when nothing."""
+        if not self._pending:
+            return None
+        batch, self._pending = self._pending, PendingWrites()
+        return self._store, batch
+
+    def write_failed(self, error: BaseException) -> None:
+        """A batch could not be written: counted, and logged within a budget."""
+        self.store_failures += 1
+        if (left_out := _LOG_BUDGET.take(str(self.path))) is not None:
+            _LOGGER.error(
+                "Upstream queue %s: a write failed (%s writes have failed; %s similar lines"
+                " left out): %s",
+                self.path,
+                self.store_failures,
+                left_out,
+                error,
+            )
 
     def _changed(self) -> None:
         if self.on_change is not None:

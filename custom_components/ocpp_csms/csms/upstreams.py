@@ -3,7 +3,8 @@
 A charger without an upstream gets no hook at all: forwarding then costs nothing. A
 connection's hook names the charger, not its link, so a link that is replaced (new
 settings) loses nothing the charger sends meanwhile: that is held and relayed to the
-new link once it has started.
+new link once it has started. Every link's queue writes its file on one shared thread
+(`QueueWriter`), in group commits.
 
 A link whose policy lets the upstream's word on tags count has an
 `UpstreamAuthorization` here too, which the central system consults (`decide`).
@@ -27,6 +28,7 @@ from .upstream_authorization import AUTHORIZE_TIMEOUT_S, UpstreamAuthorization, 
 from .upstream_policy import ChargerAccess, UpstreamCommand, bounded_reports
 from .upstream_queue import UpstreamQueue
 from .upstream_settings import UpstreamSettings, UpstreamStatus
+from .upstream_writer import QueueWriter
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Upstreams:
         self._call_timeout = call_timeout
         self._chargers = chargers
         self._links: dict[str, UpstreamLink] = {}
+        self._writer = QueueWriter()
         self._authorizations: dict[str, UpstreamAuthorization] = {}
         # How long a charger's answer on a tag we do not know may wait for its upstream.
         self.authorize_timeout = AUTHORIZE_TIMEOUT_S
@@ -84,7 +87,7 @@ class Upstreams:
                 charger_id,
                 settings,
                 (await self._schemas())[settings.version],
-                UpstreamQueue(queue_path),
+                UpstreamQueue(queue_path, writer=self._writer),
                 call_timeout=self._call_timeout,
                 on_status=on_status,
                 chargers=self._chargers,
@@ -179,3 +182,4 @@ class Upstreams:
         links, self._links = list(self._links.values()), {}
         self._authorizations.clear()
         await asyncio.gather(*(link.stop() for link in links))
+        await self._writer.close()

@@ -1,0 +1,119 @@
+"""Sending a forwarding link's queue back to back, the next message from the reader.
+
+OCPP-J allows one CALL in flight, so a queue is sent one message per round trip. Sent
+the ordinary way (`RpcConnection.call`), each answer takes two turns of the event loop
+before the next message goes: the reader reads it and wakes the sender, which sends the
+next. Here the reader sends the next message itself as soon as the answer is in
+(`RpcConnection.after_answer`): no task wakes per message, and a burst from a charger
+drains as fast as the charger sends it, so its messages are answered within the
+queue's group-commit window and never written (`upstream_queue`).
+
+A `RelayRun` sends from the head of the queue while answers come; it ends when the
+queue runs dry, a boot is due (the caller boots first), another CALL waits for its turn
+(the upstream's say on a tag, `UpstreamLink.ask`), or a call ends in a way the caller
+must handle: the connection lost, no answer in time, a SecurityError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from .rpc import CallOutcome, OutcomeStatus, RpcConnection
+from .upstream_queue import Queued, UpstreamQueue
+
+type Ended = tuple[Queued, CallOutcome] | None
+
+
+class RelayRun:
+    """Sends a queue over one connection, each next message from its reader (see module)."""
+
+    def __init__(
+        self,
+        rpc: RpcConnection,
+        queue: UpstreamQueue,
+        *,
+        outgoing: Callable[[Queued], dict[str, Any]],
+        answered: Callable[[Queued, CallOutcome], None],
+        halt: Callable[[], bool],
+        call_timeout: float,
+    ) -> None:
+        """Bind to a connection (taking its `after_answer`).
+
+        `outgoing` makes the payload to send, `answered` takes an answer, `halt` says a
+        boot is due.
+        """
+        self._rpc = rpc
+        self._queue = queue
+        self._outgoing = outgoing
+        self._answered = answered
+        self._halt = halt
+        self._call_timeout = call_timeout
+        self._entry: Queued | None = None
+        self._future: asyncio.Future[CallOutcome] | None = None
+        self._sent_at = 0.0
+        self._ended: asyncio.Future[Ended] | None = None
+        rpc.after_answer = self._after_answer
+
+    async def run(self, first: Queued) -> Ended:
+        """Send `first` and what follows it while answers come.
+
+        None when the queue ran dry or a boot is due; else the message whose call ended
+        the run and how (OFFLINE, TIMEOUT, an ERROR with SecurityError), still queued.
+        """
+        loop = asyncio.get_running_loop()
+        ended = self._ended = loop.create_future()
+        await self._send(first)
+        # Each call in flight gets `call_timeout`: the wait is renewed while they come.
+        while not ended.done():
+            left = self._sent_at + self._call_timeout - loop.time()
+            if left <= 0 and self._entry is not None:
+                self._ended = None
+                return self._entry, CallOutcome(OutcomeStatus.TIMEOUT)
+            try:
+                async with asyncio.timeout(max(left, 0.0)):
+                    await asyncio.shield(ended)
+            except TimeoutError:
+                continue
+        result: Ended = ended.result()
+        return result
+
+    async def _send(self, entry: Queued) -> None:
+        self._entry = entry
+        self._sent_at = asyncio.get_running_loop().time()
+        self._future = future = await self._rpc.start_call(entry.action, self._outgoing(entry))
+        if future.done():  # the connection is gone
+            self._end((entry, future.result()))
+        else:
+            future.add_done_callback(self._settled)
+
+    def _settled(self, future: asyncio.Future[CallOutcome]) -> None:
+        # An answer was taken by `_after_answer` before this runs; what is left is a call
+        # ended without one (the connection lost), which no reader reports.
+        if future is self._future and self._entry is not None:
+            self._future = None
+            self._end((self._entry, future.result()))
+
+    async def _after_answer(self) -> None:
+        """On the reader: take the answer, send the next message or end the run."""
+        future, entry = self._future, self._entry
+        if future is None or entry is None or not future.done() or self._ended is None:
+            return  # not one of ours (the boot, which its caller awaits)
+        self._future = None
+        outcome = future.result()
+        if outcome.status is OutcomeStatus.OFFLINE or outcome.error_code == "SecurityError":
+            self._end((entry, outcome))
+            return
+        self._answered(entry, outcome)
+        # Another CALL of the link's own waits (`UpstreamLink.ask`): it goes first, and
+        # the run goes on from the sender's task, never waiting here on the reader.
+        if self._halt() or self._rpc.calls_waiting or (head := self._queue.peek()) is None:
+            self._end(None)
+            return
+        await self._send(head)
+
+    def _end(self, ended: Ended) -> None:
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(ended)
+        self._ended = None

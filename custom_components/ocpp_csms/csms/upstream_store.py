@@ -1,0 +1,141 @@
+"""The SQLite side of an upstream's queue (see `upstream_queue`), and its write batches.
+
+`UpstreamStore` runs on the queue's own thread only (the connection belongs to it).
+The event loop gathers the queue's writes in a `PendingWrites` and hands the store a
+whole batch at a time, written in one SQLite transaction: one thread hand-off and one
+commit for however many messages came and went meanwhile (group commit).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queued (
+    seq INTEGER PRIMARY KEY, action TEXT NOT NULL, payload TEXT NOT NULL, ref TEXT
+);
+CREATE TABLE IF NOT EXISTS transaction_map (
+    ours TEXT PRIMARY KEY, theirs TEXT NOT NULL, added INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A message waiting for the upstream; `ref` is our 1.6 transaction id of a start."""
+
+    seq: int
+    action: str
+    payload: dict[str, Any]
+    durable: bool
+    ref: str | None = None
+
+
+@dataclass(slots=True)
+class PendingWrites:
+    """What the queue has yet to hand to its thread, in the order it must be written.
+
+    A message added and then done before its batch left (the upstream answered within
+    the group-commit window) is simply taken out of `added`: it never needs the file.
+    """
+
+    added: dict[int, Queued] = field(default_factory=dict)  # by seq, in order
+    removed: list[int] = field(default_factory=list)
+    # (ours, theirs, added, ours to forget), in order.
+    transactions: list[tuple[str, str, int, str | None]] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        """Whether there is anything to write."""
+        return bool(self.added or self.removed or self.transactions or self.meta)
+
+
+@dataclass(slots=True)
+class Restored:
+    """What the file kept: the head of the queue (up to a limit) and the rest's count."""
+
+    head: list[Queued]
+    durable: int
+    last_seq: int
+    transactions: list[tuple[str, str]]
+    meta: dict[str, str]
+
+
+def _text(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+class UpstreamStore:
+    """One queue's SQLite file; every method runs on the queue's thread."""
+
+    def __init__(self, path: Path) -> None:
+        """Name the file; it is opened (and created) on first use."""
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.executescript(_SCHEMA)
+            self._db = db
+        return self._db
+
+    def restore(self, limit: int) -> Restored:
+        """Read the head of the queue, the transaction map and the remembered values."""
+        db = self._connection()
+        durable, last = db.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM queued").fetchone()
+        pairs = db.execute("SELECT ours, theirs FROM transaction_map ORDER BY added").fetchall()
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        return Restored(self.head(0, limit), int(durable), int(last), pairs, meta)
+
+    def head(self, after: int, limit: int) -> list[Queued]:
+        """Up to `limit` queued messages after `after`, in order."""
+        rows = self._connection().execute(
+            "SELECT seq, action, payload, ref FROM queued WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        )
+        return [Queued(seq, action, json.loads(text), True, ref) for seq, action, text, ref in rows]
+
+    def write(self, batch: PendingWrites) -> None:
+        """Write a batch in one transaction: all of it, or (raising) none of it."""
+        db = self._connection()
+        db.execute("BEGIN")
+        try:
+            # Only the statements a batch needs: most hold a few rows of one kind or two.
+            if batch.added:
+                db.executemany(
+                    "INSERT OR REPLACE INTO queued VALUES (?, ?, ?, ?)",
+                    [
+                        (entry.seq, entry.action, _text(entry.payload), entry.ref)
+                        for entry in batch.added.values()
+                    ],
+                )
+            if batch.removed:
+                db.executemany("DELETE FROM queued WHERE seq = ?", [(s,) for s in batch.removed])
+            for ours, theirs, added, forget in batch.transactions:
+                db.execute(
+                    "INSERT OR REPLACE INTO transaction_map VALUES (?, ?, ?)", (ours, theirs, added)
+                )
+                if forget is not None:
+                    db.execute("DELETE FROM transaction_map WHERE ours = ?", (forget,))
+            if batch.meta:
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch.meta.items())
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:  # some errors (a full disk) roll back themselves
+                db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close the file (opened again on next use)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
