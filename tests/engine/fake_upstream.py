@@ -58,6 +58,10 @@ class FakeUpstream:
         port = next(iter(self._server.sockets)).getsockname()[1]
         return f"ws://127.0.0.1:{port}/ocpp"
 
+    @property
+    def open_connections(self) -> int:
+        return len(self._sockets)
+
     def actions(self, *only: str) -> list[str]:
         return [action for _, action, _ in self.calls if not only or action in only]
 

@@ -243,3 +243,29 @@ async def test_what_comes_while_the_link_is_replaced_is_relayed_by_the_new_one(
         await replacing
         await wait_for(lambda: upstream.of("StopTransaction"))
     assert upstream.of("StopTransaction") == [stop]
+
+
+async def test_a_removal_racing_a_start_leaves_no_link_running(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    """The charger's removal while its link starts: ended after the start, not lost."""
+    ours = await start_system()
+    settings = UpstreamSettings(upstream.url, "UP-1", OcppVersion.V16)
+    starting = asyncio.create_task(
+        ours.system.set_upstream("CP-1", settings, queue_path=tmp_path / "upstream-CP-1.db")
+    )
+    await asyncio.sleep(0)  # the start is under way, awaiting its queue
+    await ours.system.upstreams.set("CP-1", None)
+    await starting
+    assert ours.system.upstreams.status("CP-1") is None
+    await wait_for(lambda: upstream.open_connections == 0)
+
+
+async def test_no_link_starts_once_the_central_system_stopped(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    ours = await start_system()
+    await ours.system.stop()
+    settings = UpstreamSettings(upstream.url, "UP-1", OcppVersion.V16)
+    await ours.system.set_upstream("CP-1", settings, queue_path=tmp_path / "upstream-CP-1.db")
+    assert ours.system.upstreams.status("CP-1") is None

@@ -60,6 +60,10 @@ class Upstreams:
         self.authorize_timeout = AUTHORIZE_TIMEOUT_S
         # What chargers sent while their link was stopped and started again.
         self._held: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
+        # One change of links at a time: a charger's removal racing its link's start
+        # would otherwise leave a link running that nobody ends. Changes are rare.
+        self._changing = asyncio.Lock()
+        self._stopped = False
 
     async def set(
         self,
@@ -76,6 +80,19 @@ class Upstreams:
         """
         if settings is not None and queue_path is None:
             raise ValueError("an upstream needs a file for its queue")
+        async with self._changing:
+            if self._stopped:
+                return  # the central system stopped: no link may outlive it
+            await self._set(charger_id, settings, queue_path, on_status, on_command)
+
+    async def _set(
+        self,
+        charger_id: str,
+        settings: UpstreamSettings | None,
+        queue_path: Path | None,
+        on_status: Callable[[UpstreamStatus], None] | None,
+        on_command: Callable[[UpstreamCommand], None] | None,
+    ) -> None:
         held = self._held[charger_id] = []
         try:
             self._authorizations.pop(charger_id, None)
@@ -178,8 +195,10 @@ class Upstreams:
         return None if link is None else link.status
 
     async def stop(self) -> None:
-        """End every link (their queues stay in their files)."""
-        links, self._links = list(self._links.values()), {}
-        self._authorizations.clear()
-        await asyncio.gather(*(link.stop() for link in links))
-        await self._writer.close()
+        """End every link (their queues stay in their files); none starts afterwards."""
+        async with self._changing:
+            self._stopped = True
+            links, self._links = list(self._links.values()), {}
+            self._authorizations.clear()
+            await asyncio.gather(*(link.stop() for link in links))
+            await self._writer.close()
