@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from custom_components.ocpp_csms.upstream.settings import (
     queue_path,
     upstream_subentries,
 )
-from custom_components.ocpp_csms.upstream.status import Coalescer, UpstreamTracker
+from custom_components.ocpp_csms.upstream.status import UpstreamTracker
 from tests.chargers import charger, wait_for
 from tests.engine.fake_upstream import FakeUpstream, fake_upstream
 from tests.ha.conftest import SetUpEntry, charger_subentry, free_port, restarted, url_of
@@ -324,82 +324,18 @@ async def test_diagnostics_show_the_upstream_without_its_password(
 # -- coalescing -----------------------------------------------------------------------------
 
 
-class _Handle:
-    def __init__(self, when: float, run: Callable[[], None]) -> None:
-        self.when, self.run, self.cancelled = when, run, False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class _Clock:
-    """The two loop methods `Coalescer` uses, on a clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.handles: list[_Handle] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def call_soon(self, run: Callable[[], None]) -> _Handle:
-        return self.call_later(0.0, run)
-
-    def call_later(self, delay: float, run: Callable[[], None]) -> _Handle:
-        self.handles.append(handle := _Handle(self.now + delay, run))
-        return handle
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        due = [h for h in self.handles if h.when <= self.now and not h.cancelled]
-        self.handles = [h for h in self.handles if h not in due]
-        for handle in due:
-            handle.run()
-
-
-def test_updates_are_coalesced_to_one_per_turn_and_at_most_one_a_second() -> None:
-    clock = _Clock()
-    runs: list[float] = []
-    coalescer = Coalescer(clock, lambda: runs.append(clock.now))  # type: ignore[arg-type]
-    for _ in range(50):
-        coalescer.poke()
-    clock.advance(0.0)  # the next turn of the loop
-    assert runs == [1000.0]
-    clock.advance(0.2)
-    for _ in range(50):
-        coalescer.poke()
-    clock.advance(0.5)
-    assert runs == [1000.0]  # not within the second
-    clock.advance(0.3)
-    assert runs == [1000.0, 1001.0]  # the last change is shown, a second after the first
-    clock.advance(5.0)
-    coalescer.poke()
-    clock.advance(0.0)
-    assert runs == [1000.0, 1001.0, 1006.0]  # after a quiet second: at once
-    coalescer.poke()
-    coalescer.close()
-    clock.advance(10.0)
-    coalescer.poke()
-    clock.advance(10.0)
-    assert len(runs) == 3
-
-
-def test_a_new_state_is_passed_on_at_once_and_once() -> None:
-    clock = _Clock()
+def test_a_new_state_is_passed_on_once_and_every_report_shown() -> None:
     shown: list[int] = []
     states: list[UpstreamState] = []
     tracker = UpstreamTracker(
-        clock,  # type: ignore[arg-type]
         show=lambda: shown.append(tracker.status.queued if tracker.status else -1),
         state_changed=states.append,
     )
     tracker.on_status(UpstreamStatus(UpstreamState.CONNECTING))
-    for queued in range(1, 10):
+    for queued in range(1, 4):
         tracker.on_status(UpstreamStatus(UpstreamState.UNREACHABLE, queued=queued))
     assert states == [UpstreamState.CONNECTING, UpstreamState.UNREACHABLE]
-    clock.advance(0.0)
-    assert shown == [9]
+    assert shown == [0, 1, 2, 3]
     tracker.close()
     tracker.on_status(UpstreamStatus(UpstreamState.CONNECTED))
-    clock.advance(5.0)
-    assert (states[-1], shown) == (UpstreamState.UNREACHABLE, [9])
+    assert (states[-1], shown) == (UpstreamState.UNREACHABLE, [0, 1, 2, 3])

@@ -189,7 +189,6 @@ class UpstreamLinks[R]:
         tracker = self._trackers.get(charger_id)
         if tracker is None:
             tracker = self._trackers[charger_id] = UpstreamTracker(
-                self._hass.loop,
                 show=partial(self._entities.notify, Scope.upstream_of(charger_id)),
                 state_changed=partial(self._state_changed, charger_id),
             )
