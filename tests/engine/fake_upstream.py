@@ -47,6 +47,8 @@ class FakeUpstream:
     # Answers by action instead of the fixed ones, and actions left unanswered.
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     silent: set[str] = field(default_factory=set)
+    # Connections that ended (closed by either side), once all their frames were read.
+    ended: int = 0
     _server: Server | None = None
     _sockets: set[ServerConnection] = field(default_factory=set)
     _transaction_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9001))
@@ -57,6 +59,11 @@ class FakeUpstream:
         assert self._server is not None
         port = next(iter(self._server.sockets)).getsockname()[1]
         return f"ws://127.0.0.1:{port}/ocpp"
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open now."""
+        return bool(self._sockets)
 
     def actions(self, *only: str) -> list[str]:
         return [action for _, action, _ in self.calls if not only or action in only]
@@ -111,6 +118,7 @@ class FakeUpstream:
             pass
         finally:
             self._sockets.discard(socket)
+            self.ended += 1
 
     def _answer(self, action: str) -> dict[str, Any]:
         if action in self.replies:
