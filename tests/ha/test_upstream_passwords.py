@@ -151,3 +151,20 @@ async def test_the_repair_removes_the_password_only_when_told(
     done = await flow.async_step_confirm({CONF_UPSTREAM_ID: "UP-1", CONF_REMOVE_PASSWORD: True})
     assert done["type"] is FlowResultType.CREATE_ENTRY, done.get("errors")
     assert the_upstream(entry).data[CONF_PASSWORD] is None
+
+
+# -- never shown ---------------------------------------------------------------------------
+
+
+async def test_the_running_links_records_do_not_show_the_password(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    links = entry.runtime_data.upstreams
+    settings = links.settings("CP-1")
+    assert settings is not None
+    assert settings.password == "right"
+    # What the link was started with (its private record), and the settings it gives.
+    shown = repr(links._applied) + repr(settings)
+    assert "UP-1" in shown
+    assert "'right'" not in shown
