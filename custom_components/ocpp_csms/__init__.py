@@ -26,6 +26,7 @@ from .sessions.exports import async_setup_exports
 from .sessions.meter_issues import async_delete_register_issues
 from .tags.services import async_setup_tag_services
 from .tags.store import async_remove_tag_storage
+from .upstream.issues import async_delete_credential_issues
 from .upstream.settings import QUEUE_FOLDER, delete_entry_queues
 
 __all__ = ["DOMAIN"]
@@ -164,6 +165,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: OcppCsmsConfigEntry) ->
     async_delete_register_issues(hass, entry.entry_id)
     await async_remove_certificate_storage(hass, entry.entry_id)
     async_delete_certificate_issues(hass, entry.entry_id)
+    async_delete_credential_issues(hass, entry.entry_id)
     prefix = f"{entry.entry_id}_"
     for other in hass.config_entries.async_entries(DOMAIN, include_ignore=True):
         if other.source == SOURCE_IGNORE and (other.unique_id or "").startswith(prefix):

@@ -162,11 +162,13 @@ class CentralSystemHub:
             self.devices.register_charger(subentry, station)
         await self.certificates.async_load()
         self.certificates.attach(system)
+        # The links first: a charger connecting as soon as the server listens gets its
+        # forwarding hook then, or what it sends before its link exists is never relayed.
+        await self.upstreams.async_sync()
         await system.start()
         self.site_link.sync()
         self.schedule_link.sync()
         self.prices.sync()
-        await self.upstreams.async_sync()
         await self.sessions.async_start()
 
     async def _settings(self) -> CentralSystemSettings:

@@ -47,6 +47,8 @@ class FakeUpstream:
     # Answers by action instead of the fixed ones, and actions left unanswered.
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     silent: set[str] = field(default_factory=set)
+    # Connections that ended (closed by either side), once all their frames were read.
+    ended: int = 0
     _server: Server | None = None
     _sockets: set[ServerConnection] = field(default_factory=set)
     _transaction_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9001))
@@ -59,8 +61,9 @@ class FakeUpstream:
         return f"ws://127.0.0.1:{port}/ocpp"
 
     @property
-    def open_connections(self) -> int:
-        return len(self._sockets)
+    def connected(self) -> bool:
+        """Whether a connection is open now."""
+        return bool(self._sockets)
 
     def actions(self, *only: str) -> list[str]:
         return [action for _, action, _ in self.calls if not only or action in only]
@@ -115,6 +118,7 @@ class FakeUpstream:
             pass
         finally:
             self._sockets.discard(socket)
+            self.ended += 1
 
     def _answer(self, action: str) -> dict[str, Any]:
         if action in self.replies:

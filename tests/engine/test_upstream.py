@@ -258,7 +258,7 @@ async def test_a_removal_racing_a_start_leaves_no_link_running(
     await ours.system.upstreams.set("CP-1", None)
     await starting
     assert ours.system.upstreams.status("CP-1") is None
-    await wait_for(lambda: upstream.open_connections == 0)
+    await wait_for(lambda: not upstream.connected)
 
 
 async def test_no_link_starts_once_the_central_system_stopped(

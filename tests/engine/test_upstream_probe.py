@@ -18,6 +18,7 @@ from custom_components.ocpp_csms.csms.upstream_probe import (
     url_problem,
 )
 from custom_components.ocpp_csms.csms.upstream_settings import UpstreamSettings
+from tests.chargers import wait_for
 from tests.engine.fake_upstream import FakeUpstream, fake_upstream
 from tests.engine.pki import server_files
 
@@ -47,8 +48,9 @@ async def test_an_upstream_that_takes_the_connection_is_ok_and_hears_nothing(
 ) -> None:
     outcome = await probe_upstream(settings(upstream.url, version, "right"))
     assert outcome.ok, outcome
-    # No boot (nor anything else): the backend must not record a made-up boot.
-    await asyncio.sleep(0)
+    # No boot (nor anything else): the backend must not record a made-up boot. Once
+    # it saw the connection end it has read every frame the probe sent.
+    await wait_for(lambda: upstream.ended == 1)
     assert upstream.calls == []
 
 

@@ -36,3 +36,14 @@ def test_settings_default_to_mirror_only_with_the_safe_list() -> None:
     settings = UpstreamSettings("wss://backend.example/ocpp", "CP1", OcppVersion.V16)
     assert settings.policy is CommandPolicy.MIRROR_ONLY
     assert settings.allowed_commands == DEFAULT_ALLOWED_COMMANDS
+
+
+def test_the_password_is_not_in_the_settings_repr() -> None:
+    """A repr lands in logs and tracebacks (a failed start, a debugger, an assertion)."""
+    settings = UpstreamSettings(
+        "wss://backend.example/ocpp", "CP1", OcppVersion.V16, password="s3cret-pass"
+    )
+    assert "s3cret-pass" not in repr(settings)
+    assert "s3cret-pass" not in str(settings)
+    assert "CP1" in repr(settings)  # the rest is still shown
+    assert settings.password == "s3cret-pass"

@@ -269,6 +269,27 @@ async def test_removing_the_central_system_deletes_its_queues(
     assert not any([await exists(file) for file in queue_files(path)])
 
 
+async def test_removing_the_central_system_deletes_its_credentials_repairs(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    entry = await setup_entry(
+        chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url, password="old")]
+    )
+    other = await setup_entry(
+        chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url, password="old")]
+    )
+    issues = ir.async_get(hass)
+    ours, theirs = (f"upstream_credentials_{e.entry_id}_CP-1" for e in (entry, other))
+    await wait_for(
+        lambda: all(issues.async_get_issue(DOMAIN, issue) is not None for issue in (ours, theirs))
+    )
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, ours) is None
+    # Another central system's repair is its own.
+    assert issues.async_get_issue(DOMAIN, theirs) is not None
+
+
 async def test_an_upstream_that_cannot_start_costs_only_that_chargers_forwarding(
     hass: HomeAssistant,
     setup_entry: SetUpEntry,

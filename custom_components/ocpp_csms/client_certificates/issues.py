@@ -23,6 +23,7 @@ from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN
 from ..csms.events import CertificateRenewalFailed, RenewalFailure
+from ..issues_common import async_delete_issues
 
 if TYPE_CHECKING:
     from ..charger_index import ChargerIndex
@@ -86,16 +87,11 @@ class RenewalIssues:
 
     def keep_only(self, charger_ids: Collection[str]) -> None:
         """Delete the issues of every other charger (moved off profile 3 by a reload)."""
-        for domain, issue_id in list(ir.async_get(self._hass).issues):
-            if domain != DOMAIN or not issue_id.startswith(self._prefix):
-                continue
-            if issue_id.removeprefix(self._prefix) not in charger_ids:
-                ir.async_delete_issue(self._hass, DOMAIN, issue_id)
+        async_delete_issues(
+            self._hass, self._prefix, keep=lambda charger_id: charger_id in charger_ids
+        )
 
 
 def async_delete_certificate_issues(hass: HomeAssistant, entry_id: str) -> None:
     """Delete the issues of a central system that is being removed."""
-    prefix = _prefix(entry_id)
-    for domain, issue_id in list(ir.async_get(hass).issues):
-        if domain == DOMAIN and issue_id.startswith(prefix):
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    async_delete_issues(hass, _prefix(entry_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import quote
 
@@ -104,7 +104,8 @@ class UpstreamSettings:
     url: str
     charge_point_id: str
     version: OcppVersion
-    password: str | None = None
+    # Not in the repr: settings end up in logs, tracebacks and failed assertions.
+    password: str | None = field(default=None, repr=False)
     policy: CommandPolicy = CommandPolicy.MIRROR_ONLY
     # Under FULL: the commands that may reach the charger (the others are refused).
     allowed_commands: frozenset[str] = DEFAULT_ALLOWED_COMMANDS

@@ -18,6 +18,7 @@ from homeassistant.helpers import issue_registry as ir
 
 from ..const import DOMAIN
 from ..csms.events import RegisterImplausible
+from ..issues_common import async_delete_issues
 
 if TYPE_CHECKING:
     from ..charger_index import ChargerIndex
@@ -85,7 +86,4 @@ class RegisterIssues:
 
 def async_delete_register_issues(hass: HomeAssistant, entry_id: str) -> None:
     """Delete the issues of a central system that is being removed."""
-    prefix = _prefix(entry_id)
-    for domain, issue_id in list(ir.async_get(hass).issues):
-        if domain == DOMAIN and issue_id.startswith(prefix):
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    async_delete_issues(hass, _prefix(entry_id))

@@ -3,9 +3,11 @@
 "Upstream connected", "Upstream queued messages", and "Upstream command" (an event
 entity: each command the upstream sent, and how it ended).
 
-Built for chargers with an upstream only, as entities of the upstream's subentry (see
-`UpstreamLinks`). They are told through the one update path (`Scope.upstream_of`),
-at most once a second, and write their state only when what they show changed.
+Built for chargers with an upstream only. They are on the charger's device and so in
+the charger's subentry, not the upstream's (Home Assistant keeps a device in one
+subentry): `UpstreamLinks` removes them when the upstream goes. They are told through
+the one update path (`Scope.upstream_of`), at most once a second, and write their
+state only when what they show changed.
 """
 
 from __future__ import annotations

@@ -3,8 +3,11 @@
 Add: the charger (asked only when there is a choice), then the connection (URL, the
 charge point id there, password, command policy, and the OCPP version when the charger
 has not connected since Home Assistant started), then, for the full policy, the
-commands it may send. Reconfigure asks the same, the password left empty keeping the
-stored one.
+commands it may send. Reconfigure asks the same; the password left empty keeps the
+stored one only while the URL keeps its scheme, host and port (`same_origin`): for
+another address it must be given again, or "connect without a password" ticked, so that
+one backend's password never reaches another, nor goes over ws:// where it went over
+wss://. The credentials repair (`repair.py`) treats the field the same way.
 
 Every submit of the connection runs the connection test (`probe_upstream`). A backend
 that is down for now, answers with another HTTP status, or does not know the charge
@@ -17,6 +20,7 @@ never work.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import probatio
@@ -46,6 +50,7 @@ from .settings import (
     CONF_UPSTREAM_ID,
     CONF_VERSION,
     default_allowed,
+    same_origin,
     subentry_data,
     upstream_subentries,
     upstream_title,
@@ -203,6 +208,9 @@ class UpstreamSubentryFlow(ConfigSubentryFlow):
             data = self._gathered(user_input, current)
             if problem := url_problem(data[CONF_URL]):
                 errors[CONF_URL], detail = "invalid_url", problem
+            elif password_left_behind(user_input, current, data):
+                # Before the test: the test would send the old password there.
+                errors[CONF_PASSWORD] = "password_for_new_address"
             elif not check_charge_point_id(data[CONF_UPSTREAM_ID]):
                 errors[CONF_UPSTREAM_ID] = "invalid_charge_point_id"
             else:
@@ -251,17 +259,15 @@ class UpstreamSubentryFlow(ConfigSubentryFlow):
         return probatio.Schema(fields)
 
     def _gathered(self, user_input: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-        """The connection the form describes (an empty password keeps the stored one)."""
-        password = user_input.get(CONF_PASSWORD) or current.get(CONF_PASSWORD)
-        if user_input.get(CONF_REMOVE_PASSWORD):
-            password = None
+        """The connection the form describes (see `given_password`)."""
+        url = str(user_input[CONF_URL]).strip()
         version = self._version or OcppVersion(
             user_input.get(CONF_VERSION) or current.get(CONF_VERSION) or OcppVersion.V16
         )
         return {
-            CONF_URL: str(user_input[CONF_URL]).strip(),
+            CONF_URL: url,
             CONF_UPSTREAM_ID: str(user_input[CONF_UPSTREAM_ID]).strip(),
-            CONF_PASSWORD: password or None,
+            CONF_PASSWORD: given_password(user_input, current, url),
             CONF_VERSION: version.value,
             CONF_POLICY: user_input[CONF_POLICY],
             CONF_ALLOWED_COMMANDS: current.get(CONF_ALLOWED_COMMANDS) or default_allowed(version),
@@ -323,6 +329,34 @@ class UpstreamSubentryFlow(ConfigSubentryFlow):
 
 
 _SAVABLE_ERRORS = frozenset(PROBE_ERRORS[result] for result in SAVABLE)
+
+
+def given_password(
+    user_input: Mapping[str, Any], stored: Mapping[str, Any], url: str
+) -> str | None:
+    """The password a form asks for.
+
+    The one typed; none when told to connect without one; else the stored one, for the
+    same address only (`same_origin`).
+    """
+    if user_input.get(CONF_REMOVE_PASSWORD):
+        return None
+    if typed := user_input.get(CONF_PASSWORD):
+        return str(typed)
+    if stored.get(CONF_URL) and same_origin(stored[CONF_URL], url):
+        return stored.get(CONF_PASSWORD) or None
+    return None
+
+
+def password_left_behind(
+    user_input: Mapping[str, Any], stored: Mapping[str, Any], data: Mapping[str, Any]
+) -> bool:
+    """Whether a stored password was dropped without being told (the address changed)."""
+    return bool(
+        stored.get(CONF_PASSWORD)
+        and data[CONF_PASSWORD] is None
+        and not user_input.get(CONF_REMOVE_PASSWORD)
+    )
 
 
 def _settings(data: dict[str, Any]) -> UpstreamSettings:

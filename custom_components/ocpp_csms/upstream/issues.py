@@ -2,7 +2,8 @@
 
 Raised when a link's state becomes credentials refused (HTTP 401 / 403 at the
 handshake), once until the link connects again, its settings change or it is removed.
-It is not persistent: after a restart the link finds out again within seconds.
+It is not persistent: after a restart the link finds out again within seconds. Removing
+the central system deletes its repairs (`async_delete_credential_issues`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from ..const import DOMAIN
+from ..issues_common import async_delete_issues
 
 ISSUE_KIND = "upstream_credentials"
+
+
+def _prefix(entry_id: str) -> str:
+    return f"{ISSUE_KIND}_{entry_id}_"
 
 
 class CredentialIssues:
@@ -26,7 +32,7 @@ class CredentialIssues:
 
     def issue_id(self, charger_id: str) -> str:
         """The issue of one charger's upstream."""
-        return f"{ISSUE_KIND}_{self._entry_id}_{charger_id}"
+        return _prefix(self._entry_id) + charger_id
 
     def refused(self, charger_id: str, charger: str, host: str) -> None:
         """The upstream refused our credentials: offer to enter new ones (once)."""
@@ -49,3 +55,8 @@ class CredentialIssues:
         """Connected, changed or removed: the repair is not (or no longer) needed."""
         self._open.discard(charger_id)
         ir.async_delete_issue(self._hass, DOMAIN, self.issue_id(charger_id))
+
+
+def async_delete_credential_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete the issues of a central system that is being removed."""
+    async_delete_issues(hass, _prefix(entry_id))

@@ -54,7 +54,7 @@ type UpstreamEntityBuilder[R] = Callable[[R, str], Iterable[Entity]]
 
 @dataclass(frozen=True, slots=True)
 class _Applied:
-    """What a charger's link was started with."""
+    """What a charger's link was started with (no password in its repr: see the settings)."""
 
     subentry_id: str
     settings: UpstreamSettings

@@ -2,7 +2,9 @@
 
 The new credentials are tried with the connection test first; only credentials the
 upstream takes are stored (in the upstream's subentry, which restarts its link). What
-waited in the queue meanwhile is sent once the link is connected.
+waited in the queue meanwhile is sent once the link is connected. As in reconfigure
+(`flow.given_password`), an empty password keeps the stored one (the address does not
+change here) and "connect without a password" removes it; the form says so.
 """
 
 from __future__ import annotations
@@ -12,11 +14,17 @@ from typing import Any
 import probatio
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_PASSWORD
+from homeassistant.const import CONF_PASSWORD, CONF_URL
 from homeassistant.helpers import selector
 
 from ..const import CONF_CHARGER_ID, DOMAIN
-from .flow import async_test, charger_names, check_charge_point_id
+from .flow import (
+    CONF_REMOVE_PASSWORD,
+    async_test,
+    charger_names,
+    check_charge_point_id,
+    given_password,
+)
 from .settings import CONF_UPSTREAM_ID, settings_from, upstream_subentries, url_host
 
 
@@ -59,7 +67,7 @@ class UpstreamCredentialsRepairFlow(RepairsFlow):
             data = {
                 **subentry.data,
                 CONF_UPSTREAM_ID: str(user_input[CONF_UPSTREAM_ID]).strip(),
-                CONF_PASSWORD: user_input.get(CONF_PASSWORD) or None,
+                CONF_PASSWORD: given_password(user_input, subentry.data, subentry.data[CONF_URL]),
             }
             if not check_charge_point_id(data[CONF_UPSTREAM_ID]) or (
                 (settings := settings_from(data)) is None
@@ -81,6 +89,7 @@ class UpstreamCredentialsRepairFlow(RepairsFlow):
                         probatio.Optional(CONF_PASSWORD): selector.TextSelector(
                             selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
                         ),
+                        probatio.Optional(CONF_REMOVE_PASSWORD, default=False): bool,
                     }
                 ),
                 {CONF_UPSTREAM_ID: subentry.data[CONF_UPSTREAM_ID], **(user_input or {})},

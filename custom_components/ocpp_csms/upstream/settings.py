@@ -151,6 +151,27 @@ def url_host(url: str) -> str:
     return f"{host}:{port}" if port else host
 
 
+# The port a WebSocket URL means when it names none.
+_DEFAULT_PORTS = {"ws": 80, "wss": 443}
+
+
+def same_origin(url: str, other: str) -> bool:
+    """Whether two upstream URLs reach the same server the same way: scheme, host, port.
+
+    Only then may a stored password go on to the other URL: never to another backend,
+    nor unencrypted (ws://) where it went encrypted. The path may differ.
+    """
+    try:
+        ours, theirs = urlsplit(url), urlsplit(other)
+        origins = [
+            (parts.scheme.lower(), parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme))
+            for parts in (ours, theirs)
+        ]
+    except ValueError:  # a port that is not one
+        return False
+    return ours.hostname is not None and origins[0] == origins[1]
+
+
 def shown_url(url: str) -> str:
     """The URL without anything that could be a credential (the flows refuse those anyway)."""
     try:
