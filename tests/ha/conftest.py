@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from homeassistant import loader
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
@@ -31,6 +32,7 @@ from custom_components.ocpp_csms.const import (
     DOMAIN,
     SUBENTRY_CHARGER,
 )
+from tests.engine.fake_upstream import FakeUpstream, fake_upstream
 
 
 @pytest.fixture(autouse=True)
@@ -209,3 +211,24 @@ async def restarted(
         assert await again.config_entries.async_setup(entry_again.entry_id)
         await again.async_block_till_done()
         yield again, entry_again
+
+
+@asynccontextmanager
+async def upstream_for(hass: HomeAssistant, **kwargs: Any) -> AsyncIterator[FakeUpstream]:
+    """A fake upstream for Home Assistant's links; the links end before it does.
+
+    Otherwise a link reconnecting while the fake server closes can race asyncio's
+    accept of a closed server (an assertion inside asyncio, failing the test's teardown).
+    """
+    async with fake_upstream(**kwargs) as server:
+        yield server
+        for entry in hass.config_entries.async_entries(DOMAIN):
+            if entry.state is ConfigEntryState.LOADED:
+                await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.fixture
+async def upstream(hass: HomeAssistant) -> AsyncIterator[FakeUpstream]:
+    """The forwarding tests' upstream: charge point UP-1, password "right"."""
+    async with upstream_for(hass, password="right") as server:
+        yield server

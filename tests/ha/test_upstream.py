@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ from custom_components.ocpp_csms.upstream.settings import (
 )
 from custom_components.ocpp_csms.upstream.status import UpstreamTracker
 from tests.chargers import charger, wait_for
-from tests.engine.fake_upstream import FakeUpstream, fake_upstream
+from tests.engine.fake_upstream import FakeUpstream
 from tests.ha.conftest import SetUpEntry, charger_subentry, free_port, restarted, url_of
 from tests.ha.upstream import (
     CONNECTED,
@@ -55,13 +54,6 @@ from tests.ha.upstream import (
     the_upstream,
     upstream_subentry,
 )
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[FakeUpstream]:
-    async with fake_upstream(password="right") as server:
-        yield server
-
 
 # -- status ---------------------------------------------------------------------------------
 

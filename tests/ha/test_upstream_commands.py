@@ -7,7 +7,6 @@ full policy with the safe commands allowed (GetConfiguration yes, Reset no).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,19 +18,13 @@ from custom_components.ocpp_csms.logbook_phrases import async_load_phrases
 from custom_components.ocpp_csms.upstream.commands import EVENT_UPSTREAM_COMMAND
 from custom_components.ocpp_csms.upstream.settings import CONF_POLICY
 from tests.chargers import charger, wait_for
-from tests.engine.fake_upstream import FakeUpstream, fake_upstream
+from tests.engine.fake_upstream import FakeUpstream
 from tests.engine.forwarding import received
 from tests.ha.conftest import SetUpEntry, charger_subentry, url_of
 from tests.ha.test_logbook import describe_all
 from tests.ha.upstream import CONNECTED, state, upstream_subentry
 
 COMMAND = "event.cp_1_upstream_command"
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[FakeUpstream]:
-    async with fake_upstream(password="right") as server:
-        yield server
 
 
 def fired(hass: HomeAssistant) -> list[Event]:

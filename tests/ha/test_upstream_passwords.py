@@ -23,21 +23,15 @@ from custom_components.ocpp_csms.upstream.flow import CONF_REMOVE_PASSWORD
 from custom_components.ocpp_csms.upstream.repair import UpstreamCredentialsRepairFlow
 from custom_components.ocpp_csms.upstream.settings import CONF_UPSTREAM_ID, same_origin
 from tests.chargers import wait_for
-from tests.engine.fake_upstream import FakeUpstream, fake_upstream
-from tests.ha.conftest import SetUpEntry, charger_subentry
+from tests.engine.fake_upstream import FakeUpstream
+from tests.ha.conftest import SetUpEntry, charger_subentry, upstream_for
 from tests.ha.upstream import CONNECTED, connection, fields, state, the_upstream, upstream_subentry
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[FakeUpstream]:
-    async with fake_upstream(password="right") as server:
-        yield server
-
-
-@pytest.fixture
-async def other() -> AsyncIterator[FakeUpstream]:
+async def other(hass: HomeAssistant) -> AsyncIterator[FakeUpstream]:
     """Another backend (another port), which wants no password."""
-    async with fake_upstream() as server:
+    async with upstream_for(hass) as server:
         yield server
 
 

@@ -6,10 +6,8 @@ The upstream is a minimal OCPP-J server started in the test on 127.0.0.1
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from homeassistant.const import CONF_PASSWORD, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -32,7 +30,7 @@ from custom_components.ocpp_csms.upstream.settings import (
     queue_path,
 )
 from tests.chargers import charger, wait_for
-from tests.engine.fake_upstream import FakeUpstream, fake_upstream
+from tests.engine.fake_upstream import FakeUpstream
 from tests.ha.conftest import SetUpEntry, charger_subentry, free_port, url_of
 from tests.ha.upstream import (
     CONNECTED,
@@ -46,13 +44,6 @@ from tests.ha.upstream import (
     the_upstream,
     upstream_subentry,
 )
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[FakeUpstream]:
-    async with fake_upstream(password="right") as server:
-        yield server
-
 
 # -- setting it up --------------------------------------------------------------------------
 

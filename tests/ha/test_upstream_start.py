@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import AsyncIterator
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -18,15 +17,9 @@ from homeassistant.core import HomeAssistant
 
 from custom_components.ocpp_csms.csms.upstream_queue import UpstreamQueue
 from tests.chargers import PATIENCE_S, charger, wait_for
-from tests.engine.fake_upstream import FakeUpstream, fake_upstream
+from tests.engine.fake_upstream import FakeUpstream
 from tests.ha.conftest import SetUpEntry, charger_subentry, free_port
 from tests.ha.upstream import CONNECTED, state, upstream_subentry
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[FakeUpstream]:
-    async with fake_upstream(password="right") as server:
-        yield server
 
 
 async def _listening(port: int) -> bool:
