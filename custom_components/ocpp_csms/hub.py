@@ -243,6 +243,11 @@ class CentralSystemHub:
                 self.tags.close()
                 if self.system is not None:
                     await self.system.stop()
+                # Changes still waiting to be written, now: a reload reads them next,
+                # and a removal deletes the files right after (a late write would
+                # make them again).
+                await self.tags.async_flush()
+                await self.certificates.memory.async_flush()
 
     async def async_sync_chargers(self) -> None:
         """Follow changes of the charger subentries without restarting the server."""
