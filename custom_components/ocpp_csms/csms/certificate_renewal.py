@@ -168,7 +168,7 @@ class CertificateRenewal:
         self.clock = clock
         self.csr_wait_s = CSR_WAIT_S
         self.check_interval_s = CHECK_INTERVAL_S
-        self.retry_delays = RETRY_DELAYS
+        self.retry_delays: tuple[timedelta, ...] = RETRY_DELAYS
         self._states: dict[str, RenewalState] = {}
         self._running = False
         # Set when a failure sets a retry time: the periodic wait plans again.
