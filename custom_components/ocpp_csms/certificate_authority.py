@@ -10,7 +10,9 @@ The CA is loaded whenever the server uses TLS (the certificate messages sign a p
 charger's request before it moves to profile 3), but the server asks chargers for
 client certificates only while at least one charger is on profile 3: a profile-1 or -2
 charger that presents a factory certificate of another CA would otherwise fail the TLS
-handshake. Which of the two the server runs with takes a reload to change.
+handshake. The running server switches between the two without a restart when the
+first charger moves to profile 3 or the last one leaves it (`hub.follow_client_certificates`,
+`csms.tls.ServerContext`); only a CA that did not load at start makes that a reload.
 
 Everything here that touches files runs in an executor. Errors name files, never their
 content; the key never leaves `CertificateAuthority`.

@@ -64,6 +64,8 @@ _PROBLEM_ERRORS = {
     Problem.CERTIFICATE_REFUSED: "csr_refused",
     Problem.CERTIFICATE_NOT_INSTALLED: "signed_certificate_refused",
     Problem.NO_FREE_SLOT: "no_free_network_slot",
+    Problem.PRIORITY_UNKNOWN: "network_priority_unknown",
+    Problem.IN_PROGRESS: "upgrade_in_progress",
 }
 _STEP_ERRORS = {
     CommandStatus.REJECTED: "upgrade_step_refused",
@@ -267,16 +269,26 @@ def _problem_error(target: Target, problem: Problem | None, timeout: float) -> H
 def _refusal_error(
     target: Target, refused: UpgradeRefused, profile: SecurityProfile, options: UpgradeOptions
 ) -> HomeAssistantError:
-    """Why the upgrade stopped, naming the step and the profile the charger stays on."""
+    """Why the upgrade stopped, naming the step and the profile the charger stays on.
+
+    Or, when it did not answer once told to move, that it stays on profile 3 (`kept`);
+    or that it kept the new slot first in its priority list (`priority_left`).
+    """
     if refused.result is None:
         return _problem_error(target, refused.problem, options.certificate_timeout_s)
     key = _STEP_ERRORS[refused.result.status] if not refused.result.accepted else "command_failed"
+    extra: dict[str, str] = {}
+    if refused.kept:
+        key = "upgrade_state_unknown"
+    elif refused.priority_left is not None:
+        key, extra = "upgrade_priority_left", {"priority": refused.priority_left}
     return _error(
         target,
         key,
         step=refused.step.value,
         detail=refused.result.detail or refused.result.status.value,
         profile=str(profile.value),
+        **extra,
     )
 
 
@@ -286,7 +298,8 @@ class SubentryProfile:
     Changing it fires the entry's update listener, which re-indexes the chargers and
     makes the server ask for client certificates; both are done here too when the
     listener has not yet, so the charger's next connection is checked by the new
-    profile whatever the order Home Assistant runs things in.
+    profile whatever the order Home Assistant runs things in. Restoring leaves a
+    profile someone set meanwhile (in the charger's settings) alone.
     """
 
     def __init__(self, hass: HomeAssistant, hub: CentralSystemHub, charger_id: str) -> None:
@@ -295,21 +308,25 @@ class SubentryProfile:
         self._hub = hub
         self._id = charger_id
         self._before = _subentry_data(hub, charger_id).get(CONF_SECURITY_PROFILE)
+        self._set: int | None = None
 
     async def set(self, profile: SecurityProfile) -> None:
         """Store `profile` in the subentry, and make sure it is followed."""
+        self._set = profile.value
         await self._store(profile.value)
 
     async def restore(self) -> None:
-        """Store the profile it had before."""
-        await self._store(self._before)
+        """Store the profile it had before, if the subentry still says what we set."""
+        await self._store(self._before, only_over=self._set)
 
-    async def _store(self, value: int | None) -> None:
+    async def _store(self, value: int | None, *, only_over: int | None = None) -> None:
         hub = self._hub
         subentry_id = hub.index.subentry_id(self._id)
         subentry = hub.entry.subentries.get(subentry_id or "")
         if subentry is None:
             return  # removed meanwhile: nothing to keep
+        if only_over is not None and subentry.data.get(CONF_SECURITY_PROFILE) != only_over:
+            return  # changed meanwhile by someone else: theirs stands
         data = {**subentry.data, CONF_SECURITY_PROFILE: value}
         self._hass.config_entries.async_update_subentry(hub.entry, subentry, data=data)
         record = hub.index.find(self._id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
+from functools import partial
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -43,7 +43,7 @@ from .csms.commands import Command, CommandResult, CommandStatus
 from .csms.host import AdmissionPolicy, CentralSystemSettings
 from .csms.server import ServerSettings
 from .csms.solar import ChargingMode
-from .csms.tls import ask_for_client_certificates, build_ssl_context
+from .csms.tls import ServerContext, build_server_context
 from .devices import DeviceRegistrar
 from .entity_manager import EntityManager
 from .event_router import EventRouter
@@ -122,7 +122,7 @@ class CentralSystemHub:
         # chargers for client certificates (a charger on profile 3); set at start.
         self.ca: CertificateAuthority | None = None
         self.client_certificates = False
-        self._ssl_context: ssl.SSLContext | None = None
+        self._ssl_context: ServerContext | None = None
         self._stopping = asyncio.Lock()
         self._stopped = False
 
@@ -179,9 +179,14 @@ class CentralSystemHub:
         if data.get(CONF_TLS):
             self.client_certificates = wants_client_certificates(data, chargers)
             self.ca = await self._async_ca(required=self.client_certificates)
-            client_ca_pem = self.ca.ca_pem if self.client_certificates and self.ca else None
             ssl_context = self._ssl_context = await self.hass.async_add_executor_job(
-                build_ssl_context, data[CONF_CERTFILE], data.get(CONF_KEYFILE), client_ca_pem
+                partial(
+                    build_server_context,
+                    data[CONF_CERTFILE],
+                    data.get(CONF_KEYFILE),
+                    self.ca.ca_pem if self.ca else None,
+                    ask=self.client_certificates,
+                )
             )
         wish = meter_wish_from(self.entry.options)
         return CentralSystemSettings(
@@ -203,10 +208,9 @@ class CentralSystemHub:
         """
         if wanted == self.client_certificates:
             return True
-        context, ca = self._ssl_context, self.ca
-        if context is None or (wanted and ca is None):
+        context = self._ssl_context
+        if context is None or not context.ask_for_client_certificates(wanted):
             return False
-        ask_for_client_certificates(context, ca.ca_pem if wanted and ca else None)
         self.client_certificates = wanted
         return True
 
@@ -241,6 +245,11 @@ class CentralSystemHub:
                 self.tags.close()
                 if self.system is not None:
                     await self.system.stop()
+                # Changes still waiting to be written, now: a reload reads them next,
+                # and a removal deletes the files right after (a late write would
+                # make them again).
+                await self.tags.async_flush()
+                await self.certificates.memory.async_flush()
 
     async def async_sync_chargers(self) -> None:
         """Follow changes of the charger subentries without restarting the server."""

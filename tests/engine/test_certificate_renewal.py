@@ -280,6 +280,30 @@ async def test_a_failing_renewal_is_reported_and_retried_with_backoff(
     assert (state.failures, state.failure, state.retry_at) == (0, None, None)
 
 
+async def test_a_retry_comes_when_it_is_due_not_at_the_next_check(
+    start_system: StartSystem, tmp_path: Path
+) -> None:
+    """A failed renewal is tried again at its `retry_at`, not at the first hourly check
+    after it (which, counted from the check that started the renewal, comes just too
+    early, so retries came an hour late). Here on a clock that runs in real time, inside
+    the window, with retries after half a second and the hourly check an hour away."""
+    site = await _site(start_system, tmp_path)
+    renewal = site.running.system.renewal
+    renewal.retry_delays = (dt.timedelta(seconds=0.5),)
+    ahead = dt.timedelta(days=40)
+    renewal.clock = lambda: dt.datetime.now(dt.UTC) + ahead
+    async with charger(site.running.url, CP, ssl=site.context()) as client:
+        client.answers["ExtendedTriggerMessage"] = "Rejected"
+        assert await client.boot() == "Accepted"  # ready: renewal is tried, and refused
+        await wait_for(site.failures)
+        [failure] = site.failures()
+        assert failure.retry_at is not None
+        client.answers.clear()
+        await wait_for(site.renewed)
+    assert dt.datetime.now(dt.UTC) + ahead >= failure.retry_at
+    assert _triggers(client) == ["ExtendedTriggerMessage"] * 2
+
+
 async def test_never_two_renewals_at_once(start_system: StartSystem, tmp_path: Path) -> None:
     """While a charger's CSR is awaited, neither checks nor its readiness ask again."""
     site = await _site(start_system, tmp_path, issued_days_ago=350)

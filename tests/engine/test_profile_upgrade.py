@@ -6,7 +6,9 @@ upgrade over wss:// is in tests/ha/test_profile_upgrade.py.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +56,10 @@ class FakeHost:
         self.sent: list[Command] = []
         self.answers: dict[type, CommandResult] = {}
         self.link: object = object()
+        # The charger's priority list as GetConfiguration reads it (None: unknown).
+        self.priority: str | None = "1,2"
+        # Commands of these types are answered once their event is set.
+        self.held: dict[type, asyncio.Event] = {}
 
     @property
     def stations(self) -> Mapping[str, Station]:
@@ -64,15 +70,24 @@ class FakeHost:
 
     async def execute(self, charger_id: str, command: Command) -> CommandResult:
         self.sent.append(command)
+        if (held := self.held.get(type(command))) is not None:
+            await held.wait()
         if isinstance(command, RequestCertificateSigning):
             self.station.client_certificate = _certificate()
         if isinstance(command, SetConfiguration) and command.key == "SecurityProfile":
             self.link = object()  # it reconnects
         if isinstance(command, GetConfiguration):
-            value = {"value": "1,2"}
-            data = {"configuration": {command.keys[0]: value}}
+            if self.priority is None:
+                return CommandResult(CommandStatus.REJECTED, "Rejected")
+            data = {"configuration": {command.keys[0]: {"value": self.priority}}}
             return CommandResult(CommandStatus.ACCEPTED, data=data)
         return self.answers.get(type(command), CommandResult(CommandStatus.ACCEPTED, "Accepted"))
+
+    async def sent_one(self, kind: type) -> None:
+        """Wait until a command of `kind` was sent."""
+        async with asyncio.timeout(30):
+            while not any(isinstance(command, kind) for command in self.sent):
+                await asyncio.sleep(0.01)
 
 
 class Setting:
@@ -160,6 +175,135 @@ async def test_a_refusal_restores_our_setting(
     assert stopped.value.step is step
     assert stopped.value.result == CommandResult(CommandStatus.REJECTED, "Rejected")
     assert setting.history[-1] == "restored"
+    assert not stopped.value.kept
+    assert stopped.value.priority_left is None
+
+
+PRIORITY = "OCPPCommCtrlr/NetworkConfigurationPriority"
+
+
+async def test_a_refused_reset_puts_the_old_priority_list_back() -> None:
+    """Otherwise the charger, back on profile 2 for us, would try the new slot first at
+    its next restart; one that will not take its old list back is named in the error."""
+    host, setting = FakeHost(_station(OcppVersion.V201)), Setting()
+    host.answers[Reset] = CommandResult(CommandStatus.REJECTED, "Rejected")
+    with pytest.raises(UpgradeRefused) as stopped:
+        await ProfileUpgrade(host, "CP-1", setting).run()
+    assert stopped.value.step is UpgradeStep.RESET
+    assert host.sent[-2:] == [Reset(hard=False), SetConfiguration(PRIORITY, "1,2")]
+    assert stopped.value.priority_left is None
+    assert setting.history[-1] == "restored"
+
+    host, setting = FakeHost(_station(OcppVersion.V201)), Setting()
+    host.answers[Reset] = CommandResult(CommandStatus.REJECTED, "Rejected")
+    execute = host.execute
+
+    async def refuse_the_old_list(charger_id: str, command: Command) -> CommandResult:
+        if command == SetConfiguration(PRIORITY, "1,2"):
+            return CommandResult(CommandStatus.REJECTED, "Rejected")
+        return await execute(charger_id, command)
+
+    host.execute = refuse_the_old_list  # type: ignore[method-assign]
+    with pytest.raises(UpgradeRefused) as stopped:
+        await ProfileUpgrade(host, "CP-1", setting).run()
+    assert stopped.value.priority_left == "3,1,2"
+    assert setting.history[-1] == "restored"
+
+
+@pytest.mark.parametrize("status", [CommandStatus.TIMED_OUT, CommandStatus.OFFLINE])
+@pytest.mark.parametrize(
+    ("version", "unanswered", "step"),
+    [
+        (OcppVersion.V16, SetConfiguration, UpgradeStep.SECURITY_PROFILE),
+        (OcppVersion.V201, SetConfiguration, UpgradeStep.NETWORK_PRIORITY),
+        (OcppVersion.V201, Reset, UpgradeStep.RESET),
+    ],
+)
+async def test_no_answer_once_told_to_move_keeps_profile_3(
+    version: OcppVersion, unanswered: type, step: UpgradeStep, status: CommandStatus
+) -> None:
+    """A charger that takes the new profile may go before it answers: restoring 2 would
+    shut it out when it comes back on 3."""
+    host, setting = FakeHost(_station(version)), Setting()
+    host.answers[unanswered] = CommandResult(status)
+    with pytest.raises(UpgradeRefused) as stopped:
+        await ProfileUpgrade(host, "CP-1", setting).run()
+    assert stopped.value.step is step
+    assert stopped.value.kept
+    assert setting.history[-1] is SecurityProfile.TLS_CLIENT_CERTIFICATE
+    assert not any(command == SetConfiguration(PRIORITY, "1,2") for command in host.sent)
+
+
+async def test_no_answer_before_that_restores() -> None:
+    """SetNetworkProfile only fills a slot nothing uses yet: unanswered, all is as it was."""
+    host, setting = FakeHost(_station(OcppVersion.V201)), Setting()
+    host.answers[SetNetworkProfile] = CommandResult(CommandStatus.TIMED_OUT)
+    with pytest.raises(UpgradeRefused) as stopped:
+        await ProfileUpgrade(host, "CP-1", setting).run()
+    assert not stopped.value.kept
+    assert setting.history[-1] == "restored"
+
+
+@pytest.mark.parametrize(
+    ("version", "held", "restored"),
+    [
+        (OcppVersion.V201, SetNetworkProfile, True),  # nothing on the charger uses it yet
+        (OcppVersion.V16, SetConfiguration, False),  # it may be moving already
+    ],
+)
+async def test_a_cancelled_upgrade(
+    version: OcppVersion, held: type, restored: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Home Assistant stops, or the script calling the action is stopped, mid-command."""
+    host, setting = FakeHost(_station(version)), Setting()
+    host.held[held] = asyncio.Event()
+    upgrade = asyncio.create_task(ProfileUpgrade(host, "CP-1", setting).run())
+    await host.sent_one(held)
+    upgrade.cancel()
+    with caplog.at_level(logging.WARNING), pytest.raises(asyncio.CancelledError):
+        await upgrade
+    expected = "restored" if restored else SecurityProfile.TLS_CLIENT_CERTIFICATE
+    assert setting.history[-1] == expected
+    assert "stays on profile 3" in caplog.text or restored
+
+
+async def test_one_upgrade_of_a_charger_at_a_time() -> None:
+    """A second upgrade while one runs is refused before it changes anything: failing,
+    it would restore profile 2 after the first one moved the charger to 3."""
+    host, setting = FakeHost(_station(OcppVersion.V16)), Setting()
+    host.held[RequestCertificateSigning] = asyncio.Event()
+    options = UpgradeOptions(reconnect_timeout_s=5)
+    first = asyncio.create_task(ProfileUpgrade(host, "CP-1", setting, options).run())
+    await host.sent_one(RequestCertificateSigning)
+    second = Setting()
+    with pytest.raises(UpgradeRefused) as stopped:
+        await ProfileUpgrade(host, "CP-1", second, options).run()
+    assert stopped.value.problem is Problem.IN_PROGRESS
+    assert second.history == [SecurityProfile.TLS_BASIC_AUTH]
+    host.held[RequestCertificateSigning].set()
+    steps = await first
+    assert steps[-1].outcome is Outcome.RECONNECTED
+    assert setting.history[-1] is SecurityProfile.TLS_CLIENT_CERTIFICATE
+    # Over: the next one may run.
+    await ProfileUpgrade(host, "CP-1", Setting(), options).run()
+
+
+async def test_an_unknown_priority_list_is_not_overwritten() -> None:
+    """Without the charger's list, our slot alone would drop its fallbacks (and "slot 1"
+    might be the one it uses): nothing is sent; the base report's list will do."""
+    host, setting = FakeHost(_station(OcppVersion.V201)), Setting()
+    host.priority = None
+    with pytest.raises(UpgradeRefused) as stopped:
+        await ProfileUpgrade(host, "CP-1", setting).run()
+    assert stopped.value.problem is Problem.PRIORITY_UNKNOWN
+    assert not any(
+        isinstance(command, SetNetworkProfile | SetConfiguration) for command in host.sent
+    )
+    assert setting.history[-1] == "restored"
+    host.station.configuration[PRIORITY] = "0"
+    host.answers[Reset] = CommandResult(CommandStatus.ACCEPTED, "Scheduled")
+    await ProfileUpgrade(host, "CP-1", Setting()).run()
+    assert SetConfiguration(PRIORITY, "1,0") in host.sent
 
 
 async def test_what_stops_it_before_anything_changes() -> None:

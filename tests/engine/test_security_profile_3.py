@@ -20,7 +20,7 @@ from custom_components.ocpp_csms.csms.certificates import (
 )
 from custom_components.ocpp_csms.csms.credentials import hash_password
 from custom_components.ocpp_csms.csms.host import ChargerRecord, SecurityProfile
-from custom_components.ocpp_csms.csms.tls import build_ssl_context
+from custom_components.ocpp_csms.csms.tls import build_server_context, build_ssl_context
 from tests.chargers import charger
 from tests.engine.conftest import Running, StartSystem
 from tests.engine.pki import client_files, server_files
@@ -55,9 +55,12 @@ def pki(tmp_path: Path) -> Pki:
     return Pki(tmp_path, ca, *server_files(tmp_path))
 
 
-async def _start(start_system: StartSystem, pki: Pki) -> Running:
-    """A central system on wss:// asking for client certificates, with one charger per profile."""
-    context = await asyncio.to_thread(
+async def _start(
+    start_system: StartSystem, pki: Pki, context: ssl.SSLContext | None = None
+) -> Running:
+    """A central system on wss:// (by default asking for client certificates), with one
+    charger per profile."""
+    context = context or await asyncio.to_thread(
         build_ssl_context, str(pki.server_cert), str(pki.server_key), pki.ca.ca_pem
     )
     running: Running = await start_system(ssl_context=context)
@@ -203,3 +206,31 @@ async def test_ca_key_never_logged(
     for line in key_lines:
         assert line not in logged
     assert "PRIVATE KEY" not in logged
+
+
+async def test_the_server_context_switches_for_new_connections(
+    start_system: StartSystem, pki: Pki, tmp_path: Path
+) -> None:
+    """Asked for nothing, the profile 3 charger has no certificate to show; asked, it is
+    admitted; asked for nothing again, a factory certificate of another CA is no trouble.
+    Without a CA the context cannot ask."""
+    context = await asyncio.to_thread(
+        build_server_context, str(pki.server_cert), str(pki.server_key), pki.ca.ca_pem, ask=False
+    )
+    running = await _start(start_system, pki, context)
+    own = pki.client_context(pki.certificate(PROFILE_3))
+    assert await _refusal(running, PROFILE_3, own) == HTTPStatus.FORBIDDEN
+    assert context.ask_for_client_certificates(True)
+    assert context.asks
+    async with charger(running.url, PROFILE_3, ssl=own) as client:
+        assert await client.boot() == "Accepted"
+    foreign = load_or_create_ca(tmp_path / "factory")
+    factory = pki.client_context(client_files(tmp_path, foreign, "CP-1"))
+    assert context.ask_for_client_certificates(False)
+    async with charger(running.url, "CP-1", ssl=factory, password=PASSWORD) as client:
+        assert await client.boot() == "Accepted"
+    without_ca = await asyncio.to_thread(
+        build_server_context, str(pki.server_cert), str(pki.server_key), None, ask=False
+    )
+    assert not without_ca.ask_for_client_certificates(True)
+    assert not without_ca.asks

@@ -137,7 +137,7 @@ async def test_expiry_renewal_and_repair_on_an_accelerated_clock(
             assert _sensor(hass, entry) == _stamp(old)
 
             client.answers.clear()
-            await _jump(hass, clock, dt.timedelta(minutes=61))
+            await _jump(hass, clock, dt.timedelta(hours=1))  # the first retry's delay
             await wait_for(lambda: _sensor(hass, entry) != _stamp(old))
             assert client.client_chain is not None
             new = certificate_facts(client.client_chain)

@@ -10,6 +10,7 @@ upgrade, as the charger itself would.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,16 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from websockets.exceptions import InvalidStatus
 
+from custom_components.ocpp_csms.certificate_services import SubentryProfile
 from custom_components.ocpp_csms.const import CONF_SECURITY_PROFILE, DOMAIN
+from custom_components.ocpp_csms.csms.commands import (
+    Command,
+    CommandResult,
+    CommandStatus,
+    RequestCertificateSigning,
+    SetConfiguration,
+    SetNetworkProfile,
+)
 from custom_components.ocpp_csms.csms.credentials import hash_password
 from custom_components.ocpp_csms.csms.host import SecurityProfile
 from tests.chargers import PATIENCE_S, charger, wait_for
@@ -35,6 +45,9 @@ async def _entry(
     stored = hash_password(PASSWORD, generated=True)
     subentry = _on_profile("CP-1", profile, stored)
     return await setup_entry(chargers=[subentry], **(_tls(tmp_path) if tls else {}))
+
+
+PRIORITY = "OCPPCommCtrlr/NetworkConfigurationPriority"
 
 
 def _profile(entry: MockConfigEntry) -> int:
@@ -153,6 +166,9 @@ async def test_a_refusal_restores_the_profile(
         assert placeholders["profile"] == "2"
         assert _profile(entry) == 2
         assert entry.runtime_data.client_certificates is False
+        if action == "Reset":
+            # Its old priority list is back: a restart would not try the new slot first.
+            assert client.configuration[PRIORITY] == "0"
     async with charger(
         _url(entry), "CP-1", version, ssl=_client(entry), password=PASSWORD
     ) as client:
@@ -216,3 +232,134 @@ async def test_no_csr_in_time(hass: HomeAssistant, setup_entry: SetUpEntry, tmp_
         assert error.value.translation_key == "no_certificate_in_time"
         assert (error.value.translation_placeholders or {})["seconds"] == "1"
         assert _profile(entry) == 2
+
+
+def _intercept(
+    monkeypatch: pytest.MonkeyPatch,
+    entry: MockConfigEntry,
+    kind: type,
+    answer: Callable[[Command], Awaitable[CommandResult]],
+) -> None:
+    """Commands of `kind` to the charger get `answer`'s result instead of the charger's."""
+    system = entry.runtime_data.system
+    assert system is not None
+    execute = system.execute
+
+    async def intercepted(charger_id: str, command: Command) -> CommandResult:
+        if isinstance(command, kind):
+            return await answer(command)
+        return await execute(charger_id, command)
+
+    monkeypatch.setattr(system, "execute", intercepted)
+
+
+def _connected(entry: MockConfigEntry, version: str) -> Any:
+    return charger(
+        _url(entry),
+        "CP-1",
+        version,
+        ssl=_client(entry),
+        password=PASSWORD,
+        charger_options={"security_profile": 2},
+    )
+
+
+async def test_a_charger_that_does_not_tell_its_priority_list(
+    hass: HomeAssistant, setup_entry: SetUpEntry, tmp_path: Path
+) -> None:
+    """Nothing is written over the slots it falls back on: a translated error instead."""
+    entry = await _entry(setup_entry, tmp_path)
+    async with _connected(entry, "ocpp2.0.1") as client:
+        assert await client.boot() == "Accepted"
+        del client.configuration[PRIORITY]
+        with pytest.raises(HomeAssistantError) as error:
+            await _upgrade(hass, entry)
+        assert error.value.translation_key == "network_priority_unknown"
+        assert "SetNetworkProfile" not in [name for name, _ in client.received]
+        assert _profile(entry) == 2
+
+
+async def test_no_answer_once_told_to_move_keeps_profile_3(
+    hass: HomeAssistant,
+    setup_entry: SetUpEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The charger may have taken SecurityProfile=3 and gone before answering: its
+    setting stays on 3 (restoring 2 would shut it out), and the error says so."""
+    entry = await _entry(setup_entry, tmp_path)
+
+    async def timed_out(command: Command) -> CommandResult:
+        return CommandResult(CommandStatus.TIMED_OUT)
+
+    async with _connected(entry, "ocpp1.6") as client:
+        assert await client.boot() == "Accepted"
+        _intercept(monkeypatch, entry, SetConfiguration, timed_out)
+        with pytest.raises(HomeAssistantError) as error:
+            await _upgrade(hass, entry)
+    assert error.value.translation_key == "upgrade_state_unknown"
+    placeholders = error.value.translation_placeholders or {}
+    assert (placeholders["step"], placeholders["profile"]) == ("security_profile", "2")
+    assert _profile(entry) == 3
+    assert entry.runtime_data.client_certificates is True
+
+
+async def test_a_cancelled_upgrade_restores_the_profile_and_one_runs_at_a_time(
+    hass: HomeAssistant,
+    setup_entry: SetUpEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second upgrade while one runs is refused; the first one, stopped mid-command
+    (Home Assistant stops, or the script calling it is stopped) before the charger was
+    told to move, leaves profile 2 and no server asking for certificates."""
+    entry = await _entry(setup_entry, tmp_path)
+    sent = asyncio.Event()
+
+    async def never_answered(command: Command) -> CommandResult:
+        sent.set()
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async with _connected(entry, "ocpp2.0.1") as client:
+        assert await client.boot() == "Accepted"
+        _intercept(monkeypatch, entry, RequestCertificateSigning, never_answered)
+        first = hass.async_create_task(_upgrade(hass, entry))
+        await asyncio.wait_for(sent.wait(), PATIENCE_S)
+        with pytest.raises(HomeAssistantError) as error:
+            await _upgrade(hass, entry)
+        assert error.value.translation_key == "upgrade_in_progress"
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        # Now past our setting, stopped at the network profile.
+        sent.clear()
+        monkeypatch.undo()
+        _intercept(monkeypatch, entry, SetNetworkProfile, never_answered)
+        upgrade = hass.async_create_task(_upgrade(hass, entry))
+        await asyncio.wait_for(sent.wait(), PATIENCE_S)
+        assert _profile(entry) == 3
+        upgrade.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await upgrade
+        assert _profile(entry) == 2
+        assert entry.runtime_data.client_certificates is False
+
+
+async def test_restoring_leaves_a_profile_set_meanwhile_alone(
+    hass: HomeAssistant, setup_entry: SetUpEntry, tmp_path: Path
+) -> None:
+    """Someone set the charger's profile in its settings during the upgrade: theirs stands."""
+    entry = await _entry(setup_entry, tmp_path)
+    hub = entry.runtime_data
+    setting = SubentryProfile(hass, hub, "CP-1")
+    await setting.set(SecurityProfile.TLS_CLIENT_CERTIFICATE)
+    await setting.restore()
+    assert _profile(entry) == 2
+    await setting.set(SecurityProfile.TLS_CLIENT_CERTIFICATE)
+    subentry = next(iter(entry.subentries.values()))
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data={**subentry.data, CONF_SECURITY_PROFILE: 1}
+    )
+    await setting.restore()
+    assert _profile(entry) == 1

@@ -311,9 +311,16 @@ async def test_discovery_admission_checks_the_profile(
 async def test_the_last_profile_3_charger_leaving_stops_asking_for_certificates(
     hass: HomeAssistant, setup_entry: SetUpEntry, tmp_path: Path
 ) -> None:
-    """Reconfigured to profile 1, the server reloads without asking for client certificates."""
+    """Reconfigured to profile 1, the running server (no reload) stops asking for client
+    certificates: a profile-1 charger's factory certificate of another CA, which fails
+    the handshake while the server asks (tests/engine/test_security_profile_3.py), is
+    no trouble any more."""
     entry = await _profile_3_entry(hass, setup_entry, tmp_path)
-    assert entry.runtime_data.client_certificates is True
+    hub = entry.runtime_data
+    assert hub.client_certificates is True
+    foreign = await hass.async_add_executor_job(load_or_create_ca, tmp_path / "factory")
+    files = await hass.async_add_executor_job(client_files, tmp_path, foreign, "CP-1")
+    factory = _client(entry, files)
     subentry = next(s for s in entry.subentries.values() if s.unique_id == "CP-3")
     result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
     result = await hass.config_entries.subentries.async_configure(
@@ -322,10 +329,13 @@ async def test_the_last_profile_3_charger_leaving_stops_asking_for_certificates(
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.client_certificates is False
-    record = entry.runtime_data.index.find("CP-3")
+    assert entry.runtime_data is hub
+    assert hub.client_certificates is False
+    record = hub.index.find("CP-3")
     assert record is not None
     assert record.security_profile is SecurityProfile.BASIC_AUTH
+    async with charger(_url(entry), "CP-1", ssl=factory, password=PASSWORD) as client:
+        assert await client.boot() == "Accepted"
     async with charger(_url(entry), "CP-3", ssl=_client(entry), password=PASSWORD) as client:
         assert await client.boot() == "Accepted"
 
@@ -348,7 +358,7 @@ async def test_a_profile_2_charger_gets_its_csr_signed_by_our_ca(
         # before its answer is on its way.
         await wait_for(lambda: station.client_certificate is not None)
         files = client.write_client_files(tmp_path)
-    # Moved to profile 3 (the server asks for certificates from then on, after a reload).
+    # Moved to profile 3 (the running server asks for certificates from then on).
     subentry = next(iter(entry.subentries.values()))
     hass.config_entries.async_update_subentry(
         entry, subentry, data={**subentry.data, CONF_SECURITY_PROFILE: 3}

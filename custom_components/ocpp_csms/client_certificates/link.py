@@ -50,7 +50,8 @@ class CertificateLink:
     def attach(self, system: CentralSystem) -> None:
         """Give the engine what was remembered of its admitted chargers' certificates.
 
-        Repairs of chargers no longer on profile 3 go: the move reloaded the entry.
+        Repairs of chargers no longer on profile 3 go: moved while the entry was not
+        running (moves while it runs are followed by `chargers_changed`).
         """
         self._system = system
         self.issues.keep_only(self._on_profile_3)
@@ -83,8 +84,8 @@ class CertificateLink:
     def chargers_changed(self) -> None:
         """The subentries changed (after the index): follow profile moves.
 
-        A charger new on profile 3 gets its expiry sensor (the first one to move
-        reloads the entry, which builds it anyway); one that left has no repair.
+        A charger new on profile 3 gets its expiry sensor (the entry is not reloaded
+        for it, not even for the first one); one that left has no repair.
         """
         before, self._on_profile_3 = self._on_profile_3, self._profile_3_chargers()
         for charger_id in before - self._on_profile_3:

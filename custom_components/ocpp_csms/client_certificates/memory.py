@@ -6,7 +6,7 @@ whose certificate expired while Home Assistant was down cannot connect to tell u
 is how its expiry is still known, shown and reported.
 
 One storage file per central system (`.storage/ocpp_csms.<entry>.certificates`),
-written a second after a change and when Home Assistant stops.
+written a second after a change and when the entry unloads (`entry_storage`).
 """
 
 from __future__ import annotations
@@ -16,25 +16,24 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.storage import Store
 
-from ..const import DOMAIN
+from .. import entry_storage
 from ..csms.certificates import CertificateFacts
+from ..entry_storage import EntryStore
 
 _LOGGER = logging.getLogger(__name__)
 
-STORAGE_VERSION = 1
-SAVE_DELAY_S = 1.0
+_KIND = "certificates"
 
 
 def storage_key(entry_id: str) -> str:
     """The storage file of a config entry's certificate facts."""
-    return f"{DOMAIN}.{entry_id}.certificates"
+    return entry_storage.storage_key(entry_id, _KIND)
 
 
 async def async_remove_certificate_storage(hass: HomeAssistant, entry_id: str) -> None:
     """Delete a removed entry's file."""
-    await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry_id)).async_remove()
+    await entry_storage.async_remove_storage(hass, entry_id, _KIND)
 
 
 def facts_to_dict(facts: CertificateFacts) -> dict[str, str]:
@@ -68,12 +67,12 @@ class CertificateMemory:
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         """Keep the facts of one central system's chargers."""
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, storage_key(entry_id))
+        self._store = EntryStore(hass, entry_id, _KIND, self._data)
         self.facts: dict[str, CertificateFacts] = {}
 
     async def async_load(self) -> None:
         """Read what was kept; a damaged charger's facts are dropped, not fatal."""
-        data = await self._store.async_load() or {}
+        data = await self._store.async_load()
         for charger_id, stored in (data.get("chargers") or {}).items():
             try:
                 self.facts[str(charger_id)] = facts_from_dict(stored)
@@ -89,12 +88,16 @@ class CertificateMemory:
             del self.facts[charger_id]
         else:
             self.facts[charger_id] = facts
-        self._store.async_delay_save(self._data, SAVE_DELAY_S)
+        self._store.schedule_save()
 
     @callback
     def forget(self, charger_id: str) -> None:
         """A charger was removed: so are its facts."""
         self.keep(charger_id, None)
+
+    async def async_flush(self) -> None:
+        """Write a change still waiting now (the entry unloads)."""
+        await self._store.async_flush()
 
     def _data(self) -> dict[str, Any]:
         return {

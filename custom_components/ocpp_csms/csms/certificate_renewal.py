@@ -14,7 +14,8 @@ presenting the old one until it reconnects.
 Renewing. An admitted charger whose certificate is in its renewal window
 (`renewal_starts`: the last third of its lifetime, but at most 30 days and at least a
 day before it ends) is asked for a new CSR (`RequestCertificateSigning`) when it is
-ready after connecting and at every hourly check. The CSR is signed by the certificate
+ready after connecting and at every hourly check (and a failed one when its retry
+falls due, see `_until_next_check`). The CSR is signed by the certificate
 messages' usual path; renewal waits for the outcome, at most `csr_wait_s` (an hour):
 the charger accepting the new certificate is a success (`CertificateRenewed`); a
 refused or unanswered request, no CSR in time, a CSR we refuse or a certificate the
@@ -29,12 +30,14 @@ its certificate expired) is renewed alike: that is how it gets a valid one again
 host decides what to show of failures by the charger's profile.
 
 Time: `clock` tells the wall-clock time every decision reads (tests move it); waiting
-for the CSR and the hourly check are asyncio waits.
+for the CSR and for the next check (an hour, or the first retry's time by `clock`) are
+asyncio waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -165,13 +168,16 @@ class CertificateRenewal:
         self.clock = clock
         self.csr_wait_s = CSR_WAIT_S
         self.check_interval_s = CHECK_INTERVAL_S
+        self.retry_delays: tuple[timedelta, ...] = RETRY_DELAYS
         self._states: dict[str, RenewalState] = {}
         self._running = False
+        # Set when a failure sets a retry time: the periodic wait plans again.
+        self._replan = asyncio.Event()
         # Failures a charger keeps having: a warning per charger every six hours.
         self._log = LogBudget(per_source=1, overall=10, period_s=6 * 3600.0)
 
     def start(self) -> None:
-        """Check every charger now and then every `check_interval_s` seconds."""
+        """Check every charger now, then every `check_interval_s` seconds and at retries."""
         if not self._running:
             self._running = True
             self._spawn(self._check_periodically())
@@ -180,9 +186,27 @@ class CertificateRenewal:
         try:
             while True:
                 self.check_all()
-                await asyncio.sleep(self.check_interval_s)
+                await self._until_next_check()
         finally:
             self._running = False
+
+    async def _until_next_check(self) -> None:
+        """Wait `check_interval_s`, or less: until the first retry to come falls due.
+
+        Retries are counted from their failure, which comes just after the check that
+        started the renewal: waiting for the next check would try an hour late. A new
+        failure ends the wait to plan again (the check that follows is one more, which
+        does no harm: each charger's own times decide).
+        """
+        self._replan.clear()
+        now = self.clock()
+        wait = self.check_interval_s
+        for state in self._states.values():
+            if state.retry_at is not None and state.retry_at > now:
+                wait = min(wait, (state.retry_at - now).total_seconds())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._replan.wait()
 
     def state(self, charger_id: str) -> RenewalState | None:
         """A charger's renewal state (None: never considered)."""
@@ -338,8 +362,9 @@ class CertificateRenewal:
             return  # forgotten meanwhile
         state.failures += 1
         state.failure = reason
-        delay = RETRY_DELAYS[min(state.failures, len(RETRY_DELAYS)) - 1]
+        delay = self.retry_delays[min(state.failures, len(self.retry_delays)) - 1]
         state.retry_at = self.clock() + delay
+        self._replan.set()
         left_out = self._log.take(station.id)
         level = logging.DEBUG if left_out is None else logging.WARNING
         _LOGGER.log(

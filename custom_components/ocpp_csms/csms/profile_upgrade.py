@@ -17,15 +17,22 @@ The steps, each reported as a `StepResult`:
    profile 3. 2.x: `SecurityCtrlr.SecurityProfile` is read-only, so a new network
    profile goes into a free slot (`SetNetworkProfile`: the URL it reached us at,
    profile 3), the slot is put first in `OCPPCommCtrlr.NetworkConfigurationPriority`
-   (its old slots stay behind it, to fall back on), and a `Reset` OnIdle makes the
-   charger connect with it (Scheduled: after the running session).
-4. **Reconnection.** We wait at most `reconnect_timeout_s` for the charger's new
-   connection; not seeing it in time is no failure (it may take longer), only said.
+   (its old slots stay behind it, to fall back on: a charger that does not tell its
+   list is not upgraded), and a `Reset` OnIdle makes the charger connect with it
+   (Scheduled: after the running session).
+4. **Reconnection** (not after a scheduled Reset). We wait at most
+   `reconnect_timeout_s` for the charger's new connection; not seeing it in time is no
+   failure (it may take longer), only said.
 
 A step the charger refuses (or that fails, times out, or finds it offline) ends the
 upgrade with `UpgradeRefused`, after our setting went back to what it was
-(`ProfileSetting.restore`). Nothing here knows Home Assistant: the setting is a
-callback pair.
+(`ProfileSetting.restore`), and on 2.x, when it refused the Reset, after its old
+priority list was written back. Except once the charger may be moving to profile 3
+(it was sent 1.6 `SecurityProfile` or the 2.x priority list): if it then does not
+answer (timed out, gone), or the upgrade is cancelled, nobody knows which profile it
+will come back on, and our setting stays on 3 (`UpgradeRefused.kept`). One upgrade
+per charger at a time: a second one could restore what the first made good. Nothing
+here knows Home Assistant: the setting is a callback pair.
 
 Waiting polls the station four times a second: the engine tells only its one listener
 of changes, and an upgrade is rare and short.
@@ -35,7 +42,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,6 +53,7 @@ from typing import NoReturn, Protocol
 from .commands import (
     Command,
     CommandResult,
+    CommandStatus,
     GetConfiguration,
     RequestCertificateSigning,
     Reset,
@@ -53,6 +63,8 @@ from .commands import (
 from .host import SecurityProfile
 from .station import ClientCertificate, Station
 
+_LOGGER = logging.getLogger(__name__)
+
 PRIORITY_VARIABLE = "OCPPCommCtrlr/NetworkConfigurationPriority"
 SECURITY_PROFILE_KEY_16 = "SecurityProfile"
 # A certificate that ends within this margin is renewed before the upgrade.
@@ -60,6 +72,8 @@ CERTIFICATE_MARGIN = dt.timedelta(days=7)
 POLL_S = 0.25
 # The slots a 2.x charger may hold: OCPP gives no bound, chargers have a handful.
 MAX_SLOT = 99
+# No answer: the charger may or may not have done what it was told.
+_UNANSWERED = (CommandStatus.TIMED_OUT, CommandStatus.OFFLINE)
 
 
 class CertificatePolicy(StrEnum):
@@ -104,6 +118,8 @@ class Problem(StrEnum):
     CERTIFICATE_REFUSED = "certificate_refused"  # its CSR did not pass our checks
     CERTIFICATE_NOT_INSTALLED = "certificate_not_installed"  # it refused the signed one
     NO_FREE_SLOT = "no_free_slot"
+    PRIORITY_UNKNOWN = "priority_unknown"  # 2.x: it did not tell its priority list
+    IN_PROGRESS = "in_progress"  # another upgrade of the charger is under way
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +134,11 @@ class StepResult:
 class UpgradeRefused(Exception):
     """The upgrade stopped at `step`: the charger's answer (`result`) or a `problem`.
 
-    `done` holds the steps that went through before; our setting was restored.
+    `done` holds the steps that went through before. Our setting was restored, unless
+    `kept`: the charger did not answer a step after which it may be moving to profile
+    3, so it stays on 3. `priority_left` (2.x): the charger refused to take back its
+    old priority list, this one, after refusing the Reset; it still puts the new slot
+    first.
     """
 
     def __init__(
@@ -128,6 +148,8 @@ class UpgradeRefused(Exception):
         *,
         result: CommandResult | None = None,
         problem: Problem | None = None,
+        kept: bool = False,
+        priority_left: str | None = None,
     ) -> None:
         """A stop at `step`, for `result` or `problem`."""
         why = problem.value if problem else (result.status.value if result else "?")
@@ -136,6 +158,8 @@ class UpgradeRefused(Exception):
         self.done = done
         self.result = result
         self.problem = problem
+        self.kept = kept
+        self.priority_left = priority_left
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +183,7 @@ class ProfileSetting(Protocol):
         """Record `profile` for the charger; its next connection is checked by it."""
 
     async def restore(self) -> None:
-        """Put back the profile recorded before `set`."""
+        """Put back the profile recorded before `set` (unless changed since by someone else)."""
 
 
 class UpgradeHost(Protocol):
@@ -227,6 +251,10 @@ async def request_client_certificate(
     return kept
 
 
+# The chargers being upgraded, per host.
+_UPGRADING: weakref.WeakKeyDictionary[UpgradeHost, set[str]] = weakref.WeakKeyDictionary()
+
+
 class ProfileUpgrade:
     """One charger's move to security profile 3; `run` returns the steps' results."""
 
@@ -244,15 +272,28 @@ class ProfileUpgrade:
         self._options = options or UpgradeOptions()
         self._done: list[StepResult] = []
         self._setting_changed = False
+        # Once the charger was told to move (1.6 SecurityProfile, 2.x the priority
+        # list), it may come back on profile 3 whatever we hear next.
+        self._committed = False
 
     async def run(self) -> list[StepResult]:
-        """Every step in turn; raises UpgradeRefused (our setting restored) on a refusal."""
+        """Every step in turn; raises UpgradeRefused (see there for our setting)."""
         station = self._host.stations.get(self._id)
         if station is None or not station.connected:
             raise UpgradeRefused(UpgradeStep.CLIENT_CERTIFICATE, [], problem=Problem.OFFLINE)
         url = self._options.csms_url or station.central_system_url
         if url is None or not url.startswith("wss://"):
             raise UpgradeRefused(UpgradeStep.CLIENT_CERTIFICATE, [], problem=Problem.NOT_TLS)
+        upgrading = _UPGRADING.setdefault(self._host, set())
+        if self._id in upgrading:
+            raise UpgradeRefused(UpgradeStep.CLIENT_CERTIFICATE, [], problem=Problem.IN_PROGRESS)
+        upgrading.add(self._id)
+        try:
+            return await self._steps(station, url)
+        finally:
+            upgrading.discard(self._id)
+
+    async def _steps(self, station: Station, url: str) -> list[StepResult]:
         try:
             await self._client_certificate(station)
             await self._setting.set(SecurityProfile.TLS_CLIENT_CERTIFICATE)
@@ -262,14 +303,20 @@ class ProfileUpgrade:
             if station.version.is_2x:
                 immediate = await self._network_profile(station, url)
             else:
+                self._committed = True
                 await self._command(
                     UpgradeStep.SECURITY_PROFILE,
                     SetConfiguration(SECURITY_PROFILE_KEY_16, "3"),
                 )
                 immediate = True
-        except UpgradeRefused:
-            if self._setting_changed:
-                await self._setting.restore()
+        except UpgradeRefused as refused:
+            if not refused.kept:
+                await self._restore()
+            raise
+        except BaseException:
+            # Cancelled (Home Assistant stops, the script calling it was stopped) or a
+            # fault: the same rule as an unanswered step.
+            await self._interrupted()
             raise
         if immediate:
             await self._reconnection(connection)
@@ -300,9 +347,13 @@ class ProfileUpgrade:
         read = await self._host.execute(self._id, GetConfiguration((PRIORITY_VARIABLE,)))
         found = read.data.get("configuration", {}).get(PRIORITY_VARIABLE) if read.accepted else None
         priority = found.get("value") if isinstance(found, dict) else None
-        if priority is None:
+        if not isinstance(priority, str):
             # Unreadable: the base report's value, if it gave one.
             priority = station.configuration.get(PRIORITY_VARIABLE)
+        if priority is None or not priority.strip():
+            # Our slot alone would drop the slots it falls back on (and the lowest
+            # "free" one might be the one it uses).
+            self._refuse(UpgradeStep.NETWORK_PROFILE, problem=Problem.PRIORITY_UNKNOWN)
         slot = options.slot if options.slot is not None else free_slot(priority)
         if slot is None:
             self._refuse(UpgradeStep.NETWORK_PROFILE, problem=Problem.NO_FREE_SLOT)
@@ -317,12 +368,24 @@ class ProfileUpgrade:
             ),
             detail=f"slot {slot}",
         )
-        behind = [word.strip() for word in (priority or "").split(",") if word.strip()]
+        behind = [word.strip() for word in priority.split(",") if word.strip()]
         order = ",".join([str(slot), *(word for word in behind if word != str(slot))])
+        self._committed = True
         await self._command(
             UpgradeStep.NETWORK_PRIORITY, SetConfiguration(PRIORITY_VARIABLE, order), detail=order
         )
-        reset = await self._command(UpgradeStep.RESET, Reset(hard=False), record=False)
+        try:
+            reset = await self._command(UpgradeStep.RESET, Reset(hard=False), record=False)
+        except UpgradeRefused as refused:
+            if refused.kept:
+                raise
+            # It stays as it is: so should its priority list, or its next restart
+            # tries the new slot first.
+            put_back = await self._host.execute(
+                self._id, SetConfiguration(PRIORITY_VARIABLE, priority)
+            )
+            refused.priority_left = None if put_back.accepted else order
+            raise
         scheduled = reset.detail == "Scheduled"
         self._passed(UpgradeStep.RESET, Outcome.SCHEDULED if scheduled else Outcome.ACCEPTED)
         return not scheduled
@@ -342,12 +405,38 @@ class ProfileUpgrade:
 
     # -- helpers -----------------------------------------------------------------------
 
+    async def _restore(self) -> None:
+        if self._setting_changed:
+            await self._setting.restore()
+
+    async def _interrupted(self) -> None:
+        """The upgrade ends without an answer: restore our setting unless it is too late."""
+        where = self._done[-1].step.value if self._done else "the start"
+        if self._committed:
+            _LOGGER.warning(
+                "Charger %s: its upgrade to security profile 3 stopped after %s; its "
+                "setting stays on profile 3, where the charger may already be going",
+                self._id,
+                where,
+            )
+            return
+        _LOGGER.warning(
+            "Charger %s: its upgrade to security profile 3 stopped after %s; its setting "
+            "is back to what it was",
+            self._id,
+            where,
+        )
+        await self._restore()
+
     async def _command(
         self, step: UpgradeStep, command: Command, *, record: bool = True, detail: str = ""
     ) -> CommandResult:
         result = await self._host.execute(self._id, command)
         if not result.accepted:
-            self._refuse(step, result=result)
+            # Its "no" undoes nothing of a move; no answer at all, once told to move,
+            # leaves it unknown where it goes.
+            kept = self._committed and result.status in _UNANSWERED
+            self._refuse(step, result=result, kept=kept)
         if record:
             self._passed(step, Outcome.ACCEPTED, detail)
         return result
@@ -361,5 +450,6 @@ class ProfileUpgrade:
         *,
         result: CommandResult | None = None,
         problem: Problem | None = None,
+        kept: bool = False,
     ) -> NoReturn:
-        raise UpgradeRefused(step, list(self._done), result=result, problem=problem)
+        raise UpgradeRefused(step, list(self._done), result=result, problem=problem, kept=kept)

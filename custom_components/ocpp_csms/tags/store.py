@@ -1,8 +1,8 @@
 """Where a central system's tags, authorization mode and pushed local lists are kept.
 
 One Home Assistant storage file per config entry (`.storage/ocpp_csms.<entry>.tags`).
-Every change of the registry, and every list pushed to a charger, schedules a write;
-Home Assistant flushes pending writes when it stops.
+Every change of the registry, and every list pushed to a charger, schedules a write a
+second later; a write still waiting is done when the entry unloads (`entry_storage`).
 """
 
 from __future__ import annotations
@@ -11,27 +11,25 @@ import logging
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.storage import Store
 
-from ..const import DOMAIN
+from .. import entry_storage
 from ..csms.authorization import AuthorizationMode, Tag, TagChange, TagRegistry
 from ..csms.local_list import LocalListSync, PushedList
+from ..entry_storage import EntryStore
 
 _LOGGER = logging.getLogger(__name__)
 
-STORAGE_VERSION = 1
-# Batches a burst of changes (an automation adding ten tags) into one write.
-SAVE_DELAY_S = 1.0
+_KIND = "tags"
 
 
 def storage_key(entry_id: str) -> str:
     """The storage file of a config entry's tags."""
-    return f"{DOMAIN}.{entry_id}.tags"
+    return entry_storage.storage_key(entry_id, _KIND)
 
 
 async def async_remove_tag_storage(hass: HomeAssistant, entry_id: str) -> None:
     """Delete a removed entry's tags file."""
-    await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry_id)).async_remove()
+    await entry_storage.async_remove_storage(hass, entry_id, _KIND)
 
 
 class TagStore:
@@ -40,14 +38,14 @@ class TagStore:
     def __init__(self, hass: HomeAssistant, entry_id: str, registry: TagRegistry) -> None:
         """Keep `registry` in the entry's storage file."""
         self.registry = registry
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, storage_key(entry_id))
+        self._store = EntryStore(hass, entry_id, _KIND, self._data)
         self._pushed: dict[str, PushedList] = {}
         self._local_lists: LocalListSync | None = None
         self._unsubscribe = registry.subscribe(self._registry_changed)
 
     async def async_load(self) -> None:
         """Read the stored tags into the registry; a damaged entry is skipped, not fatal."""
-        data = await self._store.async_load() or {}
+        data = await self._store.async_load()
         tags = []
         for stored in data.get("tags", []):
             try:
@@ -83,8 +81,12 @@ class TagStore:
 
     @callback
     def schedule_save(self) -> None:
-        """Write soon (and at the latest when Home Assistant stops)."""
-        self._store.async_delay_save(self._data, SAVE_DELAY_S)
+        """Write soon (and at the latest when the entry unloads)."""
+        self._store.schedule_save()
+
+    async def async_flush(self) -> None:
+        """Write a change still waiting now (the entry unloads)."""
+        await self._store.async_flush()
 
     def _data(self) -> dict[str, Any]:
         pushed = self._local_lists.pushed if self._local_lists is not None else self._pushed
