@@ -197,3 +197,19 @@ async def test_under_full_the_upstream_may_stop_a_session_started_with_our_tag(
     assert answer[2] == {"status": "Accepted"}
     assert len(stops) == 1
     assert ended
+
+
+async def test_a_trigger_of_a_signing_request_passes_when_certificate_signed_is_permitted(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream, raw_charger: ConnectRaw
+) -> None:
+    allowed = DEFAULT_ALLOWED_COMMANDS | {"CertificateSigned"}
+    ours, _ = await forwarding(start_system, upstream.url, tmp_path, allowed=allowed)
+    client = await raw_charger(running=ours)
+    await wait_for(lambda: upstream.of("BootNotification"))
+    trigger = {"requestedMessage": "SignChargePointCertificate"}
+    ids = await upstream.post([("ExtendedTriggerMessage", trigger)])
+    unique_id, payload = await client.expect_call("ExtendedTriggerMessage")
+    assert payload == trigger
+    await client.answer(unique_id, {"status": "Accepted"})
+    [answer] = await upstream.answers_to(ids)
+    assert answer[2] == {"status": "Accepted"}
