@@ -259,12 +259,13 @@ async def test_a_session_the_upstream_refuses_is_stopped(
         assert await client.boot() == "Accepted"
         await wait_for(lambda: asks_upstream(ours))
         transaction_id = await client.start_session(id_tag="EMPLOYER")
-        await wait_for(lambda: ours.recorder.of_type(TransactionEnded, "CP-1"))
+        stop = "RequestStopTransaction" if version.is_2x else "RemoteStopTransaction"
+        expected_id = transaction_id if version.is_2x else int(transaction_id)
+        # Waits for the stop sent, not for the session ended: the simulated charger may
+        # read the stop before it took in our answer to its start, and then refuses it.
+        await wait_for(lambda: (stop, {"transaction_id": expected_id}) in client.received)
     [started] = ours.recorder.of_type(TransactionStarted, "CP-1")
     assert started.transaction.authorized
-    stop = "RequestStopTransaction" if version.is_2x else "RemoteStopTransaction"
-    expected_id = transaction_id if version.is_2x else int(transaction_id)
-    assert (stop, {"transaction_id": expected_id}) in client.received
 
 
 async def test_a_session_with_our_own_tag_is_ours_whatever_the_upstream_says(
