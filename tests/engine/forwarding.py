@@ -74,6 +74,12 @@ def status(running: Running) -> UpstreamStatus:
     return found
 
 
+def asks_upstream(running: Running) -> bool:
+    """Whether CP-1's upstream would be asked about a tag now (it accepted our boot)."""
+    authorization = running.system.upstreams.authorization("CP-1")
+    return authorization is not None and authorization.ready
+
+
 def received(client: Any) -> list[str]:
     """The commands a simulated charger received, by action."""
     return [action for action, _ in client.received]

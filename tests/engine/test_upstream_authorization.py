@@ -21,6 +21,7 @@ from tests.engine.conftest import StartSystem
 from tests.engine.fake_upstream import FakeUpstream, fake_upstream
 from tests.engine.forwarding import (
     VERSIONS,
+    asks_upstream,
     forwarding,
     our_engine_upstream,
     received,
@@ -59,7 +60,7 @@ async def test_the_upstream_decides_on_a_tag_we_do_not_know(
     )
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
-        await wait_for(lambda: status(ours).connected)
+        await wait_for(lambda: asks_upstream(ours))
         assert await client.authorize("EMPLOYER") == expected
         assert await client.heartbeat()
         await wait_for(lambda: upstream.of("Heartbeat"))
@@ -82,7 +83,7 @@ async def test_a_2x_session_with_a_tag_we_do_not_know_is_authorized_by_the_upstr
     options = {"connectors": 2}
     async with charger(ours.url, "CP-1", "ocpp2.0.1", charger_options=options) as client:
         assert await client.boot() == "Accepted"
-        await wait_for(lambda: status(ours).connected)
+        await wait_for(lambda: asks_upstream(ours))
         await client.start_session(id_tag="EMPLOYER")
         await client.start_session(connector=2, id_tag="STRANGER")
     started = {
@@ -106,7 +107,7 @@ async def test_a_tag_we_know_never_waits_for_the_upstream(
     )
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
-        await wait_for(lambda: status(ours).connected)
+        await wait_for(lambda: asks_upstream(ours))
         assert await client.authorize("HOME") == "Accepted"
         await client.start_session(id_tag="HOME")
     authorization = ours.system.upstreams.authorization("CP-1")
@@ -128,11 +129,34 @@ async def test_a_silent_upstream_leaves_our_own_decision(
     )
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
-        await wait_for(lambda: status(ours).connected)
+        await wait_for(lambda: asks_upstream(ours))
         assert await client.authorize("EMPLOYER") == "Invalid"
+        # The silence is remembered a while: the tag's start does not wait again.
+        await client.start_session(id_tag="EMPLOYER")
     authorization = ours.system.upstreams.authorization("CP-1")
     assert authorization is not None
     assert (authorization.asked, authorization.fell_back) == (1, 1)
+
+
+async def test_an_upstream_that_did_not_accept_our_boot_is_not_asked(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    upstream.boot_status = "Pending"
+    ours, _ = await forwarding(
+        start_system,
+        upstream.url,
+        tmp_path,
+        policy=CommandPolicy.SESSIONS_AND_AUTH,
+        authorizer=registry("HOME"),
+    )
+    async with charger(ours.url, "CP-1") as client:
+        assert await client.boot() == "Accepted"
+        await wait_for(lambda: upstream.of("BootNotification") and status(ours).connected)
+        assert not asks_upstream(ours)
+        assert await client.authorize("EMPLOYER") == "Invalid"
+    authorization = ours.system.upstreams.authorization("CP-1")
+    assert authorization is not None
+    assert authorization.asked == 0
 
 
 @pytest.mark.parametrize(
@@ -178,7 +202,7 @@ async def test_the_start_after_an_authorize_does_not_ask_again(
     )
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
-        await wait_for(lambda: status(ours).connected)
+        await wait_for(lambda: asks_upstream(ours))
         assert await client.authorize("EMPLOYER") == "Accepted"
         await client.start_session(id_tag="EMPLOYER")
         await wait_for(lambda: upstream.of("StartTransaction"))
@@ -233,14 +257,15 @@ async def test_a_session_the_upstream_refuses_is_stopped(
     )
     async with charger(ours.url, "CP-1", version.value) as client:
         assert await client.boot() == "Accepted"
-        await wait_for(lambda: status(ours).connected)
+        await wait_for(lambda: asks_upstream(ours))
         transaction_id = await client.start_session(id_tag="EMPLOYER")
-        await wait_for(lambda: ours.recorder.of_type(TransactionEnded, "CP-1"))
+        stop = "RequestStopTransaction" if version.is_2x else "RemoteStopTransaction"
+        expected_id = transaction_id if version.is_2x else int(transaction_id)
+        # Waits for the stop sent, not for the session ended: the simulated charger may
+        # read the stop before it took in our answer to its start, and then refuses it.
+        await wait_for(lambda: (stop, {"transaction_id": expected_id}) in client.received)
     [started] = ours.recorder.of_type(TransactionStarted, "CP-1")
     assert started.transaction.authorized
-    stop = "RequestStopTransaction" if version.is_2x else "RemoteStopTransaction"
-    expected_id = transaction_id if version.is_2x else int(transaction_id)
-    assert (stop, {"transaction_id": expected_id}) in client.received
 
 
 async def test_a_session_with_our_own_tag_is_ours_whatever_the_upstream_says(
@@ -256,7 +281,7 @@ async def test_a_session_with_our_own_tag_is_ours_whatever_the_upstream_says(
     )
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
-        await wait_for(lambda: status(ours).connected)
+        await wait_for(lambda: asks_upstream(ours))
         await client.start_session(id_tag="HOME")
         await wait_for(lambda: upstream.of("StartTransaction") and status(ours).queued == 0)
         assert await client.heartbeat()

@@ -15,6 +15,7 @@ from custom_components.ocpp_csms.csms.authorization import (
 from custom_components.ocpp_csms.csms.rpc import CallOutcome, OutcomeStatus
 from custom_components.ocpp_csms.csms.station import OcppVersion
 from custom_components.ocpp_csms.csms.upstream_authorization import (
+    FAILED_REMEMBER_S,
     REMEMBER_S,
     RefusedSession,
     UpstreamAuthorization,
@@ -52,6 +53,8 @@ def test_each_policy_permits_its_commands_of_the_version(version: OcppVersion) -
     full = permitted_commands(settings(CommandPolicy.FULL, version))
     assert "TriggerMessage" in full
     assert not full & DANGEROUS_COMMANDS
+    # Vendor-specific, so it may be anything: only when the user names it.
+    assert "DataTransfer" not in full
     # An allow-list names what it likes; only what the version has counts.
     wider = settings(
         CommandPolicy.FULL, version, allowed_commands=frozenset({"Reset", "Heartbeat"})
@@ -121,6 +124,54 @@ async def test_an_answer_is_remembered_for_a_while_and_holds_back_one_relay() ->
     again = await decided(authorization.decide("card", None, UNKNOWN))
     assert again.accepted
     assert len(upstream.asked) == 2
+
+
+async def test_an_answer_is_remembered_with_its_token_type() -> None:
+    upstream = Upstream("Blocked")
+    authorization = UpstreamAuthorization(
+        "CP-1", OcppVersion.V201, upstream.ask, lambda: upstream.connected
+    )
+    assert not (await decided(authorization.decide("04AB", "ISO14443", UNKNOWN))).accepted
+    upstream.status = "Accepted"
+    # The same number as another kind of token is another token: asked about.
+    assert (await decided(authorization.decide("04AB", "eMAID", UNKNOWN))).accepted
+    assert not (await decided(authorization.decide("04AB", "ISO14443", UNKNOWN))).accepted
+    assert len(upstream.asked) == 2
+    # One charger's Authorize of each is held back, each by its own answer.
+    assert authorization.holds_relay({"idToken": {"idToken": "04AB", "type": "eMAID"}})
+    assert authorization.holds_relay({"idToken": {"idToken": "04AB", "type": "ISO14443"}})
+    assert not authorization.holds_relay({"idToken": {"idToken": "04AB", "type": "eMAID"}})
+
+
+async def test_an_ask_without_an_answer_is_not_repeated_for_a_while() -> None:
+    """A connected but silent upstream costs a tag one wait a minute, not one per message."""
+    upstream, now = Upstream(None), [0.0]
+    authorization = UpstreamAuthorization(
+        "CP-1", OcppVersion.V201, upstream.ask, lambda: upstream.connected, clock=lambda: now[0]
+    )
+    assert await decided(authorization.decide("card", None, UNKNOWN)) is UNKNOWN
+    now[0] = FAILED_REMEMBER_S - 1
+    # Answered at once with our own decision; the charger's Authorize still goes upstream.
+    assert authorization.decide("card", None, UNKNOWN) is UNKNOWN
+    assert not authorization.holds_relay({"idToken": {"idToken": "card", "type": "ISO14443"}})
+    assert len(upstream.asked) == 1
+    now[0] = FAILED_REMEMBER_S
+    upstream.status = "Accepted"
+    assert (await decided(authorization.decide("card", None, UNKNOWN))).accepted
+    assert len(upstream.asked) == 2
+
+
+def test_concurrent_tx_is_no_refusal_of_a_session() -> None:
+    start = {"connectorId": 1, "idTag": "card", "timestamp": "2026-01-01T00:00:00Z"}
+    busy = CallOutcome(OutcomeStatus.RESULT, {"idTagInfo": {"status": "ConcurrentTx"}})
+    assert refused_session("StartTransaction", start, busy) is None
+    event = {
+        "eventType": "Started",
+        "idToken": {"idToken": "card", "type": "RFID"},
+        "transactionInfo": {"transactionId": "tx-1"},
+    }
+    busy_2x = CallOutcome(OutcomeStatus.RESULT, {"idTokenInfo": {"status": "ConcurrentTx"}})
+    assert refused_session("TransactionEvent", event, busy_2x) is None
 
 
 async def test_known_tags_and_an_absent_upstream_are_decided_at_once() -> None:

@@ -16,6 +16,8 @@ from custom_components.ocpp_csms.csms.upstream_settings import (
 def test_no_dangerous_command_is_allowed_by_default() -> None:
     assert not DEFAULT_ALLOWED_COMMANDS & DANGEROUS_COMMANDS
     assert SESSION_COMMANDS <= DEFAULT_ALLOWED_COMMANDS
+    # Vendor-specific: it can reconfigure or reboot a charger.
+    assert "DataTransfer" not in DEFAULT_ALLOWED_COMMANDS
 
 
 def test_every_named_command_is_one_a_charger_receives() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from custom_components.ocpp_csms.const import DOMAIN, SUBENTRY_UPSTREAM
 from custom_components.ocpp_csms.csms.central_system import CentralSystem
 from custom_components.ocpp_csms.csms.station import OcppVersion
 from custom_components.ocpp_csms.csms.upstream_settings import (
+    CommandPolicy,
+    UpstreamSettings,
     UpstreamState,
     UpstreamStatus,
 )
@@ -48,6 +51,7 @@ from tests.ha.upstream import (
     QUEUED,
     connection,
     exists,
+    queue_of,
     start_flow,
     state,
     states_written,
@@ -214,7 +218,7 @@ async def test_removing_the_upstream_removes_its_entities_and_queue(
 ) -> None:
     entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
     await wait_for(lambda: state(hass, CONNECTED) == "on")
-    path = queue_path(hass, entry.entry_id, "CP-1")
+    path = queue_of(hass, entry)
     assert await exists(path)
     assert hass.config_entries.async_remove_subentry(entry, the_upstream(entry).subentry_id)
     await hass.async_block_till_done()
@@ -239,6 +243,8 @@ async def test_removing_the_charger_removes_its_upstream(
 ) -> None:
     entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
     await wait_for(lambda: state(hass, CONNECTED) == "on")
+    path = queue_of(hass, entry)
+    assert await exists(path)
     [charger_entry] = [
         sub for sub in entry.subentries.values() if sub.subentry_type != SUBENTRY_UPSTREAM
     ]
@@ -246,7 +252,7 @@ async def test_removing_the_charger_removes_its_upstream(
     await hass.async_block_till_done()
     assert upstream_subentries(entry) == []
     assert hass.states.get(CONNECTED) is None
-    assert not await exists(queue_path(hass, entry.entry_id, "CP-1"))
+    assert not await exists(path)
 
 
 async def test_removing_the_central_system_deletes_its_queues(
@@ -254,7 +260,7 @@ async def test_removing_the_central_system_deletes_its_queues(
 ) -> None:
     entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
     await wait_for(lambda: state(hass, CONNECTED) == "on")
-    path = queue_path(hass, entry.entry_id, "CP-1")
+    path = queue_of(hass, entry)
     assert await exists(path)
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
@@ -302,13 +308,47 @@ async def test_an_upstream_that_cannot_start_costs_only_that_chargers_forwarding
 
 
 def test_queue_files_are_named_safely_and_apart(hass: HomeAssistant) -> None:
-    plain = queue_path(hass, "E", "CP-1")
-    assert plain.name == "upstream-E-CP-1.db"
+    backend = UpstreamSettings("ws://127.0.0.1:9/ocpp", "UP-1", OcppVersion.V16)
+    plain = queue_path(hass, "E", "CP-1", backend)
+    assert plain.name.startswith("upstream-E-CP-1-")
     assert plain.parent == Path(hass.config.path(DOMAIN))
-    odd, other = queue_path(hass, "E", "Garage 1/ä"), queue_path(hass, "E", "Garage 1?ä")
+    odd = queue_path(hass, "E", "Garage 1/ä", backend)
+    other = queue_path(hass, "E", "Garage 1?ä", backend)
     assert odd.name.startswith("upstream-E-Garage_1__-")
     assert odd != other
     assert odd.parent == plain.parent
+    # Another backend (URL, charge point id, version) has its own queue; the password
+    # and the policy do not make another backend.
+    for changed in (
+        replace(backend, url="ws://127.0.0.1:9/other"),
+        replace(backend, charge_point_id="UP-2"),
+        replace(backend, version=OcppVersion.V201),
+    ):
+        assert queue_path(hass, "E", "CP-1", changed) != plain
+    same = replace(backend, password="secret", policy=CommandPolicy.FULL)
+    assert queue_path(hass, "E", "CP-1", same) == plain
+
+
+async def test_an_upstream_changed_to_another_backend_starts_a_fresh_queue(
+    hass: HomeAssistant, setup_entry: SetUpEntry, upstream: FakeUpstream
+) -> None:
+    """What the old backend was owed (messages, last boot, its ids) is not sent to the new."""
+    entry = await setup_entry(chargers=[charger_subentry("CP-1"), upstream_subentry(upstream.url)])
+    await wait_for(lambda: state(hass, CONNECTED) == "on")
+    old = queue_of(hass, entry)
+    assert await exists(old)
+    subentry = the_upstream(entry)
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data=dict(subentry.data) | {CONF_UPSTREAM_ID: "UP-2"}
+    )
+    await hass.async_block_till_done()
+    new = queue_of(hass, entry)
+    assert new != old
+    applied = entry.runtime_data.upstreams.settings("CP-1")
+    assert applied is not None
+    assert applied.charge_point_id == "UP-2"
+    assert await exists(new)
+    assert not any([await exists(file) for file in queue_files(old)])
 
 
 # -- diagnostics ----------------------------------------------------------------------------

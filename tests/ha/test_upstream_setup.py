@@ -27,7 +27,6 @@ from custom_components.ocpp_csms.upstream.settings import (
     CONF_UPSTREAM_ID,
     CONF_VERSION,
     default_allowed,
-    queue_path,
 )
 from tests.chargers import charger, wait_for
 from tests.engine.fake_upstream import FakeUpstream
@@ -39,6 +38,7 @@ from tests.ha.upstream import (
     detail,
     exists,
     fields,
+    queue_of,
     start_flow,
     state,
     the_upstream,
@@ -88,7 +88,7 @@ async def test_an_upstream_is_added_tested_and_forwarded_to(
         await client.heartbeat()
         await wait_for(lambda: upstream.actions() == ["BootNotification", "Heartbeat"])
     assert {charge_point for charge_point, _, _ in upstream.calls} == {"UP-1"}
-    assert await exists(queue_path(hass, entry.entry_id, "CP-1"))
+    assert await exists(queue_of(hass, entry))
 
 
 async def test_the_charger_is_chosen_when_there_is_a_choice_and_its_version_is_known(

@@ -20,6 +20,8 @@ from custom_components.ocpp_csms.upstream.settings import (
     CONF_UPSTREAM_ID,
     CONF_VERSION,
     default_allowed,
+    queue_path,
+    settings_from,
     subentry_data,
     upstream_subentries,
 )
@@ -72,6 +74,13 @@ def states_written(hass: HomeAssistant, *entity_ids: str) -> list[str]:
 def the_upstream(entry: MockConfigEntry) -> ConfigSubentry:
     [subentry] = upstream_subentries(entry)
     return subentry
+
+
+def queue_of(hass: HomeAssistant, entry: MockConfigEntry) -> Path:
+    """The queue file of CP-1's upstream, as its subentry is now."""
+    settings = settings_from(the_upstream(entry).data)
+    assert settings is not None
+    return queue_path(hass, entry.entry_id, "CP-1", settings)
 
 
 async def start_flow(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:

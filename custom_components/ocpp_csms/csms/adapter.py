@@ -172,6 +172,14 @@ def result_from_outcome(
     return status_result(str(outcome.payload.get("status", "")), accepted, outcome.payload)
 
 
+class RepeatedAnswer(dict[str, Any]):
+    """Our answer to a message the charger sent again because it missed the first answer.
+
+    On the wire the same as any answer; what is told of it (`RpcConnection.on_answered`)
+    can tell it apart: the forwarding to an upstream relays the message once only.
+    """
+
+
 class StationAdapter(CapabilityLearning, ABC):
     """One connected station speaking one protocol version.
 

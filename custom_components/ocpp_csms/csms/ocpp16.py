@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
-from .adapter import StationAdapter
+from .adapter import RepeatedAnswer, StationAdapter
 from .authorization import AuthorizationDecision
 from .boundary import finite_number
 from .certificate_messages import CertificateSigning, certificate_call
@@ -228,7 +228,8 @@ class Ocpp16Adapter(StationAdapter):
             # The charger sent this start again (it missed our answer): same id, no new
             # transaction.
             self.station.warn("repeated_start_transaction")
-            return Reply({"transactionId": int(known), "idTagInfo": id_tag_info(decision)})
+            answer = {"transactionId": int(known), "idTagInfo": id_tag_info(decision)}
+            return Reply(RepeatedAnswer(answer))
 
         transaction_id = self._host.next_transaction_id()
         self._remember_start(key, str(transaction_id))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import ssl
@@ -111,6 +112,8 @@ class UpstreamLink:
         self._on_command = on_command
         # The live connection's RPC, for `ask`.
         self._rpc: RpcConnection | None = None
+        # The connection on which the upstream accepted our last boot (see `booted`).
+        self._booted_on: RpcConnection | None = None
         self._label = f"Upstream of charger {charger_id}"
         self._state = UpstreamState.STOPPED
         self._last_error = ""
@@ -136,6 +139,15 @@ class UpstreamLink:
             self._commands_refused,
             self._relayed,
         )
+
+    @property
+    def booted(self) -> bool:
+        """Whether the upstream accepted our BootNotification on the live connection.
+
+        Before that it may not know us: nothing of our own (`ask`) is worth sending.
+        """
+        rpc = self._rpc
+        return rpc is not None and not rpc.closed and self._booted_on is rpc
 
     async def start(self) -> None:
         """Open the queue and keep connected until `stop`."""
@@ -223,6 +235,9 @@ class UpstreamLink:
             refused=self._refuse,
             report=self._on_command,
             timeout=self._call_timeout,
+            ours=None
+            if self._chargers is None
+            else functools.partial(self._chargers.started_with_known_tag, self.charger_id),
         )
         # The upstream's commands wait for the charger in the background (the gate
         # bounds them): its connection reads on, answers to what we relay included.
@@ -313,6 +328,7 @@ class UpstreamLink:
                 self._last_error = f"BootNotification: {outcome.status}"
                 return False
             status = outcome.payload.get("status") or outcome.error_code
+            self._booted_on = rpc if status == "Accepted" else None
             if status == "Accepted":
                 return True
             self._last_error = f"BootNotification: {status}"

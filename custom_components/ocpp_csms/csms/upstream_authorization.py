@@ -14,15 +14,22 @@ message after that). An upstream not connected is not waited for, and one that i
 silent, answers a CALLERROR or something unreadable leaves our own decision (for an
 unknown tag: Accepted in accept-all mode, else refused). A tag we know never waits.
 
-An upstream's answer is remembered for `REMEMBER_S` (at most `MAX_REMEMBERED` tags),
-so the start that follows an Authorize does not ask again; and the charger's own
-Authorize that the upstream was just asked about is not relayed to it a second time.
+The upstream is asked only once it accepted our BootNotification on its connection
+(before that it may not know us). An upstream's answer is remembered for `REMEMBER_S`
+(at most `MAX_REMEMBERED` tags, each with its 2.x token type: an ISO14443 card and an
+eMAID of the same number are different tokens), so the start that follows an Authorize
+does not ask again; and the charger's own Authorize that the upstream was just asked
+about is not relayed to it a second time. An ask that brought no answer is remembered
+too, for `FAILED_REMEMBER_S`: an upstream that is connected but silent costs a tag at
+most one wait of `AUTHORIZE_TIMEOUT_S` in that time, not one per message.
 
 The upstream's word on sessions (`refused_session`): it answers every relayed 1.6
 StartTransaction with an idTagInfo and every 2.x TransactionEvent with an idToken with
 an idTokenInfo. When that is not Accepted, a session that still runs, that we accepted,
-and whose tag we do not know is stopped (by the central system; see `upstream_bridge`).
-A session started with a tag we know is ours: the upstream's word does not end it.
+and whose start tag we do not know is stopped (by the central system; see
+`upstream_bridge`). A session started with a tag we know is ours: the upstream's word
+does not end it. ConcurrentTx is no refusal of a session: the upstream only says it
+thinks the tag is busy elsewhere (a start it was told of before, or another charger).
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ _LOGGER = logging.getLogger(__name__)
 
 AUTHORIZE_TIMEOUT_S = 5.0
 REMEMBER_S = 60.0
+# How long an ask that brought no answer (silence, an error) keeps the next ones away.
+FAILED_REMEMBER_S = 60.0
 MAX_REMEMBERED = 64
 
 _LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
@@ -77,7 +86,7 @@ def honours_upstream(policy: CommandPolicy) -> bool:
 @dataclass(slots=True)
 class _Remembered:
     at: float
-    decision: AuthorizationDecision
+    decision: AuthorizationDecision | None  # None: the ask brought no answer
     # Whether the charger's own Authorize of this tag is still to be held back.
     hold_relay: bool
 
@@ -95,17 +104,25 @@ class UpstreamAuthorization:
         timeout: float = AUTHORIZE_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Ask through `ask` while `connected()`; `clock` is for tests."""
+        """Ask through `ask` while `connected()` (the upstream accepted our boot).
+
+        `clock` is for tests.
+        """
         self.version = version
         self._ask = ask
         self._connected = connected
         self._timeout = timeout
         self._clock = clock
-        self._remembered: OrderedDict[str, _Remembered] = OrderedDict()
+        self._remembered: OrderedDict[tuple[str, str | None], _Remembered] = OrderedDict()
         self._label = f"Upstream of charger {charger_id}"
         # How often the upstream was asked, and how often its answer was missing.
         self.asked = 0
         self.fell_back = 0
+
+    @property
+    def ready(self) -> bool:
+        """Whether the upstream would be asked now: connected, and it accepted our boot."""
+        return self._connected()
 
     def decide(
         self, id_tag: str, token_type: str | None, local: AuthorizationDecision
@@ -113,9 +130,9 @@ class UpstreamAuthorization:
         """The decision to answer: ours, a remembered answer, or the upstream's (awaited)."""
         if local.known:
             return local
-        remembered = self._recall(tag_key(id_tag))
+        remembered = self._recall(self._key(id_tag, token_type))
         if remembered is not None:
-            return remembered.decision
+            return local if remembered.decision is None else remembered.decision
         if not self._connected():
             return local
         return self._ask_upstream(id_tag, token_type, local)
@@ -125,8 +142,8 @@ class UpstreamAuthorization:
 
         Holds back one Authorize per answer.
         """
-        id_tag = _presented_tag(self.version, request)
-        remembered = self._recall(tag_key(id_tag)) if id_tag is not None else None
+        id_tag, token_type = _presented_tag(self.version, request)
+        remembered = self._recall(self._key(id_tag, token_type)) if id_tag is not None else None
         if remembered is None or not remembered.hold_relay:
             return False
         remembered.hold_relay = False
@@ -146,7 +163,9 @@ class UpstreamAuthorization:
         decision = None
         if outcome.status is OutcomeStatus.RESULT:
             decision = _decision(self.version, outcome.payload)
+        key = self._key(id_tag, token_type)
         if decision is None:
+            self._remember(key, None)
             self.fell_back += 1
             self._log(
                 "%s: no answer on tag %s (%s %s); our own decision stands: %s",
@@ -157,20 +176,31 @@ class UpstreamAuthorization:
                 local.status,
             )
             return local
-        self._remember(tag_key(id_tag), decision)
+        self._remember(key, decision)
         return decision
 
-    def _recall(self, key: str) -> _Remembered | None:
+    def _key(self, id_tag: str, token_type: str | None) -> tuple[str, str | None]:
+        """A remembered answer's key: the tag, and its 2.x token type."""
+        if not self.version.is_2x:
+            return tag_key(id_tag), None
+        return tag_key(id_tag), token_type or DEFAULT_TOKEN_TYPE
+
+    def _recall(self, key: tuple[str, str | None]) -> _Remembered | None:
         remembered = self._remembered.get(key)
         if remembered is None:
             return None
-        if self._clock() - remembered.at >= REMEMBER_S:
+        kept = REMEMBER_S if remembered.decision is not None else FAILED_REMEMBER_S
+        if self._clock() - remembered.at >= kept:
             del self._remembered[key]
             return None
         return remembered
 
-    def _remember(self, key: str, decision: AuthorizationDecision) -> None:
-        self._remembered[key] = _Remembered(self._clock(), decision, hold_relay=True)
+    def _remember(
+        self, key: tuple[str, str | None], decision: AuthorizationDecision | None
+    ) -> None:
+        # A failed ask was not answered: the charger's Authorize still goes upstream.
+        held = decision is not None
+        self._remembered[key] = _Remembered(self._clock(), decision, hold_relay=held)
         self._remembered.move_to_end(key)
         while len(self._remembered) > MAX_REMEMBERED:
             self._remembered.popitem(last=False)
@@ -180,14 +210,17 @@ class UpstreamAuthorization:
             _LOGGER.info(message, *args)
 
 
-def _presented_tag(version: OcppVersion, request: dict[str, Any]) -> str | None:
-    """The tag an Authorize presents."""
+def _presented_tag(version: OcppVersion, request: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The tag an Authorize presents, and its 2.x token type."""
+    token_type = None
     if version.is_2x:
         token = request.get("idToken")
         tag = token.get("idToken") if isinstance(token, dict) else None
+        kind = token.get("type") if isinstance(token, dict) else None
+        token_type = kind if isinstance(kind, str) else None
     else:
         tag = request.get("idTag")
-    return tag if isinstance(tag, str) else None
+    return (tag if isinstance(tag, str) else None), token_type
 
 
 def _decision(version: OcppVersion, answer: dict[str, Any]) -> AuthorizationDecision | None:
@@ -262,7 +295,11 @@ def _refused_event(request: dict[str, Any], status: str | None) -> RefusedSessio
     )
 
 
+# Not a refusal of the session (see the module docstring).
+_NOT_REFUSALS = frozenset({"Accepted", "ConcurrentTx"})
+
+
 def _status_in(info: Any) -> str | None:
-    """An idTagInfo's / idTokenInfo's status when it is not Accepted."""
+    """An idTagInfo's / idTokenInfo's status when it refuses the session."""
     status = info.get("status") if isinstance(info, dict) else None
-    return status if isinstance(status, str) and status != "Accepted" else None
+    return status if isinstance(status, str) and status not in _NOT_REFUSALS else None

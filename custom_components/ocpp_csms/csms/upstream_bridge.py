@@ -16,7 +16,7 @@ from .authorization import Authorizer
 from .commands import Command, CommandResult, RemoteStop
 from .log_budget import LogBudget
 from .rpc import CallOutcome, ErrorCode, OutcomeStatus
-from .station import OcppVersion
+from .station import OcppVersion, Station
 from .upstream_authorization import refused_session
 
 _LOGGER = logging.getLogger(__name__)
@@ -76,11 +76,14 @@ class ChargerBridge:
         transaction = station.transaction(transaction_id) if transaction_id else None
         if transaction is None or not transaction.active or not transaction.authorized:
             return  # over, or refused by us already
-        decision = self._authorizer().authorize(
-            refusal.id_tag, station, transaction.evse_id, refusal.token_type
-        )
-        if decision.known:
-            return  # our own tag: our word counts
+        # The session's start tag decides whose it is, not the tag a later event shows.
+        if transaction.id_tag is not None:
+            if self._known(
+                station, transaction.id_tag, transaction.evse_id, transaction.id_tag_type
+            ):
+                return  # started with our own tag: our word counts
+        elif self._known(station, refusal.id_tag, transaction.evse_id, refusal.token_type):
+            return
         if _LOG_BUDGET.take(charger_id) is not None:
             _LOGGER.warning(
                 "Charger %s: its upstream answered %s for tag %s, so session %s is stopped",
@@ -90,6 +93,22 @@ class ChargerBridge:
                 transaction.id,
             )
         self._spawn(self._stop(charger_id, transaction.id))
+
+    def started_with_known_tag(self, charger_id: str, transaction_id: str) -> bool:
+        """ChargerAccess: whether the charger's session started with a tag we know."""
+        connection = self._connection(charger_id)
+        if connection is None:
+            return False
+        station = connection.station
+        transaction = station.transaction(transaction_id)
+        if transaction is None or transaction.id_tag is None:
+            return False
+        return self._known(
+            station, transaction.id_tag, transaction.evse_id, transaction.id_tag_type
+        )
+
+    def _known(self, station: Station, id_tag: str, evse_id: int, token_type: str | None) -> bool:
+        return self._authorizer().authorize(id_tag, station, evse_id, token_type).known
 
     async def _stop(self, charger_id: str, transaction_id: str) -> None:
         result = await self._execute(charger_id, RemoteStop(transaction_id))

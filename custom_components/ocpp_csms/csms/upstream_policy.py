@@ -19,6 +19,17 @@ upstream's connection reads on meanwhile (its `RpcConnection` answers in the
 background) and answers a further command at once with a GenericError ("busy"), so an
 upstream that floods us costs the charger one command at a time, never a queue.
 
+What a permitted command may not smuggle in:
+- a RemoteStartTransaction / RequestStartTransaction's `chargingProfile` is taken out
+  unless SetChargingProfile is itself permitted (a TxProfile would override our
+  balancing); the session still starts, under our limits;
+- a TriggerMessage / ExtendedTriggerMessage for a certificate signing request is
+  answered Rejected unless CertificateSigned is permitted (the charger's request would
+  have our CA sign and install a new certificate);
+- under SESSIONS_AND_AUTH, a RemoteStopTransaction / RequestStopTransaction of a
+  session started with a tag we know is answered Rejected: such a session is ours (see
+  `upstream_authorization`). Under FULL the user granted the upstream that too.
+
 1.6 transaction ids: the upstream knows our sessions by the ids it gave them (in its
 answers to the StartTransactions we relayed). A RemoteStopTransaction or
 SetChargingProfile naming one goes to the charger with ours instead; one naming an id
@@ -66,6 +77,17 @@ _TRANSACTION_HOLDERS_16: dict[str, str | None] = {
     "RemoteStopTransaction": None,
     "SetChargingProfile": "csChargingProfiles",
 }
+_STARTS = frozenset({"RemoteStartTransaction", "RequestStartTransaction"})
+_STOPS = frozenset({"RemoteStopTransaction", "RequestStopTransaction"})
+_TRIGGERS = frozenset({"TriggerMessage", "ExtendedTriggerMessage"})
+# What a trigger may ask for only when CertificateSigned is permitted: each has the
+# charger send a signing request, which our CA answers with a certificate it installs.
+_SIGN_REQUESTS = frozenset(
+    {
+        "SignChargePointCertificate", "SignChargingStationCertificate",
+        "SignV2GCertificate", "SignCombinedCertificate",
+    }
+)  # fmt: skip
 
 
 class CommandOutcome(StrEnum):
@@ -123,6 +145,9 @@ class ChargerAccess(Protocol):
     ) -> None:
         """The upstream answered a CALL the link sent it (see `upstream_authorization`)."""
 
+    def started_with_known_tag(self, charger_id: str, transaction_id: str) -> bool:
+        """Whether the charger's session (our id) started with a tag we know."""
+
 
 def permitted_commands(settings: UpstreamSettings) -> frozenset[str]:
     """The upstream's commands that reach the charger under `settings`."""
@@ -167,8 +192,12 @@ class CommandGate:
         refused: Callable[[str], None],
         report: Callable[[UpstreamCommand], None] | None,
         timeout: float,
+        ours: Callable[[str], bool] | None = None,
     ) -> None:
-        """Gate for `settings`; without a `charger` to call, nothing is permitted."""
+        """Gate for `settings`; without a `charger` to call, nothing is permitted.
+
+        `ours` tells whether a session (the charger's id) started with a tag we know.
+        """
         self._charger_id = charger_id
         self._policy = settings.policy
         self._schemas = schemas
@@ -178,6 +207,9 @@ class CommandGate:
         self._refused = refused
         self._report = report
         self._timeout = timeout
+        # Under SESSIONS_AND_AUTH a session started with a tag we know is not the
+        # upstream's to stop; under FULL the user granted it.
+        self._ours = ours if settings.policy is CommandPolicy.SESSIONS_AND_AUTH else None
         self._is_16 = not settings.version.is_2x
         self._label = f"Upstream of charger {charger_id}"
         self._in_flight = 0
@@ -213,6 +245,13 @@ class CommandGate:
             self._refused(action)
             self._tell(action, True, CommandOutcome.UNKNOWN_TRANSACTION)
             return Reply(dict(_REJECTED))
+        if self._smuggles(action, mapped):
+            self._refused(action)
+            self._tell(action, False, CommandOutcome.REFUSED, "Rejected")
+            return Reply(dict(_REJECTED))
+        if action in _STARTS and "SetChargingProfile" not in self._permitted:
+            # A TxProfile of the upstream's would override our balancing: started without.
+            mapped = {key: value for key, value in mapped.items() if key != "chargingProfile"}
         # Counted here, not in `handler_for`: a CALL that fails its schema never gets here.
         self._in_flight += 1
         return self._forward(action, mapped)
@@ -238,6 +277,17 @@ class CommandGate:
                 raise CallError(ErrorCode.GENERIC_ERROR, "The charger did not answer in time")
         self._tell(action, True, CommandOutcome.OFFLINE)
         raise CallError(ErrorCode.GENERIC_ERROR, "The charger is not connected")
+
+    def _smuggles(self, action: str, payload: dict[str, Any]) -> bool:
+        """Whether a permitted command asks for what the policy forbids (module docstring)."""
+        if action in _TRIGGERS:
+            return (
+                payload.get("requestedMessage") in _SIGN_REQUESTS
+                and "CertificateSigned" not in self._permitted
+            )
+        if action in _STOPS and self._ours is not None:
+            return self._ours(str(payload.get("transactionId")))
+        return False
 
     def _with_our_transaction(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The payload with our 1.6 transaction id for the upstream's (None: not ours)."""

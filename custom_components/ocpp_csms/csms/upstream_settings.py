@@ -61,7 +61,8 @@ DANGEROUS_COMMANDS = frozenset(
     }
 )  # fmt: skip
 # What an upstream under FULL may send unless the user says otherwise: reading, starting
-# and stopping sessions, asking for messages and logs.
+# and stopping sessions, asking for messages and logs. Not DataTransfer: what it does is
+# the vendor's (some reconfigure or reboot the charger with it), so the user names it.
 DEFAULT_ALLOWED_COMMANDS = frozenset(
     {
         "RemoteStartTransaction", "RemoteStopTransaction", "RequestStartTransaction",
@@ -69,7 +70,7 @@ DEFAULT_ALLOWED_COMMANDS = frozenset(
         "GetConfiguration", "GetVariables", "GetBaseReport", "GetReport",
         "GetCompositeSchedule", "GetChargingProfiles", "GetLocalListVersion",
         "GetInstalledCertificateIds", "GetTransactionStatus", "GetDiagnostics", "GetLog",
-        "GetDisplayMessages", "GetMonitoringReport", "UnlockConnector", "DataTransfer",
+        "GetDisplayMessages", "GetMonitoringReport", "UnlockConnector",
     }
 )  # fmt: skip
 # What an upstream under SESSIONS_AND_AUTH may send: starting and stopping sessions.

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .adapter import RepeatedAnswer
 from .authorization import AuthorizationDecision
 from .rpc import AnsweredHook
 from .schemas import VersionSchemas
@@ -117,7 +118,7 @@ class Upstreams:
                     charger_id,
                     settings.version,
                     link.ask,
-                    lambda: link.status.connected,
+                    lambda: link.booted,
                     timeout=self.authorize_timeout,
                 )
             for message in held:
@@ -152,6 +153,8 @@ class Upstreams:
         request: dict[str, Any],
         answer: dict[str, Any],
     ) -> None:
+        if isinstance(answer, RepeatedAnswer):
+            return  # the charger sent it again (it missed our answer): relayed once already
         link = self._links.get(charger_id)
         if link is not None:
             if link.settings.version is version and not self._asked_already(

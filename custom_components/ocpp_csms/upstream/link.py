@@ -9,7 +9,8 @@ entity and the bus (`UpstreamCommands`). The entities are on the charger's
 device and, as a device belongs to one subentry, in the charger's subentry: removing the
 upstream removes them here, removing the charger removes them with it. An upstream
 whose charger was removed is removed with it; a removed upstream's queue file is
-deleted.
+deleted, and so is the old one of an upstream changed to another backend (another
+URL, charge point id or version: see `queue_path`).
 """
 
 from __future__ import annotations
@@ -182,10 +183,11 @@ class UpstreamLinks[R]:
 
     async def _async_start(self, charger_id: str, applied: _Applied) -> None:
         assert self._system is not None
-        path = queue_path(self._hass, self._entry.entry_id, charger_id)
+        path = queue_path(self._hass, self._entry.entry_id, charger_id, applied.settings)
         await self._hass.async_add_executor_job(
             partial(path.parent.mkdir, parents=True, exist_ok=True)
         )
+        before = self._applied.get(charger_id)
         tracker = self._trackers.get(charger_id)
         if tracker is None:
             tracker = self._trackers[charger_id] = UpstreamTracker(
@@ -203,17 +205,23 @@ class UpstreamLinks[R]:
         )
         self._applied[charger_id] = applied
         self._build(charger_id)
+        if before is not None:
+            # The old link is stopped (its queue closed): what it still held was owed to
+            # the old backend, not to this one.
+            old = queue_path(self._hass, self._entry.entry_id, charger_id, before.settings)
+            if old != path:
+                await self._hass.async_add_executor_job(delete_queue, old)
 
     async def _async_end(self, charger_id: str) -> None:
         assert self._system is not None
-        del self._applied[charger_id]
+        applied = self._applied.pop(charger_id)
         self._remove_entities(charger_id)
         if (tracker := self._trackers.pop(charger_id, None)) is not None:
             tracker.close()
         self.issues.clear(charger_id)
         await self._system.set_upstream(charger_id, None)
         self.commands.forget(charger_id)
-        path = queue_path(self._hass, self._entry.entry_id, charger_id)
+        path = queue_path(self._hass, self._entry.entry_id, charger_id, applied.settings)
         await self._hass.async_add_executor_job(delete_queue, path)
         _LOGGER.debug("Upstream of charger %s removed, with its queue %s", charger_id, path)
 

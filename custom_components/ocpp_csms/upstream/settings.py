@@ -104,16 +104,23 @@ def settings_from(data: Mapping[str, Any]) -> UpstreamSettings | None:
         return None
 
 
-def queue_path(hass: HomeAssistant, entry_id: str, charger_id: str) -> Path:
-    """Where a charger's upstream queue is kept: <config>/ocpp_csms/upstream-<entry>-<id>.db.
+def queue_path(
+    hass: HomeAssistant, entry_id: str, charger_id: str, settings: UpstreamSettings
+) -> Path:
+    """Where a charger's upstream queue is: <config>/ocpp_csms/upstream-<entry>-<id>-<upstream>.db.
 
     Characters a file name should not have become `_`; then a short hash of the id
-    keeps two ids that differ only there apart.
+    keeps two ids that differ only there apart. <upstream> is a short hash of the
+    upstream's URL, charge point id and version: a queue holds what one backend is owed
+    (messages, the last boot, its transaction ids), so another backend starts afresh.
+    The password and the policy are not in it: the backend stays the same.
     """
     safe = _UNSAFE_IN_NAME.sub("_", charger_id)
     if safe != charger_id:
         safe += "-" + hashlib.sha256(charger_id.encode()).hexdigest()[:8]
-    return Path(hass.config.path(QUEUE_FOLDER, f"upstream-{entry_id}-{safe}.db"))
+    backend = "\0".join((settings.url, settings.charge_point_id, settings.version.value))
+    upstream = hashlib.sha256(backend.encode()).hexdigest()[:8]
+    return Path(hass.config.path(QUEUE_FOLDER, f"upstream-{entry_id}-{safe}-{upstream}.db"))
 
 
 def queue_files(path: Path) -> tuple[Path, ...]:
