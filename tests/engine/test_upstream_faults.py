@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from custom_components.ocpp_csms.csms import upstream as upstream_module
-from custom_components.ocpp_csms.csms import upstream_refusals
+from custom_components.ocpp_csms.csms import upstream_policy, upstream_refusals
 from custom_components.ocpp_csms.csms.log_budget import LogBudget
 from custom_components.ocpp_csms.csms.rpc import RpcConnection
 from custom_components.ocpp_csms.csms.schemas import load_all
@@ -53,7 +53,7 @@ NO_WAITS = (0.0, 0.0)
 @pytest.fixture(autouse=True)
 def fresh_log_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's lines logged, whatever the tests before it logged."""
-    for module in (upstream_module, upstream_refusals):
+    for module in (upstream_module, upstream_refusals, upstream_policy):
         budget = LogBudget(per_source=5, overall=60, period_s=600.0)
         monkeypatch.setattr(module, "_LOG_BUDGET", budget)
 
@@ -99,7 +99,7 @@ async def test_a_start_answered_with_an_error_is_sent_again_and_its_id_used(
             relay_session(link)
             await wait_for(lambda: upstream.of("Heartbeat"))
             assert link.status.set_aside == 0
-            assert link.status.queued == 0
+            await wait_for(lambda: link.status.queued == 0)  # the last answer is in
     assert upstream.actions() == [
         "BootNotification",
         "StartTransaction",
@@ -126,7 +126,7 @@ async def test_a_start_always_refused_is_set_aside_and_our_id_never_goes_upstrea
             relay_session(link)
             await wait_for(lambda: upstream.of("Heartbeat"))
             assert link.status.set_aside == 2  # the start and the stop
-            assert link.status.queued == 0
+            await wait_for(lambda: link.status.queued == 0)  # the last answer is in
             await wait_for(lambda: statuses[-1].set_aside == 2)
     assert upstream.actions() == [
         "BootNotification",
