@@ -2,9 +2,9 @@
 
 It answers what a 1.6 or 2.x charger sends with fixed payloads (StartTransaction with
 transaction ids from 9001 on, so they differ from ours), or with `replies` set per
-action, or not at all (`silent`); can be taken down (HTTP 503 and its connections
-closed) and brought back, checks a Basic password, and can send CALLs of its own and
-collect their answers.
+action, or with CALLERRORs (`errors`), or not at all (`silent`); can be taken down
+(HTTP 503 and its connections closed) and brought back, checks a Basic password, and
+can send CALLs of its own and collect their answers.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class FakeUpstream:
     # Answers by action instead of the fixed ones, and actions left unanswered.
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     silent: set[str] = field(default_factory=set)
+    # CALLERROR codes to answer per action, one per CALL, before answering as usual.
+    errors: dict[str, list[str]] = field(default_factory=dict)
     # Connections that ended (closed by either side), once all their frames were read.
     ended: int = 0
     _server: Server | None = None
@@ -109,6 +111,9 @@ class FakeUpstream:
                 if message[0] == 2:
                     self.calls.append((charge_point, message[2], message[3]))
                     if message[2] in self.silent:
+                        continue
+                    if codes := self.errors.get(message[2]):
+                        await socket.send(json.dumps([4, message[1], codes.pop(0), "", {}]))
                         continue
                     answer = self._answer(message[2])
                     await socket.send(json.dumps([3, message[1], answer]))

@@ -238,11 +238,12 @@ async def test_what_comes_while_the_link_is_replaced_is_relayed_by_the_new_one(
         )
         await asyncio.sleep(0)  # the old link is gone, the new one not yet started
         assert ours.system.upstreams.status("CP-1") is None
-        stop = {"transactionId": 5, "meterStop": 1200, "timestamp": "2026-01-01T00:00:00Z"}
-        hook("StopTransaction", stop, {})
+        # (Not a StopTransaction: one of a session the upstream never saw start is set aside.)
+        held = {"idTag": "HELD"}
+        hook("Authorize", held, {"idTagInfo": {"status": "Accepted"}})
         await replacing
-        await wait_for(lambda: upstream.of("StopTransaction"))
-    assert upstream.of("StopTransaction") == [stop]
+        await wait_for(lambda: upstream.of("Authorize"))
+    assert upstream.of("Authorize") == [held]
 
 
 async def test_a_removal_racing_a_start_leaves_no_link_running(

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from custom_components.ocpp_csms.csms.rpc import CallOutcome, OutcomeStatus, RpcConnection
 from custom_components.ocpp_csms.csms.schemas import load_all
 from custom_components.ocpp_csms.csms.station import OcppVersion
@@ -133,25 +135,42 @@ async def test_a_queue_goes_back_to_back_one_call_in_flight(tmp_path: Path) -> N
         assert h.queue.queued == 0
 
 
-async def test_an_error_answer_is_taken_and_the_run_goes_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize("code", ["InternalError", "SecurityError"])
+async def test_an_error_answer_ends_the_run_and_its_message_stays_first(
+    tmp_path: Path, code: str
+) -> None:
+    """The link decides: send it again later, take it, or set it aside (`upstream`)."""
     async with harness(tmp_path) as h:
         put(h.queue, 1, 2)
         run = asyncio.create_task(h.relay.run(await h.queue.next()))
-        h.upstream.error(await h.upstream.next_call(), "InternalError")
-        h.upstream.answer(await h.upstream.next_call(), {})
-        assert await run is None
-        assert h.answered == [(1, OutcomeStatus.ERROR), (2, OutcomeStatus.RESULT)]
-
-
-async def test_a_security_error_ends_the_run_and_its_message_stays_first(tmp_path: Path) -> None:
-    async with harness(tmp_path) as h:
-        put(h.queue, 1, 2)
-        run = asyncio.create_task(h.relay.run(await h.queue.next()))
-        h.upstream.error(await h.upstream.next_call(), "SecurityError")
+        h.upstream.error(await h.upstream.next_call(), code)
         entry, outcome = await _ended(run)
-        assert (entry.payload, outcome.error_code) == ({"n": 1}, "SecurityError")
+        assert (entry.payload, outcome.error_code) == ({"n": 1}, code)
         assert h.answered == []
         assert h.queue.queued == 2
+        assert len(h.upstream.sent) == 1
+
+
+async def test_a_message_not_to_be_sent_is_passed_over(tmp_path: Path) -> None:
+    """`outgoing` None: the link took it out of the queue; the run goes on with the next."""
+    async with harness(tmp_path) as h:
+        put(h.queue, 1, 2, 3, 4)
+
+        def outgoing(entry: Queued) -> dict[str, Any] | None:
+            if entry.payload["n"] in (1, 3):
+                h.queue.done(entry)
+                return None
+            return entry.payload
+
+        h.relay._outgoing = outgoing
+        run = asyncio.create_task(h.relay.run(await h.queue.next()))
+        for n in (2, 4):
+            call = await h.upstream.next_call()
+            assert call[3] == {"n": n}
+            h.upstream.answer(call, {})
+        assert await run is None
+        assert h.answered == [(2, OutcomeStatus.RESULT), (4, OutcomeStatus.RESULT)]
+        assert h.queue.queued == 0
 
 
 async def test_a_boot_due_ends_the_run_after_the_answer_in_flight(tmp_path: Path) -> None:

@@ -191,7 +191,11 @@ class CentralSystem:
 
     async def stop(self) -> None:
         """Close every charger connection and stop listening."""
-        await self.upstreams.stop()
+        try:
+            await self.upstreams.stop()
+        except Exception:
+            # Forwarding is an extra: the chargers' connections and the journal still stop.
+            _LOGGER.exception("Forwarding did not stop cleanly")
         self.upkeep.stop()
         self._reservation_expiry.stop()
         for task in self._tasks:

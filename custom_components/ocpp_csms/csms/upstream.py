@@ -13,7 +13,10 @@ order, the rest bounded. A 1.6 upstream answers a StartTransaction with an id of
 own; later MeterValues and StopTransaction of that session carry it instead of ours.
 Each (re)connection first sends the charger's last BootNotification, and nothing else
 until the upstream accepted it, as a charger would. Reconnects back off exponentially
-with jitter.
+with jitter; the waits start over only once a connection with an accepted boot lasted
+`STABLE_CONNECTION_S` (an upstream that accepts and hangs up is not redialled in a loop).
+A CALLERROR loses no transaction message: it is sent again a few times, then set aside
+(counted); our own 1.6 transaction ids never go upstream (see `upstream_refusals`).
 
 What the upstream may do to the charger is its `CommandPolicy`, applied to each of its
 CALLs by a `CommandGate` (see `upstream_policy`); under SESSIONS_AND_AUTH and FULL its
@@ -42,6 +45,7 @@ from .schemas import VersionSchemas
 from .upstream_authorization import honours_upstream
 from .upstream_policy import ChargerAccess, CommandGate, UpstreamCommand
 from .upstream_queue import Queued, UpstreamQueue
+from .upstream_refusals import RETRY_WAITS_S, Refusals, Verdict
 from .upstream_relay import RelayRun
 from .upstream_settings import Backoff, UpstreamSettings, UpstreamState, UpstreamStatus
 
@@ -54,6 +58,8 @@ OPEN_TIMEOUT_S = 20.0
 BOOT_RETRY_S = (10, 300)
 # Reports of the queue's and the counts' changes come at most this often (`on_status`).
 STATUS_INTERVAL_S = 1.0
+# Reconnect waits start over only after a connection with an accepted boot lasted this.
+STABLE_CONNECTION_S = 60.0
 
 # 2.x reports that answer requests of ours, by our request ids: not the upstream's.
 _ANSWERS_TO_US = frozenset(
@@ -90,6 +96,7 @@ class UpstreamLink:
         on_status: Callable[[UpstreamStatus], None] | None = None,
         chargers: ChargerAccess | None = None,
         on_command: Callable[[UpstreamCommand], None] | None = None,
+        retry_waits: tuple[float, ...] = RETRY_WAITS_S,
     ) -> None:
         """Prepare; `start` opens the queue and begins connecting.
 
@@ -99,7 +106,8 @@ class UpstreamLink:
         (connected, refused, stopped...), and after changes of the queue or the counts
         only, coalesced: at most once per `STATUS_INTERVAL_S`, a burst handled in one
         turn of the event loop reported once, the last change always reported (see
-        `Coalescer`). A burst of 300 messages is a handful of calls, not 600.
+        `Coalescer`). A burst of 300 messages is a handful of calls, not 600. A listener
+        that raises is logged (within a budget); the link goes on.
         """
         self.charger_id = charger_id
         self.settings = settings
@@ -119,6 +127,13 @@ class UpstreamLink:
         self._last_error = ""
         self._commands_refused = 0
         self._relayed = 0
+        self._refusals = Refusals(
+            self._label, queue, is_16=not settings.version.is_2x, retry_waits=retry_waits
+        )
+        # When the current connection was ready to relay (its boot accepted, or none to
+        # send), and whether a boot was accepted on it (see `_refused`).
+        self._ready_at: float | None = None
+        self._boot_accepted = False
         self._task: asyncio.Task[None] | None = None
         # Set when the upstream should be sent the charger's boot (again) first.
         self._boot_again = asyncio.Event()
@@ -138,6 +153,7 @@ class UpstreamLink:
             self._last_error,
             self._commands_refused,
             self._relayed,
+            self._refusals.count,
         )
 
     @property
@@ -156,15 +172,23 @@ class UpstreamLink:
         self._task = asyncio.create_task(self._run(), name=self._label)
 
     async def stop(self) -> None:
-        """Disconnect; what is queued durably stays in the file for the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.queue.close()
-        self._set_state(UpstreamState.STOPPED)
-        self._reports.cancel()
+        """Disconnect; what is queued durably stays in the file for the next start.
+
+        A link that ended with an error is logged, not raised: the stop goes on.
+        """
+        task, self._task = self._task, None
+        try:
+            if task is not None:
+                task.cancel()
+                # Not `await task`: a cancellation of this stop must not be taken for
+                # the task's own, nor the task's error be raised here.
+                await asyncio.wait({task})
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    _LOGGER.error("%s had ended with an error: %r", self._label, error)
+        finally:
+            await self.queue.close()
+            self._set_state(UpstreamState.STOPPED)
+            self._reports.cancel()
 
     # -- charger -> upstream (the RPC layer's `on_answered` hook) -------------------------
 
@@ -194,12 +218,12 @@ class UpstreamLink:
 
     async def _run(self) -> None:
         context = None
-        if self.settings.url.startswith("wss://"):
-            # Loading the system's certificates reads files: not on the event loop.
-            context = await asyncio.to_thread(ssl.create_default_context)
         while True:
             self._set_state(UpstreamState.CONNECTING)
             try:
+                if context is None and self.settings.url.startswith("wss://"):
+                    # Loading the system's certificates reads files: not on the event loop.
+                    context = await asyncio.to_thread(ssl.create_default_context)
                 socket = await connect(
                     self.settings.endpoint,
                     subprotocols=[Subprotocol(self.settings.version.value)],
@@ -221,8 +245,17 @@ class UpstreamLink:
                 )
             except (OSError, TimeoutError, InvalidHandshake) as error:
                 self._fail(UpstreamState.UNREACHABLE, f"{type(error).__name__}: {error}")
+            except Exception as error:
+                # A URL or proxy websockets refuses, certificates that failed to load: the
+                # link must not die of it (nothing would be forwarded, nobody told).
+                self._fail(UpstreamState.UNREACHABLE, f"{type(error).__name__}: {error}")
+                self._log("cannot connect: %r", error)
             else:
-                await self._converse(socket)
+                try:
+                    await self._converse(socket)
+                except Exception as error:
+                    self._fail(UpstreamState.UNREACHABLE, f"{type(error).__name__}: {error}")
+                    self._log("connection failed: %r", error)
             await asyncio.sleep(self._backoff.next())
 
     async def _converse(self, socket: ClientConnection) -> None:
@@ -233,7 +266,7 @@ class UpstreamLink:
             charger=self._call_charger if self._chargers is not None else None,
             our_transaction=self.queue.our_transaction,
             refused=self._refuse,
-            report=self._on_command,
+            report=self._on_command,  # a report that raises is logged by the gate
             timeout=self._call_timeout,
             ours=None
             if self._chargers is None
@@ -252,7 +285,8 @@ class UpstreamLink:
         if self._chargers is not None and honours_upstream(self.settings.policy):
             rpc.on_outcome = self._upstream_answered
         self._rpc = rpc
-        self._backoff.reset()
+        self._ready_at = None
+        self._boot_accepted = False
         self._last_error = ""
         self._set_state(UpstreamState.CONNECTED)
         reader = asyncio.create_task(rpc.serve())
@@ -261,16 +295,28 @@ class UpstreamLink:
             await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._rpc = None
+            # Waited for with `asyncio.wait`, never `await task` under a suppress: a stop
+            # (our own cancellation) arriving meanwhile must end `_run`, not be swallowed.
             sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
-                    await rpc.close()
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+            try:
+                await asyncio.wait({sender})
+                self._log_failure(sender)
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(5):
+                        await rpc.close()
+            finally:
+                reader.cancel()
+                await asyncio.wait({reader})
+                self._log_failure(reader)
+        ready_at = self._ready_at
+        if ready_at is not None and self._now() - ready_at >= STABLE_CONNECTION_S:
+            self._backoff.reset()
         self._fail(UpstreamState.UNREACHABLE, self._last_error or "connection closed")
+
+    def _log_failure(self, task: asyncio.Task[None]) -> None:
+        if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+            self._last_error = f"{type(error).__name__}: {error}"
+            self._log("connection task failed: %r", error)
 
     async def _send_all(self, rpc: RpcConnection) -> None:
         """Boot, then send the queue in order; return when the connection fails.
@@ -282,15 +328,18 @@ class UpstreamLink:
         relay = RelayRun(
             rpc,
             self.queue,
-            outgoing=self._outgoing,
+            outgoing=self._refusals.outgoing,
             answered=self._answered,
             halt=self._boot_again.is_set,
             call_timeout=self._call_timeout,
         )
         self._boot_again.set()
         while True:
-            if self._boot_again.is_set() and not await self._boot(rpc):
-                return
+            if self._boot_again.is_set():
+                if not await self._boot(rpc):
+                    return
+                if self._ready_at is None:
+                    self._ready_at = self._now()
             entry = await self._next_or_boot()
             if entry is None or (ended := await relay.run(entry)) is None:
                 continue
@@ -299,11 +348,24 @@ class UpstreamLink:
                 self._last_error = f"{entry.action}: {outcome.status}"
                 self._log("%s ended: %s", entry.action, outcome.status)
                 return  # reconnect; the entry stays first in the queue
-            if outcome.error_code == "SecurityError":
-                # It does not know us (yet): boot again, then this entry.
-                if self.queue.meta(_LAST_BOOT) is None:
-                    await self._wait_boot(None)
-                self._boot_again.set()
+            await self._refused(entry, outcome)
+
+    async def _refused(self, entry: Queued, outcome: CallOutcome) -> None:
+        """A CALLERROR: boot first, take it as answered, send it again later, or set it aside."""
+        verdict, wait = self._refusals.verdict(entry, outcome, boot_accepted=self._boot_accepted)
+        if verdict is Verdict.BOOT:
+            # It does not know us (yet): boot (the charger's next boot, when we have
+            # none), then this entry. Once a boot was accepted, a refusal like others.
+            if self.queue.meta(_LAST_BOOT) is None:
+                await self._wait_boot(None)
+            self._boot_again.set()
+        elif verdict is Verdict.RETRY:
+            self._log("%s answered with %s: again in %ss", entry.action, outcome.error_code, wait)
+            await self._pause(wait)
+        elif verdict is Verdict.SET_ASIDE:
+            self._refusals.refused_too_often(entry, outcome)
+        else:
+            self._answered(entry, outcome)
 
     async def _next_or_boot(self) -> Queued | None:
         """The next entry, or None when the charger booted in the meantime.
@@ -330,6 +392,7 @@ class UpstreamLink:
             status = outcome.payload.get("status") or outcome.error_code
             self._booted_on = rpc if status == "Accepted" else None
             if status == "Accepted":
+                self._boot_accepted = True
                 return True
             self._last_error = f"BootNotification: {status}"
             await self._wait_boot(outcome.payload.get("interval"))
@@ -339,19 +402,17 @@ class UpstreamLink:
     async def _wait_boot(self, interval: Any) -> None:
         """Wait as the upstream asked (bounded), or until the charger boots again."""
         low, high = BOOT_RETRY_S
-        wait = min(max(interval, low), high) if isinstance(interval, int) else low
+        await self._pause(min(max(interval, low), high) if isinstance(interval, int) else low)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or until the charger boots again (a boot is sent first)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait):
+            async with asyncio.timeout(seconds):
                 await self._boot_again.wait()
 
-    def _outgoing(self, entry: Queued) -> dict[str, Any]:
-        """The payload as the upstream knows it: its own 1.6 transaction ids."""
-        if not self._is_16 or "transactionId" not in entry.payload:
-            return entry.payload
-        theirs = self.queue.upstream_transaction(str(entry.payload["transactionId"]))
-        if theirs is None or not theirs.lstrip("-").isdigit():
-            return entry.payload
-        return entry.payload | {"transactionId": int(theirs)}
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
 
     def _answered(self, entry: Queued, outcome: CallOutcome) -> None:
         if outcome.status is OutcomeStatus.ERROR:
@@ -410,7 +471,15 @@ class UpstreamLink:
 
     def _report_status(self) -> None:
         if self._on_status is not None:
-            self._on_status(self.status)
+            try:
+                self._on_status(self.status)
+            except Exception:
+                self._listener_failed("on_status")
+
+    def _listener_failed(self, name: str) -> None:
+        # A listener's bug must not end the link (nothing forwarded, stop raising).
+        if _LOG_BUDGET.take(f"{self._label} {name}") is not None:
+            _LOGGER.exception("%s: its %s listener raised", self._label, name)
 
     def _log(self, message: str, *args: Any) -> None:
         if _LOG_BUDGET.take(self._label) is not None:

@@ -4,7 +4,10 @@ Two kinds of message wait here. *Durable* ones (transactions) are never dropped:
 is written to a SQLite file of its own and deleted once the upstream answered, so an
 outage or a restart of Home Assistant loses none. The rest (heartbeats, statuses,
 readings outside a session) are kept in memory only, never touch the file, at most
-`MAX_DROPPABLE` of them, the oldest dropped (and counted) past that.
+`MAX_DROPPABLE` of them, the oldest dropped (and counted) past that. A connector's
+StatusNotification replaces the one before it still waiting (its place in line too),
+and is the last kind dropped: after an outage the upstream gets each connector's latest
+status, not a stale one or none.
 
 Memory stays bounded however long the upstream is away: at most `DURABLE_IN_MEMORY`
 durable messages are held, the later ones wait in the file only and are read back, in
@@ -74,6 +77,8 @@ class UpstreamQueue:
         self._pending = PendingWrites()
         self._items: deque[Queued] = deque()
         self._droppable = 0
+        # The StatusNotification waiting (droppable, in `_items`) per connector.
+        self._statuses: dict[tuple[int | None, int], Queued] = {}
         # Durable messages only in the file (after `_cursor`, the last one held here).
         self._spilled = 0
         self._cursor = 0
@@ -138,6 +143,8 @@ class UpstreamQueue:
         elif self._spilled:
             self.dropped += 1
         else:
+            if action == "StatusNotification":
+                self._replace_status(entry)
             self._items.append(entry)
             self._droppable += 1
             if self._droppable > self._droppable_bound:
@@ -149,13 +156,44 @@ class UpstreamQueue:
         return len(self._items) - self._droppable
 
     def _drop_oldest(self) -> None:
-        # The head may be in flight: it stays, and is dropped by being answered.
+        # The head may be in flight: it stays, and is dropped by being answered. A
+        # connector's latest status goes last (one per connector, see `_replace_status`).
+        first_status = None
         for index, entry in enumerate(self._items):
             if index and not entry.durable:
-                del self._items[index]
-                self._droppable -= 1
-                self.dropped += 1
+                if entry.action == "StatusNotification":
+                    first_status = index if first_status is None else first_status
+                    continue
+                self._drop(index)
                 return
+        if first_status is not None:
+            self._drop(first_status)
+
+    def _drop(self, index: int) -> None:
+        entry = self._items[index]
+        del self._items[index]
+        self._forget_status(entry)
+        self._droppable -= 1
+        self.dropped += 1
+
+    def _replace_status(self, entry: Queued) -> None:
+        """A newer status of the same connector: the older one, still waiting, leaves."""
+        if (key := _connector(entry)) is None:
+            return  # not one we can tell the connector of: it just waits its turn
+        older = self._statuses.get(key)
+        self._statuses[key] = entry
+        # Not the head, which may be in flight (it leaves by being answered).
+        if older is not None and self._items and self._items[0] is not older:
+            for index, waiting in enumerate(self._items):
+                if waiting is older:
+                    del self._items[index]
+                    self._droppable -= 1
+                    return
+
+    def _forget_status(self, entry: Queued) -> None:
+        key = _connector(entry) if entry.action == "StatusNotification" else None
+        if key is not None and self._statuses.get(key) is entry:
+            del self._statuses[key]
 
     def peek(self) -> Queued | None:
         """The oldest message held in memory, if any (`next` also reads the file)."""
@@ -195,6 +233,7 @@ class UpstreamQueue:
             self._items.popleft()
             if not entry.durable:
                 self._droppable -= 1
+                self._forget_status(entry)
         # Not written yet (answered within the window): then it never needs to be.
         if entry.durable and self._pending.added.pop(entry.seq, None) is None:
             self._pending.removed.append(entry.seq)
@@ -268,3 +307,11 @@ class UpstreamQueue:
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change()
+
+
+def _connector(entry: Queued) -> tuple[int | None, int] | None:
+    """A status's connector: 1.6 (None, connectorId), 2.x (evseId, connectorId)."""
+    evse, connector = entry.payload.get("evseId"), entry.payload.get("connectorId")
+    if isinstance(connector, int) and (evse is None or isinstance(evse, int)):
+        return evse, connector
+    return None

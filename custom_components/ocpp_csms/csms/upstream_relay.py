@@ -11,7 +11,9 @@ queue's group-commit window and never written (`upstream_queue`).
 A `RelayRun` sends from the head of the queue while answers come; it ends when the
 queue runs dry, a boot is due (the caller boots first), another CALL waits for its turn
 (the upstream's say on a tag, `UpstreamLink.ask`), or a call ends in a way the caller
-must handle: the connection lost, no answer in time, a SecurityError.
+must handle: the connection lost, no answer in time, a CALLERROR (sent again later, or
+set aside: the caller's choice). A message `outgoing` will not have sent (the caller
+has taken it out of the queue) is passed over.
 """
 
 from __future__ import annotations
@@ -34,15 +36,15 @@ class RelayRun:
         rpc: RpcConnection,
         queue: UpstreamQueue,
         *,
-        outgoing: Callable[[Queued], dict[str, Any]],
+        outgoing: Callable[[Queued], dict[str, Any] | None],
         answered: Callable[[Queued, CallOutcome], None],
         halt: Callable[[], bool],
         call_timeout: float,
     ) -> None:
         """Bind to a connection (taking its `after_answer`).
 
-        `outgoing` makes the payload to send, `answered` takes an answer, `halt` says a
-        boot is due.
+        `outgoing` makes the payload to send (None: passed over, the caller took the
+        message out of the queue), `answered` takes a CALLRESULT, `halt` says a boot is due.
         """
         self._rpc = rpc
         self._queue = queue
@@ -60,7 +62,7 @@ class RelayRun:
         """Send `first` and what follows it while answers come.
 
         None when the queue ran dry or a boot is due; else the message whose call ended
-        the run and how (OFFLINE, TIMEOUT, an ERROR with SecurityError), still queued.
+        the run and how (OFFLINE, TIMEOUT, ERROR), still queued.
         """
         loop = asyncio.get_running_loop()
         ended = self._ended = loop.create_future()
@@ -80,9 +82,14 @@ class RelayRun:
         return result
 
     async def _send(self, entry: Queued) -> None:
+        while (payload := self._outgoing(entry)) is None:
+            if (head := self._next()) is None:
+                self._end(None)
+                return
+            entry = head
         self._entry = entry
         self._sent_at = asyncio.get_running_loop().time()
-        self._future = future = await self._rpc.start_call(entry.action, self._outgoing(entry))
+        self._future = future = await self._rpc.start_call(entry.action, payload)
         if future.done():  # the connection is gone
             self._end((entry, future.result()))
         else:
@@ -102,16 +109,22 @@ class RelayRun:
             return  # not one of ours (the boot, which its caller awaits)
         self._future = None
         outcome = future.result()
-        if outcome.status is OutcomeStatus.OFFLINE or outcome.error_code == "SecurityError":
+        if outcome.status is not OutcomeStatus.RESULT:
             self._end((entry, outcome))
             return
         self._answered(entry, outcome)
-        # Another CALL of the link's own waits (`UpstreamLink.ask`): it goes first, and
-        # the run goes on from the sender's task, never waiting here on the reader.
-        if self._halt() or self._rpc.calls_waiting or (head := self._queue.peek()) is None:
+        if (head := self._next()) is None:
             self._end(None)
             return
         await self._send(head)
+
+    def _next(self) -> Queued | None:
+        """The next message to send in this run, None when the run should end."""
+        # Another CALL of the link's own waits (`UpstreamLink.ask`): it goes first, and
+        # the run goes on from the sender's task, never waiting here on the reader.
+        if self._halt() or self._rpc.calls_waiting:
+            return None
+        return self._queue.peek()
 
     def _end(self, ended: Ended) -> None:
         if self._ended is not None and not self._ended.done():

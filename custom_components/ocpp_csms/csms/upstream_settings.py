@@ -141,6 +141,9 @@ class UpstreamStatus:
     last_error: str = ""
     commands_refused: int = 0
     relayed: int = 0
+    # Transaction messages the upstream kept refusing (or that would have carried a 1.6
+    # transaction id it never issued), taken out of the queue so the rest goes on.
+    set_aside: int = 0
 
     @property
     def connected(self) -> bool:

@@ -203,5 +203,18 @@ class Upstreams:
             self._stopped = True
             links, self._links = list(self._links.values()), {}
             self._authorizations.clear()
-            await asyncio.gather(*(link.stop() for link in links))
-            await self._writer.close()
+            try:
+                # One link failing to stop must not leave the others, or the writer's
+                # thread, running.
+                results = await asyncio.gather(
+                    *(link.stop() for link in links), return_exceptions=True
+                )
+                for link, result in zip(links, results, strict=True):
+                    if isinstance(result, BaseException):
+                        _LOGGER.error(
+                            "The upstream link of charger %s did not stop cleanly: %r",
+                            link.charger_id,
+                            result,
+                        )
+            finally:
+                await self._writer.close()
