@@ -11,6 +11,7 @@ import logging
 import sqlite3
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -280,9 +281,11 @@ async def test_unwritten_messages_are_bounded_while_the_file_fails(tmp_path: Pat
     )
     await queue.open()
     padding = "x" * 400
-    for n in range(10):
+    queue.put("StopTransaction", {"n": 0, "pad": padding}, durable=True, ref=None)
+    await until(lambda: queue.store_failures, "the file has failed")
+    for n in range(1, 10):
         queue.put("StopTransaction", {"n": n, "pad": padding}, durable=True, ref=None)
-    assert 0 < queue.lost <= 6  # ~430 bytes each: four or five kept
+    assert queue.lost == 7  # ~630 bytes each, with a row's overhead: three kept
     kept = 10 - queue.lost
     assert queue.queued == kept
     assert await drain(queue) == list(range(kept))
@@ -324,6 +327,40 @@ async def test_droppable_messages_are_bounded_by_bytes(tmp_path: Path) -> None:
     assert queue.dropped == 7  # the head (perhaps in flight) and the newest two stay
     assert await drain(queue) == [0, 8, 9]
     await queue.close()
+
+
+def meter_values(n: int, samples: int) -> dict[str, object]:
+    reading = {"value": str(n), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+    return {
+        "connectorId": 1,
+        "transactionId": 17,
+        "meterValue": [{"timestamp": "2026-12-07T11:00:00Z", "sampledValue": [reading] * samples}],
+    }
+
+
+@pytest.mark.parametrize("failing", [False, True])
+async def test_memory_per_charger_stays_bounded(tmp_path: Path, failing: bool) -> None:
+    """A long outage (and a file that fails, too): the bound in the module holds."""
+    writer = QueueWriter(group_commit_s=0.0)
+    store = FlakyStore(tmp_path / "q.db", failing=1_000_000 if failing else 0)
+    queue = UpstreamQueue(store.path, writer=writer, store=store, retry=quick())
+    await queue.open()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(3000):  # 3 KB each, 9 MB in all
+            queue.put("MeterValues", meter_values(n, 40), durable=True, ref=None)
+            queue.put("DataTransfer", meter_values(n, 10), durable=False, ref=None)
+            await asyncio.sleep(0)
+        await until(lambda: not writer.busy, "the writer is idle")
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 4 * 1024 * 1024
+    assert bool(queue.lost) is failing
+    store.failing = 0
+    await queue.close()
+    await writer.close()
 
 
 # -- 16: the transaction map's age across restarts ---------------------------------

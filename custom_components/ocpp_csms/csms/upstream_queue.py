@@ -1,8 +1,9 @@
 """What waits to be sent to a charger's upstream central system, in order (see `upstream`).
 
-Two kinds of message wait here. *Durable* ones (transactions) are never dropped: each
-is written to a SQLite file of its own and deleted once the upstream answered, so an
-outage or a restart of Home Assistant loses none. The rest (heartbeats, statuses,
+Two kinds of message wait here. *Durable* ones (transactions) are not dropped: each is
+written to a SQLite file of its own and deleted once the upstream answered, so an
+outage or a restart of Home Assistant loses none (only a file failing for long does,
+see below). The rest (heartbeats, statuses,
 readings outside a session) are kept in memory only, never touch the file, at most
 `MAX_DROPPABLE` of them, the oldest dropped (and counted) past that.
 
@@ -15,16 +16,20 @@ the only one (it must go some time). While some wait only in the file, droppable
 messages are dropped on arrival, as they could not be sent in their place.
 
 A failed write is tried again (see `upstream_queue_file`); until it is committed a
-message's JSON stays in memory too, at most `UNWRITTEN_BYTES` of it: a durable message
-that would pass that (the file has failed for a long while) is lost, counted in
-`dropped` and `lost`, and logged. The last failure shows as `store_error` until a
-write succeeds again.
+message's JSON stays in memory too, at most `UNWRITTEN_BYTES` of it (with each row's
+overhead) while the file fails, `SLOW_FILE_FACTOR` times that while it is only slow: a
+durable message past that is lost, counted in `dropped` and `lost`, and logged. The
+last failure shows as `store_error` until a write succeeds again.
 
-Worst case per charger, measured with tracemalloc (`devtools` free; see the test
-`test_memory_per_charger_stays_bounded`): JSON parsed into Python objects takes about
-3 to 4 times its length, so held messages take about 4 x (256 + 64) KiB plus the
-unwritten JSON's 1 MiB, about 2.5 MiB; one message up to the 1 MiB frame limit on top
-of each bound (it is held alone) adds up to about 8 MiB more in the extreme.
+Worst case per charger, measured with tracemalloc (20,000 MeterValues of 187 bytes,
+5,000 of 3 KB, 60 of 630 KB, sent during an outage, with the file working and with it
+failing every write; `test_memory_per_charger_stays_bounded` checks the 3 KB case):
+parsed JSON takes 3 to 5 times its length, so the held durable messages take at most
+about 0.9 MiB, the droppable ones about 0.3 MiB, and the JSON not yet written 1 MiB
+(4 MiB while the file only stalls): about 2.3 MiB while the file fails, 5 MiB while it
+stalls, under 1 MiB while it works. One message up to the 1 MiB frame limit is held
+even alone past a bound, about 3 MiB parsed, so very large frames add up to that once
+per bound.
 
 Like the session journal, all SQLite work runs on a thread (a `QueueWriter`'s, shared
 by every charger's queue); the event loop hands it writes, in order, and never waits
@@ -35,8 +40,9 @@ message's insert and its delete. A message the upstream answers within that wind
 never written at all: it no longer needs keeping. The price is the session journal's:
 a crash of the whole process within the window, or before the thread has committed,
 loses the durable messages of that window, which the charger was already answered for
-(10 ms at most; `close`, as on Home Assistant's stop, writes everything); and a delete not
-yet committed has its message sent again after such a crash.
+(10 ms at most; `close`, as on Home Assistant's stop, writes everything, a failed
+write tried once more, and logs what it could not); and a delete not yet committed has
+its message sent again after such a crash.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ DURABLE_BYTES = 256 * 1024
 MAX_DROPPABLE = 100
 DROPPABLE_BYTES = 64 * 1024
 UNWRITTEN_BYTES = 1024 * 1024
+SLOW_FILE_FACTOR = 4
 # Our 1.6 transaction ids and the upstream's, kept for the newest sessions.
 MAX_TRANSACTION_MAP = 1000
 _LOG_BUDGET = LogBudget(per_source=3, overall=30, period_s=600.0)
@@ -234,7 +241,9 @@ class UpstreamQueue:
         text = to_text(payload)
         size = len(text)
         unwritten = self._file.unwritten_bytes
-        if unwritten and unwritten + size > self._unwritten_bound:
+        # A file merely slow (large messages, a busy disk) gets more room than a failing one.
+        bound = self._unwritten_bound * (1 if self._file.error else SLOW_FILE_FACTOR)
+        if unwritten and unwritten + size > bound:
             self._lose(action)
             return
         self._seq += 1
