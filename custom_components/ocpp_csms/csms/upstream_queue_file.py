@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from .log_budget import LogBudget
 from .upstream_settings import Backoff
-from .upstream_store import PendingWrites, Queued, Row, UpstreamStore
+from .upstream_store import PendingWrites, Queued, Row, UpstreamStore, to_text
 from .upstream_writer import QueueWriter
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,13 +85,13 @@ class QueueFile:
     def add(self, seq: int, row: Row) -> None:
         """A durable message to keep."""
         self._pending.added[seq] = row
-        self.unwritten_bytes += len(row[1]) + ROW_OVERHEAD
+        self.unwritten_bytes += _row_cost(row)
         self.gather()
 
     def remove(self, seq: int) -> None:
         """A durable message answered: out of the file (never in it, if not written yet)."""
         if (row := self._pending.added.pop(seq, None)) is not None:
-            self.unwritten_bytes -= len(row[1]) + ROW_OVERHEAD
+            self.unwritten_bytes -= _row_cost(row)
         else:
             self._pending.removed.append(seq)
             self.gather()
@@ -115,9 +115,11 @@ class QueueFile:
         head: list[Queued] = []
         total = 0
         for batch in batches:
-            for later, (action, text, ref) in batch.added.items():
+            for later, (action, kept, ref) in batch.added.items():
                 if later <= seq:
                     continue
+                # One not measured is always held (so not here), but it would do.
+                text = kept if isinstance(kept, str) else to_text(kept)
                 total += len(text)
                 if len(head) >= limit or (head and total > max_bytes):
                     return head
@@ -175,5 +177,10 @@ class QueueFile:
             self._on_failure()
 
 
+def _row_cost(row: Row) -> int:
+    # A payload not measured counts its row only (see `upstream_queue.UNMEASURED`).
+    return (len(row[1]) if isinstance(row[1], str) else 0) + ROW_OVERHEAD
+
+
 def _cost(batch: PendingWrites) -> int:
-    return sum(len(text) + ROW_OVERHEAD for _, text, _ in batch.added.values())
+    return sum(_row_cost(row) for row in batch.added.values())

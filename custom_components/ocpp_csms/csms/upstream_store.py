@@ -49,8 +49,9 @@ class Queued:
     size: int = 0
 
 
-# A durable message as the file keeps it: action, payload as JSON, ref.
-Row = tuple[str, str, str | None]
+# A durable message as the file keeps it: action, payload as JSON, ref. The payload may
+# still be the dict (a message the queue did not measure): the thread turns it to JSON.
+Row = tuple[str, str | dict[str, Any], str | None]
 
 
 @dataclass(slots=True)
@@ -163,7 +164,10 @@ class UpstreamStore:
             if batch.added:
                 db.executemany(
                     "INSERT OR REPLACE INTO queued VALUES (?, ?, ?, ?)",
-                    [(seq, *row) for seq, row in batch.added.items()],
+                    [
+                        (seq, action, text if isinstance(text, str) else to_text(text), ref)
+                        for seq, (action, text, ref) in batch.added.items()
+                    ],
                 )
             if batch.removed:
                 db.executemany("DELETE FROM queued WHERE seq = ?", [(s,) for s in batch.removed])

@@ -171,8 +171,14 @@ class QueueWriter:
             else:
                 future.set_exception(value)
         self._ended.set()
-        if current and (self._dirty or self._reads):
-            self.flush()  # what came meanwhile has waited long enough
+        if not current:
+            return
+        if self._reads:
+            self.flush()  # a read waits: it goes now, with the writes gathered before it
+        elif self._dirty and self._timer is None:
+            # What came meanwhile goes after a window of its own: gone at once it would
+            # make more, smaller jobs (a delete of what the job just wrote, for one).
+            self._timer = asyncio.get_running_loop().call_later(self._group_commit_s, self.flush)
 
     async def close(self) -> None:
         """Write what is gathered and end the thread (a later use starts a new one).
