@@ -170,6 +170,25 @@ async def test_close_gives_up_on_a_file_that_never_answers(
     )
 
 
+async def test_close_writes_what_gathered_while_a_job_was_in_flight(tmp_path: Path) -> None:
+    writer = QueueWriter(group_commit_s=NEVER_S)
+    store = StalledStore(tmp_path / "q.db")
+    queue = UpstreamQueue(store.path, writer=writer, store=store)
+    await queue.open()
+    queue.put("StopTransaction", {"n": 1}, durable=True, ref=None)
+    writer.flush()
+    await asyncio.get_running_loop().run_in_executor(None, store.started.wait, PATIENCE_S)
+    queue.put("StopTransaction", {"n": 2}, durable=True, ref=None)  # waits its turn
+    closing = asyncio.ensure_future(writer.close())
+    store.permits.release(2)
+    async with asyncio.timeout(PATIENCE_S):
+        await closing
+    assert store.writes == 2
+    await queue.close()
+    await writer.close()
+    assert await restored(store.path) == [1, 2]
+
+
 # -- 6: failed writes and deletes are retried --------------------------------------
 
 

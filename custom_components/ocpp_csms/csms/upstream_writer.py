@@ -193,6 +193,10 @@ class QueueWriter:
                 while self.busy:
                     self._ended.clear()
                     await self._ended.wait()
+                    self.flush()  # what gathered meanwhile, without its window
+            if self._timer is not None:  # a queue whose retry waits: it closes itself
+                self._timer.cancel()
+                self._timer = None
         except TimeoutError:
             _LOGGER.error(
                 "The upstream queues' writer did not finish within %s s (a file is locked"
