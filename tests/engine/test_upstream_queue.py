@@ -108,6 +108,7 @@ async def test_writes_of_a_window_go_as_one_batch_for_every_queue(tmp_path: Path
     second = UpstreamQueue(tmp_path / "b.db", writer=writer)
     for queue in (first, second):
         await queue.open()
+    for queue in (first, second):
         for n in range(5):
             queue.put("StopTransaction", {"n": n}, durable=True, ref=None)
         queue.put("Heartbeat", {"n": 9}, durable=False, ref=None)  # never written

@@ -9,7 +9,16 @@ transaction per queue's file. One writer serves every charger's queue
 (`upstreams.Upstreams` owns it), so a burst from many chargers is one hand-off per
 window, not one per message.
 
-Reads (`run`) go to the same thread, after everything handed over before them.
+One job at a time: while a job is on the thread, what the queues gather stays with
+them and merges there, and goes as the next job once this one has ended. So a slow or
+locked file (SQLite gives up on a lock after `upstream_store.BUSY_TIMEOUT_S`) holds at
+most one batch of its own in the thread's way, however long it stays slow, and the
+other chargers' writes and reads wait for at most the job in flight and the next.
+
+Reads (`run`) go in the next job, after the writes gathered before them (a queue reads
+back what it wrote). `close` waits at most `CLOSE_TIMEOUT_S` for the thread; past that
+it logs what was left and leaves the thread to finish on its own: writes not yet
+committed then are lost if the process ends first.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -26,8 +36,14 @@ from .upstream_store import PendingWrites, UpstreamStore
 # How long writes gather before they go to the thread as one batch; also how much a
 # crash of the whole process can lose (see `upstream_queue`).
 GROUP_COMMIT_S = 0.01
+# How long `close` waits for the thread to finish what it was given.
+CLOSE_TIMEOUT_S = 10.0
 
+_LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
+# A read: what to call on the thread, and the future its result goes to.
+_Read = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
+_Outcome = tuple[bool, Any]  # (it returned, its result or what it raised)
 
 
 class WriteSource(Protocol):
@@ -36,24 +52,36 @@ class WriteSource(Protocol):
     def take_pending(self) -> tuple[UpstreamStore, PendingWrites] | None:
         """What the queue gathered since last asked, to be written now (None: nothing)."""
 
-    def write_failed(self, error: BaseException) -> None:
-        """A batch of this queue could not be written (called on the event loop)."""
+    def write_ended(self, error: BaseException | None) -> None:
+        """The batch last taken was written (None) or not (on the event loop)."""
 
 
 class QueueWriter:
     """One thread for the SQLite work of many queues (see the module)."""
 
     def __init__(
-        self, *, group_commit_s: float = GROUP_COMMIT_S, name: str = "ocpp_csms_upstream"
+        self,
+        *,
+        group_commit_s: float = GROUP_COMMIT_S,
+        close_timeout_s: float = CLOSE_TIMEOUT_S,
+        name: str = "ocpp_csms_upstream",
     ) -> None:
         """Prepare; the thread starts with the first work and ends at `close`."""
         self._group_commit_s = group_commit_s
+        self._close_timeout_s = close_timeout_s
         self._name = name
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dirty: dict[int, WriteSource] = {}
+        self._reads: list[_Read] = []
         self._timer: asyncio.TimerHandle | None = None
-        # Batches the thread has committed (for tests and figures).
+        # A job is on the thread; set again each time one ends (for `close`).
+        self.busy = False
+        self._ended = asyncio.Event()
+        # Bumped when `close` gives up on a thread: a job of that thread ending later
+        # delivers its outcomes and starts nothing.
+        self._generation = 0
+        # Batches the thread has committed, and jobs with writes (for tests and figures).
         self.batches_written = 0
         self.handoffs = 0
 
@@ -64,55 +92,136 @@ class QueueWriter:
         return self._executor
 
     async def run(self, function: Callable[..., _T], *arguments: Any) -> _T:
-        """Run `function` on the thread, after every write handed over before."""
-        executor = self._thread()
-        return await asyncio.get_running_loop().run_in_executor(executor, function, *arguments)
+        """Run `function` on the thread, after every write gathered before."""
+        self._thread()
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        self._reads.append((function, arguments, future))
+        self.flush()
+        return await future
 
     def gather(self, source: WriteSource) -> None:
         """`source` has writes pending: take them within `GROUP_COMMIT_S`, with the others'."""
         self._dirty[id(source)] = source
-        if self._timer is None:
+        if self._timer is None and not self.busy:
             loop = self._loop or asyncio.get_running_loop()
             self._timer = loop.call_later(self._group_commit_s, self.flush)
 
     def flush(self) -> None:
-        """Hand every dirty source's writes to the thread now, in one job."""
+        """Hand what is gathered to the thread now, in one job (or once the job in flight ends)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._dirty:
-            return
+        if self.busy:
+            return  # taken up when the job in flight ends
         sources, self._dirty = list(self._dirty.values()), {}
         work = [(source, taken) for source in sources if (taken := source.take_pending())]
-        if not work:
+        reads, self._reads = self._reads, []
+        if not work and not reads:
             return
-        job = self._thread().submit(_write_all, [(store, batch) for _, (store, batch) in work])
-        self.handoffs += 1
-        job.add_done_callback(functools.partial(self._written, [source for source, _ in work]))
+        self.busy = True
+        self.handoffs += bool(work)
+        job = self._thread().submit(
+            _job,
+            [taken for _, taken in work],
+            [(function, arguments) for function, arguments, _ in reads],
+        )
+        job.add_done_callback(
+            functools.partial(
+                self._on_thread_ended,
+                self._generation,
+                [source for source, _ in work],
+                [future for _, _, future in reads],
+            )
+        )
 
-    def _written(self, sources: list[WriteSource], job: Future[list[BaseException | None]]) -> None:
-        # On the thread: only failures (rare) are handed back to the event loop.
-        try:
-            errors = job.result()
-        except BaseException as error:
-            errors = [error] * len(sources)
-        self.batches_written += sum(error is None for error in errors)
-        failed = [(s, e) for s, e in zip(sources, errors, strict=True) if e is not None]
-        if failed and self._loop is not None:
+    def _on_thread_ended(
+        self,
+        generation: int,
+        sources: list[WriteSource],
+        futures: list[asyncio.Future[Any]],
+        job: Future[tuple[list[BaseException | None], list[_Outcome]]],
+    ) -> None:
+        # On the thread: the rest is the event loop's.
+        if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
-                self._loop.call_soon_threadsafe(_report, failed)
+                self._loop.call_soon_threadsafe(self._job_ended, generation, sources, futures, job)
+
+    def _job_ended(
+        self,
+        generation: int,
+        sources: list[WriteSource],
+        futures: list[asyncio.Future[Any]],
+        job: Future[tuple[list[BaseException | None], list[_Outcome]]],
+    ) -> None:
+        current = generation == self._generation
+        if current:
+            self.busy = False
+        try:
+            errors, outcomes = job.result()
+        except BaseException as lost:  # the thread was shut down under it
+            errors, outcomes = [lost] * len(sources), [(False, lost)] * len(futures)
+        for source, error in zip(sources, errors, strict=True):
+            self.batches_written += error is None
+            source.write_ended(error)
+        for future, (returned, value) in zip(futures, outcomes, strict=True):
+            if future.done():  # its caller gave up
+                continue
+            if returned:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        self._ended.set()
+        if not current:
+            return
+        if self._reads:
+            self.flush()  # a read waits: it goes now, with the writes gathered before it
+        elif self._dirty and self._timer is None:
+            # What came meanwhile goes after a window of its own: gone at once it would
+            # make more, smaller jobs (a delete of what the job just wrote, for one).
+            self._timer = asyncio.get_running_loop().call_later(self._group_commit_s, self.flush)
 
     async def close(self) -> None:
-        """Write what is gathered and end the thread (a later use starts a new one)."""
+        """Write what is gathered and end the thread (a later use starts a new one).
+
+        Waits at most `close_timeout_s` (see the module).
+        """
         self.flush()
         if (executor := self._executor) is None:
+            return
+        try:
+            async with asyncio.timeout(self._close_timeout_s):
+                while self.busy:
+                    self._ended.clear()
+                    await self._ended.wait()
+                    self.flush()  # what gathered meanwhile, without its window
+            if self._timer is not None:  # a queue whose retry waits: it closes itself
+                self._timer.cancel()
+                self._timer = None
+        except TimeoutError:
+            _LOGGER.error(
+                "The upstream queues' writer did not finish within %s s (a file is locked"
+                " or the disk hangs): what it had not written yet is lost if Home"
+                " Assistant stops now",
+                self._close_timeout_s,
+            )
+            self._executor = None
+            self.busy = False
+            self._generation += 1
+            reads, self._reads = self._reads, []
+            for _, _, future in reads:  # not a cancel: their callers were not cancelled
+                if not future.done():
+                    future.set_exception(RuntimeError("the upstream queues' writer has closed"))
+            executor.shutdown(wait=False, cancel_futures=True)
             return
         self._executor = None
         await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
 
 
-def _write_all(work: list[tuple[UpstreamStore, PendingWrites]]) -> list[BaseException | None]:
-    """On the thread: write each batch to its file; one file's failure costs only it."""
+def _job(
+    work: list[tuple[UpstreamStore, PendingWrites]],
+    reads: list[tuple[Callable[..., Any], tuple[Any, ...]]],
+) -> tuple[list[BaseException | None], list[_Outcome]]:
+    """On the thread: each batch to its file (one file's failure costs only it), then reads."""
     errors: list[BaseException | None] = []
     for store, batch in work:
         try:
@@ -121,9 +230,10 @@ def _write_all(work: list[tuple[UpstreamStore, PendingWrites]]) -> list[BaseExce
             errors.append(error)
         else:
             errors.append(None)
-    return errors
-
-
-def _report(failed: list[tuple[WriteSource, BaseException]]) -> None:
-    for source, error in failed:
-        source.write_failed(error)
+    outcomes: list[_Outcome] = []
+    for function, arguments in reads:
+        try:
+            outcomes.append((True, function(*arguments)))
+        except Exception as error:
+            outcomes.append((False, error))
+    return errors, outcomes
