@@ -126,6 +126,7 @@ def _upstream(hub: CentralSystemHub, charger_id: str) -> dict[str, Any] | None:
                 "last_error": status.last_error,
                 "commands_refused": status.commands_refused,
                 "relayed": status.relayed,
+                "set_aside": status.set_aside,
             }
             if status is not None
             else None

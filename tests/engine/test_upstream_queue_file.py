@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 
 from custom_components.ocpp_csms.csms import upstream_queue
+from custom_components.ocpp_csms.csms.schemas import load_all
+from custom_components.ocpp_csms.csms.station import OcppVersion
+from custom_components.ocpp_csms.csms.upstream import UpstreamLink
 from custom_components.ocpp_csms.csms.upstream_queue import UpstreamQueue
-from custom_components.ocpp_csms.csms.upstream_settings import Backoff
+from custom_components.ocpp_csms.csms.upstream_settings import Backoff, UpstreamSettings
 from custom_components.ocpp_csms.csms.upstream_store import (
     BUSY_TIMEOUT_S,
     PendingWrites,
@@ -26,6 +29,7 @@ from custom_components.ocpp_csms.csms.upstream_store import (
 )
 from custom_components.ocpp_csms.csms.upstream_writer import QueueWriter
 from tests.chargers import PATIENCE_S
+from tests.engine.fake_upstream import fake_upstream
 
 NEVER_S = 3600.0
 
@@ -413,3 +417,25 @@ async def test_the_transaction_map_evicts_the_oldest_across_restarts(
         "new3",
     ]
     await last.close()
+
+
+async def test_a_failing_file_shows_in_the_links_status(tmp_path: Path) -> None:
+    """Connected, but the queue cannot write: the status says why, and clears after."""
+    async with fake_upstream(silent={"StopTransaction"}) as upstream:
+        schemas = (await asyncio.to_thread(load_all))[OcppVersion.V16]
+        store = FlakyStore(tmp_path / "q.db", failing=1_000_000, error="disk I/O error")
+        queue = UpstreamQueue(store.path, store=store, retry=quick())
+        link = UpstreamLink(
+            "CP-1", UpstreamSettings(upstream.url, "UP-1", OcppVersion.V16), schemas, queue
+        )
+        await link.start()
+        try:
+            link.relay("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}, {})
+            stop = {"transactionId": 7, "meterStop": 100, "timestamp": "2026-01-01T01:00:00Z"}
+            link.relay("StopTransaction", stop, {})
+            await until(lambda: "disk I/O error" in link.status.last_error, "the error shown")
+            assert link.status.connected
+            store.failing = 0
+            await until(lambda: link.status.last_error == "", "cleared once written")
+        finally:
+            await link.stop()

@@ -150,7 +150,8 @@ class UpstreamLink:
             self._state,
             self.queue.queued,
             self.queue.dropped,
-            self._last_error,
+            # The connection's trouble first; else the queue file's, if writing fails.
+            self._last_error or self.queue.store_error,
             self._commands_refused,
             self._relayed,
             self._refusals.count,
