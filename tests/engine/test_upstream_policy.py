@@ -102,6 +102,9 @@ async def test_sessions_and_auth_passes_remote_start_and_stop_and_refuses_reset(
         started = await theirs.system.execute("UP-1", RemoteStart("EMPLOYER", evse_id=1))
         assert started.accepted
         await wait_for(lambda: theirs.recorder.of_type(TransactionStarted, "UP-1"))
+        # The charger took in our answer to its start (it knows its transaction id): a
+        # stop that overtook it would be refused, by a real charger too.
+        await wait_for(lambda: 1 in client.transactions)
         [mine] = ours.recorder.of_type(TransactionStarted, "CP-1")
         # We do not know the tag; the upstream does, and its word counted.
         assert mine.transaction.id_tag == "EMPLOYER"
