@@ -17,9 +17,9 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
 
-from .. import entry_storage
 from ..csms.certificates import CertificateFacts
-from ..entry_storage import EntryStore
+from ..entry_storage import EntryStore, async_remove_storage
+from ..entry_storage import storage_key as entry_storage_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -28,12 +28,12 @@ _KIND = "certificates"
 
 def storage_key(entry_id: str) -> str:
     """The storage file of a config entry's certificate facts."""
-    return entry_storage.storage_key(entry_id, _KIND)
+    return entry_storage_key(entry_id, _KIND)
 
 
 async def async_remove_certificate_storage(hass: HomeAssistant, entry_id: str) -> None:
     """Delete a removed entry's file."""
-    await entry_storage.async_remove_storage(hass, entry_id, _KIND)
+    await async_remove_storage(hass, entry_id, _KIND)
 
 
 def facts_to_dict(facts: CertificateFacts) -> dict[str, str]:

@@ -12,10 +12,10 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
 
-from .. import entry_storage
 from ..csms.authorization import AuthorizationMode, Tag, TagChange, TagRegistry
 from ..csms.local_list import LocalListSync, PushedList
-from ..entry_storage import EntryStore
+from ..entry_storage import EntryStore, async_remove_storage
+from ..entry_storage import storage_key as entry_storage_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,12 +24,12 @@ _KIND = "tags"
 
 def storage_key(entry_id: str) -> str:
     """The storage file of a config entry's tags."""
-    return entry_storage.storage_key(entry_id, _KIND)
+    return entry_storage_key(entry_id, _KIND)
 
 
 async def async_remove_tag_storage(hass: HomeAssistant, entry_id: str) -> None:
     """Delete a removed entry's tags file."""
-    await entry_storage.async_remove_storage(hass, entry_id, _KIND)
+    await async_remove_storage(hass, entry_id, _KIND)
 
 
 class TagStore:
