@@ -539,12 +539,8 @@ class RpcConnection:
             self._dispatcher.accept_quirks(action, quirks)
         try:
             reply = handler(payload)
-        except CallError as error:
-            await self._send_error(unique_id, error.code, error.description, error.details)
-            return
-        except Exception:
-            self._log(logging.ERROR, "error while handling %s", action, exc_info=True)
-            await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
+        except Exception as error:
+            await self._refuse_call(unique_id, action, error)
             return
         if not inspect.isawaitable(reply):
             await self._answer(unique_id, action, payload, reply)
@@ -559,14 +555,18 @@ class RpcConnection:
         """Answer a CALL once its handler's awaitable is done."""
         try:
             reply = await pending
-        except CallError as error:
-            await self._send_error(unique_id, error.code, error.description, error.details)
-            return
-        except Exception:
-            self._log(logging.ERROR, "error while handling %s", action, exc_info=True)
-            await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
+        except Exception as error:
+            await self._refuse_call(unique_id, action, error)
             return
         await self._answer(unique_id, action, payload, reply)
+
+    async def _refuse_call(self, unique_id: str, action: str, error: Exception) -> None:
+        """A handler failed: its CallError goes as it is, anything else as InternalError."""
+        if isinstance(error, CallError):
+            await self._send_error(unique_id, error.code, error.description, error.details)
+            return
+        self._log(logging.ERROR, "error while handling %s", action, exc_info=error)
+        await self._send_error(unique_id, ErrorCode.INTERNAL_ERROR, "Internal error")
 
     async def _answer(
         self, unique_id: str, action: str, payload: dict[str, Any], reply: Reply
