@@ -15,9 +15,10 @@ import pytest
 from custom_components.ocpp_csms.csms.authorization import AuthorizationMode
 from custom_components.ocpp_csms.csms.events import TransactionEnded, TransactionStarted
 from custom_components.ocpp_csms.csms.station import OcppVersion
+from custom_components.ocpp_csms.csms.upstream_authorization import UpstreamAuthorization
 from custom_components.ocpp_csms.csms.upstream_settings import CommandPolicy
 from tests.chargers import charger, wait_for
-from tests.engine.conftest import StartSystem
+from tests.engine.conftest import Running, StartSystem
 from tests.engine.fake_upstream import FakeUpstream, fake_upstream
 from tests.engine.forwarding import (
     VERSIONS,
@@ -36,6 +37,26 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
         yield server
 
 
+async def home_forwarded(
+    start_system: StartSystem, upstream: FakeUpstream, tmp_path: Path
+) -> Running:
+    """CP-1 forwarded under sessions-and-auth; we know only the tag HOME."""
+    ours, _ = await forwarding(
+        start_system,
+        upstream.url,
+        tmp_path,
+        policy=CommandPolicy.SESSIONS_AND_AUTH,
+        authorizer=registry("HOME"),
+    )
+    return ours
+
+
+def authorization_of(ours: Running) -> UpstreamAuthorization:
+    authorization = ours.system.upstreams.authorization("CP-1")
+    assert authorization is not None
+    return authorization
+
+
 # -- authorization: local tags first, then the upstream --------------------------------
 
 
@@ -51,13 +72,7 @@ async def test_the_upstream_decides_on_a_tag_we_do_not_know(
     expected: str,
 ) -> None:
     upstream.replies["Authorize"] = {"idTagInfo": answer}
-    ours, _ = await forwarding(
-        start_system,
-        upstream.url,
-        tmp_path,
-        policy=CommandPolicy.SESSIONS_AND_AUTH,
-        authorizer=registry("HOME"),
-    )
+    ours = await home_forwarded(start_system, upstream, tmp_path)
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
         await wait_for(lambda: asks_upstream(ours))
@@ -98,20 +113,13 @@ async def test_a_tag_we_know_never_waits_for_the_upstream(
 ) -> None:
     """The upstream would keep an Authorize for good: a known tag never asks it."""
     upstream.silent.add("Authorize")
-    ours, _ = await forwarding(
-        start_system,
-        upstream.url,
-        tmp_path,
-        policy=CommandPolicy.SESSIONS_AND_AUTH,
-        authorizer=registry("HOME"),
-    )
+    ours = await home_forwarded(start_system, upstream, tmp_path)
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
         await wait_for(lambda: asks_upstream(ours))
         assert await client.authorize("HOME") == "Accepted"
         await client.start_session(id_tag="HOME")
-    authorization = ours.system.upstreams.authorization("CP-1")
-    assert authorization is not None
+    authorization = authorization_of(ours)
     assert authorization.asked == 0
 
 
@@ -133,8 +141,7 @@ async def test_a_silent_upstream_leaves_our_own_decision(
         assert await client.authorize("EMPLOYER") == "Invalid"
         # The silence is remembered a while: the tag's start does not wait again.
         await client.start_session(id_tag="EMPLOYER")
-    authorization = ours.system.upstreams.authorization("CP-1")
-    assert authorization is not None
+    authorization = authorization_of(ours)
     assert (authorization.asked, authorization.fell_back) == (1, 1)
 
 
@@ -142,20 +149,13 @@ async def test_an_upstream_that_did_not_accept_our_boot_is_not_asked(
     start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
     upstream.boot_status = "Pending"
-    ours, _ = await forwarding(
-        start_system,
-        upstream.url,
-        tmp_path,
-        policy=CommandPolicy.SESSIONS_AND_AUTH,
-        authorizer=registry("HOME"),
-    )
+    ours = await home_forwarded(start_system, upstream, tmp_path)
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
         await wait_for(lambda: upstream.of("BootNotification") and status(ours).connected)
         assert not asks_upstream(ours)
         assert await client.authorize("EMPLOYER") == "Invalid"
-    authorization = ours.system.upstreams.authorization("CP-1")
-    assert authorization is not None
+    authorization = authorization_of(ours)
     assert authorization.asked == 0
 
 
@@ -185,29 +185,21 @@ async def test_an_upstream_that_is_down_leaves_our_own_decision_at_once(
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
         assert await client.authorize("EMPLOYER") == expected
-    authorization = ours.system.upstreams.authorization("CP-1")
-    assert authorization is not None
+    authorization = authorization_of(ours)
     assert authorization.asked == 0
 
 
 async def test_the_start_after_an_authorize_does_not_ask_again(
     start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
-    ours, _ = await forwarding(
-        start_system,
-        upstream.url,
-        tmp_path,
-        policy=CommandPolicy.SESSIONS_AND_AUTH,
-        authorizer=registry("HOME"),
-    )
+    ours = await home_forwarded(start_system, upstream, tmp_path)
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
         await wait_for(lambda: asks_upstream(ours))
         assert await client.authorize("EMPLOYER") == "Accepted"
         await client.start_session(id_tag="EMPLOYER")
         await wait_for(lambda: upstream.of("StartTransaction"))
-    authorization = ours.system.upstreams.authorization("CP-1")
-    assert authorization is not None
+    authorization = authorization_of(ours)
     assert authorization.asked == 1
     [start] = ours.recorder.of_type(TransactionStarted, "CP-1")
     assert start.transaction.authorized
@@ -272,13 +264,7 @@ async def test_a_session_with_our_own_tag_is_ours_whatever_the_upstream_says(
     start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
     upstream.replies["StartTransaction"] = {"transactionId": 77, "idTagInfo": {"status": "Invalid"}}
-    ours, _ = await forwarding(
-        start_system,
-        upstream.url,
-        tmp_path,
-        policy=CommandPolicy.SESSIONS_AND_AUTH,
-        authorizer=registry("HOME"),
-    )
+    ours = await home_forwarded(start_system, upstream, tmp_path)
     async with charger(ours.url, "CP-1") as client:
         assert await client.boot() == "Accepted"
         await wait_for(lambda: asks_upstream(ours))
