@@ -206,7 +206,7 @@ class StationAdapter(CapabilityLearning, ABC):
         )
         self._handlers: dict[str, Handler] = self._build_handlers()
         # Whether the charger sent a BootNotification on this connection (its answer
-        # then brings the follow-ups; see `CentralSystem._follow_up_reconnect`).
+        # then brings the follow-ups; see `Connections._follow_up_reconnect`).
         self.booted = False
 
     @abstractmethod

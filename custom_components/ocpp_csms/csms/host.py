@@ -88,7 +88,7 @@ class CentralSystemSettings:
     # Per charger id, what it samples instead.
     meter_overrides: Mapping[str, MeterWish] = field(default_factory=dict)
     # How long a known charger that connects may stay silent before we send it what it
-    # missed (see `_follow_up_reconnect`).
+    # missed (see `Connections._follow_up_reconnect`).
     first_word_wait_s: float = FIRST_WORD_WAIT_S
     # Site load balancing; None: chargers are not balanced.
     site: SiteSettings | None = None
