@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
-from .adapter import BootDecision, StationAdapter
+from .adapter import StationAdapter
 from .admission import Admission, AdmissionCounters
 from .authorization import AcceptAll, AuthorizationDecision, Authorizer
 from .certificate_renewal import CertificateRenewal
@@ -56,6 +56,7 @@ from .server import OcppServer, Verdict
 from .sessions import RestoredJournal, SessionJournal
 from .site import ChargerLimits, SiteBalancer, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
+from .station_host import BootDecision
 from .transaction_ids import TransactionIdAllocator
 from .upkeep import ChargerUpkeep
 from .upstream_bridge import ChargerBridge

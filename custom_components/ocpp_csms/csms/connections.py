@@ -18,7 +18,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
-from .adapter import StationAdapter, StationHost
+from .adapter import StationAdapter
 from .admission import AdmissionCounters
 from .certificate_renewal import CertificateRenewal
 from .commands import CommandResult
@@ -32,6 +32,7 @@ from .quirks import quirks_for
 from .schemas import VersionSchemas
 from .server import central_system_url, remote_host
 from .station import OcppVersion, RegistrationStatus, Station
+from .station_host import StationHost
 from .tls import peer_certificate
 from .upkeep import ChargerUpkeep
 from .upstreams import Upstreams
