@@ -54,7 +54,8 @@ from .schedule import WeeklySchedule
 from .schemas import VersionSchemas, load_all
 from .server import OcppServer, Verdict
 from .sessions import RestoredJournal, SessionJournal
-from .site import ChargerLimits, SiteBalancer, SiteSettings
+from .site import SiteBalancer
+from .site_settings import ChargerLimits, SiteSettings
 from .station import OcppVersion, RegistrationStatus, Station
 from .station_host import BootDecision
 from .transaction_ids import TransactionIdAllocator

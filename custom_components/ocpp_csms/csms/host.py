@@ -15,7 +15,7 @@ from typing import Protocol
 from .events import Event
 from .metering_setup import MeterWish
 from .server import ServerSettings
-from .site import SiteSettings
+from .site_settings import SiteSettings
 
 # A known charger that connects and says nothing for this long is brought up to date
 # anyway (one that reconnects without rebooting may only send its next heartbeat).
