@@ -445,18 +445,11 @@ class CentralSystem:
         return self._connections.meter_wish(station)
 
     def reapply_quirks(self) -> None:
-        """Follow a change of the quirk profiles named in chargers' settings.
-
-        A connected charger whose profile changed learns its capabilities again (they
-        are corrected by the profile) and is told its metering again.
-        """
+        """Follow a change of chargers' quirk profiles (`Connections.reapply_quirks`)."""
         self._connections.reapply_quirks()
 
     def set_meter_wish(
         self, wish: MeterWish, overrides: Mapping[str, MeterWish] | None = None
     ) -> None:
-        """Change what chargers sample (per charger: `overrides`).
-
-        Those connected, learnt and concerned are set at once.
-        """
+        """Change what chargers sample (see `Connections.set_meter_wish`)."""
         self._connections.set_meter_wish(wish, overrides)
