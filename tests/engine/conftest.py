@@ -25,7 +25,7 @@ from custom_components.ocpp_csms.csms.host import (
 from custom_components.ocpp_csms.csms.metering_setup import MeterWish
 from custom_components.ocpp_csms.csms.server import ServerSettings
 from custom_components.ocpp_csms.csms.sessions import SessionJournal
-from custom_components.ocpp_csms.csms.site import ChargerLimits, SiteSettings
+from custom_components.ocpp_csms.csms.site_settings import ChargerLimits, SiteSettings
 from custom_components.ocpp_csms.csms.station import Station
 from tests.chargers import PATIENCE_S
 

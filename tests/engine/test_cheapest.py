@@ -13,7 +13,8 @@ from custom_components.ocpp_csms.csms.cheapest import MAX_PERIODS, ChargingGoal,
 from custom_components.ocpp_csms.csms.commands import CommandStatus, ProfileKind
 from custom_components.ocpp_csms.csms.price_plan import PriceSlot
 from custom_components.ocpp_csms.csms.schedule import ScheduleRule, WeeklySchedule
-from custom_components.ocpp_csms.csms.site import SiteBalancer, SiteSettings
+from custom_components.ocpp_csms.csms.site import SiteBalancer
+from custom_components.ocpp_csms.csms.site_settings import SiteSettings
 from custom_components.ocpp_csms.csms.solar import ChargingMode, SolarSettings
 from custom_components.ocpp_csms.csms.station import Measurand, Measurement
 from custom_components.ocpp_csms.csms.station_facts import Capabilities

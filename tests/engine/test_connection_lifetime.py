@@ -43,7 +43,7 @@ async def _connect(running: Running, version: str) -> ClientConnection:
 def _references(running: Running) -> list[weakref.ref[Any]]:
     session = running.system.connection("CP-1")
     assert session is not None
-    socket = running.system._sockets[session]
+    socket = running.system._connections._sockets[session]
     return [
         weakref.ref(session),
         weakref.ref(session.rpc),

@@ -389,9 +389,9 @@ async def test_chargers_nobody_admitted_are_not_kept_without_end(
 ) -> None:
     from websockets.asyncio.client import connect
 
-    from custom_components.ocpp_csms.csms import central_system
+    from custom_components.ocpp_csms.csms import connections
 
-    monkeypatch.setattr(central_system, "MAX_STRANGERS", 3)
+    monkeypatch.setattr(connections, "MAX_STRANGERS", 3)
     running = await start_system()
     running.directory.admit("KNOWN")
     running.system.ensure_station("KNOWN")

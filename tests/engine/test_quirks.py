@@ -44,7 +44,8 @@ from custom_components.ocpp_csms.csms.quirks import (
     command_timeout,
     quirks_for,
 )
-from custom_components.ocpp_csms.csms.site import NoChargerLimits, SiteBalancer, SiteSettings
+from custom_components.ocpp_csms.csms.site import SiteBalancer
+from custom_components.ocpp_csms.csms.site_settings import NoChargerLimits, SiteSettings
 from custom_components.ocpp_csms.csms.solar import ChargingMode
 from custom_components.ocpp_csms.csms.station import (
     ConnectorStatus,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from custom_components.ocpp_csms.csms import central_system
+from custom_components.ocpp_csms.csms import connections as live_connections
 from custom_components.ocpp_csms.csms.events import Event, StationConnected
 from tests.chargers import PATIENCE_S, charger, wait_for
 from tests.engine.conftest import ConnectRaw, Recorder, Running, StartSystem
@@ -133,7 +133,7 @@ async def test_a_reconnect_over_a_dead_connection_is_served_at_once(
     The close wait is set far beyond the test's patience: only a connection served
     before the old one is closed can boot in time.
     """
-    monkeypatch.setattr(central_system, "_CLOSE_WAIT", 10 * PATIENCE_S)
+    monkeypatch.setattr(live_connections, "_CLOSE_WAIT", 10 * PATIENCE_S)
     running = await start_system(ping_interval=None, close_timeout=10 * PATIENCE_S)
     running.directory.admit("CP-1")
     dead_connections.append(await dead_connection(running, "CP-1"))
@@ -156,7 +156,7 @@ async def test_an_old_connection_that_never_closes_is_cut(
     Pings are off and the server's own close timeout is longer than the test's
     patience, so only the central system's cut can end the old connection in time.
     """
-    monkeypatch.setattr(central_system, "_CLOSE_WAIT", 0.2)
+    monkeypatch.setattr(live_connections, "_CLOSE_WAIT", 0.2)
     running = await start_system(ping_interval=None, close_timeout=10 * PATIENCE_S)
     running.directory.admit("CP-1")
     dead_connections.append(old := await dead_connection(running, "CP-1"))
@@ -175,7 +175,7 @@ async def test_stop_cuts_a_connection_still_closing(
     dead_connections: list[Dead],
 ) -> None:
     """Stopping cancels the background close, and the old socket is cut with it."""
-    monkeypatch.setattr(central_system, "_CLOSE_WAIT", 10 * PATIENCE_S)
+    monkeypatch.setattr(live_connections, "_CLOSE_WAIT", 10 * PATIENCE_S)
     running = await start_system(ping_interval=None, close_timeout=10 * PATIENCE_S)
     running.directory.admit("CP-1")
     dead_connections.append(old := await dead_connection(running, "CP-1"))

@@ -25,7 +25,7 @@ from custom_components.ocpp_csms.csms.schedule import (
     default_profile,
     utc_offset_of_week,
 )
-from custom_components.ocpp_csms.csms.site import SiteSettings
+from custom_components.ocpp_csms.csms.site_settings import SiteSettings
 from custom_components.ocpp_csms.csms.station import RegistrationStatus, Station
 from custom_components.ocpp_csms.csms.upkeep import ChargerUpkeep
 from tests.chargers import wait_for

@@ -17,7 +17,8 @@ from custom_components.ocpp_csms.csms.commands import (
     ProfilePurpose,
     SetChargingProfile,
 )
-from custom_components.ocpp_csms.csms.site import NoChargerLimits, SiteBalancer, SiteSettings
+from custom_components.ocpp_csms.csms.site import SiteBalancer
+from custom_components.ocpp_csms.csms.site_settings import NoChargerLimits, SiteSettings
 from custom_components.ocpp_csms.csms.solar import ChargingMode, SolarSettings
 from custom_components.ocpp_csms.csms.station import (
     Evse,

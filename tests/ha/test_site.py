@@ -10,7 +10,7 @@ import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
-from custom_components.ocpp_csms.csms.site import SiteSettings
+from custom_components.ocpp_csms.csms.site_settings import SiteSettings
 from tests.chargers import charger, wait_for
 from tests.ha.conftest import SetUpEntry, url_of
 from tests.ha.test_entities import garage, state_of

@@ -14,35 +14,26 @@ from __future__ import annotations
 import functools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from .authorization import AuthorizationDecision
-from .certificate_messages import CertificateHost
-from .charging import limit_profile
 from .commands import (
     Call,
     Command,
     CommandResult,
     CommandStatus,
-    ProfileKind,
-    ProfilePurpose,
-    SetChargingProfile,
     TriggerMessage,
     status_result,
 )
 from .events import (
     Change,
     DataTransferReceived,
-    Event,
     EvseUpdated,
     LateTransactionMessage,
     RegisterImplausible,
     SecurityEventReported,
     StationUpdated,
-    TagPresented,
     TransactionEnded,
     TransactionUpdated,
 )
@@ -50,7 +41,6 @@ from .learning import CapabilityLearning
 from .log_budget import shorten
 from .meter_sanity import RegisterAnomaly
 from .metering import apply_readings
-from .metering_setup import MeterWish
 from .ocppj import parse_time, utc_now_text
 from .quirks import adapt_command, command_timeout
 from .reservation_upkeep import follow_command
@@ -70,72 +60,14 @@ from .station import (
     TransactionState,
 )
 from .station_facts import BootInfo
+from .station_host import StationHost
+from .tag_presentation import TagPresentation
 
 _LOGGER = logging.getLogger(__name__)
 
 # What a meter message changes on its EVSE: the readings, and a running session's.
 _MEASUREMENTS = frozenset({Change.MEASUREMENTS})
 _MEASUREMENTS_AND_SESSION = frozenset({Change.MEASUREMENTS, Change.SESSION_PROGRESS})
-
-
-@dataclass(frozen=True, slots=True)
-class BootDecision:
-    """The central system's answer to a boot: the status and the retry/heartbeat interval."""
-
-    status: RegistrationStatus
-    interval: int
-
-
-class StationHost(CertificateHost, Protocol):
-    """What an adapter asks of the central system (its CA too)."""
-
-    def decide_boot(self, station: Station) -> BootDecision:
-        """Decide (and record on `station`) the answer to a BootNotification."""
-
-    def authorize(
-        self, id_tag: str, station: Station, evse_id: int | None, token_type: str | None
-    ) -> AuthorizationDecision:
-        """Decide whether a presented tag may charge."""
-
-    def upstream_decision(
-        self,
-        id_tag: str,
-        station: Station,
-        token_type: str | None,
-        decision: AuthorizationDecision,
-    ) -> AuthorizationDecision | Awaitable[AuthorizationDecision]:
-        """The answer on a tag: `decision`, or its upstream's, perhaps to be awaited.
-
-        Only a tag the central system does not know may wait (bounded) for the station's
-        upstream central system (see `upstream_authorization`).
-        """
-
-    def may_stop(self, start_tag: str, stop_tag: str) -> bool:
-        """Whether a session started with `start_tag` may be ended with `stop_tag`."""
-
-    def next_transaction_id(self) -> int:
-        """A new, never-used 1.6 transaction id."""
-
-    @property
-    def learn_capabilities(self) -> bool:
-        """Whether to read a station's capabilities after it is accepted."""
-
-    def meter_wish(self, station: Station) -> MeterWish | None:
-        """What this station should sample (see `metering_setup`), or None: leave it."""
-
-    @property
-    def balancing_sessions(self) -> bool:
-        """Whether site load balancing sets every session's limit (tag maxima included)."""
-
-    def plan_for_car(self, station: Station) -> bool:
-        """A car on `station` stated its charging needs: whether a plan will serve them.
-
-        True when its sessions charge by a plan (the cheapest mode), which then takes the
-        needs into account and sends the schedule.
-        """
-
-    def emit(self, event: Event) -> None:
-        """Report an event to the listener."""
 
 
 # Answers to a CALL that mean "this charger does not do that".
@@ -180,10 +112,11 @@ class RepeatedAnswer(dict[str, Any]):
     """
 
 
-class StationAdapter(CapabilityLearning, ABC):
+class StationAdapter(CapabilityLearning, TagPresentation, ABC):
     """One connected station speaking one protocol version.
 
-    What it can do is learnt after each boot (`CapabilityLearning`).
+    What it can do is learnt after each boot (`CapabilityLearning`); the tags it
+    presents are decided and reported by `TagPresentation`.
     """
 
     version: OcppVersion
@@ -206,7 +139,7 @@ class StationAdapter(CapabilityLearning, ABC):
         )
         self._handlers: dict[str, Handler] = self._build_handlers()
         # Whether the charger sent a BootNotification on this connection (its answer
-        # then brings the follow-ups; see `CentralSystem._follow_up_reconnect`).
+        # then brings the follow-ups; see `Connections._follow_up_reconnect`).
         self.booted = False
 
     @abstractmethod
@@ -325,104 +258,6 @@ class StationAdapter(CapabilityLearning, ABC):
         self.station.last_heartbeat = datetime.now(UTC)
         self._host.emit(StationUpdated(self.station, frozenset({Change.LAST_HEARTBEAT})))
         return Reply({"currentTime": utc_now_text()})
-
-    def _authorize(
-        self, id_tag: str, evse_id: int | None, token_type: str | None = None
-    ) -> AuthorizationDecision:
-        """Decide on a presented tag (ourselves) and report the presentation."""
-        decision = self._host.authorize(id_tag, self.station, evse_id, token_type)
-        return self._presented(id_tag, evse_id, token_type, decision)
-
-    def _decide(
-        self,
-        id_tag: str,
-        evse_id: int | None,
-        token_type: str | None,
-        answer: Callable[[AuthorizationDecision], Reply],
-    ) -> Reply | Awaitable[Reply]:
-        """Decide on a presented tag, report the presentation, and answer with `answer`.
-
-        At once, as a rule; a tag we do not know may wait (bounded) for the charger's
-        upstream, and this connection's next message with it.
-        """
-        local = self._host.authorize(id_tag, self.station, evse_id, token_type)
-        decision = self._host.upstream_decision(id_tag, self.station, token_type, local)
-        if isinstance(decision, AuthorizationDecision):
-            return answer(self._presented(id_tag, evse_id, token_type, decision))
-        return self._answer_when_decided(id_tag, evse_id, token_type, decision, answer)
-
-    async def _answer_when_decided(
-        self,
-        id_tag: str,
-        evse_id: int | None,
-        token_type: str | None,
-        pending: Awaitable[AuthorizationDecision],
-        answer: Callable[[AuthorizationDecision], Reply],
-    ) -> Reply:
-        decision = await pending
-        return answer(self._presented(id_tag, evse_id, token_type, decision))
-
-    def _presented(
-        self,
-        id_tag: str,
-        evse_id: int | None,
-        token_type: str | None,
-        decision: AuthorizationDecision,
-    ) -> AuthorizationDecision:
-        """Report a tag's presentation and what was decided."""
-        self._host.emit(TagPresented(self.station, evse_id, id_tag, token_type, decision))
-        return decision
-
-    def _tag_limit_after_start(
-        self, transaction: Transaction, decision: AuthorizationDecision | None
-    ) -> Callable[[], Awaitable[None]] | None:
-        """The follow-up that limits a session to its tag's maximum current, if it has one.
-
-        Sent after the answer, so that the charger knows the transaction id first. With
-        site load balancing the balancer sends the session's limit, within the tag's
-        maximum: a second TxProfile of ours would overwrite its shorter-lived one.
-        """
-        if decision is None or not decision.accepted or decision.max_current_a is None:
-            return None
-        if self._host.balancing_sessions:
-            return None
-        limit = decision.max_current_a
-
-        async def apply_limit() -> None:
-            await self._apply_tag_limit(transaction, limit)
-
-        return apply_limit
-
-    async def _apply_tag_limit(self, transaction: Transaction, max_current_a: float) -> None:
-        capabilities = self.station.capabilities
-        # No features known (not learnt, or not reported): try, the answer will tell.
-        if capabilities is not None and capabilities.features and not capabilities.smart_charging:
-            _LOGGER.info(
-                "Charger %s takes no charging profiles: tag %s's %s A limit is not applied",
-                self.station.id,
-                transaction.id_tag,
-                max_current_a,
-            )
-            self.station.warn("tag_limit_not_supported")
-            return
-        profile = limit_profile(
-            self.station,
-            max_current_a,
-            ProfilePurpose.TX,
-            kind=ProfileKind.RELATIVE,
-            transaction_id=transaction.id,
-        )
-        result = await self.execute(SetChargingProfile(transaction.evse_id, profile))
-        if not result.accepted:
-            _LOGGER.warning(
-                "Charger %s did not take tag %s's %s A limit (%s %s)",
-                self.station.id,
-                transaction.id_tag,
-                max_current_a,
-                result.status,
-                result.detail,
-            )
-            self.station.warn("tag_limit_not_applied")
 
     def _report_firmware_status(self, status: str) -> None:
         """A firmware update moved on (1.6, its security extension, 2.x alike)."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .adapter import BootDecision
 from .certificates import CertificateProblem, client_certificate_problem
 from .host import AdmissionPolicy, CentralSystemSettings, ChargerDirectory, SecurityProfile
 from .password_gate import PasswordGate
 from .server import Verdict
 from .station import RegistrationStatus, Station
+from .station_host import BootDecision
 
 _CERTIFICATE_VERDICT = {
     None: Verdict.ALLOW,

@@ -15,7 +15,7 @@ from typing import Protocol
 from .events import Event
 from .metering_setup import MeterWish
 from .server import ServerSettings
-from .site import SiteSettings
+from .site_settings import SiteSettings
 
 # A known charger that connects and says nothing for this long is brought up to date
 # anyway (one that reconnects without rebooting may only send its next heartbeat).
@@ -88,7 +88,7 @@ class CentralSystemSettings:
     # Per charger id, what it samples instead.
     meter_overrides: Mapping[str, MeterWish] = field(default_factory=dict)
     # How long a known charger that connects may stay silent before we send it what it
-    # missed (see `_follow_up_reconnect`).
+    # missed (see `Connections._follow_up_reconnect`).
     first_word_wait_s: float = FIRST_WORD_WAIT_S
     # Site load balancing; None: chargers are not balanced.
     site: SiteSettings | None = None

@@ -21,7 +21,7 @@ from .adapter import StationAdapter
 from .authorization import AuthorizationDecision
 from .certificate_messages import CertificateSigning, certificate_call
 from .commands import Call, Command, CommandResult, GetBaseReport
-from .config_values import config_flag, config_integer, config_words
+from .config_values import config_words
 from .events import (
     Change,
     EvseUpdated,
@@ -32,7 +32,9 @@ from .events import (
 )
 from .metering import apply_readings, reading, register_reading, start_from_earlier
 from .metering_setup import MeterKeys
+from .ocpp201_capabilities import METER_KEYS, capabilities_from
 from .ocpp201_commands import encode, id_token_info, variable_name
+from .ocpp201_status import CONNECTOR_STATUS, derive_status
 from .reservations import ReservationStatus
 from .rpc import Handler, Reply
 from .station import ConnectorStatus, Evse, Measurement, OcppVersion, Transaction
@@ -40,96 +42,14 @@ from .station_facts import BootInfo, Capabilities
 
 _LOGGER = logging.getLogger(__name__)
 
-_CONNECTOR_STATUS = {
-    "Available": ConnectorStatus.AVAILABLE,
-    "Occupied": ConnectorStatus.OCCUPIED,
-    "Reserved": ConnectorStatus.RESERVED,
-    "Unavailable": ConnectorStatus.UNAVAILABLE,
-    "Faulted": ConnectorStatus.FAULTED,
-}
-
 # How a charger says a reservation ended (ReservationUpdateStatusEnumType).
 _RESERVATION_END = {
     "Expired": ReservationStatus.EXPIRED,
     "Removed": ReservationStatus.REMOVED,
 }
 
-# An occupied EVSE's finer status, from the transaction's charging state.
-_CHARGING_STATE = {
-    "Charging": ConnectorStatus.CHARGING,
-    "SuspendedEV": ConnectorStatus.SUSPENDED_EV,
-    "SuspendedEVSE": ConnectorStatus.SUSPENDED_EVSE,
-    "EVConnected": ConnectorStatus.PREPARING,
-    "Idle": ConnectorStatus.OCCUPIED,
-}
-
-
-def derive_status(evse: Evse) -> ConnectorStatus:
-    """One status for an EVSE from its connectors' statuses and its transaction."""
-    statuses = set(evse.connector_status.values())
-    if not statuses:
-        return ConnectorStatus.UNKNOWN
-    for decisive in (ConnectorStatus.FAULTED, ConnectorStatus.OCCUPIED):
-        if decisive in statuses:
-            if decisive is ConnectorStatus.OCCUPIED:
-                state = evse.transaction.charging_state if evse.transaction else None
-                if evse.transaction is None and evse.last_transaction is not None:
-                    return ConnectorStatus.FINISHING
-                return _CHARGING_STATE.get(state or "", ConnectorStatus.OCCUPIED)
-            return decisive
-    for status in (ConnectorStatus.RESERVED, ConnectorStatus.AVAILABLE):
-        if status in statuses:
-            return status
-    return ConnectorStatus.UNAVAILABLE
-
-
 # How long a base report may take to arrive in full.
 REPORT_TIMEOUT_S = 60.0
-
-
-def _enabled(value: str | None) -> bool:
-    return config_flag(value) is True
-
-
-def capabilities_from(configuration: dict[str, str | None], read_only: set[str]) -> Capabilities:
-    """What a 2.x station can do, from its reported variables (in 1.6 feature words)."""
-    features = {"Core", "FirmwareManagement", "RemoteTrigger"}  # mandatory in 2.x
-    for controller, feature in (
-        ("SmartChargingCtrlr", "SmartCharging"),
-        ("LocalAuthListCtrlr", "LocalAuthListManagement"),
-        ("ReservationCtrlr", "Reservation"),
-    ):
-        if _enabled(configuration.get(f"{controller}/Enabled")) or _enabled(
-            configuration.get(f"{controller}/Available")
-        ):
-            features.add(feature)
-    evses = {
-        int(match)
-        for name in configuration
-        if name.startswith("EVSE@") and (match := name[5:].split("/")[0].split(":")[0]).isdigit()
-    }
-    local_list = configuration.get("LocalAuthListCtrlr/Enabled")
-    measurands_key = "SampledDataCtrlr/TxUpdatedMeasurands"
-    return Capabilities(
-        features=frozenset(features),
-        number_of_evses=max(evses, default=0) or None,  # the highest id: ids may skip
-        charging_rate_units=frozenset(
-            config_words(configuration.get("SmartChargingCtrlr/RateUnit"))
-        ),
-        max_stack_level=config_integer(configuration.get("SmartChargingCtrlr/ProfileStackLevel")),
-        local_list_enabled=config_flag(local_list),
-        local_list_max_length=config_integer(configuration.get("LocalAuthListCtrlr/Entries")),
-        meter_measurands=config_words(configuration.get(measurands_key)),
-        meter_interval_s=config_integer(configuration.get("SampledDataCtrlr/TxUpdatedInterval")),
-        meter_settings_writable=measurands_key in configuration and measurands_key not in read_only,
-    )
-
-
-_METER_KEYS = MeterKeys(
-    sampled="SampledDataCtrlr/TxUpdatedMeasurands",
-    interval="SampledDataCtrlr/TxUpdatedInterval",
-    edges=("SampledDataCtrlr/TxStartedMeasurands", "SampledDataCtrlr/TxEndedMeasurands"),
-)
 
 
 class Ocpp201Adapter(StationAdapter):
@@ -160,7 +80,7 @@ class Ocpp201Adapter(StationAdapter):
         return capabilities_from(self.station.configuration, self.station.read_only_settings)
 
     def _meter_keys(self) -> MeterKeys:
-        return _METER_KEYS
+        return METER_KEYS
 
     def _ids_in(self, payload: dict[str, Any]) -> list[tuple[str, Any, bool]]:
         """2.x names EVSEs at the top (`evseId`) or in an EVSE object (`evse`)."""
@@ -227,7 +147,7 @@ class Ocpp201Adapter(StationAdapter):
 
     def _on_status_notification(self, payload: dict[str, Any]) -> Reply:
         evse = self.station.evse(payload["evseId"])
-        status = _CONNECTOR_STATUS.get(payload["connectorStatus"], ConnectorStatus.UNKNOWN)
+        status = CONNECTOR_STATUS.get(payload["connectorStatus"], ConnectorStatus.UNKNOWN)
         evse.connector_status[payload["connectorId"]] = status
         self._set_evse_status(evse.id, derive_status(evse), self._time(payload["timestamp"]))
         return Reply({})

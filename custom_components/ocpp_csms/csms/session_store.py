@@ -6,7 +6,7 @@ The records it reads back are in `session_records`; the write queue the event lo
 keeps is in `journal_queue`.
 
 Charger input reaches these rows, so one row's values must never cost other rows: text
-and numbers are made storable at this edge (`_storable`), and a row the database still
+and numbers are made storable at this edge (`storable`), and a row the database still
 refuses for its own values is dropped and reported, while the rest of its batch is
 written (`SessionStore.write`).
 """
@@ -14,16 +14,15 @@ written (`SessionStore.write`).
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .boundary import clean_text
-from .journal_queue import RefusedRow, RowKind, WriteBatch
+from .journal_queue import RowKind, WriteBatch
+from .journal_rows import ROW_FAULTS, refused_row, storable, write_row, write_rows
 from .session_records import (
     RestoredJournal,
     SessionFilter,
@@ -35,26 +34,6 @@ from .session_records import (
 from .station import MeterSample
 
 _LOGGER = logging.getLogger(__name__)
-
-# SQLite's INTEGER is 64 bits; a Python int beyond raises OverflowError when bound.
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-# Errors that a row's own values cause, so that writing the same row again fails the
-# same way: a constraint (a NOT NULL column given NULL), a value too big for SQLite,
-# text UTF-8 cannot encode (UnicodeEncodeError is a ValueError), an int beyond 64 bits
-# (OverflowError), a type SQLite cannot store (TypeError, from `_storable`). Everything
-# else is the database's state, which may change: busy or locked, I/O, a full disk, a
-# read-only, damaged or newer file, out of memory, even a programming error: rows are
-# never dropped for those, they stay queued and are tried again.
-_ROW_FAULTS: tuple[type[Exception], ...] = (
-    sqlite3.IntegrityError,
-    sqlite3.DataError,
-    ValueError,
-    ArithmeticError,
-    TypeError,
-)
-
-# Values quoted in a log line are cut to this many characters.
-_LOGGED_CHARS = 200
 
 # Each migration takes the schema from the version before it (its index) to the next.
 _MIGRATIONS: tuple[str, ...] = (
@@ -228,7 +207,7 @@ class SessionStore:
         by row, each in a savepoint: the rows refused move from the batch to
         `batch.refused` (not written, not to be tried again), the others are written.
 
-        Raises when the database itself cannot be written now (see `_ROW_FAULTS`); then
+        Raises when the database itself cannot be written now (see `ROW_FAULTS`); then
         nothing is written and the batch keeps every row but those already refused.
         """
         connection = self.connection()
@@ -236,7 +215,7 @@ class SessionStore:
             self._write_together(connection, batch)
         except BaseException as error:
             self._abandon(connection, error)
-            if not isinstance(error, _ROW_FAULTS):
+            if not isinstance(error, ROW_FAULTS):
                 raise
         else:
             return
@@ -248,10 +227,10 @@ class SessionStore:
 
     @staticmethod
     def _write_together(connection: sqlite3.Connection, batch: WriteBatch) -> None:
-        late = [_storable(row) for row in batch.late]
+        late = [storable(row) for row in batch.late]
         connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(_UPSERT_SESSION, map(_storable, batch.sessions.values()))
-        connection.executemany(_INSERT_SAMPLE, map(_storable, batch.samples))
+        connection.executemany(_UPSERT_SESSION, map(storable, batch.sessions.values()))
+        connection.executemany(_INSERT_SAMPLE, map(storable, batch.samples))
         connection.executemany(_INSERT_LATE, late)
         connection.executemany(_COUNT_LATE, [(c, t) for c, t, _, _ in late])
         connection.execute("COMMIT")
@@ -261,22 +240,22 @@ class SessionStore:
         # Sessions before samples, as in `_write_together`: a sample finds its session row.
         connection.execute("BEGIN IMMEDIATE")
         for key, row in list(batch.sessions.items()):
-            error = _write_row(connection, ((_UPSERT_SESSION, row),))
+            error = write_row(connection, ((_UPSERT_SESSION, row),))
             if error is not None:
                 del batch.sessions[key]
-                batch.refused.append(_refusal(RowKind.SESSION, row[0], row[1], error))
-        _write_rows(
+                batch.refused.append(refused_row(RowKind.SESSION, row[0], row[1], error))
+        write_rows(
             connection,
             batch.samples,
             lambda row: ((_INSERT_SAMPLE, row),),
-            lambda row, error: _refusal(RowKind.SAMPLE, row[5], row[6], error),
+            lambda row, error: refused_row(RowKind.SAMPLE, row[5], row[6], error),
             batch.refused,
         )
-        _write_rows(
+        write_rows(
             connection,
             batch.late,
             lambda row: ((_INSERT_LATE, row), (_COUNT_LATE, row[:2])),
-            lambda row, error: _refusal(RowKind.LATE_MESSAGE, row[0], row[1], error),
+            lambda row, error: refused_row(RowKind.LATE_MESSAGE, row[0], row[1], error),
             batch.refused,
         )
         connection.execute("COMMIT")
@@ -285,7 +264,7 @@ class SessionStore:
         """Undo a failed write; after a fault of the database, reopen before the next."""
         if connection.in_transaction:
             connection.execute("ROLLBACK")
-        if not isinstance(error, _ROW_FAULTS) and classify_error(error) is not JournalHealth.LOCKED:
+        if not isinstance(error, ROW_FAULTS) and classify_error(error) is not JournalHealth.LOCKED:
             # Open afresh next time, checking the file again before writing to it.
             self.close()
 
@@ -373,100 +352,6 @@ class SessionStore:
             if source.exists():
                 source.rename(target.with_name(target.name + suffix))
         return target
-
-
-def _storable(row: Sequence[Any]) -> tuple[Any, ...]:
-    """A row with every value as SQLite can store it (the journal's own edge).
-
-    The engine's boundary already makes charger input safe; this is the last line, so
-    that a value slipping past it is journaled in a harmless form rather than refused.
-    """
-    return tuple(map(_storable_value, row))
-
-
-def _storable_value(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        # SQLite stores UTF-8, which cannot hold a lone surrogate: U+FFFD stands in.
-        return value if value.isascii() else clean_text(value)
-    if isinstance(value, int):  # bool too
-        # Beyond 64 bits: NULL, not clamped. A clamped value would be a false reading
-        # that looks real (9.2e18 Wh summed into the energy totals, an id that seems
-        # plausible); NULL says "unknown", which every nullable column's reader already
-        # handles. In a NOT NULL column (EVSE, connector, sequence number) the row is
-        # then refused, and dropped and reported: no value there is worth guessing.
-        return value if _INT64_MIN <= value <= _INT64_MAX else None
-    if isinstance(value, float):
-        # SQLite keeps infinities (and makes NaN NULL): one infinite reading would make
-        # every sum over it infinite, so NULL for these too.
-        return value if math.isfinite(value) else None
-    # Nothing the journal queues is of another type; should charger input ever bring
-    # one (a JSON object where text was expected), the row is refused, not retried.
-    raise TypeError(f"a {type(value).__name__} cannot be journaled")
-
-
-type _Statements = Iterable[tuple[str, Sequence[Any]]]
-
-
-def _write_row(connection: sqlite3.Connection, statements: _Statements) -> Exception | None:
-    """Write one row (its statements) in a savepoint; the row's own fault if refused.
-
-    Raises when the database, not the row, is at fault.
-    """
-    connection.execute("SAVEPOINT journal_row")
-    try:
-        for statement, row in statements:
-            connection.execute(statement, _storable(row))
-    except _ROW_FAULTS as error:
-        connection.execute("ROLLBACK TO journal_row")
-        connection.execute("RELEASE journal_row")
-        return error
-    connection.execute("RELEASE journal_row")
-    return None
-
-
-def _write_rows[R: Sequence[Any]](
-    connection: sqlite3.Connection,
-    rows: list[R],
-    statements: Callable[[R], _Statements],
-    refusal: Callable[[R, Exception], RefusedRow],
-    refused: list[RefusedRow],
-) -> None:
-    """Write each row on its own; take the refused ones out of `rows` into `refused`.
-
-    They are taken out even when the database fails half way, so that they are not
-    queued again.
-    """
-    dropped: set[int] = set()
-    try:
-        for index, row in enumerate(rows):
-            error = _write_row(connection, statements(row))
-            if error is not None:
-                dropped.add(index)
-                refused.append(refusal(row, error))
-    finally:
-        if dropped:
-            rows[:] = [row for index, row in enumerate(rows) if index not in dropped]
-
-
-def _refusal(kind: RowKind, charger_id: Any, transaction_id: Any, error: Exception) -> RefusedRow:
-    return RefusedRow(
-        _loggable(charger_id), _loggable(transaction_id), kind, _loggable(_reason(error))
-    )
-
-
-def _reason(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"
-
-
-def _loggable(value: Any) -> str:
-    """Short text for a log line: never a huge value, never one a log file cannot encode."""
-    if not isinstance(value, str):
-        # Not str(): a huge int has no decimal form (and it would be huge).
-        return f"<{type(value).__name__}>"
-    cut = value[:_LOGGED_CHARS]
-    return clean_text(cut) + ("..." if len(value) > _LOGGED_CHARS else "")
 
 
 def _where(selection: SessionFilter) -> tuple[str, list[Any]]:

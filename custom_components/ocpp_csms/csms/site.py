@@ -19,14 +19,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from .charging import (
     ALL_PHASES,
     MIN_CHARGING_CURRENT_A,
-    AllocationSettings,
     Demand,
     allocate,
     available_for_chargers,
@@ -43,93 +41,15 @@ from .commands import (
     SetChargingProfile,
 )
 from .schedule import WeeklySchedule
-from .solar import SOLAR_MODES, ChargingMode, SolarCap, SolarSession, SolarSettings, SurplusSharing
-from .station import Evse, Measurand, Station, Transaction
+from .site_sessions import BalancedSession, charging_sessions, draw_of, measured_phases, phases_of
+from .site_settings import ChargerLimits, NoChargerLimits, SiteSettings
+from .solar import SOLAR_MODES, ChargingMode, SolarCap, SolarSession, SurplusSharing
+from .station import Evse, Station, Transaction
 from .waiting_cars import WaitingCar, WaitingCars
 
 _LOGGER = logging.getLogger(__name__)
 
-_PHASE_NAMES = ("L1", "L2", "L3")
-
 type Execute = Callable[[str, Command], Awaitable[CommandResult]]
-
-
-class ChargerLimits(Protocol):
-    """What the user set per charger for balancing (kept by the Home Assistant layer)."""
-
-    def max_current_a(self, charger_id: str) -> float:
-        """The most current the charger may give (its own and its cable's limit)."""
-
-    def priority(self, charger_id: str) -> int:
-        """Higher is served first when the site is short of current (0: normal)."""
-
-    def mode(self, charger_id: str) -> ChargingMode:
-        """Where the charger's sessions take their current from."""
-
-    def switches_phases(self, charger_id: str) -> bool:
-        """Whether the charger can switch a session between one and three phases."""
-
-    def start_tag(self, charger_id: str) -> str:
-        """The tag of sessions the central system starts on the charger."""
-
-
-# The tag of sessions the central system starts when nobody set one.
-DEFAULT_START_TAG = "CentralSystem"
-
-
-class NoChargerLimits:
-    """32 A and normal priority for every charger."""
-
-    def max_current_a(self, charger_id: str) -> float:
-        """32 A: what most wallboxes give."""
-        return 32.0
-
-    def priority(self, charger_id: str) -> int:
-        """Every charger alike."""
-        return 0
-
-    def mode(self, charger_id: str) -> ChargingMode:
-        """As fast as the site allows."""
-        return ChargingMode.FAST
-
-    def switches_phases(self, charger_id: str) -> bool:
-        """No phase switching."""
-        return False
-
-    def start_tag(self, charger_id: str) -> str:
-        """The default tag."""
-        return DEFAULT_START_TAG
-
-
-@dataclass(frozen=True, slots=True)
-class SiteSettings:
-    """The site: its main fuse and how the balancer treats it."""
-
-    fuse_a: float  # per phase
-    margin_a: float = 1.0  # kept free for what the meters have not seen yet
-    failsafe_a: float = MIN_CHARGING_CURRENT_A  # each charger's limit without us
-    profile_duration_s: int = 300
-    min_interval_s: float = 30.0
-    # How often sessions are rebalanced without a reason (measured draw drifts).
-    interval_s: float = 10.0
-    # Whether a grid meter feeds `set_grid`. While its reading is missing the house's
-    # load is unknown, and every session gets the failsafe current, as without us.
-    grid_meter: bool = False
-    # Whether an export meter feeds `set_export`; without one there is no surplus.
-    export_meter: bool = False
-    allocation: AllocationSettings = field(default_factory=AllocationSettings)
-    solar: SolarSettings = field(default_factory=SolarSettings)
-
-
-@dataclass(frozen=True, slots=True)
-class _Session:
-    key: str
-    station: Station
-    evse: Evse
-    transaction: Transaction
-    mode: ChargingMode
-    # Whether the charger switches phases: then each profile says how many to use.
-    switchable: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,15 +57,6 @@ class _Sent:
     limit_a: float
     at: float
     phases: int | None
-
-
-def _drawing(evse: Evse) -> frozenset[int]:
-    """The phases (0-2 for L1-L3) a session is measured drawing on now; none: not known."""
-    return frozenset(
-        index
-        for index, name in enumerate(_PHASE_NAMES)
-        if (evse.value(Measurand.CURRENT_IMPORT, name) or 0.0) > 0.5
-    )
 
 
 class SiteBalancer:
@@ -248,53 +159,17 @@ class SiteBalancer:
 
     # -- what is charging ----------------------------------------------------------------
 
-    def _sessions(self, stations: Iterable[Station]) -> list[_Session]:
-        chargers = self._chargers
-        return [
-            _Session(
-                f"{station.id}/{evse.id}",
-                station,
-                evse,
-                evse.transaction,
-                chargers.mode(station.id),
-                chargers.switches_phases(station.id),
-            )
-            for station in stations
-            if station.connected
-            for evse in station.evses.values()
-            if evse.transaction is not None and evse.transaction.authorized
-        ]
-
-    @staticmethod
-    def _phases(evse: Evse) -> frozenset[int]:
-        """The phases a session draws on: as measured, else all three (the safe guess)."""
-        return _drawing(evse) or ALL_PHASES
-
     def _plan_phases(self, key: str, evse: Evse) -> int:
         """The phases a session's plan counts on: as last seen drawing (three at first).
 
         A paused car draws on none; planned on three, a one-phase car would get a third
         of the time it needs.
         """
-        if drawing := _drawing(evse):
+        if drawing := measured_phases(evse):
             self._drawn_phases[key] = 1 if len(drawing) == 1 else 3
         return self._drawn_phases.get(key, 3)
 
-    def _draw(self, sessions: list[_Session]) -> list[float]:
-        """What the chargers draw now, per phase."""
-        draw = [0.0, 0.0, 0.0]
-        for session in sessions:
-            evse = session.evse
-            per_phase = [evse.value(Measurand.CURRENT_IMPORT, name) for name in _PHASE_NAMES]
-            if any(value is not None for value in per_phase):
-                for index, value in enumerate(per_phase):
-                    draw[index] += value or 0.0
-            elif (total := evse.value(Measurand.CURRENT_IMPORT)) is not None:
-                for index in self._phases(evse):
-                    draw[index] += total
-        return draw
-
-    def _maximum_a(self, session: _Session) -> float:
+    def _maximum_a(self, session: BalancedSession) -> float:
         maximum = self._chargers.max_current_a(session.station.id)
         if session.transaction.max_current_a is not None:
             maximum = min(maximum, session.transaction.max_current_a)
@@ -302,14 +177,14 @@ class SiteBalancer:
             maximum = min(maximum, scheduled)
         return maximum
 
-    def _share_surplus(self, sessions: list[_Session]) -> None:
+    def _share_surplus(self, sessions: list[BalancedSession]) -> None:
         """Cap each solar session at its share of the surplus."""
         solar = []
         for session in sessions:
             # The cheapest mode takes the surplus as a solar-only session would: it is
             # free, so beyond its plan it charges on it (see `_demand`).
             if session.mode in SOLAR_MODES or session.mode is ChargingMode.CHEAPEST:
-                phases = self._phases(session.evse)
+                phases = phases_of(session.evse)
                 volts = line_voltage(session.station)
                 solar.append(
                     SolarSession(
@@ -321,7 +196,7 @@ class SiteBalancer:
                         ),
                         volts=volts,
                         phases=1 if len(phases) == 1 else 3,
-                        drawing_w=sum(self._draw([session])) * volts,
+                        drawing_w=sum(draw_of([session])) * volts,
                         max_a=self._maximum_a(session),
                         arrival=session.transaction.started_at.timestamp(),
                         can_switch_phases=session.switchable,
@@ -366,9 +241,9 @@ class SiteBalancer:
             schedule=self.schedule_of(station.id),
         )
 
-    def _demand(self, session: _Session) -> Demand:
+    def _demand(self, session: BalancedSession) -> Demand:
         maximum = self._maximum_a(session)
-        phases = self._phases(session.evse)
+        phases = phases_of(session.evse)
         if session.mode is ChargingMode.OFF:
             maximum = 0.0
         elif session.mode is ChargingMode.CHEAPEST:
@@ -433,7 +308,7 @@ class SiteBalancer:
         if await self.waiting_cars.start(car, limit_a, self.settings.profile_duration_s):
             self._sent[car.key] = _Sent(limit_a, self._clock(), None)
 
-    async def _stop_to_pause(self, session: _Session) -> None:
+    async def _stop_to_pause(self, session: BalancedSession) -> None:
         """Pause a session of a charger that goes on at 0 A: stop it (see `plug_in`)."""
         if await self.waiting_cars.pause(session.key, session.station, session.transaction):
             self._sent.pop(session.key, None)
@@ -445,7 +320,7 @@ class SiteBalancer:
     async def rebalance(self, stations: Iterable[Station]) -> dict[str, float]:
         """Allocate anew and send what changed; returns the allocation (A per session)."""
         stations = list(stations)
-        sessions = self._sessions(stations)
+        sessions = charging_sessions(stations, self._chargers)
         waiting = self.waiting_cars.find(stations)
         self.solar.settings = self.settings.solar  # the settings may have changed
         self._share_surplus(sessions)
@@ -458,7 +333,7 @@ class SiteBalancer:
         if self.settings.grid_meter and self.grid_a is None:
             allocation = self._failsafe_allocation(demands)
         else:
-            draw = self._draw(sessions)
+            draw = draw_of(sessions)
             grid = self.grid_a if self.grid_a is not None else draw
             fuse = [self.settings.fuse_a] * 3
             self.available_a = available_for_chargers(fuse, grid, draw, self.settings.margin_a)
@@ -476,9 +351,9 @@ class SiteBalancer:
         self._drawn_phases = {k: n for k, n in self._drawn_phases.items() if k in keys}
         # A new session may draw the failsafe or more until its first profile: it counts
         # as rising.
-        lowering: list[_Session] = []
-        raising: list[_Session] = []
-        stopping: list[_Session] = []
+        lowering: list[BalancedSession] = []
+        raising: list[BalancedSession] = []
+        stopping: list[BalancedSession] = []
         for session in sessions:
             sent = self._sent.get(session.key)
             if allocation[session.key] == 0 and not session.station.quirks.pauses_at_zero_current:
@@ -507,7 +382,7 @@ class SiteBalancer:
             for demand in demands
         }
 
-    async def _send(self, session: _Session, limit_a: float, *, rising: bool) -> None:
+    async def _send(self, session: BalancedSession, limit_a: float, *, rising: bool) -> None:
         now = self._clock()
         sent = self._sent.get(session.key)
         # Refreshed well before it expires, so that it never lapses while we run.
@@ -543,7 +418,7 @@ class SiteBalancer:
         session.station.warn("site_limit_not_applied")
 
     def _session_profile(
-        self, session: _Session, limit_a: float, phases: int | None
+        self, session: BalancedSession, limit_a: float, phases: int | None
     ) -> ChargingProfile:
         """The share for the profile's duration; in the cheapest mode, the plan after it."""
         duration_s = self.settings.profile_duration_s
@@ -570,7 +445,7 @@ class SiteBalancer:
             number_phases=phases,
         )
 
-    def _phases_to_send(self, session: _Session) -> int | None:
+    def _phases_to_send(self, session: BalancedSession) -> int | None:
         """Three phases, or one while a solar session's surplus covers only one."""
         if not session.switchable:
             return None

@@ -29,7 +29,8 @@ from .commands import (
 from .local_list import LocalListSync
 from .plug_in import PlugInStarter
 from .schedule import DEFAULT_PROFILE_ID, WeeklySchedule, default_profile, utc_offset_of_week
-from .site import ChargerLimits, NoChargerLimits, SiteBalancer, SiteSettings
+from .site import SiteBalancer
+from .site_settings import ChargerLimits, NoChargerLimits, SiteSettings
 from .station import Evse, Station
 
 _LOGGER = logging.getLogger(__name__)

@@ -40,7 +40,8 @@ from ..const import (
     MIN_CURRENT_A,
 )
 from ..csms.charging import NOMINAL_VOLTAGE_V
-from ..csms.site import SiteBalancer, SiteSettings
+from ..csms.site import SiteBalancer
+from ..csms.site_settings import SiteSettings
 from ..csms.solar import ChargingMode, SolarSettings
 from ..entity_manager import ALLOCATION, SITE, Scope
 
