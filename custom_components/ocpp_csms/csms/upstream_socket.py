@@ -141,6 +141,8 @@ class UpstreamSocket(asyncio.Protocol):
         self._heard = False
         self._pinged = False
         self._keepalive: asyncio.TimerHandle | None = None
+        # After a protocol error: the close frame may go first, within a bound.
+        self._abort_timer: asyncio.TimerHandle | None = None
         # How the connection ended, for the reader's error (see `ConnectionClosedError`).
         self._close_received: Close | None = None
         self._close_sent: Close | None = None
@@ -168,11 +170,7 @@ class UpstreamSocket(asyncio.Protocol):
         if self._state is _State.CLOSED:
             return  # after a close frame or an error, nothing more is read
         self._heard = True
-        try:
-            events = self._reader.feed(data)
-        except WsProtocolError as error:
-            self._fail(error.code, error.reason)
-            return
+        events, error = self._reader.feed(data)
         for opcode, payload in events:
             if opcode == OP_TEXT:
                 try:
@@ -188,6 +186,8 @@ class UpstreamSocket(asyncio.Protocol):
                 self._on_close(payload)
                 return
             # A pong: being heard is all it is for.
+        if error is not None:  # what came before it is delivered, then the end
+            self._fail(error.code, error.reason)
 
     def eof_received(self) -> bool:
         """The server closed its side: the transport closes (False)."""
@@ -202,9 +202,10 @@ class UpstreamSocket(asyncio.Protocol):
                 error or InvalidHandshake("the connection closed during the handshake")
             )
         self._state = _State.CLOSED
-        if self._keepalive is not None:
-            self._keepalive.cancel()
-            self._keepalive = None
+        for timer in (self._keepalive, self._abort_timer):
+            if timer is not None:
+                timer.cancel()
+        self._keepalive = self._abort_timer = None
         self._wake()
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
@@ -343,7 +344,7 @@ class UpstreamSocket(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()  # the close frame goes first, if it can
             loop = asyncio.get_running_loop()
-            loop.call_later(CLOSE_TIMEOUT_S, self._transport.abort)
+            self._abort_timer = loop.call_later(CLOSE_TIMEOUT_S, self._transport.abort)
         self._wake()
 
     def _write(self, data: bytes) -> None:

@@ -8,8 +8,8 @@ sends, and nothing here negotiates an extension, so any reserved bit is an error
 and bounds what it holds: a frame or a fragmented message larger than `max_size` is
 refused as soon as its header says so, before it is received. Bytes arriving a few at
 a time cost a constant amount each (the buffer grows in place), not a copy of all
-received so far. Whatever the bytes, `feed` returns events or raises `WsProtocolError`
-with the close code to send.
+received so far. Whatever the bytes, `feed` returns the events before a protocol error,
+and the error (a `WsProtocolError` with the close code to send) if there was one.
 """
 
 from __future__ import annotations
@@ -107,21 +107,27 @@ class FrameReader:
         self._parts: list[bytes] = []
         self._size = 0
 
-    def feed(self, data: bytes) -> list[Event]:
-        """The events completed by `data`, in order; raises `WsProtocolError`."""
-        if self._buffer:
-            self._buffer += data
-            events, used = self._parse(self._buffer)
-            del self._buffer[:used]
-        else:
-            # The usual case: whole frames in one read, parsed without a copy.
-            events, used = self._parse(data)
-            if used < len(data):
-                self._buffer += data[used:]
-        return events
+    def feed(self, data: bytes) -> tuple[list[Event], WsProtocolError | None]:
+        """The events completed by `data`, in order, and the protocol error after them.
 
-    def _parse(self, buffer: bytes | bytearray) -> tuple[list[Event], int]:
+        After an error the reader is of no further use: the connection must end.
+        """
         events: list[Event] = []
+        try:
+            if self._buffer:
+                self._buffer += data
+                del self._buffer[: self._parse(self._buffer, events)]
+            else:
+                # The usual case: whole frames in one read, parsed without a copy.
+                used = self._parse(data, events)
+                if used < len(data):
+                    self._buffer += data[used:]
+        except WsProtocolError as error:
+            return events, error
+        return events, None
+
+    def _parse(self, buffer: bytes | bytearray, events: list[Event]) -> int:
+        """Append the events of the whole frames in `buffer`; how many bytes they took."""
         position, size = 0, len(buffer)
         while size - position >= 2:
             first, second = buffer[position], buffer[position + 1]
@@ -147,7 +153,7 @@ class FrameReader:
             position = end
             if (event := self._frame(opcode, final, payload)) is not None:
                 events.append(event)
-        return events, position
+        return position
 
     def _check(self, opcode: int, final: bool, length: int) -> None:
         """Refuse a frame by its header, before its payload is received."""
