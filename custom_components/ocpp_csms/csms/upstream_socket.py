@@ -195,10 +195,10 @@ class UpstreamSocket(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The connection is gone: wake whoever waits."""
-        if self._state is _State.OPENING and not self.opened.done():
+        if self._state is _State.OPENING:
             self._handshake.receive_eof()
             error = self._handshake.handshake_exc or exc
-            self.opened.set_exception(
+            self._handshake_failed(
                 error or InvalidHandshake("the connection closed during the handshake")
             )
         self._state = _State.CLOSED
@@ -299,10 +299,16 @@ class UpstreamSocket(asyncio.Protocol):
             self.data_received(rest)
 
     def _fail_handshake(self, error: Exception) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(error)
+        self._handshake_failed(error)
         if self._transport is not None:
             self._transport.abort()
+
+    def _handshake_failed(self, error: Exception) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(error)
+            # Taken as seen: its opener may be gone (cancelled, timed out) and would
+            # otherwise have asyncio log it as never retrieved.
+            self.opened.exception()
 
     def _deliver(self, message: str | bytes) -> None:
         self._inbox.append(message)
