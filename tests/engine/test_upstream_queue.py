@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from custom_components.ocpp_csms.csms import upstream_queue_file
 from custom_components.ocpp_csms.csms.upstream_queue import UpstreamQueue
 from custom_components.ocpp_csms.csms.upstream_settings import Backoff
 from custom_components.ocpp_csms.csms.upstream_store import PendingWrites
@@ -201,3 +202,130 @@ def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
     assert [lowest.next() for _ in range(3)] == [0.5, 1.0, 2.0]
     lowest.reset()
     assert lowest.next() == 0.5
+
+
+# -- a message is written only once it has waited (see `upstream_writer`) -------------
+
+
+@pytest.fixture
+def young_for_ever(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No message comes of age during the test: a tick writes none of them."""
+    monkeypatch.setattr(upstream_queue_file, "WRITE_AFTER_S", NEVER_S)
+
+
+@pytest.fixture
+def of_age_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every message is due at the first tick after it was queued."""
+    monkeypatch.setattr(upstream_queue_file, "WRITE_AFTER_S", 0.0)
+
+
+async def job_done(writer: QueueWriter) -> None:
+    """Until the job a tick handed over has ended (a read would flush everything)."""
+    async with asyncio.timeout(PATIENCE_S):
+        while writer.busy:
+            await asyncio.sleep(0.005)
+
+
+@pytest.mark.usefixtures("young_for_ever")
+async def test_a_message_in_flight_at_a_tick_is_not_written(tmp_path: Path) -> None:
+    """The one in flight at every tick of a steady flow: answered later, never written."""
+    writer = QueueWriter(group_commit_s=NEVER_S)
+    queue = UpstreamQueue(tmp_path / "q.db", writer=writer)
+    await queue.open()
+    for n in range(3):
+        queue.put("MeterValues", {"n": n}, durable=True, ref=None)
+        writer.tick()
+        queue.done(await queue.next())
+        writer.tick()
+    assert writer.handoffs == 0
+    await queue.close()
+    assert await rows(tmp_path / "q.db") == []
+    await writer.close()
+
+
+@pytest.mark.usefixtures("young_for_ever")
+async def test_a_tick_writes_the_rest_and_keeps_young_messages_back(tmp_path: Path) -> None:
+    writer = QueueWriter(group_commit_s=NEVER_S)
+    queue = UpstreamQueue(tmp_path / "q.db", writer=writer)
+    await queue.open()
+    queue.put("StopTransaction", {"n": 1}, durable=True, ref=None)
+    queue.map_transaction("17", "9001")
+    queue.set_meta("last_boot", "{}")
+    writer.tick()
+    await job_done(writer)
+    assert writer.batches_written == 1
+    # Restored from the file as it is now: the map and the boot, not the young message.
+    again = UpstreamQueue(tmp_path / "q.db")
+    await again.open()
+    assert (again.queued, again.upstream_transaction("17"), again.meta("last_boot")) == (
+        0,
+        "9001",
+        "{}",
+    )
+    await again.close()
+    # Still waiting: a flush (as `close` does) writes it.
+    await queue.close()
+    assert await rows(tmp_path / "q.db") == [(1, "StopTransaction")]
+    await writer.close()
+
+
+@pytest.mark.usefixtures("of_age_at_once")
+async def test_a_message_that_waited_is_written_at_the_next_tick(tmp_path: Path) -> None:
+    writer = QueueWriter(group_commit_s=NEVER_S)
+    queue = UpstreamQueue(tmp_path / "q.db", writer=writer)
+    await queue.open()
+    queue.put("StopTransaction", {"n": 1}, durable=True, ref=None)
+    writer.tick()
+    await job_done(writer)
+    assert await rows(tmp_path / "q.db") == [(1, "StopTransaction")]
+    await queue.close()
+    await writer.close()
+
+
+async def test_a_queue_with_young_messages_stays_dirty_until_they_are_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody flushes: ticks go on while a message is young, and write it once due."""
+    monkeypatch.setattr(upstream_queue_file, "WRITE_AFTER_S", 0.05)
+    writer = QueueWriter(group_commit_s=0.01)
+    queue = UpstreamQueue(tmp_path / "q.db", writer=writer)
+    await queue.open()
+    queue.put("StopTransaction", {"n": 1}, durable=True, ref=None)
+    async with asyncio.timeout(PATIENCE_S):
+        while writer.batches_written < 1:
+            await asyncio.sleep(0.01)
+    assert writer.handoffs == 1
+    await queue.close()
+    await writer.close()
+
+
+@pytest.mark.usefixtures("young_for_ever")
+async def test_a_failed_batch_goes_again_before_younger_messages(tmp_path: Path) -> None:
+    """What a flush could not write is due at the next tick, young ones behind it or not."""
+    writer = QueueWriter(group_commit_s=NEVER_S)
+    queue = UpstreamQueue(tmp_path / "q.db", writer=writer, retry=Backoff(NEVER_S, NEVER_S))
+    await queue.open()
+    real_write = queue._store.write
+    failures = [sqlite3.OperationalError("database is locked")]
+
+    def write_once_failing(batch: PendingWrites) -> None:
+        if failures:
+            raise failures.pop()
+        real_write(batch)
+
+    queue._store.write = write_once_failing  # type: ignore[method-assign]
+    queue.put("StopTransaction", {"n": 1}, durable=True, ref=None)
+    writer.flush()
+    async with asyncio.timeout(PATIENCE_S):
+        while not queue.store_failures:
+            await asyncio.sleep(0.01)
+    queue.put("StopTransaction", {"n": 2}, durable=True, ref=None)  # young for ever
+    queue._file.retry_now()  # the retry's time has come: its tick
+    writer.tick()
+    await job_done(writer)
+    again = UpstreamQueue(tmp_path / "q.db")
+    await again.open()
+    assert [entry.payload["n"] for entry in again._items] == [1]
+    await again.close()
+    await queue.close()
+    await writer.close()

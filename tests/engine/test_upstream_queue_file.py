@@ -433,8 +433,10 @@ async def test_a_failing_file_shows_in_the_links_status(tmp_path: Path) -> None:
             link.relay("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}, {})
             stop = {"transactionId": 7, "meterStop": 100, "timestamp": "2026-01-01T01:00:00Z"}
             link.relay("StopTransaction", stop, {})
-            await until(lambda: "disk I/O error" in link.status.last_error, "the error shown")
-            assert link.status.connected
+            await until(
+                lambda: link.status.connected and "disk I/O error" in link.status.last_error,
+                "the error shown while connected",
+            )
             store.failing = 0
             await until(lambda: link.status.last_error == "", "cleared once written")
         finally:

@@ -34,9 +34,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
-from websockets.typing import Subprotocol
 
 from .coalesce import Coalescer
 from .log_budget import LogBudget
@@ -48,11 +46,10 @@ from .upstream_queue import Queued, UpstreamQueue
 from .upstream_refusals import RETRY_WAITS_S, Refusals, Verdict
 from .upstream_relay import RelayRun
 from .upstream_settings import Backoff, UpstreamSettings, UpstreamState, UpstreamStatus
+from .upstream_socket import MAX_FRAME_BYTES, UpstreamSocket, open_upstream_socket
 
 _LOGGER = logging.getLogger(__name__)
 
-# A frame from the upstream larger than this ends the connection.
-MAX_FRAME_BYTES = 256 * 1024
 OPEN_TIMEOUT_S = 20.0
 # How long to wait before booting again after the upstream did not accept a boot.
 BOOT_RETRY_S = (10, 300)
@@ -225,18 +222,14 @@ class UpstreamLink:
                 if context is None and self.settings.url.startswith("wss://"):
                     # Loading the system's certificates reads files: not on the event loop.
                     context = await asyncio.to_thread(ssl.create_default_context)
-                socket = await connect(
-                    self.settings.endpoint,
-                    subprotocols=[Subprotocol(self.settings.version.value)],
-                    additional_headers=self.settings.headers(),
-                    open_timeout=OPEN_TIMEOUT_S,
-                    max_size=MAX_FRAME_BYTES,
-                    ssl=context,
-                    # Optional for a charger (which we are to the upstream): what we
-                    # relay is small, and deflating it cost more CPU than the rest of
-                    # sending it (issue 24's benchmark, `docs/performance.md`).
-                    compression=None,
-                )
+                async with asyncio.timeout(OPEN_TIMEOUT_S):
+                    socket = await open_upstream_socket(
+                        self.settings.endpoint,
+                        subprotocol=self.settings.version.value,
+                        headers=self.settings.headers(),
+                        ssl_context=context,
+                        max_size=MAX_FRAME_BYTES,
+                    )
             except InvalidStatus as error:
                 code = error.response.status_code
                 refused = code in (401, 403)
@@ -259,7 +252,7 @@ class UpstreamLink:
                     self._log("connection failed: %r", error)
             await asyncio.sleep(self._backoff.next())
 
-    async def _converse(self, socket: ClientConnection) -> None:
+    async def _converse(self, socket: UpstreamSocket) -> None:
         gate = CommandGate(
             self.charger_id,
             self.settings,

@@ -22,12 +22,11 @@ import ssl
 from dataclasses import dataclass
 from enum import StrEnum
 
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI, NegotiationError
-from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from .upstream_settings import UpstreamSettings
+from .upstream_socket import MAX_FRAME_BYTES, open_upstream_socket
 
 # The whole test (name lookup, TCP, TLS, the handshake and the close) takes at most this.
 PROBE_TIMEOUT_S = 10.0
@@ -111,12 +110,12 @@ async def _handshake(settings: UpstreamSettings, context: ssl.SSLContext | None)
     if settings.url.startswith("wss://") and context is None:
         # Loading the system's certificates reads files: not on the event loop.
         context = await asyncio.to_thread(ssl.create_default_context)
-    socket = await connect(
+    socket = await open_upstream_socket(
         settings.endpoint,
-        subprotocols=[Subprotocol(settings.version.value)],
-        additional_headers=settings.headers(),
-        open_timeout=None,  # the caller's timeout bounds everything
-        ssl=context,
+        subprotocol=settings.version.value,
+        headers=settings.headers(),
+        ssl_context=context,
+        max_size=MAX_FRAME_BYTES,
     )
     with contextlib.suppress(Exception):
         await socket.close()

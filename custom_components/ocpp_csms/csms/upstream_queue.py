@@ -39,16 +39,16 @@ past their bounds: 630 KB MeterValues measured 4.2 MiB (failing) to 4.8 MiB (wor
 
 Like the session journal, all SQLite work runs on a thread (a `QueueWriter`'s, shared
 by every charger's queue); the event loop hands it writes, in order, and never waits
-for them, except at `open`. Writes are grouped (group commit): what is queued,
-answered, mapped or remembered within `GROUP_COMMIT_S` goes to the thread as one batch
-and one SQLite transaction, instead of a thread hand-off and a commit for each
-message's insert and its delete. A message the upstream answers within that window is
-never written at all: it no longer needs keeping. The price is the session journal's:
-a crash of the whole process within the window, or before the thread has committed,
-loses the durable messages of that window, which the charger was already answered for
-(10 ms at most; `close`, as on Home Assistant's stop, writes everything, a failed
-write tried once more, and logs what it could not); and a delete not yet committed has
-its message sent again after such a crash.
+for them, except at `open`. Writes are grouped (group commit): every `GROUP_COMMIT_S`
+while there are some, what is due goes to the thread as one batch and one SQLite
+transaction, instead of a thread hand-off and a commit for each message's insert and
+its delete. A durable message is due once it has waited `WRITE_AFTER_S` unanswered;
+one the upstream answers before is never written at all: it no longer needs keeping.
+The price is the session journal's: a crash of the whole process loses the durable
+messages not yet written (those of the last `WRITE_AFTER_S` and a tick or two), which
+the charger was already answered for (`close`, as on Home Assistant's stop, writes
+everything, a failed write tried once more, and logs what it could not); and a delete
+not yet committed has its message sent again after such a crash.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from .log_budget import LogBudget
@@ -26,6 +27,10 @@ from .upstream_writer import QueueWriter
 
 _LOGGER = logging.getLogger(__name__)
 
+# A durable message is written once it has waited this long unanswered (at the writer's
+# next tick): most are answered before, and never need the file. It is also about what
+# a crash of the whole process may lose (see `upstream_queue`).
+WRITE_AFTER_S = 0.25
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
 # What a message not written yet costs besides its JSON (its row, the string's header;
@@ -55,6 +60,10 @@ class QueueFile:
         # The batch on the writer's thread now, if any.
         self._writing: PendingWrites | None = None
         self._retry_timer: asyncio.TimerHandle | None = None
+        # When each message not yet due was added, oldest first: (loop time, seq).
+        self._added_at: deque[tuple[float, int]] = deque()
+        # The messages up to this seq have waited `WRITE_AFTER_S`: a tick takes them.
+        self._due_upto = 0
         # Memory of the durable messages added and not committed yet (see ROW_OVERHEAD).
         self.unwritten_bytes = 0
         self.failures = 0
@@ -85,6 +94,7 @@ class QueueFile:
     def add(self, seq: int, row: Row) -> None:
         """A durable message to keep."""
         self._pending.added[seq] = row
+        self._added_at.append((asyncio.get_running_loop().time(), seq))
         self.unwritten_bytes += _row_cost(row)
         self.gather()
 
@@ -92,6 +102,8 @@ class QueueFile:
         """A durable message answered: out of the file (never in it, if not written yet)."""
         if (row := self._pending.added.pop(seq, None)) is not None:
             self.unwritten_bytes -= _row_cost(row)
+            if not self._pending.added:
+                self._added_at.clear()  # none of them waits any more
         else:
             self._pending.removed.append(seq)
             self.gather()
@@ -128,12 +140,37 @@ class QueueFile:
 
     # -- the writer's side (`upstream_writer.WriteSource`) ---------------------------
 
-    def take_pending(self) -> tuple[UpstreamStore, PendingWrites] | None:
-        """What was gathered, to be written now; None when nothing (or a retry waits)."""
+    def take_pending(self, *, everything: bool) -> tuple[UpstreamStore, PendingWrites] | None:
+        """What to write now; None when nothing (or a retry waits).
+
+        At a tick (not `everything`), the messages that have not waited `WRITE_AFTER_S`
+        yet stay back, and the queue stays dirty for them: most will be answered before
+        they are due, and so never written.
+        """
         if not self._pending or self._retry_timer is not None or self._writing is not None:
             return None
+        if everything:
+            self._added_at.clear()
+            if added := self._pending.added:  # should this batch fail: due at the next tick
+                self._due_upto = max(self._due_upto, next(reversed(added)))
+        elif self._some_young():
+            self.gather()  # they go at a later tick
+            later = self._pending.split_after(self._due_upto)
+            if not self._pending:  # nothing else to write
+                self._pending = later
+                return None
+            self._writing, self._pending = self._pending, later
+            return self.store, self._writing
         self._writing, self._pending = self._pending, PendingWrites()
         return self.store, self._writing
+
+    def _some_young(self) -> bool:
+        """Whether messages have not waited `WRITE_AFTER_S` yet (`_due_upto` is set)."""
+        added_at = self._added_at
+        cutoff = asyncio.get_running_loop().time() - WRITE_AFTER_S
+        while added_at and added_at[0][0] <= cutoff:
+            self._due_upto = added_at.popleft()[1]
+        return bool(added_at)
 
     def write_ended(self, error: BaseException | None) -> None:
         """The batch taken was written, or (`error`) goes back to be tried again."""

@@ -72,6 +72,13 @@ class PendingWrites:
         """Whether there is anything to write."""
         return bool(self.added or self.removed or self.transactions or self.meta)
 
+    def split_after(self, seq: int) -> PendingWrites:
+        """Take out the messages added after `seq` (kept back), and return them as a batch."""
+        later = PendingWrites({s: row for s, row in self.added.items() if s > seq})
+        if later.added:
+            self.added = {s: row for s, row in self.added.items() if s <= seq}
+        return later
+
     def then(self, newer: PendingWrites) -> PendingWrites:
         """These writes (a batch that failed) followed by `newer`, as one batch.
 
