@@ -441,3 +441,17 @@ async def test_a_failing_file_shows_in_the_links_status(tmp_path: Path) -> None:
             await until(lambda: link.status.last_error == "", "cleared once written")
         finally:
             await link.stop()
+
+
+async def test_a_droppable_message_past_its_bound_is_held_behind_a_transaction(
+    tmp_path: Path,
+) -> None:
+    """Larger than its bound: held as the only one, whatever is first in line (review 9)."""
+    queue = UpstreamQueue(tmp_path / "q.db", droppable_bytes=1000)
+    await queue.open()
+    queue.put("StartTransaction", {"n": 0}, durable=True, ref="7")  # first: maybe in flight
+    queue.put("DataTransfer", {"n": 1}, durable=False, ref=None)
+    queue.put("DataTransfer", {"n": 2, "pad": "x" * 2000}, durable=False, ref=None)
+    assert queue.dropped == 1  # the older one made room, the large one stays
+    assert await drain(queue) == [0, 2]
+    await queue.close()

@@ -242,7 +242,7 @@ class UpstreamQueue:
             while (
                 self._droppable > self._droppable_bound
                 or self._droppable_held > self._droppable_bytes
-            ) and self._drop_oldest():
+            ) and self._drop_oldest(entry):
                 pass
         self._ready.set()
         self._changed()
@@ -298,12 +298,13 @@ class UpstreamQueue:
     def _durable_count(self) -> int:
         return len(self._items) - self._droppable
 
-    def _drop_oldest(self) -> bool:
-        # The head may be in flight: it stays, and is dropped by being answered. A
+    def _drop_oldest(self, newest: Queued) -> bool:
+        # The head may be in flight: it stays, and is dropped by being answered. So does
+        # the `newest`, the one just queued (larger than the bound, it is held alone). A
         # connector's latest status goes last (one per connector, see `_replace_status`).
         first_status = None
         for index, entry in enumerate(self._items):
-            if index and not entry.durable:
+            if index and not entry.durable and entry is not newest:
                 if entry.action == "StatusNotification":
                     first_status = index if first_status is None else first_status
                     continue
