@@ -318,6 +318,39 @@ async def test_unwritten_messages_are_bounded_while_the_file_fails(tmp_path: Pat
     await writer.close()
 
 
+async def test_a_transaction_message_past_the_unwritten_bound_is_held_if_memory_has_room(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file fails too long, memory has room: sent, only not kept across a restart.
+
+    Review of issue 24, item 8: such a message was lost although it fitted in memory.
+    """
+    writer = QueueWriter(group_commit_s=0.0)
+    store = FlakyStore(tmp_path / "q.db", failing=1_000_000)
+    queue = UpstreamQueue(
+        store.path, unwritten_bytes=2000, writer=writer, store=store, retry=quick()
+    )
+    await queue.open()
+    padding = "x" * 400
+    queue.put("StopTransaction", {"n": 0, "pad": padding}, durable=True, ref=None)
+    await until(lambda: queue.store_failures, "the file has failed")
+    for n in range(1, 10):
+        queue.put("StopTransaction", {"n": n, "pad": padding}, durable=True, ref=None)
+    assert (queue.lost, queue.dropped) == (0, 0)
+    assert queue.not_kept == 6  # past the 2000 bytes of JSON not written
+    assert "only in memory" in caplog.text
+    assert await drain(queue) == list(range(10))
+    # The same again, left waiting at the close: those only in memory are logged.
+    for n in range(10, 20):
+        queue.put("StopTransaction", {"n": n, "pad": padding}, durable=True, ref=None)
+    store.failing = 0
+    caplog.clear()
+    await queue.close()
+    assert "6 transaction messages held only in memory are lost" in caplog.text
+    await writer.close()
+    assert await restored(store.path) == [10, 11, 12, 13]
+
+
 # -- 8: memory bounded by bytes ----------------------------------------------------
 
 

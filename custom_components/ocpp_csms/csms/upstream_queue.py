@@ -24,8 +24,10 @@ could not be sent in their place.
 A failed write is tried again (see `upstream_queue_file`); until it is committed a
 message's JSON stays in memory too, at most `UNWRITTEN_BYTES` of it (with each row's
 overhead) while the file fails, `SLOW_FILE_FACTOR` times that while it is only slow: a
-durable message past that is lost, counted in `dropped` and `lost`, and logged. The
-last failure shows as `store_error` until a write succeeds again.
+durable message past that is held in memory only when the bounds above have room for it
+(sent in its turn, not kept across a restart; counted in `not_kept`, logged), else lost,
+counted in `dropped` and `lost`, and logged. The last failure shows as `store_error`
+until a write succeeds again.
 
 Worst case per charger, measured with tracemalloc (20,000 MeterValues of 187 bytes,
 5,000 of 3 KB, 60 of 630 KB, sent during an outage, with the file working and with it
@@ -146,6 +148,10 @@ class UpstreamQueue:
         self.dropped = 0
         # Durable messages lost: the file failed too long (also counted in `dropped`).
         self.lost = 0
+        # Durable messages held in memory only, as the file failed too long (see
+        # `_hold_unkept`), and those of them still waiting, by seq (at most the bound).
+        self.not_kept = 0
+        self._unkept: set[int] = set()
         self._not_open = 0
         self.on_change: Callable[[], None] | None = None
 
@@ -221,6 +227,13 @@ class UpstreamQueue:
                 unwritten,
                 self._file.error or "not finished",
             )
+        if self._unkept:
+            _LOGGER.error(
+                "Upstream queue %s: %s transaction messages held only in memory are lost"
+                " (its file had failed too long)",
+                self.path,
+                len(self._unkept),
+            )
         if self._own_writer:
             await self._writer.close()
 
@@ -266,7 +279,8 @@ class UpstreamQueue:
         # A file merely slow (large messages, a busy disk) gets more room than a failing one.
         bound = self._unwritten_bound * (1 if self._file.error else SLOW_FILE_FACTOR)
         if unwritten and unwritten + size > bound:
-            self._lose(action)
+            if not self._hold_unkept(action, payload, ref, size, held):
+                self._lose(action)
             return
         self._seq += 1
         self._file.add(self._seq, (action, text, ref))
@@ -280,6 +294,40 @@ class UpstreamQueue:
             self._items.append(Queued(self._seq, action, payload, True, ref, size))
             self._held_bytes += size
             self._cursor = self._seq
+
+    def _hold_unkept(
+        self, action: str, payload: dict[str, Any], ref: str | None, size: int, held: int
+    ) -> bool:
+        """Past the bound of JSON not written: held in memory only, if it has room there.
+
+        Sent in its turn like the others, only not kept across a restart: better than
+        lost at once. False: no room (it comes after messages in the file only, or the
+        memory bounds are reached), it is lost.
+        """
+        if (
+            self._spilled
+            or held >= self._durable_bound
+            or self._held_bytes + size > self._durable_bytes
+        ):
+            return False
+        self._seq += 1
+        self._items.append(Queued(self._seq, action, payload, True, ref, size))
+        self._held_bytes += size
+        self._cursor = self._seq
+        self._unkept.add(self._seq)
+        self.not_kept += 1
+        if (left_out := _LOG_BUDGET.take(str(self.path))) is not None:
+            _LOGGER.warning(
+                "Upstream queue %s: its file has failed too long (%s); a %s is held only"
+                " in memory: sent, but not kept across a restart (%s so far; %s similar"
+                " lines left out)",
+                self.path,
+                self._file.error,
+                action,
+                self.not_kept,
+                left_out,
+            )
+        return True
 
     def _lose(self, action: str) -> None:
         self.lost += 1
@@ -388,8 +436,10 @@ class UpstreamQueue:
                 self._droppable -= 1
                 self._forget_status(entry)
                 self._droppable_held -= entry.size
+        if entry.seq in self._unkept:
+            self._unkept.discard(entry.seq)  # never given to the file
         # Not written yet (answered within the window): then it never needs to be.
-        if entry.durable and self._open:
+        elif entry.durable and self._open:
             self._file.remove(entry.seq)
         self._changed()
 
