@@ -318,6 +318,39 @@ async def test_unwritten_messages_are_bounded_while_the_file_fails(tmp_path: Pat
     await writer.close()
 
 
+async def test_a_transaction_message_past_the_unwritten_bound_is_held_if_memory_has_room(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file fails too long, memory has room: sent, only not kept across a restart.
+
+    Review of issue 24, item 8: such a message was lost although it fitted in memory.
+    """
+    writer = QueueWriter(group_commit_s=0.0)
+    store = FlakyStore(tmp_path / "q.db", failing=1_000_000)
+    queue = UpstreamQueue(
+        store.path, unwritten_bytes=2000, writer=writer, store=store, retry=quick()
+    )
+    await queue.open()
+    padding = "x" * 400
+    queue.put("StopTransaction", {"n": 0, "pad": padding}, durable=True, ref=None)
+    await until(lambda: queue.store_failures, "the file has failed")
+    for n in range(1, 10):
+        queue.put("StopTransaction", {"n": n, "pad": padding}, durable=True, ref=None)
+    assert (queue.lost, queue.dropped) == (0, 0)
+    assert queue.not_kept == 6  # past the 2000 bytes of JSON not written
+    assert "only in memory" in caplog.text
+    assert await drain(queue) == list(range(10))
+    # The same again, left waiting at the close: those only in memory are logged.
+    for n in range(10, 20):
+        queue.put("StopTransaction", {"n": n, "pad": padding}, durable=True, ref=None)
+    store.failing = 0
+    caplog.clear()
+    await queue.close()
+    assert "6 transaction messages held only in memory are lost" in caplog.text
+    await writer.close()
+    assert await restored(store.path) == [10, 11, 12, 13]
+
+
 # -- 8: memory bounded by bytes ----------------------------------------------------
 
 
@@ -441,3 +474,17 @@ async def test_a_failing_file_shows_in_the_links_status(tmp_path: Path) -> None:
             await until(lambda: link.status.last_error == "", "cleared once written")
         finally:
             await link.stop()
+
+
+async def test_a_droppable_message_past_its_bound_is_held_behind_a_transaction(
+    tmp_path: Path,
+) -> None:
+    """Larger than its bound: held as the only one, whatever is first in line (review 9)."""
+    queue = UpstreamQueue(tmp_path / "q.db", droppable_bytes=1000)
+    await queue.open()
+    queue.put("StartTransaction", {"n": 0}, durable=True, ref="7")  # first: maybe in flight
+    queue.put("DataTransfer", {"n": 1}, durable=False, ref=None)
+    queue.put("DataTransfer", {"n": 2, "pad": "x" * 2000}, durable=False, ref=None)
+    assert queue.dropped == 1  # the older one made room, the large one stays
+    assert await drain(queue) == [0, 2]
+    await queue.close()

@@ -109,3 +109,76 @@ async def _all(queue: UpstreamQueue) -> list[Any]:
         found.append(entry)
         queue.done(entry)
     return found
+
+
+# -- while transactions wait in the file only (review of issue 24, item 3) ------------
+
+
+async def test_a_status_while_transactions_are_in_the_file_only_still_goes(
+    tmp_path: Path,
+) -> None:
+    """A long outage: the connector's last status reaches the upstream, after the stop."""
+    queue = UpstreamQueue(tmp_path / "q.db", durable_in_memory=3)
+    await queue.open()
+    queue.put("StatusNotification", status(1, "Charging"), durable=False, ref=None)
+    for n in range(10):
+        queue.put("MeterValues", {"n": n}, durable=True, ref=None)
+    assert queue.spilled
+    queue.put("StatusNotification", status(1, "SuspendedEV"), durable=False, ref=None)
+    queue.put("StopTransaction", {"n": 10}, durable=True, ref=None)
+    queue.put("StatusNotification", status(1, "Finishing"), durable=False, ref=None)
+    queue.put("StatusNotification", status(2, "Faulted"), durable=False, ref=None)
+    queue.put("Heartbeat", {"n": 11}, durable=False, ref=None)  # cannot keep its place
+    queue.put("StatusNotification", status(1, "Available"), durable=False, ref=None)
+    assert (queue.queued, queue.dropped) == (14, 1)
+    assert await drain(queue) == [
+        ("StatusNotification", "Charging"),
+        *[("MeterValues", n) for n in range(10)],
+        ("StopTransaction", 10),
+        ("StatusNotification", "Faulted"),
+        ("StatusNotification", "Available"),
+    ]
+    await queue.close()
+
+
+async def test_a_status_set_aside_keeps_its_place_among_what_the_file_gives_back(
+    tmp_path: Path,
+) -> None:
+    """Read back two at a time: the status goes where it came, not at the end."""
+    queue = UpstreamQueue(tmp_path / "q.db", durable_in_memory=2)
+    await queue.open()
+    for n in range(6):
+        queue.put("StartTransaction" if n == 0 else "MeterValues", {"n": n}, durable=True, ref=None)
+    queue.put("StatusNotification", status(1, "Charging"), durable=False, ref=None)
+    for n in range(6, 10):
+        queue.put("MeterValues", {"n": n}, durable=True, ref=None)
+    sent = await drain(queue)
+    assert sent.index(("StatusNotification", "Charging")) == 6
+    assert [n for action, n in sent if action != "StatusNotification"] == list(range(10))
+    await queue.close()
+
+
+async def test_statuses_set_aside_stay_within_the_droppable_bounds(tmp_path: Path) -> None:
+    queue = UpstreamQueue(tmp_path / "q.db", durable_in_memory=2, max_droppable=3)
+    await queue.open()
+    queue.put("Heartbeat", {"n": 0}, durable=False, ref=None)
+    queue.put("Heartbeat", {"n": 1}, durable=False, ref=None)
+    for n in range(2, 6):
+        queue.put("MeterValues", {"n": n}, durable=True, ref=None)
+    for connector in range(1, 5):
+        queue.put("StatusNotification", status(connector, "Available"), durable=False, ref=None)
+    # Three droppable ones in all: the head stays, the oldest go, statuses last.
+    assert queue.dropped == 3
+    assert await _all_statuses(queue) == [0, 3, 4]
+    await queue.close()
+
+
+async def _all_statuses(queue: UpstreamQueue) -> list[int]:
+    """The connectors of the statuses sent, and the droppable head's n first."""
+    found = []
+    for entry in await _all(queue):
+        if entry.action == "StatusNotification":
+            found.append(entry.payload["connectorId"])
+        elif entry.action == "Heartbeat":
+            found.append(entry.payload["n"])
+    return found

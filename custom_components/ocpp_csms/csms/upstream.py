@@ -15,8 +15,9 @@ Each (re)connection first sends the charger's last BootNotification, and nothing
 until the upstream accepted it, as a charger would. Reconnects back off exponentially
 with jitter; the waits start over only once a connection with an accepted boot lasted
 `STABLE_CONNECTION_S` (an upstream that accepts and hangs up is not redialled in a loop).
-A CALLERROR loses no transaction message: it is sent again a few times, then set aside
-(counted); our own 1.6 transaction ids never go upstream (see `upstream_refusals`).
+A CALLERROR loses no transaction message: it is sent again until taken, set aside
+(counted) only when refused for its payload; our own 1.6 transaction ids never go
+upstream (see `upstream_refusals`).
 
 What the upstream may do to the charger is its `CommandPolicy`, applied to each of its
 CALLs by a `CommandGate` (see `upstream_policy`); under SESSIONS_AND_AUTH and FULL its
@@ -348,10 +349,11 @@ class UpstreamLink:
         """A CALLERROR: boot first, take it as answered, send it again later, or set it aside."""
         verdict, wait = self._refusals.verdict(entry, outcome, boot_accepted=self._boot_accepted)
         if verdict is Verdict.BOOT:
-            # It does not know us (yet): boot (the charger's next boot, when we have
-            # none), then this entry. Once a boot was accepted, a refusal like others.
+            # It does not know us (yet): boot, then this entry (not counted as refused).
+            # With no boot on record: the charger's next one, the entry tried again now
+            # and then meanwhile. Once a boot was accepted, a refusal like others.
             if self.queue.meta(_LAST_BOOT) is None:
-                await self._wait_boot(None)
+                await self._pause(BOOT_RETRY_S[1])
             self._boot_again.set()
         elif verdict is Verdict.RETRY:
             self._log("%s answered with %s: again in %ss", entry.action, outcome.error_code, wait)

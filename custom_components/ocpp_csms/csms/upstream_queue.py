@@ -3,12 +3,9 @@
 Two kinds of message wait here. *Durable* ones (transactions) are not dropped: each is
 written to a SQLite file of its own and deleted once the upstream answered, so an
 outage or a restart of Home Assistant loses none (only a file failing for long does,
-see below). The rest (heartbeats, statuses,
-readings outside a session) are kept in memory only, never touch the file, at most
-`MAX_DROPPABLE` of them, the oldest dropped (and counted) past that. A connector's
-StatusNotification replaces the one before it still waiting (its place in line too),
-and is the last kind dropped: after an outage the upstream gets each connector's latest
-status, not a stale one or none.
+see below). The rest (heartbeats, statuses, readings outside a session) are kept in
+memory only, never touch the file, at most `MAX_DROPPABLE` of them, the oldest dropped
+(and counted) past that, each connector's latest status last (see `upstream_droppable`).
 
 Memory stays bounded however long the upstream is away, by size as well as by count
 (sizes are the payloads' JSON lengths): at most `DURABLE_IN_MEMORY` durable messages
@@ -19,13 +16,17 @@ held whatever their size and not measured (JSON costs a few µs a message, and t
 mostly answered before they would be written), so up to that many frames come on top
 of the durable bound; a droppable one larger than its bound is held as the only one.
 While some wait only in the file, droppable messages are dropped on arrival, as they
-could not be sent in their place.
+could not be sent in their place, except each connector's latest status: it waits
+aside, within the droppable bounds, and takes its place in line once the file's
+messages that came before it are read back.
 
 A failed write is tried again (see `upstream_queue_file`); until it is committed a
 message's JSON stays in memory too, at most `UNWRITTEN_BYTES` of it (with each row's
 overhead) while the file fails, `SLOW_FILE_FACTOR` times that while it is only slow: a
-durable message past that is lost, counted in `dropped` and `lost`, and logged. The
-last failure shows as `store_error` until a write succeeds again.
+durable message past that is held in memory only when the bounds above have room for it
+(sent in its turn, not kept across a restart; counted in `not_kept`, logged), else lost,
+counted in `dropped` and `lost`, and logged. The last failure shows as `store_error`
+until a write succeeds again.
 
 Worst case per charger, measured with tracemalloc (20,000 MeterValues of 187 bytes,
 5,000 of 3 KB, 60 of 630 KB, sent during an outage, with the file working and with it
@@ -61,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from .log_budget import LogBudget
+from .upstream_droppable import Droppables
 from .upstream_queue_file import QueueFile
 from .upstream_settings import Backoff
 from .upstream_store import Queued, UpstreamStore, to_text
@@ -118,9 +120,7 @@ class UpstreamQueue:
         self.path = path
         self._store = store or UpstreamStore(path)
         self._durable_bound = durable_in_memory
-        self._droppable_bound = max_droppable
         self._durable_bytes = durable_bytes
-        self._droppable_bytes = droppable_bytes
         self._unwritten_bound = unwritten_bytes
         self._close_timeout_s = close_timeout_s
         self._own_writer = writer is None
@@ -128,12 +128,9 @@ class UpstreamQueue:
         self._file = QueueFile(self._store, self._writer, retry=retry, on_failure=self._changed)
         self._open = False
         self._items: deque[Queued] = deque()
-        self._droppable = 0
-        # The StatusNotification waiting (droppable, in `_items`) per connector.
-        self._statuses: dict[tuple[int | None, int], Queued] = {}
-        # JSON length of the durable and the droppable messages in `_items`.
+        self._droppables = Droppables(self._items, max_droppable, droppable_bytes)
+        # JSON length of the durable messages in `_items`.
         self._held_bytes = 0
-        self._droppable_held = 0
         # Durable messages only in the file (after `_cursor`, the last one held here).
         self._spilled = 0
         self._cursor = 0
@@ -143,16 +140,25 @@ class UpstreamQueue:
         self._transactions: OrderedDict[str, str] = OrderedDict()
         self._meta: dict[str, str] = {}
         self._ready = asyncio.Event()
-        self.dropped = 0
+        self._dropped = 0
         # Durable messages lost: the file failed too long (also counted in `dropped`).
         self.lost = 0
+        # Durable messages held in memory only, as the file failed too long (see
+        # `_hold_unkept`), and those of them still waiting, by seq (at most the bound).
+        self.not_kept = 0
+        self._unkept: set[int] = set()
         self._not_open = 0
         self.on_change: Callable[[], None] | None = None
 
     @property
     def queued(self) -> int:
         """How many messages wait, in memory and in the file."""
-        return len(self._items) + self._spilled
+        return len(self._items) + self._spilled + self._droppables.aside
+
+    @property
+    def dropped(self) -> int:
+        """How many messages were dropped: droppable ones past their bounds, and `lost`."""
+        return self._dropped + self._droppables.dropped
 
     @property
     def store_failures(self) -> int:
@@ -221,6 +227,13 @@ class UpstreamQueue:
                 unwritten,
                 self._file.error or "not finished",
             )
+        if self._unkept:
+            _LOGGER.error(
+                "Upstream queue %s: %s transaction messages held only in memory are lost"
+                " (its file had failed too long)",
+                self.path,
+                len(self._unkept),
+            )
         if self._own_writer:
             await self._writer.close()
 
@@ -228,22 +241,11 @@ class UpstreamQueue:
         """Queue a message behind everything before it."""
         if durable:
             self._put_durable(action, payload, ref)
-        elif self._spilled:
-            self.dropped += 1
         else:
             self._seq += 1
-            size = len(to_text(payload))
-            entry = Queued(self._seq, action, payload, False, ref, size)
-            if action == "StatusNotification":
-                self._replace_status(entry)
-            self._items.append(entry)
-            self._droppable += 1
-            self._droppable_held += size
-            while (
-                self._droppable > self._droppable_bound
-                or self._droppable_held > self._droppable_bytes
-            ) and self._drop_oldest():
-                pass
+            entry = Queued(self._seq, action, payload, False, ref, len(to_text(payload)))
+            # Behind messages in the file only it could not keep its place: aside or out.
+            (self._droppables.put_aside if self._spilled else self._droppables.put)(entry)
         self._ready.set()
         self._changed()
 
@@ -266,7 +268,8 @@ class UpstreamQueue:
         # A file merely slow (large messages, a busy disk) gets more room than a failing one.
         bound = self._unwritten_bound * (1 if self._file.error else SLOW_FILE_FACTOR)
         if unwritten and unwritten + size > bound:
-            self._lose(action)
+            if not self._hold_unkept(action, payload, ref, size, held):
+                self._lose(action)
             return
         self._seq += 1
         self._file.add(self._seq, (action, text, ref))
@@ -281,9 +284,43 @@ class UpstreamQueue:
             self._held_bytes += size
             self._cursor = self._seq
 
+    def _hold_unkept(
+        self, action: str, payload: dict[str, Any], ref: str | None, size: int, held: int
+    ) -> bool:
+        """Past the bound of JSON not written: held in memory only, if it has room there.
+
+        Sent in its turn like the others, only not kept across a restart: better than
+        lost at once. False: no room (it comes after messages in the file only, or the
+        memory bounds are reached), it is lost.
+        """
+        if (
+            self._spilled
+            or held >= self._durable_bound
+            or self._held_bytes + size > self._durable_bytes
+        ):
+            return False
+        self._seq += 1
+        self._items.append(Queued(self._seq, action, payload, True, ref, size))
+        self._held_bytes += size
+        self._cursor = self._seq
+        self._unkept.add(self._seq)
+        self.not_kept += 1
+        if (left_out := _LOG_BUDGET.take(str(self.path))) is not None:
+            _LOGGER.warning(
+                "Upstream queue %s: its file has failed too long (%s); a %s is held only"
+                " in memory: sent, but not kept across a restart (%s so far; %s similar"
+                " lines left out)",
+                self.path,
+                self._file.error,
+                action,
+                self.not_kept,
+                left_out,
+            )
+        return True
+
     def _lose(self, action: str) -> None:
         self.lost += 1
-        self.dropped += 1
+        self._dropped += 1
         if (left_out := _LOG_BUDGET.take(str(self.path))) is not None:
             _LOGGER.error(
                 "Upstream queue %s: its file has failed too long (%s); a %s is lost (%s"
@@ -296,51 +333,7 @@ class UpstreamQueue:
             )
 
     def _durable_count(self) -> int:
-        return len(self._items) - self._droppable
-
-    def _drop_oldest(self) -> bool:
-        # The head may be in flight: it stays, and is dropped by being answered. A
-        # connector's latest status goes last (one per connector, see `_replace_status`).
-        first_status = None
-        for index, entry in enumerate(self._items):
-            if index and not entry.durable:
-                if entry.action == "StatusNotification":
-                    first_status = index if first_status is None else first_status
-                    continue
-                self._drop(index)
-                return True
-        if first_status is not None:
-            self._drop(first_status)
-            return True
-        return False
-
-    def _drop(self, index: int) -> None:
-        entry = self._items[index]
-        del self._items[index]
-        self._forget_status(entry)
-        self._droppable -= 1
-        self._droppable_held -= entry.size
-        self.dropped += 1
-
-    def _replace_status(self, entry: Queued) -> None:
-        """A newer status of the same connector: the older one, still waiting, leaves."""
-        if (key := _connector(entry)) is None:
-            return  # not one we can tell the connector of: it just waits its turn
-        older = self._statuses.get(key)
-        self._statuses[key] = entry
-        # Not the head, which may be in flight (it leaves by being answered).
-        if older is not None and self._items and self._items[0] is not older:
-            for index, waiting in enumerate(self._items):
-                if waiting is older:
-                    del self._items[index]
-                    self._droppable -= 1
-                    self._droppable_held -= older.size
-                    return
-
-    def _forget_status(self, entry: Queued) -> None:
-        key = _connector(entry) if entry.action == "StatusNotification" else None
-        if key is not None and self._statuses.get(key) is entry:
-            del self._statuses[key]
+        return len(self._items) - self._droppables.count
 
     def peek(self) -> Queued | None:
         """The oldest message held in memory, if any (`next` also reads the file)."""
@@ -371,10 +364,14 @@ class UpstreamQueue:
         batch = await self._writer.run(self._store.head, self._cursor, limit, max_bytes)
         if not self._items:  # nothing came in while the file was read
             batch = batch or self._file.unwritten_after(self._cursor, limit, max_bytes)
-            self._items.extend(batch)
             self._held_bytes += sum(entry.size for entry in batch)
             self._spilled = max(self._spilled - len(batch), 0) if batch else 0
             self._cursor = batch[-1].seq if batch else self._cursor
+            # The statuses set aside that came before the last one read (all, once the
+            # file has none left) join in their place.
+            self._items.extend(
+                self._droppables.join(batch, self._cursor if self._spilled else None)
+            )
         return True
 
     def done(self, entry: Queued) -> None:
@@ -384,11 +381,11 @@ class UpstreamQueue:
             if entry.durable:
                 self._held_bytes -= entry.size
             else:
-                self._droppable -= 1
-                self._forget_status(entry)
-                self._droppable_held -= entry.size
+                self._droppables.left(entry)
+        if entry.seq in self._unkept:
+            self._unkept.discard(entry.seq)  # never given to the file
         # Not written yet (answered within the window): then it never needs to be.
-        if entry.durable and self._open:
+        elif entry.durable and self._open:
             self._file.remove(entry.seq)
         self._changed()
 
@@ -430,11 +427,3 @@ class UpstreamQueue:
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change()
-
-
-def _connector(entry: Queued) -> tuple[int | None, int] | None:
-    """A status's connector: 1.6 (None, connectorId), 2.x (evseId, connectorId)."""
-    evse, connector = entry.payload.get("evseId"), entry.payload.get("connectorId")
-    if isinstance(connector, int) and (evse is None or isinstance(evse, int)):
-        return evse, connector
-    return None

@@ -1,11 +1,23 @@
 """What a forwarding link does with a CALLERROR, and with a 1.6 session the upstream lacks.
 
-A CALLERROR does not lose a transaction message: it is sent again after the waits of
-`RETRY_WAITS_S` and, refused once more than those, *set aside* (taken out of the queue,
-logged within a budget, counted in `UpstreamStatus.set_aside`) so that the queue behind
-it goes on. A SecurityError means "boot first" only while no boot was accepted on the
-connection; after that it is a refusal like any other (no boot loop). Other messages
-answered with a CALLERROR count as answered.
+A CALLERROR does not lose a transaction message to an upstream that is unwell for a
+while. Only a code that says the message itself is wrong (`PAYLOAD_ERRORS`: its format,
+a property, type or occurrence constraint, the protocol; or an action it does not
+implement or support), which sending it again will not change, has it *set aside*
+after the waits of `RETRY_WAITS_S` (taken out of the queue, logged within a budget,
+counted in `UpstreamStatus.set_aside`) so that the queue behind it goes on. Any other
+code (InternalError, GenericError, a SecurityError after an accepted boot, a code we do
+not know) says nothing against the message: it is sent again for as long as it takes,
+the waits growing to the last of `RETRY_WAITS_S` and staying there. Holding the queue
+meanwhile costs nothing it does not bound already (`upstream_queue`), while a session's
+StartTransaction set aside would cost the whole session upstream.
+
+A SecurityError while no boot was accepted on the connection means "boot first": the
+charger's last boot is sent, then the message again; with no boot on record at all (an
+upstream added to a running charger) the link waits for the charger's next boot. That
+is not a refusal of the message and does not count towards setting it aside; after an
+accepted boot a SecurityError is a transient refusal like others (no boot loop). Other
+messages answered with a CALLERROR count as answered.
 
 A 1.6 session the upstream has no transaction id for (its StartTransaction set aside,
 answered without an id, or sent before forwarding began) never goes upstream with our
@@ -29,8 +41,26 @@ from .upstream_queue import Queued, UpstreamQueue
 _LOGGER = logging.getLogger(__name__)
 
 # A transaction message answered with a CALLERROR is sent again after each of these
-# waits, then set aside: one the upstream never takes cannot hold up the queue for ever.
+# waits; one refused for its payload is then set aside (it cannot hold up the queue for
+# ever), one refused otherwise is sent again every last wait until it is taken.
 RETRY_WAITS_S = (5.0, 15.0, 30.0, 60.0)
+# CALLERROR codes (1.6 and 2.x, both spellings of 1.6's typo) that say the message
+# itself is wrong or will never be taken: sending it again would not change that.
+PAYLOAD_ERRORS = frozenset(
+    {
+        "FormationViolation",
+        "FormatViolation",
+        "PropertyConstraintViolation",
+        "TypeConstraintViolation",
+        "OccurenceConstraintViolation",
+        "OccurrenceConstraintViolation",
+        "ProtocolError",
+        "NotImplemented",
+        "NotSupported",
+        "MessageTypeNotSupported",
+        "RpcFrameworkError",
+    }
+)
 _LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
 
 
@@ -40,7 +70,7 @@ class Verdict(StrEnum):
     BOOT = "boot"  # boot first (it does not know us yet), then send it again
     RETRY = "retry"  # send it again after a wait
     TAKE = "take"  # the error is its answer
-    SET_ASIDE = "set_aside"  # refused too often: out of the queue, counted
+    SET_ASIDE = "set_aside"  # its payload refused too often: out of the queue, counted
 
 
 class Refusals:
@@ -58,7 +88,7 @@ class Refusals:
         self._label = label
         self._queue = queue
         self._is_16 = is_16
-        self._retry_waits = retry_waits
+        self._retry_waits = retry_waits or RETRY_WAITS_S  # a wait to repeat: never none
         # How many messages were set aside.
         self.count = 0
         # The entry (by seq) answered with CALLERRORs lately, and how many times: only
@@ -69,17 +99,18 @@ class Refusals:
         self, entry: Queued, outcome: CallOutcome, *, boot_accepted: bool
     ) -> tuple[Verdict, float]:
         """What to do with `entry`, answered with `outcome` (a CALLERROR); the wait to RETRY."""
+        if outcome.error_code == "SecurityError" and not boot_accepted:
+            return Verdict.BOOT, 0.0  # not counted: it is about us, not the message
         seq, tries = self._tries
         tries = tries + 1 if seq == entry.seq else 1
         self._tries = (entry.seq, tries)
-        retries_left = tries <= len(self._retry_waits)
-        if outcome.error_code == "SecurityError" and not boot_accepted and retries_left:
-            return Verdict.BOOT, 0.0
         if not entry.durable:
             return Verdict.TAKE, 0.0
-        if retries_left:
+        if tries <= len(self._retry_waits):
             return Verdict.RETRY, self._retry_waits[tries - 1]
-        return Verdict.SET_ASIDE, 0.0
+        if outcome.error_code in PAYLOAD_ERRORS:
+            return Verdict.SET_ASIDE, 0.0
+        return Verdict.RETRY, self._retry_waits[-1]
 
     def set_aside(self, entry: Queued, why: str) -> None:
         """Take a transaction message out of the queue unsent: counted and logged."""
