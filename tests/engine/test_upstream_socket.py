@@ -18,6 +18,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import InvalidHandshake, InvalidStatus, NegotiationError
 from websockets.http11 import Request, Response
+from websockets.uri import parse_uri
 
 from custom_components.ocpp_csms.csms import upstream_socket
 from custom_components.ocpp_csms.csms.upstream_socket import (
@@ -324,3 +325,27 @@ async def test_close_gives_up_on_a_server_that_never_answers(
 async def test_a_header_with_a_line_break_is_not_sent() -> None:
     with pytest.raises(ValueError, match="line break"):
         await connect("ws://127.0.0.1:1/x", Authorization="Basic x\r\nX-Evil: 1")
+
+
+async def test_an_answer_after_the_opener_gave_up_only_ends_the_connection() -> None:
+    answer = asyncio.Event()
+    ended = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted = await accept(reader)
+        await answer.wait()
+        writer.write(accepted)
+        await reader.read()  # until we drop it
+        ended.set()
+
+    async with raw_server(script) as url:
+        uri = parse_uri(url)
+        loop = asyncio.get_running_loop()
+        _, socket = await loop.create_connection(
+            lambda: UpstreamSocket(uri, "ocpp1.6", {}, 1000), uri.host, uri.port
+        )
+        socket.opened.cancel()  # as a cancelled opener leaves it
+        answer.set()
+        async with asyncio.timeout(PATIENCE_S):
+            await ended.wait()
+    assert socket.closed

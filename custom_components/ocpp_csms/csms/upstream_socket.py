@@ -291,6 +291,9 @@ class UpstreamSocket(asyncio.Protocol):
             return
         if not self._switching:
             return  # the refusal's body is still coming (or the end of the connection)
+        if self.opened.done():  # its opener gave up (cancelled, timed out) meanwhile
+            self._fail_handshake(InvalidHandshake("nobody waits for the connection"))
+            return
         self.subprotocol = self._handshake.subprotocol
         self._state = _State.OPEN
         self.opened.set_result(None)
