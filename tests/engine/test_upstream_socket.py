@@ -341,6 +341,8 @@ async def test_an_answer_after_the_opener_gave_up_only_ends_the_connection() -> 
     async with raw_server(script) as url:
         uri = parse_uri(url)
         loop = asyncio.get_running_loop()
+        errors: list[dict[str, object]] = []
+        loop.set_exception_handler(lambda _loop, context: errors.append(context))
         _, socket = await loop.create_connection(
             lambda: UpstreamSocket(uri, "ocpp1.6", {}, 1000), uri.host, uri.port
         )
@@ -348,4 +350,6 @@ async def test_an_answer_after_the_opener_gave_up_only_ends_the_connection() -> 
         answer.set()
         async with asyncio.timeout(PATIENCE_S):
             await ended.wait()
+        loop.set_exception_handler(None)
     assert socket.closed
+    assert errors == []  # no protocol callback failed on the loop
