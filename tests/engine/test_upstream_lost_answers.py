@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
+from custom_components.ocpp_csms.csms.adapter import RepeatedAnswer
 from custom_components.ocpp_csms.csms.commands import Command, CommandResult
 from custom_components.ocpp_csms.csms.upstream_settings import CommandPolicy
+from custom_components.ocpp_csms.csms.upstreams import MAX_RELAYED_STARTS, Upstreams
 from tests.chargers import wait_for
 from tests.engine.conftest import RawCharger, Running, StartSystem
 from tests.engine.fake_upstream import FakeUpstream, fake_upstream
@@ -86,3 +89,40 @@ async def test_a_charger_gone_while_its_answer_waits_is_let_go(
     await wait_for(lambda: not ours.system.stations["CP-1"].connected)
     await wait_for(lambda: not lists._running)
     assert asked == ["GetLocalListVersion"]
+
+
+async def test_a_start_whose_answer_was_lost_is_forwarded_when_sent_again(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    ours = await forwarded(start_system, upstream, tmp_path)
+    await start_and_drop(ours, upstream)
+    await wait_for(lambda: not ours.system.stations["CP-1"].connected)
+    async with connect(f"{ours.url}/CP-1", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        charger = RawCharger(websocket, ours, "CP-1")
+        first = await charger.result("StartTransaction", START)  # the charger sends it again
+        await charger.result("Heartbeat", {})
+    await wait_for(lambda: upstream.of("Heartbeat"))
+    assert ours.system.stations["CP-1"].warnings["repeated_start_transaction"] == 1
+    assert upstream.of("StartTransaction") == [START]
+    # The upstream heard of it once, however often the charger repeats it.
+    async with connect(f"{ours.url}/CP-1", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        charger = RawCharger(websocket, ours, "CP-1")
+        assert await charger.result("StartTransaction", START) == first
+        await charger.result("Heartbeat", {})
+    await wait_for(lambda: len(upstream.of("Heartbeat")) == 2)
+    assert upstream.of("StartTransaction") == [START]
+
+
+async def test_the_record_of_relayed_starts_is_bounded() -> None:
+    async def no_schemas() -> dict[Any, Any]:
+        return {}
+
+    upstreams = Upstreams(no_schemas, call_timeout=1.0)
+    for transaction_id in range(MAX_RELAYED_STARTS + 10):
+        upstreams._relayed("CP-1", {"transactionId": transaction_id})
+    assert len(upstreams._relayed_starts["CP-1"]) == MAX_RELAYED_STARTS
+    assert upstreams._relayed_before("CP-1", RepeatedAnswer({"transactionId": 10}))
+    assert not upstreams._relayed_before("CP-1", RepeatedAnswer({"transactionId": 9}))
+    await upstreams.set("CP-1", None)  # no upstream any more: nothing kept
+    assert "CP-1" not in upstreams._relayed_starts
+    await upstreams.stop()

@@ -35,6 +35,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # Messages held for a charger while its link is being replaced (then relayed).
 MAX_HELD_WHILE_CHANGING = 1000
+# The 1.6 starts relayed lately, per charger: as many as a charger's repeated starts
+# are recognised (`ocpp16._RECENT_STARTS`).
+MAX_RELAYED_STARTS = 50
 
 
 class Upstreams:
@@ -61,6 +64,10 @@ class Upstreams:
         self.authorize_timeout = AUTHORIZE_TIMEOUT_S
         # What chargers sent while their link was stopped and started again.
         self._held: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
+        # The transaction ids of the 1.6 StartTransactions relayed lately, per charger
+        # (a dict for its order): a start sent again is relayed only if the first was
+        # not (see `_relay`).
+        self._relayed_starts: dict[str, dict[Any, None]] = {}
         # One change of links at a time: a charger's removal racing its link's start
         # would otherwise leave a link running that nobody ends. Changes are rare.
         self._changing = asyncio.Lock()
@@ -100,6 +107,7 @@ class Upstreams:
             if (old := self._links.pop(charger_id, None)) is not None:
                 await old.stop()
             if settings is None or queue_path is None:
+                self._relayed_starts.pop(charger_id, None)
                 return
             link = UpstreamLink(
                 charger_id,
@@ -153,7 +161,9 @@ class Upstreams:
         request: dict[str, Any],
         answer: dict[str, Any],
     ) -> None:
-        if isinstance(answer, RepeatedAnswer):
+        if isinstance(answer, RepeatedAnswer) and (
+            action != "StartTransaction" or self._relayed_before(charger_id, answer)
+        ):
             return  # the charger sent it again (it missed our answer): relayed once already
         link = self._links.get(charger_id)
         if link is not None:
@@ -161,10 +171,28 @@ class Upstreams:
                 charger_id, action, request
             ):
                 link.relay(action, request, answer)
+                if action == "StartTransaction":
+                    self._relayed(charger_id, answer)
             return
         held = self._held.get(charger_id)
         if held is not None and len(held) < MAX_HELD_WHILE_CHANGING:
             held.append((action, request, answer))
+
+    def _relayed_before(self, charger_id: str, answer: dict[str, Any]) -> bool:
+        """Whether the start this answer repeats was relayed.
+
+        It was not when our first answer never reached the charger (the answered hook
+        runs once the answer is out): the charger sends it again after reconnecting,
+        and that is the upstream's only chance to hear of the session.
+        """
+        relayed = self._relayed_starts.get(charger_id)
+        return relayed is not None and answer.get("transactionId") in relayed
+
+    def _relayed(self, charger_id: str, answer: dict[str, Any]) -> None:
+        relayed = self._relayed_starts.setdefault(charger_id, {})
+        relayed[answer.get("transactionId")] = None
+        while len(relayed) > MAX_RELAYED_STARTS:
+            del relayed[next(iter(relayed))]
 
     def _asked_already(self, charger_id: str, action: str, request: dict[str, Any]) -> bool:
         """Whether this is an Authorize of a tag the upstream was asked just now."""
