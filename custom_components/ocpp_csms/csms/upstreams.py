@@ -62,8 +62,9 @@ class Upstreams:
         self._authorizations: dict[str, UpstreamAuthorization] = {}
         # How long a charger's answer on a tag we do not know may wait for its upstream.
         self.authorize_timeout = AUTHORIZE_TIMEOUT_S
-        # What chargers sent while their link was stopped and started again.
-        self._held: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
+        # What chargers sent while their link was stopped and started again, with the
+        # version of the connection it came on.
+        self._held: dict[str, list[tuple[OcppVersion, str, dict[str, Any], dict[str, Any]]]] = {}
         # The transaction ids of the 1.6 StartTransactions relayed lately, per charger
         # (a dict for its order): a start sent again is relayed only if the first was
         # not (see `_relay`).
@@ -130,7 +131,7 @@ class Upstreams:
                     timeout=self.authorize_timeout,
                 )
             for message in held:
-                self._relay(charger_id, settings.version, *message)
+                self._relay(charger_id, *message)
         finally:
             del self._held[charger_id]
 
@@ -138,10 +139,16 @@ class Upstreams:
         """What a connection of this charger tells of what it answered (None: nothing).
 
         Only a connection in the upstream's version is forwarded: there is no
-        translation between versions.
+        translation between versions. A connection made while the charger's link is
+        being replaced is held for the new link (which takes only its own version);
+        the owner hooks it again once the change is done.
         """
+        if version is None:
+            return None
         link = self._links.get(charger_id)
-        if link is None or version is None:
+        if link is None:
+            if charger_id in self._held:
+                return functools.partial(self._relay, charger_id, version)
             return None
         if version is not link.settings.version:
             _LOGGER.warning(
@@ -176,7 +183,7 @@ class Upstreams:
             return
         held = self._held.get(charger_id)
         if held is not None and len(held) < MAX_HELD_WHILE_CHANGING:
-            held.append((action, request, answer))
+            held.append((version, action, request, answer))
 
     def _relayed_before(self, charger_id: str, answer: dict[str, Any]) -> bool:
         """Whether the start this answer repeats was relayed.

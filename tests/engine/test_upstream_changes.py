@@ -1,0 +1,77 @@
+"""Forwarding while links change: replaced, stopped, or unable to open their queue.
+
+Issue 24's review, findings 5, 6 and 7: what a charger sends in these windows is
+forwarded (or held for the link to come), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+
+from custom_components.ocpp_csms.csms.schemas import VersionSchemas
+from custom_components.ocpp_csms.csms.station import OcppVersion
+from custom_components.ocpp_csms.csms.upstream_settings import UpstreamSettings
+from tests.chargers import wait_for
+from tests.engine.conftest import RawCharger, Running, StartSystem
+from tests.engine.fake_upstream import FakeUpstream, fake_upstream
+from tests.engine.forwarding import forwarding, registry
+
+BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
+START = {"connectorId": 1, "idTag": "HOME", "meterStart": 0, "timestamp": "2026-01-01T10:00:00Z"}
+
+Schemas = Callable[[], Awaitable[Mapping[OcppVersion, VersionSchemas]]]
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FakeUpstream]:
+    async with fake_upstream() as server:
+        yield server
+
+
+async def forwarded(start_system: StartSystem, upstream: FakeUpstream, tmp_path: Path) -> Running:
+    ours, _ = await forwarding(start_system, upstream.url, tmp_path, authorizer=registry("HOME"))
+    return ours
+
+
+def gate_schemas(ours: Running) -> asyncio.Event:
+    """Hold the next link change of `ours` between the old link's end and the new one's start.
+
+    The schemas are what a change awaits after it ended the old link; set the event to
+    let it go on.
+    """
+    upstreams = ours.system.upstreams
+    schemas: Schemas = upstreams._schemas
+    gate = asyncio.Event()
+
+    async def gated() -> Mapping[OcppVersion, VersionSchemas]:
+        await gate.wait()
+        return await schemas()
+
+    upstreams._schemas = gated
+    return gate
+
+
+async def test_a_charger_connecting_while_its_link_is_replaced_is_forwarded(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    ours = await forwarded(start_system, upstream, tmp_path)
+    gate = gate_schemas(ours)
+    settings = UpstreamSettings(upstream.url, "UP-1", OcppVersion.V16)
+    replacing = asyncio.create_task(
+        ours.system.set_upstream("CP-1", settings, queue_path=tmp_path / "upstream-CP-1.db")
+    )
+    await wait_for(lambda: ours.system.upstreams.status("CP-1") is None)  # the old one ended
+    async with connect(f"{ours.url}/CP-1", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        charger = RawCharger(websocket, ours, "CP-1")
+        assert (await charger.result("BootNotification", BOOT))["status"] == "Accepted"
+        await charger.result("StartTransaction", START)
+        gate.set()
+        await replacing
+        await charger.result("Heartbeat", {})
+    await wait_for(lambda: upstream.of("Heartbeat"))
+    assert upstream.of("StartTransaction") == [START]
