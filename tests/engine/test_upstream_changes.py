@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 
 from custom_components.ocpp_csms.csms.schemas import VersionSchemas
 from custom_components.ocpp_csms.csms.station import OcppVersion
+from custom_components.ocpp_csms.csms.upstream_queue import UpstreamQueue
 from custom_components.ocpp_csms.csms.upstream_settings import UpstreamSettings
 from tests.chargers import wait_for
 from tests.engine.conftest import RawCharger, Running, StartSystem
@@ -75,3 +76,50 @@ async def test_a_charger_connecting_while_its_link_is_replaced_is_forwarded(
         await charger.result("Heartbeat", {})
     await wait_for(lambda: upstream.of("Heartbeat"))
     assert upstream.of("StartTransaction") == [START]
+
+
+async def queued_in(path: Path) -> list[str]:
+    """The actions a stopped link's queue file holds."""
+    queue = UpstreamQueue(path)
+    await queue.open()
+    actions = []
+    try:
+        while queue.queued:
+            entry = await queue.next()
+            actions.append(entry.action)
+            queue.done(entry)
+    finally:
+        await queue.close()
+    return actions
+
+
+async def test_what_chargers_send_while_the_central_system_stops_is_forwarded(
+    start_system: StartSystem,
+    tmp_path: Path,
+    upstream: FakeUpstream,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Until its connection is closed, a charger's answered messages reach its queue.
+
+    Forwarding stopped first used to leave a window (up to seconds, while connections
+    close) in which even a StopTransaction was answered and never forwarded.
+    """
+    ours = await forwarded(start_system, upstream, tmp_path)
+    async with connect(f"{ours.url}/CP-1", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        charger = RawCharger(websocket, ours, "CP-1")
+        assert (await charger.result("BootNotification", BOOT))["status"] == "Accepted"
+        started = await charger.result("StartTransaction", START)
+        await wait_for(lambda: upstream.of("StartTransaction"))
+        upstream.silent.add("StopTransaction")  # it waits in the queue, then in the file
+        server = ours.system._server
+        close_chargers = server.stop
+
+        async def last_words_then_close() -> None:
+            monkeypatch.undo()  # once: the fixture stops the system again
+            stop = {"transactionId": started["transactionId"], "meterStop": 100}
+            await charger.result("StopTransaction", stop | {"timestamp": START["timestamp"]})
+            await close_chargers()
+
+        monkeypatch.setattr(server, "stop", last_words_then_close)
+        await ours.system.stop()
+    assert "StopTransaction" in upstream.actions() + await queued_in(tmp_path / "upstream-CP-1.db")
