@@ -16,7 +16,12 @@ from websockets.asyncio.client import connect
 from custom_components.ocpp_csms.csms.schemas import VersionSchemas
 from custom_components.ocpp_csms.csms.station import OcppVersion
 from custom_components.ocpp_csms.csms.upstream_queue import UpstreamQueue
-from custom_components.ocpp_csms.csms.upstream_settings import UpstreamSettings
+from custom_components.ocpp_csms.csms.upstream_settings import (
+    Backoff,
+    UpstreamSettings,
+    UpstreamState,
+    UpstreamStatus,
+)
 from tests.chargers import wait_for
 from tests.engine.conftest import RawCharger, Running, StartSystem
 from tests.engine.fake_upstream import FakeUpstream, fake_upstream
@@ -123,3 +128,62 @@ async def test_what_chargers_send_while_the_central_system_stops_is_forwarded(
         monkeypatch.setattr(server, "stop", last_words_then_close)
         await ours.system.stop()
     assert "StopTransaction" in upstream.actions() + await queued_in(tmp_path / "upstream-CP-1.db")
+
+
+async def test_a_queue_file_that_does_not_open_is_tried_again_and_shown(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    """The link starts anyway: the failure is its status, the open is tried again later.
+
+    What the charger sends meanwhile is held for the link (it used to be dropped, with
+    forwarding off and nothing shown until the next change of its settings).
+    """
+    ours = await start_system(authorizer=registry("HOME"))
+    ours.directory.admit("CP-1")
+    upstreams = ours.system.upstreams
+    upstreams.open_backoff = lambda: Backoff(first=0.05, cap=0.2)
+    folder = tmp_path / "queues"
+    await asyncio.to_thread(folder.write_text, "")  # a file where its folder should be
+    reported: list[UpstreamStatus] = []
+    settings = UpstreamSettings(upstream.url, "UP-1", OcppVersion.V16)
+    await ours.system.set_upstream(
+        "CP-1", settings, queue_path=folder / "upstream-CP-1.db", on_status=reported.append
+    )
+    status = upstreams.status("CP-1")
+    assert status is not None
+    assert status.state is UpstreamState.CONNECTING
+    assert status.last_error.startswith("Queue file: ")
+    assert reported == [status]
+    async with connect(f"{ours.url}/CP-1", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        charger = RawCharger(websocket, ours, "CP-1")
+        assert (await charger.result("BootNotification", BOOT))["status"] == "Accepted"
+        await charger.result("StartTransaction", START)
+        held = upstreams.status("CP-1")
+        assert held is not None
+        assert held.queued == 2  # the boot and the start
+        await asyncio.to_thread(folder.unlink)  # the folder can be made now
+        await wait_for(lambda: upstream.of("StartTransaction"))
+    assert upstream.of("StartTransaction") == [START]
+    await wait_for(lambda: reported[-1].connected)
+    assert reported[-1].last_error == ""
+
+
+async def test_a_queue_that_never_opens_is_tried_until_replaced(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    ours = await start_system()
+    upstreams = ours.system.upstreams
+    upstreams.open_backoff = lambda: Backoff(first=0.01, cap=0.01)
+    settings = UpstreamSettings(upstream.url, "UP-1", OcppVersion.V16)
+    folder = tmp_path / "queues"
+    await asyncio.to_thread(folder.write_text, "")  # a file where its folder should be
+    await ours.system.set_upstream("CP-1", settings, queue_path=folder / "q.db")
+    status = upstreams.status("CP-1")
+    assert status is not None
+    assert status.last_error
+    await ours.system.set_upstream("CP-1", None)
+    assert upstreams.status("CP-1") is None
+    await ours.system.set_upstream("CP-1", settings, queue_path=folder / "q.db")
+    await ours.system.stop()  # ends the tries, too
+    assert upstreams.status("CP-1") is None
+    assert not upstreams._retries
