@@ -2,9 +2,10 @@
 
 It answers what a 1.6 or 2.x charger sends with fixed payloads (StartTransaction with
 transaction ids from 9001 on, so they differ from ours), or with `replies` set per
-action, or with CALLERRORs (`errors`), or not at all (`silent`); can be taken down
-(HTTP 503 and its connections closed) and brought back, checks a Basic password, and
-can send CALLs of its own and collect their answers.
+action, or with CALLERRORs (`errors`), or not at all (`silent`), or only once told
+(`held`, `release`); can be taken down (HTTP 503 and its connections closed) and
+brought back, checks a Basic password, and can send CALLs of its own and collect their
+answers.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class FakeUpstream:
     # Answers by action instead of the fixed ones, and actions left unanswered.
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     silent: set[str] = field(default_factory=set)
+    # Actions whose answers wait until `release` (what `held_calls` holds).
+    held: set[str] = field(default_factory=set)
+    held_calls: list[tuple[ServerConnection, str, str]] = field(default_factory=list)
     # CALLERROR codes to answer per action, one per CALL, before answering as usual.
     errors: dict[str, list[str]] = field(default_factory=dict)
     # Connections that ended (closed by either side), once all their frames were read.
@@ -112,6 +116,9 @@ class FakeUpstream:
                     self.calls.append((charge_point, message[2], message[3]))
                     if message[2] in self.silent:
                         continue
+                    if message[2] in self.held:
+                        self.held_calls.append((socket, message[1], message[2]))
+                        continue
                     if codes := self.errors.get(message[2]):
                         await socket.send(json.dumps([4, message[1], codes.pop(0), "", {}]))
                         continue
@@ -138,6 +145,12 @@ class FakeUpstream:
         if action == "TransactionEvent":
             return {}
         return _ANSWERS.get(action, {})
+
+    async def release(self) -> None:
+        """Answer the calls held so far (see `held`), as usual."""
+        calls, self.held_calls = self.held_calls, []
+        for socket, unique_id, action in calls:
+            await socket.send(json.dumps([3, unique_id, self._answer(action)]))
 
     async def send_calls(self, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
         """Send CALLs on every open connection at once; the answers, in order."""

@@ -14,14 +14,15 @@ from custom_components.ocpp_csms.csms.authorization import (
     Tag,
     TagRegistry,
 )
+from custom_components.ocpp_csms.csms.commands import CommandResult, CommandStatus
 from custom_components.ocpp_csms.csms.local_list import (
     LocalListStatus,
     LocalListSync,
     PushedList,
 )
-from custom_components.ocpp_csms.csms.station import OcppVersion, Station
+from custom_components.ocpp_csms.csms.station import OcppVersion, RegistrationStatus, Station
 from custom_components.ocpp_csms.csms.station_facts import Capabilities
-from tests.chargers import wait_for
+from tests.chargers import PATIENCE_S, wait_for
 from tests.engine.conftest import ConnectRaw, RawCharger
 
 # Still ahead whenever the tests run (a fixed date would expire the tag one day).
@@ -234,6 +235,33 @@ async def test_offline_charger_gets_the_list_when_it_reconnects(
     charger = await raw_charger(charger_id="CP-2", running=running)
     payload = await push(charger, 0)
     assert set(entries(charger, payload)) == {"T1"}
+
+
+async def test_a_sync_ending_offline_waits_for_the_reconnect() -> None:
+    """A connection that ended but is not unregistered yet answers OFFLINE at once.
+
+    The sync must not ask again in a loop: it would never give the connection a turn
+    to finish closing (issue 24's review, finding 1). It stays due for the reconnect.
+    """
+    station = Station("CP-1", version=OcppVersion.V16, connected=True)
+    station.registration = RegistrationStatus.ACCEPTED
+    asked: list[str] = []
+
+    async def offline(_charger_id: str, command: Any) -> CommandResult:
+        asked.append(type(command).__name__)
+        if len(asked) > 100:
+            station.connected = False  # a loop that spins: end it, the test fails below
+        return CommandResult(CommandStatus.OFFLINE)
+
+    tasks: list[asyncio.Task[None]] = []
+    lists = LocalListSync(
+        tags(Tag("T1")), offline, lambda work: tasks.append(asyncio.ensure_future(work))
+    )
+    lists.request(station)
+    await asyncio.wait_for(asyncio.gather(*tasks), PATIENCE_S)
+    assert asked == ["GetLocalListVersion"]
+    assert lists.states["CP-1"].status is LocalListStatus.PENDING
+    assert "CP-1" in lists._due
 
 
 async def _never(*_: Any) -> Any:

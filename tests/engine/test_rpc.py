@@ -317,3 +317,43 @@ async def test_a_flood_of_answers_to_nothing_does_not_hold_the_loop_either() -> 
     ]
     await asyncio.gather(*(connection.serve() for connection in connections))
     assert handled == ["calm", "calm", "flood"]
+
+
+class _Nobody:
+    """A dispatcher that handles nothing."""
+
+    def handler_for(self, action: str) -> None:
+        return None
+
+    def accept_quirks(self, action: str, quirks: list[str]) -> None:
+        pass
+
+    def refused(self, action: str, kind: str) -> None:
+        pass
+
+
+async def test_a_call_on_a_closed_connection_gives_the_loop_a_turn() -> None:
+    """OFFLINE on a closed connection comes after a turn of the loop, never at once.
+
+    A caller that asks again whenever it hears OFFLINE (while the connection is not yet
+    unregistered) would otherwise hold the loop, and the connection never finished
+    closing (issue 24's review, finding 1).
+    """
+    from custom_components.ocpp_csms.csms.rpc import RpcConnection
+    from custom_components.ocpp_csms.csms.schemas import load_all
+    from custom_components.ocpp_csms.csms.station import OcppVersion
+
+    schemas = (await asyncio.to_thread(load_all))[OcppVersion.V16]
+    connection = RpcConnection(
+        _QueuedFrames([], [], "gone"), schemas, _Nobody(), label="gone", call_timeout=1.0
+    )
+    await connection.close()
+    turns: list[str] = []
+    asyncio.get_running_loop().call_soon(turns.append, "call")
+    outcome = await connection.call("Heartbeat", {})
+    assert outcome.status is OutcomeStatus.OFFLINE
+    assert turns == ["call"]
+    asyncio.get_running_loop().call_soon(turns.append, "start_call")
+    started = await connection.start_call("Heartbeat", {})
+    assert (await started).status is OutcomeStatus.OFFLINE
+    assert turns == ["call", "start_call"]

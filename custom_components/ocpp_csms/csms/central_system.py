@@ -173,19 +173,24 @@ class CentralSystem:
         return self._schemas
 
     async def stop(self) -> None:
-        """Close every charger connection and stop listening."""
-        try:
-            await self.upstreams.stop()
-        except Exception:
-            # Forwarding is an extra: the chargers' connections and the journal still stop.
-            _LOGGER.exception("Forwarding did not stop cleanly")
+        """Close every charger connection and stop listening, then forwarding.
+
+        Forwarding last: what chargers send until they are closed is forwarded too.
+        """
         self.upkeep.stop()
         self._reservation_expiry.stop()
         for task in self._tasks:
             task.cancel()
         # Cancelled closes cut their sockets as they end (see `Connections._close_within`).
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.stop()
+        try:
+            await self._server.stop()
+        finally:
+            try:
+                await self.upstreams.stop()
+            except Exception:
+                # Forwarding is an extra: the journal still stops.
+                _LOGGER.exception("Forwarding did not stop cleanly")
         await self._passwords.close()
         if self.journal is not None:
             await self.journal.close()

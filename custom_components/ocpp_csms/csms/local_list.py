@@ -162,7 +162,11 @@ class LocalListSync:
         try:
             while station.id in self._due and station.connected:
                 self._due.discard(station.id)
-                await self._sync(station)
+                if not await self._sync(station):
+                    # Offline: still due, synced when it reconnects (`request`). A
+                    # connection that ended is registered until it had a turn to end:
+                    # asking again at once would answer OFFLINE at once, for good.
+                    return
                 # Clear the cache only once the list holds the narrower tags: a change
                 # that came during this sync is pushed first.
                 if station.id in self._cache_to_clear and station.id not in self._due:
@@ -218,20 +222,21 @@ class LocalListSync:
             return LocalListState(LocalListStatus.IN_SYNC, None, 0)
         return None
 
-    async def _sync(self, station: Station) -> None:
+    async def _sync(self, station: Station) -> bool:
+        """Bring the charger's list up to date; False when it turned out offline."""
         wanted = self.wanted(station)
         if (state := self._nothing_to_push(station, wanted)) is not None:
             self.states[station.id] = state
-            return
+            return True
         answer = await self.execute(station.id, GetLocalListVersion())
         if not answer.accepted:
             self._failed(station, answer)
-            return
+            return answer.status is not CommandStatus.OFFLINE
         version = answer.data.get("version")
         if not isinstance(version, int) or version < 0:
             # 1.6: -1 says the charger has no local list.
             self._set_state(station.id, LocalListStatus.UNSUPPORTED, detail=f"version {version}")
-            return
+            return True
         pushed = self.pushed.get(station.id)
         if pushed is not None and pushed.version == version:
             # The charger holds what we last gave it: send only the difference.
@@ -239,13 +244,14 @@ class LocalListSync:
                 self.states[station.id] = LocalListState(
                     LocalListStatus.IN_SYNC, version, len(wanted)
                 )
-                return
+                return True
             result = await self._push(station, version + 1, wanted, differential_from=pushed)
             if not _version_mismatch(result):
-                return
+                return result.status is not CommandStatus.OFFLINE
             _LOGGER.info("Charger %s refused a differential list update; sending all", station.id)
         newest = max(version, pushed.version if pushed else 0)
-        await self._push(station, newest + 1, wanted, differential_from=None)
+        result = await self._push(station, newest + 1, wanted, differential_from=None)
+        return result.status is not CommandStatus.OFFLINE
 
     async def _push(
         self,

@@ -329,8 +329,8 @@ class RpcConnection:
         CALL in the same turn of the event loop, unless `calls_waiting` (then it must
         leave the reader, and call again from a task of its own: the others' answers
         need the reader). The line is held until the outcome is in; the caller bounds
-        the wait, and answers are not checked against their schemas. OFFLINE at once
-        when the connection is gone.
+        the wait, and answers are not checked against their schemas. OFFLINE (after a turn
+        of the loop, see `_let_it_end`) when the connection is gone.
         """
         future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
         if not self._closed:
@@ -338,6 +338,7 @@ class RpcConnection:
             if self._closed:  # while it waited
                 self._call_lock.release()
         if self._closed:
+            await _let_it_end()
             future.set_result(CallOutcome(OutcomeStatus.OFFLINE))
             return future
         unique_id = f"{self._id_prefix}{next(self._ids)}"
@@ -371,6 +372,7 @@ class RpcConnection:
 
     async def _call_locked(self, action: str, payload: dict[str, Any]) -> CallOutcome:
         if self._closed:
+            await _let_it_end()
             return CallOutcome(OutcomeStatus.OFFLINE)
         unique_id = f"{self._id_prefix}{next(self._ids)}"
         future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
@@ -643,6 +645,16 @@ class RpcConnection:
             self._shut_down()
             return False
         return True
+
+
+async def _let_it_end() -> None:
+    """Give the loop a turn before a call on a closed connection ends OFFLINE.
+
+    A closed connection stays registered until its reader had a turn to end. A caller
+    that asks again whenever it hears OFFLINE (a sync that wants its charger) would
+    otherwise never give it one, and hold the loop for good.
+    """
+    await asyncio.sleep(0)
 
 
 def _unique_id_of(message: Any) -> str:
