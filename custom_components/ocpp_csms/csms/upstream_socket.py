@@ -3,11 +3,11 @@
 Forwarding costs one WebSocket round trip to the upstream per message a charger sends
 (OCPP-J allows one CALL in flight, so they cannot be batched). Through the library's
 asyncio client a round trip costs about 31 µs of CPU (its Sans-I/O protocol, a frame
-queue, a lock and a task wake-up per frame); on a plain `asyncio.Protocol` the same
-frames cost about 13 µs (issue 24's benchmark, `docs/performance.md`). So the link
-speaks WebSocket itself once the connection is open: `ws_frames` frames, this
-protocol reads and writes, and `RpcConnection` uses it like any socket
-(`send`, `async for`, `close`).
+queue, a lock and a task wake-up per frame); on an `asyncio.BufferedProtocol` reading
+into a buffer of its own the same frames cost about 14 µs (issue 24's benchmark,
+`docs/performance.md`). So the link speaks WebSocket itself once the connection is
+open: `ws_frames` frames, this protocol reads and writes, and `RpcConnection` uses it
+like any socket (`send`, `async for`, `close`).
 
 The opening handshake is still the library's (`websockets.client.ClientProtocol`):
 the request, the checks of the answer (the accept key, the subprotocol, no extension)
@@ -54,6 +54,8 @@ from .ws_frames import (
 
 # A message from the upstream larger than this ends the connection.
 MAX_FRAME_BYTES = 256 * 1024
+# What one read of the socket takes at most (a larger message takes several).
+READ_BUFFER_BYTES = 16 * 1024
 # Received messages waiting for the reader: reading pauses above the first, goes on at
 # the second.
 INBOX_HIGH = 64
@@ -109,7 +111,7 @@ async def open_upstream_socket(
     return socket
 
 
-class UpstreamSocket(asyncio.Protocol):
+class UpstreamSocket(asyncio.BufferedProtocol):
     """One client WebSocket connection (see the module); made by `open_upstream_socket`."""
 
     def __init__(
@@ -124,6 +126,7 @@ class UpstreamSocket(asyncio.Protocol):
         for name, value in headers.items():
             self._request.headers[name] = value
         self._head = bytearray()
+        self._read_view = memoryview(bytearray(READ_BUFFER_BYTES))
         # Whether the answer's status line said 101 (else the library reads its body).
         self._switching: bool | None = None
         self.opened: asyncio.Future[None] = loop.create_future()
@@ -152,7 +155,7 @@ class UpstreamSocket(asyncio.Protocol):
         """Whether the connection has ended (or is ending)."""
         return self._state in (_State.CLOSING, _State.CLOSED)
 
-    # -- asyncio.Protocol ----------------------------------------------------------------
+    # -- asyncio.BufferedProtocol ----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Send the handshake's request."""
@@ -161,6 +164,19 @@ class UpstreamSocket(asyncio.Protocol):
         self._handshake.send_request(self._request)
         for data in self._handshake.data_to_send():
             transport.write(data)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the transport reads into: one buffer of ours, used again for every read.
+
+        A plain protocol gets a fresh `bytes` of the transport's read size (256 KiB)
+        per read; glibc maps and unmaps an allocation that large each time unless its
+        threshold has grown, which doubled a round trip's CPU (14 against 28 µs).
+        """
+        return self._read_view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """What the transport read: handled as received data."""
+        self.data_received(bytes(self._read_view[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         """Frames once open; the handshake's answer before."""
