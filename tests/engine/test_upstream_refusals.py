@@ -17,6 +17,7 @@ from custom_components.ocpp_csms.csms.rpc import CallOutcome, OutcomeStatus
 from custom_components.ocpp_csms.csms.upstream_queue import Queued, UpstreamQueue
 from custom_components.ocpp_csms.csms.upstream_refusals import (
     PAYLOAD_ERRORS,
+    TRANSIENT_TRIES,
     Refusals,
     Verdict,
 )
@@ -37,12 +38,20 @@ def refusals(tmp_path: Path) -> Refusals:
 
 
 @pytest.mark.parametrize("code", ["InternalError", "GenericError", "SecurityError", "Odd"])
-def test_a_transient_error_is_retried_for_ever_with_a_capped_wait(
+def test_a_transient_error_is_retried_for_about_an_hour_with_a_capped_wait(
     tmp_path: Path, code: str
 ) -> None:
     verdicts = refusals(tmp_path)
-    seen = [verdicts.verdict(START_ENTRY, error(code), boot_accepted=True) for _ in range(8)]
-    assert seen == [(Verdict.RETRY, wait) for wait in (*WAITS, 60.0, 60.0, 60.0, 60.0)]
+    seen = [
+        verdicts.verdict(START_ENTRY, error(code), boot_accepted=True)
+        for _ in range(TRANSIENT_TRIES + 1)
+    ]
+    waits = [*WAITS, *[60.0] * (TRANSIENT_TRIES - len(WAITS))]
+    assert seen[:-1] == [(Verdict.RETRY, wait) for wait in waits]
+    assert 3000 <= sum(waits) <= 4000  # about an hour
+    # A backend that refuses a message for good, whatever it says, holds the queue no
+    # longer than that (one built on the `ocpp` library answers any exception so).
+    assert seen[-1] == (Verdict.SET_ASIDE, 0.0)
 
 
 @pytest.mark.parametrize("code", sorted(PAYLOAD_ERRORS))

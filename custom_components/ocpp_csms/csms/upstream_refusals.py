@@ -7,10 +7,12 @@ implement or support), which sending it again will not change, has it *set aside
 after the waits of `RETRY_WAITS_S` (taken out of the queue, logged within a budget,
 counted in `UpstreamStatus.set_aside`) so that the queue behind it goes on. Any other
 code (InternalError, GenericError, a SecurityError after an accepted boot, a code we do
-not know) says nothing against the message: it is sent again for as long as it takes,
-the waits growing to the last of `RETRY_WAITS_S` and staying there. Holding the queue
-meanwhile costs nothing it does not bound already (`upstream_queue`), while a session's
-StartTransaction set aside would cost the whole session upstream.
+not know) says nothing against the message: it is sent again, the waits growing to the
+last of `RETRY_WAITS_S` and staying there, for about an hour (`TRANSIENT_TRIES`): a
+backend down for a while costs no session (a StartTransaction set aside would cost the
+whole session upstream), and one that refuses a message for good whatever it says (a
+backend built on the `ocpp` library answers InternalError to any exception of its
+handler, an unknown transaction say) holds the queue for an hour, not for ever.
 
 A SecurityError while no boot was accepted on the connection means "boot first": the
 charger's last boot is sent, then the message again; with no boot on record at all (an
@@ -42,8 +44,11 @@ _LOGGER = logging.getLogger(__name__)
 
 # A transaction message answered with a CALLERROR is sent again after each of these
 # waits; one refused for its payload is then set aside (it cannot hold up the queue for
-# ever), one refused otherwise is sent again every last wait until it is taken.
+# ever), one refused otherwise is sent again every last wait, `TRANSIENT_TRIES` in all.
 RETRY_WAITS_S = (5.0, 15.0, 30.0, 60.0)
+# How many tries a message refused with any other code gets before it is set aside:
+# with the waits above, about an hour.
+TRANSIENT_TRIES = 60
 # CALLERROR codes (1.6 and 2.x, both spellings of 1.6's typo) that say the message
 # itself is wrong or will never be taken: sending it again would not change that.
 PAYLOAD_ERRORS = frozenset(
@@ -83,9 +88,11 @@ class Refusals:
         *,
         is_16: bool,
         retry_waits: tuple[float, ...] = RETRY_WAITS_S,
+        transient_tries: int = TRANSIENT_TRIES,
     ) -> None:
         """Count for `queue`'s messages; `label` names the link in the log."""
         self._label = label
+        self._transient_tries = transient_tries
         self._queue = queue
         self._is_16 = is_16
         self._retry_waits = retry_waits or RETRY_WAITS_S  # a wait to repeat: never none
@@ -108,7 +115,7 @@ class Refusals:
             return Verdict.TAKE, 0.0
         if tries <= len(self._retry_waits):
             return Verdict.RETRY, self._retry_waits[tries - 1]
-        if outcome.error_code in PAYLOAD_ERRORS:
+        if outcome.error_code in PAYLOAD_ERRORS or tries > self._transient_tries:
             return Verdict.SET_ASIDE, 0.0
         return Verdict.RETRY, self._retry_waits[-1]
 
