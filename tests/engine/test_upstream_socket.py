@@ -319,7 +319,75 @@ async def test_close_gives_up_on_a_server_that_never_answers(
         socket = await connect(url)
         async with asyncio.timeout(PATIENCE_S):
             await socket.close()
+            await asyncio.shield(socket._lost)  # the connection is gone, not half open
         assert socket.closed
+
+
+async def test_a_close_whose_caller_gives_up_still_ends_the_connection() -> None:
+    ended = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await accept(reader))
+        await reader.read()  # never answers our close frame; waits for the end
+        ended.set()
+
+    async with raw_server(script) as url:
+        socket = await connect(url)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):  # well before the close's own bound
+                await socket.close()
+        async with asyncio.timeout(PATIENCE_S):
+            await ended.wait()
+
+
+async def test_every_sender_waits_for_the_drain_and_goes_on_after_it() -> None:
+    """Two senders while writing is paused: both wait, both go on; lost: both are told."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await accept(reader))
+        await reader.read()
+
+    async with raw_server(script) as url:
+        socket = await connect(url)
+        socket.pause_writing()  # as the transport does when its buffer is full
+        first = asyncio.ensure_future(socket.send("relayed"))
+        second = asyncio.ensure_future(socket.send("an answer to the upstream's call"))
+        await asyncio.sleep(0.01)
+        assert not first.done()
+        assert not second.done()
+        socket.resume_writing()
+        async with asyncio.timeout(PATIENCE_S):
+            await asyncio.gather(first, second)
+        socket.pause_writing()
+        third = asyncio.ensure_future(socket.send("a"))
+        fourth = asyncio.ensure_future(socket.send("b"))
+        await asyncio.sleep(0.01)
+        assert socket._transport is not None
+        socket._transport.abort()
+        async with asyncio.timeout(PATIENCE_S):
+            outcomes = await asyncio.gather(third, fourth, return_exceptions=True)
+        assert [type(outcome).__name__ for outcome in outcomes] == ["ConnectionClosedError"] * 2
+
+
+async def test_a_server_that_pings_and_does_not_read_is_dropped() -> None:
+    paused = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await accept(reader))
+        await paused.wait()
+        for _ in range(2000):
+            writer.write(server_frame(OP_PING, b"p" * 100))
+        await writer.drain()
+        await asyncio.sleep(PATIENCE_S)  # reads nothing
+
+    async with raw_server(script) as url:
+        socket = await connect(url)
+        socket.pause_writing()  # its buffer is full: it does not read
+        paused.set()
+        assert await messages(socket) == []
+        async with asyncio.timeout(PATIENCE_S):
+            await asyncio.shield(socket._lost)
+    assert socket._control_backlog > upstream_socket.MAX_CONTROL_BACKLOG
 
 
 async def test_a_header_with_a_line_break_is_not_sent() -> None:

@@ -19,7 +19,8 @@ What the server sends is not trusted: a protocol error, a message over `max_size
 text that is not UTF-8 closes the connection with the matching code; received messages
 wait in a bounded inbox (reading pauses past `INBOX_HIGH`); a connection that goes
 silent is pinged, and dropped when a ping brings nothing back; the close handshake is
-bounded in time; and a server that stops reading cannot make our writes pile up.
+bounded in time; and a server that stops reading makes our senders wait (flow control)
+but cannot make our answers to its pings pile up.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ INBOX_HIGH = 64
 INBOX_LOW = 16
 # The opening answer's head (status line and headers) may not be longer.
 MAX_HANDSHAKE_BYTES = 64 * 1024
-# A server that lets this much of our writes wait unread is dropped.
-MAX_UNSENT_BYTES = 1024 * 1024
+# A server that makes us write this much of control frames (pongs) while it does not
+# read is dropped; our own messages wait for it instead (flow control).
+MAX_CONTROL_BACKLOG = 64 * 1024
 # Silent this long: ping; silent as long again: the connection is dead (as the library's).
 PING_INTERVAL_S = 20.0
 # How long `close` waits for the server's part of the close handshake.
@@ -140,6 +142,8 @@ class UpstreamSocket(asyncio.BufferedProtocol):
         self._reading_paused = False
         self._writing_paused = False
         self._drained: asyncio.Future[None] | None = None
+        # Control frames written since writing paused (see `MAX_CONTROL_BACKLOG`).
+        self._control_backlog = 0
         # Keepalive: whether anything came since the last check, and a ping is out.
         self._heard = False
         self._pinged = False
@@ -197,7 +201,7 @@ class UpstreamSocket(asyncio.BufferedProtocol):
             elif opcode == OP_BINARY:
                 self._deliver(payload)
             elif opcode == OP_PING:
-                self._write(encode(OP_PONG, payload))
+                self._write_control(encode(OP_PONG, payload))
             elif opcode == OP_CLOSE:
                 self._on_close(payload)
                 return
@@ -235,6 +239,7 @@ class UpstreamSocket(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         """The buffer drained: senders go on."""
         self._writing_paused = False
+        self._control_backlog = 0
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
 
@@ -242,12 +247,20 @@ class UpstreamSocket(asyncio.BufferedProtocol):
 
     async def send(self, message: str) -> None:
         """Send one text message; raises `ConnectionClosedError` once closed."""
-        if self._state is not _State.OPEN:
+        transport = self._transport
+        if self._state is not _State.OPEN or transport is None or transport.is_closing():
             raise self._closed_error()
-        self._write(encode(OP_TEXT, message.encode()))
+        # Flow control, not `MAX_CONTROL_BACKLOG`, bounds our own messages: one may be
+        # larger than that, and every sender waits below while writing is paused.
+        transport.write(encode(OP_TEXT, message.encode()))
         while self._writing_paused and self._state is _State.OPEN:
-            self._drained = asyncio.get_running_loop().create_future()
-            await self._drained
+            # One wait shared by every sender (the relay's, an answer to the upstream's
+            # CALL...): each must be woken, and one cancelled must not cancel the others'.
+            if self._drained is None or self._drained.done():
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)
+        if self._lost.done():
+            raise self._closed_error()  # lost while it waited: it may not have gone
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         """The messages received, until the connection ends."""
@@ -270,16 +283,26 @@ class UpstreamSocket(asyncio.BufferedProtocol):
 
     async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         """Make the close handshake (bounded by `CLOSE_TIMEOUT_S`) and end the connection."""
+        transport = self._transport
         if self._state is _State.OPEN:
             self._send_close(code, reason)
-        elif self._state is _State.OPENING and self._transport is not None:
-            self._transport.abort()
+        elif self._state is _State.OPENING and transport is not None:
+            transport.abort()
+        if self._reading_paused and transport is not None and not transport.is_closing():
+            # The server's close frame waits behind what we have not read.
+            self._reading_paused = False
+            transport.resume_reading()
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await asyncio.shield(self._lost)
         except TimeoutError:
-            if self._transport is not None:
-                self._transport.abort()
+            if transport is not None:
+                transport.abort()
+        except BaseException:
+            # Our caller gave up (cancelled): the connection is not left half open.
+            if transport is not None:
+                transport.abort()
+            raise
 
     # -- inside ---------------------------------------------------------------------------
 
@@ -359,7 +382,7 @@ class UpstreamSocket(asyncio.BufferedProtocol):
     def _send_close(self, code: int, reason: str) -> None:
         self._state = _State.CLOSING
         self._close_sent = Close(code, reason)
-        self._write(encode(OP_CLOSE, close_payload(code, reason)))
+        self._write_control(encode(OP_CLOSE, close_payload(code, reason)))
 
     def _fail(self, code: int, reason: str) -> None:
         """A protocol error: say why (best effort) and drop the connection."""
@@ -372,15 +395,19 @@ class UpstreamSocket(asyncio.BufferedProtocol):
             self._abort_timer = loop.call_later(CLOSE_TIMEOUT_S, self._transport.abort)
         self._wake()
 
-    def _write(self, data: bytes) -> None:
+    def _write_control(self, data: bytes) -> None:
+        """A control frame (pong, ping, close): never piled up behind a server not reading."""
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        if transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
-            # It does not read (a ping flood we answer, say): it is not worth our memory.
-            self._state = _State.CLOSED
-            transport.abort()
-            return
+        if self._writing_paused:
+            self._control_backlog += len(data)
+            if self._control_backlog > MAX_CONTROL_BACKLOG:
+                # It pings and does not read: our pongs are not worth our memory.
+                self._state = _State.CLOSED
+                transport.abort()
+                self._wake()
+                return
         transport.write(data)
 
     def _schedule_keepalive(self) -> None:
@@ -393,12 +420,14 @@ class UpstreamSocket(asyncio.BufferedProtocol):
             return
         if self._heard:
             self._heard, self._pinged = False, False
+        elif self._writing_paused:
+            pass  # it does not read what we send: the call waiting on it times out
         elif self._pinged:
             self._fail(CLOSE_INTERNAL_ERROR, "keepalive ping timeout")
             return
         else:
             self._pinged = True
-            self._write(encode(OP_PING, b"alive?"))
+            self._write_control(encode(OP_PING, b"alive?"))
         self._schedule_keepalive()
 
     def _closed_error(self) -> ConnectionClosedError:
