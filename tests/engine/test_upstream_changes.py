@@ -83,6 +83,30 @@ async def test_a_charger_connecting_while_its_link_is_replaced_is_forwarded(
     assert upstream.of("StartTransaction") == [START]
 
 
+async def test_a_start_sent_twice_while_the_link_is_replaced_is_forwarded_once(
+    start_system: StartSystem, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    ours = await forwarded(start_system, upstream, tmp_path)
+    gate = gate_schemas(ours)
+    settings = UpstreamSettings(upstream.url, "UP-1", OcppVersion.V16)
+    replacing = asyncio.create_task(
+        ours.system.set_upstream("CP-1", settings, queue_path=tmp_path / "upstream-CP-1.db")
+    )
+    await wait_for(lambda: ours.system.upstreams.status("CP-1") is None)
+    async with connect(f"{ours.url}/CP-1", subprotocols=["ocpp1.6"]) as websocket:  # type: ignore[list-item]
+        charger = RawCharger(websocket, ours, "CP-1")
+        assert (await charger.result("BootNotification", BOOT))["status"] == "Accepted"
+        first = await charger.result("StartTransaction", START)
+        # The charger missed our answer (say) and sends the start again: both are held,
+        # and relayed in order once the new link is there, the repeat recognised then.
+        assert await charger.result("StartTransaction", START) == first
+        gate.set()
+        await replacing
+        await charger.result("Heartbeat", {})
+    await wait_for(lambda: upstream.of("Heartbeat"))
+    assert upstream.of("StartTransaction") == [START]
+
+
 async def queued_in(path: Path) -> list[str]:
     """The actions a stopped link's queue file holds."""
     queue = UpstreamQueue(path)
@@ -187,3 +211,4 @@ async def test_a_queue_that_never_opens_is_tried_until_replaced(
     await ours.system.stop()  # ends the tries, too
     assert upstreams.status("CP-1") is None
     assert not upstreams._retries
+    assert not upstreams._held  # nothing is held for a link that will never come

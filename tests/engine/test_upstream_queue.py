@@ -329,3 +329,18 @@ async def test_a_failed_batch_goes_again_before_younger_messages(tmp_path: Path)
     await again.close()
     await queue.close()
     await writer.close()
+
+
+async def test_a_file_that_cannot_be_read_is_closed_again(tmp_path: Path) -> None:
+    """Opened, then unreadable (a damaged table): no connection is left for each retry."""
+    path = tmp_path / "q.db"
+    queue = UpstreamQueue(path)
+    await queue.open()
+    await queue.close()
+    with sqlite3.connect(path) as db:  # a table the queue cannot read as its own
+        db.execute("DROP TABLE queued")
+        db.execute("CREATE TABLE queued (x)")
+    again = UpstreamQueue(path)
+    with pytest.raises(sqlite3.Error):
+        await again.open()
+    assert again._store._db is None

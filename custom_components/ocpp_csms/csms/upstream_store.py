@@ -135,7 +135,19 @@ class UpstreamStore:
         return self._db
 
     def restore(self, limit: int, max_bytes: int) -> Restored:
-        """Read the head of the queue, the transaction map and the remembered values."""
+        """Read the head of the queue, the transaction map and the remembered values.
+
+        A file that cannot be read (damaged, say) is closed again before the error is
+        raised: the queue tries to open it again later, and must not leak a connection
+        each time.
+        """
+        try:
+            return self._restore(limit, max_bytes)
+        except BaseException:
+            self.close()
+            raise
+
+    def _restore(self, limit: int, max_bytes: int) -> Restored:
         db = self._connection()
         durable, last = db.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM queued").fetchone()
         # `added` is the map's own counter, kept across restarts (`last_mapped`); rowid

@@ -367,6 +367,7 @@ class Upstreams:
             for charger_id in list(self._retries):
                 await self._cancel_retry(charger_id)
             links, self._links = list(self._links.values()), {}
+            self._held.clear()  # nothing will relay them: chargers still sending hold none
             self._authorizations.clear()
             try:
                 # One link failing to stop must not leave the others, or the writer's
