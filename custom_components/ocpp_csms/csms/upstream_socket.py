@@ -418,7 +418,7 @@ class UpstreamSocket(asyncio.BufferedProtocol):
         self._keepalive = None
         if self._state is not _State.OPEN:
             return
-        if self._heard:
+        if self._heard or self._reading_paused:  # paused: we are the slow ones
             self._heard, self._pinged = False, False
         elif self._writing_paused:
             pass  # it does not read what we send: the call waiting on it times out
