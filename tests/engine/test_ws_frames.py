@@ -180,3 +180,8 @@ def test_close_frames_carry_a_code_and_a_reason() -> None:
             parse_close(broken)
         assert error.value.code == code
     assert events_of(FrameReader(MAX), server_frame(OP_CLOSE, b"")) == [(OP_CLOSE, b"")]
+
+
+def test_masks_are_fresh_across_refills_of_the_random_pool() -> None:
+    masks = [encode(OP_TEXT, b"")[2:6] for _ in range(3000)]  # three pools' worth
+    assert len(set(masks)) > 2990  # 4-byte keys: a few repeats by chance at most

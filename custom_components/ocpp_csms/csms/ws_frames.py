@@ -49,6 +49,28 @@ _HEAD_64 = struct.Struct("!BBQ")
 type Event = tuple[int, bytes]
 
 
+class _Masks:
+    """Masking keys from the system's random source, read 4 KiB at a time.
+
+    A read per frame (`os.urandom(4)`) is a system call per forwarded message; the keys
+    stay as unpredictable as RFC 6455 asks, each used once.
+    """
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> bytes:
+        at = self._at
+        if at + 4 > len(self._pool):
+            self._pool, at = os.urandom(4096), 0
+        self._at = at + 4
+        return self._pool[at : at + 4]
+
+
+_MASKS = _Masks()
+
+
 class WsProtocolError(Exception):
     """The server broke the protocol: the connection ends with `code`."""
 
@@ -69,7 +91,7 @@ def encode(opcode: int, payload: bytes) -> bytes:
         head = _HEAD_16.pack(first, 0x80 | 126, length)
     else:
         head = _HEAD_64.pack(first, 0x80 | 127, length)
-    mask = os.urandom(4)
+    mask = _MASKS.next()
     return head + mask + apply_mask(payload, mask)
 
 
