@@ -96,7 +96,8 @@ async def open_upstream_socket(
     if any("\r" in text or "\n" in text for item in headers.items() for text in item):
         raise ValueError("a header holds a line break")
     if uri.secure and ssl_context is None:
-        ssl_context = ssl.create_default_context()
+        # Loading the system's certificates reads files: not on the event loop.
+        ssl_context = await asyncio.to_thread(ssl.create_default_context)
     loop = asyncio.get_running_loop()
     transport, socket = await loop.create_connection(
         lambda: UpstreamSocket(uri, subprotocol, headers, max_size),
