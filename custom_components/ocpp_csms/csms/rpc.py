@@ -2,7 +2,8 @@
 
 This is the framing layer: it turns text frames into CALL / CALLRESULT / CALLERROR,
 answers the charger's CALLs through a dispatcher, and correlates the central
-system's own CALLs with their answers. It knows no message semantics.
+system's own CALLs with their answers. Its vocabulary (codes, `Reply`, `CallOutcome`)
+is in `rpc_types`. It knows no message semantics.
 
 Rules it enforces, because the protocol and real chargers demand them:
 - every frame that is not a valid CALL gets the CALLERROR its version prescribes, and
@@ -28,27 +29,36 @@ import itertools
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
 from .boundary import Decoded, FrameError, decode_frame
 from .leniency import repair
 from .log_budget import LogBudget, shorten
+from .rpc_types import (
+    MSG_CALL,
+    MSG_CALLERROR,
+    MSG_CALLRESULT,
+    MSG_CALLRESULTERROR,
+    MSG_SEND,
+    AnsweredHook,
+    CallError,
+    CallOutcome,
+    Dispatcher,
+    ErrorCode,
+    Handler,
+    OutcomeHook,
+    OutcomeStatus,
+    Reply,
+    WebSocketLike,
+    violation_code,
+)
 from .schemas import VersionSchemas, problem_of
 from .station import OcppVersion
 
 _LOGGER = logging.getLogger(__name__)
-
-MSG_CALL = 2
-MSG_CALLRESULT = 3
-MSG_CALLERROR = 4
-# OCPP 2.1 only: an error about a CALLRESULT, and a CALL that expects no answer.
-MSG_CALLRESULTERROR = 5
-MSG_SEND = 6
 
 # `json.dumps` with separators builds an encoder per call; every frame we send uses this.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
@@ -56,103 +66,6 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"))
 # What broken frames may make us log: a few lines per charger per ten minutes, and a
 # bound for all chargers together (see `LogBudget`).
 FRAME_LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
-
-
-class ErrorCode(StrEnum):
-    """CALLERROR codes of OCPP-J 1.6 and 2.x."""
-
-    NOT_IMPLEMENTED = "NotImplemented"
-    NOT_SUPPORTED = "NotSupported"
-    INTERNAL_ERROR = "InternalError"
-    PROTOCOL_ERROR = "ProtocolError"
-    SECURITY_ERROR = "SecurityError"
-    FORMATION_VIOLATION = "FormationViolation"  # 1.6 spelling
-    FORMAT_VIOLATION = "FormatViolation"  # 2.x spelling
-    PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
-    OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"  # 1.6 spelling
-    OCCURRENCE_CONSTRAINT_VIOLATION = "OccurrenceConstraintViolation"  # 2.x spelling
-    TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
-    MESSAGE_TYPE_NOT_SUPPORTED = "MessageTypeNotSupported"  # 2.x only
-    RPC_FRAMEWORK_ERROR = "RpcFrameworkError"  # 2.x only
-    GENERIC_ERROR = "GenericError"
-
-
-# The JSON-schema keywords whose break a constraint-violation code names exactly; any
-# other break of a payload is a format (1.6: formation) violation.
-_TYPE_KEYWORDS = frozenset({"type"})
-_OCCURRENCE_KEYWORDS = frozenset({"required", "minItems", "maxItems"})
-_PROPERTY_KEYWORDS = frozenset(
-    {
-        "enum",
-        "const",
-        "maxLength",
-        "minLength",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "pattern",
-        "format",
-    }
-)
-
-
-class CallError(Exception):
-    """Raised by a handler to answer the charger's CALL with a CALLERROR."""
-
-    def __init__(
-        self, code: ErrorCode, description: str = "", details: dict[str, Any] | None = None
-    ) -> None:
-        """Describe the error to send."""
-        super().__init__(f"{code}: {description}")
-        self.code = code
-        self.description = description
-        self.details = details or {}
-
-
-@dataclass(slots=True)
-class Reply:
-    """A handler's answer: the CALLRESULT payload and optional follow-up work."""
-
-    payload: dict[str, Any]
-    after: Callable[[], Awaitable[None]] | None = None
-
-
-Handler = Callable[[dict[str, Any]], Reply | Awaitable[Reply]]
-
-# Told of every CALL the other side sent that we answered with a CALLRESULT, once the
-# answer is on the wire: (action, the request as checked and repaired, our answer).
-AnsweredHook = Callable[[str, dict[str, Any], dict[str, Any]], None]
-
-# Told how every CALL of ours ended: (action, the request sent, its outcome).
-OutcomeHook = Callable[[str, dict[str, Any], "CallOutcome"], None]
-
-
-class Dispatcher(Protocol):
-    """Finds the handler for a CALL the charger sent."""
-
-    def handler_for(self, action: str) -> Handler | None:
-        """The handler of `action`, or None when this side does not handle it."""
-
-    def accept_quirks(self, action: str, quirks: list[str]) -> None:
-        """A request of `action` bent its schema in these known ways and was accepted."""
-
-    def refused(self, action: str, kind: str) -> None:
-        """A frame (a CALL of `action`, or an answer to one) was refused for `kind`."""
-
-
-class WebSocketLike(Protocol):
-    """The part of a WebSocket connection this layer uses."""
-
-    async def send(self, message: str) -> None:
-        """Send one text frame."""
-
-    def __aiter__(self) -> AsyncIterator[str | bytes]:
-        """Iterate over received frames until the connection closes."""
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection."""
 
 
 class _Ended:
@@ -169,25 +82,6 @@ class _Ended:
 
 
 _ENDED = _Ended()
-
-
-class OutcomeStatus(StrEnum):
-    """How an outgoing CALL ended."""
-
-    RESULT = "result"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-    OFFLINE = "offline"
-
-
-@dataclass(frozen=True, slots=True)
-class CallOutcome:
-    """The end of an outgoing CALL: its result payload or why there is none."""
-
-    status: OutcomeStatus
-    payload: dict[str, Any] = field(default_factory=dict)
-    error_code: str | None = None
-    error_description: str = ""
 
 
 class RpcConnection:
@@ -236,10 +130,8 @@ class RpcConnection:
         # Set once we first answered the charger (a CALL, or a broken frame): it has had
         # its say, and from then on it listens.
         self.first_answer_sent = asyncio.Event()
+        # What to answer a frame whose framing is broken; 1.6 has no RpcFrameworkError.
         is_16 = not schemas.version.is_2x
-        # What to answer a frame whose payload breaks its schema, and one whose framing
-        # is broken; 1.6 has no RpcFrameworkError.
-        self._payload_error = ErrorCode.FORMATION_VIOLATION if is_16 else ErrorCode.FORMAT_VIOLATION
         self._framing_error = (
             ErrorCode.FORMATION_VIOLATION if is_16 else ErrorCode.RPC_FRAMEWORK_ERROR
         )
@@ -532,7 +424,7 @@ class RpcConnection:
                 )
                 await self._send_error(
                     unique_id,
-                    self._violation_code(problem.kind),
+                    violation_code(problem.kind, is_16=not self._schemas.version.is_2x),
                     shorten(problem.message),
                     {"path": shorten(problem.path), "keyword": problem.kind},
                 )
@@ -596,21 +488,6 @@ class RpcConnection:
         except Exception:
             # Whoever listens (forwarding) must never cost the charger its conversation.
             self._log(logging.ERROR, "the answered hook failed on %s", action, exc_info=True)
-
-    def _violation_code(self, keyword: str) -> ErrorCode:
-        """The CALLERROR code for a payload that breaks its schema at `keyword`."""
-        is_16 = not self._schemas.version.is_2x
-        if keyword in _TYPE_KEYWORDS:
-            return ErrorCode.TYPE_CONSTRAINT_VIOLATION
-        if keyword in _OCCURRENCE_KEYWORDS:
-            return (
-                ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION
-                if is_16
-                else ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION
-            )
-        if keyword in _PROPERTY_KEYWORDS:
-            return ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
-        return self._payload_error
 
     def _log(self, level: int, message: str, *args: Any, exc_info: Any = None) -> None:
         """Log about this charger's frames within the shared budget (see `LogBudget`).
