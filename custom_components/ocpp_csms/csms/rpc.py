@@ -1,9 +1,9 @@
 """OCPP-J remote procedure calls over one WebSocket connection.
 
 This is the framing layer: it turns text frames into CALL / CALLRESULT / CALLERROR,
-answers the charger's CALLs through a dispatcher, and correlates the central
-system's own CALLs with their answers. Its vocabulary (codes, `Reply`, `CallOutcome`)
-is in `rpc_types`. It knows no message semantics.
+answers the charger's CALLs through a dispatcher, and hands the answers to the central
+system's own CALLs to `OutgoingCalls` (`rpc_calls`), which it extends. Its vocabulary
+(codes, `Reply`, `CallOutcome`) is in `rpc_types`. It knows no message semantics.
 
 Rules it enforces, because the protocol and real chargers demand them:
 - every frame that is not a valid CALL gets the CALLERROR its version prescribes, and
@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from .boundary import Decoded, FrameError, decode_frame
 from .leniency import repair
 from .log_budget import LogBudget, shorten
+from .rpc_calls import OutgoingCalls
 from .rpc_types import (
     MSG_CALL,
     MSG_CALLERROR,
@@ -49,7 +48,6 @@ from .rpc_types import (
     Dispatcher,
     ErrorCode,
     Handler,
-    OutcomeHook,
     OutcomeStatus,
     Reply,
     WebSocketLike,
@@ -84,8 +82,8 @@ class _Ended:
 _ENDED = _Ended()
 
 
-class RpcConnection:
-    """One charger's OCPP-J conversation."""
+class RpcConnection(OutgoingCalls):
+    """One charger's OCPP-J conversation (our own CALLs: see `OutgoingCalls`)."""
 
     def __init__(
         self,
@@ -98,35 +96,16 @@ class RpcConnection:
         background_answers: bool = False,
     ) -> None:
         """Bind the conversation to a socket; `serve` starts reading."""
+        super().__init__(call_timeout)
         self._ws = websocket
         self._schemas = schemas
         self._dispatcher = dispatcher
         self._label = label
-        self._call_timeout = call_timeout
-        self._call_lock = asyncio.Lock()
-        self._pending_id: str | None = None
-        self._pending: asyncio.Future[CallOutcome] | None = None
-        # The action of the call in flight: what a repaired answer is counted under.
-        self._pending_action = ""
-        # A `start_call`'s: the payload sent (for `on_outcome`); it holds the line (the
-        # call lock) until its outcome is in.
-        self._started: dict[str, Any] | None = None
-        # How many callers wait for the line (`call` and `start_call`).
-        self._waiting = 0
-        # Set by the frame that answered the call in flight (see `serve`).
-        self._awaited_answer = False
-        self._id_prefix = secrets.token_hex(4) + "-"
-        self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         # See `AnsweredHook`; None (the rule) costs one test per answered CALL.
         self.on_answered: AnsweredHook | None = None
-        # See `OutcomeHook`; None (the rule) costs one test per CALL of ours.
-        self.on_outcome: OutcomeHook | None = None
         self._background_answers = background_answers
-        # Awaited by the reader as soon as a frame answered the call in flight (see
-        # `start_call`).
-        self.after_answer: Callable[[], Awaitable[None]] | None = None
         # Set once we first answered the charger (a CALL, or a broken frame): it has had
         # its say, and from then on it listens.
         self.first_answer_sent = asyncio.Event()
@@ -173,8 +152,7 @@ class RpcConnection:
 
     def _shut_down(self) -> None:
         self._closed = True
-        if self._pending is not None and not self._pending.done():
-            self._settle(CallOutcome(OutcomeStatus.OFFLINE))
+        self._drop_call_in_flight()
         for task in self._tasks:
             task.cancel()
 
@@ -188,114 +166,6 @@ class RpcConnection:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             self._log(logging.ERROR, "follow-up work failed", exc_info=error)
-
-    # -- outgoing CALLs -------------------------------------------------------------
-
-    async def call(
-        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
-    ) -> CallOutcome:
-        """Send a CALL and wait, at most `timeout` seconds in all, for its answer."""
-        try:
-            async with asyncio.timeout(timeout or self._call_timeout):
-                await self._take_line()
-                try:
-                    outcome = await self._call_locked(action, payload)
-                finally:
-                    self._call_lock.release()
-        except TimeoutError:
-            _LOGGER.warning("%s: no answer to %s in time", self._label, action)
-            outcome = CallOutcome(OutcomeStatus.TIMEOUT)
-        self._tell_outcome(action, payload, outcome)
-        return outcome
-
-    @property
-    def calls_waiting(self) -> bool:
-        """Whether a caller waits for its turn to send a CALL."""
-        return self._waiting > 0
-
-    async def start_call(self, action: str, payload: dict[str, Any]) -> asyncio.Future[CallOutcome]:
-        """Send a CALL, once it is our turn, and return: the future gets its outcome.
-
-        For a caller that sends back to back (forwarding): from `after_answer`, run by
-        the reader as soon as the answer is in, it reads the outcome and sends the next
-        CALL in the same turn of the event loop, unless `calls_waiting` (then it must
-        leave the reader, and call again from a task of its own: the others' answers
-        need the reader). The line is held until the outcome is in; the caller bounds
-        the wait, and answers are not checked against their schemas. OFFLINE (after a turn
-        of the loop, see `_let_it_end`) when the connection is gone.
-        """
-        future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
-        if not self._closed:
-            await self._take_line()
-            if self._closed:  # while it waited
-                self._call_lock.release()
-        if self._closed:
-            await _let_it_end()
-            future.set_result(CallOutcome(OutcomeStatus.OFFLINE))
-            return future
-        unique_id = f"{self._id_prefix}{next(self._ids)}"
-        self._pending_id, self._pending, self._pending_action = unique_id, future, action
-        self._started = payload
-        await self._send([MSG_CALL, unique_id, action, payload])  # if lost: OFFLINE
-        return future
-
-    async def _take_line(self) -> None:
-        self._waiting += 1
-        try:
-            await self._call_lock.acquire()
-        finally:
-            self._waiting -= 1
-
-    def _settle(self, outcome: CallOutcome) -> None:
-        """The call in flight ended: its future, and for a `start_call`, the line."""
-        assert self._pending is not None
-        self._pending.set_result(outcome)
-        if (payload := self._started) is not None:
-            self._started = None
-            self._call_lock.release()
-            self._tell_outcome(self._pending_action, payload, outcome)
-
-    def _tell_outcome(self, action: str, payload: dict[str, Any], outcome: CallOutcome) -> None:
-        if (hook := self.on_outcome) is not None:
-            try:
-                hook(action, payload, outcome)
-            except Exception:
-                self._log(logging.ERROR, "the outcome hook failed on %s", action, exc_info=True)
-
-    async def _call_locked(self, action: str, payload: dict[str, Any]) -> CallOutcome:
-        if self._closed:
-            await _let_it_end()
-            return CallOutcome(OutcomeStatus.OFFLINE)
-        unique_id = f"{self._id_prefix}{next(self._ids)}"
-        future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
-        self._pending_id, self._pending, self._pending_action = unique_id, future, action
-        try:
-            if not await self._send([MSG_CALL, unique_id, action, payload]):
-                return CallOutcome(OutcomeStatus.OFFLINE)
-            outcome = await future
-        finally:
-            self._pending_id, self._pending, self._pending_action = None, None, ""
-        if outcome.status is OutcomeStatus.RESULT and (
-            problem := self._schemas.response_problem(action, outcome.payload)
-        ):
-            # Keep what the charger said: a strict reading would turn a working
-            # charger's slightly-off answer into a failed command.
-            self._log(
-                logging.INFO,
-                "answer to %s breaks its schema (%s at '%s'); using it anyway",
-                action,
-                shorten(problem.message),
-                shorten(problem.path),
-            )
-        return outcome
-
-    def _on_answer(self, unique_id: str, outcome: CallOutcome) -> None:
-        if self._pending is None or unique_id != self._pending_id:
-            self._log(logging.INFO, "ignoring an answer to unknown call %s", shorten(unique_id))
-            return
-        if not self._pending.done():
-            self._settle(outcome)
-            self._awaited_answer = True
 
     # -- incoming frames --------------------------------------------------------------
 
@@ -522,16 +392,6 @@ class RpcConnection:
             self._shut_down()
             return False
         return True
-
-
-async def _let_it_end() -> None:
-    """Give the loop a turn before a call on a closed connection ends OFFLINE.
-
-    A closed connection stays registered until its reader had a turn to end. A caller
-    that asks again whenever it hears OFFLINE (a sync that wants its charger) would
-    otherwise never give it one, and hold the loop for good.
-    """
-    await asyncio.sleep(0)
 
 
 def _unique_id_of(message: Any) -> str:
