@@ -14,7 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from custom_components.ocpp_csms.csms.adapter import StationAdapter
 from custom_components.ocpp_csms.csms.commands import CommandStatus
 from custom_components.ocpp_csms.csms.ocpp16 import Ocpp16Adapter
-from custom_components.ocpp_csms.csms.rpc import OutcomeStatus
+from custom_components.ocpp_csms.csms.rpc_types import OutcomeStatus
 from custom_components.ocpp_csms.csms.schemas import VersionSchemas
 from tests.chargers import PATIENCE_S, wait_for
 from tests.engine.conftest import Running, StartSystem

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from custom_components.ocpp_csms.csms import upstream as upstream_module
-from custom_components.ocpp_csms.csms.rpc import CallOutcome, OutcomeStatus
+from custom_components.ocpp_csms.csms.rpc_types import CallOutcome, OutcomeStatus
 from custom_components.ocpp_csms.csms.upstream_queue import Queued, UpstreamQueue
 from custom_components.ocpp_csms.csms.upstream_refusals import (
     PAYLOAD_ERRORS,

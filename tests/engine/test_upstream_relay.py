@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from custom_components.ocpp_csms.csms.rpc import CallOutcome, OutcomeStatus, RpcConnection
+from custom_components.ocpp_csms.csms.rpc import RpcConnection
+from custom_components.ocpp_csms.csms.rpc_types import CallOutcome, OutcomeStatus
 from custom_components.ocpp_csms.csms.schemas import load_all
 from custom_components.ocpp_csms.csms.station import OcppVersion
 from custom_components.ocpp_csms.csms.upstream_queue import Queued, UpstreamQueue

@@ -12,7 +12,7 @@ from custom_components.ocpp_csms.csms.authorization import (
     AuthorizationDecision,
     AuthorizationStatus,
 )
-from custom_components.ocpp_csms.csms.rpc import CallOutcome, OutcomeStatus
+from custom_components.ocpp_csms.csms.rpc_types import CallOutcome, OutcomeStatus
 from custom_components.ocpp_csms.csms.station import OcppVersion
 from custom_components.ocpp_csms.csms.upstream_authorization import (
     FAILED_REMEMBER_S,

@@ -45,7 +45,8 @@ from .ocppj import parse_time, utc_now_text
 from .quirks import adapt_command, command_timeout
 from .reservation_upkeep import follow_command
 from .reservations import ReservationStatus
-from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply, RpcConnection
+from .rpc import RpcConnection
+from .rpc_types import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply
 from .schemas import VersionSchemas
 from .station import (
     MAX_CONNECTOR_ID,

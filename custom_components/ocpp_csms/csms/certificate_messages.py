@@ -37,7 +37,7 @@ from .commands import (
     status_result,
 )
 from .events import CertificateRefused, Change, Event, StationUpdated
-from .rpc import Reply
+from .rpc_types import Reply
 from .station import ClientCertificate, OcppVersion, Station
 
 _LOGGER = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from .metering import apply_readings, reading, take_register
 from .metering_setup import MeterKeys
 from .ocpp16_commands import encode, id_tag_info
 from .reservations import ReservationStatus
-from .rpc import Handler, Reply
+from .rpc_types import Handler, Reply
 from .station import ConnectorStatus, Measurement, OcppVersion, Transaction
 from .station_facts import BootInfo, Capabilities
 

@@ -36,7 +36,7 @@ from .ocpp201_capabilities import METER_KEYS, capabilities_from
 from .ocpp201_commands import encode, id_token_info, variable_name
 from .ocpp201_status import CONNECTOR_STATUS, derive_status
 from .reservations import ReservationStatus
-from .rpc import Handler, Reply
+from .rpc_types import Handler, Reply
 from .station import ConnectorStatus, Evse, Measurement, OcppVersion, Transaction
 from .station_facts import BootInfo, Capabilities
 

@@ -1,8 +1,9 @@
 """OCPP-J remote procedure calls over one WebSocket connection.
 
 This is the framing layer: it turns text frames into CALL / CALLRESULT / CALLERROR,
-answers the charger's CALLs through a dispatcher, and correlates the central
-system's own CALLs with their answers. It knows no message semantics.
+answers the charger's CALLs through a dispatcher, and hands the answers to the central
+system's own CALLs to `OutgoingCalls` (`rpc_calls`), which it extends. Its vocabulary
+(codes, `Reply`, `CallOutcome`) is in `rpc_types`. It knows no message semantics.
 
 Rules it enforces, because the protocol and real chargers demand them:
 - every frame that is not a valid CALL gets the CALLERROR its version prescribes, and
@@ -24,31 +25,38 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 import json
 import logging
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
 from .boundary import Decoded, FrameError, decode_frame
 from .leniency import repair
 from .log_budget import LogBudget, shorten
+from .rpc_calls import OutgoingCalls
+from .rpc_types import (
+    MSG_CALL,
+    MSG_CALLERROR,
+    MSG_CALLRESULT,
+    MSG_CALLRESULTERROR,
+    MSG_SEND,
+    AnsweredHook,
+    CallError,
+    CallOutcome,
+    Dispatcher,
+    ErrorCode,
+    Handler,
+    OutcomeStatus,
+    Reply,
+    WebSocketLike,
+    violation_code,
+)
 from .schemas import VersionSchemas, problem_of
 from .station import OcppVersion
 
 _LOGGER = logging.getLogger(__name__)
-
-MSG_CALL = 2
-MSG_CALLRESULT = 3
-MSG_CALLERROR = 4
-# OCPP 2.1 only: an error about a CALLRESULT, and a CALL that expects no answer.
-MSG_CALLRESULTERROR = 5
-MSG_SEND = 6
 
 # `json.dumps` with separators builds an encoder per call; every frame we send uses this.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
@@ -56,103 +64,6 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"))
 # What broken frames may make us log: a few lines per charger per ten minutes, and a
 # bound for all chargers together (see `LogBudget`).
 FRAME_LOG_BUDGET = LogBudget(per_source=5, overall=60, period_s=600.0)
-
-
-class ErrorCode(StrEnum):
-    """CALLERROR codes of OCPP-J 1.6 and 2.x."""
-
-    NOT_IMPLEMENTED = "NotImplemented"
-    NOT_SUPPORTED = "NotSupported"
-    INTERNAL_ERROR = "InternalError"
-    PROTOCOL_ERROR = "ProtocolError"
-    SECURITY_ERROR = "SecurityError"
-    FORMATION_VIOLATION = "FormationViolation"  # 1.6 spelling
-    FORMAT_VIOLATION = "FormatViolation"  # 2.x spelling
-    PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
-    OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"  # 1.6 spelling
-    OCCURRENCE_CONSTRAINT_VIOLATION = "OccurrenceConstraintViolation"  # 2.x spelling
-    TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
-    MESSAGE_TYPE_NOT_SUPPORTED = "MessageTypeNotSupported"  # 2.x only
-    RPC_FRAMEWORK_ERROR = "RpcFrameworkError"  # 2.x only
-    GENERIC_ERROR = "GenericError"
-
-
-# The JSON-schema keywords whose break a constraint-violation code names exactly; any
-# other break of a payload is a format (1.6: formation) violation.
-_TYPE_KEYWORDS = frozenset({"type"})
-_OCCURRENCE_KEYWORDS = frozenset({"required", "minItems", "maxItems"})
-_PROPERTY_KEYWORDS = frozenset(
-    {
-        "enum",
-        "const",
-        "maxLength",
-        "minLength",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "pattern",
-        "format",
-    }
-)
-
-
-class CallError(Exception):
-    """Raised by a handler to answer the charger's CALL with a CALLERROR."""
-
-    def __init__(
-        self, code: ErrorCode, description: str = "", details: dict[str, Any] | None = None
-    ) -> None:
-        """Describe the error to send."""
-        super().__init__(f"{code}: {description}")
-        self.code = code
-        self.description = description
-        self.details = details or {}
-
-
-@dataclass(slots=True)
-class Reply:
-    """A handler's answer: the CALLRESULT payload and optional follow-up work."""
-
-    payload: dict[str, Any]
-    after: Callable[[], Awaitable[None]] | None = None
-
-
-Handler = Callable[[dict[str, Any]], Reply | Awaitable[Reply]]
-
-# Told of every CALL the other side sent that we answered with a CALLRESULT, once the
-# answer is on the wire: (action, the request as checked and repaired, our answer).
-AnsweredHook = Callable[[str, dict[str, Any], dict[str, Any]], None]
-
-# Told how every CALL of ours ended: (action, the request sent, its outcome).
-OutcomeHook = Callable[[str, dict[str, Any], "CallOutcome"], None]
-
-
-class Dispatcher(Protocol):
-    """Finds the handler for a CALL the charger sent."""
-
-    def handler_for(self, action: str) -> Handler | None:
-        """The handler of `action`, or None when this side does not handle it."""
-
-    def accept_quirks(self, action: str, quirks: list[str]) -> None:
-        """A request of `action` bent its schema in these known ways and was accepted."""
-
-    def refused(self, action: str, kind: str) -> None:
-        """A frame (a CALL of `action`, or an answer to one) was refused for `kind`."""
-
-
-class WebSocketLike(Protocol):
-    """The part of a WebSocket connection this layer uses."""
-
-    async def send(self, message: str) -> None:
-        """Send one text frame."""
-
-    def __aiter__(self) -> AsyncIterator[str | bytes]:
-        """Iterate over received frames until the connection closes."""
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection."""
 
 
 class _Ended:
@@ -171,27 +82,8 @@ class _Ended:
 _ENDED = _Ended()
 
 
-class OutcomeStatus(StrEnum):
-    """How an outgoing CALL ended."""
-
-    RESULT = "result"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-    OFFLINE = "offline"
-
-
-@dataclass(frozen=True, slots=True)
-class CallOutcome:
-    """The end of an outgoing CALL: its result payload or why there is none."""
-
-    status: OutcomeStatus
-    payload: dict[str, Any] = field(default_factory=dict)
-    error_code: str | None = None
-    error_description: str = ""
-
-
-class RpcConnection:
-    """One charger's OCPP-J conversation."""
+class RpcConnection(OutgoingCalls):
+    """One charger's OCPP-J conversation (our own CALLs: see `OutgoingCalls`)."""
 
     def __init__(
         self,
@@ -204,42 +96,21 @@ class RpcConnection:
         background_answers: bool = False,
     ) -> None:
         """Bind the conversation to a socket; `serve` starts reading."""
+        super().__init__(call_timeout)
         self._ws = websocket
         self._schemas = schemas
         self._dispatcher = dispatcher
         self._label = label
-        self._call_timeout = call_timeout
-        self._call_lock = asyncio.Lock()
-        self._pending_id: str | None = None
-        self._pending: asyncio.Future[CallOutcome] | None = None
-        # The action of the call in flight: what a repaired answer is counted under.
-        self._pending_action = ""
-        # A `start_call`'s: the payload sent (for `on_outcome`); it holds the line (the
-        # call lock) until its outcome is in.
-        self._started: dict[str, Any] | None = None
-        # How many callers wait for the line (`call` and `start_call`).
-        self._waiting = 0
-        # Set by the frame that answered the call in flight (see `serve`).
-        self._awaited_answer = False
-        self._id_prefix = secrets.token_hex(4) + "-"
-        self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         # See `AnsweredHook`; None (the rule) costs one test per answered CALL.
         self.on_answered: AnsweredHook | None = None
-        # See `OutcomeHook`; None (the rule) costs one test per CALL of ours.
-        self.on_outcome: OutcomeHook | None = None
         self._background_answers = background_answers
-        # Awaited by the reader as soon as a frame answered the call in flight (see
-        # `start_call`).
-        self.after_answer: Callable[[], Awaitable[None]] | None = None
         # Set once we first answered the charger (a CALL, or a broken frame): it has had
         # its say, and from then on it listens.
         self.first_answer_sent = asyncio.Event()
+        # What to answer a frame whose framing is broken; 1.6 has no RpcFrameworkError.
         is_16 = not schemas.version.is_2x
-        # What to answer a frame whose payload breaks its schema, and one whose framing
-        # is broken; 1.6 has no RpcFrameworkError.
-        self._payload_error = ErrorCode.FORMATION_VIOLATION if is_16 else ErrorCode.FORMAT_VIOLATION
         self._framing_error = (
             ErrorCode.FORMATION_VIOLATION if is_16 else ErrorCode.RPC_FRAMEWORK_ERROR
         )
@@ -281,8 +152,7 @@ class RpcConnection:
 
     def _shut_down(self) -> None:
         self._closed = True
-        if self._pending is not None and not self._pending.done():
-            self._settle(CallOutcome(OutcomeStatus.OFFLINE))
+        self._drop_call_in_flight()
         for task in self._tasks:
             task.cancel()
 
@@ -296,114 +166,6 @@ class RpcConnection:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             self._log(logging.ERROR, "follow-up work failed", exc_info=error)
-
-    # -- outgoing CALLs -------------------------------------------------------------
-
-    async def call(
-        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
-    ) -> CallOutcome:
-        """Send a CALL and wait, at most `timeout` seconds in all, for its answer."""
-        try:
-            async with asyncio.timeout(timeout or self._call_timeout):
-                await self._take_line()
-                try:
-                    outcome = await self._call_locked(action, payload)
-                finally:
-                    self._call_lock.release()
-        except TimeoutError:
-            _LOGGER.warning("%s: no answer to %s in time", self._label, action)
-            outcome = CallOutcome(OutcomeStatus.TIMEOUT)
-        self._tell_outcome(action, payload, outcome)
-        return outcome
-
-    @property
-    def calls_waiting(self) -> bool:
-        """Whether a caller waits for its turn to send a CALL."""
-        return self._waiting > 0
-
-    async def start_call(self, action: str, payload: dict[str, Any]) -> asyncio.Future[CallOutcome]:
-        """Send a CALL, once it is our turn, and return: the future gets its outcome.
-
-        For a caller that sends back to back (forwarding): from `after_answer`, run by
-        the reader as soon as the answer is in, it reads the outcome and sends the next
-        CALL in the same turn of the event loop, unless `calls_waiting` (then it must
-        leave the reader, and call again from a task of its own: the others' answers
-        need the reader). The line is held until the outcome is in; the caller bounds
-        the wait, and answers are not checked against their schemas. OFFLINE (after a turn
-        of the loop, see `_let_it_end`) when the connection is gone.
-        """
-        future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
-        if not self._closed:
-            await self._take_line()
-            if self._closed:  # while it waited
-                self._call_lock.release()
-        if self._closed:
-            await _let_it_end()
-            future.set_result(CallOutcome(OutcomeStatus.OFFLINE))
-            return future
-        unique_id = f"{self._id_prefix}{next(self._ids)}"
-        self._pending_id, self._pending, self._pending_action = unique_id, future, action
-        self._started = payload
-        await self._send([MSG_CALL, unique_id, action, payload])  # if lost: OFFLINE
-        return future
-
-    async def _take_line(self) -> None:
-        self._waiting += 1
-        try:
-            await self._call_lock.acquire()
-        finally:
-            self._waiting -= 1
-
-    def _settle(self, outcome: CallOutcome) -> None:
-        """The call in flight ended: its future, and for a `start_call`, the line."""
-        assert self._pending is not None
-        self._pending.set_result(outcome)
-        if (payload := self._started) is not None:
-            self._started = None
-            self._call_lock.release()
-            self._tell_outcome(self._pending_action, payload, outcome)
-
-    def _tell_outcome(self, action: str, payload: dict[str, Any], outcome: CallOutcome) -> None:
-        if (hook := self.on_outcome) is not None:
-            try:
-                hook(action, payload, outcome)
-            except Exception:
-                self._log(logging.ERROR, "the outcome hook failed on %s", action, exc_info=True)
-
-    async def _call_locked(self, action: str, payload: dict[str, Any]) -> CallOutcome:
-        if self._closed:
-            await _let_it_end()
-            return CallOutcome(OutcomeStatus.OFFLINE)
-        unique_id = f"{self._id_prefix}{next(self._ids)}"
-        future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
-        self._pending_id, self._pending, self._pending_action = unique_id, future, action
-        try:
-            if not await self._send([MSG_CALL, unique_id, action, payload]):
-                return CallOutcome(OutcomeStatus.OFFLINE)
-            outcome = await future
-        finally:
-            self._pending_id, self._pending, self._pending_action = None, None, ""
-        if outcome.status is OutcomeStatus.RESULT and (
-            problem := self._schemas.response_problem(action, outcome.payload)
-        ):
-            # Keep what the charger said: a strict reading would turn a working
-            # charger's slightly-off answer into a failed command.
-            self._log(
-                logging.INFO,
-                "answer to %s breaks its schema (%s at '%s'); using it anyway",
-                action,
-                shorten(problem.message),
-                shorten(problem.path),
-            )
-        return outcome
-
-    def _on_answer(self, unique_id: str, outcome: CallOutcome) -> None:
-        if self._pending is None or unique_id != self._pending_id:
-            self._log(logging.INFO, "ignoring an answer to unknown call %s", shorten(unique_id))
-            return
-        if not self._pending.done():
-            self._settle(outcome)
-            self._awaited_answer = True
 
     # -- incoming frames --------------------------------------------------------------
 
@@ -532,7 +294,7 @@ class RpcConnection:
                 )
                 await self._send_error(
                     unique_id,
-                    self._violation_code(problem.kind),
+                    violation_code(problem.kind, is_16=not self._schemas.version.is_2x),
                     shorten(problem.message),
                     {"path": shorten(problem.path), "keyword": problem.kind},
                 )
@@ -597,21 +359,6 @@ class RpcConnection:
             # Whoever listens (forwarding) must never cost the charger its conversation.
             self._log(logging.ERROR, "the answered hook failed on %s", action, exc_info=True)
 
-    def _violation_code(self, keyword: str) -> ErrorCode:
-        """The CALLERROR code for a payload that breaks its schema at `keyword`."""
-        is_16 = not self._schemas.version.is_2x
-        if keyword in _TYPE_KEYWORDS:
-            return ErrorCode.TYPE_CONSTRAINT_VIOLATION
-        if keyword in _OCCURRENCE_KEYWORDS:
-            return (
-                ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION
-                if is_16
-                else ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION
-            )
-        if keyword in _PROPERTY_KEYWORDS:
-            return ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
-        return self._payload_error
-
     def _log(self, level: int, message: str, *args: Any, exc_info: Any = None) -> None:
         """Log about this charger's frames within the shared budget (see `LogBudget`).
 
@@ -645,16 +392,6 @@ class RpcConnection:
             self._shut_down()
             return False
         return True
-
-
-async def _let_it_end() -> None:
-    """Give the loop a turn before a call on a closed connection ends OFFLINE.
-
-    A closed connection stays registered until its reader had a turn to end. A caller
-    that asks again whenever it hears OFFLINE (a sync that wants its charger) would
-    otherwise never give it one, and hold the loop for good.
-    """
-    await asyncio.sleep(0)
 
 
 def _unique_id_of(message: Any) -> str:

@@ -16,7 +16,7 @@ from .authorization import AuthorizationDecision
 from .charging import limit_profile
 from .commands import Command, CommandResult, ProfileKind, ProfilePurpose, SetChargingProfile
 from .events import Event, TagPresented
-from .rpc import Reply
+from .rpc_types import Reply
 from .station import Station, Transaction
 
 _LOGGER = logging.getLogger(__name__)

@@ -39,7 +39,8 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from .coalesce import Coalescer
 from .log_budget import LogBudget
-from .rpc import CallOutcome, OutcomeStatus, RpcConnection
+from .rpc import RpcConnection
+from .rpc_types import CallOutcome, OutcomeStatus
 from .schemas import VersionSchemas
 from .upstream_authorization import honours_upstream
 from .upstream_policy import ChargerAccess, CommandGate, UpstreamCommand

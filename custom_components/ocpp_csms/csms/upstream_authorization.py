@@ -49,7 +49,7 @@ from .authorization import (
 )
 from .log_budget import LogBudget
 from .ocppj import parse_time
-from .rpc import CallOutcome, OutcomeStatus
+from .rpc_types import CallOutcome, OutcomeStatus
 from .station import OcppVersion
 from .upstream_settings import CommandPolicy
 

@@ -15,7 +15,7 @@ from .adapter import StationAdapter
 from .authorization import Authorizer
 from .commands import Command, CommandResult, RemoteStop
 from .log_budget import LogBudget
-from .rpc import CallOutcome, ErrorCode, OutcomeStatus
+from .rpc_types import CallOutcome, ErrorCode, OutcomeStatus
 from .station import OcppVersion, Station
 from .upstream_authorization import refused_session
 

@@ -52,7 +52,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from .log_budget import LogBudget, shorten
-from .rpc import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply
+from .rpc_types import CallError, CallOutcome, ErrorCode, Handler, OutcomeStatus, Reply
 from .schemas import VersionSchemas
 from .station import OcppVersion
 from .upstream_settings import (

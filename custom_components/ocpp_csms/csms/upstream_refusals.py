@@ -37,7 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from .log_budget import LogBudget
-from .rpc import CallOutcome
+from .rpc_types import CallOutcome
 from .upstream_queue import Queued, UpstreamQueue
 
 _LOGGER = logging.getLogger(__name__)

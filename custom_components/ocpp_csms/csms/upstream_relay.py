@@ -22,7 +22,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from .rpc import CallOutcome, OutcomeStatus, RpcConnection
+from .rpc import RpcConnection
+from .rpc_types import CallOutcome, OutcomeStatus
 from .upstream_queue import Queued, UpstreamQueue
 
 type Ended = tuple[Queued, CallOutcome] | None

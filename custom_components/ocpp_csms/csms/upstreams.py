@@ -22,7 +22,7 @@ from typing import Any
 
 from .adapter import RepeatedAnswer
 from .authorization import AuthorizationDecision
-from .rpc import AnsweredHook
+from .rpc_types import AnsweredHook
 from .schemas import VersionSchemas
 from .station import OcppVersion
 from .upstream import UpstreamLink
