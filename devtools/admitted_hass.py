@@ -22,7 +22,7 @@ import sqlite3
 import sys
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
@@ -98,11 +98,13 @@ def write_central_system(
     entry_id: str,
     *,
     generated: bool = True,
+    extra_subentries: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Write the central system's config entry and its chargers before the first start.
 
     Unknown chargers are refused (403): every charger of the benchmark is admitted, so a
-    refusal can only mean something is wrong. Blocking (CPU, files): run in a thread.
+    refusal can only mean something is wrong. `extra_subentries` (an upstream's, say)
+    are stored after the chargers' as given. Blocking (CPU, files): run in a thread.
     """
     now = datetime.now(UTC).isoformat()
     hashes = _hashes(list(passwords.values()), generated=generated)
@@ -121,6 +123,7 @@ def write_central_system(
         }
         for charger_id, password_hash in zip(passwords, hashes, strict=True)
     ]
+    subentries += [dict(subentry) for subentry in extra_subentries]
     entry = {
         "created_at": now,
         "data": {
@@ -167,16 +170,23 @@ class AdmittedHomeAssistant:
     """
 
     def __init__(
-        self, work: Path, passwords: Mapping[str, str], name: str, *, generated: bool = True
+        self,
+        work: Path,
+        passwords: Mapping[str, str],
+        name: str,
+        *,
+        generated: bool = True,
+        extra_subentries: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """Prepare in `work`; `name` names the log kept after the run.
 
         `generated`: the passwords are stored as kept suggestions (fast hashes), else as
-        passwords the user chose (PBKDF2).
+        passwords the user chose (PBKDF2). `extra_subentries`: see `write_central_system`.
         """
         self.work = work
         self.passwords = dict(passwords)
         self.generated = generated
+        self.extra_subentries = list(extra_subentries)
         self.name = name
         self.config = work / "config"
         self.entry_id = uuid.uuid4().hex
@@ -213,7 +223,11 @@ class AdmittedHomeAssistant:
         prepare_config(self.config)
         progress(f"{self.name}: hashing {len(self.passwords)} passwords")
         await asyncio.to_thread(
-            partial(write_central_system, generated=self.generated),
+            partial(
+                write_central_system,
+                generated=self.generated,
+                extra_subentries=self.extra_subentries,
+            ),
             self.config, self.csms_port, self.passwords, self.entry_id,
         )  # fmt: skip
         self._process = await start_hass(self.config, self.work / "hass-output.log", self.ha_port)

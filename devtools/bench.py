@@ -13,6 +13,8 @@
                                  (the hostile benchmark's frames; devtools/bench_frames.py)
     scripts/bench forward        CPU per MeterValues, forwarded to an upstream or not
                                  (the engine alone; devtools/bench_forward.py)
+    scripts/bench forward-hass   the same in a real Home Assistant: its CPU per
+                                 MeterValues (devtools/bench_forward_hass.py)
 
 Figures are medians of repeated runs; compare them as ratios, not across machines.
 """
@@ -31,7 +33,8 @@ from typing import Any
 
 from custom_components.ocpp_csms.csms.schemas import load_all
 from custom_components.ocpp_csms.csms.station import OcppVersion
-from devtools.bench_forward import forward, forward_table
+from devtools.bench_forward import ROUNDS, forward, forward_table
+from devtools.bench_forward_hass import forward_hass, forward_hass_table
 from devtools.bench_frames import frame_costs, frames_table
 from devtools.bench_hostile import DEFAULT_FRAMES, HOSTILE_CHARGERS, hostile, hostile_table
 from devtools.bench_journal import journal
@@ -95,7 +98,10 @@ def main() -> None:
     parser.add_argument("--saturate", type=int, default=20, help="load: chargers saturating")
     parser.add_argument("--seconds", type=float, default=15, help="load: each window's length")
     parser.add_argument(
-        "--output", type=Path, help="load, storm, hostile, frames, forward: also write the JSON"
+        "--output", type=Path, help="load, storm, hostile, frames, forward*: also write the JSON"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help="forward, forward-hass: rounds of each"
     )
     parser.add_argument(
         "--profile", action="store_true", help="load, storm, hostile: sample Home Assistant"
@@ -176,7 +182,11 @@ def _hostile(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
 
 
 def _forward(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
-    return forward()
+    return forward(rounds=args.rounds)
+
+
+def _forward_hass(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
+    return forward_hass(rounds=args.rounds)
 
 
 def _frames(args: argparse.Namespace) -> Coroutine[Any, Any, dict[str, Any]]:
@@ -197,6 +207,7 @@ SCENARIOS: dict[
     "hostile": (_hostile, hostile_table),
     "frames": (_frames, frames_table),
     "forward": (_forward, forward_table),
+    "forward-hass": (_forward_hass, forward_hass_table),
 }
 
 

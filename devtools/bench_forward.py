@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -50,14 +51,17 @@ class _Nobody:
         pass
 
 
-async def _peer(*args: str) -> asyncio.subprocess.Process:
+async def start_peer(*args: str, password: str | None = None) -> asyncio.subprocess.Process:
+    """A `devtools.forward_peers` process; `password`: the chargers present it."""
+    env = None if password is None else {**os.environ, "FORWARD_PEERS_PASSWORD": password}
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "devtools.forward_peers", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
 
 
-async def _line(process: asyncio.subprocess.Process, timeout_s: float = 120) -> str:
+async def read_line(process: asyncio.subprocess.Process, timeout_s: float = 120) -> str:
+    """The peer's next line (it must write one within `timeout_s`)."""
     assert process.stdout is not None
     async with asyncio.timeout(timeout_s):
         line = await process.stdout.readline()
@@ -86,11 +90,11 @@ async def _round(upstream_url: str | None, chargers: int, messages: int) -> floa
                         UpstreamSettings(upstream_url, charger_id, OcppVersion.V16),
                         queue_path=Path(folder) / f"{charger_id}.db",
                     )
-            peers = await _peer(
+            peers = await start_peer(
                 "chargers", "--url", f"ws://127.0.0.1:{system.port}",
                 "--chargers", str(chargers), "--messages", str(messages),
             )  # fmt: skip
-            assert await _line(peers) == "ready"
+            assert await read_line(peers) == "ready"
             if upstream_url is not None:
                 # The boot goes first of its own; the StartTransaction counts as relayed.
                 await _relayed(system, ids, 1)
@@ -98,7 +102,7 @@ async def _round(upstream_url: str | None, chargers: int, messages: int) -> floa
             start = time.process_time()
             peers.stdin.write(b"go\n")
             await peers.stdin.drain()
-            done = json.loads(await _line(peers, 600))
+            done = json.loads(await read_line(peers, 600))
             if upstream_url is not None:
                 await _relayed(system, ids, 1 + messages)
             used = time.process_time() - start
@@ -123,9 +127,9 @@ async def forward(
 ) -> dict[str, Any]:
     """Rounds without and with forwarding, interleaved; medians and their ratio."""
     logging.getLogger("custom_components.ocpp_csms").setLevel(logging.WARNING)
-    upstream = await _peer("upstream")
+    upstream = await start_peer("upstream")
     try:
-        url = await _line(upstream)
+        url = await read_line(upstream)
         plain: list[float] = []
         forwarded: list[float] = []
         for number in range(rounds):
