@@ -527,6 +527,9 @@ async def test_a_wallbox_starts_charging_when_a_car_is_plugged_in(
             assert not [action for action, _ in client.received if "Start" in action]
             return
         await wait_for(lambda: station.evses[1].transaction is not None)
+        # The wallbox knows its transaction once our answer to its start is in: a stop
+        # before that is one it rejects (seen on a busy machine).
+        await wait_for(lambda: 1 in client.transactions)
         [(_, payload)] = [r for r in client.received if r[0] == "RemoteStartTransaction"]
         assert payload["id_tag"] == "CentralSystem"  # the engine's default tag
         # The user stops it; the car stays plugged in: it is not started again.
