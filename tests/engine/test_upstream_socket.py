@@ -16,7 +16,12 @@ from contextlib import asynccontextmanager
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import InvalidHandshake, InvalidStatus, NegotiationError
+from websockets.exceptions import (
+    ConnectionClosedError,
+    InvalidHandshake,
+    InvalidStatus,
+    NegotiationError,
+)
 from websockets.http11 import Request, Response
 from websockets.uri import parse_uri
 
@@ -421,3 +426,68 @@ async def test_an_answer_after_the_opener_gave_up_only_ends_the_connection() -> 
         loop.set_exception_handler(None)
     assert socket.closed
     assert errors == []  # no protocol callback failed on the loop
+
+
+async def test_a_close_behind_unread_messages_still_gets_the_servers_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading resumes for the close and what follows is not kept: its close frame gets in."""
+    monkeypatch.setattr(upstream_socket, "CLOSE_TIMEOUT_S", PATIENCE_S)
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await accept(reader))
+        for n in range(2000):
+            writer.write(server_frame(OP_TEXT, str(n).encode() + b" " * 500))
+        while (await read_frame(reader))[0] != OP_CLOSE:
+            pass
+        writer.write(server_frame(OP_CLOSE, close_payload(1000)))
+        await reader.read()
+
+    async with raw_server(script) as url:
+        socket = await connect(url)
+        async with asyncio.timeout(PATIENCE_S):
+            while len(socket._inbox) < INBOX_HIGH:
+                await asyncio.sleep(0.01)
+            await socket.close()  # nobody read the messages
+    assert socket._close_received is not None  # the handshake, not our abort, ended it
+
+
+async def test_a_sender_waiting_for_the_drain_is_told_of_the_servers_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(upstream_socket, "CLOSE_TIMEOUT_S", 0.2)
+    closing = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await accept(reader))
+        await closing.wait()
+        writer.write(server_frame(OP_CLOSE, close_payload(1001)))
+        await asyncio.sleep(PATIENCE_S)  # reads nothing, keeps TCP open
+
+    async with raw_server(script) as url:
+        socket = await connect(url)
+        socket.pause_writing()  # as the transport does when its buffer is full
+        sending = asyncio.ensure_future(socket.send("relayed"))
+        await asyncio.sleep(0.01)
+        closing.set()
+        async with asyncio.timeout(PATIENCE_S):
+            with pytest.raises(ConnectionClosedError):
+                await sending
+            await asyncio.shield(socket._lost)  # and the connection does not linger
+
+
+async def test_a_refusal_whose_body_comes_apart_from_its_head() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = b"unknown subprotocol"
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\nunknown " % len(body))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"subprotocol")
+        await reader.read()
+
+    async with raw_server(script) as url:
+        with pytest.raises(InvalidStatus) as error:
+            await connect(url)
+    assert error.value.response.status_code == 400
+    assert bytes(error.value.response.body) == b"unknown subprotocol"

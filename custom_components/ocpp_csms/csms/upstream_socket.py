@@ -34,6 +34,7 @@ from enum import Enum, auto
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosedError, InvalidHandshake
 from websockets.frames import Close
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
 
@@ -130,8 +131,8 @@ class UpstreamSocket(asyncio.BufferedProtocol):
             self._request.headers[name] = value
         self._head = bytearray()
         self._read_view = memoryview(bytearray(READ_BUFFER_BYTES))
-        # Whether the answer's status line said 101 (else the library reads its body).
-        self._switching: bool | None = None
+        # Whether the answer's head is in (what follows: frames, or a refusal's body).
+        self._head_done = False
         self.opened: asyncio.Future[None] = loop.create_future()
         self._lost: asyncio.Future[None] = loop.create_future()
         self.subprotocol: str | None = None
@@ -154,6 +155,7 @@ class UpstreamSocket(asyncio.BufferedProtocol):
         # How the connection ended, for the reader's error (see `ConnectionClosedError`).
         self._close_received: Close | None = None
         self._close_sent: Close | None = None
+        self._received_first = False
 
     @property
     def closed(self) -> bool:
@@ -260,8 +262,9 @@ class UpstreamSocket(asyncio.BufferedProtocol):
             if self._drained is None or self._drained.done():
                 self._drained = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._drained)
-        if self._lost.done():
-            raise self._closed_error()  # lost while it waited: it may not have gone
+        if self._writing_paused or self._lost.done():
+            # Ended while it waited, or lost: it may not have gone.
+            raise self._closed_error()
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         """The messages received, until the connection ends."""
@@ -308,28 +311,30 @@ class UpstreamSocket(asyncio.BufferedProtocol):
     # -- inside ---------------------------------------------------------------------------
 
     def _on_handshake(self, data: bytes) -> None:
-        if self._switching is None:
-            self._head += data
-            end = self._head.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._head) > MAX_HANDSHAKE_BYTES:
-                    self._fail_handshake(InvalidHandshake("the answer's head is too long"))
-                return
-            # A 101 has no body: the library gets its head only, frames may follow it.
-            self._switching = self._head.startswith((b"HTTP/1.1 101 ", b"HTTP/1.1 101\r"))
-            data, rest = (
-                (bytes(self._head[: end + 4]), bytes(self._head[end + 4 :]))
-                if self._switching
-                else (bytes(self._head), b"")
-            )
-            self._head.clear()
-        else:
-            rest = b""  # the body of a refusal: the library reads it
-        self._handshake.receive_data(data)
+        if self._head_done:
+            # The body of a refusal: the library reads it, then says what it was.
+            self._handshake.receive_data(data)
+            if (error := self._handshake.handshake_exc) is not None:
+                self._fail_handshake(error)
+            return
+        self._head += data
+        end = self._head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._head) > MAX_HANDSHAKE_BYTES:
+                self._fail_handshake(InvalidHandshake("the answer's head is too long"))
+            return
+        # The library gets the head alone and decides; what follows is frames if it
+        # switched protocols, else the refusal's body (its too).
+        head, rest = bytes(self._head[: end + 4]), bytes(self._head[end + 4 :])
+        self._head.clear()
+        self._head_done = True
+        self._handshake.receive_data(head)
         if (error := self._handshake.handshake_exc) is not None:
             self._fail_handshake(error)
             return
-        if not self._switching:
+        if self._handshake.state is not State.OPEN:
+            if rest:
+                self._on_handshake(rest)
             return  # the refusal's body is still coming (or the end of the connection)
         if self.opened.done():  # its opener gave up (cancelled, timed out) meanwhile
             self._fail_handshake(InvalidHandshake("nobody waits for the connection"))
@@ -354,6 +359,8 @@ class UpstreamSocket(asyncio.BufferedProtocol):
             self.opened.exception()
 
     def _deliver(self, message: str | bytes) -> None:
+        if self._state is not _State.OPEN:
+            return  # closing: nobody reads on, and the server's close frame must get in
         self._inbox.append(message)
         self._wake()
         if len(self._inbox) >= INBOX_HIGH and not self._reading_paused and self._transport:
@@ -373,12 +380,10 @@ class UpstreamSocket(asyncio.BufferedProtocol):
             self._fail(error.code, error.reason)
             return
         self._close_received = Close(code, reason)
-        if self._state is _State.OPEN:
+        self._received_first = self._state is _State.OPEN
+        if self._received_first:
             self._send_close(code, "")
-        self._state = _State.CLOSED
-        if self._transport is not None:
-            self._transport.close()
-        self._wake()
+        self._end()
 
     def _send_close(self, code: int, reason: str) -> None:
         self._state = _State.CLOSING
@@ -389,12 +394,22 @@ class UpstreamSocket(asyncio.BufferedProtocol):
         """A protocol error: say why (best effort) and drop the connection."""
         if self._state is _State.OPEN:
             self._send_close(code, reason)
+        self._end()
+
+    def _end(self) -> None:
+        """Close the transport: what is written goes first, within `CLOSE_TIMEOUT_S`.
+
+        A server that does not read would hold the close for ever (and a sender
+        waiting on the drain with it): it is aborted then.
+        """
         self._state = _State.CLOSED
         if self._transport is not None:
-            self._transport.close()  # the close frame goes first, if it can
+            self._transport.close()
             loop = asyncio.get_running_loop()
             self._abort_timer = loop.call_later(CLOSE_TIMEOUT_S, self._transport.abort)
         self._wake()
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)  # its sender is told (see `send`)
 
     def _write_control(self, data: bytes) -> None:
         """A control frame (pong, ping, close): never piled up behind a server not reading."""
@@ -432,4 +447,8 @@ class UpstreamSocket(asyncio.BufferedProtocol):
         self._schedule_keepalive()
 
     def _closed_error(self) -> ConnectionClosedError:
-        return ConnectionClosedError(self._close_received, self._close_sent)
+        received, sent = self._close_received, self._close_sent
+        # Both known: the library's error wants their order (theirs came first when we
+        # only answered it, see `_on_close`).
+        order = None if received is None or sent is None else self._received_first
+        return ConnectionClosedError(received, sent, order)
