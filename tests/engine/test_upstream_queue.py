@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from pathlib import Path
@@ -324,7 +325,7 @@ async def test_a_file_that_cannot_be_read_is_closed_again(tmp_path: Path) -> Non
     queue = UpstreamQueue(path)
     await queue.open()
     await queue.close()
-    with sqlite3.connect(path) as db:  # a table the queue cannot read as its own
+    with contextlib.closing(sqlite3.connect(path)) as db, db:  # a table not the queue's
         db.execute("DROP TABLE queued")
         db.execute("CREATE TABLE queued (x)")
     again = UpstreamQueue(path)
