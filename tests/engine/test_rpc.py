@@ -258,6 +258,19 @@ class _QueuedFrames:
         pass
 
 
+class NoHandlers:
+    """A dispatcher that handles nothing."""
+
+    def handler_for(self, action: str) -> None:
+        return None
+
+    def accept_quirks(self, action: str, quirks: list[str]) -> None:
+        pass
+
+    def refused(self, action: str, kind: str) -> None:
+        pass
+
+
 async def test_a_charger_sending_many_frames_at_once_does_not_hold_the_loop() -> None:
     """Each connection yields after each frame: a pipelining charger gets no priority."""
     from custom_components.ocpp_csms.csms.rpc import RpcConnection
@@ -266,21 +279,11 @@ async def test_a_charger_sending_many_frames_at_once_does_not_hold_the_loop() ->
 
     schemas = (await asyncio.to_thread(load_all))[OcppVersion.V16]
 
-    class Nobody:
-        def handler_for(self, action: str) -> None:
-            return None
-
-        def accept_quirks(self, action: str, quirks: list[str]) -> None:
-            pass
-
-        def refused(self, action: str, kind: str) -> None:
-            pass
-
     handled: list[str] = []
     flood = _QueuedFrames(['[2, "x", "Heartbeat", {}]'] * 200, handled, "flood")
     calm = _QueuedFrames(['[2, "y", "Heartbeat", {}]'] * 2, handled, "calm")
     connections = [
-        RpcConnection(socket, schemas, Nobody(), label=name, call_timeout=1.0)
+        RpcConnection(socket, schemas, NoHandlers(), label=name, call_timeout=1.0)
         for socket, name in ((flood, "flood"), (calm, "calm"))
     ]
     await asyncio.gather(*(connection.serve() for connection in connections))
@@ -297,39 +300,16 @@ async def test_a_flood_of_answers_to_nothing_does_not_hold_the_loop_either() -> 
 
     schemas = (await asyncio.to_thread(load_all))[OcppVersion.V16]
 
-    class Nobody:
-        def handler_for(self, action: str) -> None:
-            return None
-
-        def accept_quirks(self, action: str, quirks: list[str]) -> None:
-            pass
-
-        def refused(self, action: str, kind: str) -> None:
-            pass
-
     handled: list[str] = []
     answers = ['[3, "not-ours", {}]'] * 200 + ['[2, "x", "Heartbeat", {}]']
     flood = _QueuedFrames(answers, handled, "flood")
     calm = _QueuedFrames(['[2, "y", "Heartbeat", {}]'] * 2, handled, "calm")
     connections = [
-        RpcConnection(socket, schemas, Nobody(), label=name, call_timeout=1.0)
+        RpcConnection(socket, schemas, NoHandlers(), label=name, call_timeout=1.0)
         for socket, name in ((flood, "flood"), (calm, "calm"))
     ]
     await asyncio.gather(*(connection.serve() for connection in connections))
     assert handled == ["calm", "calm", "flood"]
-
-
-class _Nobody:
-    """A dispatcher that handles nothing."""
-
-    def handler_for(self, action: str) -> None:
-        return None
-
-    def accept_quirks(self, action: str, quirks: list[str]) -> None:
-        pass
-
-    def refused(self, action: str, kind: str) -> None:
-        pass
 
 
 async def test_a_call_on_a_closed_connection_gives_the_loop_a_turn() -> None:
@@ -345,7 +325,7 @@ async def test_a_call_on_a_closed_connection_gives_the_loop_a_turn() -> None:
 
     schemas = (await asyncio.to_thread(load_all))[OcppVersion.V16]
     connection = RpcConnection(
-        _QueuedFrames([], [], "gone"), schemas, _Nobody(), label="gone", call_timeout=1.0
+        _QueuedFrames([], [], "gone"), schemas, NoHandlers(), label="gone", call_timeout=1.0
     )
     await connection.close()
     turns: list[str] = []

@@ -19,6 +19,7 @@ from custom_components.ocpp_csms.csms.station import OcppVersion
 from custom_components.ocpp_csms.csms.upstream_queue import Queued, UpstreamQueue
 from custom_components.ocpp_csms.csms.upstream_relay import RelayRun
 from tests.chargers import PATIENCE_S
+from tests.engine.test_rpc import NoHandlers
 
 
 @dataclass
@@ -61,17 +62,6 @@ class Upstream:
         self.incoming.put_nowait(json.dumps([4, call[1], code, "", {}]))
 
 
-class _Refuses:
-    def handler_for(self, action: str) -> None:
-        return None
-
-    def accept_quirks(self, action: str, quirks: list[str]) -> None:
-        pass
-
-    def refused(self, action: str, kind: str) -> None:
-        pass
-
-
 @dataclass
 class Harness:
     upstream: Upstream
@@ -86,7 +76,7 @@ class Harness:
 async def harness(tmp_path: Path, call_timeout: float = PATIENCE_S) -> AsyncIterator[Harness]:
     schemas = (await asyncio.to_thread(load_all))[OcppVersion.V16]
     upstream = Upstream()
-    rpc = RpcConnection(upstream, schemas, _Refuses(), label="UP", call_timeout=call_timeout)
+    rpc = RpcConnection(upstream, schemas, NoHandlers(), label="UP", call_timeout=call_timeout)
     queue = UpstreamQueue(tmp_path / "q.db")
     await queue.open()
     answered: list[tuple[int, OutcomeStatus]] = []
